@@ -1,0 +1,151 @@
+# bpprof build: everything generated or compiled lands under $(BUILD).
+#   make            build build/bpprof
+#   make deps       install missing Debian packages (quiet when all present)
+#   make test       deps, build, unit tests (cmocka) and end-to-end tests
+#   make run        deps, build, run the main job on its embedded default
+#   make bench      deps, build, benchmarks side by side with the named peers
+#   make V=1        show commands;  make SANITIZE=1  ASan+UBSan in build/sanitize
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build/sanitize
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD    ?= build
+SANFLAGS :=
+endif
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' $(1) $(2);
+endif
+
+CC       ?= cc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+PROTOC_C ?= protoc-c
+GO       ?= go
+
+VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
+GEN      := $(BUILD)/gen
+LIBS     := -lprotobuf-c -lzstd -lz -lxxhash -lm
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+            -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \
+            -D_GNU_SOURCE -DBPPROF_VERSION='"$(VERSION)"' \
+            -Ipkg -I$(GEN) $(SANFLAGS)
+DEPFLAGS  = -MMD -MP
+LDFLAGS  += $(SANFLAGS)
+
+# Debian packages needed to build, test and benchmark on a fresh machine.
+DEPS_PKGS := gcc make pkg-config clang llvm bpftool libbpf-dev libelf-dev libdw-dev \
+             zlib1g-dev libzstd-dev libxxhash-dev libprotobuf-c-dev protobuf-c-compiler \
+             libcurl4-openssl-dev libcmocka-dev golang-go golang-github-google-pprof-dev \
+             hyperfine zstd
+
+PROTO_SRCS := $(wildcard proto/*.proto)
+PROTO_C    := $(PROTO_SRCS:%.proto=$(GEN)/%.pb-c.c)
+PROTO_H    := $(PROTO_SRCS:%.proto=$(GEN)/%.pb-c.h)
+LIB_SRCS   := $(filter-out %_test.c,$(wildcard pkg/*/*.c))
+LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(PROTO_C:$(GEN)/%.c=$(BUILD)/gen/%.o)
+CMD_SRCS   := $(wildcard cmd/bpprof/*.c)
+CMD_OBJS   := $(CMD_SRCS:%.c=$(BUILD)/%.o)
+TEST_SRCS  := $(wildcard pkg/*/*_test.c)
+TEST_BINS  := $(TEST_SRCS:pkg/%.c=$(BUILD)/test/%)
+LIBA       := $(BUILD)/libbpprof.a
+
+# BPF programs (bpf/*.bpf.c) become skeletons under $(GEN)/bpf; none exist yet
+# in the foundation, so these rules stay idle until the first program lands.
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_SKELS  := $(BPF_SRCS:bpf/%.bpf.c=$(GEN)/bpf/%.skel.h)
+ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+GOENV      := GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(abspath $(BUILD))/gocache GOFLAGS=
+PPROFCHECK := $(BUILD)/pprofcheck
+
+.PHONY: all deps test unit e2e run bench clean tools
+.DEFAULT_GOAL := all
+all: $(BUILD)/bpprof
+
+deps:
+	@missing=$$(for p in $(DEPS_PKGS); do \
+	    dpkg-query -W -f='$${db:Status-Status}\n' $$p 2>/dev/null | grep -qx installed || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing" $$missing; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing >/dev/null \
+	    || { echo "make deps: apt-get install failed (are you root?)" >&2; exit 1; }; \
+	fi
+
+$(BUILD)/bpprof: $(CMD_OBJS) $(LIBA)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CMD_OBJS) $(LIBA) $(LIBS)
+
+$(LIBA): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: proto/%.proto
+	$(call msg,PROTOC,$<)
+	$(Q)mkdir -p $(GEN) && $(PROTOC_C) --c_out=$(GEN) $<
+
+$(BUILD)/gen/%.o: $(GEN)/%.c
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Wno-missing-prototypes $(DEPFLAGS) -c -o $@ $<
+
+# Every object may include generated headers: build them first.
+$(BUILD)/%.o: %.c | $(PROTO_H) $(BPF_SKELS)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(GEN)/vmlinux.h:
+	$(call msg,BTF,$@)
+	$(Q)mkdir -p $(@D) && $(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(GEN)/vmlinux.h
+	$(call msg,BPF,$<)
+	$(Q)mkdir -p $(@D) && $(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) \
+	  -I$(GEN) -Ibpf $(DEPFLAGS) -c $< -o $@
+
+$(GEN)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)mkdir -p $(@D) && $(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/test/%: $(BUILD)/pkg/%.o $(LIBA)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS) -lcmocka
+
+# google/pprof's own parser, built offline from Debian's source package.
+$(PPROFCHECK): tests/pprofcheck/main.go
+	$(call msg,GO,$@)
+	$(Q)mkdir -p $(BUILD) && $(GOENV) $(GO) build -o $@ ./tests/pprofcheck
+
+tools: $(PPROFCHECK)
+
+unit: $(TEST_BINS)
+	$(Q)tests/run-unit.sh $(TEST_BINS)
+
+e2e: $(BUILD)/bpprof $(PPROFCHECK)
+	$(Q)BUILD=$(BUILD) tests/e2e.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all tools $(TEST_BINS)
+	$(Q)tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/e2e.sh
+
+# Until `record` lands, the main job converts the embedded perf capture.
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(BUILD)/bpprof convert testdata/perf/perf-script-gzip-dd.txt -o $(BUILD)/cpu.pb.gz
+	$(Q)$(GO) tool pprof -top -nodecount=15 $(BUILD)/cpu.pb.gz
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all tools
+	$(Q)BUILD=$(BUILD) GOENV="$(GOENV)" tests/bench/convert.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,13 @@
+/* Strict number parsing for flags and text formats (no atoi). */
+#ifndef BPPROF_BASE_PARSE_H
+#define BPPROF_BASE_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Whole string must be a number in [min, max]: 0, -EINVAL or -ERANGE. */
+int parse__int64(const char *s, int64_t min, int64_t max, int64_t *out);
+/* Decimal or hex digits of s[0..len) (no prefix, no sign): 0 or -EINVAL/-ERANGE. */
+int parse__u64n(const char *s, size_t len, int base, uint64_t *out);
+
+#endif

@@ -1,0 +1,24 @@
+/* Output files that appear whole or not at all: bytes go to a temporary file
+ * in the target directory, renamed into place by out_file__commit. "-" is
+ * standard output, written directly. */
+#ifndef BPPROF_EXPORT_FILE_H
+#define BPPROF_EXPORT_FILE_H
+
+#include <stddef.h>
+
+#include "base/errmsg.h"
+
+struct out_file;
+
+struct out_file *out_file__open(const char *path, struct errmsg *e);
+/* A compress_sink_fn: ctx is the out_file. */
+int out_file__write(void *ctx, const void *data, size_t len);
+int out_file__commit(struct out_file *f, struct errmsg *e);
+/* Remove the temporary file; NULL-safe; a no-op after commit. */
+void out_file__abort(struct out_file *f);
+
+/* Read a whole file (or "-" for stdin) into out, bounded by out->limit. */
+struct buf;
+int file__read_all(const char *path, struct buf *out, struct errmsg *e);
+
+#endif

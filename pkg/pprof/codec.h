@@ -1,0 +1,26 @@
+/* pprof on the wire: decode (gzip, zstd or plain; packed or not; bounded and
+ * validated) and encode (streamed through a compress_writer). */
+#ifndef BPPROF_PPROF_CODEC_H
+#define BPPROF_PPROF_CODEC_H
+
+#include <stddef.h>
+
+#include "base/errmsg.h"
+#include "compress/compress.h"
+#include "pprof/profile.h"
+
+/* Decode an uncompressed protobuf and validate it. */
+int pprof__decode(const void *data, size_t len, struct pprof_profile **out, struct errmsg *e);
+/* Decompress (by magic bytes) then decode. */
+int pprof__decode_any(const void *data, size_t len, struct pprof_profile **out,
+		      struct errmsg *e);
+
+/* Validate strictly (ids 1..N) and stream the encoding into w; the caller
+ * finishes w. */
+int pprof__encode(const struct pprof_profile *p, struct compress_writer *w, struct errmsg *e);
+
+/* Encode, compress and write to path atomically ("-" is stdout). */
+int pprof__write_file(const struct pprof_profile *p, const char *path,
+		      enum compress_kind kind, int level, struct errmsg *e);
+
+#endif
