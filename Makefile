@@ -148,4 +148,7 @@ bench: deps
 clean:
 	rm -rf build
 
+# Generated sources are kept between runs, not deleted as intermediates.
+.SECONDARY:
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

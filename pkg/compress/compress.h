@@ -22,6 +22,8 @@ struct compress_writer;
 struct compress_writer *compress_writer__new(enum compress_kind kind, int level,
 					     compress_sink_fn *sink, void *ctx);
 int compress_writer__write(struct compress_writer *w, const void *data, size_t len);
+/* compress_writer__write as a compress_sink_fn, to chain writers. */
+int compress_writer__sink(void *w, const void *data, size_t len);
 /* Flush everything and write the trailer. */
 int compress_writer__finish(struct compress_writer *w);
 void compress_writer__free(struct compress_writer *w);

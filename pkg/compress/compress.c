@@ -1,0 +1,329 @@
+/* gzip (zlib) and zstd streaming writers, and the bounded decoder. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include "compress/compress.h"
+
+#define COMPRESS_OUT_CHUNK (128u << 10)
+
+struct compress_writer {
+	enum compress_kind kind;
+	compress_sink_fn *sink;
+	void *ctx;
+	size_t bytes_in;
+	z_stream z;
+	ZSTD_CCtx *zstd;
+	unsigned char out[COMPRESS_OUT_CHUNK];
+};
+
+int compress__parse_kind(const char *name, enum compress_kind *kind)
+{
+	if (!strcmp(name, "gzip") || !strcmp(name, "gz"))
+		*kind = COMPRESS_GZIP;
+	else if (!strcmp(name, "zstd") || !strcmp(name, "zst"))
+		*kind = COMPRESS_ZSTD;
+	else if (!strcmp(name, "none"))
+		*kind = COMPRESS_NONE;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *compress__name(enum compress_kind kind)
+{
+	return kind == COMPRESS_GZIP ? "gzip" : kind == COMPRESS_ZSTD ? "zstd" : "none";
+}
+
+const char *compress__pprof_suffix(enum compress_kind kind)
+{
+	return kind == COMPRESS_GZIP ? ".pb.gz" : kind == COMPRESS_ZSTD ? ".pb.zst" : ".pb";
+}
+
+int compress__check_level(enum compress_kind kind, int level)
+{
+	if (level == COMPRESS_LEVEL_DEFAULT)
+		return 0;
+	switch (kind) {
+	case COMPRESS_GZIP:
+		return level >= 0 && level <= 9 ? 0 : -ERANGE;
+	case COMPRESS_ZSTD:
+		return level >= ZSTD_minCLevel() && level <= ZSTD_maxCLevel() && level != 0
+		       ? 0 : -ERANGE;
+	default:
+		return -ERANGE;
+	}
+}
+
+struct compress_writer *compress_writer__new(enum compress_kind kind, int level,
+					     compress_sink_fn *sink, void *ctx)
+{
+	struct compress_writer *w;
+
+	if (compress__check_level(kind, level)) {
+		errno = ERANGE;
+		return NULL;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->kind = kind;
+	w->sink = sink;
+	w->ctx = ctx;
+	switch (kind) {
+	case COMPRESS_GZIP:
+		if (level == COMPRESS_LEVEL_DEFAULT)
+			level = COMPRESS_GZIP_DEFAULT_LEVEL;
+		/* windowBits 15 + 16: a gzip header and trailer, not zlib's. */
+		if (deflateInit2(&w->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+			goto err_free;
+		break;
+	case COMPRESS_ZSTD:
+		if (level == COMPRESS_LEVEL_DEFAULT)
+			level = COMPRESS_ZSTD_DEFAULT_LEVEL;
+		w->zstd = ZSTD_createCCtx();
+		if (!w->zstd ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(w->zstd, ZSTD_c_compressionLevel, level)) ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(w->zstd, ZSTD_c_checksumFlag, 1)))
+			goto err_free;
+		break;
+	case COMPRESS_NONE:
+		break;
+	}
+	return w;
+
+err_free:
+	compress_writer__free(w);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void compress_writer__free(struct compress_writer *w)
+{
+	if (!w)
+		return;
+	if (w->kind == COMPRESS_GZIP)
+		deflateEnd(&w->z);
+	ZSTD_freeCCtx(w->zstd);
+	free(w);
+}
+
+size_t compress_writer__bytes_in(const struct compress_writer *w) { return w->bytes_in; }
+
+static int gzip__pump(struct compress_writer *w, const void *data, size_t len, int flush)
+{
+	int ret, err;
+
+	w->z.next_in = (unsigned char *)data;
+	/* zlib counts in uInt: feed huge inputs in slices. */
+	do {
+		size_t slice = len > (1u << 30) ? (1u << 30) : len;
+
+		w->z.avail_in = (uInt)slice;
+		len -= slice;
+		do {
+			w->z.next_out = w->out;
+			w->z.avail_out = sizeof(w->out);
+			ret = deflate(&w->z, len ? Z_NO_FLUSH : flush);
+			if (ret == Z_STREAM_ERROR)
+				return -EIO;
+			if (w->z.avail_out < sizeof(w->out)) {
+				err = w->sink(w->ctx, w->out, sizeof(w->out) - w->z.avail_out);
+				if (err)
+					return err;
+			}
+		} while (w->z.avail_out == 0 || (flush == Z_FINISH && !len && ret != Z_STREAM_END));
+	} while (len);
+	return 0;
+}
+
+static int zstd__pump(struct compress_writer *w, const void *data, size_t len,
+		      ZSTD_EndDirective mode)
+{
+	ZSTD_inBuffer in = { data, len, 0 };
+	size_t left;
+	int err;
+
+	do {
+		ZSTD_outBuffer out = { w->out, sizeof(w->out), 0 };
+
+		left = ZSTD_compressStream2(w->zstd, &out, &in, mode);
+		if (ZSTD_isError(left))
+			return -EIO;
+		if (out.pos) {
+			err = w->sink(w->ctx, w->out, out.pos);
+			if (err)
+				return err;
+		}
+	} while (mode == ZSTD_e_end ? left != 0 : in.pos < in.size);
+	return 0;
+}
+
+int compress_writer__write(struct compress_writer *w, const void *data, size_t len)
+{
+	w->bytes_in += len;
+	switch (w->kind) {
+	case COMPRESS_GZIP:
+		return len ? gzip__pump(w, data, len, Z_NO_FLUSH) : 0;
+	case COMPRESS_ZSTD:
+		return len ? zstd__pump(w, data, len, ZSTD_e_continue) : 0;
+	default:
+		return len ? w->sink(w->ctx, data, len) : 0;
+	}
+}
+
+int compress_writer__sink(void *w, const void *data, size_t len)
+{
+	return compress_writer__write(w, data, len);
+}
+
+int compress_writer__finish(struct compress_writer *w)
+{
+	switch (w->kind) {
+	case COMPRESS_GZIP:
+		return gzip__pump(w, NULL, 0, Z_FINISH);
+	case COMPRESS_ZSTD:
+		return zstd__pump(w, NULL, 0, ZSTD_e_end);
+	default:
+		return 0;
+	}
+}
+
+enum compress_kind compress__detect(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b)
+		return COMPRESS_GZIP;
+	if (len >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd)
+		return COMPRESS_ZSTD;
+	return COMPRESS_NONE;
+}
+
+/* Spare room for a decoder to write into, growing geometrically but never
+ * past out's limit: > 0, or -E2BIG at the limit, or -ENOMEM. */
+static ssize_t spare_room(struct buf *out, size_t hint)
+{
+	size_t want = out->len > hint ? out->len : hint;
+	int err;
+
+	if (out->cap - out->len >= 4096)
+		want = 0;
+	if (out->limit && want > out->limit - out->len)
+		want = out->limit - out->len;
+	err = buf__reserve(out, want);
+	if (err)
+		return err;
+	want = out->cap - out->len;
+	if (out->limit && want > out->limit - out->len)
+		want = out->limit - out->len;
+	return want ? (ssize_t)want : -E2BIG;
+}
+
+static int grow_error(struct errmsg *e, ssize_t err, const char *what, const struct buf *out)
+{
+	if (err == -E2BIG)
+		return errmsg__set(e, -E2BIG, "%s data expands past the %zu MiB limit", what,
+				   out->limit >> 20);
+	return errmsg__set(e, (int)err, "out of memory decompressing %s", what);
+}
+
+/* Members of a multi-member gzip file (as `cat a.gz b.gz` makes) are all
+ * read, as Go's reader does; trailing bytes after the last member are not. */
+static int gzip__decode(const unsigned char *p, size_t len, struct buf *out, struct errmsg *e)
+{
+	z_stream z = { 0 };
+	size_t used;
+	ssize_t room;
+	int ret, err = 0;
+
+	if (inflateInit2(&z, 15 + 16) != Z_OK)
+		return errmsg__set(e, -ENOMEM, "cannot start gzip decoder");
+	z.next_in = (unsigned char *)p;
+	for (;;) {
+		used = (size_t)(z.next_in - p);
+		if (z.avail_in == 0)
+			z.avail_in = (uInt)(len - used > UINT32_MAX ? UINT32_MAX : len - used);
+		room = spare_room(out, len < (1u << 20) ? 256u << 10 : len * 4);
+		if (room < 0) {
+			err = grow_error(e, room, "gzip", out);
+			break;
+		}
+		z.next_out = out->data + out->len;
+		z.avail_out = (uInt)((size_t)room > UINT32_MAX ? UINT32_MAX : (size_t)room);
+		ret = inflate(&z, Z_NO_FLUSH);
+		out->len = (size_t)(z.next_out - out->data);
+		used = (size_t)(z.next_in - p);
+		if (ret == Z_STREAM_END) {
+			if (len - used >= 2 && p[used] == 0x1f && p[used + 1] == 0x8b) {
+				inflateReset(&z);
+				continue;
+			}
+			break;
+		}
+		if (ret == Z_BUF_ERROR && used == len) {
+			err = errmsg__set(e, -EBADMSG, "truncated gzip data (ends after %zu bytes)", len);
+			break;
+		}
+		if (ret != Z_OK && ret != Z_BUF_ERROR) {
+			err = errmsg__set(e, -EBADMSG, "corrupt gzip data: %s",
+					  z.msg ? z.msg : "inflate failed");
+			break;
+		}
+	}
+	inflateEnd(&z);
+	return err;
+}
+
+static int zstd__decode(const unsigned char *p, size_t len, struct buf *out, struct errmsg *e)
+{
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+	ZSTD_inBuffer in = { p, len, 0 };
+	size_t ret = 1;
+	ssize_t room;
+	int err = 0;
+
+	if (!d)
+		return errmsg__set(e, -ENOMEM, "cannot start zstd decoder");
+	while (in.pos < in.size || ret != 0) {
+		ZSTD_outBuffer ob;
+
+		room = spare_room(out, len < (1u << 20) ? 256u << 10 : len * 4);
+		if (room < 0) {
+			err = grow_error(e, room, "zstd", out);
+			break;
+		}
+		ob = (ZSTD_outBuffer){ out->data + out->len, (size_t)room, 0 };
+		ret = ZSTD_decompressStream(d, &ob, &in);
+		out->len += ob.pos;
+		if (ZSTD_isError(ret)) {
+			err = errmsg__set(e, -EBADMSG, "corrupt zstd data: %s", ZSTD_getErrorName(ret));
+			break;
+		}
+		if (in.pos == in.size && ob.pos < ob.size && ret != 0) {
+			err = errmsg__set(e, -EBADMSG, "truncated zstd data (ends after %zu bytes)", len);
+			break;
+		}
+	}
+	ZSTD_freeDCtx(d);
+	return err;
+}
+
+int compress__decode(const void *data, size_t len, struct buf *out, struct errmsg *e)
+{
+	switch (compress__detect(data, len)) {
+	case COMPRESS_GZIP:
+		return gzip__decode(data, len, out, e);
+	case COMPRESS_ZSTD:
+		return zstd__decode(data, len, out, e);
+	default:
+		if (buf__append(out, data, len))
+			return errmsg__set(e, -E2BIG, "input is larger than the %zu MiB limit",
+					   out->limit >> 20);
+		return 0;
+	}
+}

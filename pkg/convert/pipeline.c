@@ -1,0 +1,180 @@
+/* convert: input bytes → (decompress) → detect → profile → pprof | folded. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "convert/pipeline.h"
+#include "export/file.h"
+#include "pprof/codec.h"
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* input minus a known suffix, plus the output format's suffix. */
+static int derive_output(const struct convert_opts *o, enum compress_kind kind,
+			 struct convert_result *r, struct errmsg *e)
+{
+	static const char *const known[] = {
+		".pb.gz", ".pb.zst", ".pb", ".pprof", ".folded.gz", ".folded", ".txt.gz",
+		".txt", ".gz", ".zst",
+	};
+	const char *base = strrchr(o->input, '/') ? strrchr(o->input, '/') + 1 : o->input;
+	const char *suffix;
+	size_t n = strlen(base), i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (ends_with(base, known[i]) && n > strlen(known[i])) {
+			n -= strlen(known[i]);
+			break;
+		}
+	if (o->to == FORMAT_PPROF)
+		suffix = compress__pprof_suffix(kind);
+	else
+		suffix = kind == COMPRESS_GZIP ? ".folded.gz" : kind == COMPRESS_ZSTD ? ".folded.zst"
+										    : ".folded";
+	if ((size_t)snprintf(r->output_buf, sizeof(r->output_buf), "%.*s%s", (int)n, base, suffix)
+	    >= sizeof(r->output_buf))
+		return errmsg__set(e, -ENAMETOOLONG, "output name too long");
+	if (!strcmp(r->output_buf, base))
+		return errmsg__set(e, -EEXIST, "output would overwrite the input; name one with -o");
+	r->output = r->output_buf;
+	return 0;
+}
+
+static enum compress_kind output_compression(const struct convert_opts *o)
+{
+	if (o->compress_set)
+		return o->compress;
+	if (o->output && strcmp(o->output, "-")) {
+		if (ends_with(o->output, ".gz"))
+			return COMPRESS_GZIP;
+		if (ends_with(o->output, ".zst"))
+			return COMPRESS_ZSTD;
+		if (ends_with(o->output, ".pb") || ends_with(o->output, ".folded") ||
+		    ends_with(o->output, ".txt"))
+			return COMPRESS_NONE;
+	}
+	return o->to == FORMAT_PPROF ? COMPRESS_GZIP : COMPRESS_NONE;
+}
+
+static int read_profile(const struct convert_opts *o, struct pprof_profile **p,
+			struct convert_result *r, struct errmsg *e)
+{
+	struct buf file = BUF_INIT(CONVERT_MAX_INPUT_BYTES);
+	struct buf raw = BUF_INIT(PPROF_MAX_DECODED_BYTES);
+	const struct buf *in = &file;
+	int err;
+
+	err = file__read_all(o->input, &file, e);
+	if (err)
+		goto out;
+	if (file.len == 0) {
+		err = errmsg__set(e, -EBADMSG, "empty file");
+		goto out;
+	}
+	if (compress__detect(file.data, file.len) != COMPRESS_NONE) {
+		err = compress__decode(file.data, file.len, &raw, e);
+		if (err)
+			goto out;
+		buf__free(&file);
+		in = &raw;
+	}
+	r->from = o->from != FORMAT_AUTO ? o->from : convert__detect(in->data, in->len);
+	switch (r->from) {
+	case FORMAT_FOLDED:
+		err = folded__read((const char *)in->data, in->len, p, e);
+		break;
+	case FORMAT_PERF_SCRIPT:
+		err = perf_script__read((const char *)in->data, in->len, p, e);
+		break;
+	default:
+		err = pprof__decode(in->data, in->len, p, e);
+		if (!err)
+			err = pprof__normalize_ids(*p);
+	}
+out:
+	buf__free(&file);
+	buf__free(&raw);
+	return err;
+}
+
+static int write_folded(const struct convert_opts *o, const struct pprof_profile *p,
+			enum compress_kind kind, const char *path, struct errmsg *e)
+{
+	size_t index = pprof__default_sample_index(p->pb);
+	struct compress_writer *w = NULL;
+	struct out_file *f;
+	int err;
+
+	if (o->sample_type) {
+		int i = pprof__sample_index(p->pb, o->sample_type);
+
+		if (i < 0)
+			return errmsg__set(e, -EINVAL, "no sample type \"%s\" in the profile",
+					   o->sample_type);
+		index = (size_t)i;
+	}
+	f = out_file__open(path, e);
+	if (!f)
+		return -EIO;
+	w = compress_writer__new(kind, o->level, out_file__write, f);
+	if (!w) {
+		err = errmsg__set(e, -errno, "cannot start %s compression", compress__name(kind));
+		goto err_abort;
+	}
+	err = folded__write(p, index, compress_writer__sink, w, e);
+	if (!err && (err = compress_writer__finish(w)))
+		errmsg__set(e, err, "cannot write %s: %s", path, strerror(-err));
+	if (err)
+		goto err_abort;
+	compress_writer__free(w);
+	return out_file__commit(f, e);
+
+err_abort:
+	compress_writer__free(w);
+	out_file__abort(f);
+	return err;
+}
+
+int convert__run(const struct convert_opts *o, struct convert_result *r, struct errmsg *e)
+{
+	enum compress_kind kind = output_compression(o);
+	struct pprof_profile *p = NULL;
+	char msg[ERRMSG_MAX];
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	r->output = o->output;
+	if (compress__check_level(kind, o->level))
+		return errmsg__set(e, -ERANGE, "compression level %d is out of range for %s",
+				   o->level, compress__name(kind));
+	if (!r->output) {
+		err = strcmp(o->input, "-") ? derive_output(o, kind, r, e) : 0;
+		if (err)
+			return err;
+		if (!r->output)
+			r->output = "-";
+	}
+	err = read_profile(o, &p, r, e);
+	if (err) {
+		/* Name the input in front of what the reader said. */
+		snprintf(msg, sizeof(msg), "%s", e->text);
+		errmsg__set(e, err, "%s: %s", strcmp(o->input, "-") ? o->input : "standard input",
+			    msg);
+		goto out;
+	}
+	r->samples = p->pb->n_sample;
+	if (o->to == FORMAT_FOLDED)
+		err = write_folded(o, p, kind, r->output, e);
+	else
+		err = pprof__write_file(p, r->output, kind, o->level, e);
+out:
+	pprof_profile__free(p);
+	return err;
+}

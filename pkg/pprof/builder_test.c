@@ -1,0 +1,113 @@
+/* builder: interning, 1..N ids, sample aggregation, labels, and a profile
+ * that survives its own validation and a decode of its encoding. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pprof/builder.h"
+#include "pprof/codec.h"
+
+static const struct pprof_value_type cpu_types[] = {
+	{ "samples", "count" }, { "cpu", "nanoseconds" },
+};
+
+static void test_interning(void **state)
+{
+	struct pprof_builder *b = pprof_builder__new(cpu_types, 2);
+	struct pprof_mapping m = { .memory_start = 0x1000, .memory_limit = 0x2000,
+				   .filename = "/bin/app", .has_functions = true };
+	uint64_t f1, f2, l1, l2, m1;
+	struct pprof_line line;
+
+	assert_non_null(b);
+	assert_int_equal(pprof_builder__string(b, "", 0), 0);
+	assert_int_equal(pprof_builder__string(b, NULL, 0), 0);
+	assert_int_equal(pprof_builder__string(b, "main", 4), pprof_builder__string(b, "main", 4));
+	m1 = pprof_builder__mapping(b, &m);
+	assert_int_equal(m1, 1);
+	assert_int_equal(pprof_builder__mapping(b, &m), 1);
+	f1 = pprof_builder__function(b, "main", NULL, "main.c", 10);
+	f2 = pprof_builder__function(b, "work", NULL, "main.c", 20);
+	assert_int_equal(f1, 1);
+	assert_int_equal(f2, 2);
+	assert_int_equal(pprof_builder__function(b, "main", NULL, "main.c", 10), 1);
+	/* the same name in another file is another function */
+	assert_int_equal(pprof_builder__function(b, "main", NULL, "other.c", 10), 3);
+	line = (struct pprof_line){ f1, 12 };
+	l1 = pprof_builder__location(b, m1, 0x1100, &line, 1);
+	l2 = pprof_builder__location(b, m1, 0x1200, &line, 1);
+	assert_int_equal(l1, 1);
+	assert_int_equal(l2, 2);
+	assert_int_equal(pprof_builder__location(b, m1, 0x1100, &line, 1), 1);
+	/* a location may not point at a function that does not exist */
+	line.function_id = 99;
+	assert_int_equal(pprof_builder__location(b, m1, 0x1300, &line, 1), 0);
+	assert_int_equal(errno, EINVAL);
+	pprof_builder__free(b);
+}
+
+static void test_samples_aggregate(void **state)
+{
+	struct pprof_builder *b = pprof_builder__new(cpu_types, 2);
+	struct pprof_label labels[] = {
+		{ .key = "pid", .num = 42 }, { .key = "comm", .str = "app" },
+	};
+	struct pprof_label other[] = {
+		{ .key = "pid", .num = 43 }, { .key = "comm", .str = "app" },
+	};
+	struct pprof_label reserved = { .key = "pprof::base", .str = "x" };
+	int64_t v[2] = { 1, 10000000 };
+	uint64_t f, l[2], stack[2];
+	struct pprof_line line;
+	struct pprof_profile *p;
+	struct errmsg e;
+	size_t i;
+
+	f = pprof_builder__function(b, "leaf", NULL, NULL, 0);
+	line = (struct pprof_line){ f, 1 };
+	l[0] = pprof_builder__location(b, 0, 0, &line, 1);
+	f = pprof_builder__function(b, "main", NULL, NULL, 0);
+	line = (struct pprof_line){ f, 2 };
+	l[1] = pprof_builder__location(b, 0, 0, &line, 1);
+	stack[0] = l[0];
+	stack[1] = l[1];
+	for (i = 0; i < 5; i++)
+		assert_int_equal(pprof_builder__add_sample(b, stack, 2, v, labels, 2), 0);
+	assert_int_equal(pprof_builder__add_sample(b, stack, 2, v, other, 2), 0);
+	assert_int_equal(pprof_builder__add_sample(b, stack, 1, v, labels, 2), 0);
+	assert_int_equal(pprof_builder__add_sample(b, stack, 2, v, &reserved, 1), -EINVAL);
+	assert_int_equal(pprof_builder__sample_count(b), 3);
+	pprof_builder__set_period(b, "cpu", "nanoseconds", 10000000);
+	pprof_builder__set_time(b, 1700000000000000000, 10000000000);
+	assert_int_equal(pprof_builder__add_comment(b, "made by a test"), 0);
+	p = pprof_builder__finish(b);
+	pprof_builder__free(b);
+	assert_non_null(p);
+	if (pprof__validate(p->pb, 1, &e))
+		fail_msg("%s", e.text);
+	assert_int_equal(p->pb->n_sample, 3);
+	assert_int_equal(p->pb->sample[0]->value[0], 5);
+	assert_int_equal(p->pb->sample[0]->value[1], 50000000);
+	assert_int_equal(p->pb->sample[0]->n_label, 2);
+	assert_string_equal(pprof__str(p->pb, p->pb->sample[0]->label[1]->str), "app");
+	assert_int_equal(p->pb->sample[1]->label[0]->num, 43);
+	assert_int_equal(p->pb->sample[2]->n_location_id, 1);
+	assert_string_equal(p->pb->string_table[0], "");
+	assert_string_equal(pprof__str(p->pb, p->pb->comment[0]), "made by a test");
+	assert_int_equal(pprof__default_sample_index(p->pb), 1);
+	pprof_profile__free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_interning),
+		cmocka_unit_test(test_samples_aggregate),
+	};
+
+	return cmocka_run_group_tests_name("pprof/builder", tests, NULL, NULL);
+}
