@@ -14,20 +14,35 @@ enum convert_format { FORMAT_AUTO, FORMAT_PPROF, FORMAT_FOLDED, FORMAT_PERF_SCRI
 #define CONVERT_MAX_LINE	(1u << 20)	/* longest text line accepted */
 #define CONVERT_MAX_FRAMES	4096u		/* deepest stack accepted */
 
-/* "pprof", "folded", "perf-script" (also "perf"): 0 or -EINVAL. */
+/* "auto", "pprof", "folded" (also "collapsed"), "perf-script" (also
+ * "perf"): 0 or -EINVAL. */
 int convert__parse_format(const char *name, enum convert_format *format);
 const char *convert__format_name(enum convert_format format);
 
-/* Guess the format of decompressed input from its content. */
+/* Guess the format of decompressed input from its first 8 KiB: binary is
+ * pprof, a sample header then a frame is perf script, other text folded. */
 enum convert_format convert__detect(const void *data, size_t len);
 
-/* Text readers: errors say "line N: what is wrong"; the caller names the
- * file. */
+/* Text readers: errors say "line N: what is wrong" (-EBADMSG); the caller
+ * names the file. Stacks deeper than CONVERT_MAX_FRAMES keep their leaf end
+ * and are counted in a warning; longer lines than CONVERT_MAX_LINE are errors.
+ *
+ * folded: one sample type samples/count, a function and a mapping-less
+ * location per frame name; an empty frame ("a;;b") is a location with no
+ * line. Lines that are not "STACK COUNT" are skipped and counted in one
+ * warning; a count past INT64_MAX is an error.
+ *
+ * perf script: labels pid (when printed), tid, comm; a mapping per DSO
+ * spanning its addresses with file_offset = memory_start; [unknown] symbols
+ * keep mapping and address but no line. Clock events give samples/count and
+ * cpu/nanoseconds, others samples/count only. Input cut mid-line is refused. */
 int folded__read(const char *data, size_t len, struct pprof_profile **out, struct errmsg *e);
 int perf_script__read(const char *data, size_t len, struct pprof_profile **out, struct errmsg *e);
 
 /* Folded stacks: one line per distinct stack, root first, frames joined by
- * ';', then a space and the sum of sample type sample_index. */
+ * ';', then a space and the sum of sample type sample_index, in first-seen
+ * order; totals <= 0 are left out. Inlined lines follow their caller; a
+ * location (or a sample) without lines is "[unknown]". */
 int folded__write(const struct pprof_profile *p, size_t sample_index,
 		  compress_sink_fn *sink, void *ctx, struct errmsg *e);
 

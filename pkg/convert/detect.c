@@ -1,0 +1,96 @@
+/* Format names and content sniffing for `bpprof convert`. */
+#include <errno.h>
+#include <string.h>
+
+#include "convert/convert.h"
+#include "convert/internal.h"
+
+/* Enough for a perf script header and its first frames, or a dozen folded
+ * lines; detection must stay cheap on gigabyte inputs. */
+#define DETECT_WINDOW 8192u
+
+static const struct {
+	const char *name;
+	enum convert_format format;
+} format_names[] = {
+	{ "auto", FORMAT_AUTO },
+	{ "pprof", FORMAT_PPROF },
+	{ "folded", FORMAT_FOLDED },
+	{ "collapsed", FORMAT_FOLDED },	/* FlameGraph's name for it */
+	{ "perf-script", FORMAT_PERF_SCRIPT },
+	{ "perf", FORMAT_PERF_SCRIPT },
+};
+
+int convert__parse_format(const char *name, enum convert_format *format)
+{
+	size_t i;
+
+	if (!name)
+		return -EINVAL;
+	for (i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++) {
+		if (strcmp(name, format_names[i].name) == 0) {
+			*format = format_names[i].format;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *convert__format_name(enum convert_format format)
+{
+	switch (format) {
+	case FORMAT_AUTO: return "auto";
+	case FORMAT_PPROF: return "pprof";
+	case FORMAT_FOLDED: return "folded";
+	case FORMAT_PERF_SCRIPT: return "perf-script";
+	}
+	return "unknown";
+}
+
+/* Protobuf is full of small field tags and lengths; text has none of them. */
+static bool detect__is_text(const unsigned char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') || p[i] == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static bool detect__perf_script(const char *data, size_t len, bool whole)
+{
+	struct text_iter it = { .data = data, .len = len };
+	struct perf_header h;
+	struct text_line l;
+
+	/* The first content line must be a sample header... */
+	for (;;) {
+		if (!text__next(&it, &l) || (!l.complete && !whole))
+			return false;
+		if (!text__is_blank(l.p, l.len) && l.p[0] != '#')
+			break;
+	}
+	if (perf_script__parse_header(l.p, l.len, &h))
+		return false;
+	/* ...followed by its frames, a blank line ending a frameless sample, or
+	 * the next header when perf printed no call chains. */
+	if (!text__next(&it, &l) || (!l.complete && !whole))
+		return true;
+	return text__is_blank(l.p, l.len) || perf_script__is_frame(l.p, l.len) ||
+	       perf_script__parse_header(l.p, l.len, &h) == 0;
+}
+
+enum convert_format convert__detect(const void *data, size_t len)
+{
+	size_t n = len < DETECT_WINDOW ? len : DETECT_WINDOW;
+
+	if (n == 0 || !detect__is_text(data, n))
+		return FORMAT_PPROF;
+	if (detect__perf_script(data, n, n == len))
+		return FORMAT_PERF_SCRIPT;
+	/* Any other text is read as folded stacks, whose reader says precisely
+	 * what is wrong with it. */
+	return FORMAT_FOLDED;
+}

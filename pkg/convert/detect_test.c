@@ -1,0 +1,125 @@
+/* Format names and detection: the real captures, pprof files and the text
+ * variants each reader accepts. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/buf.h"
+#include "compress/compress.h"
+#include "convert/convert.h"
+#include "export/file.h"
+
+#define DETECT(s) convert__detect(s, sizeof(s) - 1)
+
+static void test_names(void **state)
+{
+	static const struct {
+		const char *name;
+		enum convert_format format;
+	} names[] = {
+		{ "auto", FORMAT_AUTO }, { "pprof", FORMAT_PPROF }, { "folded", FORMAT_FOLDED },
+		{ "collapsed", FORMAT_FOLDED }, { "perf-script", FORMAT_PERF_SCRIPT },
+		{ "perf", FORMAT_PERF_SCRIPT },
+	};
+	enum convert_format f = FORMAT_PPROF;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_int_equal(convert__parse_format(names[i].name, &f), 0);
+		assert_int_equal(f, names[i].format);
+	}
+	assert_int_equal(convert__parse_format("Folded", &f), -EINVAL);
+	assert_int_equal(convert__parse_format("", &f), -EINVAL);
+	assert_int_equal(convert__parse_format(NULL, &f), -EINVAL);
+	assert_int_equal(f, FORMAT_PERF_SCRIPT);
+	assert_string_equal(convert__format_name(FORMAT_PERF_SCRIPT), "perf-script");
+	assert_string_equal(convert__format_name(FORMAT_FOLDED), "folded");
+	assert_string_equal(convert__format_name(FORMAT_PPROF), "pprof");
+	assert_string_equal(convert__format_name(FORMAT_AUTO), "auto");
+}
+
+static enum convert_format detect_file(const char *path)
+{
+	struct buf b = BUF_INIT(0), raw = BUF_INIT(0);
+	enum convert_format f;
+	struct errmsg e;
+
+	assert_int_equal(file__read_all(path, &b, &e), 0);
+	if (compress__decode(b.data, b.len, &raw, &e))
+		fail_msg("%s: %s", path, e.text);
+	f = convert__detect(raw.data, raw.len);
+	buf__free(&b);
+	buf__free(&raw);
+	return f;
+}
+
+static void test_real_files(void **state)
+{
+	assert_int_equal(detect_file("testdata/perf/perf-script-gzip-dd.txt"), FORMAT_PERF_SCRIPT);
+	assert_int_equal(detect_file("testdata/perf/libbpf-tools-profile-folded.txt"), FORMAT_FOLDED);
+	assert_int_equal(detect_file("testdata/pprof/go-runtime-cpu.pb.gz"), FORMAT_PPROF);
+	assert_int_equal(detect_file("testdata/pprof/parca-profile-with-labels.pb.gz"), FORMAT_PPROF);
+	assert_int_equal(detect_file("testdata/pprof/parca-normal-cpu.stripped.pprof"), FORMAT_PPROF);
+}
+
+static void test_text_variants(void **state)
+{
+	/* perf script: after --header comments; CRLF; without call chains */
+	assert_int_equal(DETECT("# ========\n# cmdline : perf record -g\n#\n\n"
+				"app 1/2 [000] 1.000000: 1 cpu-clock:\n\t1234 foo (/bin/app)\n"),
+			 FORMAT_PERF_SCRIPT);
+	assert_int_equal(DETECT("app 2 1.000000: 1 cycles:u:\r\n\t    1234 foo (/bin/app)\r\n"),
+			 FORMAT_PERF_SCRIPT);
+	assert_int_equal(DETECT("   app 2 1.000000: 1 cpu-clock:   1234 foo (/bin/app)\n"
+				"   app 2 1.001000: 1 cpu-clock:   1234 foo (/bin/app)\n"),
+			 FORMAT_PERF_SCRIPT);
+	assert_int_equal(DETECT("app 2 1.000000: 1 cpu-clock:\n\napp 2 1.001000: 1 cpu-clock:\n"),
+			 FORMAT_PERF_SCRIPT);
+	/* folded, with or without a warning first; other text goes to the
+	 * folded reader, which says what is wrong */
+	assert_int_equal(DETECT("main;work 3\n"), FORMAT_FOLDED);
+	assert_int_equal(DETECT("WARNING: 1 stack traces could not be displayed.\nmain;work 3\n"),
+			 FORMAT_FOLDED);
+	assert_int_equal(DETECT("app 2 1.000000: 1 cpu-clock:\nsomething else\n"), FORMAT_FOLDED);
+	assert_int_equal(DETECT("hello\n"), FORMAT_FOLDED);
+	/* binary and empty input are pprof's to refuse */
+	assert_int_equal(DETECT(""), FORMAT_PPROF);
+	assert_int_equal(DETECT("\x0a\x04\x08\x01\x10\x02"), FORMAT_PPROF);
+	assert_int_equal(DETECT("main;work 3\n\0"), FORMAT_PPROF);
+}
+
+/* Only the start is read: a long perf capture cut by the window is still
+ * perf script, and bytes past the window do not matter. */
+static void test_window(void **state)
+{
+	struct buf b = BUF_INIT(0);
+	size_t i;
+
+	assert_int_equal(buf__appendf(&b, "app 2 1.000000: 1 cpu-clock:\n"), 0);
+	for (i = 0; i < 10000; i++)
+		assert_int_equal(buf__appendf(&b, "\t%zx foo (/bin/app)\n", i), 0);
+	assert_int_equal(buf__append(&b, "\0\1\2", 3), 0);
+	assert_int_equal(convert__detect(b.data, b.len), FORMAT_PERF_SCRIPT);
+	b.len = 0;
+	for (i = 0; i < 10000; i++)
+		assert_int_equal(buf__appendf(&b, "main;f%zu 1\n", i), 0);
+	assert_int_equal(buf__append(&b, "\0", 1), 0);
+	assert_int_equal(convert__detect(b.data, b.len), FORMAT_FOLDED);
+	buf__free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_real_files),
+		cmocka_unit_test(test_text_variants),
+		cmocka_unit_test(test_window),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

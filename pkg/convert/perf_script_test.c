@@ -1,0 +1,422 @@
+/* perf script: the gzip/dd capture read whole (every sample counted, labels,
+ * mappings, unsymbolized frames kept), header and frame variants, and
+ * refusals that name the line. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "convert/convert.h"
+#include "export/file.h"
+#include "pprof/codec.h"
+
+static const char fixture[] = "testdata/perf/perf-script-gzip-dd.txt";
+
+struct capture {
+	FILE *f;
+	int saved;
+	char text[4096];
+};
+
+static void capture__begin(struct capture *c)
+{
+	fflush(stderr);
+	c->f = tmpfile();
+	assert_non_null(c->f);
+	c->saved = dup(2);
+	assert_true(dup2(fileno(c->f), 2) >= 0);
+}
+
+static const char *capture__end(struct capture *c)
+{
+	size_t n;
+
+	fflush(stderr);
+	dup2(c->saved, 2);
+	close(c->saved);
+	rewind(c->f);
+	n = fread(c->text, 1, sizeof(c->text) - 1, c->f);
+	c->text[n] = '\0';
+	fclose(c->f);
+	return c->text;
+}
+
+static struct pprof_profile *read_ok(const char *text, size_t len)
+{
+	struct pprof_profile *p = NULL;
+	struct errmsg e = { "" };
+
+	if (perf_script__read(text, len, &p, &e))
+		fail_msg("perf_script__read: %s", e.text);
+	assert_non_null(p);
+	if (pprof__validate(p->pb, 1, &e))
+		fail_msg("validate: %s", e.text);
+	return p;
+}
+
+#define READ_OK(s) read_ok(s, sizeof(s) - 1)
+
+static void expect_refused(const char *text, size_t len, const char *message)
+{
+	struct pprof_profile *p = (void *)1;
+	struct errmsg e = { "" };
+
+	assert_int_equal(perf_script__read(text, len, &p, &e), -EBADMSG);
+	assert_null(p);
+	if (!strstr(e.text, message))
+		fail_msg("expected \"%s\" in \"%s\"", message, e.text);
+}
+
+#define REFUSED(s, m) expect_refused(s, sizeof(s) - 1, m)
+
+static int64_t total(const pprof_pb *pb, size_t index)
+{
+	int64_t t = 0;
+	size_t i;
+
+	for (i = 0; i < pb->n_sample; i++)
+		t += pb->sample[i]->value[index];
+	return t;
+}
+
+static const pprof_label_pb *label(const pprof_pb *pb, const pprof_sample_pb *s, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_label; i++) {
+		if (strcmp(pprof__str(pb, s->label[i]->key), key) == 0)
+			return s->label[i];
+	}
+	return NULL;
+}
+
+static const pprof_location_pb *location(const pprof_pb *pb, uint64_t id)
+{
+	assert_true(id >= 1 && id <= pb->n_location);
+	return pb->location[id - 1];
+}
+
+static const pprof_location_pb *location_at(const pprof_pb *pb, uint64_t address)
+{
+	size_t i;
+
+	for (i = 0; i < pb->n_location; i++) {
+		if (pb->location[i]->address == address)
+			return pb->location[i];
+	}
+	fail_msg("no location at %#llx", (unsigned long long)address);
+	return NULL;
+}
+
+static const char *mapping_file(const pprof_pb *pb, const pprof_location_pb *loc)
+{
+	if (!loc->mapping_id)
+		return NULL;
+	return pprof__str(pb, pb->mapping[loc->mapping_id - 1]->filename);
+}
+
+static const pprof_mapping_pb *mapping_named(const pprof_pb *pb, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < pb->n_mapping; i++) {
+		if (strcmp(pprof__str(pb, pb->mapping[i]->filename), name) == 0)
+			return pb->mapping[i];
+	}
+	fail_msg("no mapping %s", name);
+	return NULL;
+}
+
+static const char *function_name(const pprof_pb *pb, const pprof_location_pb *loc)
+{
+	assert_int_equal(loc->n_line, 1);
+	return pprof__str(pb, pb->function[loc->line[0]->function_id - 1]->name);
+}
+
+static void test_gzip_dd_capture(void **state)
+{
+	struct buf b = BUF_INIT(0);
+	struct pprof_profile *p;
+	const pprof_location_pb *loc;
+	const pprof_mapping_pb *m;
+	struct errmsg e;
+	const pprof_pb *pb;
+	size_t i, dd = 0;
+
+	assert_int_equal(file__read_all(fixture, &b, &e), 0);
+	p = read_ok((const char *)b.data, b.len);
+	pb = p->pb;
+	assert_int_equal(pb->n_sample_type, 2);
+	assert_string_equal(pprof__str(pb, pb->sample_type[0]->type), "samples");
+	assert_string_equal(pprof__str(pb, pb->sample_type[1]->type), "cpu");
+	assert_string_equal(pprof__str(pb, pb->sample_type[1]->unit), "nanoseconds");
+	assert_string_equal(pprof__str(pb, pb->period_type->type), "cpu");
+	assert_int_equal(pb->period, 1001001);
+	assert_int_equal(total(pb, 0), 2499);
+	assert_int_equal(total(pb, 1), 2499ll * 1001001);
+	/* 4295.198180 - 4281.916305 s, plus the last sample's period */
+	assert_int_equal(pb->duration_nanos, 13281875000ll + 1001001);
+
+	/* one number in the header: it is the thread id */
+	for (i = 0; i < pb->n_sample; i++) {
+		const pprof_sample_pb *s = pb->sample[i];
+		const pprof_label_pb *comm = label(pb, s, "comm"), *tid = label(pb, s, "tid");
+
+		assert_non_null(comm);
+		assert_non_null(tid);
+		assert_null(label(pb, s, "pid"));
+		assert_int_equal(comm->num, 0);
+		assert_int_equal(tid->str, 0);
+		if (strcmp(pprof__str(pb, comm->str), "dd") == 0) {
+			assert_int_equal(tid->num, 14695);
+			dd += (size_t)s->value[0];
+		}
+	}
+	assert_int_equal(dd, 334);
+
+	/* the second sample's leaf: a kernel frame with its symbol */
+	loc = location_at(pb, 0xffffffff816284faull);
+	assert_string_equal(mapping_file(pb, loc), "[kernel.kallsyms]");
+	assert_string_equal(function_name(pb, loc), "__mmap_region");
+	/* an unsymbolized frame keeps its binary and address, and no line */
+	loc = location_at(pb, 0xcc5c);
+	assert_string_equal(mapping_file(pb, loc), "/usr/bin/gzip");
+	assert_int_equal(loc->n_line, 0);
+	/* "0 [unknown] ([unknown])": no mapping */
+	loc = location_at(pb, 0);
+	assert_int_equal(loc->mapping_id, 0);
+	assert_int_equal(loc->n_line, 0);
+
+	assert_int_equal(pb->n_mapping, 4);
+	m = mapping_named(pb, "/usr/bin/gzip");
+	assert_int_equal(m->memory_start, 0x3f16);
+	assert_int_equal(m->memory_limit, 0xcc5d);
+	assert_int_equal(m->file_offset, 0x3f16);
+	assert_false(m->has_functions);
+	m = mapping_named(pb, "/usr/lib/x86_64-linux-gnu/libc.so.6");
+	assert_int_equal(m->memory_start, 0x5c400);
+	assert_int_equal(m->memory_limit, 0xf82ae);
+	assert_true(m->has_functions);
+	m = mapping_named(pb, "[kernel.kallsyms]");
+	assert_int_equal(m->memory_start, 0xffffffff81000130ull);
+	assert_true(m->has_functions);
+	pprof_profile__free(p);
+	buf__free(&b);
+}
+
+static void test_header_variants(void **state)
+{
+	struct pprof_profile *p;
+	const pprof_sample_pb *s;
+	const pprof_pb *pb;
+
+	/* PID/TID, a CPU, event modifiers, offsets, CRLF, --header comments */
+	p = READ_OK("# ========\r\n# captured on: x\r\n"
+		    "perf 1234/1235 [003] 99.000000: PERF_RECORD_MMAP2 1234/1235: [0x1000(0x2000) @ 0 fd:01 3 0]: r-xp /lib/x.so\r\n"
+		    "perf 1234/1235 [003] 100.000001:     250000 cpu-clock:ppp: \r\n"
+		    "\tffffffff81000010 foo+0x10 ([kernel.kallsyms])\r\n"
+		    "\t            1000 bar (/lib/x.so)\r\n"
+		    "\r\n");
+	pb = p->pb;
+	s = pb->sample[0];
+	assert_int_equal(label(pb, s, "pid")->num, 1234);
+	assert_int_equal(label(pb, s, "tid")->num, 1235);
+	assert_string_equal(pprof__str(pb, label(pb, s, "comm")->str), "perf");
+	assert_int_equal(s->value[1], 250000);
+	assert_int_equal(pb->period, 250000);
+	assert_int_equal(pb->n_sample, 1);
+	assert_int_equal(pb->duration_nanos, 250000);
+	assert_int_equal(s->n_location_id, 2);
+	assert_string_equal(function_name(pb, location(pb, s->location_id[0])), "foo");
+	assert_int_equal(location(pb, s->location_id[0])->address, 0xffffffff81000010ull);
+	assert_string_equal(function_name(pb, location(pb, s->location_id[1])), "bar");
+	pprof_profile__free(p);
+
+	/* a command name with blanks; a counting event: samples only */
+	p = READ_OK("Web Content 42 [000] 5.500000: 100003 cycles:u: \n"
+		    "\t    1000 bar (/lib/x.so)\n\n"
+		    "Web Content 42 [000] 5.600000: 100003 cycles:u: \n"
+		    "\t    1000 bar (/lib/x.so)\n\n");
+	pb = p->pb;
+	assert_int_equal(pb->n_sample_type, 1);
+	assert_int_equal(pb->n_sample, 1);
+	assert_int_equal(pb->sample[0]->value[0], 2);
+	assert_string_equal(pprof__str(pb, label(pb, pb->sample[0], "comm")->str), "Web Content");
+	assert_string_equal(pprof__str(pb, pb->period_type->type), "cycles");
+	assert_string_equal(pprof__str(pb, pb->period_type->unit), "count");
+	assert_int_equal(pb->period, 100003);
+	assert_int_equal(pb->duration_nanos, 100000000);
+	pprof_profile__free(p);
+
+	/* without call chains: padded names, the IP on the header line, no
+	 * blank lines; a sample without frames still counts */
+	p = READ_OK("            gzip 14694  4281.920737:    1001001 cpu-clock:      4330 [unknown] (/usr/bin/gzip)\n"
+		    "              dd 14695  4281.921737:    1001001 cpu-clock:  ffffffff81000000 x+0x1 ([kernel.kallsyms])\n"
+		    "              dd 14695  4281.922737:    1001001 cpu-clock: \n");
+	pb = p->pb;
+	assert_int_equal(pb->n_sample, 3);
+	assert_int_equal(total(pb, 0), 3);
+	assert_int_equal(pb->sample[0]->n_location_id, 1);
+	assert_int_equal(location(pb, pb->sample[0]->location_id[0])->address, 0x4330);
+	assert_string_equal(pprof__str(pb, label(pb, pb->sample[1], "comm")->str), "dd");
+	assert_string_equal(function_name(pb, location(pb, pb->sample[1]->location_id[0])), "x");
+	assert_int_equal(pb->sample[2]->n_location_id, 0);
+	pprof_profile__free(p);
+
+	/* symbols with blanks and parentheses; deleted binaries; no period;
+	 * a tracepoint's payload after the event */
+	p = READ_OK("app 7 1.000000: sched:sched_switch: prev_comm=app prev_pid=7 ==> next_comm=swapper/0\n"
+		    "\t    1234 foo::bar(int, char const*) const+0x1f (/tmp/app (deleted))\n"
+		    "\t    1300 operator+ (/tmp/app (deleted))\n"
+		    "\t    1400 (/tmp/app (deleted))\n");
+	pb = p->pb;
+	s = pb->sample[0];
+	assert_int_equal(pb->n_sample_type, 1);
+	assert_null(pb->period_type);
+	assert_int_equal(s->n_location_id, 3);
+	assert_string_equal(function_name(pb, location(pb, s->location_id[0])),
+			    "foo::bar(int, char const*) const");
+	assert_string_equal(mapping_file(pb, location(pb, s->location_id[0])), "/tmp/app (deleted)");
+	assert_string_equal(function_name(pb, location(pb, s->location_id[1])), "operator+");
+	assert_int_equal(location(pb, s->location_id[2])->n_line, 0);
+	assert_false(pb->mapping[0]->has_functions);
+	pprof_profile__free(p);
+}
+
+static void test_refused(void **state)
+{
+	REFUSED("", "no perf script samples found");
+	REFUSED("# only a comment\n\n", "no perf script samples found");
+	REFUSED("hello world\n", "line 1: expected a sample header 'COMM [PID/]TID [CPU] TIME: "
+		"[PERIOD] EVENT:', got 'hello world'");
+	REFUSED("app x 1.000000: cpu-clock:\n", "line 1: expected a sample header");
+	REFUSED("app 1 1.000000: 1 cpu-clock:\n\tzzz foo (bar)\n",
+		"line 2: expected a stack frame 'ADDRESS SYMBOL (DSO)', got 'zzz foo (bar)'");
+	REFUSED("app 1 1.000000: 1 cpu-clock:\n\t1234 foo (bar)\nnot a frame\n",
+		"line 3: expected a stack frame or a sample header");
+	REFUSED("app 1 1.000000: 1 cpu-clock:\n\t1234 f\0o (bar)\n", "line 2: NUL byte");
+	REFUSED("app 1 1.000000: 1 cpu-clock:\n\t1234 foo (bar)\n\t1234 fo", "line 3: input ends mid-line");
+	REFUSED("app 1 1.000000: 1 cpu-clock:\n\t12345678123456781 foo (bar)\n",
+		"line 2: expected a stack frame");
+}
+
+/* Cut anywhere: whole lines parse, a cut line is refused by number. */
+static void test_truncated(void **state)
+{
+	struct buf b = BUF_INIT(0);
+	struct errmsg e;
+	size_t cut, parsed = 0;
+
+	assert_int_equal(file__read_all(fixture, &b, &e), 0);
+	/* inside "ffffffff816284fa __mmap_region+0x86a", the second sample */
+	cut = (size_t)((const char *)memmem(b.data, b.len, "__mmap_reg", 10) - (const char *)b.data) + 10;
+	expect_refused((const char *)b.data, cut, "line 8: input ends mid-line (truncated?)");
+	/* inside the third header, right after its time */
+	cut = (size_t)((const char *)memmem(b.data, b.len, "4281.919573:", 12) - (const char *)b.data) + 12;
+	expect_refused((const char *)b.data, cut, "line 20: input ends mid-line (truncated?)");
+	log__set_level(LOG_ERROR);
+	for (cut = 1; cut < b.len; cut += 211) {
+		struct pprof_profile *p = NULL;
+		int err = perf_script__read((const char *)b.data, cut, &p, &e);
+
+		if (b.data[cut - 1] == '\n') {
+			if (err)
+				fail_msg("cut at %zu after a newline: %s", cut, e.text);
+			assert_true(total(p->pb, 0) <= 2499);
+			parsed++;
+			pprof_profile__free(p);
+		} else if (err) {
+			assert_int_equal(err, -EBADMSG);
+			assert_non_null(strstr(e.text, "input ends mid-line"));
+		} else {
+			pprof_profile__free(p);	/* cut right after a frame or header */
+		}
+	}
+	log__set_level(LOG_INFO);
+	assert_true(parsed > 10);
+	buf__free(&b);
+}
+
+static void test_deep_stack(void **state)
+{
+	struct buf text = BUF_INIT(0);
+	struct pprof_profile *p;
+	struct capture c;
+	const pprof_sample_pb *s;
+	size_t i;
+
+	assert_int_equal(buf__appendf(&text, "app 1 1.000000: 1 cpu-clock:\n"), 0);
+	for (i = 0; i < CONVERT_MAX_FRAMES + 10; i++)
+		assert_int_equal(buf__appendf(&text, "\t%zx f%zu (/bin/app)\n", 0x1000 + i, i), 0);
+	capture__begin(&c);
+	p = read_ok((const char *)text.data, text.len);
+	assert_non_null(strstr(capture__end(&c), "cut to their leaf-most 4096: 1, the first at line 4098"));
+	s = p->pb->sample[0];
+	assert_int_equal(s->n_location_id, CONVERT_MAX_FRAMES);
+	assert_int_equal(location(p->pb, s->location_id[0])->address, 0x1000);
+	pprof_profile__free(p);
+	buf__free(&text);
+}
+
+/* Whatever the bytes, the reader answers 0 or -EBADMSG. */
+static void test_random_bytes(void **state)
+{
+	static const char *const pieces[] = {
+		"app ", "1 ", "1/2 ", "[000] ", "1.000000: ", "1001001 ", "cpu-clock: ", "\n",
+		"\t", "ffff ", "[unknown] ", "(", ")", "foo+0x1 ", "(/bin/x)", " ", "\r", "\0", "#",
+	};
+	char data[512];
+	unsigned seed = 11;
+	int round;
+
+	log__set_level(LOG_ERROR);
+	for (round = 0; round < 3000; round++) {
+		size_t len = 0, want = (size_t)rand_r(&seed) % 400;
+		struct pprof_profile *p = NULL;
+		struct errmsg e = { "" };
+		int err;
+
+		while (len < want) {
+			const char *piece = pieces[rand_r(&seed) % (sizeof(pieces) / sizeof(pieces[0]))];
+			size_t n = *piece ? strlen(piece) : 1;
+
+			if (round & 1)
+				data[len++] = (char)rand_r(&seed);
+			else if (len + n < sizeof(data))
+				memcpy(data + len, piece, n), len += n;
+			else
+				break;
+		}
+		err = perf_script__read(data, len, &p, &e);
+		if (err && err != -EBADMSG)
+			fail_msg("round %d: %d %s", round, err, e.text);
+		if (!err) {
+			if (pprof__validate(p->pb, 1, &e))
+				fail_msg("round %d: %s", round, e.text);
+			pprof_profile__free(p);
+		}
+	}
+	log__set_level(LOG_INFO);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_gzip_dd_capture),
+		cmocka_unit_test(test_header_variants),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_deep_stack),
+		cmocka_unit_test(test_random_bytes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,579 @@
+#!/usr/bin/env bash
+# End-to-end tests: drive the real bpprof binary (no root needed) and judge
+# its output with google/pprof's own parser (build/pprofcheck).
+#   BUILD=build tests/e2e.sh        KEEP=1 keeps the scratch directory
+# Prints "ok NAME" or "FAIL NAME: why" per check and ends with
+# "e2e: N passed, M failed"; exits non-zero when anything failed.
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+BUILD=${BUILD:-build}
+build=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "e2e: no build directory $BUILD" >&2; exit 2; }
+BPPROF=$build/bpprof
+PPROFCHECK=$build/pprofcheck
+for tool in "$BPPROF" "$PPROFCHECK"; do
+	[ -x "$tool" ] || { echo "e2e: $tool not built (make all tools)" >&2; exit 2; }
+done
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/bpprof-e2e.XXXXXX")
+passed=0
+failed=0
+cleanup() {
+	chmod -R u+w "$T" 2>/dev/null || true
+	if [ "$failed" -eq 0 ] && [ "${KEEP:-0}" != 1 ]; then
+		rm -rf "$T"
+	else
+		echo "e2e: scratch files kept in $T"
+	fi
+}
+trap cleanup EXIT
+
+# check NAME FUNC ARGS...: run FUNC in a subshell; it prints why on failure.
+check() {
+	local name=$1 why
+	shift
+	if why=$("$@" 2>&1); then
+		passed=$((passed + 1))
+		printf 'ok    %s\n' "$name"
+	else
+		failed=$((failed + 1))
+		printf 'FAIL  %s: %s\n' "$name" "$(printf '%s' "$why" | head -c 2000)"
+	fi
+}
+
+# ---- helpers (each returns non-zero with a reason on stdout) ----
+
+magic() { head -c 4 "$1" | od -An -v -tx1 | tr -d ' \n'; }
+
+# convert OUT ARGS...: bpprof convert ARGS -o OUT, failing with its stderr.
+convert() {
+	local out=$1
+	shift
+	if ! "$BPPROF" convert "$@" -o "$out" 2>"$out.stderr"; then
+		echo "bpprof convert $* -o $out failed: $(cat "$out.stderr")"
+		return 1
+	fi
+	[ -s "$out" ] || { echo "bpprof wrote no $out"; return 1; }
+}
+
+# summary FILE OUT [FLAGS]: google/pprof's canonical reading of FILE.
+summary() {
+	local in=$1 out=$2
+	shift 2
+	"$PPROFCHECK" summary "$@" "$in" >"$out" 2>"$out.err" || { cat "$out.err"; return 1; }
+}
+
+same_summary() { # same_summary A B: A and B mean the same to google/pprof
+	summary "$1" "$T/a.sum.$$" -full -labels || return 1
+	summary "$2" "$T/b.sum.$$" -full -labels || return 1
+	if ! cmp -s "$T/a.sum.$$" "$T/b.sum.$$"; then
+		echo "google/pprof reads $1 and $2 differently:"
+		diff "$T/a.sum.$$" "$T/b.sum.$$" | head -20 | cut -c1-300
+		return 1
+	fi
+}
+
+strict() { "$PPROFCHECK" check -strict "$1" >/dev/null 2>&1 || { "$PPROFCHECK" check -strict "$1" 2>&1; return 1; }; }
+
+# first_total FILE: the total of the first sample type, per google/pprof.
+first_total() { "$PPROFCHECK" summary "$1" | sed -n 's/^total [^:]*: //p' | head -1; }
+
+# folded_total FILE: sum of the counts of "stack COUNT" lines (lines whose
+# last word is not a number, such as profile's "WARNING: ..." are skipped).
+folded_total() {
+	local line n total=0
+	while IFS= read -r line; do
+		n=${line##* }
+		case $n in
+		'' | *[!0-9]*) ;;
+		*) [ "$n" = "$line" ] || total=$((total + 10#$n)) ;;
+		esac
+	done <"$1"
+	echo "$total"
+}
+
+# ---- 1. foreign pprof files: pprof -> pprof keeps their meaning ----
+
+t_pprof_gzip() { # default output is gzip
+	local in=$1 out=$T/rt/$2.pb.gz
+	convert "$out" "$in" || return 1
+	[ "$(magic "$out" | cut -c1-4)" = 1f8b ] || { echo "not gzip: $(magic "$out")"; return 1; }
+	strict "$out" && same_summary "$in" "$out"
+}
+
+t_pprof_none() {
+	local in=$1 out=$T/rt/$2.pb
+	convert "$out" "$in" --compress none || return 1
+	case $(magic "$out") in
+	1f8b* | 28b52ffd) echo "compressed despite --compress none: $(magic "$out")"; return 1 ;;
+	esac
+	strict "$out" && same_summary "$in" "$out"
+}
+
+t_pprof_zstd() { # zstd: the zstd tool and bpprof itself both read it back
+	local in=$1 out=$T/rt/$2.pb.zst
+	convert "$out" "$in" --compress zstd || return 1
+	[ "$(magic "$out")" = 28b52ffd ] || { echo "not zstd: $(magic "$out")"; return 1; }
+	zstd -q -d -c "$out" >"$out.raw" || { echo "zstd -d rejects $out"; return 1; }
+	strict "$out.raw" && same_summary "$in" "$out.raw" || return 1
+	convert "$out.back.pb.gz" "$out" || return 1
+	same_summary "$in" "$out.back.pb.gz"
+}
+
+mkdir -p "$T/rt"
+for in in testdata/pprof/*; do
+	base=$(basename "$in")
+	check "pprof $base: google/pprof reads the original" "$PPROFCHECK" check "$in"
+	check "pprof $base -> pprof (gzip default) same meaning" t_pprof_gzip "$in" "$base"
+	check "pprof $base -> pprof --compress none same meaning" t_pprof_none "$in" "$base"
+	check "pprof $base -> pprof --compress zstd, read back" t_pprof_zstd "$in" "$base"
+done
+
+# ---- 2. perf script text -> pprof ----
+
+perf=testdata/perf/perf-script-gzip-dd.txt
+
+t_perf() {
+	local out=$T/perf.pb.gz types total labels c want got
+	convert "$out" "$perf" || return 1
+	strict "$out" || return 1
+	types=$("$PPROFCHECK" summary "$out" | sed -n 's/^sample_types: //p')
+	[ "$types" = "samples/count cpu/nanoseconds" ] || { echo "sample types: $types"; return 1; }
+	types=$("$PPROFCHECK" summary "$out" | sed -n 's/^period_type: //p')
+	[ "$types" = cpu/nanoseconds ] || { echo "period type: $types"; return 1; }
+	total=$("$PPROFCHECK" total "$out" samples/count)
+	[ "$total" = 2499 ] || { echo "samples/count total $total, want 2499"; return 1; }
+	# every record is one cpu-clock period of 1001001 ns (-F 999)
+	total=$("$PPROFCHECK" total "$out" cpu/nanoseconds)
+	[ "$total" = $((2499 * 1001001)) ] || { echo "cpu/nanoseconds total $total, want 2499 x 1001001"; return 1; }
+	labels=$("$PPROFCHECK" labels "$out")
+	# perf printed one number per record (the tid; pid only with PID/TID)
+	printf '%s\n' "$labels" | grep -q '^#tid=' || { echo "no numeric tid label"; return 1; }
+	printf '%s\n' "$labels" | grep -q '^comm=' || { echo "no comm label"; return 1; }
+	# samples per comm, as `grep cpu-clock | cut -d' ' -f1 | sort | uniq -c` counts them
+	summary "$out" "$T/perf.sum" -labels || return 1
+	for c in gzip:2163 dd:334 sh:2; do
+		want=${c#*:}
+		got=$(sum_labelled "$T/perf.sum" "comm=${c%%:*}")
+		[ "$got" = "$want" ] || { echo "comm=${c%%:*}: $got samples, want $want"; return 1; }
+	done
+}
+
+# sum_labelled SUMMARY LABEL: add the first value of summary lines whose
+# label set holds LABEL (summary -labels lines end "{labels} v1 v2").
+sum_labelled() {
+	local line v total=0
+	while IFS= read -r line; do
+		case $line in
+		*[{,]"$2"[,}]*)
+			read -r v _ <<<"${line##*\}}"
+			total=$((total + v))
+			;;
+		esac
+	done <"$1"
+	echo "$total"
+}
+
+t_perf_explicit() { # --from perf-script gives what detection gives
+	convert "$T/perf-explicit.pb.gz" --from perf-script "$perf" || return 1
+	same_summary "$T/perf.pb.gz" "$T/perf-explicit.pb.gz"
+}
+
+check "perf-script -> pprof: types, period, 2499 samples, tid/comm labels" t_perf
+check "perf-script --from perf-script same as detected" t_perf_explicit
+
+# ---- 3. folded stacks ----
+
+libbpf=testdata/perf/libbpf-tools-profile-folded.txt
+
+t_libbpf_folded() { # folded -> pprof -> folded keeps the total
+	local want got
+	want=$(folded_total "$libbpf")
+	convert "$T/libbpf.pb.gz" --from folded "$libbpf" || return 1
+	strict "$T/libbpf.pb.gz" || return 1
+	got=$(first_total "$T/libbpf.pb.gz")
+	[ "$got" = "$want" ] || { echo "pprof total $got, folded input total $want"; return 1; }
+	convert "$T/libbpf.folded" --to folded "$T/libbpf.pb.gz" || return 1
+	got=$(folded_total "$T/libbpf.folded")
+	[ "$got" = "$want" ] || { echo "folded output total $got, input total $want"; return 1; }
+}
+check "libbpf-tools folded -> pprof -> folded keeps total" t_libbpf_folded
+
+# Distinct stacks, so the round trip must give back exactly these lines.
+cat >"$T/hand.folded" <<'EOF'
+main;run;compute 100
+main;run;io_wait;read 25
+main;run 3
+main;serve;std::vector<int>::push_back;operator new(unsigned long) 7
+[unknown] 1
+swapper;secondary_startup_64;cpu_startup_entry;do_idle 12345
+python3;_PyEval_EvalFrameDefault;[libpython3.11.so.1.0] 2
+EOF
+LC_ALL=C sort "$T/hand.folded" >"$T/hand.sorted"
+
+t_folded_roundtrip() {
+	convert "$T/hand.pb.gz" "$T/hand.folded" || return 1 # format detected
+	strict "$T/hand.pb.gz" || return 1
+	convert "$T/hand.out.folded" --to folded "$T/hand.pb.gz" || return 1
+	LC_ALL=C sort "$T/hand.out.folded" >"$T/hand.out.sorted"
+	cmp -s "$T/hand.sorted" "$T/hand.out.sorted" ||
+		{ echo "round trip differs:"; diff "$T/hand.sorted" "$T/hand.out.sorted"; return 1; }
+}
+
+t_folded_pprof_view() { # google/pprof sees the same stacks and counts
+	"$PPROFCHECK" folded "$T/hand.pb.gz" >"$T/hand.pprofcheck.folded" || return 1
+	cmp -s "$T/hand.sorted" "$T/hand.pprofcheck.folded" ||
+		{ echo "google/pprof's stacks differ:"; diff "$T/hand.sorted" "$T/hand.pprofcheck.folded"; return 1; }
+}
+
+t_folded_explicit() {
+	convert "$T/hand-explicit.pb.gz" --from folded --to pprof "$T/hand.folded" || return 1
+	same_summary "$T/hand.pb.gz" "$T/hand-explicit.pb.gz"
+}
+
+check "folded -> pprof -> folded round trip (detected format)" t_folded_roundtrip
+check "folded -> pprof: google/pprof reads the same stacks" t_folded_pprof_view
+check "folded --from folded --to pprof same as detected" t_folded_explicit
+
+# pprof -> folded gives google/pprof's stacks (profiles with one sample type
+# and every location symbolized, so neither a value column nor the spelling
+# of a raw address is a matter of choice).
+t_pprof_folded() {
+	local in=testdata/pprof/$1 out=$T/$1.folded
+	convert "$out" --to folded "$in" || return 1
+	"$PPROFCHECK" folded "$in" >"$out.want" || return 1
+	LC_ALL=C sort "$out" | cmp -s "$out.want" - ||
+		{ echo "stacks differ from google/pprof's (< pprof, > bpprof):"; LC_ALL=C sort "$out" | diff "$out.want" - | head -20 | cut -c1-300; return 1; }
+}
+for f in parca-two-stacks.pb.gz parca-single-stack.pb.gz parca-no-python.pb.gz parca-profile-with-labels.pb.gz; do
+	check "pprof $f -> folded: google/pprof's stacks" t_pprof_folded "$f"
+done
+
+# ---- 4. standard output ----
+
+t_stdout_pprof() {
+	local d=$T/stdout-pprof
+	mkdir -p "$d"
+	(cd "$d" && "$BPPROF" convert "$root/testdata/pprof/go-runtime-cpu.pb.gz" -o - >"$T/stdout.pb.gz" 2>"$T/stdout.err") ||
+		{ echo "failed: $(cat "$T/stdout.err")"; return 1; }
+	[ -z "$(ls -A "$d")" ] || { echo "files left in the working directory: $(ls -A "$d")"; return 1; }
+	[ "$(magic "$T/stdout.pb.gz" | cut -c1-4)" = 1f8b ] || { echo "stdout is not gzip"; return 1; }
+	same_summary testdata/pprof/go-runtime-cpu.pb.gz "$T/stdout.pb.gz"
+}
+
+t_stdout_folded() { # same text on stdout as in a file
+	local in=testdata/pprof/parca-two-stacks.pb.gz
+	convert "$T/two-stacks.folded" --to folded "$in" || return 1
+	"$BPPROF" convert --to folded "$in" -o - >"$T/stdout.folded" 2>"$T/stdout.err" ||
+		{ echo "failed: $(cat "$T/stdout.err")"; return 1; }
+	cmp -s "$T/two-stacks.folded" "$T/stdout.folded" ||
+		{ echo "stdout differs from file:"; diff "$T/two-stacks.folded" "$T/stdout.folded"; return 1; }
+}
+
+check "-o - writes pprof to stdout and no file" t_stdout_pprof
+check "--to folded -o - writes folded text to stdout" t_stdout_folded
+
+# ---- 5. output naming, compression by suffix, stdin, --sample-type ----
+
+t_suffix() { # t_suffix NAME MAGIC: compression follows OUT's suffix
+	local out=$T/suffix/$1
+	mkdir -p "$T/suffix"
+	convert "$out" testdata/pprof/parca-fib.pb.gz || return 1
+	case $2:$(magic "$out") in
+	plain:1f8b* | plain:28b52ffd) echo "$1 is compressed: $(magic "$out")"; return 1 ;;
+	plain:*) ;;
+	"$2":"$2"*) ;;
+	*) echo "$1 starts $(magic "$out"), want $2"; return 1 ;;
+	esac
+	case $2 in
+	28b52ffd) zstd -q -d -c "$out" >"$out.raw" && same_summary testdata/pprof/parca-fib.pb.gz "$out.raw" ;;
+	*) same_summary testdata/pprof/parca-fib.pb.gz "$out" ;;
+	esac
+}
+check "-o x.pb.zst writes zstd without --compress" t_suffix x.pb.zst 28b52ffd
+check "-o x.pb writes plain protobuf without --compress" t_suffix x.pb plain
+check "-o x.pprof writes gzip (the default)" t_suffix x.pprof 1f8b
+
+t_default_name() { # README: `bpprof convert stacks.folded` writes stacks.pb.gz
+	local d=$T/default-name
+	mkdir -p "$d"
+	cp "$T/hand.folded" "$d/stacks.folded"
+	(cd "$d" && "$BPPROF" convert stacks.folded 2>"$d/err") || { echo "failed: $(cat "$d/err")"; return 1; }
+	[ -s "$d/stacks.pb.gz" ] || { echo "no stacks.pb.gz; directory has: $(ls -A "$d")"; return 1; }
+	same_summary "$T/hand.pb.gz" "$d/stacks.pb.gz"
+}
+check "convert stacks.folded without -o writes stacks.pb.gz" t_default_name
+
+t_stdin() {
+	"$BPPROF" convert - -o "$T/stdin.pb.gz" <testdata/pprof/parca-fib.pb.gz 2>"$T/stdin.err" ||
+		{ echo "failed: $(cat "$T/stdin.err")"; return 1; }
+	same_summary testdata/pprof/parca-fib.pb.gz "$T/stdin.pb.gz"
+}
+check "- as IN reads standard input" t_stdin
+
+t_sample_type() { # folded sums default_sample_type, else the last type, or --sample-type
+	local in=testdata/pprof/go-runtime-cpu.pb.gz t want got
+	convert "$T/st-default.folded" --to folded "$in" || return 1
+	want=$("$PPROFCHECK" total "$in" cpu/nanoseconds)
+	got=$(folded_total "$T/st-default.folded")
+	[ "$got" = "$want" ] || { echo "default: folded total $got, want cpu/nanoseconds $want"; return 1; }
+	for t in samples cpu; do
+		convert "$T/st-$t.folded" --to folded --sample-type "$t" "$in" || return 1
+		"$PPROFCHECK" folded -type "$t" "$in" >"$T/st-$t.want"
+		LC_ALL=C sort "$T/st-$t.folded" | cmp -s "$T/st-$t.want" - ||
+			{ echo "--sample-type $t:"; LC_ALL=C sort "$T/st-$t.folded" | diff "$T/st-$t.want" -; return 1; }
+	done
+	in=testdata/pprof/parca-alloc_objects.pb.gz # default_sample_type alloc_space
+	convert "$T/st-alloc.folded" --to folded "$in" || return 1
+	want=$("$PPROFCHECK" total "$in" alloc_space)
+	got=$(folded_total "$T/st-alloc.folded")
+	[ "$got" = "$want" ] || { echo "default_sample_type: folded total $got, want alloc_space $want"; return 1; }
+}
+check "--to folded sums the default sample type, or --sample-type" t_sample_type
+
+# ---- 6. hand-made protobufs (field numbers per protocols.md) ----
+# Helpers build messages as hex byte lists; every length here is < 128, so
+# a length or small value is one varint byte.
+
+# Byte lists are split into words on purpose in this block:
+# shellcheck disable=SC2046,SC2086
+{
+hex() { printf '%s' "$1" | od -An -v -tx1; }            # bytes of a string
+vi() { printf '%02x %02x ' $(($1 << 3)) "$2"; }          # varint field $1 = $2 (< 128)
+ld() {                                                   # length-delimited field $1 holding the rest
+	local f=$1
+	shift
+	printf '%02x %02x %s ' $((f << 3 | 2)) $# "$*"
+}
+str() { ld 6 $(hex "$1"); }                             # a string_table entry (Profile field 6)
+bytes() {                                               # bytes FILE HEX...: write raw bytes
+	local f=$1 fmt='' b
+	shift
+	for b in "$@"; do fmt="$fmt\\x$b"; done
+	# shellcheck disable=SC2059 # the format is nothing but \xHH escapes
+	printf "$fmt" >"$f"
+}
+
+P=$T/proto
+mkdir -p "$P"
+strings4="$(str '') $(str samples) $(str count) $(str main)" # indexes 0..3
+sample_type="$(ld 1 $(vi 1 1) $(vi 2 2))"                    # Profile.sample_type {type "samples", unit "count"}
+function1="$(ld 5 $(vi 1 1) $(vi 2 3))"                      # Profile.function {id 1, name "main"}
+location1="$(ld 4 $(vi 1 1) $(ld 4 $(vi 1 1) $(vi 2 10)))"   # Profile.location {id 1, line {function_id 1, line 10}}
+sample1="$(ld 2 $(vi 1 1) $(vi 2 5))"                        # Profile.sample {location_id 1, value 5} (unpacked)
+
+# The smallest sensible profile: one sample of 5 at main.
+bytes "$P/good.pb" $strings4 $sample_type $function1 $location1 $sample1
+# The same with packed repeated fields: location_id [1] and value [5].
+bytes "$P/packed.pb" $strings4 $sample_type $function1 $location1 $(ld 2 $(ld 1 01) $(ld 2 05))
+
+t_handmade_good() {
+	local out=$T/good.out.pb.gz
+	[ "$("$PPROFCHECK" folded "$P/good.pb")" = "main 5" ] || { echo "fixture: google/pprof reads $("$PPROFCHECK" folded "$P/good.pb" 2>&1)"; return 1; }
+	convert "$out" "$P/good.pb" || return 1
+	strict "$out" && same_summary "$P/good.pb" "$out"
+}
+t_handmade_packed() {
+	local out=$T/packed.out.pb.gz
+	same_summary "$P/good.pb" "$P/packed.pb" || { echo "(fixture)"; return 1; }
+	convert "$out" "$P/packed.pb" || return 1
+	same_summary "$P/good.pb" "$out"
+}
+check "hand-made minimal pprof (plain, unpacked) converts" t_handmade_good
+check "hand-made minimal pprof with packed fields converts" t_handmade_packed
+# Ids need not be 1..N on input (google/pprof accepts any unique nonzero
+# ids); bpprof's output must have them 1..N in order (Parca's rule).
+# function id 9 named "main", location id 7 calling it, sample at location 7
+bytes "$P/sparse-ids.pb" $strings4 $sample_type $(ld 5 $(vi 1 9) $(vi 2 3)) \
+	$(ld 4 $(vi 1 7) $(ld 4 $(vi 1 9) $(vi 2 10))) $(ld 2 $(vi 1 7) $(vi 2 5))
+t_handmade_sparse() {
+	local out=$T/sparse.out.pb.gz
+	same_summary "$P/good.pb" "$P/sparse-ids.pb" || { echo "(fixture)"; return 1; }
+	if "$PPROFCHECK" check -strict "$P/sparse-ids.pb" >/dev/null 2>&1; then
+		echo "fixture error: sparse-ids.pb passes the strict check"
+		return 1
+	fi
+	convert "$out" "$P/sparse-ids.pb" || return 1
+	strict "$out" && same_summary "$P/good.pb" "$out"
+}
+check "hand-made pprof with sparse ids gets ids 1..N" t_handmade_sparse
+
+# Broken variants of good.pb, one defect each:
+# function name = string 9, but the table has 4 strings
+bytes "$P/string-index-out-of-range.pb" $strings4 $sample_type $(ld 5 $(vi 1 1) $(vi 2 9)) $location1 $sample1
+# location id 0 (reserved), and the sample points at it
+bytes "$P/zero-location-id.pb" $strings4 $sample_type $function1 \
+	$(ld 4 $(vi 1 0) $(ld 4 $(vi 1 1) $(vi 2 10))) $(ld 2 $(vi 1 0) $(vi 2 5))
+# function id 0 (reserved), and the line points at it
+bytes "$P/zero-function-id.pb" $strings4 $sample_type $(ld 5 $(vi 1 0) $(vi 2 3)) \
+	$(ld 4 $(vi 1 1) $(ld 4 $(vi 1 0) $(vi 2 10))) $sample1
+# two locations with id 1
+bytes "$P/duplicate-location-id.pb" $strings4 $sample_type $function1 $location1 $location1 $sample1
+# the sample points at location 2, which does not exist
+bytes "$P/missing-location.pb" $strings4 $sample_type $function1 $location1 $(ld 2 $(vi 1 2) $(vi 2 5))
+# the line points at function 2, which does not exist
+bytes "$P/missing-function.pb" $strings4 $sample_type $function1 \
+	$(ld 4 $(vi 1 1) $(ld 4 $(vi 1 2) $(vi 2 10))) $sample1
+# time_nanos (field 9, tag 0x48) as a varint of 11 0xff bytes then 0x01: longer than 10 bytes
+bytes "$P/huge-varint.pb" $strings4 $sample_type $function1 $location1 $sample1 \
+	48 ff ff ff ff ff ff ff ff ff ff ff 01
+# string_table[0] is "x" instead of ""
+bytes "$P/string0-not-empty.pb" $(str x) $(str samples) $(str count) $(str main) \
+	$sample_type $function1 $location1 $sample1
+# the sample has 2 values but there is 1 sample type
+bytes "$P/value-count-mismatch.pb" $strings4 $sample_type $function1 $location1 \
+	$(ld 2 $(vi 1 1) $(vi 2 5) $(vi 2 6))
+# a location (tag 0x22) claiming 0x20 bytes where only 2 follow
+bytes "$P/truncated-field.pb" $strings4 $sample_type $function1 $location1 $sample1 22 20 08 01
+# field 1 with wire type 7, which does not exist
+bytes "$P/bad-wire-type.pb" $strings4 $sample_type $function1 $location1 $sample1 0f 01
+# time_nanos twice: google/pprof reads that as concatenated profiles
+bytes "$P/two-time-nanos.pb" $strings4 $sample_type $function1 $location1 $sample1 \
+	$(vi 9 1) $(vi 9 2)
+# a sample but no sample_type
+bytes "$P/no-sample-type.pb" $strings4 $function1 $location1 $sample1
+
+# Other bad inputs.
+: >"$P/empty.pb.gz"
+# deterministic "random" bytes: sha256 of "bpprof-e2e:N" for N = 0..127
+rand_hex() {
+	local i=0
+	while [ "$i" -lt "$1" ]; do
+		printf 'bpprof-e2e:%d' "$i" | sha256sum | cut -c1-64 | sed 's/../& /g'
+		i=$((i + 1))
+	done
+}
+random=$(rand_hex 128) # 4096 bytes
+bytes "$P/random.bin" $random
+bytes "$P/gzip-magic-garbage.pb.gz" 1f 8b 08 00 $random
+bytes "$P/zstd-magic-garbage.pb.zst" 28 b5 2f fd $random
+size=$(wc -c <testdata/pprof/parca-profile1.pb.gz)
+head -c $((size / 2)) testdata/pprof/parca-profile1.pb.gz >"$P/truncated.pb.gz"
+# a valid zstd frame around broken pprof bytes: the pprof decoder must still run
+zstd -q -c "$P/string-index-out-of-range.pb" >"$P/zstd-string-index.pb.zst"
+gzip -c "$P/huge-varint.pb" >"$P/gzip-huge-varint.pb.gz"
+} # end of the byte-list block
+
+t_fixture_bad() { # the reference parser must reject each crafted file
+	if "$PPROFCHECK" check "$1" >/dev/null 2>&1; then
+		echo "fixture error: google/pprof accepts $1"
+		return 1
+	fi
+}
+
+# dir_state OUT: the names in OUT's directory (temporary files included) and
+# OUT's checksum; for "-" the working directory.
+dir_state() {
+	ls -A "$(dirname -- "$1")" 2>&1 | LC_ALL=C sort
+	if [ "$1" != - ] && [ -e "$1" ]; then cksum <"$1"; fi
+}
+
+# fails_cleanly NAME IN OUT [ARGS...]: bpprof convert must fail with one
+# stderr line "bpprof: ...NAMED..." and leave OUT's directory as it was.
+# NAMED is $NAMED when set (the file the message must name), else IN.
+fails_cleanly() {
+	local name=$1 in=$2 out=$3 before after rc=0 err lines
+	shift 3
+	err=$T/err.$name
+	before=$(dir_state "$out")
+	"$BPPROF" convert "$@" "$in" -o "$out" >"$err.stdout" 2>"$err" </dev/null || rc=$?
+	after=$(dir_state "$out")
+	[ "$rc" -ne 0 ] || { echo "exit status 0"; return 1; }
+	[ "$rc" -lt 128 ] || { echo "killed by signal $((rc - 128)): $(head -3 "$err")"; return 1; }
+	lines=$(grep -c '' "$err" || true)
+	[ "$lines" -eq 1 ] || { echo "want one stderr line, got $lines: $(head -5 "$err")"; return 1; }
+	case $(cat "$err") in
+	"bpprof: "*) ;;
+	*) echo "stderr does not start with 'bpprof: ': $(cat "$err")"; return 1 ;;
+	esac
+	grep -qF -- "${NAMED:-$in}" "$err" || { echo "stderr does not name ${NAMED:-$in}: $(cat "$err")"; return 1; }
+	[ ! -s "$err.stdout" ] || { echo "wrote $(wc -c <"$err.stdout") bytes to stdout"; return 1; }
+	[ "$before" = "$after" ] || { echo "output directory changed: before [$before] after [$after]"; return 1; }
+}
+
+t_bad_input() { # t_bad_input FILE [ARGS]: fresh empty output directory
+	local name d
+	name=$(basename "$1")
+	d=$T/out.$name
+	mkdir -p "$d"
+	fails_cleanly "$name" "$1" "$d/out.pb.gz" "${@:2}"
+}
+
+t_bad_keeps_existing() { # an existing output survives a failed conversion
+	local d=$T/keep
+	mkdir -p "$d"
+	printf 'precious\n' >"$d/out.pb.gz"
+	fails_cleanly keep "$P/truncated.pb.gz" "$d/out.pb.gz" || return 1
+	[ "$(cat "$d/out.pb.gz")" = precious ] || { echo "existing output changed"; return 1; }
+}
+
+t_bad_stdout() { # a failed conversion to stdout writes nothing there, nor files
+	mkdir -p "$T/stdout-bad" && cd "$T/stdout-bad" || return 1
+	fails_cleanly stdout "$P/random.bin" -
+}
+
+for f in string-index-out-of-range zero-location-id zero-function-id duplicate-location-id \
+	missing-location missing-function huge-varint string0-not-empty value-count-mismatch \
+	truncated-field bad-wire-type two-time-nanos no-sample-type; do
+	check "fixture $f.pb is rejected by google/pprof" t_fixture_bad "$P/$f.pb"
+	check "bad pprof: $f fails cleanly" t_bad_input "$P/$f.pb"
+done
+for f in random.bin gzip-magic-garbage.pb.gz zstd-magic-garbage.pb.zst truncated.pb.gz \
+	zstd-string-index.pb.zst gzip-huge-varint.pb.gz; do
+	check "bad input: $f fails cleanly" t_bad_input "$P/$f"
+done
+check "bad input: empty file fails cleanly" t_bad_input "$P/empty.pb.gz"
+check "bad input: random bytes as --from pprof fail cleanly" t_bad_input "$P/random.bin" --from pprof
+check "bad input: missing file fails cleanly" t_bad_input "$T/no-such-file.pb.gz"
+check "bad input: a directory fails cleanly" t_bad_input "$P"
+check "failed conversion leaves an existing output untouched" t_bad_keeps_existing
+check "failed conversion to stdout writes nothing" t_bad_stdout
+
+# Output side: the message must name the output file.
+t_bad_output() { # t_bad_output NAME OUT
+	NAMED=$2 fails_cleanly "$1" testdata/pprof/go-runtime-cpu.pb.gz "$2"
+}
+mkdir -p "$T/ro"
+printf 'not a directory\n' >"$T/plainfile"
+if [ "$(id -u)" -eq 0 ]; then
+	unwritable=/sys/bpprof-e2e-out.pb.gz # root may write anywhere but sysfs
+else
+	chmod 555 "$T/ro"
+	unwritable=$T/ro/out.pb.gz
+fi
+check "unwritable output directory fails cleanly" t_bad_output ro "$unwritable"
+check "missing output directory fails cleanly" t_bad_output nodir "$T/no/such/dir/out.pb.gz"
+check "output directory that is a file fails cleanly" t_bad_output notdir "$T/plainfile/out.pb.gz"
+
+# Bad options: fail with a message from bpprof (a usage hint may follow it)
+# and write nothing.
+t_bad_option() {
+	local name=$1 d=$T/opt.$1 rc=0
+	shift
+	mkdir -p "$d"
+	"$BPPROF" convert "$@" testdata/pprof/go-runtime-cpu.pb.gz -o "$d/out.pb.gz" >/dev/null 2>"$d/err" || rc=$?
+	[ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] || { echo "exit status $rc"; return 1; }
+	head -1 "$d/err" | grep -q '^bpprof' || { echo "stderr: $(head -5 "$d/err")"; return 1; }
+	[ "$(ls -A "$d")" = err ] || { echo "files written: $(ls -A "$d")"; return 1; }
+}
+check "bad option: --compress lz4" t_bad_option lz4 --compress lz4
+check "bad option: --compress gzip --level 99" t_bad_option level --compress gzip --level 99
+check "bad option: --from nonsense" t_bad_option from --from nonsense
+check "bad option: --compress zstd --level 23" t_bad_option zlevel --compress zstd --level 23
+
+# ---- 7. version ----
+
+t_version() {
+	local v lib
+	v=$("$BPPROF" version 2>&1) || { echo "exit status non-zero: $v"; return 1; }
+	printf '%s\n' "$v" | head -1 | grep -q bpprof || { echo "first line does not name bpprof: $v"; return 1; }
+	printf '%s\n' "$v" | grep -q '[0-9]' || { echo "no version number: $v"; return 1; }
+	for lib in zlib zstd protobuf-c; do
+		printf '%s\n' "$v" | grep -Eiq "${lib}[^0-9a-z]*[0-9]+\.[0-9]+" || { echo "no $lib version in: $v"; return 1; }
+	done
+}
+check "bpprof version names itself, zlib, zstd, protobuf-c" t_version
+
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
