@@ -30,7 +30,7 @@ GO       ?= go
 
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 GEN      := $(BUILD)/gen
-LIBS     := -lprotobuf-c -lzstd -lz -lxxhash -lm
+LIBS     := -lprotobuf-c -lzstd -lz -lxxhash -lm -lpthread
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \

@@ -1,6 +1,7 @@
 /* bpprof: the command table. Each command parses its flags and makes one
  * call into pkg/. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,7 @@ static int cmd_convert(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct convert_opts o = { .to = FORMAT_PPROF, .level = COMPRESS_LEVEL_DEFAULT };
+	struct convert_opts o = { .to = FORMAT_AUTO, .level = COMPRESS_LEVEL_DEFAULT };
 	struct convert_result r;
 	struct errmsg e = { "" };
 	int64_t level;
@@ -115,9 +116,13 @@ static int cmd_convert(int argc, char **argv)
 		pr_err("%s", e.text);
 		return 1;
 	}
-	if (strcmp(r.output, "-"))
-		pr_info("%s: %s → %s (%zu samples)", o.input, convert__format_name(r.from), r.output,
-			r.samples);
+	if (strcmp(r.output, "-") && r.sampled >= 0)
+		pr_info("%s (%s) → %s (%s): %" PRId64 " samples in %zu stacks", o.input,
+			convert__format_name(r.from), r.output, convert__format_name(r.to),
+			r.sampled, r.samples);
+	else if (strcmp(r.output, "-"))
+		pr_info("%s (%s) → %s (%s): %zu samples", o.input, convert__format_name(r.from),
+			r.output, convert__format_name(r.to), r.samples);
 	return 0;
 }
 
@@ -128,7 +133,8 @@ static const struct command commands[] = {
 	  "  Convert between pprof (gzip, zstd or plain), folded stacks and `perf script`\n"
 	  "  text. The input format is detected unless --from is given; IN or OUT '-' is\n"
 	  "  stdin/stdout. OUT defaults to IN's name with the output suffix (.pb.gz).\n"
-	  "  Compression follows OUT's suffix (.gz .zst .pb) unless --compress is given." },
+	  "  Compression follows OUT's suffix (.gz .zst .pb) unless --compress is given;\n"
+	  "  an OUT named *.folded* means --to folded." },
 	{ "version", cmd_version, "version\n  Print the version of bpprof and of the libraries it links." },
 	{ "help", cmd_help, "help [COMMAND]\n  Show usage." },
 };

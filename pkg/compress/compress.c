@@ -3,11 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <zlib.h>
 #include <zstd.h>
 
 #include "compress/compress.h"
+#include "compress/pgzip.h"
 
 #define COMPRESS_OUT_CHUNK (128u << 10)
 
@@ -16,7 +18,7 @@ struct compress_writer {
 	compress_sink_fn *sink;
 	void *ctx;
 	size_t bytes_in;
-	z_stream z;
+	struct pgzip *gzip;
 	ZSTD_CCtx *zstd;
 	unsigned char out[COMPRESS_OUT_CHUNK];
 };
@@ -52,11 +54,19 @@ int compress__check_level(enum compress_kind kind, int level)
 	case COMPRESS_GZIP:
 		return level >= 0 && level <= 9 ? 0 : -ERANGE;
 	case COMPRESS_ZSTD:
-		return level >= ZSTD_minCLevel() && level <= ZSTD_maxCLevel() && level != 0
-		       ? 0 : -ERANGE;
+		return level >= 1 && level <= ZSTD_maxCLevel() ? 0 : -ERANGE;
 	default:
 		return -ERANGE;
 	}
+}
+
+/* Workers for one writer: every online CPU (the encoder mostly waits on
+ * them), none on a single CPU. */
+static int compress__threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 1 ? (int)(n < PGZIP_MAX_THREADS ? n : PGZIP_MAX_THREADS) : 0;
 }
 
 struct compress_writer *compress_writer__new(enum compress_kind kind, int level,
@@ -78,8 +88,8 @@ struct compress_writer *compress_writer__new(enum compress_kind kind, int level,
 	case COMPRESS_GZIP:
 		if (level == COMPRESS_LEVEL_DEFAULT)
 			level = COMPRESS_GZIP_DEFAULT_LEVEL;
-		/* windowBits 15 + 16: a gzip header and trailer, not zlib's. */
-		if (deflateInit2(&w->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		w->gzip = pgzip__new(level, compress__threads(), sink, ctx);
+		if (!w->gzip)
 			goto err_free;
 		break;
 	case COMPRESS_ZSTD:
@@ -90,6 +100,8 @@ struct compress_writer *compress_writer__new(enum compress_kind kind, int level,
 		    ZSTD_isError(ZSTD_CCtx_setParameter(w->zstd, ZSTD_c_compressionLevel, level)) ||
 		    ZSTD_isError(ZSTD_CCtx_setParameter(w->zstd, ZSTD_c_checksumFlag, 1)))
 			goto err_free;
+		/* Multithreaded where libzstd supports it; the format is the same. */
+		ZSTD_CCtx_setParameter(w->zstd, ZSTD_c_nbWorkers, compress__threads());
 		break;
 	case COMPRESS_NONE:
 		break;
@@ -106,40 +118,12 @@ void compress_writer__free(struct compress_writer *w)
 {
 	if (!w)
 		return;
-	if (w->kind == COMPRESS_GZIP)
-		deflateEnd(&w->z);
+	pgzip__free(w->gzip);
 	ZSTD_freeCCtx(w->zstd);
 	free(w);
 }
 
 size_t compress_writer__bytes_in(const struct compress_writer *w) { return w->bytes_in; }
-
-static int gzip__pump(struct compress_writer *w, const void *data, size_t len, int flush)
-{
-	int ret, err;
-
-	w->z.next_in = (unsigned char *)data;
-	/* zlib counts in uInt: feed huge inputs in slices. */
-	do {
-		size_t slice = len > (1u << 30) ? (1u << 30) : len;
-
-		w->z.avail_in = (uInt)slice;
-		len -= slice;
-		do {
-			w->z.next_out = w->out;
-			w->z.avail_out = sizeof(w->out);
-			ret = deflate(&w->z, len ? Z_NO_FLUSH : flush);
-			if (ret == Z_STREAM_ERROR)
-				return -EIO;
-			if (w->z.avail_out < sizeof(w->out)) {
-				err = w->sink(w->ctx, w->out, sizeof(w->out) - w->z.avail_out);
-				if (err)
-					return err;
-			}
-		} while (w->z.avail_out == 0 || (flush == Z_FINISH && !len && ret != Z_STREAM_END));
-	} while (len);
-	return 0;
-}
 
 static int zstd__pump(struct compress_writer *w, const void *data, size_t len,
 		      ZSTD_EndDirective mode)
@@ -168,7 +152,7 @@ int compress_writer__write(struct compress_writer *w, const void *data, size_t l
 	w->bytes_in += len;
 	switch (w->kind) {
 	case COMPRESS_GZIP:
-		return len ? gzip__pump(w, data, len, Z_NO_FLUSH) : 0;
+		return len ? pgzip__write(w->gzip, data, len) : 0;
 	case COMPRESS_ZSTD:
 		return len ? zstd__pump(w, data, len, ZSTD_e_continue) : 0;
 	default:
@@ -185,7 +169,7 @@ int compress_writer__finish(struct compress_writer *w)
 {
 	switch (w->kind) {
 	case COMPRESS_GZIP:
-		return gzip__pump(w, NULL, 0, Z_FINISH);
+		return pgzip__finish(w->gzip);
 	case COMPRESS_ZSTD:
 		return zstd__pump(w, NULL, 0, ZSTD_e_end);
 	default:

@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "compress/compress.h"
+#include "compress/pgzip.h"
 
 static int buf_sink(void *ctx, const void *data, size_t len)
 {
@@ -101,6 +102,50 @@ static void test_gzip_is_gzip(void **state)
 	buf__free(&out);
 }
 
+/* Blocks compressed on any number of threads make the same single gzip
+ * member, which zlib's own reader inflates back. */
+static void test_parallel_blocks(void **state)
+{
+	struct buf in = BUF_INIT(0), ref = BUF_INIT(0), back = BUF_INIT(0);
+	int threads[] = { 0, 1, 2, 4 };
+	size_t i;
+
+	make_input(&in, 5 * PGZIP_BLOCK + 12345);
+	for (i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {
+		struct buf out = BUF_INIT(0);
+		struct pgzip *g = pgzip__new(6, threads[i], buf_sink, &out);
+		z_stream z = { 0 };
+
+		assert_non_null(g);
+		assert_int_equal(pgzip__write(g, in.data, 1000), 0);
+		assert_int_equal(pgzip__write(g, in.data + 1000, in.len - 1000), 0);
+		assert_int_equal(pgzip__finish(g), 0);
+		pgzip__free(g);
+		if (i == 0) {
+			ref = out;
+			/* zlib inflates it as one member, CRC and length checked */
+			assert_int_equal(buf__reserve(&back, in.len + 1), 0);
+			assert_int_equal(inflateInit2(&z, 16 + 15), Z_OK);
+			z.next_in = ref.data;
+			z.avail_in = (uInt)ref.len;
+			z.next_out = back.data;
+			z.avail_out = (uInt)in.len + 1;
+			assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+			assert_int_equal(z.avail_in, 0);
+			assert_int_equal(z.total_out, in.len);
+			assert_memory_equal(back.data, in.data, in.len);
+			inflateEnd(&z);
+			continue;
+		}
+		assert_int_equal(out.len, ref.len);
+		assert_memory_equal(out.data, ref.data, ref.len);
+		buf__free(&out);
+	}
+	buf__free(&in);
+	buf__free(&ref);
+	buf__free(&back);
+}
+
 /* `cat a.gz b.gz` is one gzip file to every gzip reader. */
 static void test_gzip_members(void **state)
 {
@@ -176,6 +221,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_gzip_is_gzip),
+		cmocka_unit_test(test_parallel_blocks),
 		cmocka_unit_test(test_gzip_members),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_names_and_levels),

@@ -457,6 +457,44 @@ static int perf__end(struct perf_reader *r, struct errmsg *e)
 	return 0;
 }
 
+/* pprof names the first mapping as the profile's binary. perf does not say
+ * which binary is the main one, so take the user-space binary that holds the
+ * innermost user frame of the most samples (gzip, not the dynamic loader
+ * that happened to run first). */
+static int perf__main_binary_first(struct pprof_profile *p)
+{
+	const pprof_pb *pb = p->pb;
+	int64_t *weight, best = 0;
+	size_t i, j, main = 0;
+	int err;
+
+	if (pb->n_mapping < 2)
+		return 0;
+	weight = calloc(pb->n_mapping, sizeof(*weight));
+	if (!weight)
+		return -ENOMEM;
+	for (i = 0; i < pb->n_sample; i++) {
+		const pprof_sample_pb *s = pb->sample[i];
+
+		for (j = 0; j < s->n_location_id; j++) {
+			uint64_t mid = pb->location[s->location_id[j] - 1]->mapping_id;
+
+			if (mid && pprof__str(pb, pb->mapping[mid - 1]->filename)[0] != '[') {
+				weight[mid - 1] += s->value[0];
+				break;
+			}
+		}
+	}
+	for (i = 0; i < pb->n_mapping; i++)
+		if (weight[i] > best) {
+			best = weight[i];
+			main = i;
+		}
+	free(weight);
+	err = main ? pprof__move_mapping_first(p, main) : 0;
+	return err;
+}
+
 /* Mappings were made before their address range was known; they are ours
  * alone, so fill the range in on the finished profile. file_offset =
  * memory_start makes pprof read each address as the file address perf
@@ -478,7 +516,7 @@ static int perf__patch(struct perf_reader *r, struct pprof_profile *p)
 		m->file_offset = d->lo;
 		m->has_functions = d->symbolized;
 	}
-	return 0;
+	return perf__main_binary_first(p);
 }
 
 static uint64_t perf__common_period(const struct perf_reader *r)

@@ -107,7 +107,10 @@ out:
 static int write_folded(const struct convert_opts *o, const struct pprof_profile *p,
 			enum compress_kind kind, const char *path, struct errmsg *e)
 {
-	size_t index = pprof__default_sample_index(p->pb);
+	/* Folded stacks count samples where the profile has them (what
+	 * flamegraph.pl and `profile -f` users expect); else pprof's default. */
+	int samples = pprof__sample_index(p->pb, "samples");
+	size_t index = samples >= 0 ? (size_t)samples : pprof__default_sample_index(p->pb);
 	struct compress_writer *w = NULL;
 	struct out_file *f;
 	int err;
@@ -142,14 +145,35 @@ err_abort:
 	return err;
 }
 
-int convert__run(const struct convert_opts *o, struct convert_result *r, struct errmsg *e)
+/* What a user calls "N samples": the total of the first count type. */
+static int64_t sampled_total(const pprof_pb *pb)
 {
-	enum compress_kind kind = output_compression(o);
+	int64_t total = 0;
+	size_t i, t;
+
+	for (t = 0; t < pb->n_sample_type; t++)
+		if (!strcmp(pprof__str(pb, pb->sample_type[t]->unit), "count"))
+			break;
+	if (t == pb->n_sample_type)
+		return -1;
+	for (i = 0; i < pb->n_sample; i++)
+		total += pb->sample[i]->value[t];
+	return total;
+}
+
+int convert__run(const struct convert_opts *opts, struct convert_result *r, struct errmsg *e)
+{
+	struct convert_opts o_ = *opts, *o = &o_;
+	enum compress_kind kind;
 	struct pprof_profile *p = NULL;
 	char msg[ERRMSG_MAX];
 	int err;
 
 	memset(r, 0, sizeof(*r));
+	if (o->to == FORMAT_AUTO)
+		o->to = o->output && strstr(o->output, ".folded") ? FORMAT_FOLDED : FORMAT_PPROF;
+	r->to = o->to;
+	kind = output_compression(o);
 	r->output = o->output;
 	if (compress__check_level(kind, o->level))
 		return errmsg__set(e, -ERANGE, "compression level %d is out of range for %s",
@@ -170,6 +194,7 @@ int convert__run(const struct convert_opts *o, struct convert_result *r, struct 
 		goto out;
 	}
 	r->samples = p->pb->n_sample;
+	r->sampled = sampled_total(p->pb);
 	if (o->to == FORMAT_FOLDED)
 		err = write_folded(o, p, kind, r->output, e);
 	else

@@ -14,7 +14,8 @@ struct convert_opts {
 	const char *input;		/* path or "-" */
 	const char *output;		/* path, "-", or NULL to derive from input */
 	enum convert_format from;	/* FORMAT_AUTO: detect */
-	enum convert_format to;		/* FORMAT_PPROF or FORMAT_FOLDED */
+	enum convert_format to;		/* FORMAT_PPROF, FORMAT_FOLDED, or FORMAT_AUTO:
+					 * folded when the output is named *.folded* */
 	enum compress_kind compress;
 	bool compress_set;		/* else from the output's suffix, or the format's default */
 	int level;			/* COMPRESS_LEVEL_DEFAULT */
@@ -24,7 +25,9 @@ struct convert_opts {
 struct convert_result {
 	enum convert_format from;
 	const char *output;		/* where it went (owned by the result) */
-	size_t samples;
+	enum convert_format to;
+	size_t samples;			/* distinct samples written */
+	int64_t sampled;		/* their total of the first count-unit type, or -1 */
 	char output_buf[4096];
 };
 

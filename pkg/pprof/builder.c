@@ -357,7 +357,7 @@ static bool sample__eq(const void *ctx, uint32_t idx, const void *key)
 	const struct sample_key *k = key;
 
 	return s->n_location_id == k->n_locs && s->n_label == k->n_labels &&
-	       !memcmp(s->location_id, k->locs, k->n_locs * sizeof(*k->locs)) &&
+	       (!k->n_locs || !memcmp(s->location_id, k->locs, k->n_locs * sizeof(*k->locs))) &&
 	       (!k->n_labels ||
 		!memcmp(b->sample_labels[idx], k->labels, k->n_labels * sizeof(*k->labels)));
 }
@@ -403,7 +403,7 @@ int pprof_builder__add_sample(struct pprof_builder *b, const uint64_t *locations
 	if (err)
 		return err;
 	k.labels = b->scratch_labels;
-	h = hash__bytes(locations, n_locations * sizeof(*locations),
+	h = hash__bytes(n_locations ? (const void *)locations : "", n_locations * sizeof(*locations),
 			n_labels ? XXH3_64bits(k.labels, n_labels * sizeof(*k.labels)) : 3);
 	idx = htab__find(&b->sample_index, h, sample__eq, b, &k);
 	if (idx >= 0) {
@@ -422,7 +422,8 @@ int pprof_builder__add_sample(struct pprof_builder *b, const uint64_t *locations
 	b->sample_labels[b->n_samples] = NULL;
 	if (!s->location_id || !s->value)
 		return builder__fail(b, -ENOMEM);
-	memcpy(s->location_id, locations, n_locations * sizeof(*locations));
+	if (n_locations)
+		memcpy(s->location_id, locations, n_locations * sizeof(*locations));
 	memcpy(s->value, values, b->n_types * sizeof(*values));
 	s->n_location_id = n_locations;
 	s->n_value = b->n_types;

@@ -278,3 +278,15 @@ out:
 	htab__free(&locs.table);
 	return err;
 }
+
+int pprof__move_mapping_first(struct pprof_profile *p, size_t index)
+{
+	pprof_mapping_pb *m;
+
+	if (index >= p->pb->n_mapping)
+		return -EINVAL;
+	m = p->pb->mapping[index];
+	memmove(p->pb->mapping + 1, p->pb->mapping, index * sizeof(*p->pb->mapping));
+	p->pb->mapping[0] = m;
+	return pprof__normalize_ids(p);
+}

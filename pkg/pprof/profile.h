@@ -46,6 +46,10 @@ int pprof__validate(const pprof_pb *pb, int strict_ids, struct errmsg *e);
  * are not already, rewriting every reference. Run after validate. */
 int pprof__normalize_ids(struct pprof_profile *p);
 
+/* Make mapping[index] the first one, which pprof takes for the main binary
+ * (its "File:" line), renumbering ids. */
+int pprof__move_mapping_first(struct pprof_profile *p, size_t index);
+
 /* The sample type index pprof shows by default: default_sample_type when
  * set and present, else the last one. */
 size_t pprof__default_sample_index(const pprof_pb *pb);
