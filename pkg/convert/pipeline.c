@@ -104,16 +104,25 @@ out:
 	return err;
 }
 
+struct folded_job {
+	const struct pprof_profile *p;
+	size_t index;
+};
+
+static int folded__fill(void *arg, struct compress_writer *w, struct errmsg *e)
+{
+	const struct folded_job *j = arg;
+
+	return folded__write(j->p, j->index, compress_writer__sink, w, e);
+}
+
 static int write_folded(const struct convert_opts *o, const struct pprof_profile *p,
 			enum compress_kind kind, const char *path, struct errmsg *e)
 {
 	/* Folded stacks count samples where the profile has them (what
 	 * flamegraph.pl and `profile -f` users expect); else pprof's default. */
 	int samples = pprof__sample_index(p->pb, "samples");
-	size_t index = samples >= 0 ? (size_t)samples : pprof__default_sample_index(p->pb);
-	struct compress_writer *w = NULL;
-	struct out_file *f;
-	int err;
+	struct folded_job j = { p, samples >= 0 ? (size_t)samples : pprof__default_sample_index(p->pb) };
 
 	if (o->sample_type) {
 		int i = pprof__sample_index(p->pb, o->sample_type);
@@ -121,28 +130,9 @@ static int write_folded(const struct convert_opts *o, const struct pprof_profile
 		if (i < 0)
 			return errmsg__set(e, -EINVAL, "no sample type \"%s\" in the profile",
 					   o->sample_type);
-		index = (size_t)i;
+		j.index = (size_t)i;
 	}
-	f = out_file__open(path, e);
-	if (!f)
-		return -EIO;
-	w = compress_writer__new(kind, o->level, out_file__write, f);
-	if (!w) {
-		err = errmsg__set(e, -errno, "cannot start %s compression", compress__name(kind));
-		goto err_abort;
-	}
-	err = folded__write(p, index, compress_writer__sink, w, e);
-	if (!err && (err = compress_writer__finish(w)))
-		errmsg__set(e, err, "cannot write %s: %s", path, strerror(-err));
-	if (err)
-		goto err_abort;
-	compress_writer__free(w);
-	return out_file__commit(f, e);
-
-err_abort:
-	compress_writer__free(w);
-	out_file__abort(f);
-	return err;
+	return out_file__write_compressed(path, kind, o->level, folded__fill, &j, e);
 }
 
 /* What a user calls "N samples": the total of the first count type. */

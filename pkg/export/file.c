@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "compress/compress.h"
 #include "export/file.h"
 
 #define OUT_FILE_BUFFER (256u << 10)
@@ -184,5 +185,34 @@ int file__read_all(const char *path, struct buf *out, struct errmsg *e)
 out:
 	if (fd != STDIN_FILENO)
 		close(fd);
+	return err;
+}
+
+int out_file__write_compressed(const char *path, enum compress_kind kind, int level, out_file_fill_fn *fill,
+			       void *arg, struct errmsg *e)
+{
+	struct compress_writer *w = NULL;
+	struct out_file *f;
+	int err;
+
+	f = out_file__open(path, e);
+	if (!f)
+		return -EIO;
+	w = compress_writer__new(kind, level, out_file__write, f);
+	if (!w) {
+		err = errmsg__set(e, -errno, "cannot start %s compression", compress__name(kind));
+		goto err_abort;
+	}
+	err = fill(arg, w, e);
+	if (!err && (err = compress_writer__finish(w)))
+		errmsg__set(e, err, "cannot write %s: %s", path, strerror(-err));
+	if (err)
+		goto err_abort;
+	compress_writer__free(w);
+	return out_file__commit(f, e);
+
+err_abort:
+	compress_writer__free(w);
+	out_file__abort(f);
 	return err;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "base/errmsg.h"
+#include "compress/compress.h"
 
 struct out_file;
 
@@ -16,6 +17,12 @@ int out_file__write(void *ctx, const void *data, size_t len);
 int out_file__commit(struct out_file *f, struct errmsg *e);
 /* Remove the temporary file; NULL-safe; a no-op after commit. */
 void out_file__abort(struct out_file *f);
+
+/* Write path atomically through a compressor: fill streams the content into
+ * w; the file appears only if fill and compression succeed. */
+typedef int out_file_fill_fn(void *arg, struct compress_writer *w, struct errmsg *e);
+int out_file__write_compressed(const char *path, enum compress_kind kind, int level, out_file_fill_fn *fill,
+			       void *arg, struct errmsg *e);
 
 /* Read a whole file (or "-" for stdin) into out, bounded by out->limit. */
 struct buf;

@@ -216,31 +216,13 @@ int pprof__encode(const struct pprof_profile *p, struct compress_writer *w, stru
 	return 0;
 }
 
+static int pprof__fill(void *p, struct compress_writer *w, struct errmsg *e)
+{
+	return pprof__encode(p, w, e);
+}
+
 int pprof__write_file(const struct pprof_profile *p, const char *path,
 		      enum compress_kind kind, int level, struct errmsg *e)
 {
-	struct compress_writer *w = NULL;
-	struct out_file *f;
-	int err;
-
-	f = out_file__open(path, e);
-	if (!f)
-		return -EIO;
-	w = compress_writer__new(kind, level, out_file__write, f);
-	if (!w) {
-		err = errmsg__set(e, -errno, "cannot start %s compression", compress__name(kind));
-		goto err_abort;
-	}
-	err = pprof__encode(p, w, e);
-	if (!err && (err = compress_writer__finish(w)))
-		errmsg__set(e, err, "cannot write %s: %s", path, strerror(-err));
-	if (err)
-		goto err_abort;
-	compress_writer__free(w);
-	return out_file__commit(f, e);
-
-err_abort:
-	compress_writer__free(w);
-	out_file__abort(f);
-	return err;
+	return out_file__write_compressed(path, kind, level, pprof__fill, (void *)p, e);
 }
