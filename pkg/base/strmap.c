@@ -1,9 +1,9 @@
-/* String interning for the converters. */
+/* String interner. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "convert/internal.h"
+#include "base/strmap.h"
 
 #define STRMAP_SEED 0x636f6e76ull
 
