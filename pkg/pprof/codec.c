@@ -131,7 +131,7 @@ int pprof__decode(const void *data, size_t len, struct pprof_profile **out, stru
 		      ? errmsg__set(e, -E2BIG, "decoding needs more than %llu MiB",
 				    PPROF_MAX_DECODE_MEMORY >> 20)
 		      : errmsg__set(e, -EBADMSG, "malformed protobuf inside a pprof message "
-				    "(bad nested field or invalid UTF-8 string)");
+				    "(a nested field is cut short or has the wrong type)");
 		goto err_free;
 	}
 	err = pprof__validate(p->pb, 0, e);
