@@ -65,7 +65,7 @@ ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 GOENV      := GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(abspath $(BUILD))/gocache GOFLAGS=
 PPROFCHECK := $(BUILD)/pprofcheck
 
-.PHONY: all deps test unit e2e run bench clean tools
+.PHONY: all deps test unit e2e run bench fuzz clean tools
 .DEFAULT_GOAL := all
 all: $(BUILD)/bpprof
 
@@ -144,6 +144,11 @@ run: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all tools
 	$(Q)BUILD=$(BUILD) GOENV="$(GOENV)" tests/bench/convert.sh
+
+# libFuzzer over every reader of untrusted bytes; FUZZ_SECONDS=60 by default.
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory $(LIBA)
+	$(Q)tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
 
 clean:
 	rm -rf build

@@ -429,7 +429,7 @@ static int perf__begin(struct perf_reader *r, const struct perf_header *h, size_
 	return 0;
 }
 
-static int perf__end(struct perf_reader *r, struct errmsg *e)
+static int perf__end(struct perf_reader *r, size_t line_no, struct errmsg *e)
 {
 	const struct perf_header *h = &r->h;
 	struct pprof_label labels[3];
@@ -451,6 +451,9 @@ static int perf__end(struct perf_reader *r, struct errmsg *e)
 		labels[n++] = (struct pprof_label){ .key = "comm", .str = comm };
 	}
 	err = pprof_builder__add_sample(r->b, r->locs, r->n_locs, values, labels, n);
+	if (err == -ERANGE)
+		return errmsg__set(e, -EBADMSG, "line %zu: the periods of one stack add up past "
+				   "64 bits", line_no);
 	if (err)
 		return errmsg__set(e, err, "cannot add a sample: %s", strerror(-err));
 	r->samples++;
@@ -609,14 +612,14 @@ static int perf__line(struct perf_reader *r, const struct text_line *l, struct e
 	if (!perf__ends_whole(l))
 		return errmsg__set(e, -EBADMSG, "line %zu: input ends mid-line (truncated?)", l->no);
 	if (text__is_blank(l->p, l->len))
-		return r->in_sample ? perf__end(r, e) : 0;
+		return r->in_sample ? perf__end(r, l->no, e) : 0;
 	if (!r->in_sample && l->p[0] == '#')
 		return 0;		/* perf script --header */
 	/* Call chain lines start with a tab; padded command names with spaces. */
 	if (r->in_sample && l->p[0] == '\t')
 		return perf__frame(r, l->p, l->len, l->no, e);
 	if (perf_script__parse_header(l->p, l->len, &h) == 0) {
-		err = r->in_sample ? perf__end(r, e) : 0;
+		err = r->in_sample ? perf__end(r, l->no, e) : 0;
 		/* --show-mmap-events and friends: side-band records, no samples */
 		if (err || (h.rest_len >= 12 && memcmp(h.rest, "PERF_RECORD_", 12) == 0))
 			return err;
@@ -657,7 +660,7 @@ int perf_script__read(const char *data, size_t len, struct pprof_profile **out, 
 			goto free_reader;
 	}
 	if (r->in_sample) {
-		err = perf__end(r, e);
+		err = perf__end(r, it.line_no, e);
 		if (err)
 			goto free_reader;
 	}

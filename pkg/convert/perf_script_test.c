@@ -306,6 +306,10 @@ static void test_refused(void **state)
 	REFUSED("app 1 1.000000: 1 cpu-clock:\n\t1234 foo (bar)\n\t1234 fo", "line 3: input ends mid-line");
 	REFUSED("app 1 1.000000: 1 cpu-clock:\n\t12345678123456781 foo (bar)\n",
 		"line 2: expected a stack frame");
+	/* equal stacks whose periods sum past INT64_MAX were a signed overflow */
+	REFUSED("app 1 1.000000: 9223372036854775807 cpu-clock:\n\t1234 foo (bar)\n\n"
+		"app 1 1.000001: 9223372036854775807 cpu-clock:\n\t1234 foo (bar)\n",
+		"line 5: the periods of one stack add up past 64 bits");
 }
 
 /* Cut anywhere: whole lines parse, a cut line is refused by number. */

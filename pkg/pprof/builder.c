@@ -69,9 +69,14 @@ static int builder__fail(struct pprof_builder *b, int err)
 
 struct pprof_builder *pprof_builder__new(const struct pprof_value_type *types, size_t n_types)
 {
-	struct pprof_builder *b = calloc(1, sizeof(*b));
+	struct pprof_builder *b;
 	size_t i;
 
+	if (n_types > PPROF_MAX_SAMPLE_TYPES) {
+		errno = E2BIG;
+		return NULL;
+	}
+	b = calloc(1, sizeof(*b));
 	if (!b)
 		return NULL;
 	b->arena = arena__new(0);
@@ -407,9 +412,15 @@ int pprof_builder__add_sample(struct pprof_builder *b, const uint64_t *locations
 			n_labels ? XXH3_64bits(k.labels, n_labels * sizeof(*k.labels)) : 3);
 	idx = htab__find(&b->sample_index, h, sample__eq, b, &k);
 	if (idx >= 0) {
+		int64_t sum[PPROF_MAX_SAMPLE_TYPES];
+
+		/* Check every value before changing any: a refused sample
+		 * leaves the profile as it was. */
 		s = &b->samples[idx];
 		for (i = 0; i < b->n_types; i++)
-			s->value[i] += values[i];
+			if (__builtin_add_overflow(s->value[i], values[i], &sum[i]))
+				return -ERANGE;
+		memcpy(s->value, sum, b->n_types * sizeof(*sum));
 		return 0;
 	}
 	if (VEC_GROW(b->samples, b->cap_samples, b->n_samples + 1) ||

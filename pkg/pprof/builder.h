@@ -37,7 +37,7 @@ struct pprof_label {
 	const char *num_unit;	/* NULL: none */
 };
 
-/* n_types sample types, copied. */
+/* n_types (at most PPROF_MAX_SAMPLE_TYPES) sample types, copied. */
 struct pprof_builder *pprof_builder__new(const struct pprof_value_type *types, size_t n_types);
 void pprof_builder__free(struct pprof_builder *b);
 
@@ -60,7 +60,8 @@ uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, u
 
 /* Add values (n_types of them) to the sample with these locations (leaf
  * first) and labels, creating it on first sight. Label keys starting
- * "pprof::" are reserved and refused with -EINVAL. */
+ * "pprof::" are reserved and refused with -EINVAL; values that would add up
+ * past 64 bits with -ERANGE, leaving the sample as it was. */
 int pprof_builder__add_sample(struct pprof_builder *b, const uint64_t *locations, size_t n_locations,
 			      const int64_t *values, const struct pprof_label *labels,
 			      size_t n_labels);

@@ -102,11 +102,48 @@ static void test_samples_aggregate(void **state)
 	pprof_profile__free(p);
 }
 
+/* Values that would add up past 64 bits are refused and change nothing, and
+ * the builder holds no more sample types than a profile may have. */
+static void test_value_overflow(void **state)
+{
+	struct pprof_value_type many[PPROF_MAX_SAMPLE_TYPES + 1];
+	struct pprof_builder *b = pprof_builder__new(cpu_types, 2);
+	int64_t big[2] = { 1, INT64_MAX }, neg[2] = { 1, INT64_MIN };
+	struct pprof_profile *p;
+	uint64_t f, l;
+	struct pprof_line line;
+	size_t i;
+
+	f = pprof_builder__function(b, "leaf", NULL, NULL, 0);
+	line = (struct pprof_line){ f, 1 };
+	l = pprof_builder__location(b, 0, 0, &line, 1);
+	assert_int_equal(pprof_builder__add_sample(b, &l, 1, big, NULL, 0), 0);
+	assert_int_equal(pprof_builder__add_sample(b, &l, 1, big, NULL, 0), -ERANGE);
+	assert_int_equal(pprof_builder__add_sample(b, &l, 1, neg, NULL, 0), 0);
+	assert_int_equal(pprof_builder__add_sample(b, &l, 1, neg, NULL, 0), -ERANGE);
+	p = pprof_builder__finish(b);
+	pprof_builder__free(b);
+	assert_non_null(p);
+	assert_int_equal(p->pb->sample[0]->value[0], 2);
+	assert_int_equal(p->pb->sample[0]->value[1], -1);
+	pprof_profile__free(p);
+
+	for (i = 0; i < PPROF_MAX_SAMPLE_TYPES + 1; i++)
+		many[i] = (struct pprof_value_type){ "samples", "count" };
+	errno = 0;
+	assert_null(pprof_builder__new(many, PPROF_MAX_SAMPLE_TYPES + 1));
+	assert_int_equal(errno, E2BIG);
+	b = pprof_builder__new(many, PPROF_MAX_SAMPLE_TYPES);
+	assert_non_null(b);
+	pprof_builder__free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_interning),
 		cmocka_unit_test(test_samples_aggregate),
+		cmocka_unit_test(test_value_overflow),
 	};
 
 	return cmocka_run_group_tests_name("pprof/builder", tests, NULL, NULL);

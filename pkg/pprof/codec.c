@@ -16,8 +16,8 @@
 
 /* Fields of Profile, for the pre-scan. */
 enum {
-	F_SAMPLE = 2, F_MAPPING = 3, F_LOCATION = 4, F_FUNCTION = 5, F_STRING = 6,
-	F_TIME_NANOS = 9, F_MAX = 16,
+	F_SAMPLE_TYPE = 1, F_SAMPLE = 2, F_MAPPING = 3, F_LOCATION = 4, F_FUNCTION = 5,
+	F_STRING = 6, F_TIME_NANOS = 9, F_MAX = 16,
 };
 
 static int varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out, struct errmsg *e)
@@ -44,6 +44,7 @@ static int varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out, stru
 static int pprof__scan(const uint8_t *p, size_t len, struct errmsg *e)
 {
 	static const struct { int field; uint64_t max; const char *what; } limits[] = {
+		{ F_SAMPLE_TYPE, PPROF_MAX_SAMPLE_TYPES, "sample types" },
 		{ F_SAMPLE, PPROF_MAX_SAMPLES, "samples" },
 		{ F_LOCATION, PPROF_MAX_LOCATIONS, "locations" },
 		{ F_FUNCTION, PPROF_MAX_FUNCTIONS, "functions" },

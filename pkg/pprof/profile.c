@@ -238,7 +238,7 @@ static uint64_t id_index__renumber(const struct id_index *x, uint64_t id)
 int pprof__normalize_ids(struct pprof_profile *p)
 {
 	pprof_pb *pb = p->pb;
-	struct id_index maps, funcs, locs;
+	struct id_index maps = { 0 }, funcs = { 0 }, locs = { 0 };
 	size_t i, j;
 	int err;
 

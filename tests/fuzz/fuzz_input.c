@@ -1,0 +1,141 @@
+/* libFuzzer harness for every reader of untrusted bytes: format detection,
+ * the pprof decoder (with decompression), the folded and perf-script readers
+ * and the bounded decompressor. Any input must end in success or a clean
+ * error; a profile that was accepted must validate strictly, encode, decode
+ * again and print as folded stacks, or the harness aborts. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base/buf.h"
+#include "base/errmsg.h"
+#include "base/log.h"
+#include "compress/compress.h"
+#include "convert/convert.h"
+#include "pprof/codec.h"
+#include "pprof/profile.h"
+
+#define FUZZ_DECODE_LIMIT (1u << 20)	/* small, so the bound itself is fuzzed */
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+static int buf_sink(void *ctx, const void *p, size_t n)
+{
+	return buf__append(ctx, p, n);
+}
+
+static int null_sink(void *ctx, const void *p, size_t n)
+{
+	return 0;
+}
+
+static void die(const char *what, int err, const struct errmsg *e)
+{
+	fprintf(stderr, "fuzz: %s failed: %d (%s)\n", what, err, e->text);
+	abort();
+}
+
+/* strict_reader: the profile came from one of our own readers, which must
+ * produce strictly valid profiles; a foreign pprof may fail strict rules
+ * (labels with both str and num, reserved keys), which is a clean refusal. */
+static void roundtrip(struct pprof_profile *p, int strict_reader)
+{
+	struct buf enc = BUF_INIT(0);
+	struct pprof_profile *q = NULL;
+	struct compress_writer *w;
+	struct errmsg e = { "" };
+	int err;
+
+	if (!strict_reader) {
+		err = pprof__normalize_ids(p);
+		if (err)
+			die("normalize_ids", err, &e);
+	}
+	err = pprof__validate(p->pb, 1, &e);
+	if (err) {
+		if (strict_reader)
+			die("strict validate of reader output", err, &e);
+		return;
+	}
+	w = compress_writer__new(COMPRESS_NONE, COMPRESS_LEVEL_DEFAULT, buf_sink, &enc);
+	if (!w)
+		abort();
+	err = pprof__encode(p, w, &e);
+	if (err)
+		die("encode", err, &e);
+	err = compress_writer__finish(w);
+	if (err)
+		die("finish", err, &e);
+	compress_writer__free(w);
+
+	err = pprof__decode_any(enc.data, enc.len, &q, &e);
+	if (err)
+		die("decode of our own encoding", err, &e);
+	if (q->pb->n_sample_type) {
+		err = folded__write(q, pprof__default_sample_index(q->pb), null_sink, NULL, &e);
+		if (err && err != -ERANGE)	/* values may add up past 64 bits */
+			die("folded__write", err, &e);
+	}
+	pprof_profile__free(q);
+	buf__free(&enc);
+}
+
+static void try_read(int (*reader)(const char *, size_t, struct pprof_profile **,
+				   struct errmsg *),
+		     const uint8_t *data, size_t len, int strict_reader)
+{
+	struct pprof_profile *p = NULL;
+	struct errmsg e = { "" };
+
+	if (reader((const char *)data, len, &p, &e))
+		return;
+	roundtrip(p, strict_reader);
+	pprof_profile__free(p);
+}
+
+static int decode_any(const char *data, size_t len, struct pprof_profile **out,
+		      struct errmsg *e)
+{
+	return pprof__decode_any(data, len, out, e);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	log__set_level(LOG_ERROR);	/* readers warn about skipped lines */
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+	struct buf raw = BUF_INIT(FUZZ_DECODE_LIMIT);
+	struct errmsg e = { "" };
+	int err;
+
+	switch (convert__detect(data, len)) {
+	case FORMAT_FOLDED:
+	case FORMAT_PERF_SCRIPT:
+	case FORMAT_PPROF:
+	case FORMAT_AUTO:
+		break;
+	default:
+		abort();
+	}
+	try_read(decode_any, data, len, 0);
+	try_read(folded__read, data, len, 1);
+	try_read(perf_script__read, data, len, 1);
+
+	err = compress__decode(data, len, &raw, &e);
+	if (err && err != -EBADMSG && err != -E2BIG)
+		die("compress__decode", err, &e);
+	if (raw.len > FUZZ_DECODE_LIMIT)
+		abort();
+	/* Decompressed text goes through the text readers too, as convert does. */
+	if (!err && compress__detect(data, len) != COMPRESS_NONE) {
+		try_read(folded__read, raw.data, raw.len, 1);
+		try_read(perf_script__read, raw.data, raw.len, 1);
+	}
+	buf__free(&raw);
+	return 0;
+}

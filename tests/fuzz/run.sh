@@ -1,0 +1,39 @@
+#!/bin/sh
+# Build the libFuzzer harness (clang, ASan+UBSan) into build/fuzz and run it.
+#   tests/fuzz/run.sh [SECONDS] [extra libFuzzer flags...]
+# Needs `make` to have generated build/gen (protobuf-c code). Crashes land in
+# build/fuzz/artifacts; the corpus grows in build/fuzz/corpus.
+set -eu
+cd "$(dirname "$0")/../.."
+SECONDS_TO_RUN=${1:-60}
+[ $# -gt 0 ] && shift
+OUT=build/fuzz
+CLANG=${CLANG:-clang}
+
+[ -f build/gen/proto/profile.pb-c.c ] || make -s build/libbpprof.a
+mkdir -p "$OUT/corpus" "$OUT/seed" "$OUT/artifacts"
+
+# shellcheck disable=SC2046
+[ -n "${SKIP_BUILD:-}" ] || $CLANG -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined -D_GNU_SOURCE -DBPPROF_VERSION='"fuzz"' \
+	-Ipkg -Ibuild/gen -o "$OUT/fuzz_input" tests/fuzz/fuzz_input.c \
+	$(ls pkg/*/*.c | grep -v '_test\.c$') build/gen/proto/profile.pb-c.c \
+	-lprotobuf-c -lzstd -lz -lxxhash -lpthread -lm
+
+cp testdata/pprof/* testdata/perf/* "$OUT/seed/"
+# The big perf-script fixture is past -max_len: also seed its head.
+head -c 16000 testdata/perf/perf-script-gzip-dd.txt >"$OUT/seed/perf-head.txt"
+printf 'main;foo;bar 10\nmain;foo 3\nmain;;baz 1\n' >"$OUT/seed/folded.txt"
+printf 'a;b;c 1\r\nx 18446744073709551615\n' >"$OUT/seed/folded-crlf.txt"
+printf 'swapper     0 [000] 12345.678901:   10101010 cpu-clock:ppp: \n\tffffffff81000000 native_safe_halt+0x6 ([kernel.kallsyms])\n\t7f00000000 [unknown] (/usr/lib/libc.so.6)\n\n' \
+	>"$OUT/seed/perf-clock.txt"
+printf 'dd 1234/1235 100.000001: 1 cycles:uk: \n\t401000 main+0x10 (/bin/dd)\n\t401100 __libc_start_main+0xf0 (/lib/libc.so)\n\ndd 1234/1235 100.000002: 1 cycles:uk: \n\t401000 main+0x10 (/bin/dd)\n\n' \
+	>"$OUT/seed/perf-cycles.txt"
+printf 'a 1 1.0: 9223372036854775807 cpu-clock:\n\t1 f (d)\n\na 1 1.1: 9223372036854775807 cpu-clock:\n\t1 f (d)\n' \
+	>"$OUT/seed/perf-big-period.txt"
+printf 'a;b 1\n' | gzip -c >"$OUT/seed/folded.txt.gz"
+printf 'a;b 1\n' | zstd -q -c >"$OUT/seed/folded.txt.zst"
+
+exec "$OUT/fuzz_input" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+	-max_total_time="$SECONDS_TO_RUN" -artifact_prefix="$OUT/artifacts/" \
+	-print_final_stats=1 "$@" "$OUT/corpus" "$OUT/seed"
