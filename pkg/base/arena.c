@@ -18,6 +18,7 @@ struct chunk {
 struct arena {
 	struct chunk *head;
 	size_t budget, total;
+	int over_budget;	/* an allocation was refused for the budget */
 };
 
 struct arena *arena__new(size_t budget)
@@ -50,7 +51,8 @@ void *arena__alloc(struct arena *a, size_t size)
 	void *p;
 
 	if (need < size || (a->budget && (need > a->budget || a->total > a->budget - need))) {
-		errno = ENOMEM;
+		a->over_budget = 1;
+		errno = E2BIG;
 		return NULL;
 	}
 	if (!c || c->size - c->used < need) {
@@ -94,3 +96,4 @@ char *arena__strndup(struct arena *a, const char *s, size_t len)
 }
 
 size_t arena__used(const struct arena *a) { return a->total; }
+int arena__over_budget(const struct arena *a) { return a->over_budget; }

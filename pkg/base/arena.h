@@ -11,10 +11,13 @@ struct arena;
 /* budget: most bytes ever handed out (0: unlimited). */
 struct arena *arena__new(size_t budget);
 void arena__free(struct arena *a);
-/* 16-byte aligned, NULL (errno ENOMEM) past the budget. */
+/* 16-byte aligned; NULL with errno E2BIG past the budget, ENOMEM when
+ * memory runs out. */
 void *arena__alloc(struct arena *a, size_t size);
 void *arena__zalloc(struct arena *a, size_t size);
 char *arena__strndup(struct arena *a, const char *s, size_t len);
 size_t arena__used(const struct arena *a);
+/* Non-zero once any allocation was refused for the budget. */
+int arena__over_budget(const struct arena *a);
 
 #endif

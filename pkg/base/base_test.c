@@ -79,8 +79,10 @@ static void test_arena_budget(void **state)
 	assert_non_null(arena__alloc(a, 500));
 	s = arena__strndup(a, "hello", 3);
 	assert_string_equal(s, "hel");
+	assert_false(arena__over_budget(a));
 	assert_null(arena__alloc(a, 600));
-	assert_int_equal(errno, ENOMEM);
+	assert_int_equal(errno, E2BIG);
+	assert_true(arena__over_budget(a));
 	assert_true(arena__used(a) <= 1000);
 	arena__free(a);
 }

@@ -128,7 +128,7 @@ int pprof__decode(const void *data, size_t len, struct pprof_profile **out, stru
 	alloc.allocator_data = p->arena;
 	p->pb = perftools__profiles__profile__unpack(&alloc, len, data);
 	if (!p->pb) {
-		err = arena__used(p->arena) >= PPROF_MAX_DECODE_MEMORY - (64u << 20)
+		err = arena__over_budget(p->arena)
 		      ? errmsg__set(e, -E2BIG, "decoding needs more than %llu MiB",
 				    PPROF_MAX_DECODE_MEMORY >> 20)
 		      : errmsg__set(e, -EBADMSG, "malformed protobuf inside a pprof message "
