@@ -545,7 +545,9 @@ static int perf__finish(struct perf_reader *r, struct pprof_profile **out, struc
 
 	if (r->cpu) {
 		pprof_builder__set_period(r->b, "cpu", "nanoseconds", (int64_t)period);
-		duration += period;
+		/* the last sample's period is part of the window, unless absurd */
+		if (__builtin_add_overflow(duration, period, &duration))
+			duration = r->t_max - r->t_min;
 	} else if (period && r->event_len) {
 		const char *ev = r->event;
 		size_t len = r->event_len;
