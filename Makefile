@@ -34,7 +34,7 @@ LIBS     := -lprotobuf-c -lzstd -lz -lxxhash -lm -lpthread
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \
-            -D_GNU_SOURCE -DBPPROF_VERSION='"$(VERSION)"' \
+            -D_GNU_SOURCE \
             -Ipkg -I$(GEN) $(SANFLAGS)
 DEPFLAGS  = -MMD -MP
 LDFLAGS  += $(SANFLAGS)
@@ -65,7 +65,7 @@ ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 GOENV      := GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(abspath $(BUILD))/gocache GOFLAGS=
 PPROFCHECK := $(BUILD)/pprofcheck
 
-.PHONY: all deps test unit e2e run bench fuzz clean tools
+.PHONY: all deps test unit e2e run bench fuzz clean tools FORCE
 .DEFAULT_GOAL := all
 all: $(BUILD)/bpprof
 
@@ -95,6 +95,14 @@ $(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: proto/%.proto
 $(BUILD)/gen/%.o: $(GEN)/%.c
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Wno-missing-prototypes $(DEPFLAGS) -c -o $@ $<
+
+# Rewritten only when the version changes: a new commit relinks with the
+# right `bpprof version`, and nothing else rebuilds.
+$(GEN)/version.h: FORCE
+	$(Q)mkdir -p $(@D) && echo '#define BPPROF_VERSION "$(VERSION)"' >$@.tmp && \
+	  { cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
+$(CMD_OBJS): $(GEN)/version.h
+FORCE:
 
 # Every object may include generated headers: build them first.
 $(BUILD)/%.o: %.c | $(PROTO_H) $(BPF_SKELS)

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/parse.h"
 #include "convert/pipeline.h"
+#include "version.h"
 
 struct command {
 	const char *name;

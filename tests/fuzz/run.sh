@@ -15,7 +15,7 @@ mkdir -p "$OUT/corpus" "$OUT/seed" "$OUT/artifacts"
 
 # shellcheck disable=SC2046
 [ -n "${SKIP_BUILD:-}" ] || $CLANG -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
-	-fno-sanitize-recover=undefined -D_GNU_SOURCE -DBPPROF_VERSION='"fuzz"' \
+	-fno-sanitize-recover=undefined -D_GNU_SOURCE \
 	-Ipkg -Ibuild/gen -o "$OUT/fuzz_input" tests/fuzz/fuzz_input.c \
 	$(ls pkg/*/*.c | grep -v '_test\.c$') build/gen/proto/profile.pb-c.c \
 	-lprotobuf-c -lzstd -lz -lxxhash -lpthread -lm
