@@ -14,63 +14,21 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "convert/convert.h"
+#include "convert/reader_test.h"
 #include "export/file.h"
 #include "pprof/builder.h"
 #include "pprof/codec.h"
 
 static const char fixture[] = "testdata/perf/libbpf-tools-profile-folded.txt";
 
-/* stderr while a reader runs, to check the warnings users see. */
-struct capture {
-	FILE *f;
-	int saved;
-	char text[4096];
-};
-
-static void capture__begin(struct capture *c)
-{
-	fflush(stderr);
-	c->f = tmpfile();
-	assert_non_null(c->f);
-	c->saved = dup(2);
-	assert_true(dup2(fileno(c->f), 2) >= 0);
-}
-
-static const char *capture__end(struct capture *c)
-{
-	size_t n;
-
-	fflush(stderr);
-	dup2(c->saved, 2);
-	close(c->saved);
-	rewind(c->f);
-	n = fread(c->text, 1, sizeof(c->text) - 1, c->f);
-	c->text[n] = '\0';
-	fclose(c->f);
-	return c->text;
-}
-
 static struct pprof_profile *read_ok(const char *text, size_t len)
 {
-	struct pprof_profile *p = NULL;
-	struct errmsg e = { "" };
-
-	if (folded__read(text, len, &p, &e))
-		fail_msg("folded__read: %s", e.text);
-	assert_non_null(p);
-	assert_int_equal(pprof__validate(p->pb, 1, &e), 0);
-	return p;
+	return reader__ok(folded__read, text, len);
 }
 
 static void expect_refused(const char *text, size_t len, const char *message)
 {
-	struct pprof_profile *p = (void *)1;
-	struct errmsg e = { "" };
-
-	assert_int_equal(folded__read(text, len, &p, &e), -EBADMSG);
-	assert_null(p);
-	if (!strstr(e.text, message))
-		fail_msg("expected \"%s\" in \"%s\"", message, e.text);
+	reader__refused(folded__read, text, len, message);
 }
 
 static int buf_sink(void *ctx, const void *data, size_t len)
@@ -97,16 +55,6 @@ static const char *function_name(const pprof_pb *pb, uint64_t loc_id, size_t lin
 	assert_int_equal(loc->id, loc_id);
 	assert_true(line < loc->n_line);
 	return pprof__str(pb, pb->function[loc->line[line]->function_id - 1]->name);
-}
-
-static int64_t total(const pprof_pb *pb, size_t index)
-{
-	int64_t t = 0;
-	size_t i;
-
-	for (i = 0; i < pb->n_sample; i++)
-		t += pb->sample[i]->value[index];
-	return t;
 }
 
 static void test_libbpf_tools_capture(void **state)

@@ -15,77 +15,25 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "convert/convert.h"
+#include "convert/reader_test.h"
 #include "export/file.h"
 #include "pprof/codec.h"
 
 static const char fixture[] = "testdata/perf/perf-script-gzip-dd.txt";
 
-struct capture {
-	FILE *f;
-	int saved;
-	char text[4096];
-};
-
-static void capture__begin(struct capture *c)
-{
-	fflush(stderr);
-	c->f = tmpfile();
-	assert_non_null(c->f);
-	c->saved = dup(2);
-	assert_true(dup2(fileno(c->f), 2) >= 0);
-}
-
-static const char *capture__end(struct capture *c)
-{
-	size_t n;
-
-	fflush(stderr);
-	dup2(c->saved, 2);
-	close(c->saved);
-	rewind(c->f);
-	n = fread(c->text, 1, sizeof(c->text) - 1, c->f);
-	c->text[n] = '\0';
-	fclose(c->f);
-	return c->text;
-}
-
 static struct pprof_profile *read_ok(const char *text, size_t len)
 {
-	struct pprof_profile *p = NULL;
-	struct errmsg e = { "" };
-
-	if (perf_script__read(text, len, &p, &e))
-		fail_msg("perf_script__read: %s", e.text);
-	assert_non_null(p);
-	if (pprof__validate(p->pb, 1, &e))
-		fail_msg("validate: %s", e.text);
-	return p;
+	return reader__ok(perf_script__read, text, len);
 }
 
 #define READ_OK(s) read_ok(s, sizeof(s) - 1)
 
 static void expect_refused(const char *text, size_t len, const char *message)
 {
-	struct pprof_profile *p = (void *)1;
-	struct errmsg e = { "" };
-
-	assert_int_equal(perf_script__read(text, len, &p, &e), -EBADMSG);
-	assert_null(p);
-	if (!strstr(e.text, message))
-		fail_msg("expected \"%s\" in \"%s\"", message, e.text);
+	reader__refused(perf_script__read, text, len, message);
 }
 
 #define REFUSED(s, m) expect_refused(s, sizeof(s) - 1, m)
-
-static int64_t total(const pprof_pb *pb, size_t index)
-{
-	int64_t t = 0;
-	size_t i;
-
-	for (i = 0; i < pb->n_sample; i++)
-		t += pb->sample[i]->value[index];
-	return t;
-}
 
 static const pprof_label_pb *label(const pprof_pb *pb, const pprof_sample_pb *s, const char *key)
 {
