@@ -399,6 +399,29 @@ t_handmade_sparse() {
 }
 check "hand-made pprof with sparse ids gets ids 1..N" t_handmade_sparse
 
+# What google/pprof reads as absent, bpprof drops, and the output means the
+# same to google/pprof: a location naming a mapping that does not exist; a
+# label with both a string and a number (pprof keeps the string); and
+# time_nanos 0 followed by a real one (pprof keeps the second).
+bytes "$P/dangling-mapping.pb" $strings4 $sample_type $function1 \
+	$(ld 4 $(vi 1 1) $(vi 2 7) $(ld 4 $(vi 1 1) $(vi 2 10))) $sample1
+bytes "$P/label-str-and-num.pb" $strings4 $sample_type $function1 $location1 \
+	$(ld 2 $(vi 1 1) $(vi 2 5) $(ld 3 $(vi 1 3) $(vi 2 1) $(vi 3 42)))
+bytes "$P/time-zero-then-set.pb" $strings4 $sample_type $function1 $location1 $sample1 \
+	$(vi 9 0) $(vi 9 5)
+# google/pprof writes "pprof::base" labels itself (-diff_base); they are kept.
+bytes "$P/pprof-base-label.pb" $strings4 $(str pprof::base) $(str true) $sample_type \
+	$function1 $location1 $(ld 2 $(vi 1 1) $(vi 2 5) $(ld 3 $(vi 1 4) $(vi 2 5)))
+t_tolerated() {
+	local out=$T/$(basename "$1" .pb).out.pb.gz
+	"$PPROFCHECK" check "$1" >/dev/null || { echo "(fixture: google/pprof refuses it)"; return 1; }
+	convert "$out" "$1" || return 1
+	strict "$out" && same_summary "$1" "$out"
+}
+for f in dangling-mapping label-str-and-num time-zero-then-set pprof-base-label; do
+	check "pprof that google/pprof accepts: $f converts and means the same" t_tolerated "$P/$f.pb"
+done
+
 # Broken variants of good.pb, one defect each:
 # function name = string 9, but the table has 4 strings
 bytes "$P/string-index-out-of-range.pb" $strings4 $sample_type $(ld 5 $(vi 1 1) $(vi 2 9)) $location1 $sample1
@@ -421,6 +444,9 @@ bytes "$P/huge-varint.pb" $strings4 $sample_type $function1 $location1 $sample1 
 # string_table[0] is "x" instead of ""
 bytes "$P/string0-not-empty.pb" $(str x) $(str samples) $(str count) $(str main) \
 	$sample_type $function1 $location1 $sample1
+# a line with no function (function_id 0): google/pprof's "nil function"
+bytes "$P/line-without-function.pb" $strings4 $sample_type $function1 \
+	$(ld 4 $(vi 1 1) $(ld 4 $(vi 2 10))) $sample1
 # the sample has 2 values but there is 1 sample type
 bytes "$P/value-count-mismatch.pb" $strings4 $sample_type $function1 $location1 \
 	$(ld 2 $(vi 1 1) $(vi 2 5) $(vi 2 6))
@@ -515,7 +541,7 @@ t_bad_stdout() { # a failed conversion to stdout writes nothing there, nor files
 
 for f in string-index-out-of-range zero-location-id zero-function-id duplicate-location-id \
 	missing-location missing-function huge-varint string0-not-empty value-count-mismatch \
-	truncated-field bad-wire-type two-time-nanos no-sample-type; do
+	truncated-field bad-wire-type two-time-nanos no-sample-type line-without-function; do
 	check "fixture $f.pb is rejected by google/pprof" t_fixture_bad "$P/$f.pb"
 	check "bad pprof: $f fails cleanly" t_bad_input "$P/$f.pb"
 done
@@ -523,6 +549,16 @@ for f in random.bin gzip-magic-garbage.pb.gz zstd-magic-garbage.pb.zst truncated
 	zstd-string-index.pb.zst gzip-huge-varint.pb.gz; do
 	check "bad input: $f fails cleanly" t_bad_input "$P/$f"
 done
+# google/pprof keeps a string with a NUL byte whole; C strings would cut it,
+# so bpprof refuses it rather than change a name silently.
+bytes "$P/nul-in-string.pb" $(str '') $(str samples) $(str count) $(ld 6 6d 61 00 69 6e) \
+	$sample_type $function1 $location1 $sample1
+t_nul_string() {
+	t_bad_input "$P/nul-in-string.pb" || return 1
+	grep -q 'string 3 at byte [0-9]* holds a NUL byte' "$T/err.nul-in-string.pb" ||
+		{ echo "message: $(cat "$T/err.nul-in-string.pb")"; return 1; }
+}
+check "bad input: a string holding a NUL byte is refused, and says so" t_nul_string
 check "bad input: empty file fails cleanly" t_bad_input "$P/empty.pb.gz"
 check "bad input: random bytes as --from pprof fail cleanly" t_bad_input "$P/random.bin" --from pprof
 check "bad input: missing file fails cleanly" t_bad_input "$T/no-such-file.pb.gz"

@@ -95,8 +95,6 @@ static int read_profile(const struct convert_opts *o, struct pprof_profile **p,
 		break;
 	default:
 		err = pprof__decode(in->data, in->len, p, e);
-		if (!err)
-			err = pprof__normalize_ids(*p);
 	}
 out:
 	buf__free(&file);

@@ -4,6 +4,7 @@
  * the compressor, so the uncompressed profile is never held whole. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,7 @@ static int pprof__scan(const uint8_t *p, size_t len, struct errmsg *e)
 		{ F_STRING, PPROF_MAX_STRINGS, "strings" },
 	};
 	uint64_t counts[F_MAX] = { 0 }, tag, v;
+	bool timed = false;
 	size_t pos = 0, i;
 	int err;
 
@@ -84,6 +86,10 @@ static int pprof__scan(const uint8_t *p, size_t len, struct errmsg *e)
 				err = errmsg__set(e, -EBADMSG, "field %" PRIu64 " at byte %zu claims %"
 						  PRIu64 " bytes, only %zu remain (truncated?)",
 						  tag >> 3, at, v, len - pos);
+			/* C strings would cut it short where pprof keeps it whole */
+			if (!err && (tag >> 3) == F_STRING && memchr(p + pos, 0, v))
+				err = errmsg__set(e, -EBADMSG, "string %" PRIu64 " at byte %zu "
+						  "holds a NUL byte", counts[F_STRING], at);
 			pos += err ? 0 : v;
 			break;
 		default:
@@ -92,12 +98,18 @@ static int pprof__scan(const uint8_t *p, size_t len, struct errmsg *e)
 		}
 		if (err)
 			return err;
+		/* google/pprof's rule: time_nanos after a non-zero one */
+		if (tag == (F_TIME_NANOS << 3) && timed)
+			return errmsg__set(e, -EBADMSG, "time_nanos appears twice, at byte %zu "
+					   "(concatenated profiles?)", at);
+		if (tag == (F_TIME_NANOS << 3))
+			timed = v != 0;
 		if ((tag >> 3) < F_MAX)
 			counts[tag >> 3]++;
 	}
-	if (counts[F_TIME_NANOS] > 1)
-		return errmsg__set(e, -EBADMSG, "time_nanos appears %" PRIu64 " times "
-				   "(concatenated profiles?)", counts[F_TIME_NANOS]);
+	/* Refused here, before unpacking millions of samples for nothing. */
+	if (counts[F_SAMPLE] && !counts[F_SAMPLE_TYPE])
+		return errmsg__set(e, -EINVAL, "profile has samples but no sample_type");
 	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
 		if (counts[limits[i].field] > limits[i].max)
 			return errmsg__set(e, -E2BIG, "%" PRIu64 " %s (limit %" PRIu64 ")",
@@ -135,7 +147,7 @@ int pprof__decode(const void *data, size_t len, struct pprof_profile **out, stru
 				    "(a nested field is cut short or has the wrong type)");
 		goto err_free;
 	}
-	err = pprof__validate(p->pb, 0, e);
+	err = pprof__adopt(p->pb, e);
 	if (err)
 		goto err_free;
 	*out = p;

@@ -9,7 +9,8 @@
 #include "compress/compress.h"
 #include "pprof/profile.h"
 
-/* Decode an uncompressed protobuf and validate it. */
+/* Decode an uncompressed protobuf and adopt it (pprof__adopt: checked as
+ * google/pprof checks, ids renumbered 1..N). */
 int pprof__decode(const void *data, size_t len, struct pprof_profile **out, struct errmsg *e);
 /* Decompress (by magic bytes) then decode. */
 int pprof__decode_any(const void *data, size_t len, struct pprof_profile **out,

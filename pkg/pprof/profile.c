@@ -44,7 +44,6 @@ int pprof__sample_index(const pprof_pb *pb, const char *type)
 /* An id → array index lookup. Ids 1..N in order (what Go and bpprof write)
  * need no table; anything else gets a hash index. */
 struct id_index {
-	const char *what;
 	size_t n;
 	bool dense;
 	struct htab table;
@@ -71,8 +70,7 @@ static int id_index__build(struct id_index *x, const char *what, const void *ite
 {
 	size_t i;
 
-	*x = (struct id_index){ .what = what, .n = n, .dense = true, .items = items,
-				.id_offset = id_offset };
+	*x = (struct id_index){ .n = n, .dense = true, .items = items, .id_offset = id_offset };
 	for (i = 0; i < n && x->dense; i++)
 		x->dense = id_index__id(x, i) == i + 1;
 	if (x->dense)
@@ -103,45 +101,89 @@ static int64_t id_index__find(const struct id_index *x, uint64_t id)
 	return htab__find(&x->table, id__hash(id), id__eq, x, &id);
 }
 
+/* New id (1..N) of an old one; 0 stays 0 (no reference). */
+static uint64_t id_index__renumber(const struct id_index *x, uint64_t id)
+{
+	return id ? (uint64_t)id_index__find(x, id) + 1 : 0;
+}
+
+/* The three id lookups of a profile. */
+struct id_indexes {
+	struct id_index maps, funcs, locs;
+};
+
+static void id_indexes__free(struct id_indexes *x)
+{
+	htab__free(&x->maps.table);
+	htab__free(&x->funcs.table);
+	htab__free(&x->locs.table);
+}
+
+static int id_indexes__build(struct id_indexes *x, const pprof_pb *pb, bool strict,
+			     struct errmsg *e)
+{
+	int err;
+
+	*x = (struct id_indexes){ 0 };
+	err = id_index__build(&x->maps, "mapping", pb->mapping, pb->n_mapping,
+			      offsetof(pprof_mapping_pb, id), strict, e);
+	if (!err)
+		err = id_index__build(&x->funcs, "function", pb->function, pb->n_function,
+				      offsetof(pprof_function_pb, id), strict, e);
+	if (!err)
+		err = id_index__build(&x->locs, "location", pb->location, pb->n_location,
+				      offsetof(pprof_location_pb, id), strict, e);
+	if (err)
+		id_indexes__free(x);
+	return err;
+}
+
+/* Ids 1..N in array order, every reference rewritten. */
+static void id_indexes__renumber(const struct id_indexes *x, pprof_pb *pb)
+{
+	size_t i, j;
+
+	if (x->maps.dense && x->funcs.dense && x->locs.dense)
+		return;
+	/* References first, while the old ids still resolve. */
+	for (i = 0; i < pb->n_location; i++) {
+		pprof_location_pb *l = pb->location[i];
+
+		l->mapping_id = id_index__renumber(&x->maps, l->mapping_id);
+		for (j = 0; j < l->n_line; j++)
+			l->line[j]->function_id = id_index__renumber(&x->funcs,
+								     l->line[j]->function_id);
+	}
+	for (i = 0; i < pb->n_sample; i++) {
+		pprof_sample_pb *s = pb->sample[i];
+
+		for (j = 0; j < s->n_location_id; j++)
+			s->location_id[j] = id_index__renumber(&x->locs, s->location_id[j]);
+	}
+	for (i = 0; i < pb->n_mapping; i++)
+		pb->mapping[i]->id = i + 1;
+	for (i = 0; i < pb->n_function; i++)
+		pb->function[i]->id = i + 1;
+	for (i = 0; i < pb->n_location; i++)
+		pb->location[i]->id = i + 1;
+}
+
 #define CHECK_STR(idx, ...)                                                              \
 	do {                                                                             \
 		if ((idx) < 0 || (uint64_t)(idx) >= pb->n_string_table) {               \
 			char where_[128];                                                \
 			snprintf(where_, sizeof(where_), __VA_ARGS__);                   \
-			err = errmsg__set(e, -EINVAL,                                    \
-					  "string index %" PRId64 " out of range (table has %zu) in %s", \
-					  (int64_t)(idx), pb->n_string_table, where_);   \
-			goto out;                                                        \
+			return errmsg__set(e, -EINVAL, "string index %" PRId64           \
+					   " out of range (table has %zu) in %s",        \
+					   (int64_t)(idx), pb->n_string_table, where_);  \
 		}                                                                        \
 	} while (0)
 
-int pprof__validate(const pprof_pb *pb, int strict, struct errmsg *e)
+/* Every rule but the id ones, which building x checked. */
+static int profile__check(const pprof_pb *pb, const struct id_indexes *x, int strict,
+			  struct errmsg *e)
 {
-	struct id_index maps = { 0 }, funcs = { 0 }, locs = { 0 };
 	size_t i, j;
-	int err;
-
-	if (pb->n_string_table == 0)
-		return errmsg__set(e, -EINVAL, "string table is empty (string_table[0] must be \"\")");
-	if (pb->string_table[0][0])
-		return errmsg__set(e, -EINVAL, "string_table[0] is \"%.40s\", not \"\"",
-				   pb->string_table[0]);
-	if (pb->n_sample && !pb->n_sample_type)
-		return errmsg__set(e, -EINVAL, "profile has samples but no sample_type");
-	if (pb->n_sample_type > PPROF_MAX_SAMPLE_TYPES)
-		return errmsg__set(e, -E2BIG, "%zu sample types (limit %u)", pb->n_sample_type,
-				   PPROF_MAX_SAMPLE_TYPES);
-
-	err = id_index__build(&maps, "mapping", pb->mapping, pb->n_mapping,
-			      offsetof(pprof_mapping_pb, id), strict, e);
-	if (!err)
-		err = id_index__build(&funcs, "function", pb->function, pb->n_function,
-				      offsetof(pprof_function_pb, id), strict, e);
-	if (!err)
-		err = id_index__build(&locs, "location", pb->location, pb->n_location,
-				      offsetof(pprof_location_pb, id), strict, e);
-	if (err)
-		goto out;
 
 	for (i = 0; i < pb->n_sample_type; i++) {
 		CHECK_STR(pb->sample_type[i]->type, "sample_type %zu", i);
@@ -174,109 +216,123 @@ int pprof__validate(const pprof_pb *pb, int strict, struct errmsg *e)
 	for (i = 0; i < pb->n_location; i++) {
 		const pprof_location_pb *l = pb->location[i];
 
-		if (l->mapping_id && id_index__find(&maps, l->mapping_id) < 0) {
-			err = errmsg__set(e, -EINVAL, "location %" PRIu64 " refers to mapping %" PRIu64
-					  ", which does not exist", l->id, l->mapping_id);
-			goto out;
-		}
+		if (l->mapping_id && id_index__find(&x->maps, l->mapping_id) < 0)
+			return errmsg__set(e, -EINVAL, "location %" PRIu64 " refers to mapping %"
+					   PRIu64 ", which does not exist", l->id, l->mapping_id);
 		for (j = 0; j < l->n_line; j++) {
 			uint64_t fid = l->line[j]->function_id;
 
-			if (fid && id_index__find(&funcs, fid) < 0) {
-				err = errmsg__set(e, -EINVAL, "location %" PRIu64 " refers to function %"
-						  PRIu64 ", which does not exist", l->id, fid);
-				goto out;
-			}
+			/* google/pprof: "has a line with nil function" */
+			if (!fid)
+				return errmsg__set(e, -EINVAL, "location %" PRIu64 " line %zu has "
+						   "no function (function_id 0)", l->id, j);
+			if (id_index__find(&x->funcs, fid) < 0)
+				return errmsg__set(e, -EINVAL, "location %" PRIu64 " refers to "
+						   "function %" PRIu64 ", which does not exist",
+						   l->id, fid);
 		}
 	}
 	for (i = 0; i < pb->n_sample; i++) {
 		const pprof_sample_pb *s = pb->sample[i];
 
-		if (s->n_value != pb->n_sample_type) {
-			err = errmsg__set(e, -EINVAL, "sample %zu has %zu values for %zu sample types",
-					  i, s->n_value, pb->n_sample_type);
-			goto out;
-		}
+		if (s->n_value != pb->n_sample_type)
+			return errmsg__set(e, -EINVAL, "sample %zu has %zu values for %zu sample "
+					   "types", i, s->n_value, pb->n_sample_type);
 		for (j = 0; j < s->n_location_id; j++)
-			if (id_index__find(&locs, s->location_id[j]) < 0) {
-				err = errmsg__set(e, -EINVAL, "sample %zu refers to location %" PRIu64
-						  ", which does not exist", i, s->location_id[j]);
-				goto out;
-			}
+			if (id_index__find(&x->locs, s->location_id[j]) < 0)
+				return errmsg__set(e, -EINVAL, "sample %zu refers to location %"
+						   PRIu64 ", which does not exist", i,
+						   s->location_id[j]);
 		for (j = 0; j < s->n_label; j++) {
 			const pprof_label_pb *l = s->label[j];
 
 			CHECK_STR(l->key, "sample %zu label %zu key", i, j);
 			CHECK_STR(l->str, "sample %zu label %zu", i, j);
 			CHECK_STR(l->num_unit, "sample %zu label %zu unit", i, j);
-			if (!strict)
-				continue;
-			if (l->str && (l->num || l->num_unit)) {
-				err = errmsg__set(e, -EINVAL, "sample %zu label \"%s\" has both a string "
-						  "and a number", i, pprof__str(pb, l->key));
-				goto out;
-			}
-			if (!strncmp(pprof__str(pb, l->key), "pprof::", 7)) {
-				err = errmsg__set(e, -EINVAL, "sample %zu label key \"%s\" is reserved",
-						  i, pprof__str(pb, l->key));
-				goto out;
-			}
+			if (strict && l->str && (l->num || l->num_unit))
+				return errmsg__set(e, -EINVAL, "sample %zu label \"%s\" has both a "
+						   "string and a number", i, pprof__str(pb, l->key));
 		}
 	}
-out:
-	htab__free(&maps.table);
-	htab__free(&funcs.table);
-	htab__free(&locs.table);
+	return 0;
+}
+
+static int profile__check_header(const pprof_pb *pb, struct errmsg *e)
+{
+	if (pb->n_string_table == 0)
+		return errmsg__set(e, -EINVAL, "string table is empty (string_table[0] must be \"\")");
+	if (pb->string_table[0][0])
+		return errmsg__set(e, -EINVAL, "string_table[0] is \"%.40s\", not \"\"",
+				   pb->string_table[0]);
+	if (pb->n_sample && !pb->n_sample_type)
+		return errmsg__set(e, -EINVAL, "profile has samples but no sample_type");
+	if (pb->n_sample_type > PPROF_MAX_SAMPLE_TYPES)
+		return errmsg__set(e, -E2BIG, "%zu sample types (limit %u)", pb->n_sample_type,
+				   PPROF_MAX_SAMPLE_TYPES);
+	return 0;
+}
+
+int pprof__validate(const pprof_pb *pb, int strict, struct errmsg *e)
+{
+	struct id_indexes x;
+	int err;
+
+	err = profile__check_header(pb, e);
+	if (err)
+		return err;
+	err = id_indexes__build(&x, pb, strict, e);
+	if (err)
+		return err;
+	err = profile__check(pb, &x, strict, e);
+	id_indexes__free(&x);
 	return err;
 }
 
-static uint64_t id_index__renumber(const struct id_index *x, uint64_t id)
+int pprof__adopt(pprof_pb *pb, struct errmsg *e)
 {
-	return id ? (uint64_t)id_index__find(x, id) + 1 : 0;
+	struct id_indexes x;
+	size_t i, j;
+	int err;
+
+	err = profile__check_header(pb, e);
+	if (err)
+		return err;
+	err = id_indexes__build(&x, pb, false, e);
+	if (err)
+		return err;
+	/* What google/pprof reads as absent: a reference to a mapping that
+	 * does not exist, and a label's number beside its string. */
+	for (i = 0; i < pb->n_location; i++)
+		if (pb->location[i]->mapping_id &&
+		    id_index__find(&x.maps, pb->location[i]->mapping_id) < 0)
+			pb->location[i]->mapping_id = 0;
+	for (i = 0; i < pb->n_sample; i++)
+		for (j = 0; j < pb->sample[i]->n_label; j++) {
+			pprof_label_pb *l = pb->sample[i]->label[j];
+
+			if (l->str) {
+				l->num = 0;
+				l->num_unit = 0;
+			}
+		}
+	err = profile__check(pb, &x, 0, e);
+	if (!err)
+		id_indexes__renumber(&x, pb);
+	id_indexes__free(&x);
+	return err;
 }
 
 int pprof__normalize_ids(struct pprof_profile *p)
 {
-	pprof_pb *pb = p->pb;
-	struct id_index maps = { 0 }, funcs = { 0 }, locs = { 0 };
-	size_t i, j;
+	struct id_indexes x;
 	int err;
 
-	err = id_index__build(&maps, "mapping", pb->mapping, pb->n_mapping,
-			      offsetof(pprof_mapping_pb, id), false, NULL);
-	if (!err)
-		err = id_index__build(&funcs, "function", pb->function, pb->n_function,
-				      offsetof(pprof_function_pb, id), false, NULL);
-	if (!err)
-		err = id_index__build(&locs, "location", pb->location, pb->n_location,
-				      offsetof(pprof_location_pb, id), false, NULL);
-	if (err || (maps.dense && funcs.dense && locs.dense))
-		goto out;
-	/* References first, while the old ids still resolve. */
-	for (i = 0; i < pb->n_location; i++) {
-		pprof_location_pb *l = pb->location[i];
-
-		l->mapping_id = id_index__renumber(&maps, l->mapping_id);
-		for (j = 0; j < l->n_line; j++)
-			l->line[j]->function_id = id_index__renumber(&funcs, l->line[j]->function_id);
-	}
-	for (i = 0; i < pb->n_sample; i++) {
-		pprof_sample_pb *s = pb->sample[i];
-
-		for (j = 0; j < s->n_location_id; j++)
-			s->location_id[j] = id_index__renumber(&locs, s->location_id[j]);
-	}
-	for (i = 0; i < pb->n_mapping; i++)
-		pb->mapping[i]->id = i + 1;
-	for (i = 0; i < pb->n_function; i++)
-		pb->function[i]->id = i + 1;
-	for (i = 0; i < pb->n_location; i++)
-		pb->location[i]->id = i + 1;
-out:
-	htab__free(&maps.table);
-	htab__free(&funcs.table);
-	htab__free(&locs.table);
-	return err;
+	err = id_indexes__build(&x, p->pb, false, NULL);
+	if (err)
+		return err;
+	id_indexes__renumber(&x, p->pb);
+	id_indexes__free(&x);
+	return 0;
 }
 
 int pprof__move_mapping_first(struct pprof_profile *p, size_t index)

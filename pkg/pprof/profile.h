@@ -38,9 +38,16 @@ struct pprof_profile {
 
 void pprof_profile__free(struct pprof_profile *p);
 
-/* Check every rule google/pprof's parser (and Parca's stricter id rule when
- * strict_ids) enforces. On failure the message names the rule and the place. */
-int pprof__validate(const pprof_pb *pb, int strict_ids, struct errmsg *e);
+/* Check every rule google/pprof's parser enforces; strict adds what bpprof
+ * writes: Parca's ids 1..N in order, no label with both a string and a
+ * number. On failure the message names the rule and the place. */
+int pprof__validate(const pprof_pb *pb, int strict, struct errmsg *e);
+
+/* Take in a decoded profile as google/pprof reads it: drop what pprof
+ * ignores (a reference to a missing mapping, a label's number beside its
+ * string), check every rule, renumber ids 1..N. Afterwards it passes strict
+ * validation. */
+int pprof__adopt(pprof_pb *pb, struct errmsg *e);
 
 /* Renumber mappings, functions and locations 1..N in array order where they
  * are not already, rewriting every reference. Run after validate. */

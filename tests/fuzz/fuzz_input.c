@@ -37,10 +37,10 @@ static void die(const char *what, int err, const struct errmsg *e)
 	abort();
 }
 
-/* strict_reader: the profile came from one of our own readers, which must
- * produce strictly valid profiles; a foreign pprof may fail strict rules
- * (labels with both str and num, reserved keys), which is a clean refusal. */
-static void roundtrip(struct pprof_profile *p, int strict_reader)
+/* Every profile a reader accepted, foreign pprof included (decoding adopts
+ * it as google/pprof reads it), must be strictly valid and survive a round
+ * trip. */
+static void roundtrip(struct pprof_profile *p)
 {
 	struct buf enc = BUF_INIT(0);
 	struct pprof_profile *q = NULL;
@@ -48,17 +48,9 @@ static void roundtrip(struct pprof_profile *p, int strict_reader)
 	struct errmsg e = { "" };
 	int err;
 
-	if (!strict_reader) {
-		err = pprof__normalize_ids(p);
-		if (err)
-			die("normalize_ids", err, &e);
-	}
 	err = pprof__validate(p->pb, 1, &e);
-	if (err) {
-		if (strict_reader)
-			die("strict validate of reader output", err, &e);
-		return;
-	}
+	if (err)
+		die("strict validate of an accepted profile", err, &e);
 	w = compress_writer__new(COMPRESS_NONE, COMPRESS_LEVEL_DEFAULT, buf_sink, &enc);
 	if (!w)
 		abort();
@@ -84,14 +76,14 @@ static void roundtrip(struct pprof_profile *p, int strict_reader)
 
 static void try_read(int (*reader)(const char *, size_t, struct pprof_profile **,
 				   struct errmsg *),
-		     const uint8_t *data, size_t len, int strict_reader)
+		     const uint8_t *data, size_t len)
 {
 	struct pprof_profile *p = NULL;
 	struct errmsg e = { "" };
 
 	if (reader((const char *)data, len, &p, &e))
 		return;
-	roundtrip(p, strict_reader);
+	roundtrip(p);
 	pprof_profile__free(p);
 }
 
@@ -122,9 +114,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	default:
 		abort();
 	}
-	try_read(decode_any, data, len, 0);
-	try_read(folded__read, data, len, 1);
-	try_read(perf_script__read, data, len, 1);
+	try_read(decode_any, data, len);
+	try_read(folded__read, data, len);
+	try_read(perf_script__read, data, len);
 
 	err = compress__decode(data, len, &raw, &e);
 	if (err && err != -EBADMSG && err != -E2BIG)
@@ -133,8 +125,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		abort();
 	/* Decompressed text goes through the text readers too, as convert does. */
 	if (!err && compress__detect(data, len) != COMPRESS_NONE) {
-		try_read(folded__read, raw.data, raw.len, 1);
-		try_read(perf_script__read, raw.data, raw.len, 1);
+		try_read(folded__read, raw.data, raw.len);
+		try_read(perf_script__read, raw.data, raw.len);
 	}
 	buf__free(&raw);
 	return 0;
