@@ -304,6 +304,24 @@ t_default_name() { # README: `bpprof convert stacks.folded` writes stacks.pb.gz
 	same_summary "$T/hand.pb.gz" "$d/stacks.pb.gz"
 }
 check "convert stacks.folded without -o writes stacks.pb.gz" t_default_name
+t_default_name_dir() { # the derived output goes beside IN, not into the working directory
+	local d=$T/default-dir
+	mkdir -p "$d/in" "$d/cwd"
+	cp "$T/hand.folded" "$d/in/run1.perf"
+	printf 'precious\n' >"$d/cwd/run1.pb.gz"
+	(cd "$d/cwd" && "$BPPROF" convert --from folded ../in/run1.perf 2>"$d/err") ||
+		{ echo "failed: $(cat "$d/err")"; return 1; }
+	[ "$(cat "$d/cwd/run1.pb.gz")" = precious ] || { echo "overwrote ./run1.pb.gz"; return 1; }
+	same_summary "$T/hand.pb.gz" "$d/in/run1.pb.gz"
+}
+check "convert ../in/run1.perf without -o writes ../in/run1.pb.gz" t_default_name_dir
+t_folded_dir_name() { # only the file name chooses folded output, not a directory
+	local d=$T/x.folded.d
+	mkdir -p "$d"
+	convert "$d/out.pb.gz" "$T/hand.folded" || return 1
+	same_summary "$T/hand.pb.gz" "$d/out.pb.gz"
+}
+check "-o x.folded.d/out.pb.gz writes pprof" t_folded_dir_name
 
 t_stdin() {
 	"$BPPROF" convert - -o "$T/stdin.pb.gz" <testdata/pprof/parca-fib.pb.gz 2>"$T/stdin.err" ||

@@ -117,13 +117,15 @@ static int cmd_convert(int argc, char **argv)
 		pr_err("%s", e.text);
 		return 1;
 	}
-	if (strcmp(r.output, "-") && r.sampled >= 0)
-		pr_info("%s (%s) → %s (%s): %" PRId64 " samples in %zu stacks", o.input,
+	if (strcmp(r.output, "-")) {
+		char sampled[32] = "";
+
+		if (r.sampled >= 0)
+			snprintf(sampled, sizeof(sampled), "%" PRId64 " samples, ", r.sampled);
+		pr_info("%s (%s) → %s (%s): %s%zu pprof sample records", o.input,
 			convert__format_name(r.from), r.output, convert__format_name(r.to),
-			r.sampled, r.samples);
-	else if (strcmp(r.output, "-"))
-		pr_info("%s (%s) → %s (%s): %zu samples", o.input, convert__format_name(r.from),
-			r.output, convert__format_name(r.to), r.samples);
+			sampled, r.samples);
+	}
 	return 0;
 }
 

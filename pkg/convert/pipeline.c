@@ -16,38 +16,47 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && !strcmp(s + n - m, suffix);
 }
 
-/* input minus a known suffix, plus the output format's suffix. */
-static int derive_output(const struct convert_opts *o, enum compress_kind kind,
-			 struct convert_result *r, struct errmsg *e)
+/* The file name part of a path. */
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* Beside the input: its name minus a known suffix, plus the output's. */
+static int derive_output(const struct convert_opts *o, enum convert_format to,
+			 enum compress_kind kind, struct convert_result *r, struct errmsg *e)
 {
 	static const char *const known[] = {
-		".pb.gz", ".pb.zst", ".pb", ".pprof", ".folded.gz", ".folded", ".txt.gz",
-		".txt", ".gz", ".zst",
+		".pb.gz", ".pb.zst", ".pb", ".pprof", ".folded.gz", ".folded.zst", ".folded",
+		".collapsed", ".perf", ".txt.gz", ".txt.zst", ".txt", ".gz", ".zst",
 	};
-	const char *base = strrchr(o->input, '/') ? strrchr(o->input, '/') + 1 : o->input;
+	const char *base = base_name(o->input);
 	const char *suffix;
-	size_t n = strlen(base), i;
+	size_t n = strlen(o->input), i;
 
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (ends_with(base, known[i]) && n > strlen(known[i])) {
+		if (ends_with(base, known[i]) && strlen(base) > strlen(known[i])) {
 			n -= strlen(known[i]);
 			break;
 		}
-	if (o->to == FORMAT_PPROF)
+	if (to == FORMAT_PPROF)
 		suffix = compress__pprof_suffix(kind);
 	else
 		suffix = kind == COMPRESS_GZIP ? ".folded.gz" : kind == COMPRESS_ZSTD ? ".folded.zst"
 										    : ".folded";
-	if ((size_t)snprintf(r->output_buf, sizeof(r->output_buf), "%.*s%s", (int)n, base, suffix)
-	    >= sizeof(r->output_buf))
+	if ((size_t)snprintf(r->output_buf, sizeof(r->output_buf), "%.*s%s", (int)n, o->input,
+			     suffix) >= sizeof(r->output_buf))
 		return errmsg__set(e, -ENAMETOOLONG, "output name too long");
-	if (!strcmp(r->output_buf, base))
+	if (!strcmp(r->output_buf, o->input))
 		return errmsg__set(e, -EEXIST, "output would overwrite the input; name one with -o");
 	r->output = r->output_buf;
 	return 0;
 }
 
-static enum compress_kind output_compression(const struct convert_opts *o)
+static enum compress_kind output_compression(const struct convert_opts *o,
+					     enum convert_format to)
 {
 	if (o->compress_set)
 		return o->compress;
@@ -60,7 +69,7 @@ static enum compress_kind output_compression(const struct convert_opts *o)
 		    ends_with(o->output, ".txt"))
 			return COMPRESS_NONE;
 	}
-	return o->to == FORMAT_PPROF ? COMPRESS_GZIP : COMPRESS_NONE;
+	return to == FORMAT_PPROF ? COMPRESS_GZIP : COMPRESS_NONE;
 }
 
 static int read_profile(const struct convert_opts *o, struct pprof_profile **p,
@@ -133,7 +142,8 @@ static int write_folded(const struct convert_opts *o, const struct pprof_profile
 	return out_file__write_compressed(path, kind, o->level, folded__fill, &j, e);
 }
 
-/* What a user calls "N samples": the total of the first count type. */
+/* What a user calls "N samples": the total of the first count type, or -1
+ * when there is none or it does not fit. */
 static int64_t sampled_total(const pprof_pb *pb)
 {
 	int64_t total = 0;
@@ -145,29 +155,35 @@ static int64_t sampled_total(const pprof_pb *pb)
 	if (t == pb->n_sample_type)
 		return -1;
 	for (i = 0; i < pb->n_sample; i++)
-		total += pb->sample[i]->value[t];
+		if (__builtin_add_overflow(total, pb->sample[i]->value[t], &total))
+			return -1;
 	return total;
 }
 
 int convert__run(const struct convert_opts *opts, struct convert_result *r, struct errmsg *e)
 {
-	struct convert_opts o_ = *opts, *o = &o_;
+	const struct convert_opts *o = opts;
+	enum convert_format to = o->to;
 	enum compress_kind kind;
 	struct pprof_profile *p = NULL;
 	char msg[ERRMSG_MAX];
 	int err;
 
 	memset(r, 0, sizeof(*r));
-	if (o->to == FORMAT_AUTO)
-		o->to = o->output && strstr(o->output, ".folded") ? FORMAT_FOLDED : FORMAT_PPROF;
-	r->to = o->to;
-	kind = output_compression(o);
+	if (to == FORMAT_AUTO)
+		to = o->output && strstr(base_name(o->output), ".folded") ? FORMAT_FOLDED
+									   : FORMAT_PPROF;
+	r->to = to;
+	if (o->sample_type && to != FORMAT_FOLDED)
+		return errmsg__set(e, -EINVAL, "--sample-type chooses the value of folded output; "
+				   "pprof output keeps every sample type");
+	kind = output_compression(o, to);
 	r->output = o->output;
 	if (compress__check_level(kind, o->level))
 		return errmsg__set(e, -ERANGE, "compression level %d is out of range for %s",
 				   o->level, compress__name(kind));
 	if (!r->output) {
-		err = strcmp(o->input, "-") ? derive_output(o, kind, r, e) : 0;
+		err = strcmp(o->input, "-") ? derive_output(o, to, kind, r, e) : 0;
 		if (err)
 			return err;
 		if (!r->output)
@@ -183,7 +199,7 @@ int convert__run(const struct convert_opts *opts, struct convert_result *r, stru
 	}
 	r->samples = p->pb->n_sample;
 	r->sampled = sampled_total(p->pb);
-	if (o->to == FORMAT_FOLDED)
+	if (to == FORMAT_FOLDED)
 		err = write_folded(o, p, kind, r->output, e);
 	else
 		err = pprof__write_file(p, r->output, kind, o->level, e);
