@@ -1,5 +1,8 @@
 /* gzip (zlib) and zstd streaming writers, and the bounded decoder. */
 #include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -17,7 +20,6 @@ struct compress_writer {
 	enum compress_kind kind;
 	compress_sink_fn *sink;
 	void *ctx;
-	size_t bytes_in;
 	struct pgzip *gzip;
 	ZSTD_CCtx *zstd;
 	unsigned char out[COMPRESS_OUT_CHUNK];
@@ -60,12 +62,19 @@ int compress__check_level(enum compress_kind kind, int level)
 	}
 }
 
-/* Workers for one writer: every online CPU (the encoder mostly waits on
- * them), none on a single CPU. */
+/* Workers for one writer: every CPU we may run on (the encoder mostly waits
+ * on them), none on a single CPU. The affinity mask, not the online count, is
+ * what taskset and cpuset containers restrict; a mask too big for cpu_set_t
+ * (over 1024 CPUs) falls back to the online count, which the cap makes moot. */
 static int compress__threads(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	long n;
 
+	if (!sched_getaffinity(0, sizeof(set), &set))
+		n = CPU_COUNT(&set);
+	else
+		n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 1 ? (int)(n < PGZIP_MAX_THREADS ? n : PGZIP_MAX_THREADS) : 0;
 }
 
@@ -123,8 +132,6 @@ void compress_writer__free(struct compress_writer *w)
 	free(w);
 }
 
-size_t compress_writer__bytes_in(const struct compress_writer *w) { return w->bytes_in; }
-
 static int zstd__pump(struct compress_writer *w, const void *data, size_t len,
 		      ZSTD_EndDirective mode)
 {
@@ -149,7 +156,6 @@ static int zstd__pump(struct compress_writer *w, const void *data, size_t len,
 
 int compress_writer__write(struct compress_writer *w, const void *data, size_t len)
 {
-	w->bytes_in += len;
 	switch (w->kind) {
 	case COMPRESS_GZIP:
 		return len ? pgzip__write(w->gzip, data, len) : 0;
@@ -208,16 +214,45 @@ static ssize_t spare_room(struct buf *out, size_t hint)
 	return want ? (ssize_t)want : -E2BIG;
 }
 
+/* A limit as the user might have written it: whole MiB or KiB when it is
+ * one, else exact bytes, so a small or odd limit never prints as "0 MiB". */
+static const char *size__format(char *s, size_t n, size_t bytes)
+{
+	if (bytes && !(bytes & ((1u << 20) - 1)))
+		snprintf(s, n, "%zu MiB", bytes >> 20);
+	else if (bytes && !(bytes & 1023))
+		snprintf(s, n, "%zu KiB", bytes >> 10);
+	else
+		snprintf(s, n, "%zu bytes", bytes);
+	return s;
+}
+
 static int grow_error(struct errmsg *e, ssize_t err, const char *what, const struct buf *out)
 {
+	char limit[32];
+
 	if (err == -E2BIG)
-		return errmsg__set(e, -E2BIG, "%s data expands past the %zu MiB limit", what,
-				   out->limit >> 20);
+		return errmsg__set(e, -E2BIG, "%s data expands past the limit of %s", what,
+				   size__format(limit, sizeof(limit), out->limit));
 	return errmsg__set(e, (int)err, "out of memory decompressing %s", what);
 }
 
-/* Members of a multi-member gzip file (as `cat a.gz b.gz` makes) are all
- * read, as Go's reader does; trailing bytes after the last member are not. */
+static int trailing_error(struct errmsg *e, const unsigned char *p, size_t n, const char *what)
+{
+	size_t i = 0;
+
+	while (i < n && !p[i])
+		i++;
+	return errmsg__set(e, -EBADMSG, "%zu byte%s of trailing garbage after the %s data%s", n,
+			   n == 1 ? "" : "s", what, i == n ? " (zero padding)" : "");
+}
+
+/* Matches Go's compress/gzip, which go tool pprof and Pyroscope read with:
+ * every member of a multi-member file (as `cat a.gz b.gz` makes) is read,
+ * and anything else after a member is refused, zero padding included (Go
+ * reads it as the next header: "gzip: invalid header", or "unexpected EOF"
+ * under 10 bytes; golang/go#47809 and #61797 keep it that way). A file we
+ * accept is one they accept. */
 static int gzip__decode(const unsigned char *p, size_t len, struct buf *out, struct errmsg *e)
 {
 	z_stream z = { 0 };
@@ -243,10 +278,14 @@ static int gzip__decode(const unsigned char *p, size_t len, struct buf *out, str
 		out->len = (size_t)(z.next_out - out->data);
 		used = (size_t)(z.next_in - p);
 		if (ret == Z_STREAM_END) {
-			if (len - used >= 2 && p[used] == 0x1f && p[used + 1] == 0x8b) {
+			if (used == len)
+				break;
+			/* A lone 0x1f may start a member cut short: "truncated" below. */
+			if (p[used] == 0x1f && (len - used == 1 || p[used + 1] == 0x8b)) {
 				inflateReset(&z);
 				continue;
 			}
+			err = trailing_error(e, p + used, len - used, "gzip");
 			break;
 		}
 		if (ret == Z_BUF_ERROR && used == len) {
@@ -263,6 +302,21 @@ static int gzip__decode(const unsigned char *p, size_t len, struct buf *out, str
 	return err;
 }
 
+/* A zstd or skippable frame, or the start of one cut short (which the
+ * decoder then calls truncated), begins at p; len > 0. The magic numbers are
+ * spelt out in file order because ZSTD_isFrame is not stable API. */
+static bool zstd__is_frame(const unsigned char *p, size_t len)
+{
+	static const unsigned char frame[4] = { 0x28, 0xb5, 0x2f, 0xfd };
+	static const unsigned char skippable[4] = { 0x50, 0x2a, 0x4d, 0x18 };	/* low nibble free */
+	size_t n = len < 4 ? len : 4;
+
+	return !memcmp(p, frame, n) ||
+	       ((p[0] & 0xf0) == skippable[0] && !memcmp(p + 1, skippable + 1, n - 1));
+}
+
+/* Concatenated frames are all read, like zstd -d; other bytes after a frame
+ * get the same message as gzip's instead of a frame-descriptor error. */
 static int zstd__decode(const unsigned char *p, size_t len, struct buf *out, struct errmsg *e)
 {
 	ZSTD_DCtx *d = ZSTD_createDCtx();
@@ -276,6 +330,10 @@ static int zstd__decode(const unsigned char *p, size_t len, struct buf *out, str
 	while (in.pos < in.size || ret != 0) {
 		ZSTD_outBuffer ob;
 
+		if (ret == 0 && !zstd__is_frame(p + in.pos, in.size - in.pos)) {
+			err = trailing_error(e, p + in.pos, in.size - in.pos, "zstd");
+			break;
+		}
 		room = spare_room(out, len < (1u << 20) ? 256u << 10 : len * 4);
 		if (room < 0) {
 			err = grow_error(e, room, "zstd", out);
@@ -299,15 +357,21 @@ static int zstd__decode(const unsigned char *p, size_t len, struct buf *out, str
 
 int compress__decode(const void *data, size_t len, struct buf *out, struct errmsg *e)
 {
+	char limit[32];
+	int err;
+
 	switch (compress__detect(data, len)) {
 	case COMPRESS_GZIP:
 		return gzip__decode(data, len, out, e);
 	case COMPRESS_ZSTD:
 		return zstd__decode(data, len, out, e);
 	default:
-		if (buf__append(out, data, len))
-			return errmsg__set(e, -E2BIG, "input is larger than the %zu MiB limit",
-					   out->limit >> 20);
+		err = buf__append(out, data, len);
+		if (err == -E2BIG)
+			return errmsg__set(e, -E2BIG, "input is larger than the limit of %s",
+					   size__format(limit, sizeof(limit), out->limit));
+		if (err)
+			return errmsg__set(e, err, "out of memory copying the input");
 		return 0;
 	}
 }

@@ -27,8 +27,6 @@ int compress_writer__sink(void *w, const void *data, size_t len);
 /* Flush everything and write the trailer. */
 int compress_writer__finish(struct compress_writer *w);
 void compress_writer__free(struct compress_writer *w);
-/* Uncompressed bytes written so far. */
-size_t compress_writer__bytes_in(const struct compress_writer *w);
 
 /* "gzip", "zstd", "none": 0 or -EINVAL. */
 int compress__parse_kind(const char *name, enum compress_kind *kind);

@@ -3,8 +3,12 @@
  * ended with a sync flush (the last one with finish), so the blocks
  * concatenate into one deflate stream: one ordinary gzip member whose CRC is
  * combined from the blocks'. Ratio is within a fraction of a percent of
- * single-threaded zlib at the same level. Blocks are written out in order;
- * a bounded ring of jobs caps memory at about 2 MiB per thread. */
+ * single-threaded zlib at the same level. Blocks are written out in order
+ * from a ring of 2 * threads + 1 jobs, each a 1 MiB input, a 1 MiB output
+ * and a 32 KiB dictionary, so memory is bounded at about 4.6 MiB per thread
+ * (two jobs and a deflate state) plus 2.3 MiB: 39 MiB at the 8-thread cap.
+ * Buffers are allocated when a job is first filled, so small input takes
+ * less. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -18,15 +22,13 @@
 
 #define PGZIP_DICT 32768u
 
-enum job_state { JOB_FREE, JOB_QUEUED, JOB_DONE };
-
 struct pgzip_job {
 	unsigned char *in, *out;
 	size_t in_len, out_len, dict_len;
 	uLong crc;
 	bool last;
 	int err;
-	enum job_state state;
+	bool compressed;	/* under lock: a worker has finished this job */
 	unsigned char dict[PGZIP_DICT];
 };
 
@@ -94,7 +96,7 @@ static void *pgzip__worker(void *arg)
 		pthread_mutex_unlock(&g->lock);
 		j->err = ok ? job__compress(&z, j) : -ENOMEM;
 		pthread_mutex_lock(&g->lock);
-		j->state = JOB_DONE;
+		j->compressed = true;
 		pthread_cond_broadcast(&g->done);
 	}
 	pthread_mutex_unlock(&g->lock);
@@ -171,29 +173,32 @@ static int pgzip__emit(struct pgzip *g, const void *data, size_t len)
 static int pgzip__drain_one(struct pgzip *g, bool wait)
 {
 	struct pgzip_job *j;
+	bool ready = true;	/* inline jobs are compressed before they count as submitted */
 
 	if (g->seq_write == g->seq_fill)
 		return 0;
 	j = &g->jobs[g->seq_write % g->njobs];
 	if (g->started) {
+		/* The flag is read under the lock that published the worker's
+		 * results, so out, out_len, crc and err are visible after it. */
 		pthread_mutex_lock(&g->lock);
-		while (wait && j->state != JOB_DONE)
+		while (wait && !j->compressed)
 			pthread_cond_wait(&g->done, &g->lock);
+		ready = j->compressed;
 		pthread_mutex_unlock(&g->lock);
 	}
-	if (j->state != JOB_DONE)
+	if (!ready)
 		return 0;
 	if (!g->err && j->err)
 		g->err = j->err;
 	pgzip__emit(g, j->out, j->out_len);
 	g->crc = crc32_combine(g->crc, j->crc, (z_off_t)j->in_len);
-	j->state = JOB_FREE;
 	j->in_len = 0;
 	g->seq_write++;
 	return 1;
 }
 
-static int pgzip__start(struct pgzip *g)
+static void pgzip__start(struct pgzip *g)
 {
 	int t;
 
@@ -204,7 +209,6 @@ static int pgzip__start(struct pgzip *g)
 			break;
 		}
 	g->started = g->nthreads > 0;
-	return 0;
 }
 
 static struct pgzip_job *pgzip__filling(struct pgzip *g)
@@ -233,12 +237,11 @@ static int pgzip__submit(struct pgzip *g, bool last)
 		pgzip__start(g);
 	if (!g->started) {
 		j->err = job__compress(&g->z, j);
-		j->state = JOB_DONE;
 		g->seq_fill++;
 		pgzip__drain_one(g, false);
 	} else {
 		pthread_mutex_lock(&g->lock);
-		j->state = JOB_QUEUED;
+		j->compressed = false;
 		g->seq_fill++;
 		pthread_cond_signal(&g->work);
 		pthread_mutex_unlock(&g->lock);
@@ -247,11 +250,13 @@ static int pgzip__submit(struct pgzip *g, bool last)
 	}
 	if (last)
 		return g->err;
-	/* The next block is primed with this one's tail; its slot must be free. */
+	/* The next block is primed with this one's tail; its slot must be
+	 * written out first. Only this thread moves seq_fill and seq_write, so
+	 * counting needs no lock. */
 	{
 		struct pgzip_job *next = &g->jobs[g->seq_fill % g->njobs];
 
-		while (next->state != JOB_FREE && pgzip__drain_one(g, true))
+		while (g->seq_fill - g->seq_write >= g->njobs && pgzip__drain_one(g, true))
 			;
 		if (!pgzip__filling(g))
 			return g->err;
