@@ -13,62 +13,156 @@
 #include "export/file.h"
 
 #define OUT_FILE_BUFFER (256u << 10)
+#define OUT_FILE_LINK_TRIES 100
 
+/* Three shapes: written directly (path NULL: stdout, a device, a FIFO);
+ * an unnamed O_TMPFILE (tmp NULL until commit links it); a named mkstemp
+ * file where O_TMPFILE or /proc is missing. */
 struct out_file {
 	FILE *fp;
-	char *path;		/* final name; NULL for stdout */
-	char *tmp;		/* temporary name in the same directory */
+	char *name;		/* for messages: as given, or "standard output" */
+	char *path;		/* final name, symlinks resolved; NULL when direct */
+	char *tmp;		/* temporary name beside path, once it has one */
 	int err;		/* first write error */
 	char iobuf[OUT_FILE_BUFFER];
 };
+
+static void out_file__release(struct out_file *f)
+{
+	if (f->fp && f->fp != stdout)
+		fclose(f->fp);
+	free(f->tmp);
+	free(f->path);
+	free(f->name);
+	free(f);
+}
+
+/* The mkstemp fallback: a name that a kill leaves behind, so only where
+ * the kernel or filesystem has no O_TMPFILE, or /proc cannot link one. */
+static int out_file__mkstemp(struct out_file *f)
+{
+	mode_t mask;
+	int fd;
+
+	if (asprintf(&f->tmp, "%s.tmp.XXXXXX", f->path) < 0) {
+		f->tmp = NULL;
+		return -ENOMEM;
+	}
+	fd = mkostemp(f->tmp, O_CLOEXEC);
+	if (fd < 0) {
+		fd = -errno;
+		free(f->tmp);
+		f->tmp = NULL;
+		return fd;
+	}
+	/* mkstemp makes 0600; a profile is an ordinary file, so honour umask. */
+	mask = umask(0);
+	umask(mask);
+	fchmod(fd, 0666 & ~mask);
+	return fd;
+}
+
+/* An unnamed file in path's directory: nothing to clean up if we die. */
+static int out_file__tmpfile(struct out_file *f)
+{
+	char *slash = strrchr(f->path, '/');
+	char proc[64];
+	char *dir;
+	int fd;
+
+	if (!slash)
+		dir = strdup(".");
+	else
+		dir = strndup(f->path, slash == f->path ? 1 : (size_t)(slash - f->path));
+	if (!dir)
+		return -ENOMEM;
+	fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+	if (fd < 0)
+		fd = -errno;
+	free(dir);
+	if (fd == -EOPNOTSUPP || fd == -EISDIR || fd == -EINVAL)
+		return out_file__mkstemp(f);
+	if (fd < 0)
+		return fd;
+	/* Commit names it by linking /proc/self/fd/N; without /proc it never could. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (access(proc, F_OK)) {
+		close(fd);
+		return out_file__mkstemp(f);
+	}
+	return fd;
+}
+
+/* The descriptor to write path through, or -errno with e set. */
+static int out_file__fd(struct out_file *f, const char *path, struct errmsg *e)
+{
+	struct stat st;
+	int fd, err;
+
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return errmsg__set(e, -EISDIR, "%s is a directory", path);
+		/* A device or FIFO cannot be replaced by renaming over it
+		 * (that would swap /dev/null for a file): write it as is. */
+		if (!S_ISREG(st.st_mode)) {
+			fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+			if (fd < 0) {
+				err = -errno;
+				return errmsg__set(e, err, "cannot open %s: %s", path, strerror(-err));
+			}
+			return fd;
+		}
+	} else if ((err = -errno) != -ENOENT) {
+		return errmsg__set(e, err, "cannot create %s: %s", path, strerror(-err));
+	}
+	/* Rename over a symlink's target, not the link, so it stays a link. */
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		f->path = realpath(path, NULL);
+		if (!f->path) {
+			err = -errno;
+			return errmsg__set(e, err, "cannot resolve %s: %s", path, strerror(-err));
+		}
+	} else if (!(f->path = strdup(path))) {
+		return errmsg__set(e, -ENOMEM, "out of memory");
+	}
+	fd = out_file__tmpfile(f);
+	if (fd < 0)
+		return errmsg__set(e, fd, "cannot create %s: %s", path, strerror(-fd));
+	return fd;
+}
 
 struct out_file *out_file__open(const char *path, struct errmsg *e)
 {
 	struct out_file *f = calloc(1, sizeof(*f));
 	int fd, err;
 
-	if (!f) {
-		errmsg__set(e, -ENOMEM, "out of memory");
-		return NULL;
+	if (!f || !(f->name = strdup(strcmp(path, "-") ? path : "standard output"))) {
+		err = errmsg__set(e, -ENOMEM, "out of memory");
+		goto free_file;
 	}
 	if (!strcmp(path, "-")) {
 		f->fp = stdout;
 		return f;
 	}
-	f->path = strdup(path);
-	if (!f->path || asprintf(&f->tmp, "%s.tmp.XXXXXX", path) < 0) {
-		f->tmp = NULL;
-		errmsg__set(e, -ENOMEM, "out of memory");
-		goto err_free;
-	}
-	fd = mkstemp(f->tmp);
+	fd = out_file__fd(f, path, e);
 	if (fd < 0) {
-		err = -errno;
-		errmsg__set(e, err, "cannot create %s: %s", path, strerror(-err));
-		goto err_free;
-	}
-	/* mkstemp makes 0600; a profile is an ordinary file, so honour umask. */
-	{
-		mode_t mask = umask(0);
-
-		umask(mask);
-		fchmod(fd, 0666 & ~mask);
+		err = fd;
+		goto free_file;
 	}
 	f->fp = fdopen(fd, "wb");
 	if (!f->fp) {
 		err = -errno;
-		close(fd);
-		unlink(f->tmp);
-		errmsg__set(e, err, "cannot open %s: %s", f->tmp, strerror(-err));
-		goto err_free;
+		errmsg__set(e, err, "cannot open %s: %s", path, strerror(-err));
+		goto close_fd;
 	}
 	setvbuf(f->fp, f->iobuf, _IOFBF, sizeof(f->iobuf));
 	return f;
 
-err_free:
-	free(f->tmp);
-	free(f->path);
-	free(f);
+close_fd:
+	close(fd);
+free_file:
+	out_file__abort(f);	/* unlinks a mkstemp name */
+	errno = -err;
 	return NULL;
 }
 
@@ -78,41 +172,59 @@ int out_file__write(void *ctx, const void *data, size_t len)
 
 	if (f->err)
 		return f->err;
+	errno = 0;
 	if (fwrite(data, 1, len, f->fp) != len)
 		f->err = errno ? -errno : -EIO;
 	return f->err;
 }
 
-static void out_file__release(struct out_file *f)
+/* Give an O_TMPFILE a name beside path: linkat cannot replace a file, so
+ * this name is new and rename then swaps it in. */
+static int out_file__link(struct out_file *f)
 {
-	if (f->fp && f->fp != stdout)
-		fclose(f->fp);
-	free(f->tmp);
-	free(f->path);
-	free(f);
+	char proc[64];
+	int i, err = -EEXIST;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fileno(f->fp));
+	for (i = 0; i < OUT_FILE_LINK_TRIES && err == -EEXIST; i++) {
+		if (asprintf(&f->tmp, "%s.tmp.%d.%d", f->path, (int)getpid(), i) < 0) {
+			f->tmp = NULL;
+			return -ENOMEM;
+		}
+		if (!linkat(AT_FDCWD, proc, AT_FDCWD, f->tmp, AT_SYMLINK_FOLLOW))
+			return 0;
+		err = -errno;
+		/* Not ours: abort must not unlink it. */
+		free(f->tmp);
+		f->tmp = NULL;
+	}
+	return err;
 }
 
 int out_file__commit(struct out_file *f, struct errmsg *e)
 {
-	const char *name = f->path ? f->path : "standard output";
 	int err = f->err;
 
 	if (!err && fflush(f->fp))
 		err = -errno;
-	if (!err && f->path) {
+	if (!err && f->path && !f->tmp)
+		err = out_file__link(f);
+	if (!err && f->fp != stdout) {
 		FILE *fp = f->fp;
 
-		f->fp = NULL;
+		f->fp = NULL;	/* closed even if fclose fails */
 		if (fclose(fp))
 			err = -errno;
-		else if (rename(f->tmp, f->path))
-			err = -errno;
 	}
+	if (!err && f->path && rename(f->tmp, f->path))
+		err = -errno;
 	if (err) {
-		errmsg__set(e, err, "cannot write %s: %s", name, strerror(-err));
+		errmsg__set(e, err, "cannot write %s: %s", f->name, strerror(-err));
 		out_file__abort(f);
 		return err;
 	}
+	free(f->tmp);	/* renamed: nothing left to unlink */
+	f->tmp = NULL;
 	out_file__release(f);
 	return 0;
 }
@@ -121,10 +233,6 @@ void out_file__abort(struct out_file *f)
 {
 	if (!f)
 		return;
-	if (f->fp && f->fp != stdout) {
-		fclose(f->fp);
-		f->fp = NULL;
-	}
 	if (f->tmp)
 		unlink(f->tmp);
 	out_file__release(f);
@@ -188,31 +296,48 @@ out:
 	return err;
 }
 
+/* One message naming the file: a write error (ENOSPC, EFBIG, EIO) beats
+ * whatever the fill made of it; any other failure keeps its own words. */
+static int out_file__explain(struct out_file *f, int err, struct errmsg *e)
+{
+	char why[ERRMSG_MAX];
+
+	if (f->err)
+		err = f->err;
+	snprintf(why, sizeof(why), "%s",
+		 (!f->err && e && e->text[0]) ? e->text : strerror(-err));
+	return errmsg__set(e, err, "cannot write %s: %s", f->name, why);
+}
+
 int out_file__write_compressed(const char *path, enum compress_kind kind, int level, out_file_fill_fn *fill,
 			       void *arg, struct errmsg *e)
 {
-	struct compress_writer *w = NULL;
+	struct compress_writer *w;
 	struct out_file *f;
 	int err;
 
 	f = out_file__open(path, e);
 	if (!f)
-		return -EIO;
+		return -errno;
 	w = compress_writer__new(kind, level, out_file__write, f);
 	if (!w) {
-		err = errmsg__set(e, -errno, "cannot start %s compression", compress__name(kind));
-		goto err_abort;
+		err = -errno;
+		errmsg__set(e, err, "cannot start %s compression", compress__name(kind));
+		goto abort_file;
 	}
+	if (e)
+		e->text[0] = '\0';	/* so out_file__explain sees only fill's words */
 	err = fill(arg, w, e);
-	if (!err && (err = compress_writer__finish(w)))
-		errmsg__set(e, err, "cannot write %s: %s", path, strerror(-err));
-	if (err)
-		goto err_abort;
+	if (!err)
+		err = compress_writer__finish(w);
 	compress_writer__free(w);
+	if (err) {
+		err = out_file__explain(f, err, e);
+		goto abort_file;
+	}
 	return out_file__commit(f, e);
 
-err_abort:
-	compress_writer__free(w);
+abort_file:
 	out_file__abort(f);
 	return err;
 }
