@@ -616,6 +616,103 @@ check "bad option: --compress gzip --level 99" t_bad_option level --compress gzi
 check "bad option: --from nonsense" t_bad_option from --from nonsense
 check "bad option: --compress zstd --level 23" t_bad_option zlevel --compress zstd --level 23
 
+# ---- output targets that are not plain new files ----
+
+# 300000 distinct stacks: long enough to write that a signal can land mid-write.
+awk 'BEGIN { for (i = 0; i < 300000; i++) printf "main;f%d;g%d 1\n", i % 1000, i }' >"$T/big.folded"
+
+t_out_device() { # a device stays a device: written through, never replaced
+	local d=$T/dev
+	mkdir -p "$d"
+	mknod "$d/null" c 1 3 2>/dev/null || { echo "skipped (mknod needs root)"; return 0; }
+	"$BPPROF" convert "$P/good.pb" -o "$d/null" 2>"$d/err" || { echo "failed: $(cat "$d/err")"; return 1; }
+	[ -c "$d/null" ] || { echo "$d/null is no longer a character device: $(ls -l "$d/null")"; return 1; }
+	[ "$(ls -A "$d")" = "$(printf 'err\nnull')" ] || { echo "left behind: $(ls -A "$d")"; return 1; }
+}
+check "-o a character device writes through it and keeps it a device" t_out_device
+
+t_out_stdout_link() { # a symlink to /proc/self/fd/1 writes into the pipe, like -o -
+	ln -s /proc/self/fd/1 "$T/stdout-link"
+	"$BPPROF" convert "$P/good.pb" -o - >"$T/stdout.want" || return 1
+	"$BPPROF" convert "$P/good.pb" -o "$T/stdout-link" | cat >"$T/stdout.got" || return 1
+	[ -L "$T/stdout-link" ] || { echo "the link was replaced by a file"; return 1; }
+	cmp -s "$T/stdout.want" "$T/stdout.got" || { echo "output differs from -o -"; return 1; }
+}
+check "-o a link to /proc/self/fd/1 writes the pipe, like -o -" t_out_stdout_link
+
+t_out_symlink() { # the link stays a link; its target gets the profile
+	local d=$T/symlink
+	mkdir -p "$d/real"
+	printf 'old\n' >"$d/real/out.pb.gz"
+	ln -s real/out.pb.gz "$d/link.pb.gz"
+	convert "$d/link.pb.gz" "$P/good.pb" || return 1
+	[ -L "$d/link.pb.gz" ] || { echo "link.pb.gz was replaced by a regular file"; return 1; }
+	same_summary "$P/good.pb" "$d/real/out.pb.gz" || return 1
+	[ "$(ls -A "$d/real")" = out.pb.gz ] || { echo "left behind: $(ls -A "$d/real")"; return 1; }
+}
+check "-o a symlink updates its target and keeps the link" t_out_symlink
+
+t_out_killed() { # killed mid-write (a background job ignores SIGINT, so
+	# KILL, which no handler could clean up after): no temporary file left
+	local d=$T/killed i pid
+	mkdir -p "$d"
+	for i in 1 2 3; do
+		"$BPPROF" convert "$T/big.folded" -o "$d/out.pb.gz" 2>/dev/null &
+		pid=$!
+		# Signal once it holds a file in $d open, so it lands mid-write.
+		until ls -l "/proc/$pid/fd" 2>/dev/null | grep -qF "$d/"; do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.01
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" || true
+	done
+	! ls -A "$d" | grep -qv '^out\.pb\.gz$' || { echo "left behind: $(ls -A "$d")"; return 1; }
+}
+check "convert killed mid-write leaves no temporary file" t_out_killed
+
+t_out_too_big() { # t_out_too_big NAME IN OUT [ARGS]: over `ulimit -f`, one line naming OUT
+	local d=$T/fsize.$1
+	mkdir -p "$d"
+	(ulimit -f 1; NAMED=$d/$3 fails_cleanly "fsize.$1" "$2" "$d/$3" "${@:4}") || return 1
+	grep -qF "cannot write $d/$3: File too large" "$T/err.fsize.$1" || { echo "message: $(cat "$T/err.fsize.$1")"; return 1; }
+}
+check "pprof output over ulimit -f fails cleanly, naming the file" t_out_too_big pprof "$T/big.folded" out.pb.gz
+check "folded output over ulimit -f fails cleanly, naming the file" t_out_too_big folded \
+	testdata/pprof/parca-alloc_objects.pb.gz out.folded --to folded
+
+t_out_dir() { # t_out_dir NAME OUT: a directory as OUT is refused, and says so
+	NAMED=$2 fails_cleanly "$1" "$P/good.pb" "$2" || return 1
+	grep -qF "$2 is a directory" "$T/err.$1" || { echo "message: $(cat "$T/err.$1")"; return 1; }
+}
+mkdir -p "$T/outdir/d"
+check "-o an existing directory is refused" t_out_dir outdir "$T/outdir/d"
+check "-o dir/ is refused" t_out_dir outdir-slash "$T/outdir/d/"
+
+t_out_umask() { # the output's mode follows umask, as any new file's would
+	local mode
+	(umask 027 && convert "$T/umask.pb.gz" "$P/good.pb") || return 1
+	mode=$(stat -c %a "$T/umask.pb.gz")
+	[ "$mode" = 640 ] || { echo "mode $mode under umask 027, want 640"; return 1; }
+}
+check "output mode follows umask" t_out_umask
+
+# ---- compressed input framing, as Go's readers see it ----
+
+t_gzip_members() { # concatenated gzip members are one stream, as for gzip -d and Go
+	gzip -dc "$T/hand.pb.gz" >"$T/members.raw" || return 1
+	{ head -c 20 "$T/members.raw" | gzip -c; tail -c +21 "$T/members.raw" | gzip -c; } >"$T/members.pb.gz"
+	convert "$T/members.out.pb.gz" "$T/members.pb.gz" || return 1
+	same_summary "$T/hand.pb.gz" "$T/members.out.pb.gz"
+}
+check "gzip input of two members reads as one" t_gzip_members
+t_gzip_trailing() { # Go's reader refuses bytes after the gzip data, padding included
+	{ cat "$T/hand.pb.gz"; head -c 512 /dev/zero; } >"$T/padded.pb.gz"
+	t_bad_input "$T/padded.pb.gz" || return 1
+	grep -q 'trailing garbage' "$T/err.padded.pb.gz" || { echo "message: $(cat "$T/err.padded.pb.gz")"; return 1; }
+}
+check "gzip input with trailing zero bytes is refused" t_gzip_trailing
+
 # ---- 7. version ----
 
 t_version() {

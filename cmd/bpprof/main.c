@@ -2,6 +2,7 @@
  * call into pkg/. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,9 @@ int main(int argc, char **argv)
 	size_t i;
 	int argi = 1;
 
+	/* Past `ulimit -f`, a write should fail with EFBIG and be reported with
+	 * the file's name, not kill us mid-write. */
+	signal(SIGXFSZ, SIG_IGN);
 	for (; argi < argc && argv[argi][0] == '-'; argi++) {
 		if (!strcmp(argv[argi], "-q") || !strcmp(argv[argi], "--quiet"))
 			log__set_level(LOG_ERROR);
