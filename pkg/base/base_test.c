@@ -64,6 +64,12 @@ static void test_parse(void **state)
 	assert_int_equal(parse__int64("101", 0, 100, &v), -ERANGE);
 	assert_int_equal(parse__int64("4x", 0, 100, &v), -EINVAL);
 	assert_int_equal(parse__int64("", 0, 100, &v), -EINVAL);
+	assert_int_equal(parse__int64(" 3", 0, 100, &v), -EINVAL);
+	assert_int_equal(parse__int64("+3", 0, 100, &v), -EINVAL);
+	assert_int_equal(parse__int64("-", -5, 100, &v), -EINVAL);
+	assert_int_equal(parse__int64("-3", -5, 100, &v), 0);
+	assert_int_equal(v, -3);
+	assert_int_equal(parse__u64n("18", 2, 8, &u), -EINVAL);
 	assert_int_equal(parse__int64("99999999999999999999", INT64_MIN, INT64_MAX, &v), -ERANGE);
 	assert_int_equal(parse__u64n("ffffffff8101", 12, 16, &u), 0);
 	assert_int_equal(u, 0xffffffff8101ull);

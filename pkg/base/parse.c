@@ -1,4 +1,5 @@
 /* Number parsing with range checks. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 
@@ -9,7 +10,9 @@ int parse__int64(const char *s, int64_t min, int64_t max, int64_t *out)
 	char *end;
 	long long v;
 
-	if (!s || !*s)
+	/* strtoll would also take leading blanks and a '+' */
+	if (!s || !(isdigit((unsigned char)s[0]) ||
+		    (s[0] == '-' && isdigit((unsigned char)s[1]))))
 		return -EINVAL;
 	errno = 0;
 	v = strtoll(s, &end, 10);
@@ -39,6 +42,8 @@ int parse__u64n(const char *s, size_t len, int base, uint64_t *out)
 		else if (base == 16 && c >= 'A' && c <= 'F')
 			d = (unsigned)(c - 'A' + 10);
 		else
+			return -EINVAL;
+		if (d >= (unsigned)base)
 			return -EINVAL;
 		if (v > (UINT64_MAX - d) / (uint64_t)base)
 			return -ERANGE;
