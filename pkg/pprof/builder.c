@@ -372,14 +372,16 @@ static int builder__intern_labels(struct pprof_builder *b, const struct pprof_la
 {
 	size_t i;
 
+	/* pprof reserves these keys for its own bookkeeping. Refuse before
+	 * interning anything, so a refused sample adds no strings. */
+	for (i = 0; i < n; i++)
+		if (!labels[i].key || !labels[i].key[0] || !strncmp(labels[i].key, "pprof::", 7))
+			return -EINVAL;
 	if (VEC_GROW(b->scratch_labels, b->cap_scratch_labels, n ? n : 1))
 		return builder__fail(b, -ENOMEM);
 	for (i = 0; i < n; i++) {
 		struct label_key *l = &b->scratch_labels[i];
 
-		/* pprof reserves these keys for its own bookkeeping. */
-		if (!labels[i].key || !labels[i].key[0] || !strncmp(labels[i].key, "pprof::", 7))
-			return -EINVAL;
 		l->key = builder__cstring(b, labels[i].key);
 		l->str = builder__cstring(b, labels[i].str);
 		l->num = labels[i].str ? 0 : labels[i].num;

@@ -59,7 +59,10 @@ static void test_samples_aggregate(void **state)
 	struct pprof_label other[] = {
 		{ .key = "pid", .num = 43 }, { .key = "comm", .str = "app" },
 	};
-	struct pprof_label reserved = { .key = "pprof::base", .str = "x" };
+	/* refused for its second label: the first must leave no string behind */
+	struct pprof_label reserved[] = {
+		{ .key = "never_kept", .str = "nor_this" }, { .key = "pprof::base", .str = "x" },
+	};
 	int64_t v[2] = { 1, 10000000 };
 	uint64_t f, l[2], stack[2];
 	struct pprof_line line;
@@ -79,7 +82,7 @@ static void test_samples_aggregate(void **state)
 		assert_int_equal(pprof_builder__add_sample(b, stack, 2, v, labels, 2), 0);
 	assert_int_equal(pprof_builder__add_sample(b, stack, 2, v, other, 2), 0);
 	assert_int_equal(pprof_builder__add_sample(b, stack, 1, v, labels, 2), 0);
-	assert_int_equal(pprof_builder__add_sample(b, stack, 2, v, &reserved, 1), -EINVAL);
+	assert_int_equal(pprof_builder__add_sample(b, stack, 2, v, reserved, 2), -EINVAL);
 	assert_int_equal(pprof_builder__sample_count(b), 3);
 	pprof_builder__set_period(b, "cpu", "nanoseconds", 10000000);
 	pprof_builder__set_time(b, 1700000000000000000, 10000000000);
@@ -98,6 +101,10 @@ static void test_samples_aggregate(void **state)
 	assert_int_equal(p->pb->sample[2]->n_location_id, 1);
 	assert_string_equal(p->pb->string_table[0], "");
 	assert_string_equal(pprof__str(p->pb, p->pb->comment[0]), "made by a test");
+	for (i = 0; i < p->pb->n_string_table; i++) {
+		assert_string_not_equal(p->pb->string_table[i], "never_kept");
+		assert_string_not_equal(p->pb->string_table[i], "nor_this");
+	}
 	assert_int_equal(pprof__default_sample_index(p->pb), 1);
 	pprof_profile__free(p);
 }
