@@ -32,12 +32,12 @@ VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1
 GEN      := $(BUILD)/gen
 LIBS     := -lprotobuf-c -lzstd -lz -lxxhash -lm -lpthread
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \
             -D_GNU_SOURCE \
             -Ipkg -I$(GEN) $(SANFLAGS)
 DEPFLAGS  = -MMD -MP
-LDFLAGS  += $(SANFLAGS)
+override LDFLAGS += $(SANFLAGS)
 
 # Debian packages needed to build, test and benchmark on a fresh machine.
 DEPS_PKGS := gcc make pkg-config clang llvm bpftool libbpf-dev libelf-dev libdw-dev \
@@ -161,7 +161,9 @@ fuzz: deps
 clean:
 	rm -rf build
 
-# Generated sources are kept between runs, not deleted as intermediates.
+# Generated sources are kept between runs, not deleted as intermediates;
+# a rule that fails leaves no half-written target that looks up to date.
 .SECONDARY:
+.DELETE_ON_ERROR:
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(wildcard $(patsubst %.o,%.d,$(LIB_OBJS) $(CMD_OBJS)) $(TEST_BINS:$(BUILD)/test/%=$(BUILD)/pkg/%.d))
