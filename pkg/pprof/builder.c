@@ -9,6 +9,7 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/htab.h"
+#include "base/strmap.h"
 #include "pprof/builder.h"
 
 /* A label in interned form: four string/number slots, hashed as one. */
@@ -27,10 +28,7 @@ struct pprof_builder {
 	struct arena *arena;	/* everything the finished profile points at */
 	int err;
 
-	char **strings;
-	uint32_t *string_lens;
-	size_t n_strings, cap_strings, cap_string_lens;
-	struct htab string_index;
+	struct strmap strings;	/* string_table, in order */
 
 	pprof_mapping_pb *mappings;
 	size_t n_mappings, cap_mappings;
@@ -82,7 +80,8 @@ struct pprof_builder *pprof_builder__new(const struct pprof_value_type *types, s
 	b->arena = arena__new(0);
 	if (!b->arena)
 		goto err_free;
-	if (htab__init(&b->string_index, 1024) || htab__init(&b->mapping_index, 16) ||
+	/* A profile we could not read back is no use: bound it the same way. */
+	if (strmap__init(&b->strings, PPROF_MAX_DECODED_BYTES) || htab__init(&b->mapping_index, 16) ||
 	    htab__init(&b->function_index, 1024) || htab__init(&b->location_index, 1024) ||
 	    htab__init(&b->sample_index, 1024))
 		goto err_free;
@@ -112,13 +111,11 @@ void pprof_builder__free(struct pprof_builder *b)
 {
 	if (!b)
 		return;
-	htab__free(&b->string_index);
+	strmap__free(&b->strings);
 	htab__free(&b->mapping_index);
 	htab__free(&b->function_index);
 	htab__free(&b->location_index);
 	htab__free(&b->sample_index);
-	free(b->strings);
-	free(b->string_lens);
 	free(b->mappings);
 	free(b->functions);
 	free(b->locations);
@@ -132,42 +129,19 @@ void pprof_builder__free(struct pprof_builder *b)
 
 /* Strings */
 
-struct str_key {
-	const char *s;
-	size_t len;
-};
-
-static bool string__eq(const void *ctx, uint32_t idx, const void *key)
-{
-	const struct pprof_builder *b = ctx;
-	const struct str_key *k = key;
-
-	return b->string_lens[idx] == k->len && !memcmp(b->strings[idx], k->s, k->len);
-}
-
 int64_t pprof_builder__string(struct pprof_builder *b, const char *s, size_t len)
 {
-	struct str_key k = { s ? s : "", s ? len : 0 };
-	uint32_t h = hash__bytes(k.s, k.len, 0);
-	int64_t idx;
-	char *copy;
+	size_t idx;
+	int err;
 
 	if (b->err)
 		return b->err;
-	if (k.len == 0 && b->n_strings)
+	if ((!s || !len) && b->strings.n)
 		return 0;
-	idx = htab__find(&b->string_index, h, string__eq, b, &k);
-	if (idx >= 0)
-		return idx;
-	if (k.len > UINT32_MAX || VEC_GROW(b->strings, b->cap_strings, b->n_strings + 1) ||
-	    VEC_GROW(b->string_lens, b->cap_string_lens, b->n_strings + 1))
-		return builder__fail(b, -ENOMEM);
-	copy = arena__strndup(b->arena, k.s, k.len);
-	if (!copy || htab__insert(&b->string_index, h, (uint32_t)b->n_strings))
-		return builder__fail(b, -ENOMEM);
-	b->strings[b->n_strings] = copy;
-	b->string_lens[b->n_strings] = (uint32_t)k.len;
-	return (int64_t)b->n_strings++;
+	err = strmap__intern(&b->strings, s ? s : "", s ? len : 0, &idx);
+	if (err < 0)
+		return builder__fail(b, err);
+	return (int64_t)idx;
 }
 
 static int64_t builder__cstring(struct pprof_builder *b, const char *s)
@@ -524,6 +498,7 @@ struct pprof_profile *pprof_builder__finish(struct pprof_builder *b)
 {
 	struct pprof_profile *p;
 	pprof_pb *pb;
+	char *text;
 	size_t i;
 
 	if (b->err)
@@ -551,11 +526,13 @@ struct pprof_profile *pprof_builder__finish(struct pprof_builder *b)
 	pb->function = (pprof_function_pb **)builder__pointers(b, b->functions, b->n_functions,
 							       sizeof(*b->functions));
 	pb->n_function = b->n_functions;
-	pb->string_table = arena__alloc(b->arena, b->n_strings * sizeof(char *));
-	if (pb->string_table) {
-		for (i = 0; i < b->n_strings; i++)
-			pb->string_table[i] = b->strings[i];
-		pb->n_string_table = b->n_strings;
+	pb->string_table = arena__alloc(b->arena, b->strings.n * sizeof(char *));
+	text = arena__alloc(b->arena, b->strings.text.len);
+	if (pb->string_table && text) {
+		memcpy(text, b->strings.text.data, b->strings.text.len);
+		for (i = 0; i < b->strings.n; i++)
+			pb->string_table[i] = text + b->strings.items[i].off;
+		pb->n_string_table = b->strings.n;
 	}
 	if (b->period_type.type || b->period_type.unit) {
 		pb->period_type = arena__alloc(b->arena, sizeof(*pb->period_type));
@@ -573,7 +550,7 @@ struct pprof_profile *pprof_builder__finish(struct pprof_builder *b)
 			pb->n_comment = b->n_comments;
 		}
 	}
-	if (b->err || !pb->string_table || ((b->period_type.type || b->period_type.unit) &&
+	if (b->err || !pb->string_table || !text || ((b->period_type.type || b->period_type.unit) &&
 					    !pb->period_type) || (b->n_comments && !pb->comment)) {
 		free(p);
 		builder__fail(b, -ENOMEM);
