@@ -616,6 +616,73 @@ check "bad option: --compress gzip --level 99" t_bad_option level --compress gzi
 check "bad option: --from nonsense" t_bad_option from --from nonsense
 check "bad option: --compress zstd --level 23" t_bad_option zlevel --compress zstd --level 23
 
+# ---- perf script: inlined frames, side-band records, several events ----
+
+t_perf_inline() { # --call-graph dwarf of gcc -O2 -g code: "(inlined)" is no binary
+	local out=$T/inline.pb.gz
+	convert "$out" testdata/perf/perf-script-inline-dwarf.txt || return 1
+	strict "$out" || return 1
+	if "$PPROFCHECK" summary -full "$out" | grep -q '"inlined"'; then
+		echo "a mapping named inlined"; return 1
+	fi
+	"$PPROFCHECK" summary -full "$out" | grep -m1 '^mapping:' | grep -q '"/tmp/ps/inl"' ||
+		{ echo "first mapping: $("$PPROFCHECK" summary -full "$out" | grep -m1 '^mapping:')"; return 1; }
+	"$PPROFCHECK" folded "$out" | grep -qx '_start;__libc_start_main_impl;__libc_start_call_main;main;outer;inner 18' ||
+		{ echo "stacks: $("$PPROFCHECK" folded "$out")"; return 1; }
+}
+check "perf-script inlined frames are lines of their caller's location" t_perf_inline
+
+t_perf_side_band() { # --header --show-task/mmap/switch/namespace-events
+	local out=$T/side-band.pb.gz
+	convert "$out" testdata/perf/perf-script-side-band-header.txt || return 1
+	! grep -q warning "$out.stderr" || { cat "$out.stderr"; return 1; }
+	[ "$("$PPROFCHECK" total "$out" samples/count)" = 12 ] || { echo "total $("$PPROFCHECK" total "$out" samples/count), want 12"; return 1; }
+	"$PPROFCHECK" summary "$out" | grep -qx 'period_type: cpu/nanoseconds' || { "$PPROFCHECK" summary "$out" | head -4; return 1; }
+}
+check "perf-script side-band records and --header are no samples" t_perf_side_band
+
+t_perf_long_header() { # perf script -I on a 256-CPU machine: the header outgrows detection's window
+	local in=$T/long-header.perf out=$T/long-header.pb.gz i
+	{
+		head -1 testdata/perf/perf-script-side-band-header.txt
+		for i in $(seq 0 255); do echo "# CPU $i: Core ID $i, Die ID 0, Socket ID 0"; done
+		tail -n +2 testdata/perf/perf-script-side-band-header.txt
+	} >"$in"
+	convert "$out" "$in" || return 1
+	grep -q '(perf-script)' "$out.stderr" || { echo "not read as perf script: $(cat "$out.stderr")"; return 1; }
+	same_summary "$T/side-band.pb.gz" "$out"
+}
+check "perf-script after a long --header is detected as perf script" t_perf_long_header
+
+t_perf_two_events() { # perf record -e page-faults -e cpu-clock: the first event only
+	local in=testdata/perf/perf-script-page-faults-cpu-clock.txt out=$T/two-events.pb.gz want
+	convert "$out" "$in" || return 1
+	want=$(grep -c ' page-faults: *$' "$in")
+	[ "$("$PPROFCHECK" total "$out" samples/count)" = "$want" ] || { echo "total $("$PPROFCHECK" total "$out" samples/count), want $want"; return 1; }
+	"$PPROFCHECK" summary "$out" | grep -qx 'period_type: page-faults/count' || { "$PPROFCHECK" summary "$out" | head -4; return 1; }
+	grep -qF "6 samples of other events than 'page-faults' skipped, the first at line 21; a profile holds one event" "$out.stderr" ||
+		{ echo "warning: $(cat "$out.stderr")"; return 1; }
+}
+check "perf-script of two events holds the first, warns of the other" t_perf_two_events
+
+t_perf_no_callchain() { # perf script -F comm,tid,time,event,ip,sym without -g
+	local out=$T/no-callchain.pb.gz
+	convert "$out" testdata/perf/perf-script-no-callchain.txt || return 1
+	! grep -q warning "$out.stderr" || { cat "$out.stderr"; return 1; }
+	[ "$("$PPROFCHECK" total "$out" samples/count)" = 26 ] || { echo "total $("$PPROFCHECK" total "$out" samples/count)"; return 1; }
+	"$PPROFCHECK" folded "$out" | grep -qx 'page_counter_charge 1' || { "$PPROFCHECK" folded "$out"; return 1; }
+}
+check "perf-script without call chains keeps the sampled IP" t_perf_no_callchain
+
+# Text that yields no samples is refused, not written as an empty profile.
+grep '^#' testdata/perf/perf-script-side-band-header.txt >"$P/header-only.perf"
+printf 'a;b 0\nc 0\n' >"$P/zero-counts.folded"
+for f in header-only.perf zero-counts.folded; do
+	check "bad input: $f (no samples) fails cleanly" t_bad_input "$P/$f"
+done
+check "bad input: header-only.perf --from perf-script fails cleanly" t_bad_input "$P/header-only.perf" --from perf-script
+
+
 # ---- output targets that are not plain new files ----
 
 # 300000 distinct stacks: long enough to write that a signal can land mid-write.

@@ -8,6 +8,10 @@
 /* Enough for a perf script header and its first frames, or a dozen folded
  * lines; detection must stay cheap on gigabyte inputs. */
 #define DETECT_WINDOW 8192u
+/* Leading comment and blank lines skipped before the window: `perf script
+ * --header` (-I) writes hundreds of "# ..." lines, a few dozen KiB on large
+ * machines. Past this the input is judged on what follows anyway. */
+#define DETECT_MAX_PREAMBLE (1u << 20)
 
 static const struct {
 	const char *name;
@@ -74,6 +78,10 @@ static bool detect__perf_script(const char *data, size_t len, bool whole)
 	}
 	if (perf_script__parse_header(l.p, l.len, &h))
 		return false;
+	/* PERF_RECORD_* after a header's ids and time is perf's alone, and
+	 * some (NAMESPACES) go on over lines that are no frames. */
+	if (perf_script__is_sideband(&h))
+		return true;
 	/* ...followed by its frames, a blank line ending a frameless sample, or
 	 * the next header when perf printed no call chains. */
 	if (!text__next(&it, &l) || (!l.complete && !whole))
@@ -82,11 +90,36 @@ static bool detect__perf_script(const char *data, size_t len, bool whole)
 	       perf_script__parse_header(l.p, l.len, &h) == 0;
 }
 
+/* Bytes of whole "#" comment and blank text lines at the start: they say
+ * nothing about the format, and would fill the window. */
+static size_t detect__preamble(const char *data, size_t len)
+{
+	struct text_iter it = { .data = data,
+				.len = len < DETECT_MAX_PREAMBLE ? len : DETECT_MAX_PREAMBLE };
+	struct text_line l;
+	size_t end = 0;
+
+	while (text__next(&it, &l) && l.complete &&
+	       (text__is_blank(l.p, l.len) || l.p[0] == '#') &&
+	       detect__is_text((const unsigned char *)l.p, l.len))
+		end = it.pos;
+	return end;
+}
+
 enum convert_format convert__detect(const void *data, size_t len)
 {
-	size_t n = len < DETECT_WINDOW ? len : DETECT_WINDOW;
+	size_t skip = len ? detect__preamble(data, len) : 0, n;
 
-	if (n == 0 || !detect__is_text(data, n))
+	if (len == 0)
+		return FORMAT_PPROF;
+	/* Nothing but comments: text, which the folded reader refuses with a
+	 * message saying it found no stacks. */
+	if (skip == len)
+		return FORMAT_FOLDED;
+	data = (const char *)data + skip;
+	len -= skip;
+	n = len < DETECT_WINDOW ? len : DETECT_WINDOW;
+	if (!detect__is_text(data, n))
 		return FORMAT_PPROF;
 	if (detect__perf_script(data, n, n == len))
 		return FORMAT_PERF_SCRIPT;

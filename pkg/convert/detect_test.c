@@ -60,6 +60,12 @@ static enum convert_format detect_file(const char *path)
 static void test_real_files(void **state)
 {
 	assert_int_equal(detect_file("testdata/perf/perf-script-gzip-dd.txt"), FORMAT_PERF_SCRIPT);
+	assert_int_equal(detect_file("testdata/perf/perf-script-inline-dwarf.txt"), FORMAT_PERF_SCRIPT);
+	assert_int_equal(detect_file("testdata/perf/perf-script-page-faults-cpu-clock.txt"),
+			 FORMAT_PERF_SCRIPT);
+	assert_int_equal(detect_file("testdata/perf/perf-script-side-band-header.txt"),
+			 FORMAT_PERF_SCRIPT);
+	assert_int_equal(detect_file("testdata/perf/perf-script-no-callchain.txt"), FORMAT_PERF_SCRIPT);
 	assert_int_equal(detect_file("testdata/perf/libbpf-tools-profile-folded.txt"), FORMAT_FOLDED);
 	assert_int_equal(detect_file("testdata/pprof/go-runtime-cpu.pb.gz"), FORMAT_PPROF);
 	assert_int_equal(detect_file("testdata/pprof/parca-profile-with-labels.pb.gz"), FORMAT_PPROF);
@@ -78,6 +84,10 @@ static void test_text_variants(void **state)
 				"   app 2 1.001000: 1 cpu-clock:   1234 foo (/bin/app)\n"),
 			 FORMAT_PERF_SCRIPT);
 	assert_int_equal(DETECT("app 2 1.000000: 1 cpu-clock:\n\napp 2 1.001000: 1 cpu-clock:\n"),
+			 FORMAT_PERF_SCRIPT);
+	/* --show-namespace-events first: a side-band record over two lines */
+	assert_int_equal(DETECT("perf-exec     0     0.000000: PERF_RECORD_NAMESPACES 9/9 - nr_namespaces: 7\n"
+				"\t\t[0/net: 4/0xeffffff9, 1/uts: 4/0xeffffffe, 2/ipc: 4/0xefffffff, \n"),
 			 FORMAT_PERF_SCRIPT);
 	/* folded, with or without a warning first; other text goes to the
 	 * folded reader, which says what is wrong */
@@ -112,6 +122,41 @@ static void test_window(void **state)
 	buf__free(&b);
 }
 
+/* perf script --header (-I) on a 256-CPU machine: a "# CPU N: ..." line per
+ * CPU, more than the window holds, before the first sample. */
+static void test_long_header(void **state)
+{
+	static const char capture[] = "testdata/perf/perf-script-side-band-header.txt";
+	struct buf b = BUF_INIT(0), text = BUF_INIT(0);
+	struct errmsg e;
+	const char *first;
+	size_t i;
+
+	assert_int_equal(file__read_all(capture, &b, &e), 0);
+	/* the real header, then the topology lines perf -I adds */
+	first = memchr(b.data, '\n', b.len);
+	assert_int_equal(buf__append(&text, b.data, (size_t)(first + 1 - (const char *)b.data)), 0);
+	for (i = 0; i < 256; i++)
+		assert_int_equal(buf__appendf(&text, "# CPU %zu: Core ID %zu, Die ID 0, Socket ID 0\n",
+					      i, i), 0);
+	assert_true(text.len > 8192);
+	assert_int_equal(buf__append(&text, first + 1,
+				     b.len - (size_t)(first + 1 - (const char *)b.data)), 0);
+	assert_int_equal(convert__detect(text.data, text.len), FORMAT_PERF_SCRIPT);
+	/* comments then binary: pprof's to refuse; comments only: text */
+	text.len = 0;
+	for (i = 0; i < 400; i++)
+		assert_int_equal(buf__appendf(&text, "# CPU %zu: Core ID %zu\n\n", i, i), 0);
+	assert_int_equal(convert__detect(text.data, text.len), FORMAT_FOLDED);
+	assert_int_equal(buf__append(&text, "\x0a\x04\x08\x01\x10\x02", 6), 0);
+	assert_int_equal(convert__detect(text.data, text.len), FORMAT_PPROF);
+	text.len -= 6;
+	assert_int_equal(buf__appendf(&text, "main;work 3\n"), 0);
+	assert_int_equal(convert__detect(text.data, text.len), FORMAT_FOLDED);
+	buf__free(&text);
+	buf__free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -119,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_real_files),
 		cmocka_unit_test(test_text_variants),
 		cmocka_unit_test(test_window),
+		cmocka_unit_test(test_long_header),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,13 +23,9 @@ struct folded_reader {
 	uint64_t unknown_loc;		/* shared by empty frames */
 	uint64_t locs[CONVERT_MAX_FRAMES];
 	uint64_t total;
-	size_t stacks, skipped, skipped_first, truncated, truncated_first;
+	size_t stacks;
+	struct tally skipped, deep;
 };
-
-static int builder_err(void)
-{
-	return errno ? -errno : -ENOMEM;
-}
 
 /* Split "STACK COUNT": the count is the last blank-separated token because
  * frames themselves may hold blanks. -EINVAL: not that shape. */
@@ -69,7 +65,7 @@ static int folded__location(struct folded_reader *r, const char *name, size_t le
 		if (!r->unknown_loc) {
 			r->unknown_loc = pprof_builder__location(r->b, 0, 0, NULL, 0);
 			if (!r->unknown_loc)
-				return builder_err();
+				return convert__builder_err();
 		}
 		*loc = r->unknown_loc;
 		return 0;
@@ -84,21 +80,15 @@ static int folded__location(struct folded_reader *r, const char *name, size_t le
 	name = strmap__key(&r->frames, idx);
 	line.function_id = pprof_builder__function(r->b, name, name, NULL, 0);
 	if (!line.function_id)
-		return builder_err();
+		return convert__builder_err();
 	*loc = pprof_builder__location(r->b, 0, 0, &line, 1);
 	if (!*loc)
-		return builder_err();
+		return convert__builder_err();
 	r->frames.items[idx].val = (int64_t)*loc;
 	return 0;
 }
 
-static void folded__skip(size_t *count, size_t *first, size_t line_no)
-{
-	if ((*count)++ == 0)
-		*first = line_no;
-}
-
-/* One line: 0, 1 when it is not a folded stack, or a negative errno. */
+/* One line: 0, 1 when it holds no stack to keep, or a negative errno. */
 static int folded__line(struct folded_reader *r, const struct text_line *l, struct errmsg *e)
 {
 	const char *s = l->p, *f, *end;
@@ -107,8 +97,11 @@ static int folded__line(struct folded_reader *r, const struct text_line *l, stru
 	int64_t value;
 	int err;
 
-	while (len && text__is_space(*s))
-		s++, len--;
+	text__trim(&s, &len);
+	/* Comments: perf script --header, or notes people add; no frame name
+	 * a tool writes starts with '#'. */
+	if (len && *s == '#')
+		return 1;
 	if (memchr(s, '\0', len))
 		return 1;
 	err = folded__split(s, len, &stack_len, &count);
@@ -116,12 +109,19 @@ static int folded__line(struct folded_reader *r, const struct text_line *l, stru
 		return errmsg__set(e, -EBADMSG, "line %zu: count out of range", l->no);
 	if (err)
 		return 1;
+	/* A count of 0 says the stack was never seen: nothing a profile can
+	 * hold. Such lines are skipped and counted like any other line without
+	 * a stack, so that text whose lines merely end in 0 (such as "# CPU 0:
+	 * Core ID 0, Socket ID 0" headers) is refused, not read as an empty
+	 * profile. */
+	if (count == 0)
+		return 1;
 	for (f = s; (f = memchr(f, FOLDED_SEP, stack_len - (size_t)(f - s))); f++)
 		depth++;
 	/* Keep the leaf end of an over-deep stack, as stack walkers do. */
 	skip = depth > CONVERT_MAX_FRAMES ? depth - CONVERT_MAX_FRAMES : 0;
 	if (skip)
-		folded__skip(&r->truncated, &r->truncated_first, l->no);
+		tally__add(&r->deep, l->no);
 	kept = depth - skip;
 	end = s + stack_len;
 	for (f = s, i = 0; i < depth; i++) {
@@ -140,8 +140,6 @@ static int folded__line(struct folded_reader *r, const struct text_line *l, stru
 				   INT64_MAX);
 	r->total += count;
 	r->stacks++;
-	if (count == 0)
-		return 0;
 	value = (int64_t)count;
 	err = pprof_builder__add_sample(r->b, r->locs, kept, &value, NULL, 0);
 	if (err)
@@ -166,7 +164,7 @@ int folded__read(const char *data, size_t len, struct pprof_profile **out, struc
 		goto free_reader;
 	r->b = pprof_builder__new(&type, 1);
 	if (!r->b) {
-		err = errmsg__set(e, builder_err(), "out of memory");
+		err = errmsg__set(e, convert__builder_err(), "out of memory");
 		goto free_reader;
 	}
 	while (text__next(&it, &l)) {
@@ -181,26 +179,24 @@ int folded__read(const char *data, size_t len, struct pprof_profile **out, struc
 		if (err < 0)
 			goto free_reader;
 		if (err)
-			folded__skip(&r->skipped, &r->skipped_first, l.no);
+			tally__add(&r->skipped, l.no);
 		err = 0;
 	}
+	/* An empty profile would only hide that the input was something else. */
 	if (!r->stacks) {
-		err = r->skipped ? errmsg__set(e, -EBADMSG, "no folded stacks found (lines that are "
-					       "not 'frame;frame COUNT': %zu, the first is line %zu)",
-					       r->skipped, r->skipped_first)
-				 : errmsg__set(e, -EBADMSG, "no folded stacks found");
+		err = r->skipped.n ? errmsg__set(e, -EBADMSG, "no stacks found: not folded stacks? "
+						 "(lines skipped: %zu, the first at line %zu)",
+						 r->skipped.n, r->skipped.first)
+				   : errmsg__set(e, -EBADMSG, "no stacks found: not folded stacks?");
 		goto free_reader;
 	}
-	if (r->skipped)
-		pr_warn("folded: skipped lines that are not 'frame;frame COUNT': %zu, the first is "
-			"line %zu", r->skipped, r->skipped_first);
-	if (r->truncated)
-		pr_warn("folded: stacks deeper than %u frames cut to their leaf-most %u: %zu, the "
-			"first is line %zu", CONVERT_MAX_FRAMES, CONVERT_MAX_FRAMES, r->truncated,
-			r->truncated_first);
+	if (r->skipped.n)
+		pr_warn("folded: lines skipped (# comments, or not 'frame;frame COUNT' with COUNT "
+			"above 0): %zu, the first at line %zu", r->skipped.n, r->skipped.first);
+	tally__warn_deep(&r->deep, "folded");
 	*out = pprof_builder__finish(r->b);
 	if (!*out)
-		err = errmsg__set(e, builder_err(), "cannot finish the profile");
+		err = errmsg__set(e, convert__builder_err(), "cannot finish the profile");
 free_reader:
 	pprof_builder__free(r->b);
 	strmap__free(&r->frames);
@@ -208,66 +204,8 @@ free_reader:
 	return err;
 }
 
-/* Profiles from other producers need not number ids 1..N; look those up
- * through a hash index instead. */
-struct id_index {
-	uint64_t *ids;		/* NULL when id i+1 sits at index i */
-	size_t n;
-	struct htab t;
-};
-
-static bool id_index__eq(const void *ctx, uint32_t idx, const void *key)
-{
-	const uint64_t *ids = ctx;
-
-	return ids[idx] == *(const uint64_t *)key;
-}
-
-typedef uint64_t id_at_fn(const pprof_pb *pb, size_t i);
-
-static uint64_t location_id_at(const pprof_pb *pb, size_t i) { return pb->location[i]->id; }
-static uint64_t function_id_at(const pprof_pb *pb, size_t i) { return pb->function[i]->id; }
-
-static int id_index__init(struct id_index *x, const pprof_pb *pb, size_t n, id_at_fn *id_at)
-{
-	size_t i;
-	int err;
-
-	memset(x, 0, sizeof(*x));
-	x->n = n;
-	for (i = 0; i < n && id_at(pb, i) == i + 1; i++)
-		;
-	if (i == n)
-		return 0;
-	if (n >= UINT32_MAX - 1)
-		return -E2BIG;
-	x->ids = malloc(n * sizeof(*x->ids));
-	if (!x->ids)
-		return -ENOMEM;
-	err = htab__init(&x->t, n);
-	for (i = 0; !err && i < n; i++) {
-		x->ids[i] = id_at(pb, i);
-		err = htab__insert(&x->t, hash__bytes(&x->ids[i], sizeof(x->ids[i]), 0), (uint32_t)i);
-	}
-	return err;
-}
-
-static int64_t id_index__find(const struct id_index *x, uint64_t id)
-{
-	if (!x->ids)
-		return id >= 1 && id <= x->n ? (int64_t)(id - 1) : -1;
-	return htab__find(&x->t, hash__bytes(&id, sizeof(id), 0), id_index__eq, x->ids, &id);
-}
-
-static void id_index__free(struct id_index *x)
-{
-	free(x->ids);
-	htab__free(&x->t);
-}
-
 struct folded_writer {
 	const pprof_pb *pb;
-	struct id_index locs, funcs;
 	struct strmap stacks;		/* folded stack -> total */
 	struct buf stack, out;
 	compress_sink_fn *sink;
@@ -296,6 +234,23 @@ static int folded__append_name(struct buf *b, const char *name)
 	return 0;
 }
 
+/* Profiles reach the writer from the builder or from pprof__decode, both of
+ * which number ids 1..N in array order, so an id is its index + 1; the
+ * checks only keep a broken profile from reading out of bounds. */
+static const pprof_location_pb *folded__location_of(const pprof_pb *pb, uint64_t id)
+{
+	if (id == 0 || id > pb->n_location || pb->location[id - 1]->id != id)
+		return NULL;
+	return pb->location[id - 1];
+}
+
+static const pprof_function_pb *folded__function_of(const pprof_pb *pb, uint64_t id)
+{
+	if (id == 0 || id > pb->n_function || pb->function[id - 1]->id != id)
+		return NULL;
+	return pb->function[id - 1];
+}
+
 /* The folded text of sample si into w->stack: root first, and within a
  * location the caller line before the lines inlined into it. */
 static int folded__stack(struct folded_writer *w, size_t si, struct errmsg *e)
@@ -308,13 +263,11 @@ static int folded__stack(struct folded_writer *w, size_t si, struct errmsg *e)
 	if (s->n_location_id == 0)
 		return folded__append_name(&w->stack, FOLDED_UNKNOWN);
 	for (i = s->n_location_id; i-- > 0 && !err;) {
-		int64_t li = id_index__find(&w->locs, s->location_id[i]);
-		const pprof_location_pb *loc;
+		const pprof_location_pb *loc = folded__location_of(w->pb, s->location_id[i]);
 
-		if (li < 0)
+		if (!loc)
 			return errmsg__set(e, -EINVAL, "sample %zu: no location %" PRIu64, si,
 					   s->location_id[i]);
-		loc = w->pb->location[li];
 		if (loc->n_line == 0) {
 			if (w->stack.len)
 				err = buf__append(&w->stack, ";", 1);
@@ -322,14 +275,13 @@ static int folded__stack(struct folded_writer *w, size_t si, struct errmsg *e)
 				err = folded__append_name(&w->stack, FOLDED_UNKNOWN);
 		}
 		for (j = loc->n_line; j-- > 0 && !err;) {
-			int64_t fi = id_index__find(&w->funcs, loc->line[j]->function_id);
-			const pprof_function_pb *f;
+			const pprof_function_pb *f = folded__function_of(w->pb,
+									 loc->line[j]->function_id);
 			const char *name;
 
-			if (fi < 0)
+			if (!f)
 				return errmsg__set(e, -EINVAL, "location %" PRIu64 ": no function %"
 						   PRIu64, loc->id, loc->line[j]->function_id);
-			f = w->pb->function[fi];
 			name = pprof__str(w->pb, f->name);
 			if (!*name)
 				name = pprof__str(w->pb, f->system_name);
@@ -391,10 +343,6 @@ int folded__write(const struct pprof_profile *p, size_t sample_index,
 		return errmsg__set(e, -EINVAL, "sample type %zu out of range: the profile has %zu",
 				   sample_index, pb->n_sample_type);
 	err = strmap__init(&w.stacks, FOLDED_MAX_TEXT);
-	if (!err)
-		err = id_index__init(&w.locs, pb, pb->n_location, location_id_at);
-	if (!err)
-		err = id_index__init(&w.funcs, pb, pb->n_function, function_id_at);
 	if (err) {
 		err = errmsg__set(e, err, "%s", strerror(-err));
 		goto free_writer;
@@ -436,7 +384,5 @@ free_writer:
 	buf__free(&w.out);
 	buf__free(&w.stack);
 	strmap__free(&w.stacks);
-	id_index__free(&w.funcs);
-	id_index__free(&w.locs);
 	return err;
 }

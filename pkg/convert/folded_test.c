@@ -72,7 +72,8 @@ static void test_libbpf_tools_capture(void **state)
 	p = read_ok((const char *)b.data, b.len);
 	warn = capture__end(&c);
 	/* the "WARNING: 1 stack traces could not be displayed." line */
-	assert_non_null(strstr(warn, "skipped lines that are not 'frame;frame COUNT': 1, the first is line 1"));
+	assert_non_null(strstr(warn, "folded: lines skipped (# comments, or not 'frame;frame COUNT' "
+				     "with COUNT above 0): 1, the first at line 1"));
 	pb = p->pb;
 	assert_int_equal(pb->n_sample_type, 1);
 	assert_string_equal(pprof__str(pb, pb->sample_type[0]->type), "samples");
@@ -146,11 +147,10 @@ static void test_refused(void **state)
 {
 	char *big;
 
-	expect_refused("", 0, "no folded stacks found");
-	expect_refused("\n\n  \n", 4, "no folded stacks found");
+	expect_refused("", 0, "no stacks found: not folded stacks?");
+	expect_refused("\n\n  \n", 4, "no stacks found: not folded stacks?");
 	expect_refused("hello world\nno count here\n", 26,
-		       "no folded stacks found (lines that are not 'frame;frame COUNT': 2, "
-		       "the first is line 1)");
+		       "no stacks found: not folded stacks? (lines skipped: 2, the first at line 1)");
 	expect_refused("a;b 1\na;b 18446744073709551616\n", 31, "line 2: count out of range");
 	expect_refused("a;b 9223372036854775808\n", 24, "line 1: count out of range");
 	expect_refused("a 9223372036854775807\nb 1\n", 26, "line 2: counts add up past");
@@ -173,10 +173,36 @@ static void test_skipped_lines(void **state)
 
 	capture__begin(&c);
 	p = read_ok(text, sizeof(text) - 1);
-	assert_non_null(strstr(capture__end(&c), "COUNT': 4, the first is line 2"));
+	assert_non_null(strstr(capture__end(&c), "COUNT above 0): 4, the first at line 2"));
 	assert_int_equal(p->pb->n_sample, 2);
 	assert_int_equal(total(p->pb, 0), 3);
 	pprof_profile__free(p);
+}
+
+/* "#" comments and counts of 0 carry no stack: skipped and counted, and
+ * text of nothing else (such as a perf script --header) is refused rather
+ * than read as an empty profile. */
+static void test_comments_and_zero_counts(void **state)
+{
+	static const char text[] = "# made by hand\n#\na;b 0\na;b 2\n  # c 5\nc 1\n";
+	static const char header[] = "# CPU 0: Core ID 0, Die ID 0, Socket ID 0\n"
+				     "# CPU 1: Core ID 1, Die ID 0, Socket ID 0\n"
+				     "# nrcpus online : 2\n";
+	struct pprof_profile *p;
+	struct capture c;
+
+	capture__begin(&c);
+	p = read_ok(text, sizeof(text) - 1);
+	assert_non_null(strstr(capture__end(&c), "COUNT above 0): 4, the first at line 1"));
+	assert_int_equal(p->pb->n_sample, 2);
+	assert_int_equal(total(p->pb, 0), 3);
+	pprof_profile__free(p);
+
+	expect_refused("a;b 0\nc 0\n", 10, "no stacks found: not folded stacks? (lines skipped: "
+		       "2, the first at line 1)");
+	/* perf script -I: lines that end in a number, the first ones in 0 */
+	expect_refused(header, sizeof(header) - 1,
+		       "no stacks found: not folded stacks? (lines skipped: 3, the first at line 1)");
 }
 
 /* Deeper than CONVERT_MAX_FRAMES: the leaf end stays, and the user hears. */
@@ -193,7 +219,8 @@ static void test_deep_stack(void **state)
 	assert_int_equal(buf__appendf(&text, " 1\n"), 0);
 	capture__begin(&c);
 	p = read_ok((const char *)text.data, text.len);
-	assert_non_null(strstr(capture__end(&c), "cut to their leaf-most 4096: 1, the first is line 1"));
+	assert_non_null(strstr(capture__end(&c), "folded: stacks deeper than 4096 frames cut to "
+					      "their leaf-most 4096: 1, the first at line 1"));
 	s = p->pb->sample[0];
 	assert_int_equal(s->n_location_id, CONVERT_MAX_FRAMES);
 	assert_string_equal(function_name(p->pb, s->location_id[0], 0), "f4195");
@@ -300,6 +327,14 @@ static void test_write(void **state)
 	assert_int_equal(folded__write(p, 2, buf_sink, &out, &e), -EINVAL);
 	assert_non_null(strstr(e.text, "sample type 2 out of range"));
 	assert_int_equal(out.len, 0);
+	/* ids index the arrays directly; one past the end is refused, not read */
+	p->pb->sample[0]->location_id[1] = p->pb->n_location + 1;
+	assert_int_equal(folded__write(p, 0, buf_sink, &out, &e), -EINVAL);
+	assert_non_null(strstr(e.text, "sample 0: no location 5"));
+	p->pb->sample[0]->location_id[1] = 2;
+	p->pb->location[1]->line[0]->function_id = 0;
+	assert_int_equal(folded__write(p, 0, buf_sink, &out, &e), -EINVAL);
+	assert_non_null(strstr(e.text, "location 2: no function 0"));
 	pprof_profile__free(p);
 }
 
@@ -380,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_shapes),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_skipped_lines),
+		cmocka_unit_test(test_comments_and_zero_counts),
 		cmocka_unit_test(test_deep_stack),
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_write),

@@ -1,6 +1,7 @@
 /* `perf script` text in its default fields to pprof: a sample per header and
- * call chain, pid/tid/comm labels, one mapping per DSO, addresses kept so that
- * unsymbolized frames can be symbolized later. */
+ * call chain of one event, pid/tid/comm labels, one mapping per DSO, inlined
+ * functions as the leading lines of their caller's location, addresses kept
+ * so that unsymbolized frames can be symbolized later. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +16,16 @@
 #define PERF_UNKNOWN "[unknown]"
 #define PERF_MODIFIERS "ukhIGHpPSDWe"	/* event modifier letters, as in cycles:uk */
 #define PERF_QUOTE 60			/* bytes of a bad line quoted in errors */
+#define PERF_INLINED "inlined"		/* perf's DSO text for an inlined function */
+#define PERF_SIDEBAND "PERF_RECORD_"	/* --show-task-events, --show-mmap-events, ... */
+#define PERF_MAX_INLINES 256u		/* inlined functions held for one address */
+#define PERF_MAX_INLINE_TEXT (4u << 20)	/* their frame text together */
 
 struct perf_dso {
 	uint64_t mapping_id;
 	uint64_t lo, hi;		/* addresses seen */
 	bool symbolized;		/* every frame in it had a symbol */
+	bool inlines;			/* some frame in it had inlined functions */
 };
 
 struct perf_frame {
@@ -30,37 +36,44 @@ struct perf_frame {
 
 struct perf_reader {
 	struct pprof_builder *b;
-	struct strmap frames;		/* frame text -> location id */
+	struct strmap frames;		/* frame text (inlined frames first) -> location id */
 	struct strmap dsos;		/* DSO path -> index in dso */
 	struct strmap periods;		/* period (raw bytes) -> samples */
 	struct perf_dso *dso;
 	size_t n_dso, cap_dso;
 	struct buf scratch;		/* NUL-terminated copies for the builder */
+	struct buf key;			/* frame cache key when inlined frames lead */
 
-	/* Fixed by the first sample. */
+	/* Fixed by the first sample: a profile holds one event. */
 	const char *event;
 	size_t event_len;
 	bool cpu;			/* a clock event with periods: cpu/nanoseconds too */
 
 	uint64_t t_min, t_max, last_period;
-	size_t samples, other_events, other_first, deep, deep_first;
+	size_t samples;
+	struct tally other, deep, frameless;
+
+	bool in_sideband;		/* lines may continue a side-band record */
 
 	/* The sample being read. */
-	bool in_sample, truncated;
+	bool in_sample, skip, truncated;
 	struct perf_header h;
+	size_t h_line;
 	size_t n_locs;
 	uint64_t locs[CONVERT_MAX_FRAMES];
+
+	/* Inlined frames waiting for the frame of their address: their text,
+	 * one per line, and the lines of the location being made. */
+	struct buf inl;
+	size_t n_inl;
+	uint64_t inl_addr;
+	struct pprof_line lines[PERF_MAX_INLINES + 1];
 };
 
 struct perf_tok {
 	const char *p;
 	size_t len;
 };
-
-static int builder_err(void)
-{
-	return errno ? -errno : -ENOMEM;
-}
 
 static bool perf__is_hex(char c)
 {
@@ -90,14 +103,6 @@ static bool perf__next_tok(const char *s, size_t len, size_t *pos, struct perf_t
 	t->len = (size_t)(s + i - t->p);
 	*pos = i;
 	return true;
-}
-
-static void perf__trim(const char **s, size_t *len)
-{
-	while (*len && text__is_space(**s))
-		(*s)++, (*len)--;
-	while (*len && text__is_space((*s)[*len - 1]))
-		(*len)--;
 }
 
 /* SECONDS.FRACTION: as perf prints sample times. */
@@ -183,7 +188,7 @@ int perf_script__parse_header(const char *s, size_t len, struct perf_header *h)
 		return -EBADMSG;
 	h->comm = s;
 	h->comm_len = (size_t)(ids - s);
-	perf__trim(&h->comm, &h->comm_len);
+	text__trim(&h->comm, &h->comm_len);
 
 	mark = pos;
 	if (perf__next_tok(s, len, &pos, &t) && parse__u64n(t.p, t.len, 10, &h->period) == 0 &&
@@ -201,7 +206,7 @@ int perf_script__parse_header(const char *s, size_t len, struct perf_header *h)
 	}
 	h->rest = s + mark;
 	h->rest_len = len - mark;
-	perf__trim(&h->rest, &h->rest_len);
+	text__trim(&h->rest, &h->rest_len);
 	return 0;
 }
 
@@ -229,7 +234,7 @@ static int perf__parse_frame(const char *s, size_t len, struct perf_frame *f)
 		return -EBADMSG;
 	rest = s + i;
 	n = len - i;
-	perf__trim(&rest, &n);
+	text__trim(&rest, &n);
 	f->sym = rest;
 	f->sym_len = n;
 	if (n && rest[n - 1] == ')') {
@@ -245,7 +250,7 @@ static int perf__parse_frame(const char *s, size_t len, struct perf_frame *f)
 			f->dso = rest + j + 1;
 			f->dso_len = n - j - 2;
 			f->sym_len = j;
-			perf__trim(&f->sym, &f->sym_len);
+			text__trim(&f->sym, &f->sym_len);
 		}
 	}
 	/* perf adds +0xOFFSET to the symbol; the address already says it. */
@@ -281,7 +286,9 @@ static int perf__dso(struct perf_reader *r, const char *path, size_t len, size_t
 	int err;
 
 	err = strmap__intern(&r->dsos, path, len, &idx);
-	if (err <= 0) {
+	if (err < 0)
+		return err;
+	if (err == 0) {
 		*di = (size_t)r->dsos.items[idx].val;
 		return err;
 	}
@@ -293,22 +300,51 @@ static int perf__dso(struct perf_reader *r, const char *path, size_t len, size_t
 	d = &r->dso[r->n_dso];
 	d->mapping_id = pprof_builder__mapping(r->b, &m);
 	if (!d->mapping_id)
-		return builder_err();
+		return convert__builder_err();
 	d->lo = UINT64_MAX;
 	d->hi = 0;
 	d->symbolized = true;
+	d->inlines = false;
 	r->dsos.items[idx].val = (int64_t)r->n_dso;
 	*di = r->n_dso++;
 	return 0;
 }
 
+static int perf__function(struct perf_reader *r, const struct perf_frame *f, uint64_t *id)
+{
+	const char *name = perf__cstr(r, f->sym, f->sym_len);
+
+	if (!name)
+		return -ENOMEM;
+	*id = pprof_builder__function(r->b, name, name, NULL, 0);
+	return *id ? 0 : convert__builder_err();
+}
+
+/* The location of frame f (NULL: inlined frames whose own frame perf did not
+ * print), with the held inlined functions as its leading lines: innermost
+ * first and the caller last, pprof's order and perf's alike. */
 static int perf__location(struct perf_reader *r, const struct perf_frame *f, uint64_t *loc)
 {
-	struct pprof_line line = { 0 };
 	uint64_t mapping_id = 0;
+	size_t n = 0, pos = 0;
 	int err;
 
-	if (f->dso_len) {
+	while (pos < r->inl.len) {
+		const char *s = (const char *)r->inl.data + pos;
+		const char *nl = memchr(s, '\n', r->inl.len - pos);
+		struct perf_frame in;
+
+		if (!nl || perf__parse_frame(s, (size_t)(nl - s), &in))
+			return -EPROTO;		/* it parsed when it was held */
+		pos += (size_t)(nl - s) + 1;
+		if (!in.sym_len)
+			continue;
+		err = perf__function(r, &in, &r->lines[n].function_id);
+		if (err)
+			return err;
+		r->lines[n++].line = 0;
+	}
+	if (f && f->dso_len) {
 		struct perf_dso *d;
 		size_t di;
 
@@ -319,57 +355,151 @@ static int perf__location(struct perf_reader *r, const struct perf_frame *f, uin
 		d->lo = f->addr < d->lo ? f->addr : d->lo;
 		d->hi = f->addr > d->hi ? f->addr : d->hi;
 		d->symbolized &= f->sym_len != 0;
+		d->inlines |= n != 0;
 		mapping_id = d->mapping_id;
 	}
-	if (f->sym_len) {
-		const char *name = perf__cstr(r, f->sym, f->sym_len);
-
-		if (!name)
-			return -ENOMEM;
-		line.function_id = pprof_builder__function(r->b, name, name, NULL, 0);
-		if (!line.function_id)
-			return builder_err();
+	if (f && f->sym_len) {
+		err = perf__function(r, f, &r->lines[n].function_id);
+		if (err)
+			return err;
+		r->lines[n++].line = 0;
 	}
 	/* Without a symbol, keep mapping and address and no line: pprof and
 	 * servers can symbolize it later from the binary. */
-	*loc = pprof_builder__location(r->b, mapping_id, f->addr, &line, f->sym_len != 0);
-	return *loc ? 0 : builder_err();
+	*loc = pprof_builder__location(r->b, mapping_id, f ? f->addr : r->inl_addr, r->lines, n);
+	return *loc ? 0 : convert__builder_err();
 }
 
-static int perf__frame(struct perf_reader *r, const char *s, size_t len, size_t line_no,
-		       struct errmsg *e)
+/* Keep the leaf end of an over-deep stack, as stack walkers do. */
+static void perf__cut(struct perf_reader *r, size_t line_no)
 {
+	if (!r->truncated)
+		tally__add(&r->deep, line_no);
+	r->truncated = true;
+	r->inl.len = 0;
+	r->n_inl = 0;
+}
+
+/* The location of the frame text s (trimmed; NULL: the held inlined frames
+ * alone) added to the stack. The same text recurs in most samples, so it
+ * is looked up by one hash instead of being parsed again; held inlined
+ * frames lead the key, since they make another location of the same frame. */
+static int perf__push(struct perf_reader *r, const char *s, size_t len, size_t line_no,
+		      struct errmsg *e)
+{
+	const char *key = s;
+	size_t key_len = len, idx;
 	struct perf_frame f;
-	size_t idx;
 	int err;
 
-	perf__trim(&s, &len);
-	/* Keep the leaf end of an over-deep stack, as stack walkers do. */
 	if (r->n_locs == CONVERT_MAX_FRAMES) {
-		if (!r->truncated && r->deep++ == 0)
-			r->deep_first = line_no;
-		r->truncated = true;
+		perf__cut(r, line_no);
 		return 0;
 	}
-	/* The same frame text recurs in most samples: one hash instead of
-	 * parsing it again. */
-	err = strmap__intern(&r->frames, s, len, &idx);
+	if (r->n_inl) {
+		r->key.len = 0;
+		err = buf__append(&r->key, r->inl.data, r->inl.len);
+		if (!err && s)
+			err = buf__append(&r->key, s, len);
+		if (err)
+			return errmsg__set(e, err, "line %zu: %s", line_no, strerror(-err));
+		key = (const char *)r->key.data;
+		key_len = r->key.len;
+	}
+	err = strmap__intern(&r->frames, key, key_len, &idx);
 	if (err < 0)
 		return errmsg__set(e, err, "line %zu: %s", line_no, strerror(-err));
 	if (err == 1) {
 		uint64_t loc;
 
-		if (perf__parse_frame(s, len, &f))
+		if (s && perf__parse_frame(s, len, &f))
 			return errmsg__set(e, -EBADMSG, "line %zu: expected a stack frame "
 					   "'ADDRESS SYMBOL (DSO)', got '%.*s'", line_no,
 					   len > PERF_QUOTE ? PERF_QUOTE : (int)len, s);
-		err = perf__location(r, &f, &loc);
+		err = perf__location(r, s ? &f : NULL, &loc);
 		if (err)
 			return errmsg__set(e, err, "line %zu: %s", line_no, strerror(-err));
 		r->frames.items[idx].val = (int64_t)loc;
 	}
 	r->locs[r->n_locs++] = (uint64_t)r->frames.items[idx].val;
+	r->inl.len = 0;
+	r->n_inl = 0;
 	return 0;
+}
+
+/* Inlined frames perf printed without the frame they were inlined into
+ * (its symbol had another name than the outermost DWARF function, as
+ * __libc_start_main_impl in libc) stand alone: their address, no mapping,
+ * since perf did not say which binary holds it. */
+static int perf__flush_inlines(struct perf_reader *r, size_t line_no, struct errmsg *e)
+{
+	return r->n_inl ? perf__push(r, NULL, 0, line_no, e) : 0;
+}
+
+static bool perf__is_inline(const struct perf_frame *f)
+{
+	return f->dso_len == strlen(PERF_INLINED) && memcmp(f->dso, PERF_INLINED, f->dso_len) == 0;
+}
+
+static int perf__hold_inline(struct perf_reader *r, const struct perf_frame *f, const char *s,
+			     size_t len, size_t line_no, struct errmsg *e)
+{
+	int err;
+
+	if (r->n_inl && f->addr != r->inl_addr) {
+		err = perf__flush_inlines(r, line_no, e);
+		if (err || r->truncated)
+			return err;
+	}
+	if (r->n_inl == PERF_MAX_INLINES)
+		return errmsg__set(e, -EBADMSG, "line %zu: more than %u inlined functions at one "
+				   "address", line_no, PERF_MAX_INLINES);
+	err = buf__append(&r->inl, s, len);
+	if (!err)
+		err = buf__append(&r->inl, "\n", 1);
+	if (err == -E2BIG)
+		return errmsg__set(e, -EBADMSG, "line %zu: inlined frames at one address longer "
+				   "than %u bytes", line_no, PERF_MAX_INLINE_TEXT);
+	if (err)
+		return errmsg__set(e, err, "line %zu: %s", line_no, strerror(-err));
+	r->n_inl++;
+	r->inl_addr = f->addr;
+	return 0;
+}
+
+static int perf__frame(struct perf_reader *r, const char *s, size_t len, size_t line_no,
+		       struct errmsg *e)
+{
+	static const char inl_tail[] = "(" PERF_INLINED ")";
+	struct perf_frame f;
+	uint64_t addr;
+	size_t n;
+
+	text__trim(&s, &len);
+	if (r->truncated)
+		return 0;
+	/* Frames of a skipped sample are still checked, so that whether input
+	 * is refused does not depend on which event came first. */
+	if (r->skip || (len >= sizeof(inl_tail) - 1 &&
+			memcmp(s + len - (sizeof(inl_tail) - 1), inl_tail, sizeof(inl_tail) - 1) == 0)) {
+		if (perf__parse_frame(s, len, &f))
+			return errmsg__set(e, -EBADMSG, "line %zu: expected a stack frame "
+					   "'ADDRESS SYMBOL (DSO)', got '%.*s'", line_no,
+					   len > PERF_QUOTE ? PERF_QUOTE : (int)len, s);
+		if (r->skip)
+			return 0;
+		if (perf__is_inline(&f))
+			return perf__hold_inline(r, &f, s, len, line_no, e);
+	}
+	/* Held inlined frames belong to this frame only at their address. */
+	n = perf__hex_run(s, len);
+	if (r->n_inl && (n == 0 || parse__u64n(s, n, 16, &addr) || addr != r->inl_addr)) {
+		int err = perf__flush_inlines(r, line_no, e);
+
+		if (err || r->truncated)
+			return err;
+	}
+	return perf__push(r, s, len, line_no, e);
 }
 
 static bool perf__is_clock(const char *ev, size_t len)
@@ -379,6 +509,41 @@ static bool perf__is_clock(const char *ev, size_t len)
 
 	return (n == 9 && memcmp(ev, "cpu-clock", 9) == 0) ||
 	       (n == 10 && memcmp(ev, "task-clock", 10) == 0);
+}
+
+/* The length of an event name without its modifiers: cycles:u counts cycles. */
+static size_t perf__event_base(const char *ev, size_t len)
+{
+	const char *colon = len ? memrchr(ev, ':', len) : NULL, *c;
+
+	for (c = colon ? colon + 1 : NULL; c && c < ev + len; c++) {
+		if (!*c || !strchr(PERF_MODIFIERS, *c))
+			break;
+	}
+	return colon && c == ev + len ? (size_t)(colon - ev) : len;
+}
+
+/* SUBSYSTEM:NAME: its header ends in a free-text payload. */
+static bool perf__is_tracepoint(const char *ev, size_t len)
+{
+	size_t n = perf__event_base(ev, len);
+
+	return n && memchr(ev, ':', n) != NULL;
+}
+
+/* Without call chains perf prints the sampled IP on the header line, as
+ * "IP [SYMBOL] [(DSO)]" with the fields -F selects. A tracepoint's payload
+ * is free text there instead, so for tracepoints only "IP SYMBOL (DSO)"
+ * counts as a frame. */
+static bool perf__header_ip(const struct perf_header *h)
+{
+	size_t n = perf__hex_run(h->rest, h->rest_len);
+
+	if (n == 0 || (n < h->rest_len && !text__is_space(h->rest[n])))
+		return false;
+	if (!perf__is_tracepoint(h->event, h->event_len))
+		return true;
+	return n < h->rest_len && h->rest[h->rest_len - 1] == ')';
 }
 
 static bool perf__same_event(const struct perf_reader *r, const struct perf_header *h)
@@ -393,8 +558,7 @@ static int perf__begin(struct perf_reader *r, const struct perf_header *h, size_
 	static const struct pprof_value_type types[] = {
 		{ "samples", "count" }, { "cpu", "nanoseconds" },
 	};
-	bool same_event;
-	size_t idx, n;
+	size_t idx;
 	int err;
 
 	if (!r->b) {
@@ -403,28 +567,31 @@ static int perf__begin(struct perf_reader *r, const struct perf_header *h, size_
 		r->cpu = perf__is_clock(h->event, h->event_len) && h->has_period;
 		r->b = pprof_builder__new(types, r->cpu ? 2 : 1);
 		if (!r->b)
-			return errmsg__set(e, builder_err(), "out of memory");
+			return errmsg__set(e, convert__builder_err(), "out of memory");
 		r->t_min = r->t_max = h->time_ns;
 	}
-	same_event = perf__same_event(r, h);
-	if (!same_event && r->other_events++ == 0)
-		r->other_first = line_no;
+	r->h = *h;
+	r->h_line = line_no;
+	r->in_sample = true;
+	r->truncated = false;
+	r->n_locs = 0;
+	/* Values of different events do not add up (a page fault is no CPU
+	 * time), and pprof has one period type: other events are left out. */
+	r->skip = !perf__same_event(r, h);
+	if (r->skip) {
+		tally__add(&r->other, line_no);
+		return 0;
+	}
 	r->t_min = h->time_ns < r->t_min ? h->time_ns : r->t_min;
 	r->t_max = h->time_ns > r->t_max ? h->time_ns : r->t_max;
-	if (h->has_period && same_event) {
+	if (h->has_period) {
 		r->last_period = h->period;
 		err = strmap__intern(&r->periods, &h->period, sizeof(h->period), &idx);
 		if (err < 0)
 			return errmsg__set(e, err, "line %zu: %s", line_no, strerror(-err));
 		r->periods.items[idx].val++;
 	}
-	r->h = *h;
-	r->in_sample = true;
-	r->truncated = false;
-	r->n_locs = 0;
-	/* Without call chains perf prints the sampled IP on the header line. */
-	n = perf__hex_run(h->rest, h->rest_len);
-	if (n && n < h->rest_len && text__is_space(h->rest[n]) && h->rest[h->rest_len - 1] == ')')
+	if (perf__header_ip(h))
 		return perf__frame(r, h->rest, h->rest_len, line_no, e);
 	return 0;
 }
@@ -438,7 +605,16 @@ static int perf__end(struct perf_reader *r, size_t line_no, struct errmsg *e)
 	int err;
 
 	r->in_sample = false;
-	if (r->cpu && perf__same_event(r, h))
+	if (r->skip) {
+		r->skip = false;
+		return 0;
+	}
+	err = perf__flush_inlines(r, line_no, e);
+	if (err)
+		return err;
+	if (r->n_locs == 0)
+		tally__add(&r->frameless, r->h_line);
+	if (r->cpu)
 		values[1] = (int64_t)(h->has_period ? h->period : r->last_period);
 	if (h->has_pid)
 		labels[n++] = (struct pprof_label){ .key = "pid", .num = h->pid };
@@ -518,6 +694,7 @@ static int perf__patch(struct perf_reader *r, struct pprof_profile *p)
 		m->memory_limit = d->hi == UINT64_MAX ? d->hi : d->hi + 1;
 		m->file_offset = d->lo;
 		m->has_functions = d->symbolized;
+		m->has_inline_frames = d->inlines;
 	}
 	return perf__main_binary_first(p);
 }
@@ -549,35 +726,25 @@ static int perf__finish(struct perf_reader *r, struct pprof_profile **out, struc
 		if (__builtin_add_overflow(duration, period, &duration))
 			duration = r->t_max - r->t_min;
 	} else if (period && r->event_len) {
-		const char *ev = r->event;
-		size_t len = r->event_len;
-		const char *colon = len ? memrchr(ev, ':', len) : NULL, *c;
+		const char *ev = perf__cstr(r, r->event, perf__event_base(r->event, r->event_len));
 
-		/* cycles:u counts cycles */
-		for (c = colon ? colon + 1 : NULL; c && c < ev + len; c++) {
-			if (!*c || !strchr(PERF_MODIFIERS, *c))
-				break;
-		}
-		if (colon && c == ev + len)
-			len = (size_t)(colon - ev);
-		ev = perf__cstr(r, ev, len);
 		if (!ev)
 			return errmsg__set(e, -ENOMEM, "out of memory");
 		pprof_builder__set_period(r->b, ev, "count", (int64_t)period);
 	}
 	if (duration <= INT64_MAX)
 		pprof_builder__set_time(r->b, 0, (int64_t)duration);
-	if (r->other_events)
-		pr_warn("perf script: samples of other events than '%.*s', counted in samples "
-			"only: %zu, the first at line %zu", (int)r->event_len, r->event,
-			r->other_events, r->other_first);
-	if (r->deep)
-		pr_warn("perf script: stacks deeper than %u frames cut to their leaf-most %u: %zu, "
-			"the first at line %zu", CONVERT_MAX_FRAMES, CONVERT_MAX_FRAMES, r->deep,
-			r->deep_first);
+	if (r->other.n)
+		pr_warn("perf script: %zu samples of other events than '%.*s' skipped, the first at "
+			"line %zu; a profile holds one event", r->other.n, (int)r->event_len,
+			r->event, r->other.first);
+	if (r->frameless.n)
+		pr_warn("perf script: samples without any stack frame (no ip field?): %zu, the "
+			"first at line %zu", r->frameless.n, r->frameless.first);
+	tally__warn_deep(&r->deep, "perf script");
 	*out = pprof_builder__finish(r->b);
 	if (!*out)
-		return errmsg__set(e, builder_err(), "cannot finish the profile");
+		return errmsg__set(e, convert__builder_err(), "cannot finish the profile");
 	err = perf__patch(r, *out);
 	if (err) {
 		pprof_profile__free(*out);
@@ -595,10 +762,21 @@ static bool perf__ends_whole(const struct text_line *l)
 	size_t len = l->len;
 	struct perf_header h;
 
-	perf__trim(&s, &len);
+	text__trim(&s, &len);
 	if (l->complete || len == 0 || s[len - 1] == ')')
 		return true;
 	return perf_script__parse_header(s, len, &h) == 0 && h.event_len && !h.rest_len;
+}
+
+/* --show-task-events, --show-mmap-events and friends print side-band
+ * records in the shape of a sample header: "PERF_RECORD_COMM: ..." where
+ * the event goes, or "PERF_RECORD_MMAP2 PID/TID: ..." after it. */
+bool perf_script__is_sideband(const struct perf_header *h)
+{
+	size_t n = strlen(PERF_SIDEBAND);
+
+	return (h->event_len >= n && memcmp(h->event, PERF_SIDEBAND, n) == 0) ||
+	       (h->rest_len >= n && memcmp(h->rest, PERF_SIDEBAND, n) == 0);
 }
 
 static int perf__line(struct perf_reader *r, const struct text_line *l, struct errmsg *e)
@@ -613,17 +791,22 @@ static int perf__line(struct perf_reader *r, const struct text_line *l, struct e
 		return errmsg__set(e, -EBADMSG, "line %zu: NUL byte in text", l->no);
 	if (!perf__ends_whole(l))
 		return errmsg__set(e, -EBADMSG, "line %zu: input ends mid-line (truncated?)", l->no);
-	if (text__is_blank(l->p, l->len))
+	if (text__is_blank(l->p, l->len)) {
+		r->in_sideband = false;
 		return r->in_sample ? perf__end(r, l->no, e) : 0;
+	}
 	if (!r->in_sample && l->p[0] == '#')
 		return 0;		/* perf script --header */
 	/* Call chain lines start with a tab; padded command names with spaces. */
 	if (r->in_sample && l->p[0] == '\t')
 		return perf__frame(r, l->p, l->len, l->no, e);
+	/* PERF_RECORD_NAMESPACES goes on over tab-led lines. */
+	if (r->in_sideband && l->p[0] == '\t')
+		return 0;
 	if (perf_script__parse_header(l->p, l->len, &h) == 0) {
 		err = r->in_sample ? perf__end(r, l->no, e) : 0;
-		/* --show-mmap-events and friends: side-band records, no samples */
-		if (err || (h.rest_len >= 12 && memcmp(h.rest, "PERF_RECORD_", 12) == 0))
+		r->in_sideband = perf_script__is_sideband(&h);
+		if (err || r->in_sideband)
 			return err;
 		return perf__begin(r, &h, l->no, e);
 	}
@@ -647,6 +830,8 @@ int perf_script__read(const char *data, size_t len, struct pprof_profile **out, 
 	if (!r)
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	r->scratch = BUF_INIT(0);
+	r->inl = BUF_INIT(PERF_MAX_INLINE_TEXT);
+	r->key = BUF_INIT(PERF_MAX_INLINE_TEXT + CONVERT_MAX_LINE);
 	err = strmap__init(&r->frames, 0);
 	if (!err)
 		err = strmap__init(&r->dsos, 0);
@@ -667,7 +852,8 @@ int perf_script__read(const char *data, size_t len, struct pprof_profile **out, 
 			goto free_reader;
 	}
 	if (!r->samples) {
-		err = errmsg__set(e, -EBADMSG, "no perf script samples found");
+		/* An empty profile would only hide that the input was something else. */
+		err = errmsg__set(e, -EBADMSG, "no samples found: not perf script output?");
 		goto free_reader;
 	}
 	err = perf__finish(r, out, e);
@@ -677,6 +863,8 @@ free_reader:
 	strmap__free(&r->dsos);
 	strmap__free(&r->periods);
 	buf__free(&r->scratch);
+	buf__free(&r->inl);
+	buf__free(&r->key);
 	free(r->dso);
 	free(r);
 	return err;

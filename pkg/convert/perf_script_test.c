@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,7 @@ static void test_gzip_dd_capture(void **state)
 
 static void test_header_variants(void **state)
 {
+	struct capture c;
 	struct pprof_profile *p;
 	const pprof_sample_pb *s;
 	const pprof_pb *pb;
@@ -205,10 +207,13 @@ static void test_header_variants(void **state)
 	pprof_profile__free(p);
 
 	/* without call chains: padded names, the IP on the header line, no
-	 * blank lines; a sample without frames still counts */
+	 * blank lines; a sample without frames still counts, and is reported */
+	capture__begin(&c);
 	p = READ_OK("            gzip 14694  4281.920737:    1001001 cpu-clock:      4330 [unknown] (/usr/bin/gzip)\n"
 		    "              dd 14695  4281.921737:    1001001 cpu-clock:  ffffffff81000000 x+0x1 ([kernel.kallsyms])\n"
 		    "              dd 14695  4281.922737:    1001001 cpu-clock: \n");
+	assert_non_null(strstr(capture__end(&c), "perf script: samples without any stack frame "
+				"(no ip field?): 1, the first at line 3"));
 	pb = p->pb;
 	assert_int_equal(pb->n_sample, 3);
 	assert_int_equal(total(pb, 0), 3);
@@ -239,10 +244,267 @@ static void test_header_variants(void **state)
 	pprof_profile__free(p);
 }
 
+static int buf_sink(void *ctx, const void *data, size_t len)
+{
+	return buf__append(ctx, data, len);
+}
+
+/* What `bpprof convert --to folded` prints: the stacks a user sees. */
+static char *folded_text(const struct pprof_profile *p)
+{
+	struct buf out = BUF_INIT(0);
+	struct errmsg e = { "" };
+
+	if (folded__write(p, 0, buf_sink, &out, &e))
+		fail_msg("folded__write: %s", e.text);
+	assert_int_equal(buf__append(&out, "", 1), 0);
+	return (char *)out.data;
+}
+
+static struct pprof_profile *read_file_ok(const char *path, const char *warning)
+{
+	struct buf b = BUF_INIT(0);
+	struct pprof_profile *p;
+	struct capture c;
+	struct errmsg e;
+	const char *said;
+
+	if (file__read_all(path, &b, &e))
+		fail_msg("%s: %s", path, e.text);
+	capture__begin(&c);
+	p = read_ok((const char *)b.data, b.len);
+	said = capture__end(&c);
+	if (warning ? !strstr(said, warning) : *said != '\0')
+		fail_msg("%s: expected warning \"%s\", got \"%s\"", path, warning ? warning : "", said);
+	buf__free(&b);
+	return p;
+}
+
+static const char *line_name(const pprof_pb *pb, const pprof_location_pb *loc, size_t i)
+{
+	assert_true(i < loc->n_line);
+	return pprof__str(pb, pb->function[loc->line[i]->function_id - 1]->name);
+}
+
+static bool has_mapping(const pprof_pb *pb, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < pb->n_mapping; i++) {
+		if (strcmp(pprof__str(pb, pb->mapping[i]->filename), name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* perf record --call-graph dwarf of `gcc -O2 -g` code: "(inlined)" frames
+ * are the leading lines of their caller's location, never a mapping. */
+static void test_inline_capture(void **state)
+{
+	struct pprof_profile *p = read_file_ok("testdata/perf/perf-script-inline-dwarf.txt", NULL);
+	const pprof_pb *pb = p->pb;
+	const pprof_location_pb *loc;
+	char *text;
+
+	assert_int_equal(total(pb, 0), 19);
+	assert_false(has_mapping(pb, "inlined"));
+	/* the binary pprof names (File:) is the program, not libc */
+	assert_string_equal(pprof__str(pb, pb->mapping[0]->filename), "/tmp/ps/inl");
+	assert_true(pb->mapping[0]->has_inline_frames);
+	/* "11b4 inner+0x24 (inlined)" then "11b4 outer+0x24 (/tmp/ps/inl)" */
+	loc = location_at(pb, 0x11b4);
+	assert_string_equal(mapping_file(pb, loc), "/tmp/ps/inl");
+	assert_int_equal(loc->n_line, 2);
+	assert_string_equal(line_name(pb, loc, 0), "inner");
+	assert_string_equal(line_name(pb, loc, 1), "outer");
+	/* "27304 __libc_start_main_impl+0x84 (inlined)" then "10c0 _start":
+	 * perf printed no frame of its own at 27304, so it stands alone */
+	loc = location_at(pb, 0x27304);
+	assert_int_equal(loc->mapping_id, 0);
+	assert_string_equal(function_name(pb, loc), "__libc_start_main_impl");
+	assert_string_equal(function_name(pb, location_at(pb, 0x10c0)), "_start");
+	text = folded_text(p);
+	assert_string_equal(text,
+			    "_start;__libc_start_main_impl;__libc_start_call_main;main;outer;inner 18\n"
+			    "_start;__libc_start_main_impl;__libc_start_call_main;main 1\n");
+	free(text);
+	pprof_profile__free(p);
+}
+
+/* A frame with inlined functions before it is another location than the
+ * same frame without; the frame cache must not mix them up. */
+static void test_inline_cache(void **state)
+{
+	struct pprof_profile *p;
+	const pprof_pb *pb;
+	uint64_t with_two, bare, with_one;
+	char *text;
+
+	p = READ_OK("a 1 1.0: 1 cpu-clock:\n"
+		    "\t      10 inner+0x1 (inlined)\n"
+		    "\t      10 middle+0x1 (inlined)\n"
+		    "\t      10 outer+0x1 (/bin/a)\n"
+		    "\t      20 main (/bin/a)\n\n"
+		    "a 1 1.1: 1 cpu-clock:\n"
+		    "\t      10 outer+0x1 (/bin/a)\n"
+		    "\t      20 main (/bin/a)\n\n"
+		    "a 1 1.2: 1 cpu-clock:\n"
+		    "\t      10 middle+0x1 (inlined)\n"
+		    "\t      10 outer+0x1 (/bin/a)\n"
+		    "\t      20 main (/bin/a)\n\n"
+		    "a 1 1.3: 1 cpu-clock:\n"
+		    "\t      10 outer+0x1 (/bin/a)\n"
+		    "\t      30 lonely (inlined)\n");
+	pb = p->pb;
+	assert_int_equal(pb->n_sample, 4);
+	with_two = pb->sample[0]->location_id[0];
+	bare = pb->sample[1]->location_id[0];
+	with_one = pb->sample[2]->location_id[0];
+	assert_true(with_two != bare && bare != with_one && with_one != with_two);
+	assert_int_equal(location(pb, with_two)->n_line, 3);
+	assert_string_equal(line_name(pb, location(pb, with_two), 0), "inner");
+	assert_string_equal(line_name(pb, location(pb, with_two), 2), "outer");
+	assert_int_equal(location(pb, bare)->n_line, 1);
+	assert_int_equal(location(pb, with_one)->n_line, 2);
+	assert_int_equal(pb->sample[3]->location_id[0], bare);
+	/* inlined frames last in a sample stand alone, without a binary */
+	assert_int_equal(location(pb, pb->sample[3]->location_id[1])->mapping_id, 0);
+	assert_int_equal(location(pb, pb->sample[3]->location_id[1])->address, 0x30);
+	assert_int_equal(pb->n_mapping, 1);
+	text = folded_text(p);
+	assert_string_equal(text, "main;outer;middle;inner 1\n"
+				  "main;outer 1\n"
+				  "main;outer;middle 1\n"
+				  "lonely;outer 1\n");
+	free(text);
+	pprof_profile__free(p);
+}
+
+/* perf script --header --show-task-events --show-mmap-events
+ * --show-switch-events --show-namespace-events: comments and side-band
+ * records (some over several lines) are no samples, whatever their time. */
+static void test_side_band(void **state)
+{
+	struct pprof_profile *p;
+	const pprof_pb *pb;
+	size_t i;
+
+	p = read_file_ok("testdata/perf/perf-script-side-band-header.txt", NULL);
+	pb = p->pb;
+	assert_int_equal(pb->n_sample_type, 2);
+	assert_string_equal(pprof__str(pb, pb->period_type->type), "cpu");
+	assert_int_equal(total(pb, 0), 12);
+	/* first sample 13601.591867, last 13601.603725, plus its period; the
+	 * PERF_RECORD_MMAP at time 0 is not part of it */
+	assert_int_equal(pb->duration_nanos, 11858000 + 1001001);
+	for (i = 0; i < pb->n_sample; i++)
+		assert_string_not_equal(pprof__str(pb, label(pb, pb->sample[i], "comm")->str),
+					"perf-exec");
+	pprof_profile__free(p);
+
+	/* "PERF_RECORD_COMM:" where the event goes is not the first event; a
+	 * record's tab-led continuation lines are not frames */
+	p = READ_OK("perf-exec     0     0.000000: PERF_RECORD_NAMESPACES 9/9 - nr_namespaces: 7\n"
+		    "\t\t[0/net: 4/0xeffffff9, 1/uts: 4/0xeffffffe, 2/ipc: 4/0xefffffff, \n"
+		    "\t\t 4/user: 4/0xeffffffd, 5/mnt: 4/0xeffffff8, 6/cgroup: 4/0xeffffffb]\n"
+		    "perf-exec     0     0.000000: PERF_RECORD_COMM: perf-exec:29756/29756\n"
+		    "sh 29756 11856.577723: PERF_RECORD_COMM exec: sh:29756/29756\n"
+		    "sh 29756 11856.579489:    1001001 cpu-clock:ppp: \n"
+		    "\t            4330 [unknown] (/usr/bin/dash)\n\n"
+		    "sh 29756 11856.580000: PERF_RECORD_EXIT(29756:29756):(29755:29755)\n");
+	pb = p->pb;
+	assert_int_equal(pb->n_sample_type, 2);
+	assert_int_equal(pb->n_sample, 1);
+	assert_int_equal(pb->duration_nanos, 1001001);
+	pprof_profile__free(p);
+	REFUSED("perf-exec 0 0.000000: PERF_RECORD_COMM: perf-exec:29756/29756\n"
+		"sh 29756 11856.578438: PERF_RECORD_FORK(29758:29758):(29756:29756)\n",
+		"no samples found: not perf script output?");
+}
+
+/* perf record -e page-faults -e cpu-clock -g: the first event seen is the
+ * profile's; the other's samples are skipped and the user hears of them. */
+static void test_two_events(void **state)
+{
+	struct capture c;
+	struct pprof_profile *p;
+	const pprof_pb *pb;
+	size_t i;
+
+	p = read_file_ok("testdata/perf/perf-script-page-faults-cpu-clock.txt",
+			 "perf script: 6 samples of other events than 'page-faults' skipped, the "
+			 "first at line 21; a profile holds one event");
+	pb = p->pb;
+	assert_int_equal(pb->n_sample_type, 1);
+	assert_int_equal(total(pb, 0), 8);
+	assert_string_equal(pprof__str(pb, pb->period_type->type), "page-faults");
+	/* frames only cpu-clock samples had are not in it */
+	assert_false(has_mapping(pb, "/usr/lib/x86_64-linux-gnu/libc.so.6"));
+	for (i = 0; i < pb->n_location; i++)
+		assert_true(pb->location[i]->address != 0x11d8);
+	pprof_profile__free(p);
+
+	/* the other way round: CPU time only, its window only */
+	capture__begin(&c);
+	p = READ_OK("a 1 1.000000: 1000 cpu-clock:\n\t10 f (/bin/a)\n\n"
+		    "a 1 5.000000: 1 page-faults:\n\t20 g (/bin/b)\n\n"
+		    "a 1 1.001000: 1000 cpu-clock:\n\t10 f (/bin/a)\n\n");
+	assert_non_null(strstr(capture__end(&c), "perf script: 1 samples of other events than "
+				"'cpu-clock' skipped, the first at line 4; a profile holds one event"));
+	pb = p->pb;
+	assert_int_equal(pb->n_sample_type, 2);
+	assert_int_equal(total(pb, 0), 2);
+	assert_int_equal(total(pb, 1), 2000);
+	assert_int_equal(pb->duration_nanos, 1001000);
+	assert_int_equal(pb->n_mapping, 1);
+	pprof_profile__free(p);
+	/* a skipped sample's frames are still checked */
+	REFUSED("a 1 1.0: 1 cpu-clock:\n\t10 f (/bin/a)\n\na 1 1.1: 1 page-faults:\n\tzz g\n",
+		"line 5: expected a stack frame");
+}
+
+/* perf script -F comm,tid,time,event,ip,sym of a capture without -g: the IP
+ * and symbol on the header line, no DSO. */
+static void test_no_callchain(void **state)
+{
+	struct pprof_profile *p;
+	const pprof_location_pb *loc;
+	struct capture c;
+	const pprof_pb *pb;
+	size_t i;
+
+	p = read_file_ok("testdata/perf/perf-script-no-callchain.txt", NULL);
+	pb = p->pb;
+	assert_int_equal(pb->n_sample_type, 1);
+	assert_int_equal(total(pb, 0), 26);
+	for (i = 0; i < pb->n_sample; i++)
+		assert_int_equal(pb->sample[i]->n_location_id, 1);
+	loc = location_at(pb, 0xffffffff8168770eull);
+	assert_string_equal(function_name(pb, loc), "page_counter_charge");
+	assert_int_equal(loc->mapping_id, 0);
+	loc = location_at(pb, 0x5556f8184c5cull);
+	assert_int_equal(loc->n_line, 0);
+	assert_int_equal(pb->n_mapping, 0);
+	pprof_profile__free(p);
+
+	/* -F ...,ip alone */
+	p = READ_OK("app 1 1.000000: cpu-clock:  4330\n");
+	pb = p->pb;
+	assert_int_equal(location(pb, pb->sample[0]->location_id[0])->address, 0x4330);
+	pprof_profile__free(p);
+	/* a tracepoint's payload is no IP, even when it starts with hex */
+	capture__begin(&c);
+	p = READ_OK("app 7 1.000000: sched:sched_switch: cafe 1 ==> next\n");
+	assert_non_null(strstr(capture__end(&c), "samples without any stack frame (no ip "
+				"field?): 1, the first at line 1"));
+	assert_int_equal(p->pb->sample[0]->n_location_id, 0);
+	pprof_profile__free(p);
+}
+
 static void test_refused(void **state)
 {
-	REFUSED("", "no perf script samples found");
-	REFUSED("# only a comment\n\n", "no perf script samples found");
+	REFUSED("", "no samples found: not perf script output?");
+	REFUSED("# only a comment\n\n", "no samples found: not perf script output?");
 	REFUSED("hello world\n", "line 1: expected a sample header 'COMM [PID/]TID [CPU] TIME: "
 		"[PERIOD] EVENT:', got 'hello world'");
 	REFUSED("app x 1.000000: cpu-clock:\n", "line 1: expected a sample header");
@@ -310,7 +572,8 @@ static void test_deep_stack(void **state)
 		assert_int_equal(buf__appendf(&text, "\t%zx f%zu (/bin/app)\n", 0x1000 + i, i), 0);
 	capture__begin(&c);
 	p = read_ok((const char *)text.data, text.len);
-	assert_non_null(strstr(capture__end(&c), "cut to their leaf-most 4096: 1, the first at line 4098"));
+	assert_non_null(strstr(capture__end(&c), "perf script: stacks deeper than 4096 frames cut to "
+					      "their leaf-most 4096: 1, the first at line 4098"));
 	s = p->pb->sample[0];
 	assert_int_equal(s->n_location_id, CONVERT_MAX_FRAMES);
 	assert_int_equal(location(p->pb, s->location_id[0])->address, 0x1000);
@@ -364,6 +627,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gzip_dd_capture),
 		cmocka_unit_test(test_header_variants),
+		cmocka_unit_test(test_inline_capture),
+		cmocka_unit_test(test_inline_cache),
+		cmocka_unit_test(test_side_band),
+		cmocka_unit_test(test_two_events),
+		cmocka_unit_test(test_no_callchain),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_deep_stack),
