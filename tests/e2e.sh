@@ -632,6 +632,14 @@ t_perf_inline() { # --call-graph dwarf of gcc -O2 -g code: "(inlined)" is no bin
 }
 check "perf-script inlined frames are lines of their caller's location" t_perf_inline
 
+t_folded_binary_names() { # unsymbolized frames read as pprof shows them: [gzip], not [unknown]
+	local out=$T/gzip-dd.folded
+	convert "$out" testdata/perf/perf-script-gzip-dd.txt --to folded || return 1
+	grep -q '^\[gzip\] [0-9]*$' "$out" || { echo "no [gzip] frame: $(head -3 "$out")"; return 1; }
+	[ "$(folded_total "$out")" = 2499 ] || { echo "total $(folded_total "$out"), want 2499"; return 1; }
+}
+check "folded output names an unsymbolized frame by its binary, as pprof does" t_folded_binary_names
+
 t_perf_side_band() { # --header --show-task/mmap/switch/namespace-events
 	local out=$T/side-band.pb.gz
 	convert "$out" testdata/perf/perf-script-side-band-header.txt || return 1

@@ -49,7 +49,9 @@ int perf_script__read(const char *data, size_t len, struct pprof_profile **out, 
 /* Folded stacks: one line per distinct stack, root first, frames joined by
  * ';', then a space and the sum of sample type sample_index, in first-seen
  * order; totals <= 0 are left out. Inlined lines follow their caller; a
- * location (or a sample) without lines is "[unknown]". */
+ * location without lines is its binary's name in brackets ("[gzip]") as
+ * pprof shows it, or "[unknown]" with no binary (as a sample without
+ * locations is). */
 int folded__write(const struct pprof_profile *p, size_t sample_index,
 		  compress_sink_fn *sink, void *ctx, struct errmsg *e);
 

@@ -251,6 +251,29 @@ static const pprof_function_pb *folded__function_of(const pprof_pb *pb, uint64_t
 	return pb->function[id - 1];
 }
 
+/* A location without lines as pprof shows it: its binary's base name in
+ * brackets ("[gzip]"), a bracketed name as it is ("[kernel.kallsyms]"), or
+ * [unknown] when there is no binary either. */
+static int folded__append_unsymbolized(struct buf *b, const pprof_pb *pb,
+				       const pprof_location_pb *loc)
+{
+	uint64_t id = loc->mapping_id;
+	const char *file = NULL, *slash;
+	int err;
+
+	if (id && id <= pb->n_mapping && pb->mapping[id - 1]->id == id)
+		file = pprof__str(pb, pb->mapping[id - 1]->filename);
+	if (!file || !*file || file[0] == '[')
+		return folded__append_name(b, file && *file ? file : FOLDED_UNKNOWN);
+	slash = strrchr(file, '/');
+	if (slash && slash[1])
+		file = slash + 1;
+	err = buf__append(b, "[", 1);
+	if (!err)
+		err = folded__append_name(b, file);
+	return err ? err : buf__append(b, "]", 1);
+}
+
 /* The folded text of sample si into w->stack: root first, and within a
  * location the caller line before the lines inlined into it. */
 static int folded__stack(struct folded_writer *w, size_t si, struct errmsg *e)
@@ -272,7 +295,7 @@ static int folded__stack(struct folded_writer *w, size_t si, struct errmsg *e)
 			if (w->stack.len)
 				err = buf__append(&w->stack, ";", 1);
 			if (!err)
-				err = folded__append_name(&w->stack, FOLDED_UNKNOWN);
+				err = folded__append_unsymbolized(&w->stack, w->pb, loc);
 		}
 		for (j = loc->n_line; j-- > 0 && !err;) {
 			const pprof_function_pb *f = folded__function_of(w->pb,

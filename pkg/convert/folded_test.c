@@ -315,13 +315,13 @@ static void test_write(void **state)
 	char *text;
 
 	text = write_ok(p, 0);
-	assert_string_equal(text, "main;outer;inner;[unknown] 7\n"
+	assert_string_equal(text, "main;outer;inner;[app] 7\n"
 				  "main;a_b_c 1\n"
 				  "[unknown] 2\n");
 	free(text);
 	/* by the second value, zero totals are left out */
 	text = write_ok(p, 1);
-	assert_string_equal(text, "main;outer;inner;[unknown] 70\n"
+	assert_string_equal(text, "main;outer;inner;[app] 70\n"
 				  "[unknown] 20\n");
 	free(text);
 	assert_int_equal(folded__write(p, 2, buf_sink, &out, &e), -EINVAL);
