@@ -154,9 +154,18 @@ bench: deps
 	$(Q)BUILD=$(BUILD) GOENV="$(GOENV)" tests/bench/convert.sh
 
 # libFuzzer over every reader of untrusted bytes; FUZZ_SECONDS=60 by default.
+# Its own clang build of the library sources: sanitizer and coverage flags
+# must reach every object.
+FUZZ_BIN := $(BUILD)/fuzz/fuzz_input
+$(FUZZ_BIN): tests/fuzz/fuzz_input.c $(LIB_SRCS) $(PROTO_C) $(wildcard pkg/*/*.h)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D) && $(CLANG) -std=gnu11 -g -O1 -fno-omit-frame-pointer \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE \
+	  -Ipkg -I$(GEN) -o $@ tests/fuzz/fuzz_input.c $(LIB_SRCS) $(PROTO_C) $(LIBS)
+
 fuzz: deps
-	$(Q)$(MAKE) --no-print-directory $(LIBA)
-	$(Q)tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
+	$(Q)FUZZ_BIN=$(FUZZ_BIN) tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
 
 clean:
 	rm -rf build

@@ -1,24 +1,16 @@
 #!/bin/sh
-# Build the libFuzzer harness (clang, ASan+UBSan) into build/fuzz and run it.
-#   tests/fuzz/run.sh [SECONDS] [extra libFuzzer flags...]
-# Needs `make` to have generated build/gen (protobuf-c code). Crashes land in
-# build/fuzz/artifacts; the corpus grows in build/fuzz/corpus.
+# Run the libFuzzer harness (clang, ASan+UBSan) that `make fuzz` builds.
+#   make fuzz FUZZ_SECONDS=N    or    tests/fuzz/run.sh [SECONDS] [libFuzzer flags...]
+# Crashes land in build/fuzz/artifacts; the corpus grows in build/fuzz/corpus.
 set -eu
 cd "$(dirname "$0")/../.."
 SECONDS_TO_RUN=${1:-60}
 [ $# -gt 0 ] && shift
-OUT=build/fuzz
-CLANG=${CLANG:-clang}
+FUZZ_BIN=${FUZZ_BIN:-build/fuzz/fuzz_input}
+OUT=$(dirname "$FUZZ_BIN")
 
-[ -f build/gen/proto/profile.pb-c.c ] || make -s build/libbpprof.a
+[ -x "$FUZZ_BIN" ] || { echo "fuzz: $FUZZ_BIN not built (make fuzz builds it)" >&2; exit 2; }
 mkdir -p "$OUT/corpus" "$OUT/seed" "$OUT/artifacts"
-
-# shellcheck disable=SC2046
-[ -n "${SKIP_BUILD:-}" ] || $CLANG -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
-	-fno-sanitize-recover=undefined -D_GNU_SOURCE \
-	-Ipkg -Ibuild/gen -o "$OUT/fuzz_input" tests/fuzz/fuzz_input.c \
-	$(ls pkg/*/*.c | grep -v '_test\.c$') build/gen/proto/profile.pb-c.c \
-	-lprotobuf-c -lzstd -lz -lxxhash -lpthread -lm
 
 cp testdata/pprof/* testdata/perf/* "$OUT/seed/"
 # The big perf-script fixture is past -max_len: also seed its head.
@@ -34,6 +26,6 @@ printf 'a 1 1.0: 9223372036854775807 cpu-clock:\n\t1 f (d)\n\na 1 1.1: 922337203
 printf 'a;b 1\n' | gzip -c >"$OUT/seed/folded.txt.gz"
 printf 'a;b 1\n' | zstd -q -c >"$OUT/seed/folded.txt.zst"
 
-exec "$OUT/fuzz_input" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+exec "$FUZZ_BIN" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
 	-max_total_time="$SECONDS_TO_RUN" -artifact_prefix="$OUT/artifacts/" \
 	-print_final_stats=1 "$@" "$OUT/corpus" "$OUT/seed"
