@@ -77,6 +77,34 @@ static void test_parse(void **state)
 	assert_int_equal(parse__u64n("12a", 3, 10, &u), -EINVAL);
 }
 
+static void test_parse_duration(void **state)
+{
+	double v;
+
+	assert_int_equal(parse__duration("10", 1e6, &v), 0);
+	assert_true(v == 10);
+	assert_int_equal(parse__duration("2.5s", 1e6, &v), 0);
+	assert_true(v == 2.5);
+	assert_int_equal(parse__duration("250ms", 1e6, &v), 0);
+	assert_true(v == 0.25);
+	assert_int_equal(parse__duration("15m", 1e6, &v), 0);
+	assert_true(v == 900);
+	assert_int_equal(parse__duration("1h", 1e6, &v), 0);
+	assert_true(v == 3600);
+	assert_int_equal(parse__duration(".5", 1e6, &v), 0);
+	assert_true(v == 0.5);
+	assert_int_equal(parse__duration("0", 1e6, &v), -ERANGE);
+	assert_int_equal(parse__duration("2d", 3600, &v), -ERANGE);
+	assert_int_equal(parse__duration("1e999", 1e6, &v), -ERANGE);
+	assert_int_equal(parse__duration("", 1e6, &v), -EINVAL);
+	assert_int_equal(parse__duration("-1", 1e6, &v), -EINVAL);
+	assert_int_equal(parse__duration(" 1", 1e6, &v), -EINVAL);
+	assert_int_equal(parse__duration("nan", 1e6, &v), -EINVAL);
+	assert_int_equal(parse__duration("0x10", 1e6, &v), -EINVAL);
+	assert_int_equal(parse__duration("10 s", 1e6, &v), -EINVAL);
+	assert_int_equal(parse__duration("10sec", 1e6, &v), -EINVAL);
+}
+
 static void test_arena_budget(void **state)
 {
 	struct arena *a = arena__new(1000);
@@ -99,6 +127,7 @@ int main(void)
 		cmocka_unit_test(test_buf_limit),
 		cmocka_unit_test(test_htab),
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_arena_budget),
 	};
 

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/parse.h"
 
@@ -50,5 +51,37 @@ int parse__u64n(const char *s, size_t len, int base, uint64_t *out)
 		v = v * (uint64_t)base + d;
 	}
 	*out = v;
+	return 0;
+}
+
+int parse__duration(const char *s, double max, double *seconds)
+{
+	static const struct {
+		const char *suffix;
+		double scale;
+	} units[] = {
+		{ "", 1 }, { "s", 1 }, { "ms", 1e-3 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 },
+	};
+	char *end;
+	double v;
+	size_t i;
+
+	/* strtod would also take blanks, signs, hex, "inf" and "nan" */
+	if (!s || !(isdigit((unsigned char)s[0]) ||
+		    (s[0] == '.' && isdigit((unsigned char)s[1]))))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno == ERANGE)
+		return -ERANGE;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(end, units[i].suffix))
+			break;
+	if (i == sizeof(units) / sizeof(units[0]) || strcspn(s, "xX") < (size_t)(end - s))
+		return -EINVAL;
+	v *= units[i].scale;
+	if (!(v > 0) || v > max)
+		return -ERANGE;
+	*seconds = v;
 	return 0;
 }

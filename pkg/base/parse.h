@@ -10,4 +10,9 @@ int parse__int64(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Decimal or hex digits of s[0..len) (no prefix, no sign): 0 or -EINVAL/-ERANGE. */
 int parse__u64n(const char *s, size_t len, int base, uint64_t *out);
 
+/* A positive duration: a number (decimals allowed) and an optional unit
+ * ms, s, m, h or d (bare: seconds), at most max seconds: 0, -EINVAL or
+ * -ERANGE. */
+int parse__duration(const char *s, double max, double *seconds);
+
 #endif
