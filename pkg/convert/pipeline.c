@@ -55,18 +55,15 @@ static int derive_output(const struct convert_opts *o, enum convert_format to,
 	return 0;
 }
 
-static enum compress_kind output_compression(const struct convert_opts *o,
-					     enum convert_format to)
+enum compress_kind convert__output_compression(const char *output, enum convert_format to)
 {
-	if (o->compress_set)
-		return o->compress;
-	if (o->output && strcmp(o->output, "-")) {
-		if (ends_with(o->output, ".gz"))
+	if (output && strcmp(output, "-")) {
+		if (ends_with(output, ".gz"))
 			return COMPRESS_GZIP;
-		if (ends_with(o->output, ".zst"))
+		if (ends_with(output, ".zst"))
 			return COMPRESS_ZSTD;
-		if (ends_with(o->output, ".pb") || ends_with(o->output, ".folded") ||
-		    ends_with(o->output, ".txt"))
+		if (ends_with(output, ".pb") || ends_with(output, ".folded") ||
+		    ends_with(output, ".txt"))
 			return COMPRESS_NONE;
 	}
 	return to == FORMAT_PPROF ? COMPRESS_GZIP : COMPRESS_NONE;
@@ -123,23 +120,25 @@ static int folded__fill(void *arg, struct compress_writer *w, struct errmsg *e)
 	return folded__write(j->p, j->index, compress_writer__sink, w, e);
 }
 
-static int write_folded(const struct convert_opts *o, const struct pprof_profile *p,
-			enum compress_kind kind, const char *path, struct errmsg *e)
+int convert__write(const struct pprof_profile *p, const char *path, enum convert_format to,
+		  enum compress_kind kind, int level, const char *sample_type, struct errmsg *e)
 {
 	/* Folded stacks count samples where the profile has them (what
 	 * flamegraph.pl and `profile -f` users expect); else pprof's default. */
 	int samples = pprof__sample_index(p->pb, "samples");
 	struct folded_job j = { p, samples >= 0 ? (size_t)samples : pprof__default_sample_index(p->pb) };
 
-	if (o->sample_type) {
-		int i = pprof__sample_index(p->pb, o->sample_type);
+	if (to != FORMAT_FOLDED)
+		return pprof__write_file(p, path, kind, level, e);
+	if (sample_type) {
+		int i = pprof__sample_index(p->pb, sample_type);
 
 		if (i < 0)
 			return errmsg__set(e, -EINVAL, "no sample type \"%s\" in the profile",
-					   o->sample_type);
+					   sample_type);
 		j.index = (size_t)i;
 	}
-	return out_file__write_compressed(path, kind, o->level, folded__fill, &j, e);
+	return out_file__write_compressed(path, kind, level, folded__fill, &j, e);
 }
 
 /* What a user calls "N samples": the total of the first count type, or -1
@@ -177,7 +176,7 @@ int convert__run(const struct convert_opts *opts, struct convert_result *r, stru
 	if (o->sample_type && to != FORMAT_FOLDED)
 		return errmsg__set(e, -EINVAL, "--sample-type chooses the value of folded output; "
 				   "pprof output keeps every sample type");
-	kind = output_compression(o, to);
+	kind = o->compress_set ? o->compress : convert__output_compression(o->output, to);
 	r->output = o->output;
 	if (compress__check_level(kind, o->level))
 		return errmsg__set(e, -ERANGE, "compression level %d is out of range for %s",
@@ -199,10 +198,7 @@ int convert__run(const struct convert_opts *opts, struct convert_result *r, stru
 	}
 	r->samples = p->pb->n_sample;
 	r->sampled = sampled_total(p->pb);
-	if (to == FORMAT_FOLDED)
-		err = write_folded(o, p, kind, r->output, e);
-	else
-		err = pprof__write_file(p, r->output, kind, o->level, e);
+	err = convert__write(p, r->output, to, kind, o->level, o->sample_type, e);
 out:
 	pprof_profile__free(p);
 	return err;
