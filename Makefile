@@ -30,20 +30,20 @@ GO       ?= go
 
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 GEN      := $(BUILD)/gen
-LIBS     := -lprotobuf-c -lzstd -lz -lxxhash -lm -lpthread
+LIBS     := -lbpf -lelf -liberty -lprotobuf-c -lzstd -lz -lxxhash -lm -lpthread
 CFLAGS   ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \
             -D_GNU_SOURCE \
-            -Ipkg -I$(GEN) $(SANFLAGS)
+            -Ipkg -I$(GEN) -iquote . $(SANFLAGS)
 DEPFLAGS  = -MMD -MP
 override LDFLAGS += $(SANFLAGS)
 
 # Debian packages needed to build, test and benchmark on a fresh machine.
 DEPS_PKGS := gcc make pkg-config clang llvm bpftool libbpf-dev libelf-dev libdw-dev \
              zlib1g-dev libzstd-dev libxxhash-dev libprotobuf-c-dev protobuf-c-compiler \
-             libcurl4-openssl-dev libcmocka-dev golang-go golang-github-google-pprof-dev \
-             hyperfine zstd
+             libiberty-dev libcurl4-openssl-dev libcmocka-dev golang-go golang-github-google-pprof-dev \
+             hyperfine zstd linux-perf time bc
 
 PROTO_SRCS := $(wildcard proto/*.proto)
 PROTO_C    := $(PROTO_SRCS:%.proto=$(GEN)/%.pb-c.c)

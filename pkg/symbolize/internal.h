@@ -1,0 +1,199 @@
+/* What the symbolize sources share with each other and with their tests:
+ * the pure text parsers (/proc/PID/maps, stat, status, kallsyms, perf maps),
+ * the ELF readers, and every limit in one place. Not part of the interface. */
+#ifndef BPPROF_SYMBOLIZE_INTERNAL_H
+#define BPPROF_SYMBOLIZE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gelf.h>
+
+#include "base/buf.h"
+#include "symbolize/symbolize.h"
+
+/* --- limits (design rule 7) --- */
+
+/* read() size for /proc text; also the longest line kept (longer ones are
+ * skipped and counted). */
+#define SYM_LINE_CHUNK		(64u << 10)
+/* kallsyms is ~5 MiB: fewer, bigger reads. */
+#define KALLSYMS_CHUNK		(256u << 10)
+#define KALLSYMS_MAX_SYMS	(1u << 22)
+/* Name offsets carry KSYM_PFX in their top bit. */
+#define KALLSYMS_MAX_TEXT	(1u << 30)
+/* The kernel's KSYM_NAME_LEN, plus room for "\t[module]". */
+#define KSYM_NAME_MAX		640
+/* Function padding (CONFIG_FUNCTION_PADDING_BYTES) at most this big is
+ * folded into the function it precedes. */
+#define KSYM_MAX_PFX		64
+/* kallsyms has no sizes: a symbol covers the bytes up to the next one, but
+ * never more than this (the largest kernel function is ~20 KiB; bigger gaps
+ * are section ends, not code). */
+#define KSYM_MAX_EXTENT		(64u << 10)
+
+/* /proc/PID/maps is streamed; past these it is cut off (max_map_count is
+ * 65530 by default, ~7 MiB of text). */
+#define PROCMAPS_MAX_BYTES	(64u << 20)
+#define PROCMAPS_MAX_EXEC	16384		/* executable mappings kept per process */
+/* /proc/PID/stat and status are read whole into a stack buffer. */
+#define PROC_SMALL_FILE_MAX	8192
+
+/* perf-PID.map: a JIT can write a lot; beyond these the rest is ignored. */
+#define PERFMAP_MAX_BYTES	(256u << 20)
+#define PERFMAP_MAX_SYMS	(1u << 20)
+#define PERFMAP_MAX_TEXT	(32u << 20)
+#define PERFMAP_MAX_NAME	4096
+
+/* ELF symbol tables: bounds per table. The sort needs 24 bytes per symbol
+ * for a moment, the table keeps 16 plus the name. */
+#define SYMTAB_MAX_SYMS		(1u << 20)
+#define SYMTAB_MAX_TEXT		(32u << 20)
+#define SYMTAB_MAX_NAME		8192
+#define SYMTAB_MAX_NEST		4		/* enclosing symbols looked at behind the nearest */
+#define ELF_MAX_LOADS		16		/* PT_LOAD segments kept per file */
+#define ELF_MAX_SECTIONS	(1u << 20)	/* more is a broken or hostile file */
+#define ELF_MAX_NOTES_BYTES	(64u << 10)	/* note segments read for the build-id */
+#define BUILD_ID_MAX		64		/* bytes; SHA-1 ids are 20 */
+#define VDSO_MAX_SIZE		(1u << 20)	/* ours is two pages */
+
+/* Files kept open from snapshot to first lookup; past this, files are
+ * reopened by path when first needed. Also at most half the soft limit. */
+#define SYM_MAX_OPEN_FDS	4096
+/* Snapshots, and memory for their mappings and paths. */
+#define SYM_MAX_PROCS		(1u << 22)
+#define SYM_ARENA_BUDGET	(64u << 20)
+/* Demangled names: input longer than this is left as it is. */
+#define DEMANGLE_MAX_INPUT	8192
+#define DEMANGLE_BUDGET		(16u << 20)
+#define DEMANGLE_MAX_ENTRIES	(1u << 20)
+
+/* --- line reader --- */
+
+typedef int lines_fn(void *ctx, const char *line, size_t len);
+
+struct lines_stats {
+	uint64_t bytes;
+	uint64_t too_long;	/* lines longer than the chunk, skipped */
+	bool truncated;		/* stopped at max_bytes */
+};
+
+/* Calls fn for every line of fd (without its '\n'), reading chunk bytes at a
+ * time. Returns 0, a negative errno from read(), or fn's non-zero result. */
+int lines__read(int fd, size_t chunk, size_t max_bytes, lines_fn *fn, void *ctx,
+		struct lines_stats *st);
+/* The same over text already in memory. */
+int lines__each(const char *text, size_t len, lines_fn *fn, void *ctx);
+
+/* --- /proc text --- */
+
+struct proc_map {
+	uint64_t start, end, offset, inode;
+	uint32_t dev_major, dev_minor;
+	const char *path;	/* into the parsed line, not NUL-terminated */
+	size_t path_len;	/* 0: anonymous */
+	bool deleted;		/* " (deleted)" was stripped from path */
+};
+
+/* One line of /proc/PID/maps: 1 and *m filled for an executable mapping,
+ * 0 for one that is not executable, -EINVAL for a malformed line. */
+int procmaps__parse_line(const char *line, size_t len, struct proc_map *m);
+
+/* Field 22 of /proc/PID/stat; comm may hold spaces and ')'. */
+int procstat__start_time(const char *text, size_t len, uint64_t *start_time);
+/* The last value of the NSpid line of /proc/PID/status; -ENOENT without one. */
+int procstatus__nspid(const char *text, size_t len, uint32_t *nspid);
+
+/* --- kallsyms --- */
+
+#define KSYM_PFX	0x80000000u	/* name flag: padding precedes the symbol */
+
+struct ksyms {
+	uint64_t *addrs;	/* sorted, distinct */
+	uint32_t *names;	/* offsets into text, | KSYM_PFX */
+	char *text;
+	size_t n, text_len;
+	uint32_t pfx;		/* padding bytes before flagged symbols */
+	uint64_t zero_addrs;	/* lines with address 0 (kptr_restrict) */
+	uint64_t bad_lines;
+};
+
+/* Replaces k with the text symbols of a kallsyms file. */
+int ksyms__load_fd(struct ksyms *k, int fd);
+int ksyms__load_text(struct ksyms *k, const char *text, size_t len);
+/* Index of the symbol covering addr, or -1. */
+int64_t ksyms__find(const struct ksyms *k, uint64_t addr);
+static inline const char *ksyms__name(const struct ksyms *k, size_t i)
+{
+	return k->text + (k->names[i] & ~KSYM_PFX);
+}
+size_t ksyms__bytes(const struct ksyms *k);
+void ksyms__free(struct ksyms *k);
+
+/* --- perf-PID.map --- */
+
+struct psym {
+	uint64_t start;
+	uint32_t size;
+	uint32_t name;
+};
+
+struct perfmap {
+	struct psym *syms;	/* sorted by start */
+	size_t n, cap;
+	struct buf text;	/* names, NUL-terminated */
+	uint64_t bad_lines;	/* malformed, too long or past the limits */
+};
+
+int perfmap__load_fd(struct perfmap *pm, int fd);
+int perfmap__load_text(struct perfmap *pm, const char *text, size_t len);
+/* The name covering addr, or NULL. */
+const char *perfmap__find(const struct perfmap *pm, uint64_t addr);
+void perfmap__free(struct perfmap *pm);
+
+/* --- ELF --- */
+
+struct elf_seg {
+	uint64_t off, filesz, vaddr;
+};
+
+struct elf_info {
+	char build_id[BUILD_ID_MAX * 2 + 1];	/* lowercase hex, "" for none */
+	struct elf_seg segs[ELF_MAX_LOADS];
+	uint32_t n_segs;
+};
+
+/* Build-id and PT_LOAD segments of an ELF executable or shared object:
+ * 0, or -ENOEXEC when it is not one. */
+int elfinfo__read(Elf *elf, struct elf_info *ei);
+/* File offset of a mapped byte to its ELF virtual address. */
+bool elfinfo__to_vaddr(const struct elf_seg *segs, uint32_t n, uint64_t off, uint64_t *vaddr);
+
+struct esym {
+	uint64_t addr;
+	uint32_t size;
+	uint32_t name;		/* offset into text */
+};
+
+struct esymtab {
+	struct esym *syms;	/* sorted by addr, distinct addrs */
+	char *text;
+	size_t n, text_len;
+	uint64_t dropped;	/* symbols past the limits */
+};
+
+/* Function symbols of the first section of type sh_type (SHT_SYMTAB or
+ * SHT_DYNSYM): 0, -ENOENT when there is none, -ENOEXEC when malformed. */
+int esymtab__load(struct esymtab *t, Elf *elf, GElf_Word sh_type);
+/* The name of the function at vaddr, or NULL. */
+const char *esymtab__find(const struct esymtab *t, uint64_t vaddr);
+void esymtab__free(struct esymtab *t);
+
+/* --- symbolizer internals the tests look at --- */
+
+/* Symbol tables in use: files with one build-id share one. */
+size_t symbolizer__n_symtabs(const struct symbolizer *s);
+const struct ksyms *symbolizer__ksyms(const struct symbolizer *s);
+
+#endif

@@ -1,0 +1,82 @@
+/* Addresses to names. Kernel frames from kallsyms (sorted once, binary
+ * search); user frames through a snapshot of each process's executable
+ * mappings, read when the process is first seen and keyed by (pid, start
+ * time) so a reused pid never borrows another process's maps; ELF symbols
+ * (.symtab, else .dynsym) loaded lazily, cached per file by build-id or
+ * dev:inode and shared between processes; files opened through
+ * /proc/PID/root (containers) or /proc/PID/map_files (deleted or replaced
+ * binaries); JIT symbols from perf-PID.map; the vDSO.
+ *
+ * The procfs root, kallsyms path and perf-map directory are options, so the
+ * parsers are tested from testdata fixtures without root (design rule 8). */
+#ifndef BPPROF_SYMBOLIZE_SYMBOLIZE_H
+#define BPPROF_SYMBOLIZE_SYMBOLIZE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct symbolizer;
+
+struct symbolizer_opts {
+	const char *proc_root;		/* NULL: "/proc" */
+	const char *kallsyms;		/* NULL: "<proc_root>/kallsyms" */
+	const char *perf_map_dir;	/* NULL: "/tmp", seen from inside the process's root */
+	bool no_demangle;		/* keep C++/Rust names as the symbol table has them */
+};
+
+/* One executable mapping, as a pprof Mapping wants it. Owned by the
+ * symbolizer; valid until symbolizer__free. */
+struct sym_mapping {
+	uint64_t start, limit, offset;	/* runtime range and file offset of start */
+	const char *path;		/* as the process sees it ("/usr/bin/bash"); "[vdso]",
+					 * "[kernel.kallsyms]", "[anon]" for anonymous code */
+	const char *build_id;		/* lowercase hex, "" when the file has none or was
+					 * not readable */
+	bool has_symbols;		/* a symbol table (ELF, perf map, kallsyms) was read */
+};
+
+struct sym_result {
+	const char *name;		/* demangled function name; NULL: not found */
+	const char *system_name;	/* the name as the symbol table has it; NULL: not found */
+	const struct sym_mapping *map;	/* NULL: the address is in no known mapping */
+};
+
+struct symbolizer_stats {
+	uint64_t procs;			/* snapshots taken */
+	uint64_t procs_gone;		/* processes that had exited (or whose pid was reused)
+					 * before their maps could be read */
+	uint64_t files;			/* distinct files opened */
+	uint64_t files_failed;		/* mapped files that could not be opened or parsed */
+	uint64_t kernel_symbols;	/* kallsyms text symbols loaded */
+	uint64_t maps_dropped;		/* executable mappings not kept: malformed maps lines,
+					 * past the per-process or memory limits */
+	uint64_t perfmap_bad_lines;	/* perf map lines skipped: malformed or past the limits */
+};
+
+/* NULL with errno set. Nothing is read until it is needed. */
+struct symbolizer *symbolizer__new(const struct symbolizer_opts *o);
+void symbolizer__free(struct symbolizer *s);
+
+/* The snapshot id (>= 0) of process pid started at start_time (clock ticks
+ * after boot, as field 22 of /proc/PID/stat; 0: do not check). The first call
+ * for a (pid, start_time) reads /proc/PID/maps and opens the files it maps,
+ * while the process still lives; later calls are one hash lookup. A process
+ * that is gone, or a pid now used by another process, still gets an id (with
+ * no mappings, counted in procs_gone) so its samples stay apart. Negative
+ * errno only when memory runs out (-ENOMEM, or -E2BIG past SYM_MAX_PROCS
+ * snapshots). */
+int64_t symbolizer__proc(struct symbolizer *s, uint32_t pid, uint64_t start_time);
+
+/* pid called exec(): its next symbolizer__proc reads the maps again under a
+ * new id. Ids handed out before stay valid with the old maps. */
+void symbolizer__exec(struct symbolizer *s, uint32_t pid);
+
+/* Resolve one user-space address of snapshot proc_id, or a kernel address.
+ * Always fills r (r->name NULL when unknown). 0, or negative errno when
+ * memory runs out (-EINVAL for a proc_id never handed out). */
+int symbolizer__user(struct symbolizer *s, int64_t proc_id, uint64_t addr, struct sym_result *r);
+int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_result *r);
+
+void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st);
+
+#endif
