@@ -40,7 +40,7 @@ DEPFLAGS  = -MMD -MP
 override LDFLAGS += $(SANFLAGS)
 
 # Debian packages needed to build, test and benchmark on a fresh machine.
-DEPS_PKGS := gcc make pkg-config clang llvm bpftool libbpf-dev libelf-dev libdw-dev \
+DEPS_PKGS := gcc g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev libdw-dev \
              zlib1g-dev libzstd-dev libxxhash-dev libprotobuf-c-dev protobuf-c-compiler \
              libiberty-dev libcurl4-openssl-dev libcmocka-dev golang-go golang-github-google-pprof-dev \
              hyperfine zstd linux-perf time bc
@@ -56,8 +56,7 @@ TEST_SRCS  := $(wildcard pkg/*/*_test.c)
 TEST_BINS  := $(TEST_SRCS:pkg/%.c=$(BUILD)/test/%)
 LIBA       := $(BUILD)/libbpprof.a
 
-# BPF programs (bpf/*.bpf.c) become skeletons under $(GEN)/bpf; none exist yet
-# in the foundation, so these rules stay idle until the first program lands.
+# BPF programs (bpf/*.bpf.c) become skeletons under $(GEN)/bpf.
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_SKELS  := $(BPF_SRCS:bpf/%.bpf.c=$(GEN)/bpf/%.skel.h)
 ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
@@ -65,7 +64,13 @@ ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 GOENV      := GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(abspath $(BUILD))/gocache GOFLAGS=
 PPROFCHECK := $(BUILD)/pprofcheck
 
-.PHONY: all deps test unit e2e run bench fuzz clean tools FORCE
+# Programs the record tests profile: known hot functions, frame pointers,
+# -O1 and no sibling calls so the loops and calls the tests look for stay
+# as written.
+WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
+WORKLOADS     := $(WORKLOAD_SRCS:tests/workloads/%.c=$(BUILD)/workloads/%)
+
+.PHONY: all deps test unit e2e e2e-record workloads run bench fuzz clean tools FORCE
 .DEFAULT_GOAL := all
 all: $(BUILD)/bpprof
 
@@ -133,35 +138,52 @@ $(PPROFCHECK): tests/pprofcheck/main.go
 
 tools: $(PPROFCHECK)
 
+$(BUILD)/workloads/%: tests/workloads/%.c
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D) && $(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -D_GNU_SOURCE \
+	  -Wall -Wextra -Werror -o $@ $< -lpthread
+
+workloads: $(WORKLOADS)
+
 unit: $(TEST_BINS)
 	$(Q)tests/run-unit.sh $(TEST_BINS)
 
 e2e: $(BUILD)/bpprof $(PPROFCHECK)
 	$(Q)BUILD=$(BUILD) tests/e2e.sh
 
-test: deps
-	$(Q)$(MAKE) --no-print-directory all tools $(TEST_BINS)
-	$(Q)tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/e2e.sh
+# Profiles real processes: needs root (skipped without it).
+e2e-record: $(BUILD)/bpprof $(PPROFCHECK) workloads
+	$(Q)BUILD=$(BUILD) tests/e2e-record.sh
 
-# Until `record` lands, the main job converts the embedded perf capture.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all tools $(TEST_BINS) workloads
+	$(Q)tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/e2e.sh && BUILD=$(BUILD) tests/e2e-record.sh
+
+# The main job: 10 s of the whole system at 99 Hz, then its top functions.
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(BUILD)/bpprof convert testdata/perf/perf-script-gzip-dd.txt -o $(BUILD)/cpu.pb.gz
-	$(Q)$(GO) tool pprof -top -nodecount=15 $(BUILD)/cpu.pb.gz
+	$(Q)$(BUILD)/bpprof record -d 10 -o $(BUILD)/cpu.pb.gz
+	$(Q)$(GOENV) $(GO) tool pprof -top -nodecount=15 $(BUILD)/cpu.pb.gz
+
+BENCH_BINS := $(BUILD)/bench/ingest
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBA)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all tools
+	$(Q)$(MAKE) --no-print-directory all tools $(BENCH_BINS)
+	$(Q)BUILD=$(BUILD) tests/bench/record.sh
 	$(Q)BUILD=$(BUILD) GOENV="$(GOENV)" tests/bench/convert.sh
 
 # libFuzzer over every reader of untrusted bytes; FUZZ_SECONDS=60 by default.
 # Its own clang build of the library sources: sanitizer and coverage flags
 # must reach every object.
 FUZZ_BIN := $(BUILD)/fuzz/fuzz_input
-$(FUZZ_BIN): tests/fuzz/fuzz_input.c $(LIB_SRCS) $(PROTO_C) $(wildcard pkg/*/*.h)
+$(FUZZ_BIN): tests/fuzz/fuzz_input.c $(LIB_SRCS) $(PROTO_C) $(BPF_SKELS) $(wildcard pkg/*/*.h bpf/*.h)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D) && $(CLANG) -std=gnu11 -g -O1 -fno-omit-frame-pointer \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE \
-	  -Ipkg -I$(GEN) -o $@ tests/fuzz/fuzz_input.c $(LIB_SRCS) $(PROTO_C) $(LIBS)
+	  -Ipkg -I$(GEN) -iquote . -o $@ tests/fuzz/fuzz_input.c $(LIB_SRCS) $(PROTO_C) $(LIBS)
 
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
@@ -175,4 +197,5 @@ clean:
 .SECONDARY:
 .DELETE_ON_ERROR:
 
--include $(wildcard $(patsubst %.o,%.d,$(LIB_OBJS) $(CMD_OBJS)) $(TEST_BINS:$(BUILD)/test/%=$(BUILD)/pkg/%.d))
+-include $(wildcard $(patsubst %.o,%.d,$(LIB_OBJS) $(CMD_OBJS) $(BENCH_BINS:$(BUILD)/bench/%=$(BUILD)/tests/bench/%.o)) \
+  $(TEST_BINS:$(BUILD)/test/%=$(BUILD)/pkg/%.d) $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.d))

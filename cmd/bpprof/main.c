@@ -13,6 +13,12 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include <bpf/libbpf.h>
+
+#include "agent/record.h"
 #include "base/log.h"
 #include "base/parse.h"
 #include "convert/pipeline.h"
@@ -41,6 +47,7 @@ usage_error(const char *cmd, const char *fmt, ...)
 static int cmd_version(int argc, char **argv)
 {
 	printf("bpprof %s\n", BPPROF_VERSION);
+	printf("  libbpf %u.%u\n", libbpf_major_version(), libbpf_minor_version());
 	printf("  protobuf-c %s\n", protobuf_c_version());
 	printf("  zlib %s\n", zlibVersion());
 	printf("  zstd %s\n", ZSTD_versionString());
@@ -130,6 +137,228 @@ static int cmd_convert(int argc, char **argv)
 	return 0;
 }
 
+
+/* "1234,5678" into pids: the count, or -1 after a usage error. */
+static int parse_pids(const char *list, uint32_t *pids, size_t max, size_t n)
+{
+	char *copy = strdup(list), *save = NULL, *tok;
+	int64_t v;
+
+	if (!copy)
+		return -1;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (parse__int64(tok, 1, INT32_MAX, &v)) {
+			usage_error("record", "bad pid '%s' in -p %s", tok, list);
+			free(copy);
+			return -1;
+		}
+		if (n == max) {
+			usage_error("record", "at most %zu pids", max);
+			free(copy);
+			return -1;
+		}
+		pids[n++] = (uint32_t)v;
+	}
+	free(copy);
+	if (n == 0) {
+		usage_error("record", "-p needs a pid");
+		return -1;
+	}
+	return (int)n;
+}
+
+static void describe_status(char *buf, size_t len, int status)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "ended with wait status %#x", status);
+}
+
+static int cmd_record(int argc, char **argv)
+{
+	enum { OPT_CGROUP = 256, OPT_FORMAT, OPT_KERNEL, OPT_USER, OPT_GROUP, OPT_EVENT };
+	static const struct option long_opts[] = {
+		{ "freq", required_argument, NULL, 'F' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "compress", required_argument, NULL, 'c' },
+		{ "level", required_argument, NULL, 'l' },
+		{ "kernel-only", no_argument, NULL, OPT_KERNEL },
+		{ "user-only", no_argument, NULL, OPT_USER },
+		{ "group-by", required_argument, NULL, OPT_GROUP },
+		{ "event", required_argument, NULL, OPT_EVENT },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static uint32_t pids[RECORD_MAX_PIDS];
+	struct record_opts o = {
+		.freq = RECORD_DEFAULT_FREQ,
+		.format = FORMAT_AUTO,
+		.level = COMPRESS_LEVEL_DEFAULT,
+		.kernel_stacks = true,
+		.user_stacks = true,
+		.event = COLLECT_CPU_CLOCK,
+		.pids = pids,
+	};
+	struct record_result r;
+	struct errmsg e = { "" };
+	bool compress_set = false, quiet = false, seconds_set = false;
+	char output[4096], unsym[64], status[128] = "";
+	int64_t v;
+	int c, n, err;
+
+	while ((c = getopt_long(argc, argv, "+F:d:p:o:c:l:qh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'F':
+			if (parse__int64(optarg, 1, COLLECT_MAX_FREQ, &v)) {
+				usage_error("record", "bad frequency '%s' (1-%u Hz)", optarg,
+					    COLLECT_MAX_FREQ);
+				return 2;
+			}
+			o.freq = (unsigned)v;
+			break;
+		case 'd':
+			if (parse__duration(optarg, 366 * 86400.0, &o.seconds)) {
+				usage_error("record", "bad duration '%s' (seconds, or 500ms, 2m, 1h)",
+					    optarg);
+				return 2;
+			}
+			seconds_set = true;
+			break;
+		case 'p':
+			n = parse_pids(optarg, pids, RECORD_MAX_PIDS, o.n_pids);
+			if (n < 0)
+				return 2;
+			o.n_pids = (size_t)n;
+			break;
+		case OPT_CGROUP:
+			o.cgroup = optarg;
+			break;
+		case 'o':
+			o.output = optarg;
+			break;
+		case OPT_FORMAT:
+			if (convert__parse_format(optarg, &o.format) ||
+			    (o.format != FORMAT_PPROF && o.format != FORMAT_FOLDED)) {
+				usage_error("record", "cannot write format '%s' (pprof, folded)", optarg);
+				return 2;
+			}
+			break;
+		case 'c':
+			if (compress__parse_kind(optarg, &o.compress)) {
+				usage_error("record", "unknown compression '%s' (gzip, zstd, none)", optarg);
+				return 2;
+			}
+			compress_set = true;
+			break;
+		case 'l':
+			if (parse__int64(optarg, -131072, 22, &v)) {
+				usage_error("record", "bad compression level '%s'", optarg);
+				return 2;
+			}
+			o.level = (int)v;
+			break;
+		case OPT_KERNEL:
+			o.user_stacks = false;
+			break;
+		case OPT_USER:
+			o.kernel_stacks = false;
+			break;
+		case OPT_GROUP:
+			if (strcmp(optarg, "process")) {
+				usage_error("record", "cannot group by '%s' (process)", optarg);
+				return 2;
+			}
+			o.group_by_process = true;
+			break;
+		case OPT_EVENT:
+			if (!strcmp(optarg, "cycles")) {
+				o.event = COLLECT_CYCLES;
+			} else if (!strcmp(optarg, "cpu-clock")) {
+				o.event = COLLECT_CPU_CLOCK;
+			} else {
+				usage_error("record", "unknown event '%s' (cpu-clock, cycles)", optarg);
+				return 2;
+			}
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			return cmd_help(2, (char *[]){ "help", "record", NULL });
+		default:
+			return 2;
+		}
+	}
+	if (!o.kernel_stacks && !o.user_stacks) {
+		usage_error("record", "--kernel-only and --user-only exclude each other");
+		return 2;
+	}
+	if (optind < argc)
+		o.command = argv + optind;
+	if (o.command && o.n_pids) {
+		usage_error("record", "-p and a command exclude each other");
+		return 2;
+	}
+	/* A command runs to its end unless -d says otherwise. */
+	if (!seconds_set)
+		o.seconds = o.command ? 0 : RECORD_DEFAULT_SECONDS;
+	if (o.format == FORMAT_AUTO) {
+		const char *base = o.output ? strrchr(o.output, '/') : NULL;
+
+		base = base ? base + 1 : o.output;
+		o.format = base && strstr(base, ".folded") ? FORMAT_FOLDED : FORMAT_PPROF;
+	}
+	if (!o.output) {
+		if (!compress_set)
+			o.compress = o.format == FORMAT_PPROF ? COMPRESS_GZIP : COMPRESS_NONE;
+		snprintf(output, sizeof(output), "cpu%s",
+			 o.format == FORMAT_PPROF ? compress__pprof_suffix(o.compress)
+			 : o.compress == COMPRESS_GZIP ? ".folded.gz"
+			 : o.compress == COMPRESS_ZSTD ? ".folded.zst" : ".folded");
+		o.output = output;
+	} else if (!compress_set) {
+		o.compress = convert__output_compression(o.output, o.format);
+	}
+	if (compress__check_level(o.compress, o.level)) {
+		usage_error("record", "compression level %d is out of range for %s", o.level,
+			    compress__name(o.compress));
+		return 2;
+	}
+	if (quiet)
+		log__set_level(LOG_ERROR);
+	o.progress = log__level() >= LOG_INFO && isatty(STDERR_FILENO);
+
+	err = record__run(&o, &r, &e);
+	if (r.command_exited) {
+		describe_status(status, sizeof(status), r.command_status);
+	} else if (r.command_pid) {
+		snprintf(status, sizeof(status), "is still running (pid %d)", (int)r.command_pid);
+	}
+	if (err) {
+		pr_err("%s", e.text);
+		if (status[0])
+			pr_err("%s %s", o.command[0], status);
+		if (!r.written)
+			return 1;
+	}
+	snprintf(unsym, sizeof(unsym), "%.1f%%", r.unsymbolized * 100);
+	if (r.written && !err)
+		pr_info("%" PRIu64 " samples, %" PRIu64 " lost, %s of frames unsymbolized, %.1f s%s "
+			"→ %s%s%s%s%s", r.samples, r.lost, unsym, r.seconds,
+			r.interrupted ? " (interrupted)" : "", o.output, status[0] ? "; " : "",
+			status[0] ? o.command[0] : "", status[0] ? " " : "", status);
+	return err ? 1 : 0;
+}
+
 static const struct command commands[] = {
 	{ "convert", cmd_convert,
 	  "convert IN [-o OUT] [--from pprof|folded|perf-script] [--to pprof|folded]\n"
@@ -139,6 +368,18 @@ static const struct command commands[] = {
 	  "  stdin/stdout. OUT defaults to IN's name with the output suffix (.pb.gz).\n"
 	  "  Compression follows OUT's suffix (.gz .zst .pb) unless --compress is given;\n"
 	  "  an OUT named *.folded* means --to folded." },
+	{ "record", cmd_record,
+	  "record [-F HZ] [-d DURATION] [-p PID[,PID...]] [--cgroup PATH] [-o FILE]\n"
+	  "        [--format pprof|folded] [--compress gzip|zstd|none] [--level N]\n"
+	  "        [--kernel-only|--user-only] [--group-by process] [--event cpu-clock|cycles]\n"
+	  "        [-q] [-- COMMAND ARGS...]\n"
+	  "  Sample CPU stacks (kernel and user) with eBPF and write a pprof profile.\n"
+	  "  Whole system by default, 99 Hz for 10 s, to cpu.pb.gz. -p profiles those\n"
+	  "  processes until -d or until they all exit; --cgroup one cgroup (v2) and\n"
+	  "  its descendants; a COMMAND is started, profiled with its children until it\n"
+	  "  exits (or -d), and its exit status reported. Ctrl-C ends the capture early\n"
+	  "  and still writes it. DURATION: seconds, or 500ms, 2m, 1h. Needs root (or\n"
+	  "  CAP_BPF + CAP_PERFMON)." },
 	{ "version", cmd_version, "version\n  Print the version of bpprof and of the libraries it links." },
 	{ "help", cmd_help, "help [COMMAND]\n  Show usage." },
 };

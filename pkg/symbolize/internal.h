@@ -63,6 +63,8 @@
 #define SYM_MAX_OPEN_FDS	4096
 /* Snapshots, and memory for their mappings and paths. */
 #define SYM_MAX_PROCS		(1u << 22)
+#define SYM_MAX_REFRESHES	12u		/* fruitless maps re-reads per snapshot */
+#define SYM_REFRESH_GAP_NS	(20ull * 1000000)	/* before the first; doubles */
 #define SYM_ARENA_BUDGET	(64u << 20)
 /* Demangled names: input longer than this is left as it is. */
 #define DEMANGLE_MAX_INPUT	8192

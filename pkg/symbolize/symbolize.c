@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libiberty/demangle.h>
@@ -61,6 +62,8 @@ struct proc {
 	uint32_t pid, nspid, n_maps;
 	int32_t perfmap;	/* index, PERFMAP_UNREAD or PERFMAP_NONE */
 	bool retired;		/* exec() since: a new snapshot takes the key */
+	uint8_t refreshes;	/* fruitless re-reads of the maps since the snapshot */
+	uint64_t next_refresh;	/* CLOCK_MONOTONIC ns: no refresh before */
 };
 
 enum symtab_state { ST_NEW, ST_LOADED, ST_FAILED };
@@ -1000,6 +1003,51 @@ void symbolizer__exec(struct symbolizer *s, uint32_t pid)
 }
 
 /* --- lookups --- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static struct umap *proc__find_map(const struct proc *p, uint64_t addr);
+
+int symbolizer__check(struct symbolizer *s, int64_t proc_id, const uint64_t *frames, size_t n)
+{
+	uint64_t now, gone;
+	struct proc *p;
+	size_t i;
+	int err;
+
+	if (proc_id < 0 || (uint64_t)proc_id >= s->n_procs)
+		return -EINVAL;
+	p = &s->procs[proc_id];
+	if (!p->real_start)
+		return 0;	/* gone when first seen: nothing to read */
+	for (i = 0; i < n; i++)
+		if (!proc__find_map(p, frames[i]))
+			break;
+	if (i == n || p->refreshes >= SYM_MAX_REFRESHES)
+		return 0;
+	/* A walk through code without frame pointers yields garbage
+	 * addresses that no refresh explains: back off, doubling the gap. */
+	now = now_ns();
+	if (now < p->next_refresh)
+		return 0;
+	s->st.refreshes++;
+	gone = s->st.procs_gone;
+	err = proc__snapshot(s, p);
+	s->st.procs_gone = gone;	/* exited since: the snapshot stays as it was */
+	if (err)
+		return err;
+	/* A refresh that explained the frame was needed: the next may be too
+	 * (ld.so maps one library after another). Only fruitless ones count. */
+	if (!proc__find_map(p, frames[i]))
+		p->next_refresh = now + (SYM_REFRESH_GAP_NS << p->refreshes++);
+	return 1;
+}
 
 static struct umap *proc__find_map(const struct proc *p, uint64_t addr)
 {

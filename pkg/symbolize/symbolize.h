@@ -48,6 +48,7 @@ struct symbolizer_stats {
 	uint64_t files;			/* distinct files opened */
 	uint64_t files_failed;		/* mapped files that could not be opened or parsed */
 	uint64_t kernel_symbols;	/* kallsyms text symbols loaded */
+	uint64_t refreshes;		/* maps read again by symbolizer__check */
 	uint64_t maps_dropped;		/* executable mappings not kept: malformed maps lines,
 					 * past the per-process or memory limits */
 	uint64_t perfmap_bad_lines;	/* perf map lines skipped: malformed or past the limits */
@@ -66,6 +67,14 @@ void symbolizer__free(struct symbolizer *s);
  * errno only when memory runs out (-ENOMEM, or -E2BIG past SYM_MAX_PROCS
  * snapshots). */
 int64_t symbolizer__proc(struct symbolizer *s, uint32_t pid, uint64_t start_time);
+
+/* The frames of a sample just taken from snapshot proc_id: if one lies in
+ * no mapping, the process has mapped code since the snapshot (the dynamic
+ * linker, dlopen, a JIT) and its maps are read again, under the same id.
+ * Rate-limited per snapshot (the gap doubles each time), since a broken
+ * frame-pointer walk also yields addresses no mapping holds. 1 when the
+ * maps were read again, 0, or negative errno. */
+int symbolizer__check(struct symbolizer *s, int64_t proc_id, const uint64_t *frames, size_t n);
 
 /* pid called exec(): its next symbolizer__proc reads the maps again under a
  * new id. Ids handed out before stay valid with the old maps. */

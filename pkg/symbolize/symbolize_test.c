@@ -1010,6 +1010,51 @@ static void test_exec(void **state)
 	buf__free(&b);
 }
 
+/* Code mapped after the snapshot (the dynamic linker, dlopen): a sampled
+ * frame outside every mapping reads the maps again under the same id;
+ * re-reads that explain nothing back off; frames inside known mappings read
+ * nothing. */
+static void test_refresh(void **state)
+{
+	const uint32_t pid = 4260;
+	const uint64_t base = 0x7f6000000000ull, base2 = 0x7f6100000000ull;
+	struct buf b = BUF_INIT(0);
+	char lib[PATH_MAX], cxx[PATH_MAX], in[PATH_MAX];
+	struct symbolizer_stats st;
+	struct symbolizer *s;
+	uint64_t known, later, garbage = 0x1234;
+	int64_t id;
+
+	built(lib, "libx-stripped.so");
+	built(cxx, "libcxx.so");
+	fake_proc(pid, 9100, pid);
+	install(pid, lib, "/usr/lib/libx.so");
+	install(pid, cxx, "/usr/lib/libcxx.so");
+	maps_add_elf(&b, lib, base, "/usr/lib/libx.so", root_of(in, pid, "/usr/lib/libx.so"), NULL);
+	write_maps(pid, &b);
+	known = base + elf_value(lib, "lib_exported_two");
+	later = base2 + elf_value(cxx, "_ZN2ns5twiceEid");
+
+	s = fake_symbolizer(false);
+	id = symbolizer__proc(s, pid, 9100);
+	assert_int_equal(symbolizer__check(s, id, &known, 1), 0);
+	maps_add_elf(&b, cxx, base2, "/usr/lib/libcxx.so", root_of(in, pid, "/usr/lib/libcxx.so"),
+		     NULL);
+	write_maps(pid, &b);
+	assert_int_equal(symbolizer__check(s, id, (uint64_t[]){ known, later }, 2), 1);
+	assert_int_equal(symbolizer__proc(s, pid, 9100), id);
+	expect_name(s, id, later, "ns::twice(int, double)");
+	expect_name(s, id, known, "lib_exported_two");
+	/* garbage no refresh explains: read once, then not within the gap */
+	assert_int_equal(symbolizer__check(s, id, &garbage, 1), 1);
+	assert_int_equal(symbolizer__check(s, id, &garbage, 1), 0);
+	symbolizer__stats(s, &st);
+	assert_int_equal(st.refreshes, 2);
+	assert_int_equal(symbolizer__check(s, 424242, &garbage, 1), -EINVAL);
+	symbolizer__free(s);
+	buf__free(&b);
+}
+
 /* A maps file with more executable mappings than kept, malformed and
  * overlong lines: bounded, counted, no crash. */
 static void test_maps_limits(void **state)
@@ -1157,6 +1202,7 @@ int main(void)
 		cmocka_unit_test(test_cxx_demangle),
 		cmocka_unit_test(test_perfmap_container),
 		cmocka_unit_test(test_exec),
+		cmocka_unit_test(test_refresh),
 		cmocka_unit_test(test_maps_limits),
 		cmocka_unit_test(test_live_self),
 		cmocka_unit_test(test_live_vdso),

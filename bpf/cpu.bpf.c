@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+/* CPU sampling: on each perf event (one per online CPU), reserve a fixed-size
+ * record in the ring buffer and fill it with who was running and both stacks.
+ * Filtering happens here, so unwanted samples cost no ring-buffer space. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by user space before load. */
+const volatile bool filter_pids = false;	/* only tgids in `pids` */
+const volatile bool follow_children = false;	/* children of those join `pids` */
+const volatile bool filter_cgroup = false;	/* only tasks under cgroups[0] */
+const volatile bool kernel_stacks = true;
+const volatile bool user_stacks = true;
+const volatile bool include_idle = false;
+const volatile __u64 wakeup_bytes = 0;		/* wake the reader past this backlog */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);	/* sized from the rate by user space */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);		/* sized by user space */
+	__type(key, __u32);
+	__type(value, __u8);
+} pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroups SEC(".maps");
+
+/* Processes already sampled. The first sample of any other wakes the
+ * reader at once, so it reads the process's maps while it still lives,
+ * even if it lives for a few milliseconds. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1);		/* sized by user space */
+	__type(key, __u32);
+	__type(value, __u8);
+} seen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
+
+	if (c)
+		(*c)++;
+}
+
+static __always_inline bool wanted(__u32 tgid)
+{
+	if (filter_pids && !bpf_map_lookup_elem(&pids, &tgid))
+		return false;
+	if (filter_cgroup && bpf_current_task_under_cgroup(&cgroups, 0) != 1)
+		return false;
+	return true;
+}
+
+/* Batch wake-ups: the reader also drains on its own timer, so waking it for
+ * every sample would only burn CPU on both sides. */
+static __always_inline __u64 submit_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+SEC("perf_event")
+int on_cpu_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), flags;
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct task_struct *task, *leader;
+	struct cpu_sample *s;
+	__u8 one = 1;
+	long n;
+
+	if (tid == 0 && !include_idle)
+		return 0;
+	if (!wanted(tgid))
+		return 0;
+	count(CNT_SAMPLES);
+
+	s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
+	if (!s) {
+		count(CNT_LOST);
+		return 0;
+	}
+	task = (struct task_struct *)bpf_get_current_task_btf();
+	leader = BPF_CORE_READ(task, group_leader);
+	s->hdr.type = EV_CPU_SAMPLE;
+	s->hdr.size = sizeof(*s);
+	s->time_ns = bpf_ktime_get_ns();
+	s->start_boottime = BPF_CORE_READ(leader, start_boottime);
+	s->pid = tgid;
+	s->tid = tid;
+	s->cpu = bpf_get_smp_processor_id();
+	s->flags = 0;
+	bpf_get_current_comm(s->thread_comm, sizeof(s->thread_comm));
+	BPF_CORE_READ_STR_INTO(&s->comm, leader, comm);
+
+	s->kstack_len = 0;
+	if (kernel_stacks) {
+		n = bpf_get_stack(ctx, s->kstack, sizeof(s->kstack), 0);
+		if (n < 0)
+			s->flags |= SAMPLE_KSTACK_FAILED;
+		else
+			s->kstack_len = n / sizeof(__u64);
+		if (s->kstack_len == BPPROF_MAX_STACK) {
+			s->flags |= SAMPLE_KSTACK_TRUNCATED;
+			count(CNT_KSTACK_TRUNCATED);
+		}
+	}
+	s->ustack_len = 0;
+	/* Kernel threads have no user stack to walk. */
+	if (user_stacks && BPF_CORE_READ(task, mm)) {
+		n = bpf_get_stack(ctx, s->ustack, sizeof(s->ustack), BPF_F_USER_STACK);
+		if (n < 0)
+			s->flags |= SAMPLE_USTACK_FAILED;
+		else
+			s->ustack_len = n / sizeof(__u64);
+		if (s->ustack_len == BPPROF_MAX_STACK) {
+			s->flags |= SAMPLE_USTACK_TRUNCATED;
+			count(CNT_USTACK_TRUNCATED);
+		}
+	}
+	if (s->flags & (SAMPLE_KSTACK_FAILED | SAMPLE_USTACK_FAILED))
+		count(CNT_STACK_FAILED);
+	flags = submit_flags();
+	if (!bpf_map_lookup_elem(&seen, &tgid)) {
+		bpf_map_update_elem(&seen, &tgid, &one, BPF_ANY);
+		flags = BPF_RB_FORCE_WAKEUP;
+	}
+	bpf_ringbuf_submit(s, flags);
+	return 0;
+}
+
+/* A followed process's children (new processes, not threads) are followed too. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	__u8 one = 1;
+
+	if (!filter_pids || !follow_children || ptgid == ctgid)
+		return 0;
+	if (!bpf_map_lookup_elem(&pids, &ptgid))
+		return 0;
+	if (bpf_map_update_elem(&pids, &ctgid, &one, BPF_NOEXIST) && !bpf_map_lookup_elem(&pids, &ctgid))
+		count(CNT_PIDS_FULL);
+	return 0;
+}
+
+/* When the last thread of a followed process exits, its pid leaves the set:
+ * a later process reusing the number is not ours. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *task)
+{
+	__u32 tgid = task->tgid;
+
+	if (filter_pids && task->signal->live.counter == 0)
+		bpf_map_delete_elem(&pids, &tgid);
+	return 0;
+}
+
+/* New code mapped (the dynamic linker, dlopen): the next sample wakes the
+ * reader, which reads the maps again if that sample's frames need it. */
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int on_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (ctx->args[2] & 0x4 /* PROT_EXEC */)
+		bpf_map_delete_elem(&seen, &tgid);
+	return 0;
+}
+
+/* The image changed: user space must read the maps again for later samples. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = task->tgid;
+	struct exec_event *e;
+
+	if (!wanted(tgid))
+		return 0;
+	/* a new image: its first sample is a first sight again */
+	bpf_map_delete_elem(&seen, &tgid);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(CNT_EVENTS_LOST);
+		return 0;
+	}
+	e->hdr.type = EV_EXEC;
+	e->hdr.size = sizeof(*e);
+	e->time_ns = bpf_ktime_get_ns();
+	e->start_boottime = task->group_leader->start_boottime;
+	e->pid = tgid;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, submit_flags());
+	return 0;
+}

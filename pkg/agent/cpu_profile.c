@@ -1,0 +1,300 @@
+/* Stacks to pprof in two passes: resolve every distinct frame once (and
+ * learn which mappings were fully symbolized, so has_functions is honest),
+ * then hand mappings, locations and samples to the builder. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/cpu_profile.h"
+#include "base/buf.h"
+#include "base/htab.h"
+#include "pprof/builder.h"
+
+#define FRAME_SEED	0x6672616d65ull
+#define KERNEL_PROC	(-1)	/* kernel frames are shared by every process */
+
+struct frame {
+	int64_t proc;
+	uint64_t addr;		/* as looked up: a caller's return address minus one */
+	struct sym_result sym;
+	uint64_t location_id;
+};
+
+struct map_state {
+	const struct sym_mapping *map;
+	bool all_named;
+	uint64_t id;
+};
+
+struct resolver {
+	struct symbolizer *sym;
+	struct frame *frames;
+	size_t n_frames, cap_frames;
+	struct htab frame_index;
+	struct map_state *maps;
+	size_t n_maps, cap_maps;
+	struct htab map_index;
+};
+
+static bool frame_eq(const void *ctx, uint32_t idx, const void *key)
+{
+	const struct frame *a = &((const struct resolver *)ctx)->frames[idx], *b = key;
+
+	return a->proc == b->proc && a->addr == b->addr;
+}
+
+static bool map_eq(const void *ctx, uint32_t idx, const void *key)
+{
+	return ((const struct resolver *)ctx)->maps[idx].map == key;
+}
+
+static int note_map(struct resolver *r, const struct sym_mapping *map, bool named)
+{
+	uint32_t h = hash__bytes(&map, sizeof(map), FRAME_SEED);
+	int64_t i = htab__find(&r->map_index, h, map_eq, r, map);
+	int err;
+
+	if (i < 0) {
+		err = VEC_GROW(r->maps, r->cap_maps, r->n_maps + 1);
+		if (!err)
+			err = htab__insert(&r->map_index, h, (uint32_t)r->n_maps);
+		if (err)
+			return err;
+		i = (int64_t)r->n_maps++;
+		r->maps[i] = (struct map_state){ map, true, 0 };
+	}
+	r->maps[i].all_named &= named;
+	return (int)i;
+}
+
+/* The index of (proc, addr) in r->frames, resolving it on first sight. */
+static int64_t resolve(struct resolver *r, int64_t proc, uint64_t addr)
+{
+	struct frame key = { .proc = proc, .addr = addr };
+	uint32_t h = hash__bytes(&key, offsetof(struct frame, sym), FRAME_SEED);
+	int64_t i = htab__find(&r->frame_index, h, frame_eq, r, &key);
+	int err;
+
+	if (i >= 0)
+		return i;
+	err = proc == KERNEL_PROC ? symbolizer__kernel(r->sym, addr, &key.sym)
+				  : symbolizer__user(r->sym, proc, addr, &key.sym);
+	if (!err && key.sym.map)
+		err = note_map(r, key.sym.map, key.sym.name != NULL);
+	if (err < 0)
+		return err;
+	err = VEC_GROW(r->frames, r->cap_frames, r->n_frames + 1);
+	if (!err)
+		err = htab__insert(&r->frame_index, h, (uint32_t)r->n_frames);
+	if (err)
+		return err;
+	r->frames[r->n_frames] = key;
+	return (int64_t)r->n_frames++;
+}
+
+/* A leaf is where the CPU was; every other frame is a return address, and
+ * the call that made it is the instruction before. */
+static uint64_t lookup_addr(const uint64_t *frames, size_t i)
+{
+	return i == 0 || frames[i] == 0 ? frames[i] : frames[i] - 1;
+}
+
+static int resolve_all(struct resolver *r, const struct stacks *t, struct cpu_profile_stats *st)
+{
+	size_t i, j, n;
+
+	for (i = 0; i < t->n_samples; i++) {
+		const struct stacks_sample *s = &t->samples[i];
+		const uint64_t *f;
+
+		f = stacks__frames(t, s->kstack, &n);
+		for (j = 0; j < n; j++) {
+			int64_t k = resolve(r, KERNEL_PROC, lookup_addr(f, j));
+
+			if (k < 0)
+				return (int)k;
+			st->frames += s->count;
+			st->unsymbolized += r->frames[k].sym.name ? 0 : s->count;
+		}
+		f = stacks__frames(t, s->ustack, &n);
+		for (j = 0; j < n; j++) {
+			int64_t k = resolve(r, s->proc, lookup_addr(f, j));
+
+			if (k < 0)
+				return (int)k;
+			st->frames += s->count;
+			st->unsymbolized += r->frames[k].sym.name ? 0 : s->count;
+		}
+	}
+	return 0;
+}
+
+static uint64_t mapping_id(struct pprof_builder *b, struct resolver *r,
+			   const struct sym_mapping *map)
+{
+	uint32_t h = hash__bytes(&map, sizeof(map), FRAME_SEED);
+	int64_t i = htab__find(&r->map_index, h, map_eq, r, map);
+	struct map_state *ms;
+	struct pprof_mapping pm;
+
+	if (i < 0) {
+		errno = ENOENT;
+		return 0;
+	}
+	ms = &r->maps[i];
+	if (!ms->id) {
+		pm = (struct pprof_mapping){
+			.memory_start = map->start, .memory_limit = map->limit,
+			.file_offset = map->offset, .filename = map->path,
+			.build_id = map->build_id, .has_functions = ms->all_named,
+		};
+		ms->id = pprof_builder__mapping(b, &pm);
+	}
+	return ms->id;
+}
+
+static uint64_t location_id(struct pprof_builder *b, struct resolver *r, struct frame *f)
+{
+	struct pprof_line line = { 0, 0 };
+	uint64_t map = 0;
+
+	if (f->location_id)
+		return f->location_id;
+	if (f->sym.map) {
+		map = mapping_id(b, r, f->sym.map);
+		if (!map)
+			return 0;
+	}
+	if (f->sym.name) {
+		line.function_id = pprof_builder__function(b, f->sym.name, f->sym.system_name,
+							   NULL, 0);
+		if (!line.function_id)
+			return 0;
+	}
+	f->location_id = pprof_builder__location(b, map, f->addr, &line, line.function_id ? 1 : 0);
+	return f->location_id;
+}
+
+static int add_stack(struct pprof_builder *b, struct resolver *r, const struct stacks *t,
+		     uint32_t stack, int64_t proc, uint64_t *locs, size_t *n_locs)
+{
+	size_t j, n;
+	const uint64_t *f = stacks__frames(t, stack, &n);
+
+	for (j = 0; j < n; j++) {
+		struct frame key = { .proc = proc, .addr = lookup_addr(f, j) };
+		uint32_t h = hash__bytes(&key, offsetof(struct frame, sym), FRAME_SEED);
+		int64_t k = htab__find(&r->frame_index, h, frame_eq, r, &key);
+
+		if (k < 0)
+			return -ENOENT;
+		locs[*n_locs] = location_id(b, r, &r->frames[k]);
+		if (!locs[(*n_locs)++])
+			return -errno;
+	}
+	return 0;
+}
+
+static int add_samples(struct pprof_builder *b, struct resolver *r, const struct stacks *t,
+		       const struct cpu_profile_opts *o)
+{
+	int64_t period = 1000000000 / (int64_t)o->freq;
+	uint64_t locs[2 * STACKS_MAX_FRAMES + 1];
+	size_t i;
+	int err;
+
+	for (i = 0; i < t->n_samples; i++) {
+		const struct stacks_sample *s = &t->samples[i];
+		const char *comm = stacks__string(t, s->comm);
+		struct pprof_label labels[] = {
+			{ .key = "pid", .num = s->pid },
+			{ .key = "tid", .num = s->tid },
+			{ .key = "comm", .str = comm },
+			{ .key = "thread_comm", .str = stacks__string(t, s->thread_comm) },
+		};
+		int64_t values[2] = { (int64_t)s->count, (int64_t)s->count * period };
+		size_t n = 0;
+
+		err = add_stack(b, r, t, s->kstack, KERNEL_PROC, locs, &n);
+		if (!err)
+			err = add_stack(b, r, t, s->ustack, s->proc, locs, &n);
+		if (err)
+			return err;
+		if (o->group_by_process) {
+			struct pprof_line line = { pprof_builder__function(b, comm, comm, NULL, 0), 0 };
+
+			if (!line.function_id)
+				return -errno;
+			locs[n] = pprof_builder__location(b, 0, 0, &line, 1);
+			if (!locs[n++])
+				return -errno;
+		}
+		err = pprof_builder__add_sample(b, locs, n, values, labels,
+						sizeof(labels) / sizeof(labels[0]));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void resolver__free(struct resolver *r)
+{
+	free(r->frames);
+	free(r->maps);
+	htab__free(&r->frame_index);
+	htab__free(&r->map_index);
+}
+
+struct pprof_profile *cpu_profile__build(const struct stacks *t, struct symbolizer *sym,
+					 const struct cpu_profile_opts *o,
+					 struct cpu_profile_stats *st, struct errmsg *e)
+{
+	static const struct pprof_value_type types[] = {
+		{ "samples", "count" },
+		{ "cpu", "nanoseconds" },
+	};
+	struct resolver r = { .sym = sym };
+	struct pprof_builder *b = NULL;
+	struct pprof_profile *p = NULL;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	if (!o->freq) {
+		errmsg__set(e, -EINVAL, "no sampling frequency");
+		errno = EINVAL;
+		return NULL;
+	}
+	err = htab__init(&r.frame_index, 4096);
+	if (!err)
+		err = htab__init(&r.map_index, 64);
+	if (!err)
+		err = resolve_all(&r, t, st);
+	if (err) {
+		errmsg__set(e, err, "symbolizing: %s", strerror(-err));
+		goto out;
+	}
+	b = pprof_builder__new(types, 2);
+	if (!b) {
+		err = -errno;
+		errmsg__set(e, err, "building the profile: %s", strerror(-err));
+		goto out;
+	}
+	pprof_builder__set_period(b, "cpu", "nanoseconds", 1000000000 / (int64_t)o->freq);
+	pprof_builder__set_time(b, o->time_nanos, o->duration_nanos);
+	err = add_samples(b, &r, t, o);
+	if (err) {
+		errmsg__set(e, err, "building the profile: %s", strerror(-err));
+		goto out;
+	}
+	p = pprof_builder__finish(b);
+	if (!p) {
+		err = -errno;
+		errmsg__set(e, err, "building the profile: %s", strerror(-err));
+	}
+out:
+	pprof_builder__free(b);
+	resolver__free(&r);
+	if (!p)
+		errno = -err;
+	return p;
+}

@@ -1,0 +1,31 @@
+/* Ring-buffer records into the aggregation table: the per-sample path.
+ * Kept apart from the event loop so benchmarks can feed it records. */
+#ifndef BPPROF_AGENT_INGEST_H
+#define BPPROF_AGENT_INGEST_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stacks/stacks.h"
+#include "symbolize/symbolize.h"
+
+struct cpu_ingest {
+	struct symbolizer *sym;
+	struct stacks *stacks;
+	uint64_t ns_per_tick;		/* of /proc/PID/stat start times */
+	uint64_t received;		/* samples taken into the table */
+	uint64_t dropped;		/* not kept: table full, malformed record */
+	uint64_t before_exec;		/* samples of await_exec still running our code */
+	uint32_t await_exec;		/* a child of ours not yet exec'd: skip it */
+	char own_comm[16];		/* what that child is called until it execs */
+	int fatal;			/* the error that stopped ingestion */
+};
+
+void cpu_ingest__init(struct cpu_ingest *in, struct symbolizer *sym, struct stacks *stacks);
+/* pid is a child we forked to exec a command: its samples before the exec
+ * are of our own code, not the command's (perf's enable_on_exec). */
+void cpu_ingest__await_exec(struct cpu_ingest *in, uint32_t pid);
+/* A collect_record_fn: ctx is the cpu_ingest. Non-zero only when memory
+ * runs out (also left in fatal). */
+int cpu_ingest__record(void *ctx, const void *data, size_t size);
+
+#endif

@@ -1,0 +1,446 @@
+/* bpprof record: attach, run one epoll loop until the duration ends, the
+ * command or every target exits, or the user interrupts; then stop
+ * sampling, drain the ring buffer, symbolize and write. Whatever ends the
+ * capture, samples already taken are written. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/cpu_profile.h"
+#include "agent/ingest.h"
+#include "agent/record.h"
+#include "base/log.h"
+#include "convert/pipeline.h"
+#include "export/file.h"
+#include "stacks/stacks.h"
+#include "symbolize/symbolize.h"
+
+#define TICK_MS		250	/* ring-buffer drain and progress redraw */
+#define MAX_EVENTS	16
+
+enum { TAG_RING = 1, TAG_SIGNAL, TAG_TICK, TAG_END, TAG_PID };
+
+struct recorder {
+	const struct record_opts *o;
+	struct collector *col;
+	struct symbolizer *sym;
+	struct stacks stacks;
+	struct cpu_ingest in;
+	int epfd, sigfd, tickfd, endfd;
+	int pidfds[RECORD_MAX_PIDS];
+	unsigned alive;
+	pid_t child;
+	sigset_t blocked, old_mask;
+	struct timespec start;
+};
+
+static double since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static int watch(struct recorder *r, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	return epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int arm_timer(int fd, double first, double interval)
+{
+	struct itimerspec its = { 0 };
+
+	its.it_value.tv_sec = (time_t)first;
+	its.it_value.tv_nsec = (long)((first - floor(first)) * 1e9);
+	if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+		its.it_value.tv_nsec = 1;
+	its.it_interval.tv_sec = (time_t)interval;
+	its.it_interval.tv_nsec = (long)((interval - floor(interval)) * 1e9);
+	return timerfd_settime(fd, 0, &its, NULL) ? -errno : 0;
+}
+
+/* Every -p target must exist now; each exit is seen through its pidfd. */
+static int open_pids(struct recorder *r, struct errmsg *e)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < r->o->n_pids; i++) {
+		int fd = (int)syscall(SYS_pidfd_open, (pid_t)r->o->pids[i], 0);
+
+		if (fd < 0) {
+			err = -errno;
+			return errmsg__set(e, err, err == -ESRCH ? "no such process: %" PRIu32
+						   : "process %" PRIu32 ": %s", r->o->pids[i],
+					   strerror(-err));
+		}
+		r->pidfds[r->alive++] = fd;
+		err = watch(r, fd, TAG_PID | (uint64_t)i << 8);
+		if (err)
+			return errmsg__set(e, err, "epoll: %s", strerror(-err));
+	}
+	return 0;
+}
+
+/* Start the command stopped at a pipe, put its pid in the filter, then let
+ * it exec: not one instruction of it runs unprofiled. An exec failure comes
+ * back through a close-on-exec pipe. */
+static int spawn(struct recorder *r, char *const *argv, struct errmsg *e)
+{
+	int go[2], report[2], err, child_err = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(go, O_CLOEXEC))
+		return errmsg__set(e, -errno, "pipe: %s", strerror(errno));
+	if (pipe2(report, O_CLOEXEC)) {
+		err = -errno;
+		goto close_go;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		err = errmsg__set(e, -errno, "cannot start %s: %s", argv[0], strerror(errno));
+		goto close_report;
+	}
+	if (pid == 0) {
+		char c;
+
+		sigprocmask(SIG_SETMASK, &r->old_mask, NULL);
+		close(go[1]);
+		close(report[0]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(127);
+		execvp(argv[0], argv);
+		child_err = errno;
+		if (write(report[1], &child_err, sizeof(child_err)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	r->child = pid;
+	cpu_ingest__await_exec(&r->in, (uint32_t)pid);
+	close(go[0]);
+	close(report[1]);
+	go[0] = report[1] = -1;
+	err = collector__add_pid(r->col, (uint32_t)pid);
+	if (err) {
+		close(go[1]);	/* the child exits without running anything */
+		go[1] = -1;
+		waitpid(pid, NULL, 0);
+		r->child = 0;
+		errmsg__set(e, err, "cannot follow %s: %s", argv[0], strerror(-err));
+		goto close_report;
+	}
+	if (write(go[1], "g", 1) != 1)
+		err = -errno;
+	close(go[1]);
+	do
+		n = read(report[0], &child_err, sizeof(child_err));
+	while (n < 0 && errno == EINTR);
+	close(report[0]);
+	if (n == sizeof(child_err)) {
+		waitpid(pid, NULL, 0);
+		r->child = 0;
+		return errmsg__set(e, -child_err, "cannot run %s: %s", argv[0], strerror(child_err));
+	}
+	return err ? errmsg__set(e, err, "cannot start %s: %s", argv[0], strerror(-err)) : 0;
+
+close_report:
+	if (report[0] >= 0)
+		close(report[0]);
+	if (report[1] >= 0)
+		close(report[1]);
+close_go:
+	if (go[0] >= 0)
+		close(go[0]);
+	if (go[1] >= 0)
+		close(go[1]);
+	if (err && !e->text[0])
+		errmsg__set(e, err, "pipe: %s", strerror(-err));
+	return err;
+}
+
+static void show_progress(struct recorder *r, const struct collect_counters *c, bool final)
+{
+	if (!r->o->progress)
+		return;
+	if (final) {
+		fputs("\r\033[K", stderr);
+		return;
+	}
+	fprintf(stderr, "\r\033[Krecording: %.1f s, %" PRIu64 " samples, %" PRIu64 " lost",
+		since(&r->start), c->v[CNT_SAMPLES], c->v[CNT_LOST] + r->in.dropped);
+}
+
+/* Returns when the capture should end: 0, or a negative errno. */
+static int loop(struct recorder *r, struct record_result *res)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	struct collect_counters c;
+	int i, n, err;
+
+	for (;;) {
+		n = epoll_wait(r->epfd, evs, MAX_EVENTS, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (i = 0; i < n; i++) {
+			uint64_t tag = evs[i].data.u64, ticks;
+			struct signalfd_siginfo si;
+			int status;
+
+			switch (tag & 0xff) {
+			case TAG_RING:
+				err = collector__consume(r->col);
+				if (err < 0)
+					return r->in.fatal ? r->in.fatal : err;
+				break;
+			case TAG_TICK:
+				if (read(r->tickfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+					return -errno;
+				err = collector__consume(r->col);
+				if (err < 0)
+					return r->in.fatal ? r->in.fatal : err;
+				if (r->o->progress && !collector__counters(r->col, &c))
+					show_progress(r, &c, false);
+				break;
+			case TAG_END:
+				return 0;
+			case TAG_SIGNAL:
+				if (read(r->sigfd, &si, sizeof(si)) != sizeof(si))
+					break;
+				if (si.ssi_signo == SIGCHLD) {
+					if (r->child && waitpid(r->child, &status, WNOHANG) == r->child) {
+						res->command_exited = true;
+						res->command_status = status;
+						r->child = 0;
+						return 0;
+					}
+					break;
+				}
+				res->interrupted = true;
+				return 0;
+			case TAG_PID: {
+				size_t k = (size_t)(tag >> 8);
+
+				epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->pidfds[k], NULL);
+				res->pids_exited++;
+				if (--r->alive == 0)
+					return 0;
+				break;
+			}
+			}
+		}
+	}
+}
+
+static int setup(struct recorder *r, struct errmsg *e)
+{
+	struct collect_opts co = {
+		.freq = r->o->freq,
+		.event = r->o->event,
+		.filter_pids = r->o->n_pids > 0 || r->o->command,
+		.follow_children = r->o->command != NULL,
+		.cgroup = r->o->cgroup,
+		.kernel_stacks = r->o->kernel_stacks,
+		.user_stacks = r->o->user_stacks,
+		.on_record = cpu_ingest__record,
+		.ctx = &r->in,
+	};
+	size_t i;
+	int err;
+
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	r->tickfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	r->endfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	r->sigfd = signalfd(-1, &r->blocked, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (r->epfd < 0 || r->tickfd < 0 || r->endfd < 0 || r->sigfd < 0)
+		return errmsg__set(e, -errno, "setting up the event loop: %s", strerror(errno));
+	err = open_pids(r, e);
+	if (err)
+		return err;
+	r->sym = symbolizer__new(NULL);
+	if (!r->sym || stacks__init(&r->stacks, RECORD_STACKS_LIMIT))
+		return errmsg__set(e, -ENOMEM, "out of memory");
+	cpu_ingest__init(&r->in, r->sym, &r->stacks);
+	r->col = collector__new(&co, e);
+	if (!r->col)
+		return -errno;
+	for (i = 0; i < r->o->n_pids; i++) {
+		err = collector__add_pid(r->col, r->o->pids[i]);
+		if (err)
+			return errmsg__set(e, err, "cannot follow pid %" PRIu32 ": %s", r->o->pids[i],
+					   strerror(-err));
+	}
+	err = watch(r, collector__epoll_fd(r->col), TAG_RING);
+	if (!err)
+		err = watch(r, r->sigfd, TAG_SIGNAL);
+	if (!err)
+		err = watch(r, r->tickfd, TAG_TICK);
+	if (!err)
+		err = watch(r, r->endfd, TAG_END);
+	if (err)
+		return errmsg__set(e, err, "epoll: %s", strerror(-err));
+	return 0;
+}
+
+/* The output must be writable before we spend the user's time capturing. */
+static int probe_output(const char *path, struct errmsg *e)
+{
+	struct out_file *f;
+
+	if (!strcmp(path, "-"))
+		return 0;
+	f = out_file__open(path, e);
+	if (!f)
+		return -errno;
+	out_file__abort(f);
+	return 0;
+}
+
+static void teardown(struct recorder *r)
+{
+	unsigned i;
+
+	collector__free(r->col);
+	symbolizer__free(r->sym);
+	stacks__free(&r->stacks);
+	for (i = 0; i < r->o->n_pids && i < RECORD_MAX_PIDS; i++)
+		if (r->pidfds[i] > 0)
+			close(r->pidfds[i]);
+	if (r->epfd >= 0)
+		close(r->epfd);
+	if (r->sigfd >= 0)
+		close(r->sigfd);
+	if (r->tickfd >= 0)
+		close(r->tickfd);
+	if (r->endfd >= 0)
+		close(r->endfd);
+	sigprocmask(SIG_SETMASK, &r->old_mask, NULL);
+}
+
+static int write_profile(struct recorder *r, struct record_result *res, int64_t wall0,
+			 struct errmsg *e)
+{
+	struct cpu_profile_opts po = {
+		.freq = r->o->freq,
+		.time_nanos = wall0,
+		.duration_nanos = (int64_t)(res->seconds * 1e9),
+		.group_by_process = r->o->group_by_process,
+	};
+	struct cpu_profile_stats st;
+	struct pprof_profile *p;
+	int err;
+
+	p = cpu_profile__build(&r->stacks, r->sym, &po, &st, e);
+	if (!p)
+		return -errno;
+	res->unsymbolized = st.frames ? (double)st.unsymbolized / (double)st.frames : 0;
+	err = convert__write(p, r->o->output, r->o->format, r->o->compress, r->o->level, NULL, e);
+	pprof_profile__free(p);
+	res->written = !err;
+	return err;
+}
+
+int record__run(const struct record_opts *o, struct record_result *res, struct errmsg *e)
+{
+	struct recorder r = {
+		.o = o, .epfd = -1, .sigfd = -1, .tickfd = -1, .endfd = -1,
+	};
+	struct collect_counters c = { 0 };
+	struct errmsg loop_err = { "" };
+	struct timespec wall;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	if (o->n_pids > RECORD_MAX_PIDS)
+		return errmsg__set(e, -E2BIG, "at most %u pids", RECORD_MAX_PIDS);
+	err = probe_output(o->output, e);
+	if (err)
+		return err;
+	/* Blocked before any child exists, so none of these is missed. */
+	sigemptyset(&r.blocked);
+	sigaddset(&r.blocked, SIGINT);
+	sigaddset(&r.blocked, SIGTERM);
+	sigaddset(&r.blocked, SIGCHLD);
+	sigaddset(&r.blocked, SIGHUP);
+	sigprocmask(SIG_BLOCK, &r.blocked, &r.old_mask);
+	err = setup(&r, e);
+	if (err)
+		goto out;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	clock_gettime(CLOCK_MONOTONIC, &r.start);
+	if (o->command) {
+		err = spawn(&r, o->command, e);
+		if (err)
+			goto out;
+		res->command_pid = r.child;
+	}
+	err = arm_timer(r.tickfd, TICK_MS / 1000.0, TICK_MS / 1000.0);
+	if (!err && o->seconds > 0)
+		err = arm_timer(r.endfd, o->seconds, 0);
+	if (err) {
+		errmsg__set(e, err, "timerfd: %s", strerror(-err));
+		goto out;
+	}
+
+	err = loop(&r, res);
+	if (err)
+		errmsg__set(&loop_err, err, "capture stopped early: %s", strerror(-err));
+	collector__stop(r.col);
+	res->seconds = since(&r.start);
+	if (!r.in.fatal && collector__consume(r.col) < 0 && !err) {
+		err = r.in.fatal ? r.in.fatal : -EIO;
+		errmsg__set(&loop_err, err, "draining the ring buffer: %s", strerror(-err));
+	}
+	show_progress(&r, &c, true);
+	if (collector__counters(r.col, &c))
+		pr_warn("cannot read the BPF loss counters");
+	res->samples = c.v[CNT_SAMPLES];
+	res->lost = c.v[CNT_LOST] + r.in.dropped;
+	res->truncated = c.v[CNT_KSTACK_TRUNCATED] + c.v[CNT_USTACK_TRUNCATED];
+	res->kept = r.stacks.total;
+	if (c.v[CNT_PIDS_FULL])
+		pr_warn("%" PRIu64 " child processes could not be followed (more than %u)",
+			c.v[CNT_PIDS_FULL], COLLECT_MAX_PIDS);
+	if (c.v[CNT_EVENTS_LOST])
+		pr_warn("%" PRIu64 " exec events were lost (ring buffer full): some frames may be "
+			"symbolized with the image before exec", c.v[CNT_EVENTS_LOST]);
+	if (!res->kept)
+		pr_warn("no samples: %s", o->command || o->n_pids ? "the target did not run on a CPU "
+			"during the capture" : "nothing ran on a CPU during the capture");
+	{
+		int werr = write_profile(&r, res, (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec,
+					 e);
+
+		if (err)	/* the capture's own error comes first */
+			errmsg__set(e, err, "%s%s", loop_err.text,
+				    res->written ? " (samples so far written)" : "");
+		else
+			err = werr;
+	}
+out:
+	if (r.child && !res->command_exited) {
+		/* The command outlives a capture cut by -d or an error. */
+		res->command_pid = r.child;
+	}
+	teardown(&r);
+	return err;
+}

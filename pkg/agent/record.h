@@ -1,0 +1,57 @@
+/* The record job: one capture of CPU stacks, from the BPF ring buffer to a
+ * pprof (or folded) file, whole-system, for some pids, a cgroup or a
+ * command it starts. */
+#ifndef BPPROF_AGENT_RECORD_H
+#define BPPROF_AGENT_RECORD_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/errmsg.h"
+#include "collect/collect.h"
+#include "compress/compress.h"
+#include "convert/convert.h"
+
+#define RECORD_DEFAULT_FREQ	99u
+#define RECORD_DEFAULT_SECONDS	10.0
+#define RECORD_MAX_PIDS		1024u		/* -p list */
+#define RECORD_STACKS_LIMIT	(512u << 20)	/* aggregation table bytes per window */
+
+struct record_opts {
+	unsigned freq;			/* Hz */
+	double seconds;			/* > 0: stop after; 0: until the command exits */
+	const uint32_t *pids;
+	size_t n_pids;
+	const char *cgroup;
+	const char *output;		/* "-" is stdout */
+	enum convert_format format;	/* FORMAT_PPROF or FORMAT_FOLDED */
+	enum compress_kind compress;
+	int level;
+	bool kernel_stacks, user_stacks;
+	bool group_by_process;
+	enum collect_event event;
+	char *const *command;		/* argv to start and profile, or NULL */
+	bool progress;			/* redraw a status line on stderr */
+};
+
+struct record_result {
+	uint64_t samples;		/* sampled by BPF */
+	uint64_t lost;			/* dropped: ring buffer full, table full, bad record */
+	uint64_t kept;			/* in the profile */
+	uint64_t truncated;		/* stacks as deep as the limit */
+	double unsymbolized;		/* share of frames without a function name */
+	double seconds;			/* captured */
+	bool interrupted;		/* ended by SIGINT/SIGTERM */
+	bool written;			/* the output exists */
+	pid_t command_pid;		/* 0: no command */
+	int command_status;		/* wait status, when command_exited */
+	bool command_exited;
+	unsigned pids_exited;		/* -p targets that ended during the capture */
+};
+
+/* 0 when the profile was written. On error e says what; if samples were
+ * captured before it, they are still written and r->written says so. */
+int record__run(const struct record_opts *o, struct record_result *r, struct errmsg *e);
+
+#endif

@@ -1,0 +1,416 @@
+/* Skeleton lifecycle, per-CPU perf events and the ring buffer. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "base/log.h"
+#include "bpf/cpu.skel.h"
+#include "collect/collect.h"
+
+#define MAX_CPUS	4096u
+#define VMLINUX_BTF	"/sys/kernel/btf/vmlinux"
+#define CGROUP2_MAGIC	0x63677270	/* CGROUP2_SUPER_MAGIC */
+
+struct collector {
+	struct cpu_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link **links;	/* one per online CPU */
+	int *pfds;
+	unsigned n_cpus;		/* online, with an event */
+	size_t ring_bytes;
+	int possible_cpus;
+	bool stopped;			/* links and perf events gone */
+	collect_record_fn *on_record;
+	void *ctx;
+};
+
+/* libbpf's messages join ours, shown with --verbose: the error we report
+ * says what to do, its details say why. */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (log__level() >= LOG_DEBUG)
+		log__vprintf(LOG_DEBUG, fmt, ap);
+	return 0;
+}
+
+int collect__parse_cpulist(const char *text, bool *online, unsigned max)
+{
+	const char *p = text;
+	unsigned count = 0;
+
+	memset(online, 0, max * sizeof(*online));
+	while (*p && *p != '\n') {
+		char *end;
+		unsigned long lo, hi;
+
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		lo = strtoul(p, &end, 10);
+		hi = lo;
+		p = end;
+		if (*p == '-') {
+			if (p[1] < '0' || p[1] > '9')
+				return -EINVAL;
+			hi = strtoul(p + 1, &end, 10);
+			p = end;
+		}
+		if (hi < lo || hi >= max)
+			return -EINVAL;
+		for (; lo <= hi; lo++)
+			if (!online[lo]) {
+				online[lo] = true;
+				count++;
+			}
+		if (*p == ',')
+			p++;
+		else if (*p && *p != '\n')
+			return -EINVAL;
+	}
+	return count ? (int)count : -EINVAL;
+}
+
+size_t collect__ring_size(unsigned freq, unsigned ncpus, size_t record, size_t page)
+{
+	uint64_t want = (uint64_t)freq * ncpus * record, size = page;
+
+	while (size < want && size < COLLECT_MAX_RING)
+		size <<= 1;
+	while (size < COLLECT_MIN_RING)
+		size <<= 1;
+	return size > COLLECT_MAX_RING ? COLLECT_MAX_RING : size;
+}
+
+/* libbpf hands records over as writable; ours only read them. */
+static int on_ring_record(void *ctx, void *data, size_t size)
+{
+	struct collector *c = ctx;
+
+	return c->on_record(c->ctx, data, size);
+}
+
+static int online_cpus(bool *online)
+{
+	char text[4096];
+	ssize_t n;
+	int fd, err;
+
+	fd = open("/sys/devices/system/cpu/online", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, text, sizeof(text) - 1);
+	err = -errno;
+	close(fd);
+	if (n < 0)
+		return err;
+	text[n] = '\0';
+	return collect__parse_cpulist(text, online, MAX_CPUS);
+}
+
+static int open_perf_event(const struct collect_opts *o, unsigned cpu)
+{
+	struct perf_event_attr attr = {
+		.size = sizeof(attr),
+		.freq = 1,
+		.sample_freq = o->freq,
+		.disabled = 1,	/* attaching the program enables it */
+		.exclude_kernel = !o->kernel_stacks,
+		.exclude_user = !o->user_stacks,
+	};
+
+	if (o->event == COLLECT_CYCLES) {
+		attr.type = PERF_TYPE_HARDWARE;
+		attr.config = PERF_COUNT_HW_CPU_CYCLES;
+	} else {
+		attr.type = PERF_TYPE_SOFTWARE;
+		attr.config = PERF_COUNT_SW_CPU_CLOCK;
+	}
+	return (int)syscall(__NR_perf_event_open, &attr, -1, (int)cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+static int permission_error(struct errmsg *e, int err, const char *what)
+{
+	return errmsg__set(e, err, "%s: %s; run as root (or with CAP_BPF, CAP_PERFMON and "
+			   "CAP_SYS_RESOURCE)", what, strerror(-err));
+}
+
+/* Where cgroup v2 is mounted: /sys/fs/cgroup on unified systems,
+ * /sys/fs/cgroup/unified on hybrid ones. */
+static int cgroup2_root(char *out, size_t len)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	/* "36 25 0:30 / /sys/fs/cgroup rw,... - cgroup2 cgroup2 rw" */
+	while (err && fgets(line, sizeof(line), f)) {
+		char *dash = strstr(line, " - cgroup2 "), *save = NULL, *mnt;
+		int i;
+
+		if (!dash)
+			continue;
+		mnt = strtok_r(line, " ", &save);
+		for (i = 0; i < 4 && mnt; i++)
+			mnt = strtok_r(NULL, " ", &save);
+		if (mnt && (size_t)snprintf(out, len, "%s", mnt) < len)
+			err = 0;
+	}
+	fclose(f);
+	return err;
+}
+
+static int set_cgroup(struct collector *c, const char *path, struct errmsg *e)
+{
+	char full[4096], root[4096];
+	struct statfs sfs;
+	__u32 key = 0;
+	int fd, err;
+
+	if (path[0] == '/') {
+		snprintf(full, sizeof(full), "%s", path);
+	} else {
+		err = cgroup2_root(root, sizeof(root));
+		if (err)
+			return errmsg__set(e, err, "--cgroup %s: no cgroup v2 hierarchy is mounted", path);
+		if ((size_t)snprintf(full, sizeof(full), "%s/%s", root, path) >= sizeof(full))
+			return errmsg__set(e, -ENAMETOOLONG, "--cgroup %s: path too long", path);
+	}
+	fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errmsg__set(e, -errno, "--cgroup %s: %s", full, strerror(errno));
+	if (fstatfs(fd, &sfs) || sfs.f_type != CGROUP2_MAGIC) {
+		close(fd);
+		return errmsg__set(e, -EINVAL, "--cgroup %s: not a cgroup v2 directory", full);
+	}
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.cgroups), &key, &fd, BPF_ANY)) {
+		err = -errno;
+		close(fd);
+		return errmsg__set(e, err, "--cgroup %s: %s", full, strerror(-err));
+	}
+	close(fd);
+	return 0;
+}
+
+static int attach_cpus(struct collector *c, const struct collect_opts *o, struct errmsg *e)
+{
+	static bool online[MAX_CPUS];
+	unsigned cpu;
+	int n, err;
+
+	n = online_cpus(online);
+	if (n < 0)
+		return errmsg__set(e, n, "cannot read the online CPUs: %s", strerror(-n));
+	c->links = calloc((size_t)n, sizeof(*c->links));
+	c->pfds = malloc((size_t)n * sizeof(*c->pfds));
+	if (!c->links || !c->pfds)
+		return errmsg__set(e, -ENOMEM, "out of memory");
+	for (cpu = 0; cpu < MAX_CPUS && c->n_cpus < (unsigned)n; cpu++) {
+		struct bpf_link *link;
+		int fd;
+
+		if (!online[cpu])
+			continue;
+		fd = open_perf_event(o, cpu);
+		if (fd < 0) {
+			err = -errno;
+			if (err == -ENODEV)	/* went offline meanwhile */
+				continue;
+			if (err == -ENOENT || err == -EOPNOTSUPP)
+				return errmsg__set(e, err, "event %s is not available on this "
+						   "machine (try the default, cpu-clock)",
+						   o->event == COLLECT_CYCLES ? "cycles" : "cpu-clock");
+			if (err == -EACCES || err == -EPERM)
+				return permission_error(e, err, "perf_event_open");
+			return errmsg__set(e, err, "perf_event_open on CPU %u: %s", cpu,
+					   strerror(-err));
+		}
+		link = bpf_program__attach_perf_event(c->skel->progs.on_cpu_sample, fd);
+		if (!link) {
+			err = -errno;
+			close(fd);
+			return errmsg__set(e, err, "attaching to CPU %u: %s", cpu, strerror(-err));
+		}
+		c->pfds[c->n_cpus] = fd;
+		c->links[c->n_cpus++] = link;
+	}
+	return c->n_cpus ? 0 : errmsg__set(e, -ENODEV, "no online CPU could be sampled");
+}
+
+struct collector *collector__new(const struct collect_opts *o, struct errmsg *e)
+{
+	static bool online[MAX_CPUS];
+	struct collector *c;
+	struct cpu_bpf *skel;
+	int ncpus, err;
+
+	libbpf_set_print(libbpf_log);
+	if (o->freq == 0 || o->freq > COLLECT_MAX_FREQ) {
+		errno = EINVAL;
+		errmsg__set(e, -EINVAL, "sampling frequency %u Hz is out of range (1-%u)", o->freq,
+			    COLLECT_MAX_FREQ);
+		return NULL;
+	}
+	if (access(VMLINUX_BTF, R_OK)) {
+		err = errno;
+		errmsg__set(e, -err, "this kernel has no BTF (%s: %s); bpprof needs a kernel built "
+			    "with CONFIG_DEBUG_INFO_BTF", VMLINUX_BTF, strerror(err));
+		errno = err;
+		return NULL;
+	}
+	ncpus = online_cpus(online);
+	if (ncpus < 0) {
+		errmsg__set(e, ncpus, "cannot read the online CPUs: %s", strerror(-ncpus));
+		errno = -ncpus;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		errmsg__set(e, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	skel = cpu_bpf__open();
+	if (!skel) {
+		err = -errno;
+		errmsg__set(e, err, "opening the BPF object: %s", strerror(-err));
+		goto err_free;
+	}
+	c->skel = skel;
+	skel->rodata->filter_pids = o->filter_pids;
+	skel->rodata->follow_children = o->follow_children;
+	skel->rodata->filter_cgroup = o->cgroup != NULL;
+	skel->rodata->kernel_stacks = o->kernel_stacks;
+	skel->rodata->user_stacks = o->user_stacks;
+	c->ring_bytes = collect__ring_size(o->freq, (unsigned)ncpus, sizeof(struct cpu_sample),
+					   (size_t)sysconf(_SC_PAGESIZE));
+	/* A quarter of the ring waiting wakes the reader early; otherwise
+	 * it drains on its own timer. */
+	skel->rodata->wakeup_bytes = c->ring_bytes / 4;
+	err = bpf_map__set_max_entries(skel->maps.events, (__u32)c->ring_bytes);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.pids, COLLECT_MAX_PIDS);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.seen, COLLECT_SEEN_PIDS);
+	if (err) {
+		errmsg__set(e, err, "configuring the BPF maps: %s", strerror(-err));
+		goto err_free;
+	}
+	err = cpu_bpf__load(skel);
+	if (err) {
+		if (err == -EPERM || err == -EACCES)
+			permission_error(e, err, "loading the BPF programs");
+		else
+			errmsg__set(e, err, "loading the BPF programs: %s (run with -v for the "
+				    "verifier's log)", strerror(-err));
+		goto err_free;
+	}
+	if (o->cgroup) {
+		err = set_cgroup(c, o->cgroup, e);
+		if (err)
+			goto err_free;
+	}
+	/* The tracepoints first: a process must not fork or exec unseen
+	 * between the first sample and them. */
+	err = cpu_bpf__attach(skel);
+	if (err) {
+		errmsg__set(e, err, "attaching the process tracepoints: %s", strerror(-err));
+		goto err_free;
+	}
+	c->on_record = o->on_record;
+	c->ctx = o->ctx;
+	c->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_ring_record, c, NULL);
+	if (!c->rb) {
+		err = -errno;
+		errmsg__set(e, err, "opening the ring buffer: %s", strerror(-err));
+		goto err_free;
+	}
+	c->possible_cpus = libbpf_num_possible_cpus();
+	if (c->possible_cpus <= 0) {
+		err = c->possible_cpus ? c->possible_cpus : -EINVAL;
+		errmsg__set(e, err, "cannot count the possible CPUs");
+		goto err_free;
+	}
+	err = attach_cpus(c, o, e);
+	if (err)
+		goto err_free;
+	return c;
+
+err_free:
+	collector__free(c);
+	errno = -err;
+	return NULL;
+}
+
+void collector__stop(struct collector *c)
+{
+	unsigned i;
+
+	for (i = 0; i < c->n_cpus && !c->stopped; i++) {
+		bpf_link__destroy(c->links[i]);
+		close(c->pfds[i]);
+	}
+	c->stopped = true;
+}
+
+void collector__free(struct collector *c)
+{
+	if (!c)
+		return;
+	collector__stop(c);
+	free(c->links);
+	free(c->pfds);
+	ring_buffer__free(c->rb);
+	cpu_bpf__destroy(c->skel);
+	free(c);
+}
+
+int collector__add_pid(struct collector *c, uint32_t pid)
+{
+	__u8 one = 1;
+
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.pids), &pid, &one, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int collector__epoll_fd(const struct collector *c) { return ring_buffer__epoll_fd(c->rb); }
+
+int collector__consume(struct collector *c) { return ring_buffer__consume(c->rb); }
+
+unsigned collector__ncpus(const struct collector *c) { return c->n_cpus; }
+
+size_t collector__ring_bytes(const struct collector *c) { return c->ring_bytes; }
+
+int collector__counters(const struct collector *c, struct collect_counters *out)
+{
+	__u64 *per_cpu;
+	__u32 k;
+	int i, fd = bpf_map__fd(c->skel->maps.counters);
+
+	memset(out, 0, sizeof(*out));
+	per_cpu = calloc((size_t)c->possible_cpus, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	for (k = 0; k < CNT_MAX; k++) {
+		if (bpf_map_lookup_elem(fd, &k, per_cpu)) {
+			int err = -errno;
+
+			free(per_cpu);
+			return err;
+		}
+		for (i = 0; i < c->possible_cpus; i++)
+			out->v[k] += per_cpu[i];
+	}
+	free(per_cpu);
+	return 0;
+}

@@ -1,0 +1,68 @@
+/* The BPF side of a capture: the cpu skeleton's lifecycle (open, configure
+ * rodata and map sizes, load, attach), one perf event per online CPU, and the
+ * ring buffer, consumed through an epoll fd the caller waits on. */
+#ifndef BPPROF_COLLECT_COLLECT_H
+#define BPPROF_COLLECT_COLLECT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/errmsg.h"
+#include "bpf/events.h"
+
+#define COLLECT_MAX_FREQ	100000u		/* Hz; perf's own ceiling is lower */
+#define COLLECT_MAX_PIDS	65536u		/* followed processes at once */
+#define COLLECT_SEEN_PIDS	16384u		/* processes remembered as sampled (LRU) */
+#define COLLECT_MIN_RING	(64u << 10)	/* bytes: a few records even at 1 Hz */
+#define COLLECT_MAX_RING	(256u << 20)
+
+enum collect_event { COLLECT_CPU_CLOCK, COLLECT_CYCLES };
+
+/* Each ring-buffer record, as the BPF program wrote it (size not yet
+ * checked). Returning non-zero stops the current consume call. */
+typedef int collect_record_fn(void *ctx, const void *data, size_t size);
+
+struct collect_opts {
+	unsigned freq;			/* samples per second per CPU */
+	enum collect_event event;
+	bool filter_pids;		/* only pids added with collector__add_pid */
+	bool follow_children;		/* and processes they start */
+	const char *cgroup;		/* cgroup v2 directory, absolute or under
+					 * /sys/fs/cgroup; NULL: any */
+	bool kernel_stacks, user_stacks;
+	collect_record_fn *on_record;
+	void *ctx;
+};
+
+struct collect_counters {
+	uint64_t v[CNT_MAX];		/* enum bpprof_counter, summed over CPUs */
+};
+
+struct collector;
+
+/* Load and attach everything; NULL with errno and e saying what to do
+ * about it (privileges, BTF, an unknown event or cgroup). */
+struct collector *collector__new(const struct collect_opts *o, struct errmsg *e);
+void collector__free(struct collector *c);
+
+/* Stop sampling: records already in the ring buffer can still be consumed. */
+void collector__stop(struct collector *c);
+/* Add a process to the filter (filter_pids). */
+int collector__add_pid(struct collector *c, uint32_t pid);
+/* Readable when records wait; then call collector__consume. */
+int collector__epoll_fd(const struct collector *c);
+/* Hand every waiting record to on_record: count, or negative errno. */
+int collector__consume(struct collector *c);
+int collector__counters(const struct collector *c, struct collect_counters *out);
+unsigned collector__ncpus(const struct collector *c);
+size_t collector__ring_bytes(const struct collector *c);
+
+/* Pure helpers, exposed for tests. */
+/* The online CPUs in a sysfs list ("0-3,8,10-11") as a bitmap of at most
+ * max entries: the count, or -EINVAL. */
+int collect__parse_cpulist(const char *text, bool *online, unsigned max);
+/* About one second of records at freq on ncpus, a power of two of pages
+ * within [COLLECT_MIN_RING, COLLECT_MAX_RING]. */
+size_t collect__ring_size(unsigned freq, unsigned ncpus, size_t record, size_t page);
+
+#endif

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Benchmark `bpprof record` against `perf record -F 99 -g -a` on a busy
+# machine (one CPU-bound spinner per core): both profile the whole system for
+# DURATION seconds at 99 Hz; we compare their own CPU time (user+sys, which
+# for bpprof includes symbolization and writing the pprof) and peak RSS, run
+# alternately RUNS times, medians and ratios. Then the synthetic ingest
+# benchmark: samples per second the user-space side absorbs, ns per sample.
+#   make bench     or     BUILD=build tests/bench/record.sh
+# Knobs: RUNS (3) DURATION (10) FREQ (99). Needs root.
+set -eu
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+BUILD=${BUILD:-build}
+build=$(cd "$BUILD" && pwd)
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10}
+FREQ=${FREQ:-99}
+BPPROF=$build/bpprof
+INGEST=$build/bench/ingest
+for tool in "$BPPROF" "$INGEST"; do
+	[ -x "$tool" ] || { echo "bench: $tool not built (make bench)" >&2; exit 2; }
+done
+[ "$(id -u)" = 0 ] || { echo "bench: record needs root" >&2; exit 2; }
+command -v perf >/dev/null || { echo "bench: perf not installed (make deps)" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "bench: GNU time not installed (make deps)" >&2; exit 2; }
+
+dir=$build/bench
+mkdir -p "$dir"
+spinners=()
+cleanup() { [ ${#spinners[@]} -eq 0 ] || kill "${spinners[@]}" 2>/dev/null || true; }
+trap cleanup EXIT
+for _ in $(seq "$(nproc)"); do
+	sh -c 'while :; do :; done' &
+	spinners+=($!)
+done
+sleep 1
+
+# measure NAME CMD...: append "cpu_seconds rss_kib" for one run to $dir/NAME.runs
+measure() {
+	local name=$1
+	shift
+	/usr/bin/time -f '%U %S %M' -o "$dir/$name.time" "$@" >/dev/null 2>"$dir/$name.err" ||
+		{ echo "bench: $name failed:"; cat "$dir/$name.err"; exit 1; }
+	awk '{ printf "%.3f %d\n", $1 + $2, $3 }' "$dir/$name.time" >>"$dir/$name.runs"
+}
+
+rm -f "$dir"/perf.runs "$dir"/bpprof.runs
+for i in $(seq "$RUNS"); do
+	echo "bench: run $i/$RUNS: perf record, then bpprof record ($DURATION s each, all cores busy)"
+	measure perf perf record -F "$FREQ" -g -a -o "$dir/perf.data" -- sleep "$DURATION"
+	measure bpprof "$BPPROF" record -q -F "$FREQ" -d "$DURATION" -o "$dir/record.pb.gz"
+done
+samples=$("$build/pprofcheck" total "$dir/record.pb.gz" samples 2>/dev/null || echo '?')
+cleanup
+spinners=()
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+p_cpu=$(cut -d' ' -f1 "$dir/perf.runs" | median)
+b_cpu=$(cut -d' ' -f1 "$dir/bpprof.runs" | median)
+p_rss=$(cut -d' ' -f2 "$dir/perf.runs" | median)
+b_rss=$(cut -d' ' -f2 "$dir/bpprof.runs" | median)
+
+echo "bench: ingest (synthetic ring-buffer records through the capture's own path)"
+"$INGEST" 2000000 5000 "$dir/ingest.pb.gz" >"$dir/ingest.txt"
+
+{
+	echo "record: whole system, ${DURATION} s at ${FREQ} Hz, $(nproc) CPUs all busy; median of $RUNS"
+	printf '  %-28s %10s %12s\n' tool "CPU s" "peak RSS MiB"
+	printf '  %-28s %10s %12.1f\n' "perf record -g -a" "$p_cpu" "$(echo "$p_rss / 1024" | bc -l)"
+	printf '  %-28s %10s %12.1f\n' "bpprof record" "$b_cpu" "$(echo "$b_rss / 1024" | bc -l)"
+	printf '  bpprof/perf: CPU %.2fx (target <= 0.5x), RSS %.2fx; bpprof RSS %.1f MiB (target <= 24)\n' \
+		"$(echo "$b_cpu / $p_cpu" | bc -l)" "$(echo "$b_rss / $p_rss" | bc -l)" \
+		"$(echo "$b_rss / 1024" | bc -l)"
+	echo "  samples in bpprof's last profile: $samples"
+	echo "  runs (cpu_s rss_kib): perf $(tr '\n' ' ' <"$dir/perf.runs")| bpprof $(tr '\n' ' ' <"$dir/bpprof.runs")"
+	echo "ingest:"
+	sed 's/^/  /' "$dir/ingest.txt"
+} | tee "$dir/record.txt"
