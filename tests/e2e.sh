@@ -2,49 +2,17 @@
 # End-to-end tests: drive the real bpprof binary (no root needed) and judge
 # its output with google/pprof's own parser (build/pprofcheck).
 #   BUILD=build tests/e2e.sh        KEEP=1 keeps the scratch directory
+# (shared setup and helpers: tests/lib.sh)
 # Prints "ok NAME" or "FAIL NAME: why" per check and ends with
 # "e2e: N passed, M failed"; exits non-zero when anything failed.
 set -eu
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-BUILD=${BUILD:-build}
-build=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "e2e: no build directory $BUILD" >&2; exit 2; }
-BPPROF=$build/bpprof
-PPROFCHECK=$build/pprofcheck
-for tool in "$BPPROF" "$PPROFCHECK"; do
-	[ -x "$tool" ] || { echo "e2e: $tool not built (make all tools)" >&2; exit 2; }
-done
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/bpprof-e2e.XXXXXX")
-passed=0
-failed=0
-cleanup() {
-	chmod -R u+w "$T" 2>/dev/null || true
-	if [ "$failed" -eq 0 ] && [ "${KEEP:-0}" != 1 ]; then
-		rm -rf "$T"
-	else
-		echo "e2e: scratch files kept in $T"
-	fi
-}
-trap cleanup EXIT
-
-# check NAME FUNC ARGS...: run FUNC in a subshell; it prints why on failure.
-check() {
-	local name=$1 why
-	shift
-	if why=$("$@" 2>&1); then
-		passed=$((passed + 1))
-		printf 'ok    %s\n' "$name"
-	else
-		failed=$((failed + 1))
-		printf 'FAIL  %s: %s\n' "$name" "$(printf '%s' "$why" | head -c 2000)"
-	fi
-}
+SUITE=e2e
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+need_tools "$BPPROF" "$PPROFCHECK"
 
 # ---- helpers (each returns non-zero with a reason on stdout) ----
-
-magic() { head -c 4 "$1" | od -An -v -tx1 | tr -d ' \n'; }
 
 # convert OUT ARGS...: bpprof convert ARGS -o OUT, failing with its stderr.
 convert() {
@@ -55,42 +23,6 @@ convert() {
 		return 1
 	fi
 	[ -s "$out" ] || { echo "bpprof wrote no $out"; return 1; }
-}
-
-# summary FILE OUT [FLAGS]: google/pprof's canonical reading of FILE.
-summary() {
-	local in=$1 out=$2
-	shift 2
-	"$PPROFCHECK" summary "$@" "$in" >"$out" 2>"$out.err" || { cat "$out.err"; return 1; }
-}
-
-same_summary() { # same_summary A B: A and B mean the same to google/pprof
-	summary "$1" "$T/a.sum.$$" -full -labels || return 1
-	summary "$2" "$T/b.sum.$$" -full -labels || return 1
-	if ! cmp -s "$T/a.sum.$$" "$T/b.sum.$$"; then
-		echo "google/pprof reads $1 and $2 differently:"
-		diff "$T/a.sum.$$" "$T/b.sum.$$" | head -20 | cut -c1-300
-		return 1
-	fi
-}
-
-strict() { "$PPROFCHECK" check -strict "$1" >/dev/null 2>&1 || { "$PPROFCHECK" check -strict "$1" 2>&1; return 1; }; }
-
-# first_total FILE: the total of the first sample type, per google/pprof.
-first_total() { "$PPROFCHECK" summary "$1" | sed -n 's/^total [^:]*: //p' | head -1; }
-
-# folded_total FILE: sum of the counts of "stack COUNT" lines (lines whose
-# last word is not a number, such as profile's "WARNING: ..." are skipped).
-folded_total() {
-	local line n total=0
-	while IFS= read -r line; do
-		n=${line##* }
-		case $n in
-		'' | *[!0-9]*) ;;
-		*) [ "$n" = "$line" ] || total=$((total + 10#$n)) ;;
-		esac
-	done <"$1"
-	echo "$total"
 }
 
 # ---- 1. foreign pprof files: pprof -> pprof keeps their meaning ----
@@ -158,21 +90,6 @@ t_perf() {
 		got=$(sum_labelled "$T/perf.sum" "comm=${c%%:*}")
 		[ "$got" = "$want" ] || { echo "comm=${c%%:*}: $got samples, want $want"; return 1; }
 	done
-}
-
-# sum_labelled SUMMARY LABEL: add the first value of summary lines whose
-# label set holds LABEL (summary -labels lines end "{labels} v1 v2").
-sum_labelled() {
-	local line v total=0
-	while IFS= read -r line; do
-		case $line in
-		*[{,]"$2"[,}]*)
-			read -r v _ <<<"${line##*\}}"
-			total=$((total + v))
-			;;
-		esac
-	done <"$1"
-	echo "$total"
 }
 
 t_perf_explicit() { # --from perf-script gives what detection gives
@@ -506,13 +423,6 @@ t_fixture_bad() { # the reference parser must reject each crafted file
 	fi
 }
 
-# dir_state OUT: the names in OUT's directory (temporary files included) and
-# OUT's checksum; for "-" the working directory.
-dir_state() {
-	ls -A "$(dirname -- "$1")" 2>&1 | LC_ALL=C sort
-	if [ "$1" != - ] && [ -e "$1" ]; then cksum <"$1"; fi
-}
-
 # fails_cleanly NAME IN OUT [ARGS...]: bpprof convert must fail with one
 # stderr line "bpprof: ...NAMED..." and leave OUT's directory as it was.
 # NAMED is $NAMED when set (the file the message must name), else IN.
@@ -801,5 +711,4 @@ t_version() {
 }
 check "bpprof version names itself, zlib, zstd, protobuf-c" t_version
 
-echo "e2e: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -1,12 +1,17 @@
 /* libFuzzer harness for every reader of untrusted bytes: format detection,
- * the pprof decoder (with decompression), the folded and perf-script readers
- * and the bounded decompressor. Any input must end in success or a clean
+ * the pprof decoder (with decompression), the folded and perf-script readers,
+ * the bounded decompressor, and what the symbolizer reads from processes it
+ * does not trust: /proc/PID/maps, stat and status lines, kallsyms, perf maps
+ * (written by any JIT) and ELF files (any binary that runs). Any input must end in success or a clean
  * error; a profile that was accepted must validate strictly, encode, decode
  * again and print as folded stacks, or the harness aborts. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <libelf.h>
 
 #include "base/buf.h"
 #include "base/errmsg.h"
@@ -15,6 +20,7 @@
 #include "convert/convert.h"
 #include "pprof/codec.h"
 #include "pprof/profile.h"
+#include "symbolize/internal.h"
 
 #define FUZZ_DECODE_LIMIT (1u << 20)	/* small, so the bound itself is fuzzed */
 
@@ -93,9 +99,75 @@ static int decode_any(const char *data, size_t len, struct pprof_profile **out,
 	return pprof__decode_any(data, len, out, e);
 }
 
+static int one_maps_line(void *ctx, const char *line, size_t len)
+{
+	struct proc_map m;
+
+	if (procmaps__parse_line(line, len, &m) == 1 && m.path_len > len)
+		abort();
+	return 0;
+}
+
+/* Lookups must land on a symbol or nothing, never outside the tables. */
+static void symbol_sources(const uint8_t *data, size_t len)
+{
+	static const uint64_t probes[] = { 0, 1, 0x1000, 0x401000, 0xffffffff81000000ull, UINT64_MAX };
+	struct ksyms k = { 0 };
+	struct perfmap pm = { 0 };
+	uint64_t v;
+	uint32_t ns;
+	size_t i;
+
+	lines__each((const char *)data, len, one_maps_line, NULL);
+	procstat__start_time((const char *)data, len, &v);
+	procstatus__nspid((const char *)data, len, &ns);
+	if (!ksyms__load_text(&k, (const char *)data, len))
+		for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+			int64_t at = ksyms__find(&k, probes[i]);
+
+			if (at >= (int64_t)k.n || (at >= 0 && !ksyms__name(&k, (size_t)at)))
+				abort();
+		}
+	ksyms__free(&k);
+	if (!perfmap__load_text(&pm, (const char *)data, len))
+		for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+			perfmap__find(&pm, probes[i]);
+	perfmap__free(&pm);
+}
+
+static void elf_file(const uint8_t *data, size_t len)
+{
+	struct elf_info ei;
+	struct esymtab t = { 0 };
+	char *copy;
+	Elf *elf;
+	uint64_t va;
+
+	if (len < 4 || memcmp(data, "\177ELF", 4))
+		return;
+	copy = malloc(len);	/* libelf may write to the image it parses */
+	if (!copy)
+		return;
+	memcpy(copy, data, len);
+	elf = elf_memory(copy, len);
+	if (elf && !elfinfo__read(elf, &ei)) {
+		elfinfo__to_vaddr(ei.segs, ei.n_segs, 0x1000, &va);
+		if (!esymtab__load(&t, elf, SHT_SYMTAB))
+			esymtab__find(&t, 0x401000);
+		esymtab__free(&t);
+		memset(&t, 0, sizeof(t));
+		if (!esymtab__load(&t, elf, SHT_DYNSYM))
+			esymtab__find(&t, 0x1000);
+		esymtab__free(&t);
+	}
+	elf_end(elf);
+	free(copy);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	log__set_level(LOG_ERROR);	/* readers warn about skipped lines */
+	elf_version(EV_CURRENT);
 	return 0;
 }
 
@@ -117,6 +189,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	try_read(decode_any, data, len);
 	try_read(folded__read, data, len);
 	try_read(perf_script__read, data, len);
+	symbol_sources(data, len);
+	elf_file(data, len);
 
 	err = compress__decode(data, len, &raw, &e);
 	if (err && err != -EBADMSG && err != -E2BIG)

@@ -23,6 +23,17 @@ printf 'dd 1234/1235 100.000001: 1 cycles:uk: \n\t401000 main+0x10 (/bin/dd)\n\t
 	>"$OUT/seed/perf-cycles.txt"
 printf 'a 1 1.0: 9223372036854775807 cpu-clock:\n\t1 f (d)\n\na 1 1.1: 9223372036854775807 cpu-clock:\n\t1 f (d)\n' \
 	>"$OUT/seed/perf-big-period.txt"
+# What the symbolizer reads: maps, kallsyms and perf-map fixtures, and small
+# ELF files (a stripped shared object and an executable with .symtab).
+cp testdata/symbolize/kallsyms testdata/symbolize/maps-edge "$OUT/seed/"
+printf '7f0000001000 40 jitted_fn\n7f0000001040 20 LazyCompile:~foo bar.js:1\nzz 1 bad\n' \
+	>"$OUT/seed/perf-map.txt"
+printf 'int f(int x) { return x + 1; }\nint main(void) { return f(0); }\n' >"$OUT/seed/elf.c"
+if cc -O1 -o "$OUT/seed/elf-exe" "$OUT/seed/elf.c" 2>/dev/null &&
+	cc -O1 -shared -fPIC -o "$OUT/seed/elf-so" "$OUT/seed/elf.c" 2>/dev/null; then
+	strip "$OUT/seed/elf-so"
+fi
+rm -f "$OUT/seed/elf.c"
 printf 'a;b 1\n' | gzip -c >"$OUT/seed/folded.txt.gz"
 printf 'a;b 1\n' | zstd -q -c >"$OUT/seed/folded.txt.zst"
 

@@ -16,6 +16,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,8 +36,18 @@ const usage = `usage: pprofcheck COMMAND [flags] FILE...
   stats FILE      counts of samples, locations, functions, mappings
   total FILE TYPE sum of the values of sample type TYPE (name or name/unit)
   labels FILE     distinct label key=value pairs with their sample counts
-  folded [-type TYPE] FILE
+  folded [-type TYPE] [FILTER] FILE
         folded stacks (root first) of one sample type (default: the first)
+  top [-type TYPE] [FILTER] FILE
+        per function "FLAT CUM NAME", flat descending: flat counts the
+        leaf-most frame of each sample, cum every sample holding the
+        function once (as pprof -top does)
+  bylabel [-type TYPE] [FILTER] FILE KEY
+        per value of label KEY "VALUE TOTAL" ("<none>" for samples without
+        it), sorted by value
+  FILTER: -tag KEY=VALUE (repeatable, all must hold; a numeric label
+        matches its decimal value) keeps the samples carrying those labels;
+        -focus REGEX keeps the samples with a frame whose name matches
   gen OUT -samples N -locations M [-functions F] [-mappings K] [-seed S]
         write a large, realistic CPU profile with google/pprof's encoder
 `
@@ -61,6 +72,10 @@ func main() {
 		err = cmdLabels(args)
 	case "folded":
 		err = cmdFolded(args)
+	case "top":
+		err = cmdTop(args)
+	case "bylabel":
+		err = cmdByLabel(args)
 	case "gen":
 		err = cmdGen(args)
 	case "-h", "-help", "--help", "help":
@@ -523,30 +538,198 @@ func cmdLabels(args []string) error {
 	return nil
 }
 
-func cmdFolded(args []string) error {
-	fs := flag.NewFlagSet("folded", flag.ContinueOnError)
-	typ := fs.String("type", "", "sample type (default: the first)")
-	if err := fs.Parse(args); err != nil {
-		return err
+// tagFlags collects repeated -tag KEY=VALUE flags.
+type tagFlags [][2]string
+
+func (t *tagFlags) String() string { return fmt.Sprint(*t) }
+func (t *tagFlags) Set(v string) error {
+	i := strings.IndexByte(v, '=')
+	if i <= 0 {
+		return fmt.Errorf("want KEY=VALUE, got %q", v)
 	}
-	if fs.NArg() != 1 {
-		return errors.New("want FILE")
+	*t = append(*t, [2]string{v[:i], v[i+1:]})
+	return nil
+}
+
+// sampleFilter is the FILTER of folded, top and bylabel plus -type: it
+// parses the flags, reads the one FILE (after NARGS-1 more arguments) and
+// yields the samples kept, with the index of the sample type to sum.
+type sampleFilter struct {
+	fs    *flag.FlagSet
+	typ   *string
+	tags  tagFlags
+	focus *string
+}
+
+func newSampleFilter(name string) *sampleFilter {
+	f := &sampleFilter{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	f.typ = f.fs.String("type", "", "sample type (default: the first)")
+	f.fs.Var(&f.tags, "tag", "KEY=VALUE: keep samples with this label (repeatable)")
+	f.focus = f.fs.String("focus", "", "keep samples with a frame matching this regexp")
+	return f
+}
+
+func (f *sampleFilter) load(args []string, nargs int) (*profile.Profile, []*profile.Sample, int, error) {
+	if err := f.fs.Parse(args); err != nil {
+		return nil, nil, 0, err
 	}
-	p, _, err := readProfile(fs.Arg(0))
+	if f.fs.NArg() != nargs {
+		return nil, nil, 0, fmt.Errorf("want %d arguments after the flags, got %d", nargs, f.fs.NArg())
+	}
+	var focus *regexp.Regexp
+	if *f.focus != "" {
+		var err error
+		if focus, err = regexp.Compile(*f.focus); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	p, _, err := readProfile(f.fs.Arg(0))
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	idx := 0
+	if *f.typ != "" {
+		if idx, err = sampleIndex(p, *f.typ); err != nil {
+			return nil, nil, 0, err
+		}
+	} else if len(p.SampleType) == 0 {
+		return nil, nil, 0, errors.New("no sample types")
+	}
+	cache := make(map[*profile.Location][]string)
+	var kept []*profile.Sample
+	for _, s := range p.Sample {
+		if hasTags(s, f.tags) && (focus == nil || hasFrame(s, focus, cache)) {
+			kept = append(kept, s)
+		}
+	}
+	return p, kept, idx, nil
+}
+
+func labelValues(s *profile.Sample, key string) []string {
+	v := append([]string(nil), s.Label[key]...)
+	for _, n := range s.NumLabel[key] {
+		v = append(v, strconv.FormatInt(n, 10))
+	}
+	return v
+}
+
+func hasTags(s *profile.Sample, tags tagFlags) bool {
+	for _, t := range tags {
+		found := false
+		for _, v := range labelValues(s, t[0]) {
+			found = found || v == t[1]
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func hasFrame(s *profile.Sample, re *regexp.Regexp, cache map[*profile.Location][]string) bool {
+	for _, l := range s.Location {
+		fs, ok := cache[l]
+		if !ok {
+			fs = locationFrames(l, frameOpts{})
+			cache[l] = fs
+		}
+		for _, f := range fs {
+			if re.MatchString(f) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func cmdTop(args []string) error {
+	f := newSampleFilter("top")
+	_, samples, idx, err := f.load(args, 1)
 	if err != nil {
 		return err
 	}
-	idx := 0
-	if *typ != "" {
-		if idx, err = sampleIndex(p, *typ); err != nil {
-			return err
+	cache := make(map[*profile.Location][]string)
+	flat := make(map[string]int64)
+	cum := make(map[string]int64)
+	for _, s := range samples {
+		v := s.Value[idx]
+		seen := make(map[string]bool)
+		for i, l := range s.Location { // leaf first
+			fs, ok := cache[l]
+			if !ok {
+				fs = locationFrames(l, frameOpts{})
+				cache[l] = fs
+			}
+			for j := len(fs) - 1; j >= 0; j-- { // fs is root first
+				if i == 0 && j == len(fs)-1 {
+					flat[fs[j]] += v
+				}
+				if !seen[fs[j]] {
+					seen[fs[j]] = true
+					cum[fs[j]] += v
+				}
+			}
 		}
-	} else if len(p.SampleType) == 0 {
-		return errors.New("no sample types")
+	}
+	names := make([]string, 0, len(cum))
+	for n := range cum {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, b := names[i], names[j]
+		if flat[a] != flat[b] {
+			return flat[a] > flat[b]
+		}
+		if cum[a] != cum[b] {
+			return cum[a] > cum[b]
+		}
+		return a < b
+	})
+	w := bufio.NewWriter(os.Stdout)
+	defer w.Flush()
+	for _, n := range names {
+		fmt.Fprintf(w, "%d %d %s\n", flat[n], cum[n], n)
+	}
+	return nil
+}
+
+func cmdByLabel(args []string) error {
+	f := newSampleFilter("bylabel")
+	_, samples, idx, err := f.load(args, 2)
+	if err != nil {
+		return err
+	}
+	key := f.fs.Arg(1)
+	tot := make(map[string]int64)
+	for _, s := range samples {
+		vs := labelValues(s, key)
+		if len(vs) == 0 {
+			vs = []string{"<none>"}
+		}
+		for _, v := range vs {
+			tot[v] += s.Value[idx]
+		}
+	}
+	keys := make([]string, 0, len(tot))
+	for k := range tot {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Printf("%s %d\n", k, tot[k])
+	}
+	return nil
+}
+
+func cmdFolded(args []string) error {
+	f := newSampleFilter("folded")
+	_, samples, idx, err := f.load(args, 1)
+	if err != nil {
+		return err
 	}
 	cache := make(map[*profile.Location][]string)
 	agg := make(map[string]int64)
-	for _, s := range p.Sample {
+	for _, s := range samples {
 		agg[stackString(s, frameOpts{}, cache)] += s.Value[idx]
 	}
 	keys := make([]string, 0, len(agg))

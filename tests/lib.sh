@@ -1,0 +1,124 @@
+# shellcheck shell=bash disable=SC2034 # sets variables for the script that sources it
+# Shared by the end-to-end scripts, which source it after setting SUITE (their
+# name in messages): the scratch directory $T, the check runner and helpers
+# that judge profiles with google/pprof's own parser (pprofcheck).
+#   BUILD=build           where bpprof and pprofcheck were built
+#   BPPROF=, PPROFCHECK=  use these binaries instead of BUILD's
+#   KEEP=1                keep the scratch directory (it is kept after a failure)
+#   ONLY=REGEX            run only the checks whose names match
+# Each check prints "ok NAME" or "FAIL NAME: why"; finish prints
+# "SUITE: N passed, M failed" and gives the exit status.
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root" || exit 2
+BUILD=${BUILD:-build}
+build=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "$SUITE: no build directory $BUILD" >&2; exit 2; }
+BPPROF=${BPPROF:-$build/bpprof}
+PPROFCHECK=${PPROFCHECK:-$build/pprofcheck}
+
+# need_tools TOOL...: each must be an executable file.
+need_tools() {
+	local tool
+	for tool in "$@"; do
+		[ -x "$tool" ] || { echo "$SUITE: $tool not built (make all tools workloads)" >&2; exit 2; }
+	done
+}
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/bpprof-$SUITE.XXXXXX")
+passed=0
+failed=0
+# CLEANUP_HOOK names a function the suite wants run first on exit.
+cleanup() {
+	[ -z "${CLEANUP_HOOK:-}" ] || "$CLEANUP_HOOK" || true
+	chmod -R u+w "$T" 2>/dev/null || true
+	if [ "$failed" -eq 0 ] && [ "${KEEP:-0}" != 1 ]; then
+		rm -rf "$T"
+	else
+		echo "$SUITE: scratch files kept in $T"
+	fi
+}
+trap cleanup EXIT
+
+# check NAME FUNC ARGS...: run FUNC in a subshell; it prints why on failure.
+# ONLY=REGEX (grep -E) runs only the checks whose names match.
+check() {
+	local name=$1 why
+	shift
+	if [ -n "${ONLY:-}" ] && ! printf '%s\n' "$name" | grep -qE -- "$ONLY"; then
+		return 0
+	fi
+	if why=$("$@" 2>&1); then
+		passed=$((passed + 1))
+		printf 'ok    %s\n' "$name"
+	else
+		failed=$((failed + 1))
+		printf 'FAIL  %s: %s\n' "$name" "$(printf '%s' "$why" | head -c 2000)"
+	fi
+}
+
+finish() {
+	echo "$SUITE: $passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+}
+
+# ---- helpers (each returns non-zero with a reason on stdout) ----
+
+magic() { head -c 4 "$1" | od -An -v -tx1 | tr -d ' \n'; }
+
+# summary FILE OUT [FLAGS]: google/pprof's canonical reading of FILE.
+summary() {
+	local in=$1 out=$2
+	shift 2
+	"$PPROFCHECK" summary "$@" "$in" >"$out" 2>"$out.err" || { cat "$out.err"; return 1; }
+}
+
+same_summary() { # same_summary A B: A and B mean the same to google/pprof
+	summary "$1" "$T/a.sum.$$" -full -labels || return 1
+	summary "$2" "$T/b.sum.$$" -full -labels || return 1
+	if ! cmp -s "$T/a.sum.$$" "$T/b.sum.$$"; then
+		echo "google/pprof reads $1 and $2 differently:"
+		diff "$T/a.sum.$$" "$T/b.sum.$$" | head -20 | cut -c1-300
+		return 1
+	fi
+}
+
+strict() { "$PPROFCHECK" check -strict "$1" >/dev/null 2>&1 || { "$PPROFCHECK" check -strict "$1" 2>&1; return 1; }; }
+
+# first_total FILE: the total of the first sample type, per google/pprof.
+first_total() { "$PPROFCHECK" summary "$1" | sed -n 's/^total [^:]*: //p' | head -1; }
+
+# folded_total FILE: sum of the counts of "stack COUNT" lines (lines whose
+# last word is not a number, such as profile's "WARNING: ..." are skipped).
+folded_total() {
+	local line n total=0
+	while IFS= read -r line; do
+		n=${line##* }
+		case $n in
+		'' | *[!0-9]*) ;;
+		*) [ "$n" = "$line" ] || total=$((total + 10#$n)) ;;
+		esac
+	done <"$1"
+	echo "$total"
+}
+
+# sum_labelled SUMMARY LABEL: add the first value of summary lines whose
+# label set holds LABEL (summary -labels lines end "{labels} v1 v2").
+sum_labelled() {
+	local line v total=0
+	while IFS= read -r line; do
+		case $line in
+		*[{,]"$2"[,}]*)
+			read -r v _ <<<"${line##*\}}"
+			total=$((total + v))
+			;;
+		esac
+	done <"$1"
+	echo "$total"
+}
+
+# dir_state OUT: the names in OUT's directory (temporary files included) and
+# OUT's checksum; for "-" the working directory.
+dir_state() {
+	ls -A "$(dirname -- "$1")" 2>&1 | LC_ALL=C sort
+	if [ "$1" != - ] && [ -e "$1" ]; then cksum <"$1"; fi
+}
