@@ -19,7 +19,7 @@ static bool stack_eq(const void *ctx, uint32_t idx, const void *key)
 	const struct frames_key *k = key;
 
 	return t->stacks[idx].len == k->n &&
-	       !memcmp(t->frames + t->stacks[idx].off, k->frames, k->n * sizeof(*k->frames));
+	       (!k->n || !memcmp(t->frames + t->stacks[idx].off, k->frames, k->n * sizeof(*k->frames)));
 }
 
 /* The identity of a sample is every field but the count; compared field by
