@@ -353,7 +353,7 @@ static int cmd_record(int argc, char **argv)
 	snprintf(unsym, sizeof(unsym), "%.1f%%", r.unsymbolized * 100);
 	if (r.written && !err)
 		pr_info("%" PRIu64 " samples, %" PRIu64 " lost, %s of frames unsymbolized, %.1f s%s "
-			"→ %s%s%s%s%s", r.samples, r.lost, unsym, r.seconds,
+			"→ %s%s%s%s%s", r.kept, r.lost, unsym, r.seconds,
 			r.interrupted ? " (interrupted)" : "", o.output, status[0] ? "; " : "",
 			status[0] ? o.command[0] : "", status[0] ? " " : "", status);
 	return err ? 1 : 0;

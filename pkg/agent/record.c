@@ -416,6 +416,14 @@ int record__run(const struct record_opts *o, struct record_result *res, struct e
 	res->samples = c.v[CNT_SAMPLES];
 	res->lost = c.v[CNT_LOST] + r.in.dropped;
 	res->truncated = c.v[CNT_KSTACK_TRUNCATED] + c.v[CNT_USTACK_TRUNCATED];
+	res->failed_walks = c.v[CNT_STACK_FAILED];
+	res->before_exec = r.in.before_exec;
+	if (res->truncated)
+		pr_warn("%" PRIu64 " stacks reached %u frames and may be cut short at the root end",
+			res->truncated, BPPROF_MAX_STACK);
+	if (res->failed_walks)
+		pr_warn("%" PRIu64 " samples have a stack that could not be walked (kept, with the "
+			"frames that were)", res->failed_walks);
 	res->kept = r.stacks.total;
 	if (c.v[CNT_PIDS_FULL])
 		pr_warn("%" PRIu64 " child processes could not be followed (more than %u)",

@@ -40,6 +40,8 @@ struct record_result {
 	uint64_t lost;			/* dropped: ring buffer full, table full, bad record */
 	uint64_t kept;			/* in the profile */
 	uint64_t truncated;		/* stacks as deep as the limit */
+	uint64_t failed_walks;		/* samples whose stack walk failed */
+	uint64_t before_exec;		/* of the command's process before its exec: not kept */
 	double unsymbolized;		/* share of frames without a function name */
 	double seconds;			/* captured */
 	bool interrupted;		/* ended by SIGINT/SIGTERM */
