@@ -257,8 +257,12 @@ static const char *symbolizer__demangle(struct symbolizer *s, const char *raw)
 	const char *dem = raw;
 	char *d;
 
-	/* _Z: Itanium C++ and legacy Rust; _R: Rust v0 */
-	if (s->no_demangle || raw[0] != '_' || (raw[1] != 'Z' && raw[1] != 'R'))
+	const char *at = raw[0] ? strchr(raw + 1, '@') : NULL;
+
+	/* _Z: Itanium C++ and legacy Rust; _R: Rust v0; '@': a symbol version
+	 * (clock_gettime@@GLIBC_2.17), which is no part of the function's name */
+	if (s->no_demangle ||
+	    (!at && (raw[0] != '_' || (raw[1] != 'Z' && raw[1] != 'R'))))
 		return raw;
 	h = hash__bytes(&raw, sizeof(raw), SEED_DEM);
 	idx = htab__find(&s->dem_index, h, dem__eq, s->dems, &raw);
@@ -266,7 +270,25 @@ static const char *symbolizer__demangle(struct symbolizer *s, const char *raw)
 		return s->dems[idx].dem;
 	if (s->n_dems >= DEMANGLE_MAX_ENTRIES || VEC_GROW(s->dems, s->cap_dems, s->n_dems + 1))
 		return raw;
-	if (strnlen(raw, DEMANGLE_MAX_INPUT + 1) <= DEMANGLE_MAX_INPUT) {
+	if (at) {
+		/* the bare name, itself demangled when it is mangled */
+		const char *bare = arena__strndup(s->dem_arena, raw, (size_t)(at - raw));
+
+		if (bare) {
+			dem = bare;
+			d = bare[0] == '_' && (bare[1] == 'Z' || bare[1] == 'R') &&
+					    strlen(bare) <= DEMANGLE_MAX_INPUT
+				    ? cplus_demangle(bare, DMGL_PARAMS | DMGL_ANSI)
+				    : NULL;
+			if (d) {
+				const char *c = arena__strndup(s->dem_arena, d, strlen(d));
+
+				if (c)
+					dem = c;
+				free(d);
+			}
+		}
+	} else if (strnlen(raw, DEMANGLE_MAX_INPUT + 1) <= DEMANGLE_MAX_INPUT) {
 		d = cplus_demangle(raw, DMGL_PARAMS | DMGL_ANSI);
 		if (d) {
 			/* past the budget the raw name stands in, still only once */
