@@ -22,7 +22,7 @@ SUITE=e2e-record
 . "$(dirname "$0")/lib.sh"
 WL=$(cd -P "${WORKLOADS:-$build/workloads}" 2>/dev/null && pwd) ||
 	{ echo "$SUITE: no workloads in ${WORKLOADS:-$build/workloads} (make workloads)" >&2; exit 2; }
-need_tools "$BPPROF" "$PPROFCHECK" "$WL/hot" "$WL/sys" "$WL/execer" "$WL/pidreuse"
+need_tools "$BPPROF" "$PPROFCHECK" "$WL/hot" "$WL/sys" "$WL/execer" "$WL/pidreuse" "$WL/jit"
 
 if ! "$BPPROF" help record >/dev/null 2>&1; then
 	failed=1
@@ -584,6 +584,78 @@ t_short_system() { # 15 runs of hot 0.1, one after the other, during -d 2
 	}
 }
 check "record -d 2 (whole system) of short-lived processes: their frames symbolized" t_short_system
+
+# ---- 6b. files the host cannot open by their path ----
+
+t_deleted() { # hot's binary deleted, and another file put at its path
+	local f=$T/deleted.pb.gz bin=$T/hot-del p rc=0
+	cp "$WL/hot" "$bin"
+	spawn "$bin" 4
+	p=$!
+	for _ in $(seq 100); do
+		[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$bin" ] && break
+		sleep 0.02
+	done
+	rm -f "$bin" && cp "$WL/sys" "$bin" || rc=1
+	[ "$rc" -eq 0 ] && rec deleted.pb.gz -F $HZ -d 2 -p "$p" || rc=1
+	stop "$p"
+	rm -f "$bin"
+	[ "$rc" -eq 0 ] || return 1
+	expect_samples "$f" "hot_three" $HZ 2 0.2 -focus '^hot_three$' || return 1
+	[ "$(flat "$f" hot_one)" -gt 0 ] || { echo "no hot_one"; return 1; }
+	[ "$(flat "$f" sys_spin)" -eq 0 ] || { echo "frames named from the file now at the path"; return 1; }
+	between "share of samples with an unsymbolized frame" 0 "$(unsym_share "$f")" 0.02
+}
+check "record -p PID of a process whose binary was deleted and replaced: named from the one it runs" t_deleted
+
+t_container() { # hot run from a tmpfs mounted in its own mount namespace only
+	local f=$T/container.pb.gz dir=$T/ctr p rc=0
+	command -v unshare >/dev/null || { echo "skipped: no unshare"; return 0; }
+	mkdir -p "$dir"
+	# shellcheck disable=SC2016 # expanded by that sh
+	spawn unshare -m --propagation private sh -c \
+		'mount -t tmpfs none "$0" && cp "$1" "$0/hot-ctr" && exec "$0/hot-ctr" 4' "$dir" "$WL/hot"
+	p=$!
+	for _ in $(seq 100); do
+		[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$dir/hot-ctr" ] && break
+		sleep 0.02
+	done
+	[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$dir/hot-ctr" ] || { stop "$p"; echo "container hot never started"; return 1; }
+	# the test means nothing if the host could open the path
+	[ ! -e "$dir/hot-ctr" ] || { stop "$p"; echo "$dir/hot-ctr is visible from the host"; return 1; }
+	rec container.pb.gz -F $HZ -d 2 -p "$p" || rc=1
+	stop "$p"
+	[ "$rc" -eq 0 ] || return 1
+	expect_samples "$f" "hot_three" $HZ 2 0.2 -focus '^hot_three$' || return 1
+	[ "$(flat "$f" hot_one)" -gt 0 ] || { echo "no hot_one"; return 1; }
+	between "share of samples with an unsymbolized frame" 0 "$(unsym_share "$f")" 0.02 || return 1
+	"$PPROFCHECK" summary -full "$f" | grep -q "$dir/hot-ctr" ||
+		{ echo "no mapping named $dir/hot-ctr (the path the process sees)"; return 1; }
+}
+check "record -p PID of a process in its own mount namespace: symbolized through /proc/PID/root" t_container
+
+t_jit() { # code in anonymous memory, named only by /tmp/perf-PID.map
+	local f=$T/jit.pb.gz
+	[ "$(uname -m)" = x86_64 ] || { echo "skipped: the jit workload writes x86-64 code"; return 0; }
+	rec jit.pb.gz -F $HZ -- "$WL/jit" 2 || return 1
+	expect_samples "$f" "jit_spin_loop" $HZ 2 0.3 -focus '^jit_spin_loop$' || return 1
+	"$PPROFCHECK" folded -type samples "$f" | grep -q 'main;call_jit;jit_spin_loop ' ||
+		{ echo "no stack main;call_jit;jit_spin_loop: $("$PPROFCHECK" folded -type samples "$f" | sort -t' ' -k2 -n -r | head -3 | tr '\n' '|')"; return 1; }
+	"$PPROFCHECK" summary -full "$f" | grep -q '\[anon\]' || { echo "no [anon] mapping"; return 1; }
+	rm -f /tmp/perf-"$(values "$f" pid)".map
+}
+check "record -- jit: JIT code named from /tmp/perf-PID.map, under its C caller" t_jit
+
+t_vdso() { # clock_gettime runs in the vDSO, with no system call
+	local f=$T/vdso.pb.gz
+	rec vdso.pb.gz -F $HZ -- "$WL/jit" --vdso 2 || return 1
+	! "$PPROFCHECK" folded -type samples "$f" | grep -q '@@' ||
+		{ echo "a symbol version in a function name: $("$PPROFCHECK" folded -type samples "$f" | grep -m1 '@@')"; return 1; }
+	"$PPROFCHECK" folded -type samples "$f" | grep -Eq ';vdso_spin;([A-Za-z_]*clock_gettime;)?__vdso_clock_gettime( |;)' ||
+		{ echo "no vDSO frame above vdso_spin: $("$PPROFCHECK" folded -type samples "$f" | sort -t' ' -k2 -n -r | head -3 | tr '\n' '|')"; return 1; }
+	"$PPROFCHECK" summary -full "$f" | grep -q '\[vdso\]' || { echo "no [vdso] mapping"; return 1; }
+}
+check "record -- jit --vdso: clock_gettime frames from the vDSO, named (no symbol versions)" t_vdso
 
 # ---- 7. --cgroup ----
 
