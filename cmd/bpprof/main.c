@@ -211,7 +211,7 @@ static int cmd_record(int argc, char **argv)
 	struct record_result r;
 	struct errmsg e = { "" };
 	bool compress_set = false, quiet = false, seconds_set = false;
-	char output[4096], unsym[64], status[128] = "";
+	char output[4096], status[128] = "";
 	int64_t v;
 	int c, n, err;
 
@@ -350,10 +350,9 @@ static int cmd_record(int argc, char **argv)
 		if (!r.written)
 			return 1;
 	}
-	snprintf(unsym, sizeof(unsym), "%.1f%%", r.unsymbolized * 100);
 	if (r.written && !err)
-		pr_info("%" PRIu64 " samples, %" PRIu64 " lost, %s of frames unsymbolized, %.1f s%s "
-			"→ %s%s%s%s%s", r.kept, r.lost, unsym, r.seconds,
+		pr_info("%" PRIu64 " samples, %" PRIu64 " lost, %.1f%% of frames unsymbolized, %.1f s%s "
+			"→ %s%s%s%s%s", r.kept, r.lost, r.unsymbolized * 100, r.seconds,
 			r.interrupted ? " (interrupted)" : "", o.output, status[0] ? "; " : "",
 			status[0] ? o.command[0] : "", status[0] ? " " : "", status);
 	return err ? 1 : 0;

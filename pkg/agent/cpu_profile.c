@@ -48,9 +48,14 @@ static bool map_eq(const void *ctx, uint32_t idx, const void *key)
 	return ((const struct resolver *)ctx)->maps[idx].map == key;
 }
 
+static uint32_t map_hash(const struct sym_mapping *map)
+{
+	return hash__bytes(&map, sizeof(map), FRAME_SEED);
+}
+
 static int note_map(struct resolver *r, const struct sym_mapping *map, bool named)
 {
-	uint32_t h = hash__bytes(&map, sizeof(map), FRAME_SEED);
+	uint32_t h = map_hash(map);
 	int64_t i = htab__find(&r->map_index, h, map_eq, r, map);
 	int err;
 
@@ -67,11 +72,16 @@ static int note_map(struct resolver *r, const struct sym_mapping *map, bool name
 	return (int)i;
 }
 
+static uint32_t frame_hash(const struct frame *key)
+{
+	return hash__bytes(key, offsetof(struct frame, sym), FRAME_SEED);
+}
+
 /* The index of (proc, addr) in r->frames, resolving it on first sight. */
 static int64_t resolve(struct resolver *r, int64_t proc, uint64_t addr)
 {
 	struct frame key = { .proc = proc, .addr = addr };
-	uint32_t h = hash__bytes(&key, offsetof(struct frame, sym), FRAME_SEED);
+	uint32_t h = frame_hash(&key);
 	int64_t i = htab__find(&r->frame_index, h, frame_eq, r, &key);
 	int err;
 
@@ -105,25 +115,21 @@ static int resolve_all(struct resolver *r, const struct stacks *t, struct cpu_pr
 
 	for (i = 0; i < t->n_samples; i++) {
 		const struct stacks_sample *s = &t->samples[i];
+		const uint32_t stacks[2] = { s->kstack, s->ustack };
+		const int64_t procs[2] = { KERNEL_PROC, s->proc };
 		const uint64_t *f;
+		int part;
 
-		f = stacks__frames(t, s->kstack, &n);
-		for (j = 0; j < n; j++) {
-			int64_t k = resolve(r, KERNEL_PROC, lookup_addr(f, j));
+		for (part = 0; part < 2; part++) {
+			f = stacks__frames(t, stacks[part], &n);
+			for (j = 0; j < n; j++) {
+				int64_t k = resolve(r, procs[part], lookup_addr(f, j));
 
-			if (k < 0)
-				return (int)k;
-			st->frames += s->count;
-			st->unsymbolized += r->frames[k].sym.name ? 0 : s->count;
-		}
-		f = stacks__frames(t, s->ustack, &n);
-		for (j = 0; j < n; j++) {
-			int64_t k = resolve(r, s->proc, lookup_addr(f, j));
-
-			if (k < 0)
-				return (int)k;
-			st->frames += s->count;
-			st->unsymbolized += r->frames[k].sym.name ? 0 : s->count;
+				if (k < 0)
+					return (int)k;
+				st->frames += s->count;
+				st->unsymbolized += r->frames[k].sym.name ? 0 : s->count;
+			}
 		}
 	}
 	return 0;
@@ -132,8 +138,7 @@ static int resolve_all(struct resolver *r, const struct stacks *t, struct cpu_pr
 static uint64_t mapping_id(struct pprof_builder *b, struct resolver *r,
 			   const struct sym_mapping *map)
 {
-	uint32_t h = hash__bytes(&map, sizeof(map), FRAME_SEED);
-	int64_t i = htab__find(&r->map_index, h, map_eq, r, map);
+	int64_t i = htab__find(&r->map_index, map_hash(map), map_eq, r, map);
 	struct map_state *ms;
 	struct pprof_mapping pm;
 
@@ -182,12 +187,11 @@ static int add_stack(struct pprof_builder *b, struct resolver *r, const struct s
 	const uint64_t *f = stacks__frames(t, stack, &n);
 
 	for (j = 0; j < n; j++) {
-		struct frame key = { .proc = proc, .addr = lookup_addr(f, j) };
-		uint32_t h = hash__bytes(&key, offsetof(struct frame, sym), FRAME_SEED);
-		int64_t k = htab__find(&r->frame_index, h, frame_eq, r, &key);
+		/* resolve_all saw every frame: this only finds it */
+		int64_t k = resolve(r, proc, lookup_addr(f, j));
 
 		if (k < 0)
-			return -ENOENT;
+			return (int)k;
 		locs[*n_locs] = location_id(b, r, &r->frames[k]);
 		if (!locs[(*n_locs)++])
 			return -errno;
