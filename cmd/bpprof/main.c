@@ -56,6 +56,37 @@ static int cmd_version(int argc, char **argv)
 	return 0;
 }
 
+/* Flags convert and record share: 0, or 2 after a usage error. */
+static int parse_out_format(const char *cmd, const char *arg, enum convert_format *f)
+{
+	if (convert__parse_format(arg, f) || (*f != FORMAT_PPROF && *f != FORMAT_FOLDED)) {
+		usage_error(cmd, "cannot write format '%s' (pprof, folded)", arg);
+		return 2;
+	}
+	return 0;
+}
+
+static int parse_compress(const char *cmd, const char *arg, enum compress_kind *k)
+{
+	if (compress__parse_kind(arg, k)) {
+		usage_error(cmd, "unknown compression '%s' (gzip, zstd, none)", arg);
+		return 2;
+	}
+	return 0;
+}
+
+static int parse_level(const char *cmd, const char *arg, int *level)
+{
+	int64_t v;
+
+	if (parse__int64(arg, -131072, 22, &v)) {
+		usage_error(cmd, "bad compression level '%s'", arg);
+		return 2;
+	}
+	*level = (int)v;
+	return 0;
+}
+
 static int cmd_convert(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
@@ -71,7 +102,6 @@ static int cmd_convert(int argc, char **argv)
 	struct convert_opts o = { .to = FORMAT_AUTO, .level = COMPRESS_LEVEL_DEFAULT };
 	struct convert_result r;
 	struct errmsg e = { "" };
-	int64_t level;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "o:f:t:c:l:s:h", long_opts, NULL)) != -1) {
@@ -86,25 +116,17 @@ static int cmd_convert(int argc, char **argv)
 			}
 			break;
 		case 't':
-			if (convert__parse_format(optarg, &o.to) ||
-			    (o.to != FORMAT_PPROF && o.to != FORMAT_FOLDED)) {
-				usage_error("convert", "cannot write format '%s' (pprof, folded)", optarg);
+			if (parse_out_format("convert", optarg, &o.to))
 				return 2;
-			}
 			break;
 		case 'c':
-			if (compress__parse_kind(optarg, &o.compress)) {
-				usage_error("convert", "unknown compression '%s' (gzip, zstd, none)", optarg);
+			if (parse_compress("convert", optarg, &o.compress))
 				return 2;
-			}
 			o.compress_set = true;
 			break;
 		case 'l':
-			if (parse__int64(optarg, -131072, 22, &level)) {
-				usage_error("convert", "bad compression level '%s'", optarg);
+			if (parse_level("convert", optarg, &o.level))
 				return 2;
-			}
-			o.level = (int)level;
 			break;
 		case 's':
 			o.sample_type = optarg;
@@ -246,25 +268,17 @@ static int cmd_record(int argc, char **argv)
 			o.output = optarg;
 			break;
 		case OPT_FORMAT:
-			if (convert__parse_format(optarg, &o.format) ||
-			    (o.format != FORMAT_PPROF && o.format != FORMAT_FOLDED)) {
-				usage_error("record", "cannot write format '%s' (pprof, folded)", optarg);
+			if (parse_out_format("record", optarg, &o.format))
 				return 2;
-			}
 			break;
 		case 'c':
-			if (compress__parse_kind(optarg, &o.compress)) {
-				usage_error("record", "unknown compression '%s' (gzip, zstd, none)", optarg);
+			if (parse_compress("record", optarg, &o.compress))
 				return 2;
-			}
 			compress_set = true;
 			break;
 		case 'l':
-			if (parse__int64(optarg, -131072, 22, &v)) {
-				usage_error("record", "bad compression level '%s'", optarg);
+			if (parse_level("record", optarg, &o.level))
 				return 2;
-			}
-			o.level = (int)v;
 			break;
 		case OPT_KERNEL:
 			o.user_stacks = false;
