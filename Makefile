@@ -43,7 +43,7 @@ override LDFLAGS += $(SANFLAGS)
 DEPS_PKGS := gcc g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev libdw-dev \
              zlib1g-dev libzstd-dev libxxhash-dev libprotobuf-c-dev protobuf-c-compiler \
              libiberty-dev libcurl4-openssl-dev libcmocka-dev golang-go golang-github-google-pprof-dev \
-             hyperfine zstd linux-perf time bc
+             hyperfine zstd linux-perf time bc libjemalloc-dev bpftrace
 
 PROTO_SRCS := $(wildcard proto/*.proto)
 PROTO_C    := $(PROTO_SRCS:%.proto=$(GEN)/%.pb-c.c)
@@ -70,7 +70,7 @@ PPROFCHECK := $(BUILD)/pprofcheck
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOADS     := $(WORKLOAD_SRCS:tests/workloads/%.c=$(BUILD)/workloads/%)
 
-.PHONY: all deps test unit e2e e2e-record workloads run bench fuzz clean tools FORCE
+.PHONY: all deps test unit e2e e2e-record e2e-heap workloads run bench fuzz clean tools FORCE
 .DEFAULT_GOAL := all
 all: $(BUILD)/bpprof
 
@@ -143,6 +143,18 @@ $(BUILD)/workloads/%: tests/workloads/%.c
 	$(Q)mkdir -p $(@D) && $(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -D_GNU_SOURCE \
 	  -Wall -Wextra -Werror -o $@ $< -lpthread
 
+# The allocation workload again, statically linked (malloc in its own
+# .symtab) and linked with jemalloc (a second allocator library).
+WORKLOADS += $(BUILD)/workloads/alloc-static $(BUILD)/workloads/alloc-jemalloc
+$(BUILD)/workloads/alloc-static: tests/workloads/alloc.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -D_GNU_SOURCE \
+	  -Wall -Wextra -Werror -static -o $@ $< -lpthread
+$(BUILD)/workloads/alloc-jemalloc: tests/workloads/alloc.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -D_GNU_SOURCE \
+	  -Wall -Wextra -Werror -o $@ $< -ljemalloc -lpthread
+
 workloads: $(WORKLOADS)
 
 unit: $(TEST_BINS)
@@ -155,9 +167,13 @@ e2e: $(BUILD)/bpprof $(PPROFCHECK)
 e2e-record: $(BUILD)/bpprof $(PPROFCHECK) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-record.sh
 
+e2e-heap: $(BUILD)/bpprof $(PPROFCHECK) workloads
+	$(Q)BUILD=$(BUILD) tests/e2e-heap.sh
+
 test: deps
 	$(Q)$(MAKE) --no-print-directory all tools $(TEST_BINS) workloads
-	$(Q)tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/e2e.sh && BUILD=$(BUILD) tests/e2e-record.sh
+	$(Q)tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/e2e.sh && BUILD=$(BUILD) tests/e2e-record.sh && \
+	  BUILD=$(BUILD) tests/e2e-heap.sh
 
 # The main job: 10 s of the whole system at 99 Hz, then its top functions.
 run: deps
@@ -166,13 +182,16 @@ run: deps
 	$(Q)$(GOENV) $(GO) tool pprof -top -nodecount=15 $(BUILD)/cpu.pb.gz
 
 BENCH_BINS := $(BUILD)/bench/ingest
+# The uprobe floor: empty programs at the points bpprof's heap probes use.
+include tests/bench/bench.mk
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBA)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all tools $(BENCH_BINS)
+	$(Q)$(MAKE) --no-print-directory all tools workloads $(BENCH_BINS)
 	$(Q)BUILD=$(BUILD) tests/bench/record.sh
+	$(Q)BUILD=$(BUILD) tests/bench/heap.sh
 	$(Q)BUILD=$(BUILD) GOENV="$(GOENV)" tests/bench/convert.sh
 
 # libFuzzer over every reader of untrusted bytes; FUZZ_SECONDS=60 by default.

@@ -14,6 +14,9 @@
 enum bpprof_event_type {
 	EV_CPU_SAMPLE = 1,
 	EV_EXEC = 2,		/* a process replaced its image: its maps changed */
+	EV_HEAP_ALLOC = 3,	/* a sampled allocation */
+	EV_HEAP_FREE = 4,	/* a sampled allocation was freed */
+	EV_HEAP_MAPPED = 5,	/* a heap target exec'd or mapped code: probe it */
 };
 
 /* cpu_sample.flags */
@@ -57,6 +60,72 @@ struct cpu_sample {
 	__u64 ustack[BPPROF_MAX_STACK];
 };
 
+/* heap_alloc.flags */
+enum {
+	HEAP_UNTRACKED = 1 << 0,		/* the live map was full: its free will not be seen */
+	HEAP_USTACK_TRUNCATED = 1 << 1,
+	HEAP_USTACK_FAILED = 1 << 2,
+};
+
+/* Indexes of heap.bpf.c's per-CPU `counters` array. */
+enum heap_counter {
+	HCNT_CALLS,		/* allocation calls (outermost only) */
+	HCNT_SAMPLED,		/* of those, sampled */
+	HCNT_LOST,		/* sampled, but the ring buffer was full: dropped */
+	HCNT_FREES_LOST,	/* frees of sampled blocks not reported (ring full) */
+	HCNT_LIVE_FULL,		/* sampled blocks the live map had no room for */
+	HCNT_FREE_UNSEEN,	/* an address came back from the allocator still live:
+				 * its free went by unprobed */
+	HCNT_USTACK_TRUNCATED,
+	HCNT_STACK_FAILED,
+	HCNT_NO_THREAD,		/* no per-thread state could be made: call ignored */
+	HCNT_MAPPED_LOST,	/* exec/mmap notices lost (ring full) */
+	HCNT_MAX
+};
+
+/* enum heap_kind: how an allocator function takes its arguments. */
+enum {
+	HEAP_MALLOC,		/* (size): malloc, valloc, pvalloc */
+	HEAP_CALLOC,		/* (n, size) */
+	HEAP_REALLOC,		/* (ptr, size) */
+	HEAP_REALLOCARRAY,	/* (ptr, n, size) */
+	HEAP_POSIX_MEMALIGN,	/* (&ptr, align, size) → 0 */
+	HEAP_ALIGNED,		/* (align, size): aligned_alloc, memalign */
+	HEAP_FREE,		/* (ptr) */
+	HEAP_KINDS
+};
+
+struct heap_alloc {
+	struct event_header hdr;
+	__u64 time_ns;		/* CLOCK_MONOTONIC */
+	__u64 start_boottime;	/* of the thread group leader, ns */
+	__u64 id;		/* names the block in a later heap_free */
+	__u64 addr;
+	__u64 size;		/* as requested */
+	__u32 pid;		/* tgid */
+	__u32 tid;
+	__u32 flags;
+	__u32 ustack_len;
+	char comm[BPPROF_COMM_LEN];
+	char thread_comm[BPPROF_COMM_LEN];
+	__u64 ustack[BPPROF_MAX_STACK];	/* leaf first: [0] is the return address into
+					 * the allocator's caller */
+};
+
+struct heap_free {
+	struct event_header hdr;
+	__u64 id;
+};
+
+struct heap_mapped {
+	struct event_header hdr;
+	__u64 start_boottime;	/* of the thread group leader, ns */
+	__u32 pid;
+	__u32 stopped;		/* 1: the process waits, SIGSTOPped, for SIGCONT */
+	__u32 exec;		/* 1: a new image (its old blocks are gone) */
+	__u32 pad;
+};
+
 struct exec_event {
 	struct event_header hdr;
 	__u64 time_ns;
@@ -67,5 +136,8 @@ struct exec_event {
 
 _Static_assert(sizeof(struct cpu_sample) == 80 + 2 * 8 * BPPROF_MAX_STACK, "cpu_sample layout");
 _Static_assert(sizeof(struct exec_event) == 32, "exec_event layout");
+_Static_assert(sizeof(struct heap_alloc) == 96 + 8 * BPPROF_MAX_STACK, "heap_alloc layout");
+_Static_assert(sizeof(struct heap_free) == 16, "heap_free layout");
+_Static_assert(sizeof(struct heap_mapped) == 32, "heap_mapped layout");
 
 #endif

@@ -1,5 +1,6 @@
 /* bpprof: the command table. Each command parses its flags and makes one
  * call into pkg/. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <zstd.h>
 
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <bpf/libbpf.h>
@@ -21,6 +23,8 @@
 #include "agent/record.h"
 #include "base/log.h"
 #include "base/parse.h"
+#include "bpf/heap_sample.h"
+#include "collect/heap.h"
 #include "convert/pipeline.h"
 #include "version.h"
 
@@ -202,7 +206,8 @@ static void describe_status(char *buf, size_t len, int status)
 
 static int cmd_record(int argc, char **argv)
 {
-	enum { OPT_CGROUP = 256, OPT_FORMAT, OPT_KERNEL, OPT_USER, OPT_GROUP, OPT_EVENT };
+	enum { OPT_CGROUP = 256, OPT_FORMAT, OPT_KERNEL, OPT_USER, OPT_GROUP, OPT_EVENT, OPT_CPU,
+	       OPT_HEAP, OPT_HEAP_RATE, OPT_HEAP_LIVE };
 	static const struct option long_opts[] = {
 		{ "freq", required_argument, NULL, 'F' },
 		{ "duration", required_argument, NULL, 'd' },
@@ -216,6 +221,10 @@ static int cmd_record(int argc, char **argv)
 		{ "user-only", no_argument, NULL, OPT_USER },
 		{ "group-by", required_argument, NULL, OPT_GROUP },
 		{ "event", required_argument, NULL, OPT_EVENT },
+		{ "cpu", no_argument, NULL, OPT_CPU },
+		{ "heap", no_argument, NULL, OPT_HEAP },
+		{ "heap-rate", required_argument, NULL, OPT_HEAP_RATE },
+		{ "heap-live", required_argument, NULL, OPT_HEAP_LIVE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -229,11 +238,15 @@ static int cmd_record(int argc, char **argv)
 		.user_stacks = true,
 		.event = COLLECT_CPU_CLOCK,
 		.pids = pids,
+		.heap_rate = HEAP_DEFAULT_RATE,
+		.heap_live = HEAP_DEFAULT_LIVE,
 	};
 	struct record_result r;
 	struct errmsg e = { "" };
 	bool compress_set = false, quiet = false, seconds_set = false;
-	char output[4096], status[128] = "";
+	char cpu_out[4096], heap_out[4096], status[128] = "";
+	const char *suffix;
+	uint64_t size;
 	int64_t v;
 	int c, n, err;
 
@@ -303,6 +316,27 @@ static int cmd_record(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_CPU:
+			o.cpu = true;
+			break;
+		case OPT_HEAP:
+			o.heap = true;
+			break;
+		case OPT_HEAP_RATE:
+			if (parse__size(optarg, HEAP_MAX_RATE, &o.heap_rate)) {
+				usage_error("record", "bad --heap-rate '%s' (bytes, or 512k, 1m; 0 records "
+					    "every allocation)", optarg);
+				return 2;
+			}
+			break;
+		case OPT_HEAP_LIVE:
+			if (parse__size(optarg, HEAP_MAX_LIVE, &size) || !size) {
+				usage_error("record", "bad --heap-live '%s' (1-%u blocks)", optarg,
+					    HEAP_MAX_LIVE);
+				return 2;
+			}
+			o.heap_live = (uint32_t)size;
+			break;
 		case 'q':
 			quiet = true;
 			break;
@@ -322,6 +356,16 @@ static int cmd_record(int argc, char **argv)
 		usage_error("record", "-p and a command exclude each other");
 		return 2;
 	}
+	if (!o.heap)
+		o.cpu = true;
+	if (o.heap && !o.command && !o.n_pids) {
+		usage_error("record", "--heap needs a target: -p PID or -- COMMAND");
+		return 2;
+	}
+	if (o.heap && o.cgroup) {
+		usage_error("record", "--heap follows processes, not a cgroup: use -p PID or a command");
+		return 2;
+	}
 	/* A command runs to its end unless -d says otherwise. */
 	if (!seconds_set)
 		o.seconds = o.command ? 0 : RECORD_DEFAULT_SECONDS;
@@ -329,18 +373,30 @@ static int cmd_record(int argc, char **argv)
 		const char *base = o.output ? strrchr(o.output, '/') : NULL;
 
 		base = base ? base + 1 : o.output;
-		o.format = base && strstr(base, ".folded") ? FORMAT_FOLDED : FORMAT_PPROF;
+		o.format = base && strstr(base, ".folded") && !(o.cpu && o.heap) ? FORMAT_FOLDED
+										: FORMAT_PPROF;
 	}
-	if (!o.output) {
+	if (!o.output || (o.cpu && o.heap)) {
 		if (!compress_set)
 			o.compress = o.format == FORMAT_PPROF ? COMPRESS_GZIP : COMPRESS_NONE;
-		snprintf(output, sizeof(output), "cpu%s",
-			 o.format == FORMAT_PPROF ? compress__pprof_suffix(o.compress)
+		suffix = o.format == FORMAT_PPROF ? compress__pprof_suffix(o.compress)
 			 : o.compress == COMPRESS_GZIP ? ".folded.gz"
-			 : o.compress == COMPRESS_ZSTD ? ".folded.zst" : ".folded");
-		o.output = output;
-	} else if (!compress_set) {
-		o.compress = convert__output_compression(o.output, o.format);
+			 : o.compress == COMPRESS_ZSTD ? ".folded.zst" : ".folded";
+		/* both profiles: -o names their directory */
+		if (o.cpu && o.heap && o.output && mkdir(o.output, 0777) && errno != EEXIST) {
+			pr_err("%s: cannot create the output directory: %s", o.output, strerror(errno));
+			return 1;
+		}
+		snprintf(cpu_out, sizeof(cpu_out), "%s%scpu%s", o.output ? o.output : "",
+			 o.output ? "/" : "", suffix);
+		snprintf(heap_out, sizeof(heap_out), "%s%sheap%s", o.output ? o.output : "",
+			 o.output ? "/" : "", suffix);
+		o.output = cpu_out;
+		o.heap_output = heap_out;
+	} else {
+		if (!compress_set)
+			o.compress = convert__output_compression(o.output, o.format);
+		o.heap_output = o.output;
 	}
 	if (compress__check_level(o.compress, o.level)) {
 		usage_error("record", "compression level %d is out of range for %s", o.level,
@@ -369,6 +425,14 @@ static int cmd_record(int argc, char **argv)
 			"→ %s%s%s%s%s", r.kept, r.lost, r.unsymbolized * 100, r.seconds,
 			r.interrupted ? " (interrupted)" : "", o.output, status[0] ? "; " : "",
 			status[0] ? o.command[0] : "", status[0] ? " " : "", status);
+	if (r.heap.written && !err)
+		pr_info("heap: %" PRIu64 " allocation calls, %" PRIu64 " sampled (%" PRIu64 " freed), "
+			"%" PRIu64 " lost, %.1f%% of frames unsymbolized, %.1f s%s → %s%s%s%s%s",
+			r.heap.calls, r.heap.kept, r.heap.freed, r.heap.lost + r.heap.frees_lost,
+			r.heap.unsymbolized * 100, r.seconds, r.interrupted ? " (interrupted)" : "",
+			o.heap_output, status[0] && !o.cpu ? "; " : "",
+			status[0] && !o.cpu ? o.command[0] : "", status[0] && !o.cpu ? " " : "",
+			o.cpu ? "" : status);
 	return err ? 1 : 0;
 }
 
@@ -385,14 +449,18 @@ static const struct command commands[] = {
 	  "record [-F HZ] [-d DURATION] [-p PID[,PID...]] [--cgroup PATH] [-o FILE]\n"
 	  "        [--format pprof|folded] [--compress gzip|zstd|none] [--level N]\n"
 	  "        [--kernel-only|--user-only] [--group-by process] [--event cpu-clock|cycles]\n"
-	  "        [-q] [-- COMMAND ARGS...]\n"
+	  "        [--cpu] [--heap [--heap-rate BYTES] [--heap-live N]] [-q] [-- COMMAND ARGS...]\n"
 	  "  Sample CPU stacks (kernel and user) with eBPF and write a pprof profile.\n"
 	  "  Whole system by default, 99 Hz for 10 s, to cpu.pb.gz. -p profiles those\n"
 	  "  processes until -d or until they all exit; --cgroup one cgroup (v2) and\n"
 	  "  its descendants; a COMMAND is started, profiled with its children until it\n"
 	  "  exits (or -d), and its exit status reported. Ctrl-C ends the capture early\n"
 	  "  and still writes it. DURATION: seconds, or 500ms, 2m, 1h. Needs root (or\n"
-	  "  CAP_BPF + CAP_PERFMON)." },
+	  "  CAP_BPF + CAP_PERFMON).\n"
+	  "  --heap profiles the allocations of -p PIDs or the COMMAND instead (uprobes on\n"
+	  "  malloc, free and friends), to heap.pb.gz: alloc and inuse objects and bytes,\n"
+	  "  sampled every --heap-rate bytes on average (default 524288 = 512k; 0: every\n"
+	  "  allocation). --cpu --heap writes both, -o naming their directory." },
 	{ "version", cmd_version, "version\n  Print the version of bpprof and of the libraries it links." },
 	{ "help", cmd_help, "help [COMMAND]\n  Show usage." },
 };

@@ -50,13 +50,44 @@ static size_t frames_used(const __u64 *frames, __u32 n)
 	return i;
 }
 
+/* A sample's identity in the table: its process snapshot (the maps read
+ * again first if a frame needs it), names and stacks interned. */
+static int sample_key(struct symbolizer *sym, struct stacks *t, uint64_t ns_per_tick,
+		      const char *comm, const char *thread_comm, uint64_t start_boottime,
+		      const uint64_t *kstack, size_t klen, const uint64_t *ustack, size_t ulen,
+		      struct stacks_sample *key)
+{
+	int64_t proc;
+	int err = 0;
+
+	proc = symbolizer__proc(sym, key->pid, start_boottime / ns_per_tick);
+	if (proc >= 0 && ulen)
+		err = symbolizer__check(sym, proc, ustack, ulen);
+	if (proc < 0 || err < 0)
+		return proc < 0 ? (int)proc : err;
+	key->proc = proc;
+	err = stacks__intern_string(t, comm, strnlen(comm, BPPROF_COMM_LEN), &key->comm);
+	if (!err)
+		err = stacks__intern_string(t, thread_comm, strnlen(thread_comm, BPPROF_COMM_LEN),
+					    &key->thread_comm);
+	if (!err)
+		err = stacks__intern_stack(t, kstack, klen, &key->kstack);
+	if (!err)
+		err = stacks__intern_stack(t, ustack, ulen, &key->ustack);
+	return err;
+}
+
+static void table_full(uint64_t *dropped, const struct stacks *t)
+{
+	if (!(*dropped)++)
+		pr_warn("the aggregation table is full (%zu MiB): samples with new stacks are "
+			"dropped and counted", t->limit >> 20);
+}
+
 static int add_sample(struct cpu_ingest *in, const struct cpu_sample *s)
 {
 	struct stacks_sample key = { .pid = s->pid, .tid = s->tid };
-	struct stacks *t = in->stacks;
-	int64_t proc;
-	size_t ulen;
-	int err = 0;
+	int err;
 
 	if (s->kstack_len > BPPROF_MAX_STACK || s->ustack_len > BPPROF_MAX_STACK) {
 		in->dropped++;
@@ -64,34 +95,20 @@ static int add_sample(struct cpu_ingest *in, const struct cpu_sample *s)
 	}
 	if (before_exec(in, s))
 		return 0;
-	ulen = frames_used(s->ustack, s->ustack_len);
-	proc = symbolizer__proc(in->sym, s->pid, s->start_boottime / in->ns_per_tick);
-	if (proc >= 0 && ulen)
-		err = symbolizer__check(in->sym, proc, (const uint64_t *)s->ustack, ulen);
-	if (proc < 0 || err < 0)
-		return proc < 0 ? (int)proc : err;
-	key.proc = proc;
-	err = stacks__intern_string(t, s->comm, strnlen(s->comm, sizeof(s->comm)), &key.comm);
+	err = sample_key(in->sym, in->stacks, in->ns_per_tick, s->comm, s->thread_comm,
+			 s->start_boottime, (const uint64_t *)s->kstack,
+			 frames_used(s->kstack, s->kstack_len), (const uint64_t *)s->ustack,
+			 frames_used(s->ustack, s->ustack_len), &key);
 	if (!err)
-		err = stacks__intern_string(t, s->thread_comm,
-					    strnlen(s->thread_comm, sizeof(s->thread_comm)),
-					    &key.thread_comm);
-	if (!err)
-		err = stacks__intern_stack(t, (const uint64_t *)s->kstack,
-					   frames_used(s->kstack, s->kstack_len), &key.kstack);
-	if (!err)
-		err = stacks__intern_stack(t, (const uint64_t *)s->ustack, ulen, &key.ustack);
-	if (!err)
-		err = stacks__add(t, &key, 1);
+		err = stacks__add(in->stacks, &key, 1);
 	if (err == -E2BIG) {
-		if (!in->dropped++)
-			pr_warn("the aggregation table is full (%zu MiB): samples with new stacks "
-				"are dropped and counted", t->limit >> 20);
+		table_full(&in->dropped, in->stacks);
 		return 0;
 	}
-	if (!err)
-		in->received++;
-	return err;
+	if (err < 0)
+		return err;
+	in->received++;
+	return 0;
 }
 
 int cpu_ingest__record(void *ctx, const void *data, size_t size)
@@ -119,6 +136,81 @@ int cpu_ingest__record(void *ctx, const void *data, size_t size)
 		symbolizer__exec(in->sym, ((const struct exec_event *)data)->pid);
 		if (((const struct exec_event *)data)->pid == in->await_exec)
 			in->await_exec = 0;
+		break;
+	default:
+		in->dropped++;
+	}
+	if (err)
+		in->fatal = err;
+	return err;
+}
+
+void heap_ingest__init(struct heap_ingest *in, struct symbolizer *sym, struct heap_table *heap)
+{
+	memset(in, 0, sizeof(*in));
+	in->sym = sym;
+	in->heap = heap;
+	in->ns_per_tick = 1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK);
+}
+
+static int add_alloc(struct heap_ingest *in, const struct heap_alloc *a)
+{
+	struct stacks_sample key = { .pid = a->pid, .tid = a->tid };
+	uint64_t ustack[BPPROF_MAX_STACK];
+	size_t n;
+	int err;
+
+	if (a->ustack_len > BPPROF_MAX_STACK || !a->id) {
+		in->dropped++;
+		return 0;
+	}
+	/* Every frame is a return address, the leaf too (the walk starts at
+	 * the allocator's return): look each up at the call before it. */
+	n = frames_used(a->ustack, a->ustack_len);
+	memcpy(ustack, a->ustack, n * sizeof(*ustack));
+	if (n)
+		ustack[0]--;
+	err = sample_key(in->sym, &in->heap->stacks, in->ns_per_tick, a->comm, a->thread_comm,
+			 a->start_boottime, NULL, 0, ustack, n, &key);
+	if (!err)
+		err = stacks__add(&in->heap->stacks, &key, 1);
+	if (err >= 0)
+		err = heap_table__alloc(in->heap, err, a->id, a->size, !(a->flags & HEAP_UNTRACKED));
+	if (err == -E2BIG) {
+		table_full(&in->dropped, &in->heap->stacks);
+		return 0;
+	}
+	return err;
+}
+
+int heap_ingest__record(void *ctx, const void *data, size_t size)
+{
+	struct heap_ingest *in = ctx;
+	const struct event_header *h = data;
+	int err = 0;
+
+	if (size < sizeof(*h) || h->size != size) {
+		in->dropped++;
+		return 0;
+	}
+	switch (h->type) {
+	case EV_HEAP_ALLOC:
+		if (size != sizeof(struct heap_alloc))
+			in->dropped++;
+		else
+			err = add_alloc(in, data);
+		break;
+	case EV_HEAP_FREE:
+		if (size != sizeof(struct heap_free))
+			in->dropped++;
+		else
+			heap_table__freed(in->heap, ((const struct heap_free *)data)->id);
+		break;
+	case EV_HEAP_MAPPED:
+		if (size != sizeof(struct heap_mapped))
+			in->dropped++;
+		else if (in->on_mapped)
+			err = in->on_mapped(in->mapped_ctx, data);
 		break;
 	default:
 		in->dropped++;

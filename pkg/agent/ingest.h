@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bpf/events.h"
+#include "heap/heap.h"
 #include "stacks/stacks.h"
 #include "symbolize/symbolize.h"
 
@@ -27,5 +29,21 @@ void cpu_ingest__await_exec(struct cpu_ingest *in, uint32_t pid);
 /* A collect_record_fn: ctx is the cpu_ingest. Non-zero only when memory
  * runs out (also left in fatal). */
 int cpu_ingest__record(void *ctx, const void *data, size_t size);
+
+struct heap_ingest {
+	struct symbolizer *sym;
+	struct heap_table *heap;
+	uint64_t ns_per_tick;
+	uint64_t dropped;		/* not kept: table full, malformed record */
+	/* A target exec'd or mapped code: probe what is new (and let it go on
+	 * if it was stopped). Non-zero stops ingestion. */
+	int (*on_mapped)(void *ctx, const struct heap_mapped *m);
+	void *mapped_ctx;
+	int fatal;
+};
+
+void heap_ingest__init(struct heap_ingest *in, struct symbolizer *sym, struct heap_table *heap);
+/* A collect_record_fn: ctx is the heap_ingest. */
+int heap_ingest__record(void *ctx, const void *data, size_t size);
 
 #endif

@@ -1,7 +1,8 @@
 /* bpprof record: attach, run one epoll loop until the duration ends, the
  * command or every target exits, or the user interrupts; then stop
- * sampling, drain the ring buffer, symbolize and write. Whatever ends the
- * capture, samples already taken are written. */
+ * sampling, drain the ring buffers, symbolize and write. Whatever ends the
+ * capture, samples already taken are written. CPU and heap captures share
+ * the loop, the targets and the symbolizer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,10 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/cpu_profile.h"
+#include "agent/profile.h"
 #include "agent/ingest.h"
 #include "agent/record.h"
 #include "base/log.h"
+#include "collect/heap.h"
 #include "convert/pipeline.h"
 #include "export/file.h"
 #include "stacks/stacks.h"
@@ -30,7 +32,7 @@
 #define TICK_MS		250	/* ring-buffer drain and progress redraw */
 #define MAX_EVENTS	16
 
-enum { TAG_RING = 1, TAG_SIGNAL, TAG_TICK, TAG_END, TAG_PID };
+enum { TAG_RING = 1, TAG_HEAP_RING, TAG_SIGNAL, TAG_TICK, TAG_END, TAG_PID };
 
 struct recorder {
 	const struct record_opts *o;
@@ -38,6 +40,11 @@ struct recorder {
 	struct symbolizer *sym;
 	struct stacks stacks;
 	struct cpu_ingest in;
+	struct heap_collector *hcol;
+	struct heap_table heap;
+	struct heap_ingest hin;
+	struct errmsg heap_err;		/* why a probe failed inside the ring callback */
+	bool heap_rescan;		/* a -p target mapped code: probe it at the next tick */
 	int epfd, sigfd, tickfd, endfd;
 	int pidfds[RECORD_MAX_PIDS];
 	unsigned alive;
@@ -137,7 +144,10 @@ static int spawn(struct recorder *r, char *const *argv, struct errmsg *e)
 	close(go[0]);
 	close(report[1]);
 	go[0] = report[1] = -1;
-	err = collector__add_pid(r->col, (uint32_t)pid);
+	err = r->col ? collector__add_pid(r->col, (uint32_t)pid) : 0;
+	/* stopped at its exec, and at each library it maps, until probed */
+	if (!err && r->hcol)
+		err = heap_collector__target(r->hcol, (uint32_t)pid, true);
 	if (err) {
 		close(go[1]);	/* the child exits without running anything */
 		go[1] = -1;
@@ -175,16 +185,46 @@ close_go:
 	return err;
 }
 
-static void show_progress(struct recorder *r, const struct collect_counters *c, bool final)
+static void show_progress(struct recorder *r, struct collect_counters *c, bool final)
 {
 	if (!r->o->progress)
 		return;
-	if (final) {
-		fputs("\r\033[K", stderr);
+	fputs("\r\033[K", stderr);
+	if (final)
 		return;
-	}
-	fprintf(stderr, "\r\033[Krecording: %.1f s, %" PRIu64 " samples, %" PRIu64 " lost",
-		since(&r->start), c->v[CNT_SAMPLES], c->v[CNT_LOST] + r->in.dropped);
+	fprintf(stderr, "recording: %.1f s", since(&r->start));
+	if (r->col && !collector__counters(r->col, c))
+		fprintf(stderr, ", %" PRIu64 " samples, %" PRIu64 " lost", c->v[CNT_SAMPLES],
+			c->v[CNT_LOST] + r->in.dropped);
+	if (r->hcol && !heap_collector__counters(r->hcol, c))
+		fprintf(stderr, ", %" PRIu64 " allocations, %" PRIu64 " sampled", c->v[HCNT_CALLS],
+			c->v[HCNT_SAMPLED]);
+}
+
+static int consume(struct recorder *r, bool cpu, bool heap)
+{
+	int err = 0;
+
+	if (cpu && r->col && collector__consume(r->col) < 0)
+		err = r->in.fatal ? r->in.fatal : -EIO;
+	if (!err && heap && r->hcol && heap_collector__consume(r->hcol) < 0)
+		err = r->hin.fatal ? r->hin.fatal : -EIO;
+	return err;
+}
+
+/* -p targets are not stopped: the code they mapped is probed a tick later
+ * (a mapping exists only once its mmap returns). */
+static void rescan(struct recorder *r)
+{
+	struct heap_probe_report rep;
+	struct errmsg e = { "" };
+	size_t i;
+
+	r->heap_rescan = false;
+	for (i = 0; i < r->o->n_pids; i++)
+		if (heap_collector__probe(r->hcol, r->o->pids[i], &rep, &e) && e.text[0] &&
+		    !strstr(e.text, "is gone"))
+			pr_warn("%s", e.text);
 }
 
 /* Returns when the capture should end: 0, or a negative errno. */
@@ -208,17 +248,20 @@ static int loop(struct recorder *r, struct record_result *res)
 
 			switch (tag & 0xff) {
 			case TAG_RING:
-				err = collector__consume(r->col);
-				if (err < 0)
-					return r->in.fatal ? r->in.fatal : err;
+			case TAG_HEAP_RING:
+				err = consume(r, (tag & 0xff) == TAG_RING, (tag & 0xff) == TAG_HEAP_RING);
+				if (err)
+					return err;
 				break;
 			case TAG_TICK:
 				if (read(r->tickfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 					return -errno;
-				err = collector__consume(r->col);
-				if (err < 0)
-					return r->in.fatal ? r->in.fatal : err;
-				if (r->o->progress && !collector__counters(r->col, &c))
+				err = consume(r, true, true);
+				if (err)
+					return err;
+				if (r->heap_rescan)
+					rescan(r);
+				if (r->o->progress)
 					show_progress(r, &c, false);
 				break;
 			case TAG_END:
@@ -251,7 +294,115 @@ static int loop(struct recorder *r, struct record_result *res)
 	}
 }
 
-static int setup(struct recorder *r, struct errmsg *e)
+/* Wait for a child BPF stopped (or for its end): true once it is stopped.
+ * WNOWAIT leaves both for the SIGCHLD handler. */
+static bool wait_stopped(uint32_t pid)
+{
+	siginfo_t si;
+
+	for (;;) {
+		memset(&si, 0, sizeof(si));
+		if (!waitid(P_PID, (id_t)pid, &si, WSTOPPED | WEXITED | WNOWAIT))
+			return si.si_code == CLD_STOPPED || si.si_code == CLD_TRAPPED;
+		if (errno != EINTR)
+			return false;
+	}
+}
+
+/* A heap target exec'd or mapped code (heap_ingest's on_mapped). The
+ * command waits, stopped, until its new objects are probed. */
+static int on_mapped(void *ctx, const struct heap_mapped *m)
+{
+	struct recorder *r = ctx;
+	struct heap_probe_report rep;
+	int err;
+
+	if (!m->stopped) {
+		r->heap_rescan = true;
+		return 0;
+	}
+	if (!wait_stopped(m->pid))
+		return 0;
+	err = heap_collector__probe(r->hcol, m->pid, &rep, &r->heap_err);
+	/* Its maps as they are now, while it cannot exit: a short-lived
+	 * command is symbolized even though its samples are read later. */
+	if (!err) {
+		int64_t proc;
+
+		if (m->exec)
+			symbolizer__exec(r->sym, m->pid);
+		proc = symbolizer__proc(r->sym, m->pid, m->start_boottime / r->hin.ns_per_tick);
+		err = proc < 0 ? (int)proc : symbolizer__refresh(r->sym, proc);
+		if (err)
+			errmsg__set(&r->heap_err, err, "reading the maps of %s: %s",
+				    r->o->command[0], strerror(-err));
+	}
+	/* At its exec a static program maps nothing but itself: without an
+	 * allocator in it now there will never be one. It has not run an
+	 * instruction yet, and it will not. */
+	if (!err && m->exec && !rep.objects && !rep.interp) {
+		kill((pid_t)m->pid, SIGKILL);
+		if (waitpid((pid_t)m->pid, NULL, 0) == (pid_t)m->pid && (pid_t)m->pid == r->child)
+			r->child = 0;	/* never ran: nothing to report of it */
+		return errmsg__set(&r->heap_err, -ENOENT, "%s: no allocator found: it defines no "
+				   "malloc or free%s", r->o->command[0],
+				   rep.stripped[0] ? " (statically linked and stripped of symbols)" : "");
+	}
+	kill((pid_t)m->pid, SIGCONT);
+	return err;
+}
+
+/* Probe each -p target's allocator now: a target without one is an error. */
+static int probe_pids(struct recorder *r, struct errmsg *e)
+{
+	struct heap_probe_report rep;
+	size_t i;
+	int err;
+
+	for (i = 0; i < r->o->n_pids; i++) {
+		uint32_t pid = r->o->pids[i];
+
+		err = heap_collector__target(r->hcol, pid, false);
+		if (err)
+			return errmsg__set(e, err, "cannot follow pid %" PRIu32 ": %s", pid,
+					   strerror(-err));
+		err = heap_collector__probe(r->hcol, pid, &rep, e);
+		if (err)
+			return err;
+		if (!rep.objects)
+			return errmsg__set(e, -ENOENT, "process %" PRIu32 ": no allocator found: none "
+					   "of its objects defines malloc or free%s", pid,
+					   rep.stripped[0] ? " (one is stripped of symbols)" : "");
+	}
+	return 0;
+}
+
+static int setup_heap(struct recorder *r, struct errmsg *e)
+{
+	struct heap_collect_opts ho = {
+		.rate = r->o->heap_rate,
+		.live_max = r->o->heap_live,
+		.on_record = heap_ingest__record,
+		.ctx = &r->hin,
+	};
+	int err;
+
+	if (heap_table__init(&r->heap, r->o->heap_rate, RECORD_STACKS_LIMIT))
+		return errmsg__set(e, -ENOMEM, "out of memory");
+	heap_ingest__init(&r->hin, r->sym, &r->heap);
+	r->hin.on_mapped = on_mapped;
+	r->hin.mapped_ctx = r;
+	r->hcol = heap_collector__new(&ho, e);
+	if (!r->hcol)
+		return -errno;
+	err = probe_pids(r, e);
+	if (err)
+		return err;
+	err = watch(r, heap_collector__epoll_fd(r->hcol), TAG_HEAP_RING);
+	return err ? errmsg__set(e, err, "epoll: %s", strerror(-err)) : 0;
+}
+
+static int setup_cpu(struct recorder *r, struct errmsg *e)
 {
 	struct collect_opts co = {
 		.freq = r->o->freq,
@@ -267,17 +418,7 @@ static int setup(struct recorder *r, struct errmsg *e)
 	size_t i;
 	int err;
 
-	r->epfd = epoll_create1(EPOLL_CLOEXEC);
-	r->tickfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	r->endfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	r->sigfd = signalfd(-1, &r->blocked, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (r->epfd < 0 || r->tickfd < 0 || r->endfd < 0 || r->sigfd < 0)
-		return errmsg__set(e, -errno, "setting up the event loop: %s", strerror(errno));
-	err = open_pids(r, e);
-	if (err)
-		return err;
-	r->sym = symbolizer__new(NULL);
-	if (!r->sym || stacks__init(&r->stacks, RECORD_STACKS_LIMIT))
+	if (stacks__init(&r->stacks, RECORD_STACKS_LIMIT))
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	cpu_ingest__init(&r->in, r->sym, &r->stacks);
 	r->col = collector__new(&co, e);
@@ -290,8 +431,31 @@ static int setup(struct recorder *r, struct errmsg *e)
 					   strerror(-err));
 	}
 	err = watch(r, collector__epoll_fd(r->col), TAG_RING);
-	if (!err)
-		err = watch(r, r->sigfd, TAG_SIGNAL);
+	return err ? errmsg__set(e, err, "epoll: %s", strerror(-err)) : 0;
+}
+
+static int setup(struct recorder *r, struct errmsg *e)
+{
+	int err;
+
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	r->tickfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	r->endfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	r->sigfd = signalfd(-1, &r->blocked, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (r->epfd < 0 || r->tickfd < 0 || r->endfd < 0 || r->sigfd < 0)
+		return errmsg__set(e, -errno, "setting up the event loop: %s", strerror(errno));
+	err = open_pids(r, e);
+	if (err)
+		return err;
+	r->sym = symbolizer__new(NULL);
+	if (!r->sym)
+		return errmsg__set(e, -ENOMEM, "out of memory");
+	err = r->o->cpu ? setup_cpu(r, e) : 0;
+	if (!err && r->o->heap)
+		err = setup_heap(r, e);
+	if (err)
+		return err;
+	err = watch(r, r->sigfd, TAG_SIGNAL);
 	if (!err)
 		err = watch(r, r->tickfd, TAG_TICK);
 	if (!err)
@@ -320,8 +484,10 @@ static void teardown(struct recorder *r)
 	unsigned i;
 
 	collector__free(r->col);
+	heap_collector__free(r->hcol);
 	symbolizer__free(r->sym);
 	stacks__free(&r->stacks);
+	heap_table__free(&r->heap);
 	for (i = 0; i < r->o->n_pids && i < RECORD_MAX_PIDS; i++)
 		if (r->pidfds[i] > 0)
 			close(r->pidfds[i]);
@@ -336,8 +502,8 @@ static void teardown(struct recorder *r)
 	sigprocmask(SIG_SETMASK, &r->old_mask, NULL);
 }
 
-static int write_profile(struct recorder *r, struct record_result *res, int64_t wall0,
-			 struct errmsg *e)
+static int write_cpu(struct recorder *r, struct record_result *res, int64_t wall0,
+		     struct errmsg *e)
 {
 	struct cpu_profile_opts po = {
 		.freq = r->o->freq,
@@ -345,7 +511,7 @@ static int write_profile(struct recorder *r, struct record_result *res, int64_t 
 		.duration_nanos = (int64_t)(res->seconds * 1e9),
 		.group_by_process = r->o->group_by_process,
 	};
-	struct cpu_profile_stats st;
+	struct profile_stats st;
 	struct pprof_profile *p;
 	int err;
 
@@ -357,6 +523,101 @@ static int write_profile(struct recorder *r, struct record_result *res, int64_t 
 	pprof_profile__free(p);
 	res->written = !err;
 	return err;
+}
+
+static int write_heap(struct recorder *r, struct record_result *res, int64_t wall0,
+		      struct errmsg *e)
+{
+	struct heap_profile_opts po = {
+		.time_nanos = wall0,
+		.duration_nanos = (int64_t)(res->seconds * 1e9),
+		.group_by_process = r->o->group_by_process,
+		.started_before = r->o->n_pids > 0,
+	};
+	struct profile_stats st;
+	struct pprof_profile *p;
+	int err;
+
+	p = heap_profile__build(&r->heap, r->sym, &po, &st, e);
+	if (!p)
+		return -errno;
+	res->heap.unsymbolized = st.frames ? (double)st.unsymbolized / (double)st.frames : 0;
+	err = convert__write(p, r->o->heap_output, r->o->format, r->o->compress, r->o->level,
+			     "inuse_space", e);
+	pprof_profile__free(p);
+	res->heap.written = !err;
+	return err;
+}
+
+static void cpu_result(struct recorder *r, struct record_result *res)
+{
+	struct collect_counters c;
+
+	if (collector__counters(r->col, &c))
+		pr_warn("cannot read the BPF loss counters");
+	res->samples = c.v[CNT_SAMPLES];
+	res->lost = c.v[CNT_LOST] + r->in.dropped;
+	res->truncated = c.v[CNT_KSTACK_TRUNCATED] + c.v[CNT_USTACK_TRUNCATED];
+	res->failed_walks = c.v[CNT_STACK_FAILED];
+	res->before_exec = r->in.before_exec;
+	res->kept = r->stacks.total;
+	if (res->truncated)
+		pr_warn("%" PRIu64 " stacks reached %u frames and may be cut short at the root end",
+			res->truncated, BPPROF_MAX_STACK);
+	if (res->failed_walks)
+		pr_warn("%" PRIu64 " samples have a stack that could not be walked (kept, with the "
+			"frames that were)", res->failed_walks);
+	if (c.v[CNT_PIDS_FULL])
+		pr_warn("%" PRIu64 " child processes could not be followed (more than %u)",
+			c.v[CNT_PIDS_FULL], COLLECT_MAX_PIDS);
+	if (c.v[CNT_EVENTS_LOST])
+		pr_warn("%" PRIu64 " exec events were lost (ring buffer full): some frames may be "
+			"symbolized with the image before exec", c.v[CNT_EVENTS_LOST]);
+	if (!res->kept)
+		pr_warn("no samples: %s", r->o->command || r->o->n_pids ? "the target did not run on "
+			"a CPU during the capture" : "nothing ran on a CPU during the capture");
+}
+
+static void heap_result(struct recorder *r, struct record_result *res)
+{
+	struct record_heap_result *h = &res->heap;
+	struct collect_counters c;
+
+	if (heap_collector__counters(r->hcol, &c))
+		pr_warn("cannot read the BPF loss counters");
+	h->calls = c.v[HCNT_CALLS];
+	h->sampled = c.v[HCNT_SAMPLED];
+	h->kept = r->heap.allocs;
+	h->freed = r->heap.frees;
+	h->lost = c.v[HCNT_LOST] + r->hin.dropped;
+	h->frees_lost = c.v[HCNT_FREES_LOST];
+	h->untracked = r->heap.untracked;
+	h->free_unseen = c.v[HCNT_FREE_UNSEEN];
+	h->truncated = c.v[HCNT_USTACK_TRUNCATED];
+	h->failed_walks = c.v[HCNT_STACK_FAILED];
+	if (h->lost)
+		pr_warn("%" PRIu64 " sampled allocations were lost (ring buffer full): the alloc and "
+			"inuse values miss them", h->lost);
+	if (h->frees_lost)
+		pr_warn("%" PRIu64 " frees of sampled blocks were lost (ring buffer full): inuse "
+			"counts those blocks as still held", h->frees_lost);
+	if (h->untracked)
+		pr_warn("%" PRIu64 " sampled blocks did not fit the live-allocation map: their frees "
+			"cannot be seen and inuse counts them as held (raise --heap-live, now %u)",
+			h->untracked, r->o->heap_live);
+	if (c.v[HCNT_NO_THREAD])
+		pr_warn("%" PRIu64 " allocation calls were ignored: no per-thread state could be "
+			"made", c.v[HCNT_NO_THREAD]);
+	if (c.v[HCNT_MAPPED_LOST])
+		pr_warn("%" PRIu64 " library mappings were not seen (ring buffer full): an allocator "
+			"loaded then may not be probed", c.v[HCNT_MAPPED_LOST]);
+	if (h->truncated)
+		pr_warn("%" PRIu64 " allocation stacks reached %u frames and may be cut short at the "
+			"root end", h->truncated, BPPROF_MAX_STACK);
+	if (!h->kept && h->objects)
+		pr_warn("no sampled allocations: %s", r->o->heap_rate ? "the target allocated less "
+			"than the sampling rate, or nothing (try --heap-rate 0)" :
+			"the target allocated nothing during the capture");
 }
 
 int record__run(const struct record_opts *o, struct record_result *res, struct errmsg *e)
@@ -372,7 +633,9 @@ int record__run(const struct record_opts *o, struct record_result *res, struct e
 	memset(res, 0, sizeof(*res));
 	if (o->n_pids > RECORD_MAX_PIDS)
 		return errmsg__set(e, -E2BIG, "at most %u pids", RECORD_MAX_PIDS);
-	err = probe_output(o->output, e);
+	err = o->cpu ? probe_output(o->output, e) : 0;
+	if (!err && o->heap)
+		err = probe_output(o->heap_output, e);
 	if (err)
 		return err;
 	/* Blocked before any child exists, so none of these is missed. */
@@ -402,53 +665,56 @@ int record__run(const struct record_opts *o, struct record_result *res, struct e
 	}
 
 	err = loop(&r, res);
-	if (err)
+	if (err && r.heap_err.text[0])
+		errmsg__set(&loop_err, err, "%s", r.heap_err.text);
+	else if (err)
 		errmsg__set(&loop_err, err, "capture stopped early: %s", strerror(-err));
-	collector__stop(r.col);
+	if (r.col)
+		collector__stop(r.col);
+	if (r.hcol)
+		heap_collector__stop(r.hcol);
 	res->seconds = since(&r.start);
-	if (!r.in.fatal && collector__consume(r.col) < 0 && !err) {
-		err = r.in.fatal ? r.in.fatal : -EIO;
-		errmsg__set(&loop_err, err, "draining the ring buffer: %s", strerror(-err));
+	if (!r.in.fatal && !r.hin.fatal && !err) {
+		err = consume(&r, true, true);
+		if (err)
+			errmsg__set(&loop_err, err, "draining the ring buffer: %s", strerror(-err));
 	}
 	show_progress(&r, &c, true);
-	if (collector__counters(r.col, &c))
-		pr_warn("cannot read the BPF loss counters");
-	res->samples = c.v[CNT_SAMPLES];
-	res->lost = c.v[CNT_LOST] + r.in.dropped;
-	res->truncated = c.v[CNT_KSTACK_TRUNCATED] + c.v[CNT_USTACK_TRUNCATED];
-	res->failed_walks = c.v[CNT_STACK_FAILED];
-	res->before_exec = r.in.before_exec;
-	if (res->truncated)
-		pr_warn("%" PRIu64 " stacks reached %u frames and may be cut short at the root end",
-			res->truncated, BPPROF_MAX_STACK);
-	if (res->failed_walks)
-		pr_warn("%" PRIu64 " samples have a stack that could not be walked (kept, with the "
-			"frames that were)", res->failed_walks);
-	res->kept = r.stacks.total;
-	if (c.v[CNT_PIDS_FULL])
-		pr_warn("%" PRIu64 " child processes could not be followed (more than %u)",
-			c.v[CNT_PIDS_FULL], COLLECT_MAX_PIDS);
-	if (c.v[CNT_EVENTS_LOST])
-		pr_warn("%" PRIu64 " exec events were lost (ring buffer full): some frames may be "
-			"symbolized with the image before exec", c.v[CNT_EVENTS_LOST]);
-	if (!res->kept)
-		pr_warn("no samples: %s", o->command || o->n_pids ? "the target did not run on a CPU "
-			"during the capture" : "nothing ran on a CPU during the capture");
+	if (r.col)
+		cpu_result(&r, res);
+	if (r.hcol) {
+		res->heap.objects = heap_collector__n_probed(r.hcol);
+		heap_result(&r, res);
+	}
 	{
-		int werr = write_profile(&r, res, (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec,
-					 e);
+		int64_t wall0 = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
+		struct errmsg cpu_err = { "" }, heap_err = { "" };
+		int cerr = 0, herr = 0;
 
+		if (r.col)
+			cerr = write_cpu(&r, res, wall0, &cpu_err);
+		/* A heap profile with no allocator probed would only look empty. */
+		if (r.hcol && !res->heap.objects && !err)
+			err = errmsg__set(&loop_err, -ENOENT, "%s: no allocator was found to probe: "
+					  "no object it mapped defines malloc or free",
+					  o->command ? o->command[0] : "the target");
+		else if (r.hcol && res->heap.objects)
+			herr = write_heap(&r, res, wall0, &heap_err);
 		if (err)	/* the capture's own error comes first */
-			errmsg__set(e, err, "%s%s", loop_err.text,
-				    res->written ? " (samples so far written)" : "");
-		else
-			err = werr;
+			errmsg__set(e, err, "%s%s", loop_err.text, res->written || res->heap.written ?
+				    " (samples so far written)" : "");
+		else if (cerr)
+			err = errmsg__set(e, cerr, "%s", cpu_err.text);
+		else if (herr)
+			err = errmsg__set(e, herr, "%s", heap_err.text);
 	}
 out:
-	if (r.child && !res->command_exited) {
-		/* The command outlives a capture cut by -d or an error. */
+	if (r.child && r.hcol)	/* never left stopped by a capture that ended between stops */
+		kill(r.child, SIGCONT);
+	/* The command outlives a capture cut by -d or an error (or was never
+	 * let run). */
+	if (!res->command_exited)
 		res->command_pid = r.child;
-	}
 	teardown(&r);
 	return err;
 }

@@ -1,6 +1,6 @@
-/* The record job: one capture of CPU stacks, from the BPF ring buffer to a
- * pprof (or folded) file, whole-system, for some pids, a cgroup or a
- * command it starts. */
+/* The record job: one capture of CPU stacks (whole-system, some pids, a
+ * cgroup or a command it starts) and/or of heap allocations (some pids or
+ * the command), from the BPF ring buffers to pprof (or folded) files. */
 #ifndef BPPROF_AGENT_RECORD_H
 #define BPPROF_AGENT_RECORD_H
 #include <stdbool.h>
@@ -19,12 +19,16 @@
 #define RECORD_STACKS_LIMIT	(512u << 20)	/* aggregation table bytes per window */
 
 struct record_opts {
+	bool cpu, heap;			/* what to capture: at least one */
 	unsigned freq;			/* Hz */
 	double seconds;			/* > 0: stop after; 0: until the command exits */
 	const uint32_t *pids;
 	size_t n_pids;
 	const char *cgroup;
-	const char *output;		/* "-" is stdout */
+	const char *output;		/* the CPU profile; "-" is stdout */
+	const char *heap_output;	/* the heap profile */
+	uint64_t heap_rate;		/* mean bytes between samples; 0: every allocation */
+	uint32_t heap_live;		/* sampled blocks tracked at once */
 	enum convert_format format;	/* FORMAT_PPROF or FORMAT_FOLDED */
 	enum compress_kind compress;
 	int level;
@@ -33,6 +37,21 @@ struct record_opts {
 	enum collect_event event;
 	char *const *command;		/* argv to start and profile, or NULL */
 	bool progress;			/* redraw a status line on stderr */
+};
+
+struct record_heap_result {
+	uint64_t calls;			/* allocation calls seen */
+	uint64_t sampled;		/* of those, sampled */
+	uint64_t kept;			/* sampled allocations in the profile */
+	uint64_t freed;			/* of those, freed during the capture */
+	uint64_t lost;			/* sampled, dropped: ring buffer or table full */
+	uint64_t frees_lost;		/* frees of sampled blocks not reported */
+	uint64_t untracked;		/* live map full: their frees could not be seen */
+	uint64_t free_unseen;		/* blocks freed without a probed free */
+	uint64_t truncated, failed_walks;
+	unsigned objects;		/* allocator objects probed */
+	double unsymbolized;
+	bool written;
 };
 
 struct record_result {
@@ -50,10 +69,12 @@ struct record_result {
 	int command_status;		/* wait status, when command_exited */
 	bool command_exited;
 	unsigned pids_exited;		/* -p targets that ended during the capture */
+	struct record_heap_result heap;
 };
 
-/* 0 when the profile was written. On error e says what; if samples were
- * captured before it, they are still written and r->written says so. */
+/* 0 when the profiles were written. On error e says what; if samples were
+ * captured before it, they are still written and r->written (and
+ * r->heap.written) say so. */
 int record__run(const struct record_opts *o, struct record_result *r, struct errmsg *e);
 
 #endif

@@ -105,6 +105,29 @@ static void test_parse_duration(void **state)
 	assert_int_equal(parse__duration("10sec", 1e6, &v), -EINVAL);
 }
 
+static void test_parse_size(void **state)
+{
+	uint64_t v;
+
+	assert_int_equal(parse__size("524288", 1ull << 32, &v), 0);
+	assert_true(v == 524288);
+	assert_int_equal(parse__size("0", 1ull << 32, &v), 0);
+	assert_true(v == 0);
+	assert_int_equal(parse__size("512k", 1ull << 32, &v), 0);
+	assert_true(v == 524288);
+	assert_int_equal(parse__size("4MiB", 1ull << 32, &v), 0);
+	assert_true(v == 4 << 20);
+	assert_int_equal(parse__size("4G", 1ull << 32, &v), 0);
+	assert_true(v == 4ull << 30);
+	assert_int_equal(parse__size("5G", 1ull << 32, &v), -ERANGE);
+	assert_int_equal(parse__size("99999999999999999999", UINT64_MAX, &v), -ERANGE);
+	assert_int_equal(parse__size("", 100, &v), -EINVAL);
+	assert_int_equal(parse__size("-1", 100, &v), -EINVAL);
+	assert_int_equal(parse__size("1.5k", 1ull << 32, &v), -EINVAL);
+	assert_int_equal(parse__size("1kb", 1ull << 32, &v), -EINVAL);
+	assert_int_equal(parse__size(" 1", 100, &v), -EINVAL);
+}
+
 static void test_arena_budget(void **state)
 {
 	struct arena *a = arena__new(1000);
@@ -128,6 +151,7 @@ int main(void)
 		cmocka_unit_test(test_htab),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_arena_budget),
 	};
 

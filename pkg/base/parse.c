@@ -85,3 +85,35 @@ int parse__duration(const char *s, double max, double *seconds)
 	*seconds = v;
 	return 0;
 }
+
+int parse__size(const char *s, uint64_t max, uint64_t *bytes)
+{
+	static const struct {
+		const char *suffix;
+		unsigned shift;
+	} units[] = {
+		{ "", 0 }, { "k", 10 }, { "K", 10 }, { "KiB", 10 }, { "m", 20 }, { "M", 20 },
+		{ "MiB", 20 }, { "g", 30 }, { "G", 30 }, { "GiB", 30 },
+	};
+	size_t digits, i;
+	uint64_t v;
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	digits = strspn(s, "0123456789");
+	if (!digits)
+		return -EINVAL;
+	err = parse__u64n(s, digits, 10, &v);
+	if (err)
+		return err;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(s + digits, units[i].suffix))
+			break;
+	if (i == sizeof(units) / sizeof(units[0]))
+		return -EINVAL;
+	if (v > (max >> units[i].shift))
+		return -ERANGE;
+	*bytes = v << units[i].shift;
+	return 0;
+}

@@ -15,4 +15,8 @@ int parse__u64n(const char *s, size_t len, int base, uint64_t *out);
  * -ERANGE. */
 int parse__duration(const char *s, double max, double *seconds);
 
+/* A byte count: digits and an optional unit k/K/KiB, m/M/MiB, g/G/GiB
+ * (powers of 1024), at most max: 0, -EINVAL or -ERANGE. */
+int parse__size(const char *s, uint64_t max, uint64_t *bytes);
+
 #endif

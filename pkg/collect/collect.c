@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "bpf/cpu.skel.h"
 #include "collect/collect.h"
+#include "collect/internal.h"
 
 #define MAX_CPUS	4096u
 #define VMLINUX_BTF	"/sys/kernel/btf/vmlinux"
@@ -36,7 +37,7 @@ struct collector {
 
 /* libbpf's messages join ours, shown with --verbose: the error we report
  * says what to do, its details say why. */
-static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+int collect__libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (log__level() >= LOG_DEBUG)
 		log__vprintf(LOG_DEBUG, fmt, ap);
@@ -79,15 +80,32 @@ int collect__parse_cpulist(const char *text, bool *online, unsigned max)
 	return count ? (int)count : -EINVAL;
 }
 
+size_t collect__pow2_size(uint64_t want, size_t page, size_t min, size_t max)
+{
+	uint64_t size = page;
+
+	while (size < want && size < max)
+		size <<= 1;
+	while (size < min)
+		size <<= 1;
+	return size > max ? max : size;
+}
+
 size_t collect__ring_size(unsigned freq, unsigned ncpus, size_t record, size_t page)
 {
-	uint64_t want = (uint64_t)freq * ncpus * record, size = page;
+	return collect__pow2_size((uint64_t)freq * ncpus * record, page, COLLECT_MIN_RING,
+				  COLLECT_MAX_RING);
+}
 
-	while (size < want && size < COLLECT_MAX_RING)
-		size <<= 1;
-	while (size < COLLECT_MIN_RING)
-		size <<= 1;
-	return size > COLLECT_MAX_RING ? COLLECT_MAX_RING : size;
+int collect__check_btf(struct errmsg *e)
+{
+	int err;
+
+	if (!access(VMLINUX_BTF, R_OK))
+		return 0;
+	err = -errno;
+	return errmsg__set(e, err, "this kernel has no BTF (%s: %s); bpprof needs a kernel built "
+			   "with CONFIG_DEBUG_INFO_BTF", VMLINUX_BTF, strerror(-err));
 }
 
 /* libbpf hands records over as writable; ours only read them. */
@@ -137,7 +155,7 @@ static int open_perf_event(const struct collect_opts *o, unsigned cpu)
 	return (int)syscall(__NR_perf_event_open, &attr, -1, (int)cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
-static int permission_error(struct errmsg *e, int err, const char *what)
+int collect__permission_error(struct errmsg *e, int err, const char *what)
 {
 	return errmsg__set(e, err, "%s: %s; run as root (or with CAP_BPF, CAP_PERFMON and "
 			   "CAP_SYS_RESOURCE)", what, strerror(-err));
@@ -231,7 +249,7 @@ static int attach_cpus(struct collector *c, const struct collect_opts *o, struct
 						   "machine (try the default, cpu-clock)",
 						   o->event == COLLECT_CYCLES ? "cycles" : "cpu-clock");
 			if (err == -EACCES || err == -EPERM)
-				return permission_error(e, err, "perf_event_open");
+				return collect__permission_error(e, err, "perf_event_open");
 			return errmsg__set(e, err, "perf_event_open on CPU %u: %s", cpu,
 					   strerror(-err));
 		}
@@ -254,18 +272,16 @@ struct collector *collector__new(const struct collect_opts *o, struct errmsg *e)
 	struct cpu_bpf *skel;
 	int ncpus, err;
 
-	libbpf_set_print(libbpf_log);
+	libbpf_set_print(collect__libbpf_log);
 	if (o->freq == 0 || o->freq > COLLECT_MAX_FREQ) {
 		errno = EINVAL;
 		errmsg__set(e, -EINVAL, "sampling frequency %u Hz is out of range (1-%u)", o->freq,
 			    COLLECT_MAX_FREQ);
 		return NULL;
 	}
-	if (access(VMLINUX_BTF, R_OK)) {
-		err = errno;
-		errmsg__set(e, -err, "this kernel has no BTF (%s: %s); bpprof needs a kernel built "
-			    "with CONFIG_DEBUG_INFO_BTF", VMLINUX_BTF, strerror(err));
-		errno = err;
+	err = collect__check_btf(e);
+	if (err) {
+		errno = -err;
 		return NULL;
 	}
 	ncpus = online_cpus(online);
@@ -308,7 +324,7 @@ struct collector *collector__new(const struct collect_opts *o, struct errmsg *e)
 	err = cpu_bpf__load(skel);
 	if (err) {
 		if (err == -EPERM || err == -EACCES)
-			permission_error(e, err, "loading the BPF programs");
+			collect__permission_error(e, err, "loading the BPF programs");
 		else
 			errmsg__set(e, err, "loading the BPF programs: %s (run with -v for the "
 				    "verifier's log)", strerror(-err));
@@ -391,26 +407,32 @@ unsigned collector__ncpus(const struct collector *c) { return c->n_cpus; }
 
 size_t collector__ring_bytes(const struct collector *c) { return c->ring_bytes; }
 
-int collector__counters(const struct collector *c, struct collect_counters *out)
+int collect__sum_counters(int fd, unsigned n, int possible_cpus, struct collect_counters *out)
 {
 	__u64 *per_cpu;
 	__u32 k;
-	int i, fd = bpf_map__fd(c->skel->maps.counters);
+	int i;
 
 	memset(out, 0, sizeof(*out));
-	per_cpu = calloc((size_t)c->possible_cpus, sizeof(*per_cpu));
+	per_cpu = calloc((size_t)possible_cpus, sizeof(*per_cpu));
 	if (!per_cpu)
 		return -ENOMEM;
-	for (k = 0; k < CNT_MAX; k++) {
+	for (k = 0; k < n && k < COLLECT_MAX_COUNTERS; k++) {
 		if (bpf_map_lookup_elem(fd, &k, per_cpu)) {
 			int err = -errno;
 
 			free(per_cpu);
 			return err;
 		}
-		for (i = 0; i < c->possible_cpus; i++)
+		for (i = 0; i < possible_cpus; i++)
 			out->v[k] += per_cpu[i];
 	}
 	free(per_cpu);
 	return 0;
+}
+
+int collector__counters(const struct collector *c, struct collect_counters *out)
+{
+	return collect__sum_counters(bpf_map__fd(c->skel->maps.counters), CNT_MAX, c->possible_cpus,
+				     out);
 }

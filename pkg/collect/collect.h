@@ -34,9 +34,14 @@ struct collect_opts {
 	void *ctx;
 };
 
+#define COLLECT_MAX_COUNTERS	16
+
 struct collect_counters {
-	uint64_t v[CNT_MAX];		/* enum bpprof_counter, summed over CPUs */
+	uint64_t v[COLLECT_MAX_COUNTERS];	/* enum bpprof_counter (or heap_counter),
+						 * summed over CPUs */
 };
+_Static_assert(CNT_MAX <= COLLECT_MAX_COUNTERS && HCNT_MAX <= COLLECT_MAX_COUNTERS,
+	       "collect_counters too small");
 
 struct collector;
 

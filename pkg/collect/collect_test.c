@@ -1,14 +1,23 @@
-/* The pure parts of collect/: CPU lists and ring sizing. Attaching for real
- * is tested end to end, as root (tests/e2e-record.sh). */
+/* The pure parts of collect/: CPU lists, ring sizing, and which allocator
+ * functions an ELF file defines and where their probes go (files built
+ * here from assembly with known prologues). Attaching for real is tested
+ * end to end, as root (tests/e2e-record.sh, tests/e2e-heap.sh). */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "collect/collect.h"
+#include "collect/heap.h"
 
 static void test_cpulist(void **state)
 {
@@ -43,11 +52,101 @@ static void test_ring_size(void **state)
 	assert_int_equal(collect__ring_size(100000, 4096, rec, page), COLLECT_MAX_RING);
 }
 
+/* malloc starts with an emulated push; free with test %rdi,%rdi and the
+ * memalign/aligned_alloc pair (one function, two names) with a 7-byte
+ * cmpb: the probe goes past those. calloc is a local symbol: not ours. */
+static const char alloc_asm[] =
+	".text\n"
+	".globl malloc\n.type malloc,@function\nmalloc:\n push %rbx\n pop %rbx\n xor %eax,%eax\n ret\n"
+	".globl free\n.type free,@function\nfree:\n test %rdi,%rdi\n je 1f\n1: ret\n"
+	".globl memalign\n.globl aligned_alloc\n.type memalign,@function\n"
+	".type aligned_alloc,@function\nmemalign:\naligned_alloc:\n cmpb $0,flag(%rip)\n"
+	" je 2f\n2: xor %eax,%eax\n ret\n"
+	".type calloc,@function\ncalloc:\n xor %eax,%eax\n ret\n"
+	".globl _start\n_start:\n jmp _start\n"
+	".data\nflag: .byte 0\n";
+
+static int index_of(const char *name)
+{
+	int i;
+
+	for (i = 0; i < ALLOC_FNS; i++)
+		if (!strcmp(alloc_fns[i].name, name))
+			return i;
+	return -1;
+}
+
+static int read_syms(const char *path, struct alloc_syms *s)
+{
+	int fd = open(path, O_RDONLY), err;
+	Elf *elf;
+
+	assert_true(fd >= 0);
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	err = elf ? alloc_syms__read(elf, s) : -ENOEXEC;
+	elf_end(elf);
+	close(fd);
+	return err;
+}
+
+static void test_alloc_syms(void **state)
+{
+	char dir[] = "/tmp/bpprof-allocsyms.XXXXXX", cmd[PATH_MAX * 2], path[PATH_MAX];
+	int m = index_of("malloc"), f = index_of("free"), ma = index_of("memalign"),
+	    aa = index_of("aligned_alloc"), c = index_of("calloc");
+	struct alloc_syms s;
+	FILE *src;
+
+#ifndef __x86_64__
+	skip();
+#endif
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/a.s", dir);
+	src = fopen(path, "w");
+	assert_non_null(src);
+	fputs(alloc_asm, src);
+	fclose(src);
+	snprintf(cmd, sizeof(cmd), "cd %s && cc -shared -nostdlib -o liba.so a.s && "
+		 "cc -static -nostdlib -o static a.s && cp static stripped && strip stripped && "
+		 "echo notelf > text", dir);
+	assert_int_equal(system(cmd), 0);
+
+	/* a shared object: its .dynsym */
+	snprintf(path, sizeof(path), "%s/liba.so", dir);
+	assert_int_equal(read_syms(path, &s), 0);
+	assert_true(s.has_symbols && !s.interp);
+	assert_true(s.found[m] && s.found[f] && s.found[ma] && s.found[aa] && !s.found[c]);
+	assert_true(!s.alias[aa] || !s.alias[ma]);
+	assert_true(s.alias[aa] != s.alias[ma]);	/* one probe for the pair */
+	assert_int_equal(s.n, 3);
+	assert_true(s.probe[m] == s.off[m]);		/* push: emulated */
+	assert_true(s.probe[f] == s.off[f] + 3);	/* past test %rdi,%rdi */
+	assert_true(s.probe[ma] == s.off[ma] + 7);	/* past cmpb $0,flag(%rip) */
+	assert_true(alloc_syms__allocates(&s));
+
+	/* a static executable: its .symtab; stripped: nothing to probe */
+	snprintf(path, sizeof(path), "%s/static", dir);
+	assert_int_equal(read_syms(path, &s), 0);
+	assert_true(s.found[m] && s.found[f]);
+	snprintf(path, sizeof(path), "%s/stripped", dir);
+	assert_int_equal(read_syms(path, &s), 0);
+	assert_false(s.has_symbols);
+	assert_int_equal(s.n, 0);
+	assert_false(alloc_syms__allocates(&s));
+	snprintf(path, sizeof(path), "%s/text", dir);
+	assert_int_equal(read_syms(path, &s), -ENOEXEC);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cpulist),
 		cmocka_unit_test(test_ring_size),
+		cmocka_unit_test(test_alloc_syms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -170,5 +170,5 @@ int stacks__add(struct stacks *t, const struct stacks_sample *key, uint64_t coun
 	}
 	t->samples[found].count += count;
 	t->total += count;
-	return 0;
+	return (int)found;
 }

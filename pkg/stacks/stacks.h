@@ -48,7 +48,8 @@ int stacks__reset(struct stacks *t);
  * STACKS_MAX_FRAMES), -ENOMEM. */
 int stacks__intern_string(struct stacks *t, const char *s, size_t len, uint32_t *id);
 int stacks__intern_stack(struct stacks *t, const uint64_t *frames, size_t n, uint32_t *id);
-/* Add count to the sample with key's identity (key->count is ignored). */
+/* Add count to the sample with key's identity (key->count is ignored): its
+ * index in samples, or negative errno. */
 int stacks__add(struct stacks *t, const struct stacks_sample *key, uint64_t count);
 
 size_t stacks__bytes(const struct stacks *t);

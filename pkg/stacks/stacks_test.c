@@ -11,7 +11,7 @@
 
 #include "stacks/stacks.h"
 
-static void add(struct stacks *t, uint32_t pid, const char *comm, const uint64_t *k, size_t nk,
+static int add(struct stacks *t, uint32_t pid, const char *comm, const uint64_t *k, size_t nk,
 		const uint64_t *u, size_t nu, uint64_t count)
 {
 	struct stacks_sample s = { .proc = pid, .pid = pid, .tid = pid };
@@ -20,7 +20,7 @@ static void add(struct stacks *t, uint32_t pid, const char *comm, const uint64_t
 	s.thread_comm = s.comm;
 	assert_int_equal(stacks__intern_stack(t, k, nk, &s.kstack), 0);
 	assert_int_equal(stacks__intern_stack(t, u, nu, &s.ustack), 0);
-	assert_int_equal(stacks__add(t, &s, count), 0);
+	return stacks__add(t, &s, count);
 }
 
 static void test_aggregate(void **state)
@@ -33,11 +33,11 @@ static void test_aggregate(void **state)
 	size_t n;
 
 	assert_int_equal(stacks__init(&t, 0), 0);
-	add(&t, 10, "a", k, 2, u1, 3, 1);
-	add(&t, 10, "a", k, 2, u1, 3, 2);
-	add(&t, 10, "a", k, 2, u2, 2, 1);	/* a prefix is another stack */
-	add(&t, 11, "b", k, 2, u1, 3, 1);	/* another process */
-	add(&t, 11, "b", NULL, 0, u1, 3, 1);	/* no kernel part */
+	assert_int_equal(add(&t, 10, "a", k, 2, u1, 3, 1), 0);
+	assert_int_equal(add(&t, 10, "a", k, 2, u1, 3, 2), 0);	/* the same sample */
+	assert_int_equal(add(&t, 10, "a", k, 2, u2, 2, 1), 1);	/* a prefix is another stack */
+	assert_int_equal(add(&t, 11, "b", k, 2, u1, 3, 1), 2);	/* another process */
+	assert_int_equal(add(&t, 11, "b", NULL, 0, u1, 3, 1), 3);	/* no kernel part */
 	assert_int_equal(t.n_samples, 4);
 	assert_int_equal(t.total, 6);
 	assert_int_equal(t.samples[0].count, 3);
@@ -51,7 +51,7 @@ static void test_aggregate(void **state)
 	assert_int_equal(stacks__reset(&t), 0);
 	assert_int_equal(t.n_samples, 0);
 	assert_int_equal(t.total, 0);
-	add(&t, 12, "c", k, 2, u1, 3, 5);
+	assert_int_equal(add(&t, 12, "c", k, 2, u1, 3, 5), 0);
 	assert_int_equal(t.n_samples, 1);
 	assert_int_equal(t.total, 5);
 	stacks__free(&t);

@@ -90,18 +90,6 @@ int lines__each(const char *text, size_t len, lines_fn *fn, void *ctx);
 
 /* --- /proc text --- */
 
-struct proc_map {
-	uint64_t start, end, offset, inode;
-	uint32_t dev_major, dev_minor;
-	const char *path;	/* into the parsed line, not NUL-terminated */
-	size_t path_len;	/* 0: anonymous */
-	bool deleted;		/* " (deleted)" was stripped from path */
-};
-
-/* One line of /proc/PID/maps: 1 and *m filled for an executable mapping,
- * 0 for one that is not executable, -EINVAL for a malformed line. */
-int procmaps__parse_line(const char *line, size_t len, struct proc_map *m);
-
 /* Field 22 of /proc/PID/stat; comm may hold spaces and ')'. */
 int procstat__start_time(const char *text, size_t len, uint64_t *start_time);
 /* The last value of the NSpid line of /proc/PID/status; -ENOENT without one. */

@@ -1071,6 +1071,23 @@ int symbolizer__check(struct symbolizer *s, int64_t proc_id, const uint64_t *fra
 	return 1;
 }
 
+int symbolizer__refresh(struct symbolizer *s, int64_t proc_id)
+{
+	uint64_t gone;
+	struct proc *p;
+	int err;
+
+	if (proc_id < 0 || (uint64_t)proc_id >= s->n_procs)
+		return -EINVAL;
+	p = &s->procs[proc_id];
+	if (!p->real_start)
+		return 0;
+	gone = s->st.procs_gone;
+	err = proc__snapshot(s, p);
+	s->st.procs_gone = gone;
+	return err;
+}
+
 static struct umap *proc__find_map(const struct proc *p, uint64_t addr)
 {
 	uint32_t lo = 0, hi = p->n_maps;

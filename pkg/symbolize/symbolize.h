@@ -76,6 +76,11 @@ int64_t symbolizer__proc(struct symbolizer *s, uint32_t pid, uint64_t start_time
  * maps were read again, 0, or negative errno. */
 int symbolizer__check(struct symbolizer *s, int64_t proc_id, const uint64_t *frames, size_t n);
 
+/* Read snapshot proc_id's maps again now: the caller knows the process
+ * mapped code (and that it cannot change while it is stopped). 0 or
+ * negative errno. */
+int symbolizer__refresh(struct symbolizer *s, int64_t proc_id);
+
 /* pid called exec(): its next symbolizer__proc reads the maps again under a
  * new id. Ids handed out before stay valid with the old maps. */
 void symbolizer__exec(struct symbolizer *s, uint32_t pid);
@@ -87,5 +92,18 @@ int symbolizer__user(struct symbolizer *s, int64_t proc_id, uint64_t addr, struc
 int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_result *r);
 
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st);
+
+/* A pure parser, also used to find what a process maps (the heap probes). */
+struct proc_map {
+	uint64_t start, end, offset, inode;
+	uint32_t dev_major, dev_minor;
+	const char *path;	/* into the parsed line, not NUL-terminated */
+	size_t path_len;	/* 0: anonymous */
+	bool deleted;		/* " (deleted)" was stripped from path */
+};
+
+/* One line of /proc/PID/maps: 1 and *m filled for an executable mapping,
+ * 0 for one that is not executable, -EINVAL for a malformed line. */
+int procmaps__parse_line(const char *line, size_t len, struct proc_map *m);
 
 #endif

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/cpu_profile.h"
+#include "agent/profile.h"
 #include "agent/ingest.h"
 #include "bpf/events.h"
 #include "convert/pipeline.h"
@@ -139,7 +139,7 @@ int main(int argc, char **argv)
 		struct stacks t;
 		struct cpu_ingest in;
 		struct cpu_profile_opts po = { .freq = 99, .duration_nanos = 10000000000 };
-		struct cpu_profile_stats st;
+		struct profile_stats st;
 		struct pprof_profile *p;
 		double t0, t1, t2;
 

@@ -16,6 +16,7 @@
 #include "base/buf.h"
 #include "base/errmsg.h"
 #include "base/log.h"
+#include "collect/heap.h"
 #include "compress/compress.h"
 #include "convert/convert.h"
 #include "pprof/codec.h"
@@ -159,6 +160,12 @@ static void elf_file(const uint8_t *data, size_t len)
 		if (!esymtab__load(&t, elf, SHT_DYNSYM))
 			esymtab__find(&t, 0x1000);
 		esymtab__free(&t);
+	}
+	if (elf) {	/* what the heap probes read of every object a target maps */
+		struct alloc_syms as;
+
+		if (!alloc_syms__read(elf, &as))
+			alloc_syms__allocates(&as);
 	}
 	elf_end(elf);
 	free(copy);

@@ -1,11 +1,13 @@
 /* Stacks to pprof in two passes: resolve every distinct frame once (and
  * learn which mappings were fully symbolized, so has_functions is honest),
- * then hand mappings, locations and samples to the builder. */
+ * then hand mappings, locations and samples to the builder. CPU and heap
+ * profiles differ only in their types and the values of each sample. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/cpu_profile.h"
+#include "agent/profile.h"
 #include "base/buf.h"
 #include "base/htab.h"
 #include "pprof/builder.h"
@@ -109,7 +111,7 @@ static uint64_t lookup_addr(const uint64_t *frames, size_t i)
 	return i == 0 || frames[i] == 0 ? frames[i] : frames[i] - 1;
 }
 
-static int resolve_all(struct resolver *r, const struct stacks *t, struct cpu_profile_stats *st)
+static int resolve_all(struct resolver *r, const struct stacks *t, struct profile_stats *st)
 {
 	size_t i, j, n;
 
@@ -199,11 +201,26 @@ static int add_stack(struct pprof_builder *b, struct resolver *r, const struct s
 	return 0;
 }
 
+/* What makes a profile of the stacks table: its types and each sample's values. */
+struct profile_spec {
+	const struct pprof_value_type *types;
+	size_t n_types;
+	struct pprof_value_type period_type;
+	int64_t period;
+	const char *default_type;	/* NULL: the first */
+	const char *comment;		/* NULL: none */
+	int64_t time_nanos, duration_nanos;
+	bool group_by_process;
+	/* Fill the values of sample i; false leaves the sample out. */
+	bool (*values)(const void *ctx, size_t i, const struct stacks_sample *s, int64_t *out);
+	const void *ctx;
+};
+
 static int add_samples(struct pprof_builder *b, struct resolver *r, const struct stacks *t,
-		       const struct cpu_profile_opts *o)
+		       const struct profile_spec *o)
 {
-	int64_t period = 1000000000 / (int64_t)o->freq;
 	uint64_t locs[2 * STACKS_MAX_FRAMES + 1];
+	int64_t values[PPROF_MAX_SAMPLE_TYPES];
 	size_t i;
 	int err;
 
@@ -216,9 +233,10 @@ static int add_samples(struct pprof_builder *b, struct resolver *r, const struct
 			{ .key = "comm", .str = comm },
 			{ .key = "thread_comm", .str = stacks__string(t, s->thread_comm) },
 		};
-		int64_t values[2] = { (int64_t)s->count, (int64_t)s->count * period };
 		size_t n = 0;
 
+		if (!o->values(o->ctx, i, s, values))
+			continue;
 		err = add_stack(b, r, t, s->kstack, KERNEL_PROC, locs, &n);
 		if (!err)
 			err = add_stack(b, r, t, s->ustack, s->proc, locs, &n);
@@ -249,25 +267,16 @@ static void resolver__free(struct resolver *r)
 	htab__free(&r->map_index);
 }
 
-struct pprof_profile *cpu_profile__build(const struct stacks *t, struct symbolizer *sym,
-					 const struct cpu_profile_opts *o,
-					 struct cpu_profile_stats *st, struct errmsg *e)
+static struct pprof_profile *build(const struct stacks *t, struct symbolizer *sym,
+				   const struct profile_spec *o, struct profile_stats *st,
+				   struct errmsg *e)
 {
-	static const struct pprof_value_type types[] = {
-		{ "samples", "count" },
-		{ "cpu", "nanoseconds" },
-	};
 	struct resolver r = { .sym = sym };
 	struct pprof_builder *b = NULL;
 	struct pprof_profile *p = NULL;
 	int err;
 
 	memset(st, 0, sizeof(*st));
-	if (!o->freq) {
-		errmsg__set(e, -EINVAL, "no sampling frequency");
-		errno = EINVAL;
-		return NULL;
-	}
 	err = htab__init(&r.frame_index, 4096);
 	if (!err)
 		err = htab__init(&r.map_index, 64);
@@ -277,15 +286,20 @@ struct pprof_profile *cpu_profile__build(const struct stacks *t, struct symboliz
 		errmsg__set(e, err, "symbolizing: %s", strerror(-err));
 		goto out;
 	}
-	b = pprof_builder__new(types, 2);
+	b = pprof_builder__new(o->types, o->n_types);
 	if (!b) {
 		err = -errno;
 		errmsg__set(e, err, "building the profile: %s", strerror(-err));
 		goto out;
 	}
-	pprof_builder__set_period(b, "cpu", "nanoseconds", 1000000000 / (int64_t)o->freq);
+	pprof_builder__set_period(b, o->period_type.type, o->period_type.unit, o->period);
 	pprof_builder__set_time(b, o->time_nanos, o->duration_nanos);
-	err = add_samples(b, &r, t, o);
+	if (o->default_type)
+		err = pprof_builder__set_default_sample_type(b, o->default_type);
+	if (!err && o->comment)
+		err = pprof_builder__add_comment(b, o->comment);
+	if (!err)
+		err = add_samples(b, &r, t, o);
 	if (err) {
 		errmsg__set(e, err, "building the profile: %s", strerror(-err));
 		goto out;
@@ -301,4 +315,81 @@ out:
 	if (!p)
 		errno = -err;
 	return p;
+}
+
+static bool cpu_values(const void *ctx, size_t i, const struct stacks_sample *s, int64_t *out)
+{
+	out[0] = (int64_t)s->count;
+	out[1] = (int64_t)s->count * *(const int64_t *)ctx;
+	return true;
+}
+
+struct pprof_profile *cpu_profile__build(const struct stacks *t, struct symbolizer *sym,
+					 const struct cpu_profile_opts *o,
+					 struct profile_stats *st, struct errmsg *e)
+{
+	static const struct pprof_value_type types[] = {
+		{ "samples", "count" },
+		{ "cpu", "nanoseconds" },
+	};
+	int64_t period = o->freq ? 1000000000 / (int64_t)o->freq : 0;
+	struct profile_spec spec = {
+		.types = types, .n_types = 2,
+		.period_type = { "cpu", "nanoseconds" }, .period = period,
+		.time_nanos = o->time_nanos, .duration_nanos = o->duration_nanos,
+		.group_by_process = o->group_by_process,
+		.values = cpu_values, .ctx = &period,
+	};
+
+	if (!o->freq) {
+		memset(st, 0, sizeof(*st));
+		errmsg__set(e, -EINVAL, "no sampling frequency");
+		errno = EINVAL;
+		return NULL;
+	}
+	return build(t, sym, &spec, st, e);
+}
+
+static bool heap_values(const void *ctx, size_t i, const struct stacks_sample *s, int64_t *out)
+{
+	const struct heap_table *h = ctx;
+	const struct heap_values *v = &h->vals[i];
+
+	out[0] = llround(v->alloc_objects);
+	out[1] = llround(v->alloc_space);
+	out[2] = llround(v->inuse_objects);
+	out[3] = llround(v->inuse_space);
+	/* A size-0 allocation weighs nothing (as Go scales): nothing to show. */
+	return out[0] || out[1] || out[2] || out[3];
+}
+
+struct pprof_profile *heap_profile__build(const struct heap_table *h, struct symbolizer *sym,
+					  const struct heap_profile_opts *o,
+					  struct profile_stats *st, struct errmsg *e)
+{
+	static const struct pprof_value_type types[] = {
+		{ "alloc_objects", "count" },
+		{ "alloc_space", "bytes" },
+		{ "inuse_objects", "count" },
+		{ "inuse_space", "bytes" },
+	};
+	struct profile_spec spec = {
+		.types = types, .n_types = 4,
+		.period_type = { "space", "bytes" }, .period = h->rate ? (int64_t)h->rate : 1,
+		.default_type = "inuse_space",
+		.comment = o->started_before ?
+			"allocations made before the capture started are not included: in-use "
+			"values count only memory allocated during the capture and not freed" : NULL,
+		.time_nanos = o->time_nanos, .duration_nanos = o->duration_nanos,
+		.group_by_process = o->group_by_process,
+		.values = heap_values, .ctx = h,
+	};
+
+	if (h->n_vals < h->stacks.n_samples) {
+		memset(st, 0, sizeof(*st));
+		errmsg__set(e, -EINVAL, "heap table: a sample without values");
+		errno = EINVAL;
+		return NULL;
+	}
+	return build(&h->stacks, sym, &spec, st, e);
 }

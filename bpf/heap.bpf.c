@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Heap sampling: uprobes on the allocator's entry points, a uretprobe on the
+ * allocating ones (for the address). The sampling decision is made here, per
+ * thread, before any stack is taken: only a sampled allocation walks its
+ * stack and reserves a ring-buffer record. Sampled blocks are remembered in
+ * `live`, so a free reaches user space only when it frees one of them. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "events.h"
+#include "heap_sample.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define SIGSTOP		19
+#define PROT_EXEC	0x4
+#define EXEC_STOP	1	/* `targets` value: stop the process until it is probed */
+
+/* Set by user space before load. */
+const volatile __u64 sample_rate = 524288;	/* mean bytes between samples; 0: every one */
+const volatile __u32 neg_log[HEAP_LOG_TABLE];	/* heap_sample_draw's table */
+const volatile __u64 wakeup_bytes = 0;		/* wake the reader past this backlog */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);	/* sized by user space */
+} events SEC(".maps");
+
+struct live_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 addr;
+};
+
+/* Sampled blocks not yet freed: (process, address) → the id user space knows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);		/* sized by user space */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct live_key);
+	__type(value, __u64);
+} live SEC(".maps");
+
+/* Processes being profiled: their exec and new code mappings are reported
+ * (and, for EXEC_STOP, the process is stopped until user space has probed
+ * what was mapped). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} targets SEC(".maps");
+
+struct heap_thread {
+	__u64 countdown;	/* bytes until the next sample */
+	__u64 size;		/* of the pending call */
+	__u64 old;		/* realloc: the block being resized */
+	__u64 old_id;		/* its id, when it was a live sampled block */
+	__u64 memptr;		/* posix_memalign: where the address goes */
+	__u64 sp;		/* stack pointer at the outermost entry */
+	__u32 depth;		/* allocator calls in progress (nested ones are internal) */
+	__u8 kind;
+	__u8 sampled;
+	__u8 armed;		/* countdown drawn */
+	__u8 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct heap_thread);
+} threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HCNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+__u64 next_id = 0;
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
+
+	if (c)
+		(*c)++;
+}
+
+static __always_inline __u64 submit_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* Go's rule: an allocation smaller than what is left of the countdown only
+ * shortens it; any other is sampled and a new countdown is drawn. */
+static __always_inline bool sample(struct heap_thread *t, __u64 size)
+{
+	if (!sample_rate)
+		return true;
+	if (!t->armed) {
+		t->countdown = heap_sample_draw(bpf_get_prandom_u32(), sample_rate, neg_log);
+		t->armed = 1;
+	}
+	if (size < t->countdown) {
+		t->countdown -= size;
+		return false;
+	}
+	t->countdown = heap_sample_draw(bpf_get_prandom_u32(), sample_rate, neg_log);
+	return true;
+}
+
+/* n × size, saturating: an overflowing request fails in the allocator. */
+static __always_inline __u64 product(__u64 n, __u64 size)
+{
+	__u64 most;
+
+	if (!size)
+		return 0;
+	most = ~0ull / size;
+	barrier_var(most);	/* else clang checks with a 128-bit multiply BPF lacks */
+	return n > most ? ~0ull : n * size;
+}
+
+/* Forget a live sampled block: its id, or 0 when it was not one. */
+static __always_inline __u64 untrack(__u32 tgid, __u64 addr)
+{
+	struct live_key key = { .tgid = tgid, .addr = addr };
+	__u64 *v = bpf_map_lookup_elem(&live, &key), id;
+
+	if (!v)
+		return 0;
+	id = *v;
+	return bpf_map_delete_elem(&live, &key) ? 0 : id;
+}
+
+static __always_inline void report_free(__u64 id)
+{
+	struct heap_free *f = bpf_ringbuf_reserve(&events, sizeof(*f), 0);
+
+	if (!f) {
+		count(HCNT_FREES_LOST);
+		return;
+	}
+	f->hdr.type = EV_HEAP_FREE;
+	f->hdr.size = sizeof(*f);
+	f->id = id;
+	bpf_ringbuf_submit(f, submit_flags());
+}
+
+static __always_inline int enter(struct pt_regs *ctx, __u8 kind, __u64 size, __u64 old,
+				 __u64 memptr)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 sp = PT_REGS_SP(ctx);
+	struct heap_thread *t;
+
+	t = bpf_task_storage_get(&threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t) {
+		count(HCNT_NO_THREAD);
+		return 0;
+	}
+	/* A call the allocator makes itself (realloc → malloc) is part of the
+	 * outer one; a tail call (glibc's reallocarray jumps to realloc) even
+	 * shares its stack pointer. A frame above the outer call's means that
+	 * call is over though its return went unseen (a longjmp): start afresh. */
+	if (t->depth && sp <= t->sp) {
+		t->depth++;
+		return 0;
+	}
+	t->depth = 1;
+	t->sp = sp;
+	t->kind = kind;
+	t->size = size;
+	t->old = old;
+	t->memptr = memptr;
+	t->old_id = 0;
+	count(HCNT_CALLS);
+	/* Taken out of `live` now, before the allocator can hand the address
+	 * to another thread; put back if the resize fails. */
+	if (old)
+		t->old_id = untrack(task->tgid, old);
+	t->sampled = sample(t, size);
+	return 0;
+}
+
+/* Every allocator entry point, told apart by the attach cookie (its kind):
+ * one program, so one link per object when the kernel has uprobe_multi. */
+SEC("uprobe")
+int heap_entry(struct pt_regs *ctx)
+{
+	__u64 kind = bpf_get_attach_cookie(ctx), a1 = PT_REGS_PARM1(ctx), a2 = PT_REGS_PARM2(ctx);
+	__u64 id;
+
+	switch (kind) {
+	case HEAP_MALLOC:
+		return enter(ctx, HEAP_MALLOC, a1, 0, 0);
+	case HEAP_CALLOC:
+		return enter(ctx, HEAP_CALLOC, product(a1, a2), 0, 0);
+	case HEAP_REALLOC:
+		return enter(ctx, HEAP_REALLOC, a2, a1, 0);
+	case HEAP_REALLOCARRAY:
+		return enter(ctx, HEAP_REALLOC, product(a2, PT_REGS_PARM3(ctx)), a1, 0);
+	case HEAP_POSIX_MEMALIGN:
+		return enter(ctx, HEAP_POSIX_MEMALIGN, PT_REGS_PARM3(ctx), 0, a1);
+	case HEAP_ALIGNED:
+		return enter(ctx, HEAP_ALIGNED, a2, 0, 0);
+	case HEAP_FREE:
+		/* No per-thread state is needed: a free inside realloc finds
+		 * nothing in `live`, realloc's entry took the block out already. */
+		if (!a1)
+			return 0;
+		id = untrack(bpf_get_current_pid_tgid() >> 32, a1);
+		if (id)
+			report_free(id);
+		return 0;
+	}
+	return 0;
+}
+
+static __always_inline void record(struct pt_regs *ctx, struct heap_thread *t, __u32 tgid,
+				   __u64 addr)
+{
+	struct live_key key = { .tgid = tgid, .addr = addr };
+	struct task_struct *task, *leader;
+	struct heap_alloc *a;
+	__u64 *stale, id;
+	long n;
+
+	count(HCNT_SAMPLED);
+	/* Reserved before the block is in `live`: a free of it, on any thread,
+	 * then lands behind this record in the ring. */
+	a = bpf_ringbuf_reserve(&events, sizeof(*a), 0);
+	if (!a) {
+		count(HCNT_LOST);
+		return;
+	}
+	/* The allocator handed out a live address: it was freed unseen. */
+	stale = bpf_map_lookup_elem(&live, &key);
+	if (stale) {
+		count(HCNT_FREE_UNSEEN);
+		report_free(*stale);
+	}
+	id = __sync_fetch_and_add(&next_id, 1) + 1;
+	a->flags = 0;
+	if (bpf_map_update_elem(&live, &key, &id, BPF_ANY)) {
+		a->flags |= HEAP_UNTRACKED;
+		count(HCNT_LIVE_FULL);
+	}
+	task = (struct task_struct *)bpf_get_current_task_btf();
+	leader = BPF_CORE_READ(task, group_leader);
+	a->hdr.type = EV_HEAP_ALLOC;
+	a->hdr.size = sizeof(*a);
+	a->time_ns = bpf_ktime_get_ns();
+	a->start_boottime = BPF_CORE_READ(leader, start_boottime);
+	a->id = id;
+	a->addr = addr;
+	a->size = t->size;
+	a->pid = tgid;
+	a->tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_get_current_comm(a->thread_comm, sizeof(a->thread_comm));
+	BPF_CORE_READ_STR_INTO(&a->comm, leader, comm);
+	/* At the return the registers are the caller's: the walk starts at
+	 * the return address into it, and no frame is skipped. */
+	n = bpf_get_stack(ctx, a->ustack, sizeof(a->ustack), BPF_F_USER_STACK);
+	a->ustack_len = n < 0 ? 0 : n / sizeof(__u64);
+	if (n < 0) {
+		a->flags |= HEAP_USTACK_FAILED;
+		count(HCNT_STACK_FAILED);
+	} else if (a->ustack_len == BPPROF_MAX_STACK) {
+		a->flags |= HEAP_USTACK_TRUNCATED;
+		count(HCNT_USTACK_TRUNCATED);
+	}
+	bpf_ringbuf_submit(a, submit_flags());
+}
+
+SEC("uretprobe")
+int heap_ret(struct pt_regs *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 ret = PT_REGS_RC(ctx), addr = ret;
+	struct heap_thread *t;
+	__u32 tgid;
+
+	t = bpf_task_storage_get(&threads, task, 0, 0);
+	if (!t || !t->depth || --t->depth)
+		return 0;
+	tgid = task->tgid;
+	if (t->kind == HEAP_POSIX_MEMALIGN) {
+		addr = 0;
+		if ((int)ret == 0 && bpf_probe_read_user(&addr, sizeof(addr), (void *)t->memptr))
+			addr = 0;
+	}
+	if (t->kind == HEAP_REALLOC && t->old_id) {
+		/* realloc(p, 0) frees p; a failed resize leaves it as it was */
+		if (addr || !t->size) {
+			report_free(t->old_id);
+		} else {
+			struct live_key key = { .tgid = tgid, .addr = t->old };
+
+			bpf_map_update_elem(&live, &key, &t->old_id, BPF_NOEXIST);
+		}
+	}
+	if (addr && t->sampled)
+		record(ctx, t, tgid, addr);
+	return 0;
+}
+
+/* A target's image or code changed: user space probes what is new. A
+ * process started by bpprof waits, stopped, until it has. */
+static __always_inline void mapped(__u32 tgid, bool exec)
+{
+	__u32 *how = bpf_map_lookup_elem(&targets, &tgid);
+	struct heap_mapped *m;
+
+	if (!how)
+		return;
+	m = bpf_ringbuf_reserve(&events, sizeof(*m), 0);
+	if (!m) {
+		count(HCNT_MAPPED_LOST);
+		return;
+	}
+	m->hdr.type = EV_HEAP_MAPPED;
+	m->hdr.size = sizeof(*m);
+	m->start_boottime = BPF_CORE_READ((struct task_struct *)bpf_get_current_task_btf(),
+					  group_leader, start_boottime);
+	m->pid = tgid;
+	m->stopped = *how == EXEC_STOP;
+	m->exec = exec;
+	m->pad = 0;
+	/* Stopped only when user space will hear of it, or it would never
+	 * send the SIGCONT. */
+	if (m->stopped)
+		bpf_send_signal(SIGSTOP);
+	bpf_ringbuf_submit(m, BPF_RB_FORCE_WAKEUP);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(heap_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	mapped(task->tgid, true);
+	return 0;
+}
+
+/* The dynamic linker maps each library's code with PROT_EXEC; so does
+ * dlopen. Files only (fd >= 0): anonymous code has no allocator to probe. */
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int heap_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	if ((ctx->args[2] & PROT_EXEC) && (long)ctx->args[4] >= 0)
+		mapped(bpf_get_current_pid_tgid() >> 32, false);
+	return 0;
+}

@@ -1,0 +1,23 @@
+/* What the collect sources share: libbpf's log hook, the error for missing
+ * privileges, the BTF check, counter sums and ring sizes. */
+#ifndef BPPROF_COLLECT_INTERNAL_H
+#define BPPROF_COLLECT_INTERNAL_H
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <bpf/libbpf.h>
+
+#include "base/errmsg.h"
+#include "collect/collect.h"
+
+int collect__libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap);
+/* Sets e to say which privileges are needed; returns err. */
+int collect__permission_error(struct errmsg *e, int err, const char *what);
+/* 0, or negative errno with e saying the kernel lacks BTF. */
+int collect__check_btf(struct errmsg *e);
+/* The first n counters of a per-CPU array map, summed over CPUs. */
+int collect__sum_counters(int fd, unsigned n, int possible_cpus, struct collect_counters *out);
+/* The smallest power-of-two multiple of page holding want bytes, within [min, max]. */
+size_t collect__pow2_size(uint64_t want, size_t page, size_t min, size_t max);
+
+#endif

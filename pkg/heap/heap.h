@@ -1,0 +1,53 @@
+/* The heap profile of a capture: sampled allocations aggregated by stack
+ * (through the stacks table, which interns stacks and names), unsampled
+ * into estimates of the true totals, and the live blocks, so a free takes
+ * its block's share back out of "in use". */
+#ifndef BPPROF_HEAP_HEAP_H
+#define BPPROF_HEAP_HEAP_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stacks/stacks.h"
+
+#define HEAP_TABLE_MAX_LIVE	(1u << 26)	/* blocks tracked at once */
+
+/* Estimates for one sample (stack and labels), in objects and bytes. */
+struct heap_values {
+	double alloc_objects, alloc_space;
+	double inuse_objects, inuse_space;
+	uint64_t live;			/* tracked blocks not freed */
+};
+
+struct heap_slot;
+
+struct heap_table {
+	uint64_t rate;			/* mean bytes between samples; 0: every allocation */
+	struct stacks stacks;		/* samples; count = sampled allocations */
+	struct heap_values *vals;	/* parallel to stacks.samples */
+	size_t n_vals, cap_vals;
+	struct heap_slot *slots;	/* live blocks by id: open addressing */
+	uint32_t mask;
+	size_t n_live;
+	uint64_t allocs;		/* sampled allocations taken in */
+	uint64_t frees;			/* of those, freed */
+	uint64_t untracked;		/* taken in without a live entry: frees unseen */
+	uint64_t unknown_frees;		/* frees of ids never seen (their record was lost) */
+};
+
+/* How many allocations one sampled allocation of size bytes stands for:
+ * 1/(1 − e^(−size/rate)), the inverse of its chance to be sampled; 1 when
+ * every allocation is recorded, 0 for size 0 (as Go scales). */
+double heap__weight(uint64_t size, uint64_t rate);
+
+int heap_table__init(struct heap_table *h, uint64_t rate, size_t stacks_limit);
+void heap_table__free(struct heap_table *h);
+
+/* A sampled allocation, counted in sample (an index stacks__add returned).
+ * tracked: its free will be reported under id. 0, -E2BIG past the live
+ * limit (counted as untracked), -ENOMEM. */
+int heap_table__alloc(struct heap_table *h, int sample, uint64_t id, uint64_t size, bool tracked);
+/* The block id was freed: 0, or -ENOENT when it is not live here. */
+int heap_table__freed(struct heap_table *h, uint64_t id);
+
+#endif
