@@ -92,6 +92,8 @@ enum {
 	HEAP_POSIX_MEMALIGN,	/* (&ptr, align, size) → 0 */
 	HEAP_ALIGNED,		/* (align, size): aligned_alloc, memalign */
 	HEAP_FREE,		/* (ptr) */
+	HEAP_MMAP,		/* (addr, len, prot, flags, fd, off): anonymous ones only */
+	HEAP_MUNMAP,		/* (addr, len): as free(addr) */
 	HEAP_KINDS
 };
 

@@ -16,6 +16,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define SIGSTOP		19
 #define PROT_EXEC	0x4
+#define MAP_ANONYMOUS	0x20
+#define MAP_FAILED	(~0ull)
 #define EXEC_STOP	1	/* `targets` value: stop the process until it is probed */
 
 /* Set by user space before load. */
@@ -153,8 +155,9 @@ static __always_inline void report_free(__u64 id)
 	bpf_ringbuf_submit(f, submit_flags());
 }
 
+/* counted: an allocation (a file mmap is tracked to its return, not counted) */
 static __always_inline int enter(struct pt_regs *ctx, __u8 kind, __u64 size, __u64 old,
-				 __u64 memptr)
+				 __u64 memptr, bool counted)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 sp = PT_REGS_SP(ctx);
@@ -180,6 +183,9 @@ static __always_inline int enter(struct pt_regs *ctx, __u8 kind, __u64 size, __u
 	t->old = old;
 	t->memptr = memptr;
 	t->old_id = 0;
+	t->sampled = 0;
+	if (!counted)
+		return 0;
 	count(HCNT_CALLS);
 	/* Taken out of `live` now, before the allocator can hand the address
 	 * to another thread; put back if the resize fails. */
@@ -199,17 +205,20 @@ int heap_entry(struct pt_regs *ctx)
 
 	switch (kind) {
 	case HEAP_MALLOC:
-		return enter(ctx, HEAP_MALLOC, a1, 0, 0);
+		return enter(ctx, HEAP_MALLOC, a1, 0, 0, true);
 	case HEAP_CALLOC:
-		return enter(ctx, HEAP_CALLOC, product(a1, a2), 0, 0);
+		return enter(ctx, HEAP_CALLOC, product(a1, a2), 0, 0, true);
 	case HEAP_REALLOC:
-		return enter(ctx, HEAP_REALLOC, a2, a1, 0);
+		return enter(ctx, HEAP_REALLOC, a2, a1, 0, true);
 	case HEAP_REALLOCARRAY:
-		return enter(ctx, HEAP_REALLOC, product(a2, PT_REGS_PARM3(ctx)), a1, 0);
+		return enter(ctx, HEAP_REALLOC, product(a2, PT_REGS_PARM3(ctx)), a1, 0, true);
 	case HEAP_POSIX_MEMALIGN:
-		return enter(ctx, HEAP_POSIX_MEMALIGN, PT_REGS_PARM3(ctx), 0, a1);
+		return enter(ctx, HEAP_POSIX_MEMALIGN, PT_REGS_PARM3(ctx), 0, a1, true);
 	case HEAP_ALIGNED:
-		return enter(ctx, HEAP_ALIGNED, a2, 0, 0);
+		return enter(ctx, HEAP_ALIGNED, a2, 0, 0, true);
+	case HEAP_MMAP:
+		return enter(ctx, HEAP_MMAP, a2, 0, 0, PT_REGS_PARM4(ctx) & MAP_ANONYMOUS);
+	case HEAP_MUNMAP:	/* a block mapped by mmap, or nothing we know */
 	case HEAP_FREE:
 		/* No per-thread state is needed: a free inside realloc finds
 		 * nothing in `live`, realloc's entry took the block out already. */
@@ -291,6 +300,8 @@ int heap_ret(struct pt_regs *ctx)
 	if (!t || !t->depth || --t->depth)
 		return 0;
 	tgid = task->tgid;
+	if (t->kind == HEAP_MMAP && ret == MAP_FAILED)
+		addr = 0;
 	if (t->kind == HEAP_POSIX_MEMALIGN) {
 		addr = 0;
 		if ((int)ret == 0 && bpf_probe_read_user(&addr, sizeof(addr), (void *)t->memptr))

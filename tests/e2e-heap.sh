@@ -355,13 +355,30 @@ t_jemalloc() {
 }
 check "record --heap --heap-rate 0 -- alloc-jemalloc: exact (jemalloc's functions, glibc's reallocarray), leaf = caller" t_jemalloc
 
+t_mmap() { # anonymous mmaps count with --heap-mmap, file mmaps never, malloc's own once
+	local f=$T/mmap.pb.gz table=$T/mmap.table
+	"$WL/mmaps" -o "$table" || { echo "mmaps failed on its own"; return 1; }
+	rec mmap.pb.gz --heap --heap-mmap --heap-rate 0 -- "$WL/mmaps" -o "$table" || return 1
+	compare "$f" "$table" 0
+}
+check "record --heap --heap-mmap --heap-rate 0 -- mmaps: anonymous mmaps exact, munmap frees, file mmaps and malloc's own mmap not counted" t_mmap
+
+t_no_mmap() { # without --heap-mmap only malloc's site is there
+	local f=$T/nommap.pb.gz got
+	rec nommap.pb.gz --heap --heap-rate 0 -- "$WL/mmaps" -o /dev/null || return 1
+	site_values "$f" >"$f.sites" || return 1
+	got=$(awk '{ printf "%s ", $1 }' "$f.sites")
+	[ "$got" = "site_big_malloc " ] || { echo "sites [$got], want only site_big_malloc"; return 1; }
+}
+check "record --heap -- mmaps: mmap is not probed without --heap-mmap" t_no_mmap
+
 # ---- 4. -p PID: a running process, allocations before the capture unknown ----
 
-PID_D=10 # seconds of the -p capture: attaching, then alloc -n $BIG under probes
-t_pid() { # alloc waits for the probes (-s), allocates, holds it all (-w)
+PID_D=60 # the -p capture's limit: it ends when alloc exits
+t_pid() { # alloc waits for the probes (-s), allocates, holds it all for 1 s (-w), exits
 	local f=$T/pid.pb.gz table=$T/pid.table p rc=0 probes
 	rm -f "$table"
-	spawn "$WL/alloc" -n $BIG -s 20 -w 60 -o "$table"
+	spawn "$WL/alloc" -n $BIG -s 20 -w 1 -o "$table"
 	p=$!
 	{ exe_is "$p" "$WL/alloc" && rec pid.pb.gz --heap -p "$p" -d $PID_D; } || rc=1
 	# the table is written once allocating is done: it must be there
@@ -381,7 +398,7 @@ t_pid() { # alloc waits for the probes (-s), allocates, holds it all (-w)
 	compare "$f" "$table" 0.2 || return 1
 	heap_meta "$f" $RATE
 }
-check "record --heap -p PID -d $PID_D (alloc -n $BIG allocating once probed): every site within +-20%" t_pid
+check "record --heap -p PID (alloc -n $BIG allocating once probed, then exiting): the capture ends with it, every site within +-20%" t_pid
 
 t_pid_comment() { # a -p capture cannot know what was allocated before; a command's can
 	local f=$T/pid.pb.gz out=$T/pid.comments c

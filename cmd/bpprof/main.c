@@ -207,7 +207,7 @@ static void describe_status(char *buf, size_t len, int status)
 static int cmd_record(int argc, char **argv)
 {
 	enum { OPT_CGROUP = 256, OPT_FORMAT, OPT_KERNEL, OPT_USER, OPT_GROUP, OPT_EVENT, OPT_CPU,
-	       OPT_HEAP, OPT_HEAP_RATE, OPT_HEAP_LIVE };
+	       OPT_HEAP, OPT_HEAP_RATE, OPT_HEAP_LIVE, OPT_HEAP_MMAP };
 	static const struct option long_opts[] = {
 		{ "freq", required_argument, NULL, 'F' },
 		{ "duration", required_argument, NULL, 'd' },
@@ -225,6 +225,7 @@ static int cmd_record(int argc, char **argv)
 		{ "heap", no_argument, NULL, OPT_HEAP },
 		{ "heap-rate", required_argument, NULL, OPT_HEAP_RATE },
 		{ "heap-live", required_argument, NULL, OPT_HEAP_LIVE },
+		{ "heap-mmap", no_argument, NULL, OPT_HEAP_MMAP },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -337,6 +338,9 @@ static int cmd_record(int argc, char **argv)
 			}
 			o.heap_live = (uint32_t)size;
 			break;
+		case OPT_HEAP_MMAP:
+			o.heap_mmap = true;
+			break;
 		case 'q':
 			quiet = true;
 			break;
@@ -358,6 +362,11 @@ static int cmd_record(int argc, char **argv)
 	}
 	if (!o.heap)
 		o.cpu = true;
+	if ((o.heap_mmap || o.heap_rate != HEAP_DEFAULT_RATE || o.heap_live != HEAP_DEFAULT_LIVE) &&
+	    !o.heap) {
+		usage_error("record", "--heap-rate, --heap-live and --heap-mmap need --heap");
+		return 2;
+	}
 	if (o.heap && !o.command && !o.n_pids) {
 		usage_error("record", "--heap needs a target: -p PID or -- COMMAND");
 		return 2;
@@ -449,7 +458,8 @@ static const struct command commands[] = {
 	  "record [-F HZ] [-d DURATION] [-p PID[,PID...]] [--cgroup PATH] [-o FILE]\n"
 	  "        [--format pprof|folded] [--compress gzip|zstd|none] [--level N]\n"
 	  "        [--kernel-only|--user-only] [--group-by process] [--event cpu-clock|cycles]\n"
-	  "        [--cpu] [--heap [--heap-rate BYTES] [--heap-live N]] [-q] [-- COMMAND ARGS...]\n"
+	  "        [--cpu] [--heap [--heap-rate BYTES] [--heap-live N] [--heap-mmap]] [-q]\n"
+	  "        [-- COMMAND ARGS...]\n"
 	  "  Sample CPU stacks (kernel and user) with eBPF and write a pprof profile.\n"
 	  "  Whole system by default, 99 Hz for 10 s, to cpu.pb.gz. -p profiles those\n"
 	  "  processes until -d or until they all exit; --cgroup one cgroup (v2) and\n"
@@ -460,7 +470,8 @@ static const struct command commands[] = {
 	  "  --heap profiles the allocations of -p PIDs or the COMMAND instead (uprobes on\n"
 	  "  malloc, free and friends), to heap.pb.gz: alloc and inuse objects and bytes,\n"
 	  "  sampled every --heap-rate bytes on average (default 524288 = 512k; 0: every\n"
-	  "  allocation). --cpu --heap writes both, -o naming their directory." },
+	  "  allocation); --heap-mmap counts anonymous mmap/munmap calls too. --cpu --heap\n"
+	  "  writes both, -o naming their directory." },
 	{ "version", cmd_version, "version\n  Print the version of bpprof and of the libraries it links." },
 	{ "help", cmd_help, "help [COMMAND]\n  Show usage." },
 };

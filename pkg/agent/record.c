@@ -382,6 +382,7 @@ static int setup_heap(struct recorder *r, struct errmsg *e)
 	struct heap_collect_opts ho = {
 		.rate = r->o->heap_rate,
 		.live_max = r->o->heap_live,
+		.mmap = r->o->heap_mmap,
 		.on_record = heap_ingest__record,
 		.ctx = &r->hin,
 	};

@@ -29,6 +29,7 @@ struct record_opts {
 	const char *heap_output;	/* the heap profile */
 	uint64_t heap_rate;		/* mean bytes between samples; 0: every allocation */
 	uint32_t heap_live;		/* sampled blocks tracked at once */
+	bool heap_mmap;			/* anonymous mmap/munmap as allocations too */
 	enum convert_format format;	/* FORMAT_PPROF or FORMAT_FOLDED */
 	enum compress_kind compress;
 	int level;

@@ -18,6 +18,8 @@ const struct alloc_fn alloc_fns[ALLOC_FNS] = {
 	{ "valloc", HEAP_MALLOC },
 	{ "pvalloc", HEAP_MALLOC },
 	{ "free", HEAP_FREE },
+	{ "mmap", HEAP_MMAP },		/* only with heap_collect_opts.mmap */
+	{ "munmap", HEAP_MUNMAP },
 };
 
 static int fn_index(const char *name)
@@ -166,7 +168,8 @@ bool alloc_syms__allocates(const struct alloc_syms *s)
 	int i;
 
 	for (i = 0; i < ALLOC_FNS; i++)
-		if (s->found[i] && alloc_fns[i].kind != HEAP_FREE)
+		if (s->found[i] && alloc_fns[i].kind != HEAP_FREE &&
+		    alloc_fns[i].kind != HEAP_MMAP && alloc_fns[i].kind != HEAP_MUNMAP)
 			return true;
 	return false;
 }

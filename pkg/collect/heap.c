@@ -39,6 +39,7 @@ struct heap_collector {
 	struct heap_bpf *skel;
 	struct ring_buffer *rb;
 	bool multi;			/* uprobe_multi links (fds), else perf-event links */
+	bool mmap;			/* probe mmap and munmap too */
 	struct bpf_link **links;
 	size_t n_links, cap_links;
 	int *fds;
@@ -168,6 +169,7 @@ struct heap_collector *heap_collector__new(const struct heap_collect_opts *o, st
 	}
 	h->on_record = o->on_record;
 	h->ctx = o->ctx;
+	h->mmap = o->mmap;
 	h->rb = ring_buffer__new(bpf_map__fd(h->skel->maps.events), on_ring_record, h, NULL);
 	if (!h->rb) {
 		err = -errno;
@@ -285,11 +287,14 @@ static int attach_object(struct heap_collector *h, uint32_t pid, const char *pat
 	int i, err = 0;
 
 	for (i = 0; i < ALLOC_FNS; i++) {
-		if (!s->found[i] || s->alias[i])
+		int kind = alloc_fns[i].kind;
+
+		if (!s->found[i] || s->alias[i] ||
+		    (!h->mmap && (kind == HEAP_MMAP || kind == HEAP_MUNMAP)))
 			continue;
 		for (k = 0; k < 2; k++) {
-			if (k == 0 && alloc_fns[i].kind == HEAP_FREE)
-				continue;	/* free returns nothing we need */
+			if (k == 0 && (kind == HEAP_FREE || kind == HEAP_MUNMAP))
+				continue;	/* frees return nothing we need */
 			offs[k][n[k]] = s->probe[i];
 			cookies[k][n[k]++] = (uint64_t)alloc_fns[i].kind;
 		}

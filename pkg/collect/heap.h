@@ -25,7 +25,7 @@
 #define HEAP_MIN_RING		(256u << 10)
 #define HEAP_MAX_RING		(64u << 20)
 
-#define ALLOC_FNS	10
+#define ALLOC_FNS	12
 
 struct alloc_fn {
 	const char *name;
@@ -47,12 +47,13 @@ struct alloc_syms {
 
 /* 0, or -ENOEXEC for a file that is no executable or shared object. */
 int alloc_syms__read(Elf *elf, struct alloc_syms *out);
-/* Defines an allocating function (not only free). */
+/* Defines an allocating function (not only free; mmap does not count). */
 bool alloc_syms__allocates(const struct alloc_syms *s);
 
 struct heap_collect_opts {
 	uint64_t rate;			/* mean bytes between samples; 0: every allocation */
 	uint32_t live_max;		/* sampled blocks tracked at once */
+	bool mmap;			/* anonymous mmap/munmap calls too */
 	collect_record_fn *on_record;
 	void *ctx;
 };
