@@ -1,7 +1,9 @@
 /* Which allocator functions an ELF file defines, and at which file offsets
  * (what a uprobe is attached to). */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gelf.h>
 
@@ -22,7 +24,7 @@ const struct alloc_fn alloc_fns[ALLOC_FNS] = {
 	{ "munmap", HEAP_MUNMAP },
 };
 
-static int fn_index(const char *name)
+int alloc_fn__index(const char *name)
 {
 	int i;
 
@@ -107,7 +109,7 @@ static void scan(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct alloc_syms 
 		    GELF_ST_BIND(sym.st_info) == STB_LOCAL)
 			continue;
 		name = elf_strptr(elf, sh->sh_link, sym.st_name);
-		if (!name || (k = fn_index(name)) < 0 || out->found[k])
+		if (!name || (k = alloc_fn__index(name)) < 0 || out->found[k])
 			continue;
 		if (vaddr_to_off(elf, sym.st_value, &off))
 			continue;
@@ -161,6 +163,23 @@ int alloc_syms__read(Elf *elf, struct alloc_syms *out)
 		out->probe[i] = probe_point(elf, eh.e_machine, out->off[i]);
 	}
 	return 0;
+}
+
+int alloc_syms__read_file(const char *path, struct alloc_syms *out)
+{
+	Elf *elf;
+	int fd, err;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	err = elf ? alloc_syms__read(elf, out) : -ENOEXEC;
+	elf_end(elf);
+	close(fd);
+	return err;
 }
 
 bool alloc_syms__allocates(const struct alloc_syms *s)

@@ -3,7 +3,6 @@
  * here from assembly with known prologues). Attaching for real is tested
  * end to end, as root (tests/e2e-record.sh, tests/e2e-heap.sh). */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -66,35 +64,12 @@ static const char alloc_asm[] =
 	".globl _start\n_start:\n jmp _start\n"
 	".data\nflag: .byte 0\n";
 
-static int index_of(const char *name)
-{
-	int i;
-
-	for (i = 0; i < ALLOC_FNS; i++)
-		if (!strcmp(alloc_fns[i].name, name))
-			return i;
-	return -1;
-}
-
-static int read_syms(const char *path, struct alloc_syms *s)
-{
-	int fd = open(path, O_RDONLY), err;
-	Elf *elf;
-
-	assert_true(fd >= 0);
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	err = elf ? alloc_syms__read(elf, s) : -ENOEXEC;
-	elf_end(elf);
-	close(fd);
-	return err;
-}
-
 static void test_alloc_syms(void **state)
 {
 	char dir[] = "/tmp/bpprof-allocsyms.XXXXXX", cmd[PATH_MAX * 2], path[PATH_MAX];
-	int m = index_of("malloc"), f = index_of("free"), ma = index_of("memalign"),
-	    aa = index_of("aligned_alloc"), c = index_of("calloc");
+	int m = alloc_fn__index("malloc"), f = alloc_fn__index("free"),
+	    ma = alloc_fn__index("memalign"), aa = alloc_fn__index("aligned_alloc"),
+	    c = alloc_fn__index("calloc");
 	struct alloc_syms s;
 	FILE *src;
 
@@ -114,7 +89,7 @@ static void test_alloc_syms(void **state)
 
 	/* a shared object: its .dynsym */
 	snprintf(path, sizeof(path), "%s/liba.so", dir);
-	assert_int_equal(read_syms(path, &s), 0);
+	assert_int_equal(alloc_syms__read_file(path, &s), 0);
 	assert_true(s.has_symbols && !s.interp);
 	assert_true(s.found[m] && s.found[f] && s.found[ma] && s.found[aa] && !s.found[c]);
 	assert_true(!s.alias[aa] || !s.alias[ma]);
@@ -127,15 +102,15 @@ static void test_alloc_syms(void **state)
 
 	/* a static executable: its .symtab; stripped: nothing to probe */
 	snprintf(path, sizeof(path), "%s/static", dir);
-	assert_int_equal(read_syms(path, &s), 0);
+	assert_int_equal(alloc_syms__read_file(path, &s), 0);
 	assert_true(s.found[m] && s.found[f]);
 	snprintf(path, sizeof(path), "%s/stripped", dir);
-	assert_int_equal(read_syms(path, &s), 0);
+	assert_int_equal(alloc_syms__read_file(path, &s), 0);
 	assert_false(s.has_symbols);
 	assert_int_equal(s.n, 0);
 	assert_false(alloc_syms__allocates(&s));
 	snprintf(path, sizeof(path), "%s/text", dir);
-	assert_int_equal(read_syms(path, &s), -ENOEXEC);
+	assert_int_equal(alloc_syms__read_file(path, &s), -ENOEXEC);
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);

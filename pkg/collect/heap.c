@@ -25,7 +25,6 @@
 #include "collect/internal.h"
 #include "symbolize/symbolize.h"
 
-#define ATTACH_UPROBE_MULTI	48	/* enum bpf_attach_type BPF_TRACE_UPROBE_MULTI (6.6) */
 #define UPROBE_MULTI_RETURN	1	/* BPF_F_UPROBE_MULTI_RETURN */
 #define EXEC_REPORT	0	/* `targets` values, as heap.bpf.c reads them */
 #define EXEC_STOP	1
@@ -251,12 +250,11 @@ struct uprobe_multi_attr {
 	__u32 cnt, multi_flags, pid, pad;
 };
 
-static int attach_multi(struct heap_collector *h, struct bpf_program *prog, uint32_t pid,
-			const char *path, const uint64_t *offs, const uint64_t *cookies,
-			unsigned n, bool ret)
+int uprobe_multi__attach(int prog_fd, uint32_t pid, const char *path, const uint64_t *offs,
+			 const uint64_t *cookies, unsigned n, bool ret)
 {
 	struct uprobe_multi_attr a = {
-		.prog_fd = (__u32)bpf_program__fd(prog),
+		.prog_fd = (__u32)prog_fd,
 		.attach_type = ATTACH_UPROBE_MULTI,
 		.path = (__u64)(uintptr_t)path,
 		.offsets = (__u64)(uintptr_t)offs,
@@ -265,14 +263,23 @@ static int attach_multi(struct heap_collector *h, struct bpf_program *prog, uint
 		.multi_flags = ret ? UPROBE_MULTI_RETURN : 0,
 		.pid = pid,
 	};
+	int fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a));
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int attach_multi(struct heap_collector *h, struct bpf_program *prog, uint32_t pid,
+			const char *path, const uint64_t *offs, const uint64_t *cookies,
+			unsigned n, bool ret)
+{
 	int fd, err;
 
 	err = VEC_GROW(h->fds, h->cap_fds, h->n_fds + 1);
 	if (err)
 		return err;
-	fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a));
+	fd = uprobe_multi__attach(bpf_program__fd(prog), pid, path, offs, cookies, n, ret);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	h->fds[h->n_fds++] = fd;
 	return 0;
 }
@@ -342,25 +349,15 @@ static int probe_file(struct heap_collector *h, uint32_t pid, const char *seen, 
 {
 	char path[PATH_MAX + 32];
 	struct alloc_syms syms;
-	Elf *elf;
-	int fd, err;
+	int err;
 
-	/* Through the process's root: a container's libc is its own. */
+	/* Through the process's root: a container's libc is its own. Not
+	 * checked against dev:ino: on overlayfs the maps name the layer's
+	 * inode, a stat through the path the overlay's. */
 	if ((size_t)snprintf(path, sizeof(path), "/proc/%u/root%s", pid, seen) >= sizeof(path))
 		return 0;
-
-	/* Not checked against dev:ino: on overlayfs the maps name the layer's
-	 * inode, a stat through the path the overlay's. */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;	/* gone since: nothing to probe there */
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	err = elf ? alloc_syms__read(elf, &syms) : -ENOEXEC;
-	elf_end(elf);
-	close(fd);
-	if (err)
-		return 0;
+	if (alloc_syms__read_file(path, &syms))
+		return 0;	/* gone since, or no ELF: nothing to probe there */
 	r->interp |= syms.interp;
 	if (!syms.has_symbols && !r->stripped[0])
 		snprintf(r->stripped, sizeof(r->stripped), "%s", seen);

@@ -47,6 +47,10 @@ struct alloc_syms {
 
 /* 0, or -ENOEXEC for a file that is no executable or shared object. */
 int alloc_syms__read(Elf *elf, struct alloc_syms *out);
+/* The same for the file at path: also negative errno when it cannot be opened. */
+int alloc_syms__read_file(const char *path, struct alloc_syms *out);
+/* The index of an allocator function in alloc_fns, or -1. */
+int alloc_fn__index(const char *name);
 /* Defines an allocating function (not only free; mmap does not count). */
 bool alloc_syms__allocates(const struct alloc_syms *s);
 
@@ -90,6 +94,13 @@ int heap_collector__consume(struct heap_collector *h);
 /* out->v indexed by enum heap_counter, summed over CPUs. */
 int heap_collector__counters(const struct heap_collector *h, struct collect_counters *out);
 size_t heap_collector__ring_bytes(const struct heap_collector *h);
+
+/* Attach prog (loaded for uprobe_multi) to n offsets of the file at path in
+ * process pid, each with its cookie, as return probes with ret: a link fd,
+ * or negative errno (libbpf 1.1 predates uprobe_multi links). */
+int uprobe_multi__attach(int prog_fd, uint32_t pid, const char *path, const uint64_t *offs,
+			 const uint64_t *cookies, unsigned n, bool ret);
+#define ATTACH_UPROBE_MULTI	48	/* enum bpf_attach_type BPF_TRACE_UPROBE_MULTI (6.6) */
 
 /* Pure helpers, exposed for tests. */
 /* −ln of the middle of each slice of [½, 1), Q24 (bpf/heap_sample.h). */

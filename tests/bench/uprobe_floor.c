@@ -56,17 +56,8 @@
 #include "bench/floor.skel.h"
 #include "collect/heap.h"
 
-#define ATTACH_UPROBE_MULTI	48	/* BPF_TRACE_UPROBE_MULTI (6.6); libbpf 1.1 predates it */
-#define UPROBE_MULTI_RETURN	1	/* BPF_F_UPROBE_MULTI_RETURN */
 #define EXIT_SETUP		125
 #define EXIT_EXEC		127
-
-/* BPF_LINK_CREATE for a uprobe_multi link, as pkg/collect/heap.c lays it out. */
-struct uprobe_multi_attr {
-	__u32 prog_fd, target_fd, attach_type, flags;
-	__u64 path, offsets, ref_ctr_offsets, cookies;
-	__u32 cnt, multi_flags, pid, pad;
-};
 
 struct opts {
 	bool entry_only, at_entry, perf, count, verbose;
@@ -119,51 +110,6 @@ static int own_libc(char *buf, size_t size)
 	return err;
 }
 
-static int fn_index(const char *name)
-{
-	int i;
-
-	for (i = 0; i < ALLOC_FNS; i++)
-		if (!strcmp(alloc_fns[i].name, name))
-			return i;
-	return -1;
-}
-
-static int read_syms(const char *path, struct alloc_syms *s)
-{
-	int fd, err;
-	Elf *elf;
-
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	err = elf ? alloc_syms__read(elf, s) : -ENOEXEC;
-	if (elf)
-		elf_end(elf);
-	close(fd);
-	return err;
-}
-
-static int attach_multi(struct bpf_program *prog, pid_t pid, const char *path,
-			const uint64_t *offs, unsigned n, bool ret)
-{
-	struct uprobe_multi_attr a = {
-		.prog_fd = (__u32)bpf_program__fd(prog),
-		.attach_type = ATTACH_UPROBE_MULTI,
-		.path = (__u64)(uintptr_t)path,
-		.offsets = (__u64)(uintptr_t)offs,
-		.cnt = n,
-		.multi_flags = ret ? UPROBE_MULTI_RETURN : 0,
-		.pid = (__u32)pid,
-	};
-	int fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a));
-
-	return fd < 0 ? -errno : fd;
-}
-
 struct probes {
 	struct floor_bpf *skel;
 	struct bpf_link *links[3];
@@ -212,12 +158,14 @@ static int probes_open(struct probes *p, bool multi, pid_t pid, const char *path
 	if (multi) {
 		/* returns first, as bpprof does */
 		if (n_ret) {
-			err = attach_multi(p->skel->progs.floor_ret, pid, path, ret, n_ret, true);
+			err = uprobe_multi__attach(bpf_program__fd(p->skel->progs.floor_ret), (uint32_t)pid, path,
+						   ret, NULL, n_ret, true);
 			if (err < 0)
 				goto fail_attach;
 			p->fds[p->n_fds++] = err;
 		}
-		err = attach_multi(p->skel->progs.floor_entry, pid, path, entry, n_entry, false);
+		err = uprobe_multi__attach(bpf_program__fd(p->skel->progs.floor_entry), (uint32_t)pid,
+					   path, entry, NULL, n_entry, false);
 		if (err < 0)
 			goto fail_attach;
 		p->fds[p->n_fds++] = err;
@@ -289,7 +237,7 @@ static void parse(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	int im = fn_index("malloc"), ifr = fn_index("free");
+	int im = alloc_fn__index("malloc"), ifr = alloc_fn__index("free");
 	char libc[PATH_MAX];
 	struct alloc_syms s;
 	struct probes p;
@@ -310,7 +258,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "uprobe_floor: no libc in /proc/self/maps (give --libc)\n");
 		return EXIT_SETUP;
 	}
-	err = read_syms(libc, &s);
+	err = alloc_syms__read_file(libc, &s);
 	if (err || im < 0 || ifr < 0 || !s.found[im] || !s.found[ifr]) {
 		fprintf(stderr, "uprobe_floor: %s: %s\n", libc,
 			err ? strerror(-err) : "no malloc or free symbol");
