@@ -40,35 +40,6 @@ if ! "$BPPROF" help record 2>&1 | grep -q -- '--heap'; then
 	finish
 fi
 
-# Background workloads are listed in $T/bg.pids; whatever a failed check left
-# running is stopped on exit (only if it is still one of ours).
-stop_ours() { # stop_ours PID...: kill those that run a workload
-	local p
-	for p in "$@"; do
-		case $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") in
-		"$WL"/* | "$T"/*) kill "$p" 2>/dev/null || true ;;
-		esac
-	done
-}
-stop_stray() {
-	# shellcheck disable=SC2046 # one pid a line
-	[ ! -f "$T/bg.pids" ] || stop_ours $(cat "$T/bg.pids")
-}
-CLEANUP_HOOK=stop_stray
-
-# spawn CMD...: start CMD in the background, $! its pid. Its output goes
-# nowhere: an open stdout would hold check's $(...) open until it exits.
-spawn() {
-	"$@" </dev/null >/dev/null 2>&1 &
-	echo $! >>"$T/bg.pids"
-}
-
-# stop PID...: end background workloads and reap them.
-stop() {
-	kill "$@" 2>/dev/null || true
-	wait "$@" 2>/dev/null || true
-}
-
 # exe_is PID PATH: wait until PID runs PATH (the capture must not start
 # before, or it attaches to the shell's libc)
 exe_is() {

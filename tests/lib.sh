@@ -56,6 +56,37 @@ check() {
 	fi
 }
 
+# Background workloads (suites that profile processes; $WL is their
+# workloads directory) are listed in $T/bg.pids; whatever a failed check left
+# running is stopped on exit (only if it still runs a workload or a copy of
+# one in $T).
+stop_ours() { # stop_ours PID...: kill those that run a workload
+	local p
+	for p in "$@"; do
+		case $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") in
+		"$WL"/* | "$T"/*) kill "$p" 2>/dev/null || true ;;
+		esac
+	done
+}
+stop_stray() {
+	# shellcheck disable=SC2046 # one pid a line
+	[ ! -f "$T/bg.pids" ] || stop_ours $(cat "$T/bg.pids")
+}
+CLEANUP_HOOK=stop_stray
+
+# spawn CMD...: start CMD in the background, $! its pid. Its output goes
+# nowhere: an open stdout would hold check's $(...) open until it exits.
+spawn() {
+	"$@" </dev/null >/dev/null 2>&1 &
+	echo $! >>"$T/bg.pids"
+}
+
+# stop PID...: end background workloads and reap them.
+stop() {
+	kill "$@" 2>/dev/null || true
+	wait "$@" 2>/dev/null || true
+}
+
 finish() {
 	echo "$SUITE: $passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
