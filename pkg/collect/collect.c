@@ -97,6 +97,14 @@ size_t collect__ring_size(unsigned freq, unsigned ncpus, size_t record, size_t p
 				  COLLECT_MAX_RING);
 }
 
+int collect__load_error(struct errmsg *e, int err)
+{
+	if (err == -EPERM || err == -EACCES)
+		return collect__permission_error(e, err, "loading the BPF programs");
+	return errmsg__set(e, err, "loading the BPF programs: %s (run with -v for the verifier's "
+			   "log)", strerror(-err));
+}
+
 int collect__check_btf(struct errmsg *e)
 {
 	int err;
@@ -323,11 +331,7 @@ struct collector *collector__new(const struct collect_opts *o, struct errmsg *e)
 	}
 	err = cpu_bpf__load(skel);
 	if (err) {
-		if (err == -EPERM || err == -EACCES)
-			collect__permission_error(e, err, "loading the BPF programs");
-		else
-			errmsg__set(e, err, "loading the BPF programs: %s (run with -v for the "
-				    "verifier's log)", strerror(-err));
+		collect__load_error(e, err);
 		goto err_free;
 	}
 	if (o->cgroup) {

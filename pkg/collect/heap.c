@@ -112,13 +112,7 @@ static int load(struct heap_collector *h, const struct heap_collect_opts *o, boo
 	if (err)
 		return errmsg__set(e, err, "configuring the BPF maps: %s", strerror(-err));
 	err = heap_bpf__load(skel);
-	if (err) {
-		if (err == -EPERM || err == -EACCES)
-			return collect__permission_error(e, err, "loading the BPF programs");
-		return errmsg__set(e, err, "loading the BPF programs: %s (run with -v for the "
-				   "verifier's log)", strerror(-err));
-	}
-	return 0;
+	return err ? collect__load_error(e, err) : 0;
 }
 
 struct heap_collector *heap_collector__new(const struct heap_collect_opts *o, struct errmsg *e)

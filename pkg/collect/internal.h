@@ -13,6 +13,9 @@
 int collect__libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap);
 /* Sets e to say which privileges are needed; returns err. */
 int collect__permission_error(struct errmsg *e, int err, const char *what);
+/* Sets e for a failed skeleton load (privileges, or where the verifier's
+ * log is); returns err. */
+int collect__load_error(struct errmsg *e, int err);
 /* 0, or negative errno with e saying the kernel lacks BTF. */
 int collect__check_btf(struct errmsg *e);
 /* The first n counters of a per-CPU array map, summed over CPUs. */
