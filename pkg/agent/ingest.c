@@ -111,28 +111,35 @@ static int add_sample(struct cpu_ingest *in, const struct cpu_sample *s)
 	return 0;
 }
 
+/* The record's type when its header and size agree with what that type
+ * is; 0 (no type) for anything else. */
+static uint32_t record_type(const void *data, size_t size)
+{
+	static const uint32_t sizes[] = {
+		[EV_CPU_SAMPLE] = sizeof(struct cpu_sample),
+		[EV_EXEC] = sizeof(struct exec_event),
+		[EV_HEAP_ALLOC] = sizeof(struct heap_alloc),
+		[EV_HEAP_FREE] = sizeof(struct heap_free),
+		[EV_HEAP_MAPPED] = sizeof(struct heap_mapped),
+	};
+	const struct event_header *h = data;
+
+	if (size < sizeof(*h) || h->size != size || h->type >= sizeof(sizes) / sizeof(sizes[0]) ||
+	    sizes[h->type] != size)
+		return 0;
+	return h->type;
+}
+
 int cpu_ingest__record(void *ctx, const void *data, size_t size)
 {
 	struct cpu_ingest *in = ctx;
-	const struct event_header *h = data;
 	int err = 0;
 
-	if (size < sizeof(*h) || h->size != size) {
-		in->dropped++;
-		return 0;
-	}
-	switch (h->type) {
+	switch (record_type(data, size)) {
 	case EV_CPU_SAMPLE:
-		if (size != sizeof(struct cpu_sample))
-			in->dropped++;
-		else
-			err = add_sample(in, data);
+		err = add_sample(in, data);
 		break;
 	case EV_EXEC:
-		if (size != sizeof(struct exec_event)) {
-			in->dropped++;
-			break;
-		}
 		symbolizer__exec(in->sym, ((const struct exec_event *)data)->pid);
 		if (((const struct exec_event *)data)->pid == in->await_exec)
 			in->await_exec = 0;
@@ -186,30 +193,17 @@ static int add_alloc(struct heap_ingest *in, const struct heap_alloc *a)
 int heap_ingest__record(void *ctx, const void *data, size_t size)
 {
 	struct heap_ingest *in = ctx;
-	const struct event_header *h = data;
 	int err = 0;
 
-	if (size < sizeof(*h) || h->size != size) {
-		in->dropped++;
-		return 0;
-	}
-	switch (h->type) {
+	switch (record_type(data, size)) {
 	case EV_HEAP_ALLOC:
-		if (size != sizeof(struct heap_alloc))
-			in->dropped++;
-		else
-			err = add_alloc(in, data);
+		err = add_alloc(in, data);
 		break;
 	case EV_HEAP_FREE:
-		if (size != sizeof(struct heap_free))
-			in->dropped++;
-		else
-			heap_table__freed(in->heap, ((const struct heap_free *)data)->id);
+		heap_table__freed(in->heap, ((const struct heap_free *)data)->id);
 		break;
 	case EV_HEAP_MAPPED:
-		if (size != sizeof(struct heap_mapped))
-			in->dropped++;
-		else if (in->on_mapped)
+		if (in->on_mapped)
 			err = in->on_mapped(in->mapped_ctx, data);
 		break;
 	default:
