@@ -1,4 +1,5 @@
-/* Levelled logging to stderr: one sink for bpprof and for libraries that log. */
+/* Levelled logging to stderr (or a file put in its place): one sink for
+ * bpprof and for libraries that log. */
 #ifndef BPPROF_BASE_LOG_H
 #define BPPROF_BASE_LOG_H
 
@@ -8,6 +9,10 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log__set_level(enum log_level level);
 enum log_level log__level(void);
+/* Send stderr to path (appending; lines get UTC timestamps); log__reopen
+ * opens it again after logrotate moved it (SIGHUP). 0 or -errno. */
+int log__open(const char *path);
+int log__reopen(void);
 void log__vprintf(enum log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 void log__printf(enum log_level level, const char *fmt, ...)
