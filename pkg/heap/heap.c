@@ -157,3 +157,82 @@ int heap_table__freed(struct heap_table *h, uint64_t id)
 	h->slots[pos].id = 0;
 	return 0;
 }
+
+static bool holds(const struct heap_values *v)
+{
+	return v->live || v->inuse_objects != 0 || v->inuse_space != 0;
+}
+
+/* Rebuild the table with only the samples that hold memory; the live
+ * blocks follow their samples to the new indexes. */
+static int compact(struct heap_table *h, size_t keep)
+{
+	const struct stacks *old = &h->stacks;
+	struct heap_values *vals = calloc(keep ? keep : 1, sizeof(*vals));
+	uint32_t *moved = calloc(h->n_vals ? h->n_vals : 1, sizeof(*moved));
+	struct stacks t;
+	size_t i, n;
+	int err = -ENOMEM;
+
+	if (!vals || !moved || stacks__init(&t, old->limit))
+		goto free_arrays;
+	for (i = 0; i < h->n_vals; i++) {
+		const struct stacks_sample *s = &old->samples[i];
+		struct stacks_sample key = *s;
+		const uint64_t *frames;
+		const char *str;
+		int idx;
+
+		if (!holds(&h->vals[i]))
+			continue;
+		frames = stacks__frames(old, s->kstack, &n);
+		err = stacks__intern_stack(&t, frames, n, &key.kstack);
+		frames = stacks__frames(old, s->ustack, &n);
+		if (!err)
+			err = stacks__intern_stack(&t, frames, n, &key.ustack);
+		str = stacks__string(old, s->comm);
+		if (!err)
+			err = stacks__intern_string(&t, str, strlen(str), &key.comm);
+		str = stacks__string(old, s->thread_comm);
+		if (!err)
+			err = stacks__intern_string(&t, str, strlen(str), &key.thread_comm);
+		idx = err ? err : stacks__add(&t, &key, s->count);
+		if (idx < 0) {
+			err = idx;
+			goto free_table;
+		}
+		moved[i] = (uint32_t)idx;
+		vals[idx] = h->vals[i];
+	}
+	for (i = 0; h->slots && i <= h->mask; i++)
+		if (h->slots[i].id)
+			h->slots[i].sample = moved[h->slots[i].sample];
+	stacks__free(&h->stacks);
+	h->stacks = t;
+	free(h->vals);
+	h->vals = vals;
+	h->n_vals = h->cap_vals = keep;
+	free(moved);
+	return 0;
+
+free_table:
+	stacks__free(&t);
+free_arrays:
+	free(vals);
+	free(moved);
+	return err;
+}
+
+int heap_table__next_window(struct heap_table *h)
+{
+	size_t i, keep = 0;
+
+	for (i = 0; i < h->n_vals; i++) {
+		h->vals[i].alloc_objects = 0;
+		h->vals[i].alloc_space = 0;
+		keep += holds(&h->vals[i]);
+	}
+	if (h->stacks.n_samples - keep <= keep + 1024)
+		return 0;
+	return compact(h, keep);
+}

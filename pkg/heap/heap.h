@@ -49,5 +49,10 @@ void heap_table__free(struct heap_table *h);
 int heap_table__alloc(struct heap_table *h, int sample, uint64_t id, uint64_t size, bool tracked);
 /* The block id was freed: 0, or -ENOENT when it is not live here. */
 int heap_table__freed(struct heap_table *h, uint64_t id);
+/* The next capture window: allocations count from zero again, what is in
+ * use stays. Samples with nothing in use are dropped once they outnumber
+ * the others, so a long run holds what is live, not every stack it saw.
+ * Sample indexes change then. 0 or -ENOMEM (the table is unchanged). */
+int heap_table__next_window(struct heap_table *h);
 
 #endif
