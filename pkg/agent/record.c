@@ -2,7 +2,8 @@
  * command or every target exits, or the user interrupts; then stop
  * sampling, drain the ring buffers, symbolize and write. Whatever ends the
  * capture, samples already taken are written. CPU and heap captures share
- * the loop, the targets and the symbolizer. */
+ * the loop and the targets. For the daemon the loop also cuts windows:
+ * each one's profiles go to a callback instead of files. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -31,13 +32,28 @@
 
 #define TICK_MS		250	/* ring-buffer drain and progress redraw */
 #define MAX_EVENTS	16
+/* A daemon's CPU symbolizer starts afresh past these, so a long run holds
+ * the processes and files of its recent windows, not of all time. */
+#define SYM_RENEW_PROCS	2048u
+#define SYM_RENEW_FILES	1024u
+#define SYM_RENEW_SECS	3600.0
 
-enum { TAG_RING = 1, TAG_HEAP_RING, TAG_SIGNAL, TAG_TICK, TAG_END, TAG_PID };
+enum { TAG_RING = 1, TAG_HEAP_RING, TAG_SIGNAL, TAG_TICK, TAG_END, TAG_PID, TAG_WINDOW };
+
+/* Where the current window began, and the cumulative BPF counters then. */
+struct window {
+	unsigned seq;
+	int64_t wall0;
+	struct timespec mono0;
+	uint64_t cpu_samples, cpu_lost, heap_sampled, heap_lost, heap_kept;
+	struct timespec sym_born;
+};
 
 struct recorder {
 	const struct record_opts *o;
 	struct collector *col;
-	struct symbolizer *sym;
+	struct symbolizer *sym;		/* CPU frames */
+	struct symbolizer *hsym;	/* heap frames: its snapshots outlive windows */
 	struct stacks stacks;
 	struct cpu_ingest in;
 	struct heap_collector *hcol;
@@ -45,7 +61,8 @@ struct recorder {
 	struct heap_ingest hin;
 	struct errmsg heap_err;		/* why a probe failed inside the ring callback */
 	bool heap_rescan;		/* a -p target mapped code: probe it at the next tick */
-	int epfd, sigfd, tickfd, endfd;
+	int epfd, sigfd, tickfd, endfd, winfd;
+	struct window win;
 	int pidfds[RECORD_MAX_PIDS];
 	unsigned alive;
 	pid_t child;
@@ -227,8 +244,143 @@ static void rescan(struct recorder *r)
 			pr_warn("%s", e.text);
 }
 
+
+static int64_t wall_now(struct timespec *mono)
+{
+	struct timespec wall;
+
+	clock_gettime(CLOCK_MONOTONIC, mono);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	return (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
+}
+
+static int64_t mono_ns(const struct timespec *a, const struct timespec *b)
+{
+	return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000 + (b->tv_nsec - a->tv_nsec);
+}
+
+/* The CPU symbolizer starts afresh once it holds many processes or files,
+ * or is old: a new window's samples read their maps again. Heap samples
+ * outlive windows, so the heap's symbolizer stays. */
+static void renew_symbolizer(struct recorder *r, const struct timespec *now)
+{
+	struct symbolizer_stats st;
+	struct symbolizer *fresh;
+
+	symbolizer__stats(r->sym, &st);
+	if (st.procs < SYM_RENEW_PROCS && st.files < SYM_RENEW_FILES &&
+	    mono_ns(&r->win.sym_born, now) < (int64_t)(SYM_RENEW_SECS * 1e9))
+		return;
+	fresh = symbolizer__new(NULL);
+	if (!fresh)
+		return;		/* the old one serves on */
+	symbolizer__free(r->sym);
+	r->sym = r->in.sym = fresh;
+	r->win.sym_born = *now;
+	pr_debug("symbolizer renewed after %" PRIu64 " processes and %" PRIu64 " files",
+		 st.procs, st.files);
+}
+
+static int cut_cpu(struct recorder *r, struct record_window *w, struct errmsg *e)
+{
+	struct cpu_profile_opts po = {
+		.freq = r->o->freq,
+		.time_nanos = w->time_nanos,
+		.duration_nanos = w->duration_nanos,
+		.group_by_process = r->o->group_by_process,
+	};
+	struct collect_counters c;
+	struct profile_stats st;
+	struct pprof_profile *p;
+	uint64_t lost;
+	int err;
+
+	if (collector__counters(r->col, &c))
+		memset(&c, 0, sizeof(c));
+	lost = c.v[CNT_LOST] + r->in.dropped;
+	w->kind = RECORD_CPU;
+	w->samples = c.v[CNT_SAMPLES] - r->win.cpu_samples;
+	w->lost = lost - r->win.cpu_lost;
+	w->kept = r->stacks.total;
+	r->win.cpu_samples = c.v[CNT_SAMPLES];
+	r->win.cpu_lost = lost;
+	p = cpu_profile__build(&r->stacks, r->sym, &po, &st, e);
+	if (!p)
+		return -errno;
+	w->profile = p;
+	w->unsymbolized = st.frames ? (double)st.unsymbolized / (double)st.frames : 0;
+	err = r->o->on_window(r->o->window_ctx, w);
+	pprof_profile__free(p);
+	if (!err && stacks__reset(&r->stacks))
+		err = errmsg__set(e, -ENOMEM, "out of memory");
+	return err;
+}
+
+static int cut_heap(struct recorder *r, struct record_window *w, struct errmsg *e)
+{
+	struct heap_profile_opts po = {
+		.time_nanos = w->time_nanos,
+		.duration_nanos = w->duration_nanos,
+		.group_by_process = r->o->group_by_process,
+		.started_before = r->o->n_pids > 0,
+	};
+	struct collect_counters c;
+	struct profile_stats st;
+	struct pprof_profile *p;
+	uint64_t lost;
+	int err;
+
+	if (heap_collector__counters(r->hcol, &c))
+		memset(&c, 0, sizeof(c));
+	lost = c.v[HCNT_LOST] + r->hin.dropped;
+	w->kind = RECORD_HEAP;
+	w->samples = c.v[HCNT_SAMPLED] - r->win.heap_sampled;
+	w->lost = lost - r->win.heap_lost;
+	w->kept = r->heap.allocs - r->win.heap_kept;
+	r->win.heap_sampled = c.v[HCNT_SAMPLED];
+	r->win.heap_lost = lost;
+	r->win.heap_kept = r->heap.allocs;
+	p = heap_profile__build(&r->heap, r->hsym, &po, &st, e);
+	if (!p)
+		return -errno;
+	w->profile = p;
+	w->unsymbolized = st.frames ? (double)st.unsymbolized / (double)st.frames : 0;
+	err = r->o->on_window(r->o->window_ctx, w);
+	pprof_profile__free(p);
+	if (!err && heap_table__next_window(&r->heap))
+		err = errmsg__set(e, -ENOMEM, "out of memory");
+	return err;
+}
+
+/* End the current window at this instant: whatever the ring buffers hold
+ * was sampled before it and belongs to it; the next sample read belongs to
+ * the next. */
+static int cut_window(struct recorder *r, bool last, struct errmsg *e)
+{
+	struct record_window w = { .last = last };
+	struct timespec mono;
+	int64_t wall;
+	int err = last ? 0 : consume(r, true, true);
+
+	if (err)
+		return errmsg__set(e, err, "reading the ring buffer: %s", strerror(-err));
+	wall = wall_now(&mono);
+	w.seq = ++r->win.seq;
+	w.time_nanos = r->win.wall0;
+	w.duration_nanos = mono_ns(&r->win.mono0, &mono);
+	if (r->col)
+		err = cut_cpu(r, &w, e);
+	if (!err && r->hcol && heap_collector__n_probed(r->hcol))
+		err = cut_heap(r, &w, e);
+	r->win.wall0 = wall;
+	r->win.mono0 = mono;
+	if (!err && r->col && !last)
+		renew_symbolizer(r, &mono);
+	return err;
+}
+
 /* Returns when the capture should end: 0, or a negative errno. */
-static int loop(struct recorder *r, struct record_result *res)
+static int loop(struct recorder *r, struct record_result *res, struct errmsg *e)
 {
 	struct epoll_event evs[MAX_EVENTS];
 	struct collect_counters c;
@@ -266,6 +418,13 @@ static int loop(struct recorder *r, struct record_result *res)
 				break;
 			case TAG_END:
 				return 0;
+			case TAG_WINDOW:
+				if (read(r->winfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+					return -errno;
+				err = cut_window(r, false, e);
+				if (err)
+					return err;
+				break;
 			case TAG_SIGNAL:
 				if (read(r->sigfd, &si, sizeof(si)) != sizeof(si))
 					break;
@@ -276,6 +435,10 @@ static int loop(struct recorder *r, struct record_result *res)
 						r->child = 0;
 						return 0;
 					}
+					break;
+				}
+				if (si.ssi_signo == SIGHUP && r->o->on_hangup) {
+					r->o->on_hangup(r->o->window_ctx);
 					break;
 				}
 				res->interrupted = true;
@@ -330,9 +493,9 @@ static int on_mapped(void *ctx, const struct heap_mapped *m)
 		int64_t proc;
 
 		if (m->exec)
-			symbolizer__exec(r->sym, m->pid);
-		proc = symbolizer__proc(r->sym, m->pid, m->start_boottime / r->hin.ns_per_tick);
-		err = proc < 0 ? (int)proc : symbolizer__refresh(r->sym, proc);
+			symbolizer__exec(r->hsym, m->pid);
+		proc = symbolizer__proc(r->hsym, m->pid, m->start_boottime / r->hin.ns_per_tick);
+		err = proc < 0 ? (int)proc : symbolizer__refresh(r->hsym, proc);
 		if (err)
 			errmsg__set(&r->heap_err, err, "reading the maps of %s: %s",
 				    r->o->command[0], strerror(-err));
@@ -390,7 +553,10 @@ static int setup_heap(struct recorder *r, struct errmsg *e)
 
 	if (heap_table__init(&r->heap, r->o->heap_rate, RECORD_STACKS_LIMIT))
 		return errmsg__set(e, -ENOMEM, "out of memory");
-	heap_ingest__init(&r->hin, r->sym, &r->heap);
+	r->hsym = symbolizer__new(NULL);
+	if (!r->hsym)
+		return errmsg__set(e, -ENOMEM, "out of memory");
+	heap_ingest__init(&r->hin, r->hsym, &r->heap);
 	r->hin.on_mapped = on_mapped;
 	r->hin.mapped_ctx = r;
 	r->hcol = heap_collector__new(&ho, e);
@@ -442,8 +608,9 @@ static int setup(struct recorder *r, struct errmsg *e)
 	r->epfd = epoll_create1(EPOLL_CLOEXEC);
 	r->tickfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	r->endfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	r->winfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	r->sigfd = signalfd(-1, &r->blocked, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (r->epfd < 0 || r->tickfd < 0 || r->endfd < 0 || r->sigfd < 0)
+	if (r->epfd < 0 || r->tickfd < 0 || r->endfd < 0 || r->winfd < 0 || r->sigfd < 0)
 		return errmsg__set(e, -errno, "setting up the event loop: %s", strerror(errno));
 	err = open_pids(r, e);
 	if (err)
@@ -461,6 +628,8 @@ static int setup(struct recorder *r, struct errmsg *e)
 		err = watch(r, r->tickfd, TAG_TICK);
 	if (!err)
 		err = watch(r, r->endfd, TAG_END);
+	if (!err)
+		err = watch(r, r->winfd, TAG_WINDOW);
 	if (err)
 		return errmsg__set(e, err, "epoll: %s", strerror(-err));
 	return 0;
@@ -487,6 +656,7 @@ static void teardown(struct recorder *r)
 	collector__free(r->col);
 	heap_collector__free(r->hcol);
 	symbolizer__free(r->sym);
+	symbolizer__free(r->hsym);
 	stacks__free(&r->stacks);
 	heap_table__free(&r->heap);
 	for (i = 0; i < r->o->n_pids && i < RECORD_MAX_PIDS; i++)
@@ -500,6 +670,8 @@ static void teardown(struct recorder *r)
 		close(r->tickfd);
 	if (r->endfd >= 0)
 		close(r->endfd);
+	if (r->winfd >= 0)
+		close(r->winfd);
 	sigprocmask(SIG_SETMASK, &r->old_mask, NULL);
 }
 
@@ -539,7 +711,7 @@ static int write_heap(struct recorder *r, struct record_result *res, int64_t wal
 	struct pprof_profile *p;
 	int err;
 
-	p = heap_profile__build(&r->heap, r->sym, &po, &st, e);
+	p = heap_profile__build(&r->heap, r->hsym, &po, &st, e);
 	if (!p)
 		return -errno;
 	res->heap.unsymbolized = st.frames ? (double)st.unsymbolized / (double)st.frames : 0;
@@ -574,7 +746,7 @@ static void cpu_result(struct recorder *r, struct record_result *res)
 	if (c.v[CNT_EVENTS_LOST])
 		pr_warn("%" PRIu64 " exec events were lost (ring buffer full): some frames may be "
 			"symbolized with the image before exec", c.v[CNT_EVENTS_LOST]);
-	if (!res->kept)
+	if (!res->kept && !r->o->on_window)
 		pr_warn("no samples: %s", r->o->command || r->o->n_pids ? "the target did not run on "
 			"a CPU during the capture" : "nothing ran on a CPU during the capture");
 }
@@ -615,7 +787,7 @@ static void heap_result(struct recorder *r, struct record_result *res)
 	if (h->truncated)
 		pr_warn("%" PRIu64 " allocation stacks reached %u frames and may be cut short at the "
 			"root end", h->truncated, BPPROF_MAX_STACK);
-	if (!h->kept && h->objects)
+	if (!h->kept && h->objects && !r->o->on_window)
 		pr_warn("no sampled allocations: %s", r->o->heap_rate ? "the target allocated less "
 			"than the sampling rate, or nothing (try --heap-rate 0)" :
 			"the target allocated nothing during the capture");
@@ -624,7 +796,7 @@ static void heap_result(struct recorder *r, struct record_result *res)
 int record__run(const struct record_opts *o, struct record_result *res, struct errmsg *e)
 {
 	struct recorder r = {
-		.o = o, .epfd = -1, .sigfd = -1, .tickfd = -1, .endfd = -1,
+		.o = o, .epfd = -1, .sigfd = -1, .tickfd = -1, .endfd = -1, .winfd = -1,
 	};
 	struct collect_counters c = { 0 };
 	struct errmsg loop_err = { "" };
@@ -634,8 +806,8 @@ int record__run(const struct record_opts *o, struct record_result *res, struct e
 	memset(res, 0, sizeof(*res));
 	if (o->n_pids > RECORD_MAX_PIDS)
 		return errmsg__set(e, -E2BIG, "at most %u pids", RECORD_MAX_PIDS);
-	err = o->cpu ? probe_output(o->output, e) : 0;
-	if (!err && o->heap)
+	err = o->cpu && !o->on_window ? probe_output(o->output, e) : 0;
+	if (!err && o->heap && !o->on_window)
 		err = probe_output(o->heap_output, e);
 	if (err)
 		return err;
@@ -651,6 +823,8 @@ int record__run(const struct record_opts *o, struct record_result *res, struct e
 		goto out;
 	clock_gettime(CLOCK_REALTIME, &wall);
 	clock_gettime(CLOCK_MONOTONIC, &r.start);
+	r.win.wall0 = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
+	r.win.mono0 = r.win.sym_born = r.start;
 	if (o->command) {
 		err = spawn(&r, o->command, e);
 		if (err)
@@ -660,15 +834,17 @@ int record__run(const struct record_opts *o, struct record_result *res, struct e
 	err = arm_timer(r.tickfd, TICK_MS / 1000.0, TICK_MS / 1000.0);
 	if (!err && o->seconds > 0)
 		err = arm_timer(r.endfd, o->seconds, 0);
+	if (!err && o->on_window && o->interval > 0)
+		err = arm_timer(r.winfd, o->interval, o->interval);
 	if (err) {
 		errmsg__set(e, err, "timerfd: %s", strerror(-err));
 		goto out;
 	}
 
-	err = loop(&r, res);
+	err = loop(&r, res, &loop_err);
 	if (err && r.heap_err.text[0])
 		errmsg__set(&loop_err, err, "%s", r.heap_err.text);
-	else if (err)
+	else if (err && !loop_err.text[0])
 		errmsg__set(&loop_err, err, "capture stopped early: %s", strerror(-err));
 	if (r.col)
 		collector__stop(r.col);
@@ -687,7 +863,15 @@ int record__run(const struct record_opts *o, struct record_result *res, struct e
 		res->heap.objects = heap_collector__n_probed(r.hcol);
 		heap_result(&r, res);
 	}
-	{
+	if (o->on_window) {
+		struct errmsg cut_err = { "" };
+		int cerr = cut_window(&r, true, &cut_err);
+
+		if (err)
+			errmsg__set(e, err, "%s", loop_err.text);
+		else if (cerr)
+			err = errmsg__set(e, cerr, "%s", cut_err.text);
+	} else {
 		int64_t wall0 = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
 		struct errmsg cpu_err = { "" }, heap_err = { "" };
 		int cerr = 0, herr = 0;

@@ -13,10 +13,31 @@
 #include "compress/compress.h"
 #include "convert/convert.h"
 
+struct pprof_profile;
+
 #define RECORD_DEFAULT_FREQ	99u
 #define RECORD_DEFAULT_SECONDS	10.0
 #define RECORD_MAX_PIDS		1024u		/* -p list */
 #define RECORD_STACKS_LIMIT	(512u << 20)	/* aggregation table bytes per window */
+
+/* One capture window's profile, handed to record_opts.on_window. */
+enum record_kind { RECORD_CPU, RECORD_HEAP };
+
+struct record_window {
+	enum record_kind kind;
+	const struct pprof_profile *profile;
+	unsigned seq;			/* 1, 2, ... per kind */
+	int64_t time_nanos;		/* wall clock at the window's start */
+	int64_t duration_nanos;
+	uint64_t samples;		/* cpu: sampled by BPF; heap: sampled allocations */
+	uint64_t lost;			/* of those, dropped */
+	uint64_t kept;			/* in the profile: cpu samples, heap allocations */
+	double unsymbolized;		/* share of frames without a function name */
+	bool last;			/* the capture ends with it */
+};
+
+/* 0, or a negative errno that ends the capture. */
+typedef int record_window_fn(void *ctx, const struct record_window *w);
 
 struct record_opts {
 	bool cpu, heap;			/* what to capture: at least one */
@@ -38,6 +59,14 @@ struct record_opts {
 	enum collect_event event;
 	char *const *command;		/* argv to start and profile, or NULL */
 	bool progress;			/* redraw a status line on stderr */
+	/* The daemon: when on_window is set, profiles go to it instead of
+	 * files, one per kind every interval seconds (0: once, at the end).
+	 * Every sample lands in exactly one window. */
+	double interval;
+	record_window_fn *on_window;
+	void *window_ctx;
+	/* SIGHUP: called, and the capture goes on; NULL: SIGHUP ends it. */
+	void (*on_hangup)(void *ctx);
 };
 
 struct record_heap_result {
