@@ -1,0 +1,48 @@
+/* The spool: a bounded directory of profiles that could not be delivered
+ * yet, kept in the order they were put and found again after a restart.
+ * Each entry is a zstd-compressed pprof (NNNNNNNNNNNNNNNNNNNN-KIND.pb.zst,
+ * a sequence number then a kind), written atomically; when the next one
+ * would not fit in max_bytes, the oldest are dropped and counted. Not
+ * thread-safe: one owner. */
+#ifndef BPPROF_EXPORT_SPOOL_H
+#define BPPROF_EXPORT_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/errmsg.h"
+
+#define SPOOL_MAX_ENTRIES	100000u
+#define SPOOL_MAX_ENTRY_BYTES	(256u << 20)	/* one pprof, uncompressed */
+
+struct spool_stats {
+	uint64_t bytes;			/* on disk now */
+	uint64_t entries;		/* on disk now */
+	uint64_t dropped;		/* entries dropped to make room, or unreadable */
+	uint64_t dropped_bytes;
+};
+
+struct spool;
+
+/* Create dir if needed (mode 0700), remove temporaries a killed process
+ * left, index the entries there. NULL with errno and e set. */
+struct spool *spool__open(const char *dir, uint64_t max_bytes, struct errmsg *e);
+void spool__free(struct spool *s);
+
+/* Compress and store one pprof (plain protobuf bytes); kind is a short
+ * [a-z0-9] word (cpu, heap). Drops the oldest entries to make room; one
+ * bigger than max_bytes alone is refused (-EFBIG). -ENOSPC and other write
+ * errors leave the spool as it was. */
+int spool__put(struct spool *s, const void *pprof, size_t len, const char *kind,
+	       struct errmsg *e);
+/* The oldest entry, decompressed into out (cleared first); its file name
+ * in name. -ENOENT when empty. An entry that cannot be read is dropped,
+ * counted, and the next one is tried. */
+int spool__peek(struct spool *s, struct buf *out, char *name, size_t name_len,
+		struct errmsg *e);
+/* Remove the oldest entry (after its delivery, or when refused for good). */
+int spool__pop(struct spool *s);
+void spool__stats(const struct spool *s, struct spool_stats *st);
+
+#endif
