@@ -1,0 +1,286 @@
+/* The daemon: record's capture loop cutting windows, and the sinks each
+ * window goes to. Windows are encoded once on the capture thread; the
+ * sender thread compresses and pushes them, so a slow endpoint never holds
+ * up sampling. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/daemon.h"
+#include "agent/metrics.h"
+#include "base/log.h"
+#include "pprof/codec.h"
+#include "version.h"
+
+struct daemon {
+	const struct daemon_opts *o;
+	struct metrics *metrics;
+	struct sender *sender;
+	uint64_t windows, spool_dropped;	/* spool_dropped: sender thread only */
+	sigset_t signals;
+};
+
+static const char *const kinds[] = { [RECORD_CPU] = "cpu", [RECORD_HEAP] = "heap" };
+
+static int to_buf(void *ctx, const void *data, size_t len)
+{
+	return buf__append(ctx, data, len);
+}
+
+static int encode(const struct pprof_profile *p, struct buf *out, struct errmsg *e)
+{
+	struct compress_writer *w = compress_writer__new(COMPRESS_NONE, COMPRESS_LEVEL_DEFAULT, to_buf, out);
+	int err;
+
+	if (!w)
+		return errmsg__set(e, -errno, "out of memory");
+	err = pprof__encode(p, w, e);
+	if (!err)
+		err = compress_writer__finish(w);
+	compress_writer__free(w);
+	return err;
+}
+
+static void format_bytes(char *s, size_t n, uint64_t b)
+{
+	if (b < 10 * 1024)
+		snprintf(s, n, "%" PRIu64 " B", b);
+	else if (b < 10 * 1024 * 1024)
+		snprintf(s, n, "%" PRIu64 " KiB", b / 1024);
+	else
+		snprintf(s, n, "%.1f MiB", (double)b / (1024 * 1024));
+}
+
+/* "cpu window 2026-11-23T10:15:00Z +15.0s: 570 samples, 0 lost, 41 KiB" */
+static void describe(char *s, size_t n, const struct record_window *w, size_t bytes)
+{
+	time_t t = (time_t)(w->time_nanos / 1000000000);
+	char stamp[32], size[32];
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	format_bytes(size, sizeof(size), bytes);
+	snprintf(s, n, "%s window %s +%.1fs: %" PRIu64 " %s, %" PRIu64 " lost, %s", kinds[w->kind],
+		 stamp, (double)w->duration_nanos / 1e9, w->samples,
+		 w->kind == RECORD_CPU ? "samples" : "sampled allocations", w->lost, size);
+}
+
+static int on_window(void *ctx, const struct record_window *w)
+{
+	struct daemon *d = ctx;
+	const struct daemon_opts *o = d->o;
+	struct buf pb = BUF_INIT(0);
+	struct errmsg e = { "" };
+	char what[160], path[4096] = "";
+	int err;
+
+	d->windows++;
+	metrics__add(d->metrics, MC_WINDOWS, 1);
+	metrics__add(d->metrics, w->kind == RECORD_CPU ? MC_CPU_SAMPLES : MC_HEAP_SAMPLES, w->samples);
+	metrics__add(d->metrics, w->kind == RECORD_CPU ? MC_CPU_LOST : MC_HEAP_LOST, w->lost);
+	metrics__set(d->metrics, MG_LAST_WINDOW, (uint64_t)((w->time_nanos + w->duration_nanos) / 1000000000));
+	err = encode(w->profile, &pb, &e);
+	if (err) {	/* this window is lost, the next may fare better */
+		pr_err("%s window: %s", kinds[w->kind], e.text);
+		metrics__add(d->metrics, MC_WINDOWS_FAILED, 1);
+		buf__free(&pb);
+		return 0;
+	}
+	describe(what, sizeof(what), w, pb.len);
+	if (o->out.dir) {
+		err = outdir__write(&o->out, pb.data, pb.len, kinds[w->kind], w->time_nanos, path,
+				    sizeof(path), &e);
+		metrics__add(d->metrics, err ? MC_WINDOWS_FAILED : MC_WINDOWS_WRITTEN, 1);
+		if (err)
+			pr_err("%s: %s", what, e.text);
+	}
+	if (!d->sender) {
+		if (!err)
+			pr_info("%s: written %s", what, path);
+		buf__free(&pb);
+		return 0;
+	}
+	/* The sender takes the bytes; its report logs the window's line. */
+	if (sender__submit(d->sender, pb.data, pb.len, kinds[w->kind], what)) {
+		pr_err("%s: out of memory", what);
+		metrics__add(d->metrics, MC_WINDOWS_DROPPED, 1);
+	}
+	return 0;
+}
+
+static void on_report(void *ctx, const struct sender_report *r)
+{
+	static const char *const said[] = {
+		[SENT_PUSHED] = "pushed", [SENT_SPOOLED] = "spooled",
+		[SENT_REFUSED] = "refused", [SENT_DROPPED] = "dropped",
+	};
+	static const enum metric_counter counted[] = {
+		[SENT_PUSHED] = MC_WINDOWS_PUSHED, [SENT_SPOOLED] = MC_WINDOWS_SPOOLED,
+		[SENT_REFUSED] = MC_WINDOWS_FAILED, [SENT_DROPPED] = MC_WINDOWS_DROPPED,
+	};
+	struct daemon *d = ctx;
+	const struct push_result *p = &r->push;
+	char how[96] = "", spool[64] = "", size[32];
+	enum log_level level = r->outcome == SENT_PUSHED ? LOG_INFO : LOG_WARN;
+
+	if (!(r->from_spool && r->outcome == SENT_SPOOLED))
+		metrics__add(d->metrics, counted[r->outcome], 1);
+	metrics__add(d->metrics, MC_PUSH_REQUESTS, p->attempts);
+	metrics__add(d->metrics, MC_PUSH_ERRORS, p->attempts - (r->outcome == SENT_PUSHED));
+	metrics__add(d->metrics, MC_PUSH_BYTES, p->bytes);
+	if (p->attempts)
+		metrics__observe_push(d->metrics, p->seconds);
+	if (r->spool.dropped > d->spool_dropped) {
+		uint64_t n = r->spool.dropped - d->spool_dropped;
+
+		metrics__add(d->metrics, MC_WINDOWS_DROPPED, n);
+		pr_warn("spool full: %" PRIu64 " oldest windows dropped (%" PRIu64 " in all)", n,
+			r->spool.dropped);
+		d->spool_dropped = r->spool.dropped;
+	}
+	metrics__set(d->metrics, MG_SPOOL_BYTES, r->spool.bytes);
+	metrics__set(d->metrics, MG_SPOOL_ENTRIES, r->spool.entries);
+	if (p->attempts && p->status)
+		snprintf(how, sizeof(how), " (HTTP %ld, %.0f ms%s%u %s)", p->status, p->seconds * 1000,
+			 p->attempts > 1 ? ", " : "", p->attempts > 1 ? p->attempts : 0,
+			 p->attempts > 1 ? "attempts" : "");
+	if (r->spool.entries || r->outcome == SENT_SPOOLED) {
+		format_bytes(size, sizeof(size), r->spool.bytes);
+		snprintf(spool, sizeof(spool), "; spool: %" PRIu64 " windows, %s", r->spool.entries, size);
+	}
+	log__printf(level, "%s%s: %s%s%s%s%s", r->from_spool ? "spooled " : "", r->what,
+		    said[r->outcome], how, r->error[0] ? ": " : "", r->error, spool);
+}
+
+static void on_hangup(void *ctx)
+{
+	int err = log__reopen();
+
+	if (err)
+		pr_err("cannot reopen the log: %s", strerror(-err));
+	else
+		pr_info("log reopened");
+}
+
+/* Sleep until the wall clock reaches when: 0, or 1 when told to stop. */
+static int wait_until(struct daemon *d, time_t when)
+{
+	for (;;) {
+		struct timespec now, left;
+		siginfo_t si;
+		int sig;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (now.tv_sec >= when)
+			return 0;
+		/* Wake at least every minute: the clock may be set meanwhile. */
+		left.tv_sec = when - now.tv_sec - 1 < 59 ? when - now.tv_sec - 1 : 59;
+		left.tv_nsec = 1000000000 - now.tv_nsec;
+		sig = sigtimedwait(&d->signals, &si, &left);
+		if (sig == SIGTERM || sig == SIGINT)
+			return 1;
+		if (sig == SIGHUP)
+			on_hangup(d);
+	}
+}
+
+static int scheduled(struct daemon *d, struct errmsg *e)
+{
+	const struct daemon_opts *o = d->o;
+	struct record_opts rec = o->rec;
+	struct record_result res;
+
+	rec.seconds = o->duration;
+	rec.interval = 0;
+	for (;;) {
+		time_t next = cron__next(&o->cron, time(NULL));
+		char stamp[32];
+		struct tm tm;
+		int err;
+
+		if (next < 0)
+			return errmsg__set(e, -EINVAL, "the schedule never matches");
+		localtime_r(&next, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M %Z", &tm);
+		pr_info("next capture: %s, for %.1f s", stamp, o->duration);
+		if (wait_until(d, next))
+			return 0;
+		err = record__run(&rec, &res, e);
+		if (err)
+			return err;
+		if (res.interrupted)
+			return 0;
+	}
+}
+
+int daemon__run(const struct daemon_opts *o, struct errmsg *e)
+{
+	struct daemon d = { .o = o };
+	struct record_opts rec = o->rec;
+	struct record_result res;
+	sigset_t old;
+	int err;
+
+	sigemptyset(&d.signals);
+	sigaddset(&d.signals, SIGINT);
+	sigaddset(&d.signals, SIGTERM);
+	sigaddset(&d.signals, SIGHUP);
+	sigprocmask(SIG_BLOCK, &d.signals, &old);
+	d.metrics = metrics__new(BPPROF_VERSION);
+	if (!d.metrics) {
+		err = errmsg__set(e, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (o->metrics_addr) {
+		err = metrics__serve(d.metrics, o->metrics_addr, e);
+		if (err)
+			goto out;
+	}
+	if (o->out.dir) {
+		err = outdir__check(o->out.dir, e);
+		if (err)
+			goto out;
+	}
+	if (o->push) {
+		struct sender_opts so = o->sender;
+
+		so.on_report = on_report;
+		so.ctx = &d;
+		d.sender = sender__new(&so, e);
+		if (!d.sender) {
+			err = -errno;
+			goto out;
+		}
+	}
+	rec.on_window = on_window;
+	rec.on_hangup = on_hangup;
+	rec.window_ctx = &d;
+	rec.progress = false;
+	d.o = o;
+	if (o->scheduled) {
+		struct daemon_opts so = *o;
+
+		so.rec = rec;
+		d.o = &so;
+		err = scheduled(&d, e);
+		d.o = o;
+	} else {
+		rec.interval = o->interval;
+		rec.seconds = 0;
+		err = record__run(&rec, &res, e);
+		if (!err && !res.interrupted && (res.command_exited || res.pids_exited))
+			pr_info("the %s exited: stopping", res.command_exited ? "command" : "targets");
+	}
+out:
+	sender__free(d.sender);	/* the last windows: one more try, then the spool */
+	metrics__free(d.metrics);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (!err)
+		pr_info("stopped after %" PRIu64 " windows", d.windows);
+	return err;
+}
