@@ -1,0 +1,473 @@
+/* Flag parsing the commands share, and config files (libinih). */
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/parse.h"
+#include "cmd/bpprof/cli.h"
+#include "collect/collect.h"
+#include "collect/heap.h"
+#include "bpf/heap_sample.h"
+
+void usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "bpprof %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'bpprof help %s'.\n", cmd);
+}
+
+int parse_out_format(const char *cmd, const char *arg, enum convert_format *f)
+{
+	if (convert__parse_format(arg, f) || (*f != FORMAT_PPROF && *f != FORMAT_FOLDED)) {
+		usage_error(cmd, "cannot write format '%s' (pprof, folded)", arg);
+		return 2;
+	}
+	return 0;
+}
+
+int parse_compress(const char *cmd, const char *arg, enum compress_kind *k)
+{
+	if (compress__parse_kind(arg, k)) {
+		usage_error(cmd, "unknown compression '%s' (gzip, zstd, none)", arg);
+		return 2;
+	}
+	return 0;
+}
+
+int parse_level(const char *cmd, const char *arg, int *level)
+{
+	int64_t v;
+
+	if (parse__int64(arg, -131072, 22, &v)) {
+		usage_error(cmd, "bad compression level '%s'", arg);
+		return 2;
+	}
+	*level = (int)v;
+	return 0;
+}
+
+int parse_pids(const char *cmd, const char *list, uint32_t *pids, size_t max, size_t n)
+{
+	char *copy = strdup(list), *save = NULL, *tok;
+	int64_t v;
+
+	if (!copy)
+		return -1;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (parse__int64(tok, 1, INT32_MAX, &v)) {
+			usage_error(cmd, "bad pid '%s' in -p %s", tok, list);
+			free(copy);
+			return -1;
+		}
+		if (n == max) {
+			usage_error(cmd, "at most %zu pids", max);
+			free(copy);
+			return -1;
+		}
+		pids[n++] = (uint32_t)v;
+	}
+	free(copy);
+	if (n == 0) {
+		usage_error(cmd, "-p needs a pid");
+		return -1;
+	}
+	return (int)n;
+}
+
+int capture_flag(const char *cmd, int c, const char *arg, struct record_opts *o, uint32_t *pids)
+{
+	uint64_t size;
+	int64_t v;
+	int n;
+
+	switch (c) {
+	case 'F':
+		if (parse__int64(arg, 1, COLLECT_MAX_FREQ, &v)) {
+			usage_error(cmd, "bad frequency '%s' (1-%u Hz)", arg, COLLECT_MAX_FREQ);
+			return 2;
+		}
+		o->freq = (unsigned)v;
+		return 1;
+	case 'p':
+		n = parse_pids(cmd, arg, pids, RECORD_MAX_PIDS, o->n_pids);
+		if (n < 0)
+			return 2;
+		o->n_pids = (size_t)n;
+		return 1;
+	case OPT_CGROUP:
+		o->cgroup = arg;
+		return 1;
+	case OPT_KERNEL:
+		o->user_stacks = false;
+		return 1;
+	case OPT_USER:
+		o->kernel_stacks = false;
+		return 1;
+	case OPT_GROUP:
+		if (strcmp(arg, "process")) {
+			usage_error(cmd, "cannot group by '%s' (process)", arg);
+			return 2;
+		}
+		o->group_by_process = true;
+		return 1;
+	case OPT_EVENT:
+		if (!strcmp(arg, "cycles")) {
+			o->event = COLLECT_CYCLES;
+		} else if (!strcmp(arg, "cpu-clock")) {
+			o->event = COLLECT_CPU_CLOCK;
+		} else {
+			usage_error(cmd, "unknown event '%s' (cpu-clock, cycles)", arg);
+			return 2;
+		}
+		return 1;
+	case OPT_CPU:
+		o->cpu = true;
+		return 1;
+	case OPT_HEAP:
+		o->heap = true;
+		return 1;
+	case OPT_HEAP_RATE:
+		if (parse__size(arg, HEAP_MAX_RATE, &o->heap_rate)) {
+			usage_error(cmd, "bad --heap-rate '%s' (bytes, or 512k, 1m; 0 records every "
+				    "allocation)", arg);
+			return 2;
+		}
+		return 1;
+	case OPT_HEAP_LIVE:
+		if (parse__size(arg, HEAP_MAX_LIVE, &size) || !size) {
+			usage_error(cmd, "bad --heap-live '%s' (1-%u blocks)", arg, HEAP_MAX_LIVE);
+			return 2;
+		}
+		o->heap_live = (uint32_t)size;
+		return 1;
+	case OPT_HEAP_MMAP:
+		o->heap_mmap = true;
+		return 1;
+	}
+	return 0;
+}
+
+int capture_check(const char *cmd, struct record_opts *o)
+{
+	if (!o->kernel_stacks && !o->user_stacks) {
+		usage_error(cmd, "--kernel-only and --user-only exclude each other");
+		return 2;
+	}
+	if (o->command && o->n_pids) {
+		usage_error(cmd, "-p and a command exclude each other");
+		return 2;
+	}
+	if (!o->heap)
+		o->cpu = true;
+	if ((o->heap_mmap || o->heap_rate != HEAP_DEFAULT_RATE || o->heap_live != HEAP_DEFAULT_LIVE) &&
+	    !o->heap) {
+		usage_error(cmd, "--heap-rate, --heap-live and --heap-mmap need --heap");
+		return 2;
+	}
+	if (o->heap && !o->command && !o->n_pids) {
+		usage_error(cmd, "--heap needs a target: -p PID or -- COMMAND");
+		return 2;
+	}
+	if (o->heap && o->cgroup) {
+		usage_error(cmd, "--heap follows processes, not a cgroup: use -p PID or a command");
+		return 2;
+	}
+	return 0;
+}
+
+/* The first line of a file holding a secret, without its newline. */
+static int read_secret(const char *cmd, const char *flag, const char *path, char *out, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f) {
+		usage_error(cmd, "%s %s: %s", flag, path, strerror(errno));
+		return 2;
+	}
+	if (!fgets(out, (int)len, f))
+		out[0] = '\0';
+	fclose(f);
+	n = strcspn(out, "\r\n");
+	if (out[n] == '\0' && n == len - 1) {
+		usage_error(cmd, "%s %s: longer than %zu bytes", flag, path, len - 2);
+		return 2;
+	}
+	out[n] = '\0';
+	if (!n) {
+		usage_error(cmd, "%s %s: empty", flag, path);
+		return 2;
+	}
+	return 0;
+}
+
+int push_flag(const char *cmd, int c, const char *arg, struct push_opts *o, struct push_secrets *s)
+{
+	struct errmsg e = { "" };
+	double d;
+	int64_t v;
+
+	switch (c) {
+	case OPT_API:
+		if (push__parse_api(arg, &o->api)) {
+			usage_error(cmd, "unknown API '%s' (ingest, push, http)", arg);
+			return 2;
+		}
+		return 1;
+	case OPT_RAW:
+		o->ingest_raw = true;
+		return 1;
+	case OPT_APP:
+		if (push__check_app(arg, &e)) {
+			usage_error(cmd, "%s", e.text);
+			return 2;
+		}
+		o->app = arg;
+		return 1;
+	case OPT_LABEL: {
+		char *eq = strchr(arg, '=');
+
+		if (!eq) {
+			usage_error(cmd, "--label '%s': expected KEY=VALUE", arg);
+			return 2;
+		}
+		if (o->n_labels == PUSH_MAX_LABELS) {
+			usage_error(cmd, "at most %u labels", PUSH_MAX_LABELS);
+			return 2;
+		}
+		*eq = '\0';	/* argv's own bytes: they outlive the command */
+		if (push__check_label(arg, eq + 1, &e)) {
+			usage_error(cmd, "%s", e.text);
+			return 2;
+		}
+		o->labels[o->n_labels++] = (struct push_label){ arg, eq + 1 };
+		return 1;
+	}
+	case OPT_TENANT:
+		o->tenant = arg;
+		return 1;
+	case OPT_BASIC:
+		o->basic_auth = arg;
+		return 1;
+	case OPT_BASIC_FILE:
+		if (read_secret(cmd, "--basic-auth-file", arg, s->basic, sizeof(s->basic)))
+			return 2;
+		o->basic_auth = s->basic;
+		return 1;
+	case OPT_BEARER:
+		o->bearer = arg;
+		return 1;
+	case OPT_BEARER_FILE:
+		if (read_secret(cmd, "--bearer-file", arg, s->bearer, sizeof(s->bearer)))
+			return 2;
+		o->bearer = s->bearer;
+		return 1;
+	case OPT_HEADER:
+		if (o->n_headers == PUSH_MAX_HEADERS) {
+			usage_error(cmd, "at most %u headers", PUSH_MAX_HEADERS);
+			return 2;
+		}
+		o->headers[o->n_headers++] = arg;
+		return 1;
+	case OPT_CONTENT_TYPE:
+		o->content_type = arg;
+		return 1;
+	case OPT_CA:
+		o->ca_file = arg;
+		return 1;
+	case OPT_CERT:
+		o->cert = arg;
+		return 1;
+	case OPT_KEY:
+		o->key = arg;
+		return 1;
+	case OPT_INSECURE:
+		o->insecure = true;
+		return 1;
+	case OPT_TIMEOUT:
+		if (parse__duration(arg, 3600, &o->timeout)) {
+			usage_error(cmd, "bad --timeout '%s' (seconds, or 500ms, 2m)", arg);
+			return 2;
+		}
+		return 1;
+	case OPT_RETRIES:
+		if (parse__int64(arg, 0, 100, &v)) {
+			usage_error(cmd, "bad --retries '%s' (0-100)", arg);
+			return 2;
+		}
+		o->retries = (unsigned)v;
+		return 1;
+	case OPT_RETRY_WAIT:
+		if (parse__duration(arg, PUSH_MAX_BACKOFF, &d)) {
+			usage_error(cmd, "bad --retry-wait '%s' (seconds, or 500ms; at most %.0f s)", arg,
+				    PUSH_MAX_BACKOFF);
+			return 2;
+		}
+		o->retry_wait = d;
+		return 1;
+	}
+	return 0;
+}
+
+int push_check(const char *cmd, struct push_opts *o)
+{
+	if (!o->basic_auth && getenv("BPPROF_BASIC_AUTH") && *getenv("BPPROF_BASIC_AUTH"))
+		o->basic_auth = getenv("BPPROF_BASIC_AUTH");
+	if (!o->bearer && getenv("BPPROF_BEARER_TOKEN") && *getenv("BPPROF_BEARER_TOKEN"))
+		o->bearer = getenv("BPPROF_BEARER_TOKEN");
+	if (o->basic_auth && o->bearer) {
+		usage_error(cmd, "basic auth and a bearer token exclude each other");
+		return 2;
+	}
+	if (o->basic_auth && !strchr(o->basic_auth, ':')) {
+		usage_error(cmd, "basic auth: expected USER:PASSWORD");
+		return 2;
+	}
+	if ((o->cert != NULL) != (o->key != NULL)) {
+		usage_error(cmd, "--cert and --key go together");
+		return 2;
+	}
+	if (o->api == PUSH_API_HTTP && (o->n_labels || o->app || o->ingest_raw)) {
+		usage_error(cmd, "--app, --label and --ingest-raw are for --api ingest or push; a "
+			    "generic endpoint gets the profile only");
+		return 2;
+	}
+	if (o->api != PUSH_API_HTTP && o->content_type) {
+		usage_error(cmd, "--content-type is for --api http");
+		return 2;
+	}
+	if (o->api != PUSH_API_INGEST && o->ingest_raw) {
+		usage_error(cmd, "--ingest-raw is for --api ingest");
+		return 2;
+	}
+	return 0;
+}
+
+/* Config files. */
+
+struct config {
+	const char *cmd;
+	const struct option *opts;
+	char **args;
+	int n, cap;
+	bool oom;
+	struct errmsg why;	/* the first bad line's problem; ini_parse says which line */
+};
+
+static int config_add(struct config *c, char *arg)
+{
+	char **grown;
+
+	if (!arg)
+		return -ENOMEM;
+	if (c->n + 1 >= c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 32;
+		grown = realloc(c->args, (size_t)c->cap * sizeof(*grown));
+		if (!grown) {
+			free(arg);
+			return -ENOMEM;
+		}
+		c->args = grown;
+	}
+	c->args[c->n++] = arg;
+	return 0;
+}
+
+static int truth(const char *v)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1"))
+		return 1;
+	if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "0"))
+		return 0;
+	return -1;
+}
+
+/* One `key = value` line as the flag it stands for; 0 makes ini_parse
+ * report the line. */
+static int on_setting(void *user, const char *section, const char *key, const char *value)
+{
+	struct config *c = user;
+	const struct option *o;
+	char *arg = NULL;
+	int t;
+
+	if (c->why.text[0])
+		return 0;
+	if (section[0] && strcmp(section, c->cmd)) {
+		errmsg__set(&c->why, -EINVAL, "section [%s] (only [%s], or none)", section, c->cmd);
+		return 0;
+	}
+	for (o = c->opts; o->name; o++)
+		if (!strcmp(o->name, key))
+			break;
+	if (!o->name || !strcmp(key, "config") || !strcmp(key, "help")) {
+		errmsg__set(&c->why, -EINVAL, "unknown setting '%s'", key);
+		return 0;
+	}
+	if (o->has_arg == no_argument) {
+		t = truth(value);
+		if (t < 0) {
+			errmsg__set(&c->why, -EINVAL, "%s = %s: expected true or false", key, value);
+			return 0;
+		}
+		if (!t)
+			return 1;
+		if (asprintf(&arg, "--%s", key) < 0)
+			arg = NULL;
+	} else if (asprintf(&arg, "--%s=%s", key, value) < 0) {
+		arg = NULL;
+	}
+	if (config_add(c, arg)) {
+		c->oom = true;
+		return 0;
+	}
+	return 1;
+}
+
+int config_args(const char *cmd, const struct option *opts, int *argc, char ***argv)
+{
+	struct config c = { .cmd = cmd, .opts = opts };
+	const char *path = NULL;
+	int i, rc;
+
+	for (i = 1; i < *argc && strcmp((*argv)[i], "--"); i++) {
+		if (!strcmp((*argv)[i], "--config") && i + 1 < *argc)
+			path = (*argv)[i + 1];
+		else if (!strncmp((*argv)[i], "--config=", 9))
+			path = (*argv)[i] + 9;
+	}
+	if (!path)
+		return 0;
+	if (config_add(&c, strdup((*argv)[0])))
+		goto oom;
+	rc = ini_parse(path, on_setting, &c);
+	if (rc == -1) {
+		pr_err("cannot read config file %s: %s", path, strerror(errno));
+		return 1;
+	}
+	if (rc == -2 || c.oom)
+		goto oom;
+	if (rc > 0) {
+		usage_error(cmd, "%s:%d: %s", path, rc, c.why.text[0] ? c.why.text :
+			    "not a `key = value` line");
+		return 2;
+	}
+	for (i = 1; i < *argc; i++)
+		if (config_add(&c, (*argv)[i]))
+			goto oom;
+	c.args[c.n] = NULL;
+	*argc = c.n;
+	*argv = c.args;	/* lives as long as the command */
+	return 0;
+oom:
+	pr_err("out of memory");
+	return 1;
+}
