@@ -30,7 +30,7 @@ GO       ?= go
 
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 GEN      := $(BUILD)/gen
-LIBS     := -lbpf -lelf -liberty -lprotobuf-c -lzstd -lz -lxxhash -lm -lpthread
+LIBS     := -lbpf -lelf -liberty -lprotobuf-c -lcurl -lmicrohttpd -linih -lzstd -lz -lxxhash -lm -lpthread
 CFLAGS   ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \
@@ -43,7 +43,8 @@ override LDFLAGS += $(SANFLAGS)
 DEPS_PKGS := gcc g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev libdw-dev \
              zlib1g-dev libzstd-dev libxxhash-dev libprotobuf-c-dev protobuf-c-compiler \
              libiberty-dev libcurl4-openssl-dev libcmocka-dev golang-go golang-github-google-pprof-dev \
-             hyperfine zstd linux-perf time bc libjemalloc-dev bpftrace
+             hyperfine zstd linux-perf time bc libjemalloc-dev bpftrace \
+             libmicrohttpd-dev libinih-dev curl jq golang-google-protobuf-dev golang-github-robfig-cron-dev
 
 PROTO_SRCS := $(wildcard proto/*.proto)
 PROTO_C    := $(PROTO_SRCS:%.proto=$(GEN)/%.pb-c.c)
@@ -70,7 +71,7 @@ PPROFCHECK := $(BUILD)/pprofcheck
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOADS     := $(WORKLOAD_SRCS:tests/workloads/%.c=$(BUILD)/workloads/%)
 
-.PHONY: all deps test unit e2e e2e-record e2e-heap workloads run bench fuzz clean tools FORCE
+.PHONY: all deps test unit e2e e2e-record e2e-heap e2e-push e2e-run cron-peer workloads run bench fuzz clean tools FORCE
 .DEFAULT_GOAL := all
 all: $(BUILD)/bpprof
 
@@ -106,7 +107,7 @@ $(BUILD)/gen/%.o: $(GEN)/%.c
 $(GEN)/version.h: FORCE
 	$(Q)mkdir -p $(@D) && echo '#define BPPROF_VERSION "$(VERSION)"' >$@.tmp && \
 	  { cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
-$(CMD_OBJS): $(GEN)/version.h
+$(CMD_OBJS) $(BUILD)/pkg/agent/daemon.o: $(GEN)/version.h
 FORCE:
 
 # Every object may include generated headers: build them first.
@@ -136,7 +137,27 @@ $(PPROFCHECK): tests/pprofcheck/main.go
 	$(call msg,GO,$@)
 	$(Q)mkdir -p $(BUILD) && $(GOENV) $(GO) build -o $@ ./tests/pprofcheck
 
-tools: $(PPROFCHECK)
+# The loopback Pyroscope/pprof receiver the push and run tests deliver to,
+# and robfig/cron as the peer the schedule parser is checked against.
+RECEIVER := $(BUILD)/receiver
+CRONPEER := $(BUILD)/cronpeer
+$(RECEIVER): $(wildcard tests/receiver/*.go)
+	$(call msg,GO,$@)
+	$(Q)mkdir -p $(BUILD) && $(GOENV) $(GO) build -o $@ ./tests/receiver
+$(CRONPEER): tests/cronpeer/main.go
+	$(call msg,GO,$@)
+	$(Q)mkdir -p $(BUILD) && $(GOENV) $(GO) build -o $@ ./tests/cronpeer
+
+# The schedule parser's next times, for the comparison with robfig/cron.
+CRONNEXT := $(BUILD)/cron-next
+$(CRONNEXT): tests/cron/next.c $(LIBA)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
+
+tools: $(PPROFCHECK) $(RECEIVER) $(CRONPEER) $(CRONNEXT)
+
+cron-peer: $(CRONNEXT) $(CRONPEER)
+	$(Q)BUILD=$(BUILD) tests/cron/peer.sh
 
 $(BUILD)/workloads/%: tests/workloads/%.c
 	$(call msg,CC,$<)
@@ -170,10 +191,18 @@ e2e-record: $(BUILD)/bpprof $(PPROFCHECK) workloads
 e2e-heap: $(BUILD)/bpprof $(PPROFCHECK) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-heap.sh
 
+# Pushes to the loopback receiver; e2e-run needs root too (the daemon).
+e2e-push: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER)
+	$(Q)BUILD=$(BUILD) tests/e2e-push.sh
+
+e2e-run: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) workloads
+	$(Q)BUILD=$(BUILD) tests/e2e-run.sh
+
 test: deps
 	$(Q)$(MAKE) --no-print-directory all tools $(TEST_BINS) workloads
-	$(Q)tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/e2e.sh && BUILD=$(BUILD) tests/e2e-record.sh && \
-	  BUILD=$(BUILD) tests/e2e-heap.sh
+	$(Q)tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/cron/peer.sh && \
+	  BUILD=$(BUILD) tests/e2e.sh && BUILD=$(BUILD) tests/e2e-record.sh && \
+	  BUILD=$(BUILD) tests/e2e-heap.sh && BUILD=$(BUILD) tests/e2e-push.sh && BUILD=$(BUILD) tests/e2e-run.sh
 
 # The main job: 10 s of the whole system at 99 Hz, then its top functions.
 run: deps
@@ -198,7 +227,7 @@ bench: deps
 # Its own clang build of the library sources: sanitizer and coverage flags
 # must reach every object.
 FUZZ_BIN := $(BUILD)/fuzz/fuzz_input
-$(FUZZ_BIN): tests/fuzz/fuzz_input.c $(LIB_SRCS) $(PROTO_C) $(BPF_SKELS) $(wildcard pkg/*/*.h bpf/*.h)
+$(FUZZ_BIN): tests/fuzz/fuzz_input.c $(LIB_SRCS) $(PROTO_C) $(BPF_SKELS) $(GEN)/version.h $(wildcard pkg/*/*.h bpf/*.h)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D) && $(CLANG) -std=gnu11 -g -O1 -fno-omit-frame-pointer \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE \

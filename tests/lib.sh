@@ -64,7 +64,7 @@ stop_ours() { # stop_ours PID...: kill those that run a workload
 	local p
 	for p in "$@"; do
 		case $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") in
-		"$WL"/* | "$T"/*) kill "$p" 2>/dev/null || true ;;
+		"${WL:-$T}"/* | "$T"/* | "$RECEIVER"*) kill "$p" 2>/dev/null || true ;;
 		esac
 	done
 }
@@ -153,3 +153,31 @@ dir_state() {
 	ls -A "$(dirname -- "$1")" 2>&1 | LC_ALL=C sort
 	if [ "$1" != - ] && [ -e "$1" ]; then cksum <"$1"; fi
 }
+
+# ---- the loopback receiver (tests/receiver: Pyroscope's two APIs and a
+# generic pprof endpoint, judged by google/pprof's parser) ----
+RECEIVER=${RECEIVER:-$build/receiver}
+
+# receiver_start NAME [FLAGS]: start one; its port in $T/NAME.port, one JSON
+# line per request in $T/NAME.log, its pid in $T/NAME.pid.
+receiver_start() {
+	local name=$1
+	shift
+	rm -f "$T/$name.port"
+	"$RECEIVER" -addr 127.0.0.1:0 -port-file "$T/$name.port" -log "$T/$name.log" "$@" \
+		</dev/null >"$T/$name.out" 2>&1 &
+	echo $! >"$T/$name.pid"
+	echo $! >>"$T/bg.pids"
+	for _ in $(seq 100); do
+		[ -s "$T/$name.port" ] && return 0
+		sleep 0.05
+	done
+	echo "receiver $name did not start: $(cat "$T/$name.out")"
+	return 1
+}
+receiver_stop() { stop "$(cat "$T/$1.pid")"; }
+rport() { cat "$T/$1.port"; }
+# rlog NAME JQ-FILTER: the filter over every logged request (jq -c).
+rlog() { [ -f "$T/$1.log" ] && jq -c "$2" "$T/$1.log"; }
+# rcontrol NAME PATH?QUERY: the receiver's fault injection.
+rcontrol() { curl -sf -X POST "http://127.0.0.1:$(rport "$1")/_control/$2" >/dev/null; }

@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/pprof/profile"
 )
@@ -48,7 +49,7 @@ const usage = `usage: pprofcheck COMMAND [flags] FILE...
   FILTER: -tag KEY=VALUE (repeatable, all must hold; a numeric label
         matches its decimal value) keeps the samples carrying those labels;
         -focus REGEX keeps the samples with a frame whose name matches
-  gen OUT -samples N -locations M [-functions F] [-mappings K] [-seed S]
+  gen OUT -samples N -locations M [-functions F] [-mappings K] [-seed S] [-now] [-heap]
         write a large, realistic CPU profile with google/pprof's encoder
 `
 
@@ -777,6 +778,8 @@ func cmdGen(args []string) error {
 	nFuncs := fs.Int("functions", 0, "number of functions (default locations/2)")
 	nMaps := fs.Int("mappings", 8, "number of mappings (first is the main binary)")
 	seed := fs.Int64("seed", 1, "random seed (output is deterministic for a seed)")
+	now := fs.Bool("now", false, "time the profile now (ingestion refuses old profiles)")
+	heap := fs.Bool("heap", false, "heap sample types (alloc/inuse objects and space) instead of CPU")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -790,6 +793,12 @@ func cmdGen(args []string) error {
 		return fmt.Errorf("need samples>=1, locations>=64, functions>=1, 1<=mappings<=%d", len(libNames)+1)
 	}
 	p := genProfile(rand.New(rand.NewSource(*seed)), *nSamples, *nLocs, *nFuncs, *nMaps)
+	if *now {
+		p.TimeNanos = time.Now().UnixNano() - p.DurationNanos
+	}
+	if *heap {
+		toHeap(p)
+	}
 	if err := p.CheckValid(); err != nil {
 		return fmt.Errorf("generated profile invalid: %v", err)
 	}
@@ -816,6 +825,23 @@ func cmdGen(args []string) error {
 	fmt.Fprintf(os.Stderr, "pprofcheck gen: %s: %d samples, %d locations, %d functions, %d mappings\n",
 		out, len(p.Sample), len(p.Location), len(p.Function), len(p.Mapping))
 	return nil
+}
+
+// toHeap gives p a heap profile's types: each sample's count of objects,
+// 64 bytes each, allocated and (every other sample) still in use.
+func toHeap(p *profile.Profile) {
+	p.SampleType = []*profile.ValueType{
+		{Type: "alloc_objects", Unit: "count"}, {Type: "alloc_space", Unit: "bytes"},
+		{Type: "inuse_objects", Unit: "count"}, {Type: "inuse_space", Unit: "bytes"},
+	}
+	p.PeriodType = &profile.ValueType{Type: "space", Unit: "bytes"}
+	p.Period = 524288
+	p.DefaultSampleType = "inuse_space"
+	for i, s := range p.Sample {
+		n := s.Value[0]
+		held := n * int64(i%2)
+		s.Value = []int64{n, n * 64, held, held * 64}
+	}
 }
 
 func genProfile(r *rand.Rand, nSamples, nLocs, nFuncs, nMaps int) *profile.Profile {
