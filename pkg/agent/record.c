@@ -281,6 +281,22 @@ static void renew_symbolizer(struct recorder *r, const struct timespec *now)
 		 st.procs, st.files);
 }
 
+/* Give a window's profile (NULL: its build failed, errno says why) to the
+ * callback, then free it. */
+static int hand_over(struct recorder *r, struct record_window *w, struct pprof_profile *p,
+		     const struct profile_stats *st)
+{
+	int err;
+
+	if (!p)
+		return -errno;
+	w->profile = p;
+	w->unsymbolized = st->frames ? (double)st->unsymbolized / (double)st->frames : 0;
+	err = r->o->on_window(r->o->window_ctx, w);
+	pprof_profile__free(p);
+	return err;
+}
+
 static int cut_cpu(struct recorder *r, struct record_window *w, struct errmsg *e)
 {
 	struct cpu_profile_opts po = {
@@ -291,7 +307,6 @@ static int cut_cpu(struct recorder *r, struct record_window *w, struct errmsg *e
 	};
 	struct collect_counters c;
 	struct profile_stats st;
-	struct pprof_profile *p;
 	uint64_t lost;
 	int err;
 
@@ -304,13 +319,7 @@ static int cut_cpu(struct recorder *r, struct record_window *w, struct errmsg *e
 	w->kept = r->stacks.total;
 	r->win.cpu_samples = c.v[CNT_SAMPLES];
 	r->win.cpu_lost = lost;
-	p = cpu_profile__build(&r->stacks, r->sym, &po, &st, e);
-	if (!p)
-		return -errno;
-	w->profile = p;
-	w->unsymbolized = st.frames ? (double)st.unsymbolized / (double)st.frames : 0;
-	err = r->o->on_window(r->o->window_ctx, w);
-	pprof_profile__free(p);
+	err = hand_over(r, w, cpu_profile__build(&r->stacks, r->sym, &po, &st, e), &st);
 	if (!err && stacks__reset(&r->stacks))
 		err = errmsg__set(e, -ENOMEM, "out of memory");
 	return err;
@@ -326,7 +335,6 @@ static int cut_heap(struct recorder *r, struct record_window *w, struct errmsg *
 	};
 	struct collect_counters c;
 	struct profile_stats st;
-	struct pprof_profile *p;
 	uint64_t lost;
 	int err;
 
@@ -340,13 +348,7 @@ static int cut_heap(struct recorder *r, struct record_window *w, struct errmsg *
 	r->win.heap_sampled = c.v[HCNT_SAMPLED];
 	r->win.heap_lost = lost;
 	r->win.heap_kept = r->heap.allocs;
-	p = heap_profile__build(&r->heap, r->hsym, &po, &st, e);
-	if (!p)
-		return -errno;
-	w->profile = p;
-	w->unsymbolized = st.frames ? (double)st.unsymbolized / (double)st.frames : 0;
-	err = r->o->on_window(r->o->window_ctx, w);
-	pprof_profile__free(p);
+	err = hand_over(r, w, heap_profile__build(&r->heap, r->hsym, &po, &st, e), &st);
 	if (!err && heap_table__next_window(&r->heap))
 		err = errmsg__set(e, -ENOMEM, "out of memory");
 	return err;
