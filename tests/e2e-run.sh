@@ -180,13 +180,16 @@ t_injected() {
 t_spool_full() {
 	local port
 	port=$(free_port)
-	# a few short windows of an idle machine at 19 Hz fit in 4 KiB, not all
-	daemon full --push "http://127.0.0.1:$port" --interval 1s --spool-dir "$T/spool4" --spool-max-bytes 4k \
-		--retries 0
+	# one busy process at 19 Hz: windows of a few hundred bytes, a few fit in 1 KiB
+	spawn "$WL/hot" 8
+	local pid=$!
+	daemon full --push "http://127.0.0.1:$port" --interval 1s --spool-dir "$T/spool4" --spool-max-bytes 1k \
+		--retries 0 -p "$pid"
 	sleep 6.5
 	daemon_stop full
+	stop "$pid"
 	grep -q "spool full: .* oldest windows dropped" "$T/full.err" || { echo "no drop said: $(cat "$T/full.err")"; return 1; }
-	[ "$(cat "$T"/spool4/*.pb.zst | wc -c)" -le 4096 ] || { echo "spool over its bound"; return 1; }
+	[ "$(cat "$T"/spool4/*.pb.zst | wc -c)" -le 1024 ] || { echo "spool over its bound"; return 1; }
 	[ "$(ls "$T/spool4" | wc -l)" -ge 1 ] || { echo "nothing kept"; return 1; }
 }
 t_metrics() {
