@@ -96,6 +96,10 @@ static int add_sample(struct heap_table *h, uint32_t pid)
 {
 	struct stacks_sample key = { .proc = pid, .pid = pid, .tid = pid };
 
+	/* as ingest does: every sample names its process and thread */
+	if (stacks__intern_string(&h->stacks, "comm", 4, &key.comm) ||
+	    stacks__intern_string(&h->stacks, "thread", 6, &key.thread_comm))
+		return -1;
 	return stacks__add(&h->stacks, &key, 1);
 }
 
@@ -162,6 +166,39 @@ static void test_inuse_returns_to_zero(void **state)
 	heap_table__free(&h);
 }
 
+/* A daemon window: allocations count afresh, what is held stays held; once
+ * samples that hold nothing dominate they go, and the live blocks follow
+ * their samples to the new indexes (a later free still finds its block). */
+static void test_next_window(void **state)
+{
+	enum { DEAD = 3000 };
+	struct heap_table h;
+	int held, i, s;
+
+	assert_int_equal(heap_table__init(&h, 0, 0), 0);
+	for (i = 0; i < DEAD; i++) {
+		s = add_sample(&h, 1000 + (uint32_t)i);
+		assert_int_equal(heap_table__alloc(&h, s, 10 + (uint64_t)i, 8, true), 0);
+		assert_int_equal(heap_table__freed(&h, 10 + (uint64_t)i), 0);
+	}
+	held = add_sample(&h, 7);
+	assert_int_equal(heap_table__alloc(&h, held, 1, 64, true), 0);
+	assert_int_equal(heap_table__alloc(&h, held, 2, 64, true), 0);
+	assert_int_equal(heap_table__freed(&h, 1), 0);
+	assert_int_equal(heap_table__next_window(&h), 0);
+	assert_int_equal(h.stacks.n_samples, 1);	/* compacted: only the held one */
+	assert_int_equal(h.stacks.samples[0].pid, 7);
+	assert_true(h.vals[0].alloc_objects == 0 && h.vals[0].alloc_space == 0);
+	assert_true(h.vals[0].inuse_objects == 1 && h.vals[0].inuse_space == 64);
+	s = add_sample(&h, 7);				/* the same identity again */
+	assert_int_equal(s, 0);
+	assert_int_equal(heap_table__alloc(&h, s, 3, 32, true), 0);
+	assert_true(h.vals[0].alloc_space == 32 && h.vals[0].inuse_space == 96);
+	assert_int_equal(heap_table__freed(&h, 2), 0);	/* found after the move */
+	assert_true(h.vals[0].inuse_space == 32);
+	heap_table__free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -170,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_unsampling),
 		cmocka_unit_test(test_live_table),
 		cmocka_unit_test(test_inuse_returns_to_zero),
+		cmocka_unit_test(test_next_window),
 	};
 
 	return cmocka_run_group_tests_name("heap", tests, NULL, NULL);
