@@ -238,6 +238,31 @@ void out_file__abort(struct out_file *f)
 	out_file__release(f);
 }
 
+int file__make_dir(const char *dir, unsigned mode, struct errmsg *e)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	size_t i, n = strlen(dir);
+
+	if (!n || n >= sizeof(path))
+		return errmsg__set(e, -ENAMETOOLONG, "%s: bad path", dir);
+	memcpy(path, dir, n + 1);
+	for (i = 1; i <= n; i++) {	/* mkdir -p */
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		/* ENOTDIR: a file on the way, said below as it is */
+		if (mkdir(path, (mode_t)mode) && errno != EEXIST && errno != ENOTDIR)
+			return errmsg__set(e, -errno, "%s: cannot create: %s", dir, strerror(errno));
+		path[i] = i < n ? '/' : '\0';
+	}
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+		return errmsg__set(e, -ENOTDIR, "%s: not a directory", dir);
+	if (access(dir, W_OK | X_OK))
+		return errmsg__set(e, -errno, "%s: not writable: %s", dir, strerror(errno));
+	return 0;
+}
+
 int file__read_all(const char *path, struct buf *out, struct errmsg *e)
 {
 	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;

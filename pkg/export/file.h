@@ -29,6 +29,12 @@ typedef int out_file_fill_fn(void *arg, struct compress_writer *w, struct errmsg
 int out_file__write_compressed(const char *path, enum compress_kind kind, int level, out_file_fill_fn *fill,
 			       void *arg, struct errmsg *e);
 
+/* Create dir and the parents it lacks (with mode), then check it is a
+ * directory we may add files to: 0, or -errno with e saying
+ * "DIR: not a directory", "DIR: not writable: ..." or "DIR: cannot
+ * create: ...". */
+int file__make_dir(const char *dir, unsigned mode, struct errmsg *e);
+
 /* Read a whole file (or "-" for stdin) into out, bounded by out->limit. */
 struct buf;
 int file__read_all(const char *path, struct buf *out, struct errmsg *e);

@@ -16,28 +16,7 @@
 
 int outdir__check(const char *dir, struct errmsg *e)
 {
-	char path[4096];
-	size_t i, n = strlen(dir);
-	struct stat st;
-
-	if (!n || n >= sizeof(path))
-		return errmsg__set(e, -EINVAL, "output directory '%s': bad path", dir);
-	memcpy(path, dir, n + 1);
-	for (i = 1; i <= n; i++) {	/* mkdir -p */
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		path[i] = '\0';
-		if (mkdir(path, 0755) && errno != EEXIST)
-			return errmsg__set(e, -errno, "cannot create %s: %s", path, strerror(errno));
-		path[i] = i < n ? '/' : '\0';
-	}
-	if (stat(dir, &st))
-		return errmsg__set(e, -errno, "%s: %s", dir, strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return errmsg__set(e, -ENOTDIR, "%s: not a directory", dir);
-	if (access(dir, W_OK | X_OK))
-		return errmsg__set(e, -errno, "%s: %s", dir, strerror(errno));
-	return 0;
+	return file__make_dir(dir, 0755, e);
 }
 
 struct bytes {

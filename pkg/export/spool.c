@@ -121,24 +121,6 @@ static void spool__make_room(struct spool *s, uint64_t bytes, uint64_t entries)
 		spool__remove_oldest(s, true);
 }
 
-static int spool__mkdirs(const char *dir)
-{
-	char path[PATH_MAX];
-	char *p, c;
-
-	snprintf(path, sizeof(path), "%s", dir);
-	for (p = path + 1;; p++) {
-		if (*p && *p != '/')
-			continue;
-		c = *p;
-		*p = '\0';
-		if (mkdir(path, 0700) && errno != EEXIST)
-			return -errno;
-		if (!(*p = c))
-			return 0;
-	}
-}
-
 /* One pass over the directory: index entries, remove out_file's named
  * temporaries ("ENTRY.tmp.*", only left where O_TMPFILE is missing). */
 static int spool__scan(struct spool *s, struct errmsg *e)
@@ -184,8 +166,8 @@ static int spool__scan(struct spool *s, struct errmsg *e)
 
 struct spool *spool__open(const char *dir, uint64_t max_bytes, struct errmsg *e)
 {
+	struct errmsg why;
 	struct spool *s;
-	struct stat st;
 	uint64_t before;
 	int err;
 
@@ -206,18 +188,9 @@ struct spool *spool__open(const char *dir, uint64_t max_bytes, struct errmsg *e)
 		err = errmsg__set(e, -ENAMETOOLONG, "spool %s: path too long", dir);
 		goto free_spool;
 	}
-	err = spool__mkdirs(dir);
-	if (err && err != -ENOTDIR) {
-		errmsg__set(e, err, "spool %s: cannot create: %s", dir, strerror(-err));
-		goto free_spool;
-	}
-	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-		err = errmsg__set(e, -ENOTDIR, "spool %s: not a directory", dir);
-		goto free_spool;
-	}
-	if (access(dir, W_OK | X_OK)) {
-		err = -errno;
-		errmsg__set(e, err, "spool %s: not writable: %s", dir, strerror(-err));
+	err = file__make_dir(dir, 0700, &why);
+	if (err) {
+		errmsg__set(e, err, "spool %s", why.text);
 		goto free_spool;
 	}
 	err = spool__scan(s, e);
