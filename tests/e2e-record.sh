@@ -9,8 +9,9 @@
 #   BPPROF=, PPROFCHECK=, KEEP=1, ONLY=REGEX as in tests/lib.sh
 # Tolerances come from the same workloads under `perf record -F 499 -g`:
 # hot_three/hot_one measured 2.76..3.33 over 16 runs of ~1500 samples (the
-# work split itself is 3.0 by the clock); sample counts are lower bounds of
-# 30..60% of HZ x seconds, since VMs and busy CI hosts steal CPU.
+# two run the same instructions, so the split is 3.0 on any CPU); sample
+# counts are lower bounds of 30..60% of HZ x seconds, since VMs and busy CI
+# hosts steal CPU.
 set -eu
 
 if [ "$(id -u)" -ne 0 ]; then

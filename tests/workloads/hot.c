@@ -23,7 +23,7 @@
 // tested rate, so the ratio comes from the work split, not from the clock.
 #define UNIT 20000UL
 
-static volatile unsigned long sink;
+static volatile unsigned long sink_one, sink_three;
 static double deadline;
 
 static double now(void)
@@ -34,26 +34,29 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-// The same loop body in both; different constants so they are never folded
-// into one function. The accumulator lives on the stack: gcc sets up no
-// frame pointer in a leaf function without a stack frame, and a walk from
-// such a leaf skips its caller (loop_a).
+// The same instructions in both, so a unit costs the same on any CPU (with
+// different multipliers gcc picked shl/sub for one and two LEAs for the
+// other, and the ratio came out 5:1 on an Intel Xeon); each writes its own
+// sink, so the two are never folded into one function. The accumulator
+// lives on the stack: gcc sets up no frame pointer in a leaf function
+// without a stack frame, and a walk from such a leaf skips its caller
+// (loop_a).
 HOT void hot_one(void)
 {
-	volatile unsigned long acc = sink;
+	volatile unsigned long acc = sink_one;
 
 	for (unsigned long i = 0; i < 1 * UNIT; i++)
 		acc = acc * 31 + i;
-	sink = acc;
+	sink_one = acc;
 }
 
 HOT void hot_three(void)
 {
-	volatile unsigned long acc = sink;
+	volatile unsigned long acc = sink_three;
 
 	for (unsigned long i = 0; i < 3 * UNIT; i++)
-		acc = acc * 37 + i;
-	sink = acc;
+		acc = acc * 31 + i;
+	sink_three = acc;
 }
 
 HOT void loop_a(void)
