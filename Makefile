@@ -154,7 +154,13 @@ $(CRONNEXT): tests/cron/next.c $(LIBA)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 
-tools: $(PPROFCHECK) $(RECEIVER) $(CRONPEER) $(CRONNEXT)
+# The symbolizer checked against this machine's kernel, libc and vDSO.
+SYMCHECK := $(BUILD)/symcheck
+$(SYMCHECK): tests/symcheck/symcheck.c $(LIBA)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS) -ldl
+
+tools: $(PPROFCHECK) $(RECEIVER) $(CRONPEER) $(CRONNEXT) $(SYMCHECK)
 
 cron-peer: $(CRONNEXT) $(CRONPEER)
 	$(Q)BUILD=$(BUILD) tests/cron/peer.sh
@@ -185,7 +191,7 @@ e2e: $(BUILD)/bpprof $(PPROFCHECK)
 	$(Q)BUILD=$(BUILD) tests/e2e.sh
 
 # Profiles real processes: needs root (skipped without it).
-e2e-record: $(BUILD)/bpprof $(PPROFCHECK) workloads
+e2e-record: $(BUILD)/bpprof $(PPROFCHECK) $(SYMCHECK) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-record.sh
 
 e2e-heap: $(BUILD)/bpprof $(PPROFCHECK) workloads

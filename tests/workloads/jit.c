@@ -1,11 +1,16 @@
 // jit: runs code it wrote itself into anonymous memory, named only by
 // /tmp/perf-PID.map, as JITs (V8, the JVM with perf-map-agent) do; or, with
-// --vdso, spins on clock_gettime, which runs in the vDSO.
-//   jit [--vdso] [SECONDS]     default 2 s; x86-64 only for the JIT part
+// --vdso, spins on clock_gettime, which runs in the vDSO, after writing the
+// vDSO's image to FILE (so a test knows which symbols this kernel's vDSO
+// has: with the kvm-clock clocksource the time is read in a local function
+// no .dynsym entry covers, with the TSC in clock_gettime itself).
+//   jit [SECONDS]                      default 2 s; x86-64 only
+//   jit --vdso [SECONDS [FILE]]
 // The perf map is left behind, as JITs leave it: the test removes it.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +48,27 @@ __attribute__((noinline)) static void vdso_spin(double end)
 		frame++;
 }
 
+// The vDSO's pages as mapped, from AT_SYSINFO_EHDR to the end of [vdso].
+static int dump_vdso(const char *path)
+{
+	unsigned long base = getauxval(AT_SYSINFO_EHDR), start, end;
+	char line[512];
+	int found = 0;
+	FILE *maps = fopen("/proc/self/maps", "r"), *out;
+
+	if (!base || !maps)
+		return -1;
+	while (!found && fgets(line, sizeof(line), maps))
+		found = strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &start, &end) == 2 &&
+			start == base;
+	fclose(maps);
+	out = found ? fopen(path, "w") : NULL;
+	if (!out)
+		return -1;
+	found = fwrite((const void *)base, 1, end - start, out) == end - start;
+	return fclose(out) || !found ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	int vdso = argc > 1 && !strcmp(argv[1], "--vdso");
@@ -52,6 +78,10 @@ int main(int argc, char **argv)
 	FILE *f;
 
 	if (vdso) {
+		if (argc > 3 && dump_vdso(argv[3])) {
+			fprintf(stderr, "jit: cannot write the vDSO to %s\n", argv[3]);
+			return 1;
+		}
 		vdso_spin(now() + secs);
 		return 0;
 	}
