@@ -39,14 +39,18 @@ struct {
 	__type(value, __u32);
 } cgroups SEC(".maps");
 
-/* Processes already sampled. The first sample of any other wakes the
- * reader at once, so it reads the process's maps while it still lives,
- * even if it lives for a few milliseconds. */
+/* Processes already sampled, with the size of their executable mappings
+ * (mm->exec_vm, in pages) at the last sample. The first sample of any other
+ * wakes the reader at once, so it reads the process's maps while it still
+ * lives, even if it lives for a few milliseconds; so does the first sample
+ * after the process mapped new code (the dynamic linker, dlopen, a JIT's
+ * mprotect). Reading exec_vm here costs nothing outside samples, where a
+ * hook on mmap would need tracefs or slow every system call. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1);		/* sized by user space */
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u64);
 } seen SEC(".maps");
 
 struct {
@@ -88,7 +92,7 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	struct task_struct *task, *leader;
 	struct cpu_sample *s;
-	__u8 one = 1;
+	__u64 exec_vm, *known;
 	long n;
 
 	if (tid == 0 && !include_idle)
@@ -143,8 +147,12 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	if (s->flags & (SAMPLE_KSTACK_FAILED | SAMPLE_USTACK_FAILED))
 		count(CNT_STACK_FAILED);
 	flags = submit_flags();
-	if (!bpf_map_lookup_elem(&seen, &tgid)) {
-		bpf_map_update_elem(&seen, &tgid, &one, BPF_ANY);
+	exec_vm = BPF_CORE_READ(task, mm, exec_vm);
+	known = bpf_map_lookup_elem(&seen, &tgid);
+	if (!known || *known != exec_vm) {
+		if (known)
+			s->flags |= SAMPLE_MAPPED;
+		bpf_map_update_elem(&seen, &tgid, &exec_vm, BPF_ANY);
 		flags = BPF_RB_FORCE_WAKEUP;
 	}
 	bpf_ringbuf_submit(s, flags);
@@ -176,18 +184,6 @@ int BPF_PROG(on_exit, struct task_struct *task)
 
 	if (filter_pids && task->signal->live.counter == 0)
 		bpf_map_delete_elem(&pids, &tgid);
-	return 0;
-}
-
-/* New code mapped (the dynamic linker, dlopen): the next sample wakes the
- * reader, which reads the maps again if that sample's frames need it. */
-SEC("tracepoint/syscalls/sys_enter_mmap")
-int on_mmap(struct trace_event_raw_sys_enter *ctx)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	if (ctx->args[2] & 0x4 /* PROT_EXEC */)
-		bpf_map_delete_elem(&seen, &tgid);
 	return 0;
 }
 

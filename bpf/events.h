@@ -16,7 +16,7 @@ enum bpprof_event_type {
 	EV_EXEC = 2,		/* a process replaced its image: its maps changed */
 	EV_HEAP_ALLOC = 3,	/* a sampled allocation */
 	EV_HEAP_FREE = 4,	/* a sampled allocation was freed */
-	EV_HEAP_MAPPED = 5,	/* a heap target exec'd or mapped code: probe it */
+	EV_HEAP_MAPPED = 5,	/* a heap target exec'd or loaded objects: probe it */
 };
 
 /* cpu_sample.flags */
@@ -25,6 +25,8 @@ enum {
 	SAMPLE_USTACK_TRUNCATED = 1 << 1,
 	SAMPLE_KSTACK_FAILED = 1 << 2,		/* bpf_get_stack failed */
 	SAMPLE_USTACK_FAILED = 1 << 3,
+	SAMPLE_MAPPED = 1 << 4,			/* the process mapped or unmapped code since
+						 * its previous sample */
 };
 
 /* Indexes of the per-CPU `counters` array: every loss is counted. */
@@ -79,7 +81,7 @@ enum heap_counter {
 	HCNT_USTACK_TRUNCATED,
 	HCNT_STACK_FAILED,
 	HCNT_NO_THREAD,		/* no per-thread state could be made: call ignored */
-	HCNT_MAPPED_LOST,	/* exec/mmap notices lost (ring full) */
+	HCNT_MAPPED_LOST,	/* exec/link-map notices lost (ring full) */
 	HCNT_MAX
 };
 
@@ -94,6 +96,8 @@ enum {
 	HEAP_FREE,		/* (ptr) */
 	HEAP_MMAP,		/* (addr, len, prot, flags, fd, off): anonymous ones only */
 	HEAP_MUNMAP,		/* (addr, len): as free(addr) */
+	HEAP_LINKMAP,		/* the dynamic linker's _dl_debug_state(): objects were
+				 * mapped or unmapped (startup, dlopen, dlclose) */
 	HEAP_KINDS
 };
 

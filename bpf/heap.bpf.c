@@ -15,7 +15,6 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define SIGSTOP		19
-#define PROT_EXEC	0x4
 #define MAP_ANONYMOUS	0x20
 #define MAP_FAILED	(~0ull)
 #define EXEC_STOP	1	/* `targets` value: stop the process until it is probed */
@@ -45,9 +44,9 @@ struct {
 	__type(value, __u64);
 } live SEC(".maps");
 
-/* Processes being profiled: their exec and new code mappings are reported
- * (and, for EXEC_STOP, the process is stopped until user space has probed
- * what was mapped). */
+/* Processes being profiled: their exec and the objects their dynamic linker
+ * loads are reported (and, for EXEC_STOP, the process is stopped until user
+ * space has probed what was mapped). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
@@ -195,6 +194,41 @@ static __always_inline int enter(struct pt_regs *ctx, __u8 kind, __u64 size, __u
 	return 0;
 }
 
+/* A target's image or its set of objects changed: user space probes what is
+ * new. A process started by bpprof waits, stopped, until it has.
+ *
+ * Libraries are seen through the dynamic linker's _dl_debug_state(), the
+ * hook debuggers use: it runs after each batch of objects is mapped (at
+ * startup and in dlopen) and before any of their code runs. A syscall
+ * tracepoint on mmap would need tracefs (a classic tracepoint) or slow
+ * every system call of every process (the raw sys_enter one). */
+static __always_inline void mapped(__u32 tgid, bool exec)
+{
+	__u32 *how = bpf_map_lookup_elem(&targets, &tgid);
+	struct heap_mapped *m;
+
+	if (!how)
+		return;
+	m = bpf_ringbuf_reserve(&events, sizeof(*m), 0);
+	if (!m) {
+		count(HCNT_MAPPED_LOST);
+		return;
+	}
+	m->hdr.type = EV_HEAP_MAPPED;
+	m->hdr.size = sizeof(*m);
+	m->start_boottime = BPF_CORE_READ((struct task_struct *)bpf_get_current_task_btf(),
+					  group_leader, start_boottime);
+	m->pid = tgid;
+	m->stopped = *how == EXEC_STOP;
+	m->exec = exec;
+	m->pad = 0;
+	/* Stopped only when user space will hear of it, or it would never
+	 * send the SIGCONT. */
+	if (m->stopped)
+		bpf_send_signal(SIGSTOP);
+	bpf_ringbuf_submit(m, BPF_RB_FORCE_WAKEUP);
+}
+
 /* Every allocator entry point, told apart by the attach cookie (its kind):
  * one program, so one link per object when the kernel has uprobe_multi. */
 SEC("uprobe")
@@ -218,6 +252,9 @@ int heap_entry(struct pt_regs *ctx)
 		return enter(ctx, HEAP_ALIGNED, a2, 0, 0, true);
 	case HEAP_MMAP:
 		return enter(ctx, HEAP_MMAP, a2, 0, 0, PT_REGS_PARM4(ctx) & MAP_ANONYMOUS);
+	case HEAP_LINKMAP:
+		mapped(bpf_get_current_pid_tgid() >> 32, false);
+		return 0;
 	case HEAP_MUNMAP:	/* a block mapped by mmap, or nothing we know */
 	case HEAP_FREE:
 		/* No per-thread state is needed: a free inside realloc finds
@@ -322,48 +359,9 @@ int heap_ret(struct pt_regs *ctx)
 	return 0;
 }
 
-/* A target's image or code changed: user space probes what is new. A
- * process started by bpprof waits, stopped, until it has. */
-static __always_inline void mapped(__u32 tgid, bool exec)
-{
-	__u32 *how = bpf_map_lookup_elem(&targets, &tgid);
-	struct heap_mapped *m;
-
-	if (!how)
-		return;
-	m = bpf_ringbuf_reserve(&events, sizeof(*m), 0);
-	if (!m) {
-		count(HCNT_MAPPED_LOST);
-		return;
-	}
-	m->hdr.type = EV_HEAP_MAPPED;
-	m->hdr.size = sizeof(*m);
-	m->start_boottime = BPF_CORE_READ((struct task_struct *)bpf_get_current_task_btf(),
-					  group_leader, start_boottime);
-	m->pid = tgid;
-	m->stopped = *how == EXEC_STOP;
-	m->exec = exec;
-	m->pad = 0;
-	/* Stopped only when user space will hear of it, or it would never
-	 * send the SIGCONT. */
-	if (m->stopped)
-		bpf_send_signal(SIGSTOP);
-	bpf_ringbuf_submit(m, BPF_RB_FORCE_WAKEUP);
-}
-
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(heap_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
 	mapped(task->tgid, true);
-	return 0;
-}
-
-/* The dynamic linker maps each library's code with PROT_EXEC; so does
- * dlopen. Files only (fd >= 0): anonymous code has no allocator to probe. */
-SEC("tracepoint/syscalls/sys_enter_mmap")
-int heap_mmap(struct trace_event_raw_sys_enter *ctx)
-{
-	if ((ctx->args[2] & PROT_EXEC) && (long)ctx->args[4] >= 0)
-		mapped(bpf_get_current_pid_tgid() >> 32, false);
 	return 0;
 }

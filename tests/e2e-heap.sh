@@ -32,7 +32,7 @@ SUITE=e2e-heap
 . "$(dirname "$0")/lib.sh"
 WL=$(cd -P "${WORKLOADS:-$build/workloads}" 2>/dev/null && pwd) ||
 	{ echo "$SUITE: no workloads in ${WORKLOADS:-$build/workloads} (make workloads)" >&2; exit 2; }
-need_tools "$BPPROF" "$PPROFCHECK" "$WL/alloc" "$WL/alloc-static" "$WL/alloc-jemalloc"
+need_tools "$BPPROF" "$PPROFCHECK" "$WL/alloc" "$WL/alloc-static" "$WL/alloc-jemalloc" "$WL/dlalloc"
 
 if ! "$BPPROF" help record 2>&1 | grep -q -- '--heap'; then
 	failed=1
@@ -325,6 +325,25 @@ t_jemalloc() {
 	only_value "the sites' samples" "$T/jemalloc.pb.gz" comm alloc-jemalloc -focus '^site_'
 }
 check "record --heap --heap-rate 0 -- alloc-jemalloc: exact (jemalloc's functions, glibc's reallocarray), leaf = caller" t_jemalloc
+
+# A library loaded by dlopen mid-run is probed before its first call: the
+# dynamic linker's hook stops the command until it is. jemalloc's TLS needs
+# more static TLS than glibc keeps spare for dlopen: the tunable gives it.
+t_dlopen() {
+	local f=$T/dlopen.pb.gz
+	GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536 \
+		rec dlopen.pb.gz --heap --heap-rate 0 -- "$WL/dlalloc" libjemalloc.so.2 -o "$T/dlopen.table" || return 1
+	compare "$f" "$T/dlopen.table" 0
+}
+check "record --heap --heap-rate 0 -- dlalloc (dlopens jemalloc mid-run): its allocations exact from the first" t_dlopen
+
+t_no_tracefs() { # every attach works without tracefs, and mounts nothing
+	local f=$T/notracefs.pb.gz rc=0
+	in_fresh_ns "$BPPROF" record --heap --heap-rate 0 -o "$f" -- "$WL/alloc" -n 1 -o "$T/notracefs.table" </dev/null >"$f.out" 2>"$f.err" || rc=$?
+	[ "$rc" -eq 0 ] || { echo "exit $rc without tracefs: $(tail -3 "$f.err")"; return 1; }
+	compare "$f" "$T/notracefs.table" 0
+}
+check "record --heap with tracefs and debugfs unmounted (a fresh machine): exact, mounts nothing" t_no_tracefs
 
 t_mmap() { # anonymous mmaps count with --heap-mmap, file mmaps never, malloc's own once
 	local f=$T/mmap.pb.gz table=$T/mmap.table

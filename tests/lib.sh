@@ -71,8 +71,47 @@ stop_ours() { # stop_ours PID...: kill those that run a workload
 stop_stray() {
 	# shellcheck disable=SC2046 # one pid a line
 	[ ! -f "$T/bg.pids" ] || stop_ours $(cat "$T/bg.pids")
+	host_restore
 }
 CLEANUP_HOOK=stop_stray
+
+# host_set FILE VALUE: write VALUE into a /proc/sys or /sys FILE, keeping the
+# old value (the first time) for host_restore, which runs on exit too: a
+# check that changes the machine leaves it as it found it.
+host_set() {
+	[ -w "$1" ] || { echo "$1: not writable"; return 1; }
+	grep -qsxF "$1" "$T/host.files" || { echo "$1" >>"$T/host.files" && cat "$1" >>"$T/host.old"; }
+	echo "$2" >"$1"
+}
+host_restore() {
+	local f v
+	[ -f "$T/host.files" ] || return 0
+	# a few tries: the kernel refuses some (perf_event_max_stack) while
+	# the BPF programs of a run that just ended are still being freed
+	paste -d'\t' "$T/host.files" "$T/host.old" | while IFS=$'\t' read -r f v; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			[ "$(cat "$f" 2>/dev/null)" = "$v" ] || echo "$v" >"$f" 2>/dev/null || { sleep 0.2; continue; }
+			break
+		done
+		[ "$(cat "$f" 2>/dev/null)" = "$v" ] || { echo "$SUITE: cannot restore $f to $v" >&2; exit 1; }
+	done || return 1
+	rm -f "$T/host.files" "$T/host.old"
+}
+
+# in_fresh_ns CMD...: CMD where tracefs and debugfs are not mounted, as on a
+# fresh machine; fails if any still is, or if one is mounted after CMD (bpprof
+# must mount nothing).
+in_fresh_ns() {
+	unshare -m --propagation private sh -c '
+		for m in $(awk '"'"'$3 == "tracefs" || $3 == "debugfs" { print $2 }'"'"' /proc/self/mounts | sort -r); do
+			umount "$m" || exit 125
+		done
+		"$@"; rc=$?
+		if awk '"'"'$3 == "tracefs" || $3 == "debugfs" { found = 1 } END { exit !found }'"'"' /proc/self/mounts; then
+			echo "tracefs or debugfs is mounted after: $*" >&2; exit 126
+		fi
+		exit $rc' sh "$@"
+}
 
 # spawn CMD...: start CMD in the background, $! its pid. Its output goes
 # nowhere: an open stdout would hold check's $(...) open until it exits.

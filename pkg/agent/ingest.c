@@ -51,18 +51,19 @@ static size_t frames_used(const __u64 *frames, __u32 n)
 }
 
 /* A sample's identity in the table: its process snapshot (the maps read
- * again first if a frame needs it), names and stacks interned. */
+ * again first if a frame needs it; mapped: the process is known to have
+ * mapped code since its last sample), names and stacks interned. */
 static int sample_key(struct symbolizer *sym, struct stacks *t, uint64_t ns_per_tick,
 		      const char *comm, const char *thread_comm, uint64_t start_boottime,
 		      const uint64_t *kstack, size_t klen, const uint64_t *ustack, size_t ulen,
-		      struct stacks_sample *key)
+		      bool mapped, struct stacks_sample *key)
 {
 	int64_t proc;
 	int err = 0;
 
 	proc = symbolizer__proc(sym, key->pid, start_boottime / ns_per_tick);
 	if (proc >= 0 && ulen)
-		err = symbolizer__check(sym, proc, ustack, ulen);
+		err = symbolizer__check(sym, proc, ustack, ulen, mapped);
 	if (proc < 0 || err < 0)
 		return proc < 0 ? (int)proc : err;
 	key->proc = proc;
@@ -98,7 +99,7 @@ static int add_sample(struct cpu_ingest *in, const struct cpu_sample *s)
 	err = sample_key(in->sym, in->stacks, in->ns_per_tick, s->comm, s->thread_comm,
 			 s->start_boottime, (const uint64_t *)s->kstack,
 			 frames_used(s->kstack, s->kstack_len), (const uint64_t *)s->ustack,
-			 frames_used(s->ustack, s->ustack_len), &key);
+			 frames_used(s->ustack, s->ustack_len), s->flags & SAMPLE_MAPPED, &key);
 	if (!err)
 		err = stacks__add(in->stacks, &key, 1);
 	if (err == -E2BIG) {
@@ -178,7 +179,7 @@ static int add_alloc(struct heap_ingest *in, const struct heap_alloc *a)
 	if (n)
 		ustack[0]--;
 	err = sample_key(in->sym, &in->heap->stacks, in->ns_per_tick, a->comm, a->thread_comm,
-			 a->start_boottime, NULL, 0, ustack, n, &key);
+			 a->start_boottime, NULL, 0, ustack, n, false, &key);
 	if (!err)
 		err = stacks__add(&in->heap->stacks, &key, 1);
 	if (err >= 0)

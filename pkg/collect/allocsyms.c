@@ -1,5 +1,6 @@
 /* Which allocator functions an ELF file defines, and at which file offsets
- * (what a uprobe is attached to). */
+ * (what a uprobe is attached to); also the dynamic linker's hook that says
+ * new objects were loaded. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -22,6 +23,9 @@ const struct alloc_fn alloc_fns[ALLOC_FNS] = {
 	{ "free", HEAP_FREE },
 	{ "mmap", HEAP_MMAP },		/* only with heap_collect_opts.mmap */
 	{ "munmap", HEAP_MUNMAP },
+	/* the dynamic linker's debugger hook: called once objects are mapped,
+	 * before their code runs (startup, dlopen) */
+	{ "_dl_debug_state", HEAP_LINKMAP },
 };
 
 int alloc_fn__index(const char *name)
@@ -187,8 +191,13 @@ bool alloc_syms__allocates(const struct alloc_syms *s)
 	int i;
 
 	for (i = 0; i < ALLOC_FNS; i++)
-		if (s->found[i] && alloc_fns[i].kind != HEAP_FREE &&
-		    alloc_fns[i].kind != HEAP_MMAP && alloc_fns[i].kind != HEAP_MUNMAP)
+		if (s->found[i] && alloc_fns[i].kind != HEAP_FREE && alloc_fns[i].kind != HEAP_MMAP &&
+		    alloc_fns[i].kind != HEAP_MUNMAP && alloc_fns[i].kind != HEAP_LINKMAP)
 			return true;
 	return false;
+}
+
+bool alloc_syms__loads(const struct alloc_syms *s)
+{
+	return s->found[alloc_fn__index("_dl_debug_state")];
 }

@@ -31,6 +31,7 @@
 
 struct probed {			/* an object probed in a process */
 	uint32_t pid;
+	bool allocates;			/* else only the dynamic linker's hook */
 	uint64_t dev, ino;
 };
 
@@ -150,14 +151,13 @@ struct heap_collector *heap_collector__new(const struct heap_collect_opts *o, st
 	}
 	if (err)
 		goto err_free;
-	/* Only the exec and mmap watchers attach by themselves; the uprobes
-	 * go on per process. */
+	/* Only the exec watcher attaches by itself; the uprobes go on per
+	 * process. */
 	h->skel->links.heap_exec = bpf_program__attach(h->skel->progs.heap_exec);
-	if (h->skel->links.heap_exec)
-		h->skel->links.heap_mmap = bpf_program__attach(h->skel->progs.heap_mmap);
-	if (!h->skel->links.heap_exec || !h->skel->links.heap_mmap) {
+	if (!h->skel->links.heap_exec) {
 		err = -errno;
-		errmsg__set(e, err, "attaching the process tracepoints: %s", strerror(-err));
+		errmsg__set(e, err, "attaching the exec tracepoint (BTF, sched_process_exec): %s",
+			    strerror(-err));
 		goto err_free;
 	}
 	h->on_record = o->on_record;
@@ -294,8 +294,9 @@ static int attach_object(struct heap_collector *h, uint32_t pid, const char *pat
 		    (!h->mmap && (kind == HEAP_MMAP || kind == HEAP_MUNMAP)))
 			continue;
 		for (k = 0; k < 2; k++) {
-			if (k == 0 && (kind == HEAP_FREE || kind == HEAP_MUNMAP))
-				continue;	/* frees return nothing we need */
+			if (k == 0 && (kind == HEAP_FREE || kind == HEAP_MUNMAP ||
+				       kind == HEAP_LINKMAP))
+				continue;	/* their returns tell nothing we need */
 			offs[k][n[k]] = s->probe[i];
 			cookies[k][n[k]++] = (uint64_t)alloc_fns[i].kind;
 		}
@@ -326,13 +327,13 @@ static bool is_probed(const struct heap_collector *h, uint32_t pid, uint64_t dev
 	return false;
 }
 
-static unsigned probed_count(const struct heap_collector *h, uint32_t pid)
+static unsigned probed_count(const struct heap_collector *h, uint32_t pid, bool allocators)
 {
 	unsigned n = 0;
 	size_t i;
 
 	for (i = 0; i < h->n_probed; i++)
-		n += h->probed[i].pid == pid;
+		n += h->probed[i].pid == pid && (h->probed[i].allocates || !allocators);
 	return n;
 }
 
@@ -355,9 +356,9 @@ static int probe_file(struct heap_collector *h, uint32_t pid, const char *seen, 
 	r->interp |= syms.interp;
 	if (!syms.has_symbols && !r->stripped[0])
 		snprintf(r->stripped, sizeof(r->stripped), "%s", seen);
-	if (!alloc_syms__allocates(&syms))
+	if (!alloc_syms__allocates(&syms) && !alloc_syms__loads(&syms))
 		return 0;
-	if (probed_count(h, pid) >= HEAP_MAX_OBJECTS)
+	if (probed_count(h, pid, false) >= HEAP_MAX_OBJECTS)
 		return errmsg__set(e, -E2BIG, "process %u maps more than %u allocator objects",
 				   pid, HEAP_MAX_OBJECTS);
 	err = VEC_GROW(h->probed, h->cap_probed, h->n_probed + 1);
@@ -368,7 +369,9 @@ static int probe_file(struct heap_collector *h, uint32_t pid, const char *seen, 
 			return collect__permission_error(e, err, "attaching uprobes");
 		return errmsg__set(e, err, "probing the allocator in %s: %s", seen, strerror(-err));
 	}
-	h->probed[h->n_probed++] = (struct probed){ pid, dev, ino };
+	h->probed[h->n_probed++] = (struct probed){ pid, alloc_syms__allocates(&syms), dev, ino };
+	if (!h->probed[h->n_probed - 1].allocates)
+		return 0;	/* the dynamic linker: no allocator of its own */
 	r->added++;
 	if (!r->first[0])
 		snprintf(r->first, sizeof(r->first), "%s", seen);
@@ -413,7 +416,7 @@ int heap_collector__probe(struct heap_collector *h, uint32_t pid, struct heap_pr
 	}
 	free(line);
 	fclose(f);
-	r->objects = probed_count(h, pid);
+	r->objects = probed_count(h, pid, true);
 	return err;
 }
 

@@ -25,7 +25,7 @@
 #define HEAP_MIN_RING		(256u << 10)
 #define HEAP_MAX_RING		(64u << 20)
 
-#define ALLOC_FNS	12
+#define ALLOC_FNS	13
 
 struct alloc_fn {
 	const char *name;
@@ -53,6 +53,8 @@ int alloc_syms__read_file(const char *path, struct alloc_syms *out);
 int alloc_fn__index(const char *name);
 /* Defines an allocating function (not only free; mmap does not count). */
 bool alloc_syms__allocates(const struct alloc_syms *s);
+/* Is a dynamic linker: defines the hook it calls after loading objects. */
+bool alloc_syms__loads(const struct alloc_syms *s);
 
 struct heap_collect_opts {
 	uint64_t rate;			/* mean bytes between samples; 0: every allocation */
@@ -76,12 +78,13 @@ struct heap_collector;
 struct heap_collector *heap_collector__new(const struct heap_collect_opts *o, struct errmsg *e);
 void heap_collector__free(struct heap_collector *h);
 
-/* Report pid's exec and new code mappings (EV_HEAP_MAPPED); with stop, the
- * process also stops (SIGSTOP) at each until the caller has probed it and
- * sent SIGCONT. */
+/* Report pid's exec and the objects its dynamic linker loads (EV_HEAP_MAPPED,
+ * once the linker is probed); with stop, the process also stops (SIGSTOP)
+ * at each until the caller has probed it and sent SIGCONT. */
 int heap_collector__target(struct heap_collector *h, uint32_t pid, bool stop);
 /* Probe the allocator functions of every object pid maps that defines
- * them and is not probed yet. 0, or negative errno with e set. */
+ * them and is not probed yet, and its dynamic linker's hook. 0, or negative
+ * errno with e set. */
 int heap_collector__probe(struct heap_collector *h, uint32_t pid, struct heap_probe_report *r,
 			  struct errmsg *e);
 

@@ -1036,7 +1036,8 @@ static uint64_t now_ns(void)
 
 static struct umap *proc__find_map(const struct proc *p, uint64_t addr);
 
-int symbolizer__check(struct symbolizer *s, int64_t proc_id, const uint64_t *frames, size_t n)
+int symbolizer__check(struct symbolizer *s, int64_t proc_id, const uint64_t *frames, size_t n,
+		      bool mapped)
 {
 	uint64_t now, gone;
 	struct proc *p;
@@ -1051,12 +1052,13 @@ int symbolizer__check(struct symbolizer *s, int64_t proc_id, const uint64_t *fra
 	for (i = 0; i < n; i++)
 		if (!proc__find_map(p, frames[i]))
 			break;
-	if (i == n || p->refreshes >= SYM_MAX_REFRESHES)
+	if (i == n)
 		return 0;
 	/* A walk through code without frame pointers yields garbage
-	 * addresses that no refresh explains: back off, doubling the gap. */
+	 * addresses that no refresh explains: back off, doubling the gap,
+	 * unless the process is known to have mapped code since. */
 	now = now_ns();
-	if (now < p->next_refresh)
+	if (!mapped && (p->refreshes >= SYM_MAX_REFRESHES || now < p->next_refresh))
 		return 0;
 	s->st.refreshes++;
 	gone = s->st.procs_gone;

@@ -72,9 +72,11 @@ int64_t symbolizer__proc(struct symbolizer *s, uint32_t pid, uint64_t start_time
  * no mapping, the process has mapped code since the snapshot (the dynamic
  * linker, dlopen, a JIT) and its maps are read again, under the same id.
  * Rate-limited per snapshot (the gap doubles each time), since a broken
- * frame-pointer walk also yields addresses no mapping holds. 1 when the
- * maps were read again, 0, or negative errno. */
-int symbolizer__check(struct symbolizer *s, int64_t proc_id, const uint64_t *frames, size_t n);
+ * frame-pointer walk also yields addresses no mapping holds; not when
+ * mapped says the process did map code since its previous sample. 1 when
+ * the maps were read again, 0, or negative errno. */
+int symbolizer__check(struct symbolizer *s, int64_t proc_id, const uint64_t *frames, size_t n,
+		      bool mapped);
 
 /* Read snapshot proc_id's maps again now: the caller knows the process
  * mapped code (and that it cannot change while it is stopped). 0 or

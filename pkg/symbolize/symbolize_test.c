@@ -941,12 +941,13 @@ static void test_exec(void **state)
 static void test_refresh(void **state)
 {
 	const uint32_t pid = 4260;
-	const uint64_t base = 0x7f6000000000ull, base2 = 0x7f6100000000ull;
+	const uint64_t base = 0x7f6000000000ull, base2 = 0x7f6100000000ull,
+		       base3 = 0x7f6200000000ull;
 	struct buf b = BUF_INIT(0);
 	char lib[PATH_MAX], cxx[PATH_MAX], in[PATH_MAX];
 	struct symbolizer_stats st;
 	struct symbolizer *s;
-	uint64_t known, later, garbage = 0x1234;
+	uint64_t known, later, third, garbage = 0x1234;
 	int64_t id;
 
 	built(lib, "libx-stripped.so");
@@ -961,20 +962,29 @@ static void test_refresh(void **state)
 
 	s = fake_symbolizer(false);
 	id = symbolizer__proc(s, pid, 9100);
-	assert_int_equal(symbolizer__check(s, id, &known, 1), 0);
+	assert_int_equal(symbolizer__check(s, id, &known, 1, false), 0);
 	maps_add_elf(&b, cxx, base2, "/usr/lib/libcxx.so", root_of(in, pid, "/usr/lib/libcxx.so"),
 		     NULL);
 	write_maps(pid, &b);
-	assert_int_equal(symbolizer__check(s, id, (uint64_t[]){ known, later }, 2), 1);
+	assert_int_equal(symbolizer__check(s, id, (uint64_t[]){ known, later }, 2, false), 1);
 	assert_int_equal(symbolizer__proc(s, pid, 9100), id);
 	expect_name(s, id, later, "ns::twice(int, double)");
 	expect_name(s, id, known, "lib_exported_two");
 	/* garbage no refresh explains: read once, then not within the gap */
-	assert_int_equal(symbolizer__check(s, id, &garbage, 1), 1);
-	assert_int_equal(symbolizer__check(s, id, &garbage, 1), 0);
+	assert_int_equal(symbolizer__check(s, id, &garbage, 1, false), 1);
+	assert_int_equal(symbolizer__check(s, id, &garbage, 1, false), 0);
+	/* within the gap, a library mapped since: read when the sample says
+	 * the process mapped code (BPF saw its executable size change) */
+	install(pid, lib, "/usr/lib/liby.so");
+	maps_add_elf(&b, lib, base3, "/usr/lib/liby.so", root_of(in, pid, "/usr/lib/liby.so"), NULL);
+	write_maps(pid, &b);
+	third = base3 + elf_value(lib, "lib_exported_two");
+	assert_int_equal(symbolizer__check(s, id, &third, 1, false), 0);
+	assert_int_equal(symbolizer__check(s, id, &third, 1, true), 1);
+	expect_name(s, id, third, "lib_exported_two");
 	symbolizer__stats(s, &st);
-	assert_int_equal(st.refreshes, 2);
-	assert_int_equal(symbolizer__check(s, 424242, &garbage, 1), -EINVAL);
+	assert_int_equal(st.refreshes, 3);
+	assert_int_equal(symbolizer__check(s, 424242, &garbage, 1, false), -EINVAL);
 	symbolizer__free(s);
 	buf__free(&b);
 }
