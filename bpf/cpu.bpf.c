@@ -19,6 +19,7 @@ const volatile bool kernel_stacks = true;
 const volatile bool user_stacks = true;
 const volatile bool include_idle = false;
 const volatile __u64 wakeup_bytes = 0;		/* wake the reader past this backlog */
+const volatile __u32 max_frames = BPPROF_MAX_STACK;	/* kernel.perf_event_max_stack may be lower */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -126,7 +127,7 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 			s->flags |= SAMPLE_KSTACK_FAILED;
 		else
 			s->kstack_len = n / sizeof(__u64);
-		if (s->kstack_len == BPPROF_MAX_STACK) {
+		if (s->kstack_len >= max_frames) {
 			s->flags |= SAMPLE_KSTACK_TRUNCATED;
 			count(CNT_KSTACK_TRUNCATED);
 		}
@@ -139,7 +140,7 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 			s->flags |= SAMPLE_USTACK_FAILED;
 		else
 			s->ustack_len = n / sizeof(__u64);
-		if (s->ustack_len == BPPROF_MAX_STACK) {
+		if (s->ustack_len >= max_frames) {
 			s->flags |= SAMPLE_USTACK_TRUNCATED;
 			count(CNT_USTACK_TRUNCATED);
 		}

@@ -23,6 +23,7 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u64 sample_rate = 524288;	/* mean bytes between samples; 0: every one */
 const volatile __u32 neg_log[HEAP_LOG_TABLE];	/* heap_sample_draw's table */
 const volatile __u64 wakeup_bytes = 0;		/* wake the reader past this backlog */
+const volatile __u32 max_frames = BPPROF_MAX_STACK;	/* kernel.perf_event_max_stack may be lower */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -318,7 +319,7 @@ static __always_inline void record(struct pt_regs *ctx, struct heap_thread *t, _
 	if (n < 0) {
 		a->flags |= HEAP_USTACK_FAILED;
 		count(HCNT_STACK_FAILED);
-	} else if (a->ustack_len == BPPROF_MAX_STACK) {
+	} else if (a->ustack_len >= max_frames) {
 		a->flags |= HEAP_USTACK_TRUNCATED;
 		count(HCNT_USTACK_TRUNCATED);
 	}

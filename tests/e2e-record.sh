@@ -923,4 +923,89 @@ t_quiet() {
 }
 check "record --quiet: nothing on stderr" t_quiet
 
+# ---- 9. the host: what a fresh or unusual machine has ----
+# Each setting is changed for one check and restored (host_set), or hidden
+# in a private mount namespace: the machine is left as it was.
+
+t_no_tracefs() { # every attach works without tracefs, and mounts nothing
+	local f=$T/notracefs.pb.gz rc=0
+	in_fresh_ns "$BPPROF" record -F $HZ -o "$f" -- "$WL/hot" 1 </dev/null >"$f.out" 2>"$f.err" || rc=$?
+	[ "$rc" -eq 0 ] || { echo "exit $rc without tracefs: $(tail -3 "$f.err")"; return 1; }
+	strict "$f" || return 1
+	expect_samples "$f" hot $HZ 1 0.3 -focus '^hot_(three|one)$'
+}
+check "record with tracefs and debugfs unmounted (a fresh machine): works, mounts nothing" t_no_tracefs
+
+t_no_btf() { # /sys/kernel/btf hidden: one line that names BTF and what to do
+	mkdir -p "$T/empty"
+	RUN_AS=(unshare -m --propagation private sh -c 'mount --bind "$0" /sys/kernel/btf && exec "$@"' "$T/empty")
+	rec_fails nobtf 'BTF.*CONFIG_DEBUG_INFO_BTF' -d 1
+}
+check "record on a kernel without BTF: one line naming CONFIG_DEBUG_INFO_BTF, nothing written" t_no_btf
+RUN_AS=()
+
+t_kptr_restrict() { # kallsyms shows zeros: kernel frames unnamed, said once, still written
+	local f=$T/kptr.pb.gz rc=0
+	host_set /proc/sys/kernel/kptr_restrict 2 || return 1
+	rec kptr.pb.gz -F $HZ -- "$WL/sys" 1 || rc=1
+	host_restore || rc=1
+	[ "$rc" -eq 0 ] || return 1
+	[ "$(grep -c 'kptr_restrict' "$f.err")" -eq 1 ] || { echo "want one line naming kptr_restrict: $(head -3 "$f.err")"; return 1; }
+	! "$PPROFCHECK" folded -type samples "$f" | grep -qE "$KERNEL_RE" ||
+		{ echo "kernel frames named with kallsyms hidden"; return 1; }
+	"$PPROFCHECK" folded -type samples "$f" | grep -q '@\[kernel.kallsyms\]\|0x[0-9a-f]*' ||
+		{ echo "no unnamed kernel frames"; return 1; }
+	expect_samples "$f" sys_spin $HZ 1 0.3 -focus '^sys_spin$'
+}
+check "record with kernel.kptr_restrict=2: kernel frames unnamed, one line saying so, profile written" t_kptr_restrict
+
+t_max_stack() { # kernel.perf_event_max_stack below 127: said once, stacks cut there
+	local f=$T/maxstack.pb.gz rc=0 deepest
+	host_set /proc/sys/kernel/perf_event_max_stack 3 || return 1
+	rec maxstack.pb.gz -F $HZ -- "$WL/hot" 1 || rc=1
+	host_restore || rc=1
+	[ "$rc" -eq 0 ] || return 1
+	[ "$(grep -c 'perf_event_max_stack is 3' "$f.err")" -eq 1 ] || { echo "want one line naming the sysctl: $(head -3 "$f.err")"; return 1; }
+	deepest=$("$PPROFCHECK" folded -type samples "$f" | awk '{ n = split($1, a, ";"); if (n > m) m = n } END { print m + 0 }')
+	between "deepest stack (user frames, kernel frames)" 1 "$deepest" 6
+}
+check "record with kernel.perf_event_max_stack=3: one line saying so, stacks cut at 3 frames" t_max_stack
+
+t_max_rate() { # -F above kernel.perf_event_max_sample_rate: one line naming it
+	local rc=0
+	host_set /proc/sys/kernel/perf_event_max_sample_rate 1000 || return 1
+	rec_fails maxrate 'perf_event_max_sample_rate \(1000\)' -F 4000 -d 1 || rc=1
+	host_restore || rc=1
+	return $rc
+}
+check "record -F above kernel.perf_event_max_sample_rate: one line naming the sysctl, nothing written" t_max_rate
+
+t_cgroup_v1() { # a cgroup v1 directory cannot be a BPF filter: said
+	local v1
+	v1=$(awk '$3 == "cgroup" { print $2; exit }' /proc/mounts)
+	[ -n "$v1" ] || { echo "skipped: no cgroup v1 hierarchy"; return 0; }
+	rec_fails cgv1 'not a cgroup v2 directory' --cgroup "$v1" -d 1
+}
+check "record --cgroup of a cgroup v1 directory: one line saying v2 is needed" t_cgroup_v1
+
+t_hotplug() { # a CPU taken offline and back mid-capture is sampled again
+	local f=$T/hotplug.pb.gz cpu=/sys/devices/system/cpu/cpu1/online rec_pid a rc=0
+	[ -w "$cpu" ] && [ "$(cat "$cpu")" = 1 ] || { echo "skipped: CPU 1 cannot be taken offline here"; return 0; }
+	timeout -k 5 "$LIMIT" "$BPPROF" record -F $HZ -d 6 -o "$f" </dev/null >"$f.out" 2>"$f.err" &
+	rec_pid=$!
+	sleep 1
+	host_set "$cpu" 0 && sleep 1 && echo 1 >"$cpu" || rc=1
+	sleep 1.5
+	# pinned to the CPU that came back: only its new event can see it
+	spawn taskset -c 1 "$WL/hot" 2
+	a=$!
+	wait "$rec_pid" || rc=1
+	stop "$a"
+	host_restore || rc=1
+	[ "$rc" -eq 0 ] || { echo "record or the CPU toggle failed: $(tail -3 "$f.err")"; return 1; }
+	grep -q 'CPU 1 came online' "$f.err" || { echo "not said: $(head -3 "$f.err")"; return 1; }
+	expect_samples "$f" "hot on CPU 1 after it came back" $HZ 2 0.3 -focus '^hot_(three|one)$'
+}
+check "record with a CPU taken offline and back mid-capture: that CPU sampled again, said" t_hotplug
+
 finish

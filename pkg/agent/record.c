@@ -31,6 +31,7 @@
 #include "symbolize/symbolize.h"
 
 #define TICK_MS		250	/* ring-buffer drain and progress redraw */
+#define CPU_SYNC_TICKS	4	/* CPUs brought online are sampled within a second */
 #define MAX_EVENTS	16
 /* A daemon's CPU symbolizer starts afresh past these, so a long run holds
  * the processes and files of its recent windows, not of all time. */
@@ -61,6 +62,7 @@ struct recorder {
 	struct heap_ingest hin;
 	struct errmsg heap_err;		/* why a probe failed inside the ring callback */
 	bool heap_rescan;		/* a -p target mapped code: probe it at the next tick */
+	unsigned ticks;
 	int epfd, sigfd, tickfd, endfd, winfd;
 	struct window win;
 	int pidfds[RECORD_MAX_PIDS];
@@ -415,6 +417,8 @@ static int loop(struct recorder *r, struct record_result *res, struct errmsg *e)
 					return err;
 				if (r->heap_rescan)
 					rescan(r);
+				if (r->col && ++r->ticks % CPU_SYNC_TICKS == 0)
+					collector__sync_cpus(r->col);
 				if (r->o->progress)
 					show_progress(r, &c, false);
 				break;

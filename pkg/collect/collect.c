@@ -1,6 +1,7 @@
 /* Skeleton lifecycle, per-CPU perf events and the ring buffer. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -22,12 +24,23 @@
 #define VMLINUX_BTF	"/sys/kernel/btf/vmlinux"
 #define CGROUP2_MAGIC	0x63677270	/* CGROUP2_SUPER_MAGIC */
 
+/* A CPU's perf event. A CPU that goes offline takes its event out of the
+ * kernel's schedule for good (it stays off when the CPU comes back), so
+ * collector__sync_cpus opens a new one; an event that is off shows as a
+ * time_enabled that stopped moving. */
+struct cpu_slot {
+	struct bpf_link *link;		/* NULL: no event on this CPU */
+	int pfd;
+	uint64_t enabled_ns;		/* time_enabled at the last sync */
+};
+
 struct collector {
 	struct cpu_bpf *skel;
 	struct ring_buffer *rb;
-	struct bpf_link **links;	/* one per online CPU */
-	int *pfds;
-	unsigned n_cpus;		/* online, with an event */
+	struct cpu_slot *cpus;		/* indexed by CPU number, n_slots of them */
+	unsigned n_slots;
+	unsigned n_cpus;		/* with an event */
+	struct collect_opts opts;	/* for events opened later */
 	size_t ring_bytes;
 	int possible_cpus;
 	bool stopped;			/* links and perf events gone */
@@ -97,10 +110,30 @@ size_t collect__ring_size(unsigned freq, unsigned ncpus, size_t record, size_t p
 				  COLLECT_MAX_RING);
 }
 
+/* A kernel older than what the programs use fails their load with a bare
+ * EINVAL or E2BIG: say which kernel it is. */
+static bool kernel_older_than(unsigned major, unsigned minor, char *release, size_t len)
+{
+	struct utsname u;
+	unsigned a, b;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &a, &b) != 2)
+		return false;
+	snprintf(release, len, "%s", u.release);
+	return a < major || (a == major && b < minor);
+}
+
 int collect__load_error(struct errmsg *e, int err)
 {
+	char release[65];
+
 	if (err == -EPERM || err == -EACCES)
 		return collect__permission_error(e, err, "loading the BPF programs");
+	if (kernel_older_than(COLLECT_MIN_KERNEL_MAJOR, COLLECT_MIN_KERNEL_MINOR, release,
+			      sizeof(release)))
+		return errmsg__set(e, err, "loading the BPF programs: %s: this kernel is %s, bpprof "
+				   "needs Linux %u.%u or later", strerror(-err), release,
+				   COLLECT_MIN_KERNEL_MAJOR, COLLECT_MIN_KERNEL_MINOR);
 	return errmsg__set(e, err, "loading the BPF programs: %s (run with -v for the verifier's "
 			   "log)", strerror(-err));
 }
@@ -122,6 +155,44 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 	struct collector *c = ctx;
 
 	return c->on_record(c->ctx, data, size);
+}
+
+/* /proc/sys/kernel/NAME as a number, or dflt when it cannot be read. */
+static unsigned sysctl_value(const char *name, unsigned dflt)
+{
+	char path[128], text[32];
+	unsigned long v;
+	char *end;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/kernel/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return dflt;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return dflt;
+	text[n] = '\0';
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	return errno || end == text || v > UINT_MAX ? dflt : (unsigned)v;
+}
+
+unsigned collect__max_frames(void)
+{
+	static bool said;
+	unsigned n = sysctl_value("perf_event_max_stack", BPPROF_MAX_STACK);
+
+	if (n >= BPPROF_MAX_STACK)
+		return BPPROF_MAX_STACK;
+	if (!said)
+		pr_warn("kernel.perf_event_max_stack is %u: stacks are cut at %u frames (sysctl "
+			"-w kernel.perf_event_max_stack=%u for the whole stack)\n", n, n,
+			BPPROF_MAX_STACK);
+	said = true;
+	return n ? n : 1;
 }
 
 static int online_cpus(bool *online)
@@ -149,6 +220,7 @@ static int open_perf_event(const struct collect_opts *o, unsigned cpu)
 		.freq = 1,
 		.sample_freq = o->freq,
 		.disabled = 1,	/* attaching the program enables it */
+		.read_format = PERF_FORMAT_TOTAL_TIME_ENABLED,
 		.exclude_kernel = !o->kernel_stacks,
 		.exclude_user = !o->user_stacks,
 	};
@@ -208,7 +280,9 @@ static int set_cgroup(struct collector *c, const char *path, struct errmsg *e)
 	} else {
 		err = cgroup2_root(root, sizeof(root));
 		if (err)
-			return errmsg__set(e, err, "--cgroup %s: no cgroup v2 hierarchy is mounted", path);
+			return errmsg__set(e, err, "--cgroup %s: no cgroup v2 hierarchy is mounted (BPF "
+					   "filters on cgroup v2 only: boot with "
+					   "systemd.unified_cgroup_hierarchy=1)", path);
 		if ((size_t)snprintf(full, sizeof(full), "%s/%s", root, path) >= sizeof(full))
 			return errmsg__set(e, -ENAMETOOLONG, "--cgroup %s: path too long", path);
 	}
@@ -217,7 +291,9 @@ static int set_cgroup(struct collector *c, const char *path, struct errmsg *e)
 		return errmsg__set(e, -errno, "--cgroup %s: %s", full, strerror(errno));
 	if (fstatfs(fd, &sfs) || sfs.f_type != CGROUP2_MAGIC) {
 		close(fd);
-		return errmsg__set(e, -EINVAL, "--cgroup %s: not a cgroup v2 directory", full);
+		return errmsg__set(e, -EINVAL, "--cgroup %s: not a cgroup v2 directory (BPF filters "
+				   "on cgroup v2 only; a relative path is taken under %s)", full,
+				   cgroup2_root(root, sizeof(root)) ? "the cgroup v2 mount" : root);
 	}
 	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.cgroups), &key, &fd, BPF_ANY)) {
 		err = -errno;
@@ -228,7 +304,56 @@ static int set_cgroup(struct collector *c, const char *path, struct errmsg *e)
 	return 0;
 }
 
-static int attach_cpus(struct collector *c, const struct collect_opts *o, struct errmsg *e)
+static void close_cpu(struct collector *c, unsigned cpu)
+{
+	struct cpu_slot *sl = &c->cpus[cpu];
+
+	if (!sl->link)
+		return;
+	bpf_link__destroy(sl->link);
+	close(sl->pfd);
+	sl->link = NULL;
+	c->n_cpus--;
+}
+
+/* Open and attach cpu's event: 0, 1 when the CPU went offline meanwhile,
+ * or negative errno with e set. */
+static int open_cpu(struct collector *c, unsigned cpu, struct errmsg *e)
+{
+	const struct collect_opts *o = &c->opts;
+	struct cpu_slot *sl = &c->cpus[cpu];
+	struct bpf_link *link;
+	int fd, err;
+
+	fd = open_perf_event(o, cpu);
+	if (fd < 0) {
+		err = -errno;
+		if (err == -ENODEV)
+			return 1;
+		if (err == -ENOENT || err == -EOPNOTSUPP)
+			return errmsg__set(e, err, "event %s is not available on this machine (try "
+					   "the default, cpu-clock)",
+					   o->event == COLLECT_CYCLES ? "cycles" : "cpu-clock");
+		if (err == -EACCES || err == -EPERM)
+			return collect__permission_error(e, err, "perf_event_open");
+		if (err == -EINVAL && o->freq > sysctl_value("perf_event_max_sample_rate", o->freq))
+			return errmsg__set(e, err, "-F %u is above kernel.perf_event_max_sample_rate "
+					   "(%u): lower -F, or raise the sysctl", o->freq,
+					   sysctl_value("perf_event_max_sample_rate", 0));
+		return errmsg__set(e, err, "perf_event_open on CPU %u: %s", cpu, strerror(-err));
+	}
+	link = bpf_program__attach_perf_event(c->skel->progs.on_cpu_sample, fd);
+	if (!link) {
+		err = -errno;
+		close(fd);
+		return errmsg__set(e, err, "attaching to CPU %u: %s", cpu, strerror(-err));
+	}
+	*sl = (struct cpu_slot){ .link = link, .pfd = fd, .enabled_ns = 0 };
+	c->n_cpus++;
+	return 0;
+}
+
+static int attach_cpus(struct collector *c, struct errmsg *e)
 {
 	static bool online[MAX_CPUS];
 	unsigned cpu;
@@ -237,40 +362,48 @@ static int attach_cpus(struct collector *c, const struct collect_opts *o, struct
 	n = online_cpus(online);
 	if (n < 0)
 		return errmsg__set(e, n, "cannot read the online CPUs: %s", strerror(-n));
-	c->links = calloc((size_t)n, sizeof(*c->links));
-	c->pfds = malloc((size_t)n * sizeof(*c->pfds));
-	if (!c->links || !c->pfds)
-		return errmsg__set(e, -ENOMEM, "out of memory");
-	for (cpu = 0; cpu < MAX_CPUS && c->n_cpus < (unsigned)n; cpu++) {
-		struct bpf_link *link;
-		int fd;
-
+	for (cpu = 0; cpu < c->n_slots; cpu++) {
 		if (!online[cpu])
 			continue;
-		fd = open_perf_event(o, cpu);
-		if (fd < 0) {
-			err = -errno;
-			if (err == -ENODEV)	/* went offline meanwhile */
-				continue;
-			if (err == -ENOENT || err == -EOPNOTSUPP)
-				return errmsg__set(e, err, "event %s is not available on this "
-						   "machine (try the default, cpu-clock)",
-						   o->event == COLLECT_CYCLES ? "cycles" : "cpu-clock");
-			if (err == -EACCES || err == -EPERM)
-				return collect__permission_error(e, err, "perf_event_open");
-			return errmsg__set(e, err, "perf_event_open on CPU %u: %s", cpu,
-					   strerror(-err));
-		}
-		link = bpf_program__attach_perf_event(c->skel->progs.on_cpu_sample, fd);
-		if (!link) {
-			err = -errno;
-			close(fd);
-			return errmsg__set(e, err, "attaching to CPU %u: %s", cpu, strerror(-err));
-		}
-		c->pfds[c->n_cpus] = fd;
-		c->links[c->n_cpus++] = link;
+		err = open_cpu(c, cpu, e);
+		if (err < 0)
+			return err;
 	}
 	return c->n_cpus ? 0 : errmsg__set(e, -ENODEV, "no online CPU could be sampled");
+}
+
+int collector__sync_cpus(struct collector *c)
+{
+	static bool online[MAX_CPUS];
+	struct errmsg e = { "" };
+	unsigned cpu;
+	int n, opened = 0;
+
+	if (c->stopped)
+		return 0;
+	n = online_cpus(online);
+	if (n < 0)
+		return n;
+	for (cpu = 0; cpu < c->n_slots; cpu++) {
+		struct cpu_slot *sl = &c->cpus[cpu];
+		uint64_t v[2];
+
+		if (sl->link && online[cpu] && read(sl->pfd, v, sizeof(v)) == sizeof(v) &&
+		    (v[1] != sl->enabled_ns || !sl->enabled_ns)) {
+			sl->enabled_ns = v[1];
+			continue;	/* running */
+		}
+		close_cpu(c, cpu);
+		if (!online[cpu])
+			continue;
+		if (open_cpu(c, cpu, &e) < 0) {
+			pr_warn("CPU %u is online again but cannot be sampled: %s\n", cpu, e.text);
+			continue;
+		}
+		pr_info("CPU %u came online: sampling it\n", cpu);
+		opened++;
+	}
+	return opened;
 }
 
 struct collector *collector__new(const struct collect_opts *o, struct errmsg *e)
@@ -315,6 +448,7 @@ struct collector *collector__new(const struct collect_opts *o, struct errmsg *e)
 	skel->rodata->filter_cgroup = o->cgroup != NULL;
 	skel->rodata->kernel_stacks = o->kernel_stacks;
 	skel->rodata->user_stacks = o->user_stacks;
+	skel->rodata->max_frames = collect__max_frames();
 	c->ring_bytes = collect__ring_size(o->freq, (unsigned)ncpus, sizeof(struct cpu_sample),
 					   (size_t)sysconf(_SC_PAGESIZE));
 	/* A quarter of the ring waiting wakes the reader early; otherwise
@@ -348,6 +482,8 @@ struct collector *collector__new(const struct collect_opts *o, struct errmsg *e)
 	}
 	c->on_record = o->on_record;
 	c->ctx = o->ctx;
+	c->opts = *o;
+	c->opts.cgroup = NULL;	/* set already; the caller's string may go */
 	c->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_ring_record, c, NULL);
 	if (!c->rb) {
 		err = -errno;
@@ -360,7 +496,14 @@ struct collector *collector__new(const struct collect_opts *o, struct errmsg *e)
 		errmsg__set(e, err, "cannot count the possible CPUs");
 		goto err_free;
 	}
-	err = attach_cpus(c, o, e);
+	c->n_slots = (unsigned)c->possible_cpus < MAX_CPUS ? (unsigned)c->possible_cpus : MAX_CPUS;
+	c->cpus = calloc(c->n_slots, sizeof(*c->cpus));
+	if (!c->cpus) {
+		err = -ENOMEM;
+		errmsg__set(e, err, "out of memory");
+		goto err_free;
+	}
+	err = attach_cpus(c, e);
 	if (err)
 		goto err_free;
 	return c;
@@ -375,10 +518,8 @@ void collector__stop(struct collector *c)
 {
 	unsigned i;
 
-	for (i = 0; i < c->n_cpus && !c->stopped; i++) {
-		bpf_link__destroy(c->links[i]);
-		close(c->pfds[i]);
-	}
+	for (i = 0; i < c->n_slots && c->cpus; i++)
+		close_cpu(c, i);
 	c->stopped = true;
 }
 
@@ -387,8 +528,7 @@ void collector__free(struct collector *c)
 	if (!c)
 		return;
 	collector__stop(c);
-	free(c->links);
-	free(c->pfds);
+	free(c->cpus);
 	ring_buffer__free(c->rb);
 	cpu_bpf__destroy(c->skel);
 	free(c);

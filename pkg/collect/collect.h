@@ -16,6 +16,11 @@
 #define COLLECT_MIN_RING	(64u << 10)	/* bytes: a few records even at 1 Hz */
 #define COLLECT_MAX_RING	(256u << 20)
 
+/* The oldest kernel with everything the programs use: ring buffers (5.8),
+ * bpf_get_current_task_btf and task storage (5.11), attach cookies (5.15). */
+#define COLLECT_MIN_KERNEL_MAJOR	5
+#define COLLECT_MIN_KERNEL_MINOR	15
+
 enum collect_event { COLLECT_CPU_CLOCK, COLLECT_CYCLES };
 
 /* Each ring-buffer record, as the BPF program wrote it (size not yet
@@ -59,7 +64,12 @@ int collector__epoll_fd(const struct collector *c);
 /* Hand every waiting record to on_record: count, or negative errno. */
 int collector__consume(struct collector *c);
 int collector__counters(const struct collector *c, struct collect_counters *out);
+/* CPUs with an event. */
 unsigned collector__ncpus(const struct collector *c);
+/* Sample CPUs that came online since the last call (or went offline and
+ * back: their old events stay off for good). Cheap: the online list and one
+ * read per CPU. The count of events opened, or negative errno. */
+int collector__sync_cpus(struct collector *c);
 size_t collector__ring_bytes(const struct collector *c);
 
 /* Pure helpers, exposed for tests. */

@@ -96,6 +96,7 @@ static int load(struct heap_collector *h, const struct heap_collect_opts *o, boo
 	h->skel = skel;
 	h->multi = multi;
 	skel->rodata->sample_rate = o->rate;
+	skel->rodata->max_frames = collect__max_frames();
 	heap__fill_log_table((uint32_t *)skel->rodata->neg_log);
 	h->ring_bytes = ring_size(o->rate);
 	skel->rodata->wakeup_bytes = h->ring_bytes / 4;

@@ -20,6 +20,9 @@ int collect__load_error(struct errmsg *e, int err);
 int collect__check_btf(struct errmsg *e);
 /* The first n counters of a per-CPU array map, summed over CPUs. */
 int collect__sum_counters(int fd, unsigned n, int possible_cpus, struct collect_counters *out);
+/* Frames bpf_get_stack can return: BPPROF_MAX_STACK, or less when
+ * kernel.perf_event_max_stack is lower (said once). */
+unsigned collect__max_frames(void);
 /* The smallest power-of-two multiple of page holding want bytes, within [min, max]. */
 size_t collect__pow2_size(uint64_t want, size_t page, size_t min, size_t max);
 

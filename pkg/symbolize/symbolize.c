@@ -1244,8 +1244,9 @@ static int symbolizer__load_kallsyms(struct symbolizer *s)
 			 k->bad_lines);
 	if (!k->n) {
 		if (k->zero_addrs)
-			pr_warn("symbolize: %s hides its addresses (kernel.kptr_restrict): kernel "
-				"frames stay unsymbolized\n", s->kallsyms);
+			pr_warn("symbolize: %s hides its addresses: kernel frames stay "
+				"unsymbolized (they show to root when kernel.kptr_restrict is 0 or "
+				"1: sysctl -w kernel.kptr_restrict=1)\n", s->kallsyms);
 		return 0;
 	}
 	last = k->addrs[k->n - 1];
