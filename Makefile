@@ -71,7 +71,7 @@ PPROFCHECK := $(BUILD)/pprofcheck
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOADS     := $(WORKLOAD_SRCS:tests/workloads/%.c=$(BUILD)/workloads/%)
 
-.PHONY: all deps test unit e2e e2e-record e2e-heap e2e-push e2e-run cron-peer workloads run bench fuzz clean tools FORCE
+.PHONY: all deps test test-fresh unit e2e e2e-record e2e-heap e2e-push e2e-run cron-peer workloads run bench fuzz clean tools FORCE
 .DEFAULT_GOAL := all
 all: $(BUILD)/bpprof
 
@@ -209,6 +209,12 @@ test: deps
 	$(Q)tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/cron/peer.sh && \
 	  BUILD=$(BUILD) tests/e2e.sh && BUILD=$(BUILD) tests/e2e-record.sh && \
 	  BUILD=$(BUILD) tests/e2e-heap.sh && BUILD=$(BUILD) tests/e2e-push.sh && BUILD=$(BUILD) tests/e2e-run.sh
+
+# The suites that load BPF again, as on a fresh machine: tracefs and debugfs
+# unmounted in a private mount namespace (the host's mounts stay).
+test-fresh: deps
+	$(Q)$(MAKE) --no-print-directory all tools workloads
+	$(Q)BUILD=$(BUILD) tests/fresh.sh
 
 # The main job: 10 s of the whole system at 99 Hz, then its top functions.
 run: deps
