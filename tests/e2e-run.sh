@@ -14,6 +14,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 0
 fi
 SUITE=e2e-run
+EXCLUSIVE=1
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 WL=$(cd -P "${WORKLOADS:-$build/workloads}" 2>/dev/null && pwd) ||

@@ -9,6 +9,14 @@
 # Each check prints "ok NAME" or "FAIL NAME: why"; finish prints
 # "SUITE: N passed, M failed" and gives the exit status.
 
+# Suites that load BPF or change host settings (EXCLUSIVE=1) run one at a
+# time on a machine, whichever checkout or build they come from: one
+# suite's sysctl or CPU toggle must not meet another's capture. (-o: the
+# lock is not inherited by what the suite starts.)
+if [ "${EXCLUSIVE:-0}" = 1 ] && [ -z "${BPPROF_E2E_LOCKED:-}" ]; then
+	BPPROF_E2E_LOCKED=1 exec flock -o /tmp/bpprof-e2e.lock "$0" "$@"
+fi
+
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 2
 BUILD=${BUILD:-build}
