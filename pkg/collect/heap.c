@@ -23,7 +23,7 @@
 #include "bpf/heap_sample.h"
 #include "collect/heap.h"
 #include "collect/internal.h"
-#include "symbolize/symbolize.h"
+#include "procfs/procfs.h"
 
 #define UPROBE_MULTI_RETURN	1	/* BPF_F_UPROBE_MULTI_RETURN */
 #define EXEC_REPORT	0	/* `targets` values, as heap.bpf.c reads them */
@@ -403,7 +403,7 @@ int heap_collector__probe(struct heap_collector *h, uint32_t pid, struct heap_pr
 
 		if (line[len - 1] == '\n')
 			line[--len] = '\0';
-		if (procmaps__parse_line(line, (size_t)len, &m) != 1 || !m.path_len ||
+		if (procfs__parse_maps_line(line, (size_t)len, &m) != 1 || !m.path_len ||
 		    m.path[0] != '/' || m.deleted)
 			continue;
 		dev = makedev(m.dev_major, m.dev_minor);

@@ -11,6 +11,8 @@
 #include <gelf.h>
 
 #include "base/buf.h"
+#include "base/lines.h"
+#include "procfs/procfs.h"
 #include "symbolize/symbolize.h"
 
 /* --- limits (design rule 7) --- */
@@ -70,30 +72,6 @@
 #define DEMANGLE_MAX_INPUT	8192
 #define DEMANGLE_BUDGET		(16u << 20)
 #define DEMANGLE_MAX_ENTRIES	(1u << 20)
-
-/* --- line reader --- */
-
-typedef int lines_fn(void *ctx, const char *line, size_t len);
-
-struct lines_stats {
-	uint64_t bytes;
-	uint64_t too_long;	/* lines longer than the chunk, skipped */
-	bool truncated;		/* stopped at max_bytes */
-};
-
-/* Calls fn for every line of fd (without its '\n'), reading chunk bytes at a
- * time. Returns 0, a negative errno from read(), or fn's non-zero result. */
-int lines__read(int fd, size_t chunk, size_t max_bytes, lines_fn *fn, void *ctx,
-		struct lines_stats *st);
-/* The same over text already in memory. */
-int lines__each(const char *text, size_t len, lines_fn *fn, void *ctx);
-
-/* --- /proc text --- */
-
-/* Field 22 of /proc/PID/stat; comm may hold spaces and ')'. */
-int procstat__start_time(const char *text, size_t len, uint64_t *start_time);
-/* The last value of the NSpid line of /proc/PID/status; -ENOENT without one. */
-int procstatus__nspid(const char *text, size_t len, uint32_t *nspid);
 
 /* --- kallsyms --- */
 

@@ -179,7 +179,7 @@ static int proc__read_start(const struct symbolizer *s, uint32_t pid, uint64_t *
 	n = read_small(path, text, sizeof(text));
 	if (n < 0)
 		return (int)n;
-	return procstat__start_time(text, (size_t)n, start);
+	return procfs__start_time(text, (size_t)n, start);
 }
 
 static const char *arena_fmt(struct arena *a, const char *fmt, ...)
@@ -579,7 +579,7 @@ static int vdso__line(void *ctx, const char *line, size_t len)
 	struct vdso_find *vf = ctx;
 	struct proc_map m;
 
-	if (procmaps__parse_line(line, len, &m) == 1 && m.start == vf->base && m.path_len == 6 &&
+	if (procfs__parse_maps_line(line, len, &m) == 1 && m.start == vf->base && m.path_len == 6 &&
 	    !memcmp(m.path, "[vdso]", 6)) {
 		vf->size = m.end - m.start;
 		return 1;
@@ -809,7 +809,7 @@ static int snap__line(void *ctx, const char *line, size_t len)
 	struct proc_map m;
 	const char *path;
 	size_t plen;
-	int r = procmaps__parse_line(line, len, &m);
+	int r = procfs__parse_maps_line(line, len, &m);
 
 	if (r <= 0) {
 		s->st.maps_dropped += r < 0;
@@ -883,7 +883,7 @@ static int proc__snapshot(struct symbolizer *s, struct proc *p)
 	snprintf(path, sizeof(path), "%s/%" PRIu32 "/status", s->proc_root, p->pid);
 	n = read_small(path, text, sizeof(text));
 	if (n > 0)
-		procstatus__nspid(text, (size_t)n, &p->nspid);
+		procfs__nspid(text, (size_t)n, &p->nspid);
 	snprintf(path, sizeof(path), "%s/%" PRIu32 "/maps", s->proc_root, p->pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

@@ -95,17 +95,5 @@ int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_result *r
 
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st);
 
-/* A pure parser, also used to find what a process maps (the heap probes). */
-struct proc_map {
-	uint64_t start, end, offset, inode;
-	uint32_t dev_major, dev_minor;
-	const char *path;	/* into the parsed line, not NUL-terminated */
-	size_t path_len;	/* 0: anonymous */
-	bool deleted;		/* " (deleted)" was stripped from path */
-};
-
-/* One line of /proc/PID/maps: 1 and *m filled for an executable mapping,
- * 0 for one that is not executable, -EINVAL for a malformed line. */
-int procmaps__parse_line(const char *line, size_t len, struct proc_map *m);
 
 #endif

@@ -104,7 +104,7 @@ static int one_maps_line(void *ctx, const char *line, size_t len)
 {
 	struct proc_map m;
 
-	if (procmaps__parse_line(line, len, &m) == 1 && m.path_len > len)
+	if (procfs__parse_maps_line(line, len, &m) == 1 && m.path_len > len)
 		abort();
 	return 0;
 }
@@ -120,8 +120,8 @@ static void symbol_sources(const uint8_t *data, size_t len)
 	size_t i;
 
 	lines__each((const char *)data, len, one_maps_line, NULL);
-	procstat__start_time((const char *)data, len, &v);
-	procstatus__nspid((const char *)data, len, &ns);
+	procfs__start_time((const char *)data, len, &v);
+	procfs__nspid((const char *)data, len, &ns);
 	if (!ksyms__load_text(&k, (const char *)data, len))
 		for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
 			int64_t at = ksyms__find(&k, probes[i]);

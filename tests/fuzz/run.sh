@@ -25,7 +25,7 @@ printf 'a 1 1.0: 9223372036854775807 cpu-clock:\n\t1 f (d)\n\na 1 1.1: 922337203
 	>"$OUT/seed/perf-big-period.txt"
 # What the symbolizer reads: maps, kallsyms and perf-map fixtures, and small
 # ELF files (a stripped shared object and an executable with .symtab).
-cp testdata/symbolize/kallsyms testdata/symbolize/maps-edge "$OUT/seed/"
+cp testdata/symbolize/kallsyms testdata/procfs/maps-edge "$OUT/seed/"
 printf '7f0000001000 40 jitted_fn\n7f0000001040 20 LazyCompile:~foo bar.js:1\nzz 1 bad\n' \
 	>"$OUT/seed/perf-map.txt"
 printf 'int f(int x) { return x + 1; }\nint main(void) { return f(0); }\n' >"$OUT/seed/elf.c"

@@ -176,7 +176,7 @@ static uint64_t self_start_time(void)
 
 	if (fd >= 0)
 		close(fd);
-	if (n <= 0 || procstat__start_time(text, (size_t)n, &start))
+	if (n <= 0 || procfs__start_time(text, (size_t)n, &start))
 		return 0;
 	return start;
 }

@@ -1,93 +1,13 @@
-/* Text from procfs: a line reader that streams a file through one fixed
- * buffer, and pure parsers for /proc/PID/maps lines, /proc/PID/stat and the
+/* Pure parsers of procfs text: /proc/PID/maps lines, /proc/PID/stat and the
  * NSpid line of /proc/PID/status. Nothing here touches the file system, so
- * tests feed them fixtures. */
+ * tests feed them fixtures; the symbolizer and the heap collector read the
+ * files. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/parse.h"
-#include "symbolize/internal.h"
-
-int lines__read(int fd, size_t chunk, size_t max_bytes, lines_fn *fn, void *ctx,
-		struct lines_stats *st)
-{
-	struct lines_stats local;
-	char *buf = malloc(chunk);
-	size_t have = 0;	/* bytes of an unfinished line at buf[0] */
-	bool skipping = false;	/* inside a line longer than the buffer */
-	int ret = 0;
-
-	if (!st)
-		st = &local;
-	memset(st, 0, sizeof(*st));
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		size_t want = chunk - have;
-		char *p = buf, *end, *nl;
-		ssize_t n;
-
-		if (max_bytes && st->bytes >= max_bytes) {
-			st->truncated = true;
-			have = 0;	/* a line cut by the limit is not a line */
-			break;
-		}
-		if (max_bytes && want > max_bytes - st->bytes)
-			want = max_bytes - st->bytes;
-		n = read(fd, buf + have, want);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			goto out_free;
-		}
-		if (n == 0)
-			break;
-		st->bytes += (size_t)n;
-		end = buf + have + n;
-		while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
-			if (skipping)
-				skipping = false;
-			else if ((ret = fn(ctx, p, (size_t)(nl - p))))
-				goto out_free;
-			p = nl + 1;
-		}
-		have = (size_t)(end - p);
-		if (skipping) {
-			have = 0;
-		} else if (have == chunk) {
-			st->too_long++;
-			skipping = true;
-			have = 0;
-		} else if (p != buf) {
-			memmove(buf, p, have);
-		}
-	}
-	if (have && !skipping)
-		ret = fn(ctx, buf, have);
-out_free:
-	free(buf);
-	return ret;
-}
-
-int lines__each(const char *text, size_t len, lines_fn *fn, void *ctx)
-{
-	const char *p = text, *end = text + len, *nl;
-	int ret;
-
-	while (p < end) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			nl = end;
-		ret = fn(ctx, p, (size_t)(nl - p));
-		if (ret)
-			return ret;
-		p = nl + 1;
-	}
-	return 0;
-}
+#include "procfs/procfs.h"
 
 /* The token at *p up to delim (or the end): a number in base, *p moved past
  * the delimiter. */
@@ -103,7 +23,7 @@ static int take_num(const char **p, const char *end, char delim, int base, uint6
 	return 0;
 }
 
-int procmaps__parse_line(const char *line, size_t len, struct proc_map *m)
+int procfs__parse_maps_line(const char *line, size_t len, struct proc_map *m)
 {
 	static const char deleted[] = " (deleted)";
 	const size_t dlen = sizeof(deleted) - 1;
@@ -139,7 +59,7 @@ int procmaps__parse_line(const char *line, size_t len, struct proc_map *m)
 	return 1;
 }
 
-int procstat__start_time(const char *text, size_t len, uint64_t *start_time)
+int procfs__start_time(const char *text, size_t len, uint64_t *start_time)
 {
 	/* "pid (comm) state ppid ...": comm is any 16 bytes, ')' included, so
 	 * the fields start after the last ')'. starttime is field 22, the 20th
@@ -161,7 +81,7 @@ int procstat__start_time(const char *text, size_t len, uint64_t *start_time)
 	}
 }
 
-int procstatus__nspid(const char *text, size_t len, uint32_t *nspid)
+int procfs__nspid(const char *text, size_t len, uint32_t *nspid)
 {
 	static const char key[] = "NSpid:";
 	const char *p = text, *end = text + len;
