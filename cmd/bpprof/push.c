@@ -8,7 +8,7 @@
 #include "base/log.h"
 #include "cmd/bpprof/cli.h"
 #include "convert/pipeline.h"
-#include "export/file.h"
+#include "fileio/fileio.h"
 #include "export/push.h"
 
 int cmd_push(int argc, char **argv)
@@ -70,7 +70,7 @@ int cmd_push(int argc, char **argv)
 	for (i = optind; i < argc; i++) {
 		struct buf data = BUF_INIT(CONVERT_MAX_INPUT_BYTES);
 		struct push_result r;
-		int err = file__read_all(argv[i], &data, &e);
+		int err = fileio__read_all(argv[i], &data, &e);
 
 		if (err) {
 			struct errmsg why = e;

@@ -41,9 +41,9 @@ int cmd_record(int argc, char **argv)
 		{ 0 },
 	};
 	static uint32_t pids[RECORD_MAX_PIDS];
+	enum convert_format format = FORMAT_AUTO;
 	struct record_opts o = {
 		.freq = RECORD_DEFAULT_FREQ,
-		.format = FORMAT_AUTO,
 		.level = COMPRESS_LEVEL_DEFAULT,
 		.kernel_stacks = true,
 		.user_stacks = true,
@@ -78,7 +78,7 @@ int cmd_record(int argc, char **argv)
 			o.output = optarg;
 			break;
 		case OPT_FORMAT:
-			if (parse_out_format("record", optarg, &o.format))
+			if (parse_out_format("record", optarg, &format))
 				return 2;
 			break;
 		case 'c':
@@ -106,17 +106,18 @@ int cmd_record(int argc, char **argv)
 	/* A command runs to its end unless -d says otherwise. */
 	if (!seconds_set)
 		o.seconds = o.command ? 0 : RECORD_DEFAULT_SECONDS;
-	if (o.format == FORMAT_AUTO) {
+	if (format == FORMAT_AUTO) {
 		const char *base = o.output ? strrchr(o.output, '/') : NULL;
 
 		base = base ? base + 1 : o.output;
-		o.format = base && strstr(base, ".folded") && !(o.cpu && o.heap) ? FORMAT_FOLDED
-										: FORMAT_PPROF;
+		format = base && strstr(base, ".folded") && !(o.cpu && o.heap) ? FORMAT_FOLDED
+									      : FORMAT_PPROF;
 	}
+	o.format = format == FORMAT_FOLDED ? SINK_FOLDED : SINK_PPROF;
 	if (!o.output || (o.cpu && o.heap)) {
 		if (!compress_set)
-			o.compress = o.format == FORMAT_PPROF ? COMPRESS_GZIP : COMPRESS_NONE;
-		suffix = o.format == FORMAT_PPROF ? compress__pprof_suffix(o.compress)
+			o.compress = o.format == SINK_PPROF ? COMPRESS_GZIP : COMPRESS_NONE;
+		suffix = o.format == SINK_PPROF ? compress__pprof_suffix(o.compress)
 			 : o.compress == COMPRESS_GZIP ? ".folded.gz"
 			 : o.compress == COMPRESS_ZSTD ? ".folded.zst" : ".folded";
 		/* both profiles: -o names their directory */
@@ -132,7 +133,7 @@ int cmd_record(int argc, char **argv)
 		o.heap_output = heap_out;
 	} else {
 		if (!compress_set)
-			o.compress = convert__output_compression(o.output, o.format);
+			o.compress = sink__output_compression(o.output, o.format);
 		o.heap_output = o.output;
 	}
 	if (compress__check_level(o.compress, o.level)) {

@@ -49,7 +49,7 @@ int cmd_run(int argc, char **argv)
 			.pids = pids,
 			.heap_rate = HEAP_DEFAULT_RATE,
 			.heap_live = HEAP_DEFAULT_LIVE,
-			.format = FORMAT_PPROF,
+			.format = SINK_PPROF,
 		},
 		.interval = DAEMON_DEFAULT_INTERVAL,
 		.out = { .compress = COMPRESS_GZIP, .level = COMPRESS_LEVEL_DEFAULT },

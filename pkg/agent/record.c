@@ -25,8 +25,6 @@
 #include "agent/record.h"
 #include "base/log.h"
 #include "collect/heap.h"
-#include "convert/pipeline.h"
-#include "export/file.h"
 #include "stacks/stacks.h"
 #include "symbolize/symbolize.h"
 
@@ -641,20 +639,6 @@ static int setup(struct recorder *r, struct errmsg *e)
 	return 0;
 }
 
-/* The output must be writable before we spend the user's time capturing. */
-static int probe_output(const char *path, struct errmsg *e)
-{
-	struct out_file *f;
-
-	if (!strcmp(path, "-"))
-		return 0;
-	f = out_file__open(path, e);
-	if (!f)
-		return -errno;
-	out_file__abort(f);
-	return 0;
-}
-
 static void teardown(struct recorder *r)
 {
 	unsigned i;
@@ -698,7 +682,7 @@ static int write_cpu(struct recorder *r, struct record_result *res, int64_t wall
 	if (!p)
 		return -errno;
 	res->unsymbolized = st.frames ? (double)st.unsymbolized / (double)st.frames : 0;
-	err = convert__write(p, r->o->output, r->o->format, r->o->compress, r->o->level, NULL, e);
+	err = sink__write(p, r->o->output, r->o->format, r->o->compress, r->o->level, NULL, e);
 	pprof_profile__free(p);
 	res->written = !err;
 	return err;
@@ -721,7 +705,7 @@ static int write_heap(struct recorder *r, struct record_result *res, int64_t wal
 	if (!p)
 		return -errno;
 	res->heap.unsymbolized = st.frames ? (double)st.unsymbolized / (double)st.frames : 0;
-	err = convert__write(p, r->o->heap_output, r->o->format, r->o->compress, r->o->level,
+	err = sink__write(p, r->o->heap_output, r->o->format, r->o->compress, r->o->level,
 			     "inuse_space", e);
 	pprof_profile__free(p);
 	res->heap.written = !err;
@@ -812,9 +796,9 @@ int record__run(const struct record_opts *o, struct record_result *res, struct e
 	memset(res, 0, sizeof(*res));
 	if (o->n_pids > RECORD_MAX_PIDS)
 		return errmsg__set(e, -E2BIG, "at most %u pids", RECORD_MAX_PIDS);
-	err = o->cpu && !o->on_window ? probe_output(o->output, e) : 0;
+	err = o->cpu && !o->on_window ? sink__probe(o->output, e) : 0;
 	if (!err && o->heap && !o->on_window)
-		err = probe_output(o->heap_output, e);
+		err = sink__probe(o->heap_output, e);
 	if (err)
 		return err;
 	/* Blocked before any child exists, so none of these is missed. */

@@ -11,7 +11,7 @@
 #include "base/errmsg.h"
 #include "collect/collect.h"
 #include "compress/compress.h"
-#include "convert/convert.h"
+#include "export/sink.h"
 
 struct pprof_profile;
 
@@ -51,7 +51,7 @@ struct record_opts {
 	uint64_t heap_rate;		/* mean bytes between samples; 0: every allocation */
 	uint32_t heap_live;		/* sampled blocks tracked at once */
 	bool heap_mmap;			/* anonymous mmap/munmap as allocations too */
-	enum convert_format format;	/* FORMAT_PPROF or FORMAT_FOLDED */
+	enum sink_format format;
 	enum compress_kind compress;
 	int level;
 	bool kernel_stacks, user_stacks;

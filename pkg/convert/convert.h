@@ -1,5 +1,5 @@
-/* Readers and writers for the formats people already have: folded stacks and
- * `perf script` text in, folded out. pprof itself lives in pprof/. */
+/* Readers of the formats people already have: folded stacks and `perf
+ * script` text. pprof itself, and the folded writer, live in pprof/. */
 #ifndef BPPROF_CONVERT_CONVERT_H
 #define BPPROF_CONVERT_CONVERT_H
 
@@ -45,14 +45,5 @@ enum convert_format convert__detect(const void *data, size_t len);
  * Both refuse input that yields no samples at all. */
 int folded__read(const char *data, size_t len, struct pprof_profile **out, struct errmsg *e);
 int perf_script__read(const char *data, size_t len, struct pprof_profile **out, struct errmsg *e);
-
-/* Folded stacks: one line per distinct stack, root first, frames joined by
- * ';', then a space and the sum of sample type sample_index, in first-seen
- * order; totals <= 0 are left out. Inlined lines follow their caller; a
- * location without lines is its binary's name in brackets ("[gzip]") as
- * pprof shows it, or "[unknown]" with no binary (as a sample without
- * locations is). */
-int folded__write(const struct pprof_profile *p, size_t sample_index,
-		  compress_sink_fn *sink, void *ctx, struct errmsg *e);
 
 #endif

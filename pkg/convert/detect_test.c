@@ -11,7 +11,7 @@
 #include "base/buf.h"
 #include "compress/compress.h"
 #include "convert/convert.h"
-#include "export/file.h"
+#include "fileio/fileio.h"
 
 #define DETECT(s) convert__detect(s, sizeof(s) - 1)
 
@@ -48,7 +48,7 @@ static enum convert_format detect_file(const char *path)
 	enum convert_format f;
 	struct errmsg e;
 
-	assert_int_equal(file__read_all(path, &b, &e), 0);
+	assert_int_equal(fileio__read_all(path, &b, &e), 0);
 	if (compress__decode(b.data, b.len, &raw, &e))
 		fail_msg("%s: %s", path, e.text);
 	f = convert__detect(raw.data, raw.len);
@@ -132,7 +132,7 @@ static void test_long_header(void **state)
 	const char *first;
 	size_t i;
 
-	assert_int_equal(file__read_all(capture, &b, &e), 0);
+	assert_int_equal(fileio__read_all(capture, &b, &e), 0);
 	/* the real header, then the topology lines perf -I adds */
 	first = memchr(b.data, '\n', b.len);
 	assert_int_equal(buf__append(&text, b.data, (size_t)(first + 1 - (const char *)b.data)), 0);

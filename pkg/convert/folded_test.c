@@ -14,8 +14,9 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "convert/convert.h"
+#include "pprof/folded.h"
 #include "convert/reader_test.h"
-#include "export/file.h"
+#include "fileio/fileio.h"
 #include "pprof/builder.h"
 #include "pprof/codec.h"
 
@@ -67,7 +68,7 @@ static void test_libbpf_tools_capture(void **state)
 	const char *warn;
 	char *out;
 
-	assert_int_equal(file__read_all(fixture, &b, &e), 0);
+	assert_int_equal(fileio__read_all(fixture, &b, &e), 0);
 	capture__begin(&c);
 	p = read_ok((const char *)b.data, b.len);
 	warn = capture__end(&c);

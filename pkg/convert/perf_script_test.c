@@ -16,8 +16,9 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "convert/convert.h"
+#include "pprof/folded.h"
 #include "convert/reader_test.h"
-#include "export/file.h"
+#include "fileio/fileio.h"
 #include "pprof/codec.h"
 
 static const char fixture[] = "testdata/perf/perf-script-gzip-dd.txt";
@@ -100,7 +101,7 @@ static void test_gzip_dd_capture(void **state)
 	const pprof_pb *pb;
 	size_t i, dd = 0;
 
-	assert_int_equal(file__read_all(fixture, &b, &e), 0);
+	assert_int_equal(fileio__read_all(fixture, &b, &e), 0);
 	p = read_ok((const char *)b.data, b.len);
 	pb = p->pb;
 	assert_int_equal(pb->n_sample_type, 2);
@@ -269,7 +270,7 @@ static struct pprof_profile *read_file_ok(const char *path, const char *warning)
 	struct errmsg e;
 	const char *said;
 
-	if (file__read_all(path, &b, &e))
+	if (fileio__read_all(path, &b, &e))
 		fail_msg("%s: %s", path, e.text);
 	capture__begin(&c);
 	p = read_ok((const char *)b.data, b.len);
@@ -529,7 +530,7 @@ static void test_truncated(void **state)
 	struct errmsg e;
 	size_t cut, parsed = 0;
 
-	assert_int_equal(file__read_all(fixture, &b, &e), 0);
+	assert_int_equal(fileio__read_all(fixture, &b, &e), 0);
 	/* inside "ffffffff816284fa __mmap_region+0x86a", the second sample */
 	cut = (size_t)((const char *)memmem(b.data, b.len, "__mmap_reg", 10) - (const char *)b.data) + 10;
 	expect_refused((const char *)b.data, cut, "line 8: input ends mid-line (truncated?)");

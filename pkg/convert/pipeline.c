@@ -6,7 +6,8 @@
 
 #include "base/buf.h"
 #include "convert/pipeline.h"
-#include "export/file.h"
+#include "export/sink.h"
+#include "fileio/fileio.h"
 #include "pprof/codec.h"
 
 static bool ends_with(const char *s, const char *suffix)
@@ -14,6 +15,11 @@ static bool ends_with(const char *s, const char *suffix)
 	size_t n = strlen(s), m = strlen(suffix);
 
 	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static enum sink_format sink_format(enum convert_format to)
+{
+	return to == FORMAT_FOLDED ? SINK_FOLDED : SINK_PPROF;
 }
 
 /* The file name part of a path. */
@@ -55,20 +61,6 @@ static int derive_output(const struct convert_opts *o, enum convert_format to,
 	return 0;
 }
 
-enum compress_kind convert__output_compression(const char *output, enum convert_format to)
-{
-	if (output && strcmp(output, "-")) {
-		if (ends_with(output, ".gz"))
-			return COMPRESS_GZIP;
-		if (ends_with(output, ".zst"))
-			return COMPRESS_ZSTD;
-		if (ends_with(output, ".pb") || ends_with(output, ".folded") ||
-		    ends_with(output, ".txt"))
-			return COMPRESS_NONE;
-	}
-	return to == FORMAT_PPROF ? COMPRESS_GZIP : COMPRESS_NONE;
-}
-
 static int read_profile(const struct convert_opts *o, struct pprof_profile **p,
 			struct convert_result *r, struct errmsg *e)
 {
@@ -77,7 +69,7 @@ static int read_profile(const struct convert_opts *o, struct pprof_profile **p,
 	const struct buf *in = &file;
 	int err;
 
-	err = file__read_all(o->input, &file, e);
+	err = fileio__read_all(o->input, &file, e);
 	if (err)
 		goto out;
 	if (file.len == 0) {
@@ -106,39 +98,6 @@ out:
 	buf__free(&file);
 	buf__free(&raw);
 	return err;
-}
-
-struct folded_job {
-	const struct pprof_profile *p;
-	size_t index;
-};
-
-static int folded__fill(void *arg, struct compress_writer *w, struct errmsg *e)
-{
-	const struct folded_job *j = arg;
-
-	return folded__write(j->p, j->index, compress_writer__sink, w, e);
-}
-
-int convert__write(const struct pprof_profile *p, const char *path, enum convert_format to,
-		  enum compress_kind kind, int level, const char *sample_type, struct errmsg *e)
-{
-	/* Folded stacks count samples where the profile has them (what
-	 * flamegraph.pl and `profile -f` users expect); else pprof's default. */
-	int samples = pprof__sample_index(p->pb, "samples");
-	struct folded_job j = { p, samples >= 0 ? (size_t)samples : pprof__default_sample_index(p->pb) };
-
-	if (to != FORMAT_FOLDED)
-		return pprof__write_file(p, path, kind, level, e);
-	if (sample_type) {
-		int i = pprof__sample_index(p->pb, sample_type);
-
-		if (i < 0)
-			return errmsg__set(e, -EINVAL, "no sample type \"%s\" in the profile",
-					   sample_type);
-		j.index = (size_t)i;
-	}
-	return out_file__write_compressed(path, kind, level, folded__fill, &j, e);
 }
 
 /* What a user calls "N samples": the total of the first count type, or -1
@@ -176,7 +135,7 @@ int convert__run(const struct convert_opts *opts, struct convert_result *r, stru
 	if (o->sample_type && to != FORMAT_FOLDED)
 		return errmsg__set(e, -EINVAL, "--sample-type chooses the value of folded output; "
 				   "pprof output keeps every sample type");
-	kind = o->compress_set ? o->compress : convert__output_compression(o->output, to);
+	kind = o->compress_set ? o->compress : sink__output_compression(o->output, sink_format(to));
 	r->output = o->output;
 	if (compress__check_level(kind, o->level))
 		return errmsg__set(e, -ERANGE, "compression level %d is out of range for %s",
@@ -198,7 +157,7 @@ int convert__run(const struct convert_opts *opts, struct convert_result *r, stru
 	}
 	r->samples = p->pb->n_sample;
 	r->sampled = sampled_total(p->pb);
-	err = convert__write(p, r->output, to, kind, o->level, o->sample_type, e);
+	err = sink__write(p, r->output, sink_format(to), kind, o->level, o->sample_type, e);
 out:
 	pprof_profile__free(p);
 	return err;

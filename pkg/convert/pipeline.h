@@ -31,15 +31,6 @@ struct convert_result {
 	char output_buf[4096];
 };
 
-/* The compression an output gets unless chosen: by its suffix (.gz .zst,
- * .pb .folded .txt none), else gzip for pprof and none for folded. */
-enum compress_kind convert__output_compression(const char *output, enum convert_format to);
-
-/* Write p to path ("-": stdout) as pprof or folded stacks (of sample_type,
- * NULL: samples where present, else pprof's default), atomically. */
-int convert__write(const struct pprof_profile *p, const char *path, enum convert_format to,
-		  enum compress_kind kind, int level, const char *sample_type, struct errmsg *e);
-
 /* On error the message names what failed; no output file is left behind. */
 int convert__run(const struct convert_opts *o, struct convert_result *r, struct errmsg *e);
 

@@ -9,14 +9,15 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "export/file.h"
+#include "fileio/fileio.h"
+#include "fileio/out_file.h"
 #include "export/outdir.h"
 
 #define STAMP_LEN 20	/* 20261123T101500.000Z */
 
 int outdir__check(const char *dir, struct errmsg *e)
 {
-	return file__make_dir(dir, 0755, e);
+	return fileio__make_dir(dir, 0755, e);
 }
 
 struct bytes {

@@ -14,7 +14,8 @@
 
 #include "base/log.h"
 #include "compress/compress.h"
-#include "export/file.h"
+#include "fileio/fileio.h"
+#include "fileio/out_file.h"
 #include "export/spool.h"
 
 #define SPOOL_SEQ_DIGITS 20	/* UINT64_MAX has 20 digits */
@@ -188,7 +189,7 @@ struct spool *spool__open(const char *dir, uint64_t max_bytes, struct errmsg *e)
 		err = errmsg__set(e, -ENAMETOOLONG, "spool %s: path too long", dir);
 		goto free_spool;
 	}
-	err = file__make_dir(dir, 0700, &why);
+	err = fileio__make_dir(dir, 0700, &why);
 	if (err) {
 		errmsg__set(e, err, "spool %s", why.text);
 		goto free_spool;
@@ -320,7 +321,7 @@ int spool__peek(struct spool *s, struct buf *out, char *name, size_t name_len,
 
 		spool__path(s, &s->items[s->head], path, sizeof(path));
 		out->len = 0;
-		err = file__read_all(path, &z, &why);
+		err = fileio__read_all(path, &z, &why);
 		if (!err && compress__detect(z.data, z.len) != COMPRESS_ZSTD)
 			err = errmsg__set(&why, -EBADMSG, "not a zstd frame");
 		if (!err)

@@ -10,7 +10,6 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
-#include "export/file.h"
 #include "pprof/codec.h"
 
 #define PPROF_ENCODE_STAGING (256u << 10)
@@ -227,15 +226,4 @@ int pprof__encode(const struct pprof_profile *p, struct compress_writer *w, stru
 	if (err)
 		return errmsg__set(e, err, "%s", strerror(-err));
 	return 0;
-}
-
-static int pprof__fill(void *p, struct compress_writer *w, struct errmsg *e)
-{
-	return pprof__encode(p, w, e);
-}
-
-int pprof__write_file(const struct pprof_profile *p, const char *path,
-		      enum compress_kind kind, int level, struct errmsg *e)
-{
-	return out_file__write_compressed(path, kind, level, pprof__fill, (void *)p, e);
 }

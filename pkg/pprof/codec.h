@@ -20,8 +20,4 @@ int pprof__decode_any(const void *data, size_t len, struct pprof_profile **out,
  * finishes w. */
 int pprof__encode(const struct pprof_profile *p, struct compress_writer *w, struct errmsg *e);
 
-/* Encode, compress and write to path atomically ("-" is stdout). */
-int pprof__write_file(const struct pprof_profile *p, const char *path,
-		      enum compress_kind kind, int level, struct errmsg *e);
-
 #endif

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "base/buf.h"
-#include "export/file.h"
+#include "fileio/fileio.h"
 #include "pprof/builder.h"
 #include "pprof/codec.h"
 
@@ -37,7 +37,7 @@ static struct pprof_profile *read_profile(const char *path)
 	struct pprof_profile *p = NULL;
 	struct errmsg e;
 
-	assert_int_equal(file__read_all(path, &b, &e), 0);
+	assert_int_equal(fileio__read_all(path, &b, &e), 0);
 	if (pprof__decode_any(b.data, b.len, &p, &e))
 		fail_msg("%s: %s", path, e.text);
 	buf__free(&b);
@@ -189,7 +189,7 @@ static void test_every_truncation(void **state)
 	struct errmsg e;
 	size_t cut;
 
-	assert_int_equal(file__read_all("testdata/pprof/parca-two-stacks.pb.gz", &b, &e), 0);
+	assert_int_equal(fileio__read_all("testdata/pprof/parca-two-stacks.pb.gz", &b, &e), 0);
 	assert_int_equal(compress__decode(b.data, b.len, &raw, &e), 0);
 	for (cut = 0; cut < b.len; cut++) {
 		struct pprof_profile *p = NULL;

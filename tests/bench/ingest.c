@@ -17,7 +17,7 @@
 #include "agent/profile.h"
 #include "agent/ingest.h"
 #include "bpf/events.h"
-#include "convert/pipeline.h"
+#include "export/sink.h"
 #include "stacks/stacks.h"
 #include "symbolize/symbolize.h"
 
@@ -152,7 +152,7 @@ int main(int argc, char **argv)
 				return 1;
 		t1 = now();
 		p = cpu_profile__build(&t, sym, &po, &st, &e);
-		if (!p || convert__write(p, out, FORMAT_PPROF, COMPRESS_GZIP, COMPRESS_LEVEL_DEFAULT,
+		if (!p || sink__write(p, out, SINK_PPROF, COMPRESS_GZIP, COMPRESS_LEVEL_DEFAULT,
 					 NULL, &e)) {
 			fprintf(stderr, "ingest: %s\n", e.text);
 			return 1;

@@ -20,6 +20,7 @@
 #include "compress/compress.h"
 #include "convert/convert.h"
 #include "pprof/codec.h"
+#include "pprof/folded.h"
 #include "pprof/profile.h"
 #include "symbolize/internal.h"
 

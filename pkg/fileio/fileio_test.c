@@ -22,7 +22,8 @@
 #include <cmocka.h>
 
 #include "base/buf.h"
-#include "export/file.h"
+#include "fileio/fileio.h"
+#include "fileio/out_file.h"
 
 static char dir[64];
 
@@ -67,7 +68,7 @@ static void read_back(const char *path, const char *want)
 	struct buf b = BUF_INIT(0);
 	struct errmsg e;
 
-	assert_int_equal(file__read_all(path, &b, &e), 0);
+	assert_int_equal(fileio__read_all(path, &b, &e), 0);
 	assert_int_equal(b.len, strlen(want));
 	assert_memory_equal(b.data, want, b.len);
 	buf__free(&b);
@@ -308,9 +309,9 @@ static void test_errors(void **state)
 						    COMPRESS_LEVEL_DEFAULT, fill_text, "x", &e),
 			 -ENOTDIR);
 	assert_non_null(strstr(e.text, below));
-	assert_int_equal(file__read_all("/nonexistent-file", &b, &e), -ENOENT);
-	assert_int_equal(file__read_all("/tmp", &b, &e), -EISDIR);
-	assert_int_equal(file__read_all("/etc/passwd", &b, &e), -E2BIG);
+	assert_int_equal(fileio__read_all("/nonexistent-file", &b, &e), -ENOENT);
+	assert_int_equal(fileio__read_all("/tmp", &b, &e), -EISDIR);
+	assert_int_equal(fileio__read_all("/etc/passwd", &b, &e), -E2BIG);
 	assert_non_null(strstr(e.text, "input limit"));
 	buf__free(&b);
 }

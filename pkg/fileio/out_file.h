@@ -2,8 +2,8 @@
  * temporary file in the target's directory (a symlink's target's), named and
  * renamed into place by out_file__commit, so a killed process leaves nothing.
  * "-" (standard output) and existing devices or FIFOs are written directly. */
-#ifndef BPPROF_EXPORT_FILE_H
-#define BPPROF_EXPORT_FILE_H
+#ifndef BPPROF_FILEIO_OUT_FILE_H
+#define BPPROF_FILEIO_OUT_FILE_H
 
 #include <stddef.h>
 
@@ -28,15 +28,5 @@ void out_file__abort(struct out_file *f);
 typedef int out_file_fill_fn(void *arg, struct compress_writer *w, struct errmsg *e);
 int out_file__write_compressed(const char *path, enum compress_kind kind, int level, out_file_fill_fn *fill,
 			       void *arg, struct errmsg *e);
-
-/* Create dir and the parents it lacks (with mode), then check it is a
- * directory we may add files to: 0, or -errno with e saying
- * "DIR: not a directory", "DIR: not writable: ..." or "DIR: cannot
- * create: ...". */
-int file__make_dir(const char *dir, unsigned mode, struct errmsg *e);
-
-/* Read a whole file (or "-" for stdin) into out, bounded by out->limit. */
-struct buf;
-int file__read_all(const char *path, struct buf *out, struct errmsg *e);
 
 #endif

@@ -1,0 +1,95 @@
+/* Whole-file reads, bounded, and directories made and checked. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "fileio/fileio.h"
+
+int fileio__make_dir(const char *dir, unsigned mode, struct errmsg *e)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	size_t i, n = strlen(dir);
+
+	if (!n || n >= sizeof(path))
+		return errmsg__set(e, -ENAMETOOLONG, "%s: bad path", dir);
+	memcpy(path, dir, n + 1);
+	for (i = 1; i <= n; i++) {	/* mkdir -p */
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		/* ENOTDIR: a file on the way, said below as it is */
+		if (mkdir(path, (mode_t)mode) && errno != EEXIST && errno != ENOTDIR)
+			return errmsg__set(e, -errno, "%s: cannot create: %s", dir, strerror(errno));
+		path[i] = i < n ? '/' : '\0';
+	}
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+		return errmsg__set(e, -ENOTDIR, "%s: not a directory", dir);
+	if (access(dir, W_OK | X_OK))
+		return errmsg__set(e, -errno, "%s: not writable: %s", dir, strerror(errno));
+	return 0;
+}
+
+int fileio__read_all(const char *path, struct buf *out, struct errmsg *e)
+{
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	struct stat st;
+	int err = 0;
+
+	if (fd < 0)
+		return errmsg__set(e, -errno, "%s", strerror(errno));
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		err = errmsg__set(e, -EISDIR, "is a directory");
+		goto out;
+	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		if (out->limit && (uint64_t)st.st_size > out->limit) {
+			err = errmsg__set(e, -E2BIG, "larger than the %zu MiB input limit",
+					  out->limit >> 20);
+			goto out;
+		}
+		err = buf__reserve(out, (size_t)st.st_size + 1);
+	}
+	while (!err) {
+		size_t room;
+		ssize_t n;
+		char probe;
+
+		room = 64u << 10;
+		if (out->limit && room > out->limit - out->len)
+			room = out->limit - out->len;
+		if (room && out->cap == out->len && buf__reserve(out, room)) {
+			err = errmsg__set(e, -ENOMEM, "out of memory");
+			break;
+		}
+		room = out->cap - out->len;
+		if (out->limit && room > out->limit - out->len)
+			room = out->limit - out->len;
+		/* At the limit, one more byte tells "exactly full" from "too big". */
+		n = room ? read(fd, out->data + out->len, room) : read(fd, &probe, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = errmsg__set(e, -errno, "read error: %s", strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		if (!room) {
+			err = errmsg__set(e, -E2BIG, "larger than the %zu MiB input limit",
+					  out->limit >> 20);
+			break;
+		}
+		out->len += (size_t)n;
+	}
+out:
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return err;
+}

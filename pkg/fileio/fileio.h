@@ -1,0 +1,18 @@
+/* Files read whole (bounded by the buffer's limit) and directories made
+ * and checked before files are added to them. */
+#ifndef BPPROF_FILEIO_FILEIO_H
+#define BPPROF_FILEIO_FILEIO_H
+
+#include "base/buf.h"
+#include "base/errmsg.h"
+
+/* Create dir and the parents it lacks (with mode), then check it is a
+ * directory we may add files to: 0, or -errno with e saying
+ * "DIR: not a directory", "DIR: not writable: ..." or "DIR: cannot
+ * create: ...". */
+int fileio__make_dir(const char *dir, unsigned mode, struct errmsg *e);
+
+/* Read a whole file (or "-" for stdin) into out, bounded by out->limit. */
+int fileio__read_all(const char *path, struct buf *out, struct errmsg *e);
+
+#endif
