@@ -107,7 +107,7 @@ $(BUILD)/gen/%.o: $(GEN)/%.c
 $(GEN)/version.h: FORCE
 	$(Q)mkdir -p $(@D) && echo '#define BPPROF_VERSION "$(VERSION)"' >$@.tmp && \
 	  { cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
-$(CMD_OBJS) $(BUILD)/pkg/agent/daemon.o: $(GEN)/version.h
+$(CMD_OBJS) $(BUILD)/pkg/daemon/daemon.o: $(GEN)/version.h
 FORCE:
 
 # Every object may include generated headers: build them first.

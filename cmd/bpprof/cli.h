@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/record.h"
+#include "capture/capture.h"
 #include "compress/compress.h"
 #include "convert/convert.h"
 #include "export/push.h"

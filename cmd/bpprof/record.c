@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent/record.h"
+#include "capture/capture.h"
 #include "base/log.h"
 #include "base/parse.h"
 #include "cmd/bpprof/cli.h"

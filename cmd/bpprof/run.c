@@ -1,10 +1,10 @@
-/* bpprof run: the continuous profiler's flags, then agent/daemon. */
+/* bpprof run: the continuous profiler's flags, then daemon/daemon. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/daemon.h"
+#include "daemon/daemon.h"
 #include "base/log.h"
 #include "base/parse.h"
 #include "cmd/bpprof/cli.h"

@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/profile.h"
-#include "agent/ingest.h"
+#include "capture/profile.h"
+#include "capture/ingest.h"
 #include "bpf/events.h"
 #include "export/sink.h"
 #include "stacks/stacks.h"

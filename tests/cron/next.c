@@ -1,5 +1,5 @@
 /* bpprof's side of the cron peer check (tests/cron/peer.sh): the protocol
- * of tests/cronpeer, answered with pkg/agent/cron.h.
+ * of tests/cronpeer, answered with pkg/daemon/cron.h.
  *   stdin:  EXPR<TAB>START_UNIX<TAB>N per line
  *   stdout: the next N fire times after START (unix seconds, spaces), -1
  *           ending a line when nothing matches, or "error" when refused. */
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/cron.h"
+#include "daemon/cron.h"
 #include "base/parse.h"
 
 int main(void)

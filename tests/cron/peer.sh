@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks bpprof's cron schedules (pkg/agent/cron.c, through $BUILD/cron-next)
+# Checks bpprof's cron schedules (pkg/daemon/cron.c, through $BUILD/cron-next)
 # against robfig/cron v3 (through $BUILD/cronpeer): the same next 20 fire
 # times for every expression and start, under TZ=UTC, America/New_York and
 # Europe/Berlin, and the same refusals. Prints

@@ -5,7 +5,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "agent/ingest.h"
+#include "capture/ingest.h"
 #include "base/log.h"
 #include "bpf/events.h"
 

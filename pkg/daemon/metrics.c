@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/metrics.h"
+#include "daemon/metrics.h"
 #include "base/log.h"
 #include "base/parse.h"
 

@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/profile.h"
-#include "agent/ingest.h"
-#include "agent/record.h"
+#include "capture/profile.h"
+#include "capture/ingest.h"
+#include "capture/capture.h"
 #include "base/log.h"
 #include "collect/heap.h"
 #include "stacks/stacks.h"

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "agent/cron.h"
+#include "daemon/cron.h"
 
 #define SPACE " \t\n\v\f\r"
 

@@ -21,7 +21,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "agent/metrics.h"
+#include "daemon/metrics.h"
 #include "base/buf.h"
 #include "base/errmsg.h"
 

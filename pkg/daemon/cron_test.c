@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "agent/cron.h"
+#include "daemon/cron.h"
 
 #define BITS(lo, hi) ((~0ull >> (63 - (hi))) & (~0ull << (lo)))
 

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/cron.h"
-#include "agent/record.h"
+#include "daemon/cron.h"
+#include "capture/capture.h"
 #include "base/errmsg.h"
 #include "export/outdir.h"
 #include "export/sender.h"

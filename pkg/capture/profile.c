@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/profile.h"
+#include "capture/profile.h"
 #include "base/buf.h"
 #include "base/htab.h"
 #include "pprof/builder.h"

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/daemon.h"
-#include "agent/metrics.h"
+#include "daemon/daemon.h"
+#include "daemon/metrics.h"
 #include "base/log.h"
 #include "pprof/codec.h"
 #include "version.h"
