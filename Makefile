@@ -4,6 +4,7 @@
 #   make test       deps, build, unit tests (cmocka) and end-to-end tests
 #   make run        deps, build, run the main job on its embedded default
 #   make bench      deps, build, benchmarks side by side with the named peers
+#   make check      includes point downwards, no banned functions or long functions
 #   make V=1        show commands;  make SANITIZE=1  ASan+UBSan in build/sanitize
 
 ifeq ($(SANITIZE),1)
@@ -71,7 +72,7 @@ PPROFCHECK := $(BUILD)/pprofcheck
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOADS     := $(WORKLOAD_SRCS:tests/workloads/%.c=$(BUILD)/workloads/%)
 
-.PHONY: all deps test test-fresh unit e2e e2e-record e2e-heap e2e-push e2e-run cron-peer workloads run bench fuzz clean tools FORCE
+.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-push e2e-run cron-peer workloads run bench fuzz clean tools FORCE
 .DEFAULT_GOAL := all
 all: $(BUILD)/bpprof
 
@@ -204,9 +205,13 @@ e2e-push: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER)
 e2e-run: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-run.sh
 
+# Includes point downwards, no banned functions, no overlong function.
+check:
+	$(Q)tests/check.sh
+
 test: deps
 	$(Q)$(MAKE) --no-print-directory all tools $(TEST_BINS) workloads
-	$(Q)tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/cron/peer.sh && \
+	$(Q)tests/check.sh && tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/cron/peer.sh && \
 	  BUILD=$(BUILD) tests/e2e.sh && BUILD=$(BUILD) tests/e2e-record.sh && \
 	  BUILD=$(BUILD) tests/e2e-heap.sh && BUILD=$(BUILD) tests/e2e-push.sh && BUILD=$(BUILD) tests/e2e-run.sh
 

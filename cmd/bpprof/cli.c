@@ -11,7 +11,6 @@
 #include "cmd/bpprof/cli.h"
 #include "collect/collect.h"
 #include "collect/heap.h"
-#include "bpf/heap_sample.h"
 
 void usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -82,7 +81,7 @@ int parse_pids(const char *cmd, const char *list, uint32_t *pids, size_t max, si
 	return (int)n;
 }
 
-int capture_flag(const char *cmd, int c, const char *arg, struct record_opts *o, uint32_t *pids)
+int capture_flag(const char *cmd, int c, const char *arg, struct capture_opts *o, uint32_t *pids)
 {
 	uint64_t size;
 	int64_t v;
@@ -97,7 +96,7 @@ int capture_flag(const char *cmd, int c, const char *arg, struct record_opts *o,
 		o->freq = (unsigned)v;
 		return 1;
 	case 'p':
-		n = parse_pids(cmd, arg, pids, RECORD_MAX_PIDS, o->n_pids);
+		n = parse_pids(cmd, arg, pids, CAPTURE_MAX_PIDS, o->n_pids);
 		if (n < 0)
 			return 2;
 		o->n_pids = (size_t)n;
@@ -155,7 +154,7 @@ int capture_flag(const char *cmd, int c, const char *arg, struct record_opts *o,
 	return 0;
 }
 
-int capture_check(const char *cmd, struct record_opts *o)
+int capture_check(const char *cmd, struct capture_opts *o)
 {
 	if (!o->kernel_stacks && !o->user_stacks) {
 		usage_error(cmd, "--kernel-only and --user-only exclude each other");

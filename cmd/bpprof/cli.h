@@ -46,11 +46,11 @@ enum {
 	{ "heap-live", required_argument, NULL, OPT_HEAP_LIVE }, \
 	{ "heap-mmap", no_argument, NULL, OPT_HEAP_MMAP }
 
-/* pids: RECORD_MAX_PIDS of room behind o->pids. 1 when c was a capture
+/* pids: CAPTURE_MAX_PIDS of room behind o->pids. 1 when c was a capture
  * flag, 0 when it is not one, 2 after a usage error. */
-int capture_flag(const char *cmd, int c, const char *arg, struct record_opts *o, uint32_t *pids);
+int capture_flag(const char *cmd, int c, const char *arg, struct capture_opts *o, uint32_t *pids);
 /* The checks once all flags are in (the default kind is CPU): 0 or 2. */
-int capture_check(const char *cmd, struct record_opts *o);
+int capture_check(const char *cmd, struct capture_opts *o);
 
 /* Flags of where profiles go, shared by push and run (ids from 400). */
 enum {

@@ -1,4 +1,4 @@
-/* bpprof record: one capture, written to files. */
+/* bpprof record: one capture, its one window written to files. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,7 +12,33 @@
 #include "base/parse.h"
 #include "cmd/bpprof/cli.h"
 #include "collect/heap.h"
-#include "convert/pipeline.h"
+#include "export/sink.h"
+
+#define RECORD_DEFAULT_FREQ	99u
+#define RECORD_DEFAULT_SECONDS	10.0
+
+/* Where the capture's window goes: a file per kind. */
+struct record_sink {
+	const char *path[2];		/* by enum capture_kind */
+	enum sink_format format;
+	enum compress_kind compress;
+	int level;
+	bool written[2];
+	double unsymbolized[2];
+};
+
+static int record_sink__window(void *ctx, struct capture_window *w, struct errmsg *e)
+{
+	struct record_sink *s = ctx;
+	int err;
+
+	/* folded heap stacks sum what pprof shows a heap profile by */
+	err = sink__write(w->profile, s->path[w->kind], s->format, s->compress, s->level,
+			  w->kind == CAPTURE_HEAP ? "inuse_space" : NULL, e);
+	s->written[w->kind] = !err;
+	s->unsymbolized[w->kind] = w->unsymbolized;
+	return err;
+}
 
 static void describe_status(char *buf, size_t len, int status)
 {
@@ -25,6 +51,68 @@ static void describe_status(char *buf, size_t len, int status)
 		snprintf(buf, len, "ended with wait status %#x", status);
 }
 
+
+/* The files: -o, or cpu.pb.gz / heap.pb.gz (their suffix following the
+ * format and compression), or both in the directory -o names. 0, or 1 when
+ * that directory cannot be made (said). */
+static int record_outputs(struct record_sink *out, const char *output, enum convert_format format,
+			  bool compress_set, bool both)
+{
+	static char cpu_out[4096], heap_out[4096];
+	const char *suffix;
+
+	if (format == FORMAT_AUTO) {
+		const char *base = output ? strrchr(output, '/') : NULL;
+
+		base = base ? base + 1 : output;
+		format = base && strstr(base, ".folded") && !both ? FORMAT_FOLDED : FORMAT_PPROF;
+	}
+	out->format = format == FORMAT_FOLDED ? SINK_FOLDED : SINK_PPROF;
+	if (output && !both) {
+		if (!compress_set)
+			out->compress = sink__output_compression(output, out->format);
+		out->path[CAPTURE_CPU] = out->path[CAPTURE_HEAP] = output;
+		return 0;
+	}
+	if (!compress_set)
+		out->compress = out->format == SINK_PPROF ? COMPRESS_GZIP : COMPRESS_NONE;
+	suffix = out->format == SINK_PPROF ? compress__pprof_suffix(out->compress)
+		 : out->compress == COMPRESS_GZIP ? ".folded.gz"
+		 : out->compress == COMPRESS_ZSTD ? ".folded.zst" : ".folded";
+	/* both profiles: -o names their directory */
+	if (both && output && mkdir(output, 0777) && errno != EEXIST) {
+		pr_err("%s: cannot create the output directory: %s", output, strerror(errno));
+		return 1;
+	}
+	snprintf(cpu_out, sizeof(cpu_out), "%s%scpu%s", output ? output : "", output ? "/" : "",
+		 suffix);
+	snprintf(heap_out, sizeof(heap_out), "%s%sheap%s", output ? output : "", output ? "/" : "",
+		 suffix);
+	out->path[CAPTURE_CPU] = cpu_out;
+	out->path[CAPTURE_HEAP] = heap_out;
+	return 0;
+}
+
+/* The one line per profile written, with the command's fate. */
+static void record_summary(const struct record_sink *out, const struct capture_opts *o,
+			   const struct capture_result *r, const char *status)
+{
+	const char *cmd = status[0] ? o->command[0] : "";
+
+	if (out->written[CAPTURE_CPU])
+		pr_info("%" PRIu64 " samples, %" PRIu64 " lost, %.1f%% of frames unsymbolized, %.1f s%s "
+			"→ %s%s%s%s%s", r->kept, r->lost, out->unsymbolized[CAPTURE_CPU] * 100,
+			r->seconds, r->interrupted ? " (interrupted)" : "", out->path[CAPTURE_CPU],
+			status[0] ? "; " : "", cmd, status[0] ? " " : "", status);
+	if (out->written[CAPTURE_HEAP])
+		pr_info("heap: %" PRIu64 " allocation calls, %" PRIu64 " sampled (%" PRIu64 " freed), "
+			"%" PRIu64 " lost, %.1f%% of frames unsymbolized, %.1f s%s → %s%s%s%s%s",
+			r->heap.calls, r->heap.kept, r->heap.freed, r->heap.lost + r->heap.frees_lost,
+			out->unsymbolized[CAPTURE_HEAP] * 100, r->seconds,
+			r->interrupted ? " (interrupted)" : "", out->path[CAPTURE_HEAP],
+			status[0] && !o->cpu ? "; " : "", o->cpu ? "" : cmd,
+			status[0] && !o->cpu ? " " : "", o->cpu ? "" : status);
+}
 
 int cmd_record(int argc, char **argv)
 {
@@ -40,11 +128,11 @@ int cmd_record(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	static uint32_t pids[RECORD_MAX_PIDS];
+	static uint32_t pids[CAPTURE_MAX_PIDS];
 	enum convert_format format = FORMAT_AUTO;
-	struct record_opts o = {
+	struct record_sink out = { .level = COMPRESS_LEVEL_DEFAULT };
+	struct capture_opts o = {
 		.freq = RECORD_DEFAULT_FREQ,
-		.level = COMPRESS_LEVEL_DEFAULT,
 		.kernel_stacks = true,
 		.user_stacks = true,
 		.event = COLLECT_CPU_CLOCK,
@@ -52,11 +140,11 @@ int cmd_record(int argc, char **argv)
 		.heap_rate = HEAP_DEFAULT_RATE,
 		.heap_live = HEAP_DEFAULT_LIVE,
 	};
-	struct record_result r;
+	struct capture_result r;
 	struct errmsg e = { "" };
 	bool compress_set = false, quiet = false, seconds_set = false;
-	char cpu_out[4096], heap_out[4096], status[128] = "";
-	const char *suffix;
+	const char *output = NULL;
+	char status[128] = "";
 	int c, n, err;
 
 	while ((c = getopt_long(argc, argv, "+F:d:p:o:c:l:qh", long_opts, NULL)) != -1) {
@@ -75,19 +163,19 @@ int cmd_record(int argc, char **argv)
 			seconds_set = true;
 			break;
 		case 'o':
-			o.output = optarg;
+			output = optarg;
 			break;
 		case OPT_FORMAT:
 			if (parse_out_format("record", optarg, &format))
 				return 2;
 			break;
 		case 'c':
-			if (parse_compress("record", optarg, &o.compress))
+			if (parse_compress("record", optarg, &out.compress))
 				return 2;
 			compress_set = true;
 			break;
 		case 'l':
-			if (parse_level("record", optarg, &o.level))
+			if (parse_level("record", optarg, &out.level))
 				return 2;
 			break;
 		case 'q':
@@ -106,71 +194,40 @@ int cmd_record(int argc, char **argv)
 	/* A command runs to its end unless -d says otherwise. */
 	if (!seconds_set)
 		o.seconds = o.command ? 0 : RECORD_DEFAULT_SECONDS;
-	if (format == FORMAT_AUTO) {
-		const char *base = o.output ? strrchr(o.output, '/') : NULL;
-
-		base = base ? base + 1 : o.output;
-		format = base && strstr(base, ".folded") && !(o.cpu && o.heap) ? FORMAT_FOLDED
-									      : FORMAT_PPROF;
-	}
-	o.format = format == FORMAT_FOLDED ? SINK_FOLDED : SINK_PPROF;
-	if (!o.output || (o.cpu && o.heap)) {
-		if (!compress_set)
-			o.compress = o.format == SINK_PPROF ? COMPRESS_GZIP : COMPRESS_NONE;
-		suffix = o.format == SINK_PPROF ? compress__pprof_suffix(o.compress)
-			 : o.compress == COMPRESS_GZIP ? ".folded.gz"
-			 : o.compress == COMPRESS_ZSTD ? ".folded.zst" : ".folded";
-		/* both profiles: -o names their directory */
-		if (o.cpu && o.heap && o.output && mkdir(o.output, 0777) && errno != EEXIST) {
-			pr_err("%s: cannot create the output directory: %s", o.output, strerror(errno));
-			return 1;
-		}
-		snprintf(cpu_out, sizeof(cpu_out), "%s%scpu%s", o.output ? o.output : "",
-			 o.output ? "/" : "", suffix);
-		snprintf(heap_out, sizeof(heap_out), "%s%sheap%s", o.output ? o.output : "",
-			 o.output ? "/" : "", suffix);
-		o.output = cpu_out;
-		o.heap_output = heap_out;
-	} else {
-		if (!compress_set)
-			o.compress = sink__output_compression(o.output, o.format);
-		o.heap_output = o.output;
-	}
-	if (compress__check_level(o.compress, o.level)) {
-		usage_error("record", "compression level %d is out of range for %s", o.level,
-			    compress__name(o.compress));
+	if (record_outputs(&out, output, format, compress_set, o.cpu && o.heap))
+		return 1;
+	if (compress__check_level(out.compress, out.level)) {
+		usage_error("record", "compression level %d is out of range for %s", out.level,
+			    compress__name(out.compress));
 		return 2;
 	}
 	if (quiet)
 		log__set_level(LOG_ERROR);
 	o.progress = log__level() >= LOG_INFO && isatty(STDERR_FILENO);
+	o.on_window = record_sink__window;
+	o.window_ctx = &out;
 
-	err = record__run(&o, &r, &e);
+	/* The outputs must be writable before we spend the user's time. */
+	err = o.cpu ? sink__probe(out.path[CAPTURE_CPU], &e) : 0;
+	if (!err && o.heap)
+		err = sink__probe(out.path[CAPTURE_HEAP], &e);
+	if (err) {
+		pr_err("%s", e.text);
+		return 1;
+	}
+	err = capture__run(&o, &r, &e);
 	if (r.command_exited) {
 		describe_status(status, sizeof(status), r.command_status);
 	} else if (r.command_pid) {
 		snprintf(status, sizeof(status), "is still running (pid %d)", (int)r.command_pid);
 	}
 	if (err) {
-		pr_err("%s", e.text);
+		pr_err("%s%s", e.text, out.written[CAPTURE_CPU] || out.written[CAPTURE_HEAP] ?
+		       " (samples so far written)" : "");
 		if (status[0])
 			pr_err("%s %s", o.command[0], status);
-		if (!r.written)
-			return 1;
+		return 1;
 	}
-	if (r.written && !err)
-		pr_info("%" PRIu64 " samples, %" PRIu64 " lost, %.1f%% of frames unsymbolized, %.1f s%s "
-			"→ %s%s%s%s%s", r.kept, r.lost, r.unsymbolized * 100, r.seconds,
-			r.interrupted ? " (interrupted)" : "", o.output, status[0] ? "; " : "",
-			status[0] ? o.command[0] : "", status[0] ? " " : "", status);
-	if (r.heap.written && !err)
-		pr_info("heap: %" PRIu64 " allocation calls, %" PRIu64 " sampled (%" PRIu64 " freed), "
-			"%" PRIu64 " lost, %.1f%% of frames unsymbolized, %.1f s%s → %s%s%s%s%s",
-			r.heap.calls, r.heap.kept, r.heap.freed, r.heap.lost + r.heap.frees_lost,
-			r.heap.unsymbolized * 100, r.seconds, r.interrupted ? " (interrupted)" : "",
-			o.heap_output, status[0] && !o.cpu ? "; " : "",
-			status[0] && !o.cpu ? o.command[0] : "", status[0] && !o.cpu ? " " : "",
-			o.cpu ? "" : status);
-	return err ? 1 : 0;
+	record_summary(&out, &o, &r, status);
+	return 0;
 }
-

@@ -49,7 +49,7 @@ struct window {
 };
 
 struct recorder {
-	const struct record_opts *o;
+	const struct capture_opts *o;
 	struct collector *col;
 	struct symbolizer *sym;		/* CPU frames */
 	struct symbolizer *hsym;	/* heap frames: its snapshots outlive windows */
@@ -63,7 +63,7 @@ struct recorder {
 	unsigned ticks;
 	int epfd, sigfd, tickfd, endfd, winfd;
 	struct window win;
-	int pidfds[RECORD_MAX_PIDS];
+	int pidfds[CAPTURE_MAX_PIDS];
 	unsigned alive;
 	pid_t child;
 	sigset_t blocked, old_mask;
@@ -282,9 +282,9 @@ static void renew_symbolizer(struct recorder *r, const struct timespec *now)
 }
 
 /* Give a window's profile (NULL: its build failed, errno says why) to the
- * callback, then free it. */
-static int hand_over(struct recorder *r, struct record_window *w, struct pprof_profile *p,
-		     const struct profile_stats *st)
+ * callback, then free it unless the callback took it. */
+static int hand_over(struct recorder *r, struct capture_window *w, struct pprof_profile *p,
+		     const struct profile_stats *st, struct errmsg *e)
 {
 	int err;
 
@@ -292,12 +292,14 @@ static int hand_over(struct recorder *r, struct record_window *w, struct pprof_p
 		return -errno;
 	w->profile = p;
 	w->unsymbolized = st->frames ? (double)st->unsymbolized / (double)st->frames : 0;
-	err = r->o->on_window(r->o->window_ctx, w);
-	pprof_profile__free(p);
+	err = r->o->on_window(r->o->window_ctx, w, e);
+	pprof_profile__free(w->profile);
+	if (err && !e->text[0])
+		errmsg__set(e, err, "%s", strerror(-err));
 	return err;
 }
 
-static int cut_cpu(struct recorder *r, struct record_window *w, struct errmsg *e)
+static int cut_cpu(struct recorder *r, struct capture_window *w, struct errmsg *e)
 {
 	struct cpu_profile_opts po = {
 		.freq = r->o->freq,
@@ -313,19 +315,19 @@ static int cut_cpu(struct recorder *r, struct record_window *w, struct errmsg *e
 	if (collector__counters(r->col, &c))
 		memset(&c, 0, sizeof(c));
 	lost = c.v[CNT_LOST] + r->in.dropped;
-	w->kind = RECORD_CPU;
+	w->kind = CAPTURE_CPU;
 	w->samples = c.v[CNT_SAMPLES] - r->win.cpu_samples;
 	w->lost = lost - r->win.cpu_lost;
 	w->kept = r->stacks.total;
 	r->win.cpu_samples = c.v[CNT_SAMPLES];
 	r->win.cpu_lost = lost;
-	err = hand_over(r, w, cpu_profile__build(&r->stacks, r->sym, &po, &st, e), &st);
+	err = hand_over(r, w, cpu_profile__build(&r->stacks, r->sym, &po, &st, e), &st, e);
 	if (!err && stacks__reset(&r->stacks))
 		err = errmsg__set(e, -ENOMEM, "out of memory");
 	return err;
 }
 
-static int cut_heap(struct recorder *r, struct record_window *w, struct errmsg *e)
+static int cut_heap(struct recorder *r, struct capture_window *w, struct errmsg *e)
 {
 	struct heap_profile_opts po = {
 		.time_nanos = w->time_nanos,
@@ -341,14 +343,14 @@ static int cut_heap(struct recorder *r, struct record_window *w, struct errmsg *
 	if (heap_collector__counters(r->hcol, &c))
 		memset(&c, 0, sizeof(c));
 	lost = c.v[HCNT_LOST] + r->hin.dropped;
-	w->kind = RECORD_HEAP;
+	w->kind = CAPTURE_HEAP;
 	w->samples = c.v[HCNT_SAMPLED] - r->win.heap_sampled;
 	w->lost = lost - r->win.heap_lost;
 	w->kept = r->heap.allocs - r->win.heap_kept;
 	r->win.heap_sampled = c.v[HCNT_SAMPLED];
 	r->win.heap_lost = lost;
 	r->win.heap_kept = r->heap.allocs;
-	err = hand_over(r, w, heap_profile__build(&r->heap, r->hsym, &po, &st, e), &st);
+	err = hand_over(r, w, heap_profile__build(&r->heap, r->hsym, &po, &st, e), &st, e);
 	if (!err && heap_table__next_window(&r->heap))
 		err = errmsg__set(e, -ENOMEM, "out of memory");
 	return err;
@@ -359,7 +361,7 @@ static int cut_heap(struct recorder *r, struct record_window *w, struct errmsg *
  * the next. */
 static int cut_window(struct recorder *r, bool last, struct errmsg *e)
 {
-	struct record_window w = { .last = last };
+	struct capture_window w = { .last = last };
 	struct timespec mono;
 	int64_t wall;
 	int err = last ? 0 : consume(r, true, true);
@@ -382,7 +384,7 @@ static int cut_window(struct recorder *r, bool last, struct errmsg *e)
 }
 
 /* Returns when the capture should end: 0, or a negative errno. */
-static int loop(struct recorder *r, struct record_result *res, struct errmsg *e)
+static int loop(struct recorder *r, struct capture_result *res, struct errmsg *e)
 {
 	struct epoll_event evs[MAX_EVENTS];
 	struct collect_counters c;
@@ -555,7 +557,7 @@ static int setup_heap(struct recorder *r, struct errmsg *e)
 	};
 	int err;
 
-	if (heap_table__init(&r->heap, r->o->heap_rate, RECORD_STACKS_LIMIT))
+	if (heap_table__init(&r->heap, r->o->heap_rate, CAPTURE_STACKS_LIMIT))
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	r->hsym = symbolizer__new(NULL);
 	if (!r->hsym)
@@ -589,7 +591,7 @@ static int setup_cpu(struct recorder *r, struct errmsg *e)
 	size_t i;
 	int err;
 
-	if (stacks__init(&r->stacks, RECORD_STACKS_LIMIT))
+	if (stacks__init(&r->stacks, CAPTURE_STACKS_LIMIT))
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	cpu_ingest__init(&r->in, r->sym, &r->stacks);
 	r->col = collector__new(&co, e);
@@ -649,7 +651,7 @@ static void teardown(struct recorder *r)
 	symbolizer__free(r->hsym);
 	stacks__free(&r->stacks);
 	heap_table__free(&r->heap);
-	for (i = 0; i < r->o->n_pids && i < RECORD_MAX_PIDS; i++)
+	for (i = 0; i < r->o->n_pids && i < CAPTURE_MAX_PIDS; i++)
 		if (r->pidfds[i] > 0)
 			close(r->pidfds[i]);
 	if (r->epfd >= 0)
@@ -665,54 +667,7 @@ static void teardown(struct recorder *r)
 	sigprocmask(SIG_SETMASK, &r->old_mask, NULL);
 }
 
-static int write_cpu(struct recorder *r, struct record_result *res, int64_t wall0,
-		     struct errmsg *e)
-{
-	struct cpu_profile_opts po = {
-		.freq = r->o->freq,
-		.time_nanos = wall0,
-		.duration_nanos = (int64_t)(res->seconds * 1e9),
-		.group_by_process = r->o->group_by_process,
-	};
-	struct profile_stats st;
-	struct pprof_profile *p;
-	int err;
-
-	p = cpu_profile__build(&r->stacks, r->sym, &po, &st, e);
-	if (!p)
-		return -errno;
-	res->unsymbolized = st.frames ? (double)st.unsymbolized / (double)st.frames : 0;
-	err = sink__write(p, r->o->output, r->o->format, r->o->compress, r->o->level, NULL, e);
-	pprof_profile__free(p);
-	res->written = !err;
-	return err;
-}
-
-static int write_heap(struct recorder *r, struct record_result *res, int64_t wall0,
-		      struct errmsg *e)
-{
-	struct heap_profile_opts po = {
-		.time_nanos = wall0,
-		.duration_nanos = (int64_t)(res->seconds * 1e9),
-		.group_by_process = r->o->group_by_process,
-		.started_before = r->o->n_pids > 0,
-	};
-	struct profile_stats st;
-	struct pprof_profile *p;
-	int err;
-
-	p = heap_profile__build(&r->heap, r->hsym, &po, &st, e);
-	if (!p)
-		return -errno;
-	res->heap.unsymbolized = st.frames ? (double)st.unsymbolized / (double)st.frames : 0;
-	err = sink__write(p, r->o->heap_output, r->o->format, r->o->compress, r->o->level,
-			     "inuse_space", e);
-	pprof_profile__free(p);
-	res->heap.written = !err;
-	return err;
-}
-
-static void cpu_result(struct recorder *r, struct record_result *res)
+static void cpu_result(struct recorder *r, struct capture_result *res)
 {
 	struct collect_counters c;
 
@@ -736,14 +691,14 @@ static void cpu_result(struct recorder *r, struct record_result *res)
 	if (c.v[CNT_EVENTS_LOST])
 		pr_warn("%" PRIu64 " exec events were lost (ring buffer full): some frames may be "
 			"symbolized with the image before exec", c.v[CNT_EVENTS_LOST]);
-	if (!res->kept && !r->o->on_window)
+	if (!res->kept && !r->o->interval)
 		pr_warn("no samples: %s", r->o->command || r->o->n_pids ? "the target did not run on "
 			"a CPU during the capture" : "nothing ran on a CPU during the capture");
 }
 
-static void heap_result(struct recorder *r, struct record_result *res)
+static void heap_result(struct recorder *r, struct capture_result *res)
 {
-	struct record_heap_result *h = &res->heap;
+	struct capture_heap_result *h = &res->heap;
 	struct collect_counters c;
 
 	if (heap_collector__counters(r->hcol, &c))
@@ -777,30 +732,25 @@ static void heap_result(struct recorder *r, struct record_result *res)
 	if (h->truncated)
 		pr_warn("%" PRIu64 " allocation stacks reached %u frames and may be cut short at the "
 			"root end", h->truncated, BPPROF_MAX_STACK);
-	if (!h->kept && h->objects && !r->o->on_window)
+	if (!h->kept && h->objects && !r->o->interval)
 		pr_warn("no sampled allocations: %s", r->o->heap_rate ? "the target allocated less "
 			"than the sampling rate, or nothing (try --heap-rate 0)" :
 			"the target allocated nothing during the capture");
 }
 
-int record__run(const struct record_opts *o, struct record_result *res, struct errmsg *e)
+int capture__run(const struct capture_opts *o, struct capture_result *res, struct errmsg *e)
 {
 	struct recorder r = {
 		.o = o, .epfd = -1, .sigfd = -1, .tickfd = -1, .endfd = -1, .winfd = -1,
 	};
 	struct collect_counters c = { 0 };
-	struct errmsg loop_err = { "" };
+	struct errmsg cut_err = { "" };
 	struct timespec wall;
-	int err;
+	int err, cerr;
 
 	memset(res, 0, sizeof(*res));
-	if (o->n_pids > RECORD_MAX_PIDS)
-		return errmsg__set(e, -E2BIG, "at most %u pids", RECORD_MAX_PIDS);
-	err = o->cpu && !o->on_window ? sink__probe(o->output, e) : 0;
-	if (!err && o->heap && !o->on_window)
-		err = sink__probe(o->heap_output, e);
-	if (err)
-		return err;
+	if (o->n_pids > CAPTURE_MAX_PIDS)
+		return errmsg__set(e, -E2BIG, "at most %u pids", CAPTURE_MAX_PIDS);
 	/* Blocked before any child exists, so none of these is missed. */
 	sigemptyset(&r.blocked);
 	sigaddset(&r.blocked, SIGINT);
@@ -824,18 +774,18 @@ int record__run(const struct record_opts *o, struct record_result *res, struct e
 	err = arm_timer(r.tickfd, TICK_MS / 1000.0, TICK_MS / 1000.0);
 	if (!err && o->seconds > 0)
 		err = arm_timer(r.endfd, o->seconds, 0);
-	if (!err && o->on_window && o->interval > 0)
+	if (!err && o->interval > 0)
 		err = arm_timer(r.winfd, o->interval, o->interval);
 	if (err) {
 		errmsg__set(e, err, "timerfd: %s", strerror(-err));
 		goto out;
 	}
 
-	err = loop(&r, res, &loop_err);
+	err = loop(&r, res, e);
 	if (err && r.heap_err.text[0])
-		errmsg__set(&loop_err, err, "%s", r.heap_err.text);
-	else if (err && !loop_err.text[0])
-		errmsg__set(&loop_err, err, "capture stopped early: %s", strerror(-err));
+		errmsg__set(e, err, "%s", r.heap_err.text);
+	else if (err && !e->text[0])
+		errmsg__set(e, err, "capture stopped early: %s", strerror(-err));
 	if (r.col)
 		collector__stop(r.col);
 	if (r.hcol)
@@ -844,7 +794,7 @@ int record__run(const struct record_opts *o, struct record_result *res, struct e
 	if (!r.in.fatal && !r.hin.fatal && !err) {
 		err = consume(&r, true, true);
 		if (err)
-			errmsg__set(&loop_err, err, "draining the ring buffer: %s", strerror(-err));
+			errmsg__set(e, err, "draining the ring buffer: %s", strerror(-err));
 	}
 	show_progress(&r, &c, true);
 	if (r.col)
@@ -853,36 +803,16 @@ int record__run(const struct record_opts *o, struct record_result *res, struct e
 		res->heap.objects = heap_collector__n_probed(r.hcol);
 		heap_result(&r, res);
 	}
-	if (o->on_window) {
-		struct errmsg cut_err = { "" };
-		int cerr = cut_window(&r, true, &cut_err);
-
-		if (err)
-			errmsg__set(e, err, "%s", loop_err.text);
-		else if (cerr)
-			err = errmsg__set(e, cerr, "%s", cut_err.text);
-	} else {
-		int64_t wall0 = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
-		struct errmsg cpu_err = { "" }, heap_err = { "" };
-		int cerr = 0, herr = 0;
-
-		if (r.col)
-			cerr = write_cpu(&r, res, wall0, &cpu_err);
-		/* A heap profile with no allocator probed would only look empty. */
-		if (r.hcol && !res->heap.objects && !err)
-			err = errmsg__set(&loop_err, -ENOENT, "%s: no allocator was found to probe: "
-					  "no object it mapped defines malloc or free",
-					  o->command ? o->command[0] : "the target");
-		else if (r.hcol && res->heap.objects)
-			herr = write_heap(&r, res, wall0, &heap_err);
-		if (err)	/* the capture's own error comes first */
-			errmsg__set(e, err, "%s%s", loop_err.text, res->written || res->heap.written ?
-				    " (samples so far written)" : "");
-		else if (cerr)
-			err = errmsg__set(e, cerr, "%s", cpu_err.text);
-		else if (herr)
-			err = errmsg__set(e, herr, "%s", heap_err.text);
-	}
+	/* What was captured is handed over even after an error; the capture's
+	 * own error comes first. */
+	cerr = cut_window(&r, true, &cut_err);
+	if (!err && cerr)
+		err = errmsg__set(e, cerr, "%s", cut_err.text);
+	/* A heap profile with no allocator probed would only look empty. */
+	if (!err && r.hcol && !res->heap.objects)
+		err = errmsg__set(e, -ENOENT, "%s: no allocator was found to probe: no object it "
+				  "mapped defines malloc or free",
+				  o->command ? o->command[0] : "the target");
 out:
 	if (r.child && r.hcol)	/* never left stopped by a capture that ended between stops */
 		kill(r.child, SIGCONT);

@@ -72,12 +72,4 @@ unsigned collector__ncpus(const struct collector *c);
 int collector__sync_cpus(struct collector *c);
 size_t collector__ring_bytes(const struct collector *c);
 
-/* Pure helpers, exposed for tests. */
-/* The online CPUs in a sysfs list ("0-3,8,10-11") as a bitmap of at most
- * max entries: the count, or -EINVAL. */
-int collect__parse_cpulist(const char *text, bool *online, unsigned max);
-/* About one second of records at freq on ncpus, a power of two of pages
- * within [COLLECT_MIN_RING, COLLECT_MAX_RING]. */
-size_t collect__ring_size(unsigned freq, unsigned ncpus, size_t record, size_t page);
-
 #endif

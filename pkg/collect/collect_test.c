@@ -16,6 +16,7 @@
 
 #include "collect/collect.h"
 #include "collect/heap.h"
+#include "collect/internal.h"
 
 static void test_cpulist(void **state)
 {

@@ -12,6 +12,7 @@
 
 #include "base/errmsg.h"
 #include "bpf/events.h"
+#include "bpf/heap_sample.h"	/* HEAP_MAX_RATE */
 #include "collect/collect.h"
 
 #define HEAP_DEFAULT_RATE	524288u		/* bytes: Go's MemProfileRate */

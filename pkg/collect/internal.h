@@ -1,5 +1,5 @@
 /* What the collect sources share: libbpf's log hook, the error for missing
- * privileges, the BTF check, counter sums and ring sizes. */
+ * privileges, the BTF check, counter sums, ring sizes and the CPU list parser. */
 #ifndef BPPROF_COLLECT_INTERNAL_H
 #define BPPROF_COLLECT_INTERNAL_H
 #include <stdarg.h>
@@ -25,5 +25,12 @@ int collect__sum_counters(int fd, unsigned n, int possible_cpus, struct collect_
 unsigned collect__max_frames(void);
 /* The smallest power-of-two multiple of page holding want bytes, within [min, max]. */
 size_t collect__pow2_size(uint64_t want, size_t page, size_t min, size_t max);
+
+/* The online CPUs in a sysfs list ("0-3,8,10-11") as a bitmap of at most
+ * max entries: the count, or -EINVAL. */
+int collect__parse_cpulist(const char *text, bool *online, unsigned max);
+/* About one second of records at freq on ncpus, a power of two of pages
+ * within [COLLECT_MIN_RING, COLLECT_MAX_RING]. */
+size_t collect__ring_size(unsigned freq, unsigned ncpus, size_t record, size_t page);
 
 #endif

@@ -24,7 +24,7 @@ struct daemon {
 	sigset_t signals;
 };
 
-static const char *const kinds[] = { [RECORD_CPU] = "cpu", [RECORD_HEAP] = "heap" };
+static const char *const kinds[] = { [CAPTURE_CPU] = "cpu", [CAPTURE_HEAP] = "heap" };
 
 static int to_buf(void *ctx, const void *data, size_t len)
 {
@@ -56,7 +56,7 @@ static void format_bytes(char *s, size_t n, uint64_t b)
 }
 
 /* "cpu window 2026-11-23T10:15:00Z +15.0s: 570 samples, 0 lost, 41 KiB" */
-static void describe(char *s, size_t n, const struct record_window *w, size_t bytes)
+static void describe(char *s, size_t n, const struct capture_window *w, size_t bytes)
 {
 	time_t t = (time_t)(w->time_nanos / 1000000000);
 	char stamp[32], size[32];
@@ -67,10 +67,10 @@ static void describe(char *s, size_t n, const struct record_window *w, size_t by
 	format_bytes(size, sizeof(size), bytes);
 	snprintf(s, n, "%s window %s +%.1fs: %" PRIu64 " %s, %" PRIu64 " lost, %s", kinds[w->kind],
 		 stamp, (double)w->duration_nanos / 1e9, w->samples,
-		 w->kind == RECORD_CPU ? "samples" : "sampled allocations", w->lost, size);
+		 w->kind == CAPTURE_CPU ? "samples" : "sampled allocations", w->lost, size);
 }
 
-static int on_window(void *ctx, const struct record_window *w)
+static int on_window(void *ctx, struct capture_window *w, struct errmsg *why)
 {
 	struct daemon *d = ctx;
 	const struct daemon_opts *o = d->o;
@@ -81,8 +81,8 @@ static int on_window(void *ctx, const struct record_window *w)
 
 	d->windows++;
 	metrics__add(d->metrics, MC_WINDOWS, 1);
-	metrics__add(d->metrics, w->kind == RECORD_CPU ? MC_CPU_SAMPLES : MC_HEAP_SAMPLES, w->samples);
-	metrics__add(d->metrics, w->kind == RECORD_CPU ? MC_CPU_LOST : MC_HEAP_LOST, w->lost);
+	metrics__add(d->metrics, w->kind == CAPTURE_CPU ? MC_CPU_SAMPLES : MC_HEAP_SAMPLES, w->samples);
+	metrics__add(d->metrics, w->kind == CAPTURE_CPU ? MC_CPU_LOST : MC_HEAP_LOST, w->lost);
 	metrics__set(d->metrics, MG_LAST_WINDOW, (uint64_t)((w->time_nanos + w->duration_nanos) / 1000000000));
 	err = encode(w->profile, &pb, &e);
 	if (err) {	/* this window is lost, the next may fare better */
@@ -192,8 +192,8 @@ static int wait_until(struct daemon *d, time_t when)
 static int scheduled(struct daemon *d, struct errmsg *e)
 {
 	const struct daemon_opts *o = d->o;
-	struct record_opts rec = o->rec;
-	struct record_result res;
+	struct capture_opts rec = o->rec;
+	struct capture_result res;
 
 	rec.seconds = o->duration;
 	rec.interval = 0;
@@ -210,7 +210,7 @@ static int scheduled(struct daemon *d, struct errmsg *e)
 		pr_info("next capture: %s, for %.1f s", stamp, o->duration);
 		if (wait_until(d, next))
 			return 0;
-		err = record__run(&rec, &res, e);
+		err = capture__run(&rec, &res, e);
 		if (err)
 			return err;
 		if (res.interrupted)
@@ -221,8 +221,8 @@ static int scheduled(struct daemon *d, struct errmsg *e)
 int daemon__run(const struct daemon_opts *o, struct errmsg *e)
 {
 	struct daemon d = { .o = o };
-	struct record_opts rec = o->rec;
-	struct record_result res;
+	struct capture_opts rec = o->rec;
+	struct capture_result res;
 	sigset_t old;
 	int err;
 
@@ -272,7 +272,7 @@ int daemon__run(const struct daemon_opts *o, struct errmsg *e)
 	} else {
 		rec.interval = o->interval;
 		rec.seconds = 0;
-		err = record__run(&rec, &res, e);
+		err = capture__run(&rec, &res, e);
 		if (!err && !res.interrupted && (res.command_exited || res.pids_exited))
 			pr_info("the %s exited: stopping", res.command_exited ? "command" : "targets");
 	}

@@ -19,7 +19,7 @@
 #define DAEMON_MIN_INTERVAL	1.0
 
 struct daemon_opts {
-	struct record_opts rec;		/* what to capture; its outputs are unused */
+	struct capture_opts rec;		/* what to capture; its outputs are unused */
 	double interval;		/* seconds per window */
 	bool scheduled;			/* capture `duration` at each match of cron */
 	struct cron cron;

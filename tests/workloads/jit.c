@@ -72,7 +72,7 @@ static int dump_vdso(const char *path)
 int main(int argc, char **argv)
 {
 	int vdso = argc > 1 && !strcmp(argv[1], "--vdso");
-	double secs = argc > 1 + vdso ? atof(argv[1 + vdso]) : 2;
+	double secs = argc > 1 + vdso ? strtod(argv[1 + vdso], NULL) : 2;
 	char path[64];
 	void *mem;
 	FILE *f;
