@@ -56,7 +56,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, CNT_MAX);
+	__uint(max_entries, CPU_CNT_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
@@ -100,11 +100,11 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	if (!wanted(tgid))
 		return 0;
-	count(CNT_SAMPLES);
+	count(CPU_CNT_SAMPLES);
 
 	s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
 	if (!s) {
-		count(CNT_LOST);
+		count(CPU_CNT_LOST);
 		return 0;
 	}
 	task = (struct task_struct *)bpf_get_current_task_btf();
@@ -129,7 +129,7 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 			s->kstack_len = n / sizeof(__u64);
 		if (s->kstack_len >= max_frames) {
 			s->flags |= SAMPLE_KSTACK_TRUNCATED;
-			count(CNT_KSTACK_TRUNCATED);
+			count(CPU_CNT_KSTACK_TRUNCATED);
 		}
 	}
 	s->ustack_len = 0;
@@ -142,11 +142,11 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 			s->ustack_len = n / sizeof(__u64);
 		if (s->ustack_len >= max_frames) {
 			s->flags |= SAMPLE_USTACK_TRUNCATED;
-			count(CNT_USTACK_TRUNCATED);
+			count(CPU_CNT_USTACK_TRUNCATED);
 		}
 	}
 	if (s->flags & (SAMPLE_KSTACK_FAILED | SAMPLE_USTACK_FAILED))
-		count(CNT_STACK_FAILED);
+		count(CPU_CNT_STACK_FAILED);
 	flags = submit_flags();
 	exec_vm = BPF_CORE_READ(task, mm, exec_vm);
 	known = bpf_map_lookup_elem(&seen, &tgid);
@@ -172,7 +172,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	if (!bpf_map_lookup_elem(&pids, &ptgid))
 		return 0;
 	if (bpf_map_update_elem(&pids, &ctgid, &one, BPF_NOEXIST) && !bpf_map_lookup_elem(&pids, &ctgid))
-		count(CNT_PIDS_FULL);
+		count(CPU_CNT_PIDS_FULL);
 	return 0;
 }
 
@@ -201,7 +201,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	bpf_map_delete_elem(&seen, &tgid);
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count(CNT_EVENTS_LOST);
+		count(CPU_CNT_EVENTS_LOST);
 		return 0;
 	}
 	e->hdr.type = EV_EXEC;

@@ -30,15 +30,15 @@ enum {
 };
 
 /* Indexes of the per-CPU `counters` array: every loss is counted. */
-enum bpprof_counter {
-	CNT_SAMPLES,		/* perf events that passed the filters */
-	CNT_LOST,		/* ring buffer full: sample dropped */
-	CNT_KSTACK_TRUNCATED,
-	CNT_USTACK_TRUNCATED,
-	CNT_STACK_FAILED,	/* either bpf_get_stack call failed */
-	CNT_EVENTS_LOST,	/* exec records dropped (ring buffer full) */
-	CNT_PIDS_FULL,		/* a child could not join the followed pid set */
-	CNT_MAX
+enum cpu_counter {
+	CPU_CNT_SAMPLES,		/* perf events that passed the filters */
+	CPU_CNT_LOST,		/* ring buffer full: sample dropped */
+	CPU_CNT_KSTACK_TRUNCATED,
+	CPU_CNT_USTACK_TRUNCATED,
+	CPU_CNT_STACK_FAILED,	/* either bpf_get_stack call failed */
+	CPU_CNT_EVENTS_LOST,	/* exec records dropped (ring buffer full) */
+	CPU_CNT_PIDS_FULL,		/* a child could not join the followed pid set */
+	CPU_CNT_MAX
 };
 
 struct event_header {
@@ -71,18 +71,18 @@ enum {
 
 /* Indexes of heap.bpf.c's per-CPU `counters` array. */
 enum heap_counter {
-	HCNT_CALLS,		/* allocation calls (outermost only) */
-	HCNT_SAMPLED,		/* of those, sampled */
-	HCNT_LOST,		/* sampled, but the ring buffer was full: dropped */
-	HCNT_FREES_LOST,	/* frees of sampled blocks not reported (ring full) */
-	HCNT_LIVE_FULL,		/* sampled blocks the live map had no room for */
-	HCNT_FREE_UNSEEN,	/* an address came back from the allocator still live:
+	HEAP_CNT_CALLS,		/* allocation calls (outermost only) */
+	HEAP_CNT_SAMPLED,		/* of those, sampled */
+	HEAP_CNT_LOST,		/* sampled, but the ring buffer was full: dropped */
+	HEAP_CNT_FREES_LOST,	/* frees of sampled blocks not reported (ring full) */
+	HEAP_CNT_LIVE_FULL,		/* sampled blocks the live map had no room for */
+	HEAP_CNT_FREE_UNSEEN,	/* an address came back from the allocator still live:
 				 * its free went by unprobed */
-	HCNT_USTACK_TRUNCATED,
-	HCNT_STACK_FAILED,
-	HCNT_NO_THREAD,		/* no per-thread state could be made: call ignored */
-	HCNT_MAPPED_LOST,	/* exec/link-map notices lost (ring full) */
-	HCNT_MAX
+	HEAP_CNT_USTACK_TRUNCATED,
+	HEAP_CNT_STACK_FAILED,
+	HEAP_CNT_NO_THREAD,		/* no per-thread state could be made: call ignored */
+	HEAP_CNT_MAPPED_LOST,	/* exec/link-map notices lost (ring full) */
+	HEAP_CNT_MAX
 };
 
 /* enum heap_kind: how an allocator function takes its arguments. */

@@ -78,7 +78,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HCNT_MAX);
+	__uint(max_entries, HEAP_CNT_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
@@ -146,7 +146,7 @@ static __always_inline void report_free(__u64 id)
 	struct heap_free *f = bpf_ringbuf_reserve(&events, sizeof(*f), 0);
 
 	if (!f) {
-		count(HCNT_FREES_LOST);
+		count(HEAP_CNT_FREES_LOST);
 		return;
 	}
 	f->hdr.type = EV_HEAP_FREE;
@@ -165,7 +165,7 @@ static __always_inline int enter(struct pt_regs *ctx, __u8 kind, __u64 size, __u
 
 	t = bpf_task_storage_get(&threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!t) {
-		count(HCNT_NO_THREAD);
+		count(HEAP_CNT_NO_THREAD);
 		return 0;
 	}
 	/* A call the allocator makes itself (realloc → malloc) is part of the
@@ -186,7 +186,7 @@ static __always_inline int enter(struct pt_regs *ctx, __u8 kind, __u64 size, __u
 	t->sampled = 0;
 	if (!counted)
 		return 0;
-	count(HCNT_CALLS);
+	count(HEAP_CNT_CALLS);
 	/* Taken out of `live` now, before the allocator can hand the address
 	 * to another thread; put back if the resize fails. */
 	if (old)
@@ -212,7 +212,7 @@ static __always_inline void mapped(__u32 tgid, bool exec)
 		return;
 	m = bpf_ringbuf_reserve(&events, sizeof(*m), 0);
 	if (!m) {
-		count(HCNT_MAPPED_LOST);
+		count(HEAP_CNT_MAPPED_LOST);
 		return;
 	}
 	m->hdr.type = EV_HEAP_MAPPED;
@@ -279,25 +279,25 @@ static __always_inline void record(struct pt_regs *ctx, struct heap_thread *t, _
 	__u64 *stale, id;
 	long n;
 
-	count(HCNT_SAMPLED);
+	count(HEAP_CNT_SAMPLED);
 	/* Reserved before the block is in `live`: a free of it, on any thread,
 	 * then lands behind this record in the ring. */
 	a = bpf_ringbuf_reserve(&events, sizeof(*a), 0);
 	if (!a) {
-		count(HCNT_LOST);
+		count(HEAP_CNT_LOST);
 		return;
 	}
 	/* The allocator handed out a live address: it was freed unseen. */
 	stale = bpf_map_lookup_elem(&live, &key);
 	if (stale) {
-		count(HCNT_FREE_UNSEEN);
+		count(HEAP_CNT_FREE_UNSEEN);
 		report_free(*stale);
 	}
 	id = __sync_fetch_and_add(&next_id, 1) + 1;
 	a->flags = 0;
 	if (bpf_map_update_elem(&live, &key, &id, BPF_ANY)) {
 		a->flags |= HEAP_UNTRACKED;
-		count(HCNT_LIVE_FULL);
+		count(HEAP_CNT_LIVE_FULL);
 	}
 	task = (struct task_struct *)bpf_get_current_task_btf();
 	leader = BPF_CORE_READ(task, group_leader);
@@ -318,10 +318,10 @@ static __always_inline void record(struct pt_regs *ctx, struct heap_thread *t, _
 	a->ustack_len = n < 0 ? 0 : n / sizeof(__u64);
 	if (n < 0) {
 		a->flags |= HEAP_USTACK_FAILED;
-		count(HCNT_STACK_FAILED);
+		count(HEAP_CNT_STACK_FAILED);
 	} else if (a->ustack_len >= max_frames) {
 		a->flags |= HEAP_USTACK_TRUNCATED;
-		count(HCNT_USTACK_TRUNCATED);
+		count(HEAP_CNT_USTACK_TRUNCATED);
 	}
 	bpf_ringbuf_submit(a, submit_flags());
 }
