@@ -24,6 +24,7 @@ endif
 
 CC       ?= cc
 CLANG    ?= clang
+LLVM_STRIP ?= llvm-strip
 BPFTOOL  ?= bpftool
 PROTOC_C ?= protoc-c
 GO       ?= go
@@ -137,11 +138,14 @@ vmlinux-dump:
 	$(Q)mkdir -p $(GEN) && $(BPFTOOL) btf dump file $(BTF) format c >$(GEN)/vmlinux.full.h.tmp && \
 	  mv $(GEN)/vmlinux.full.h.tmp $(GEN)/vmlinux.full.h
 
-# A BPF object and its skeleton, for bpf/ and tests/bench/.
+# A BPF object and its skeleton, for bpf/ and tests/bench/. clang emits BTF
+# and CO-RE's .BTF.ext only with -g; the DWARF that comes along is stripped
+# (llvm-strip -g keeps .BTF and .BTF.ext), since libbpf never reads it and
+# the skeleton, so bpprof, embeds the whole object.
 define bpf_object
 	$(call msg,BPF,$<)
 	$(Q)mkdir -p $(@D) && $(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) \
-	  -I$(GEN) -Ibpf $(DEPFLAGS) -c $< -o $@
+	  -I$(GEN) -Ibpf $(DEPFLAGS) -c $< -o $@ && $(LLVM_STRIP) -g $@
 endef
 define bpf_skeleton
 	$(call msg,SKEL,$@)
