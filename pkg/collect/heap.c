@@ -431,6 +431,6 @@ size_t heap_collector__ring_bytes(const struct heap_collector *h) { return h->ri
 
 int heap_collector__counters(const struct heap_collector *h, struct collect_counters *out)
 {
-	return collect__sum_counters(bpf_map__fd(h->skel->maps.counters), HCNT_MAX,
+	return collect__sum_counters(bpf_map__fd(h->skel->maps.counters), HEAP_CNT_MAX,
 				     h->possible_cpus, out);
 }
