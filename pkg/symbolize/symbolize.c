@@ -1007,21 +1007,22 @@ int64_t symbolizer__proc(struct symbolizer *s, uint32_t pid, uint64_t start_time
 	return (int64_t)s->n_procs++;
 }
 
+static bool proc__live_pid_eq(const void *ctx, uint32_t idx, const void *key)
+{
+	const struct proc *p = &((const struct proc *)ctx)[idx];
+
+	return p->pid == *(const uint32_t *)key && !p->retired;
+}
+
 void symbolizer__exec(struct symbolizer *s, uint32_t pid)
 {
-	const struct htab *t = &s->proc_index;
-	uint32_t h = pid__hash(pid), pos;
+	uint32_t h = pid__hash(pid);
+	int64_t idx;
 
-	/* every snapshot of pid sits on the probe run of its hash */
-	if (!t->slots)
-		return;
-	for (pos = h & t->mask; t->slots[pos]; pos = (pos + 1) & t->mask) {
-		uint64_t slot = t->slots[pos];
-		uint32_t idx = (uint32_t)slot - 1;
-
-		if ((uint32_t)(slot >> 32) == h && s->procs[idx].pid == pid)
-			s->procs[idx].retired = true;
-	}
+	/* each snapshot of pid not yet retired, whatever its start time: a
+	 * retired one matches no more, so this ends */
+	while ((idx = htab__find(&s->proc_index, h, proc__live_pid_eq, s->procs, &pid)) >= 0)
+		s->procs[idx].retired = true;
 }
 
 /* --- lookups --- */
