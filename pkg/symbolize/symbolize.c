@@ -27,6 +27,7 @@
 #include "base/buf.h"
 #include "base/htab.h"
 #include "base/log.h"
+#include "base/strmap.h"
 #include "symbolize/internal.h"
 #include "symbolize/symbolize.h"
 
@@ -112,9 +113,9 @@ struct symbolizer {
 	struct perfmap *perfmaps;
 	size_t n_perfmaps, cap_perfmaps;
 
-	const char **paths;
-	size_t n_paths, cap_paths;
-	struct htab path_index;
+	struct strmap paths;
+	const char **path_copies;	/* by index in paths */
+	size_t cap_path_copies;
 
 	struct arena *dem_arena;
 	struct dem *dems;
@@ -138,7 +139,7 @@ struct symbolizer {
 	bool warned_budget;
 };
 
-enum { SEED_PROC = 1, SEED_FILE, SEED_BUILD_ID, SEED_PATH, SEED_DEM };
+enum { SEED_PROC = 1, SEED_FILE, SEED_BUILD_ID, SEED_DEM };
 
 /* --- small helpers --- */
 
@@ -202,43 +203,28 @@ static const char *arena_fmt(struct arena *a, const char *fmt, ...)
 
 /* --- interned paths --- */
 
-struct str_key {
-	const char *s;
-	size_t len;
-};
-
-static bool path__eq(const void *ctx, uint32_t idx, const void *key)
-{
-	const char *p = ((const char *const *)ctx)[idx];
-	const struct str_key *k = key;
-
-	return !strncmp(p, k->s, k->len) && p[k->len] == '\0';
-}
-
-/* Many processes map the same libraries: one copy of each path. NULL with
- * errno E2BIG past the arena budget or ENOMEM. */
+/* Many processes map the same libraries: one copy of each path. It lives
+ * in the arena, not in the map's text, because mappings point to it and
+ * the text moves as it grows. NULL with errno E2BIG past the budget or
+ * ENOMEM. */
 static const char *path__intern(struct symbolizer *s, const char *str, size_t len)
 {
-	struct str_key k = { str, len };
-	uint32_t h = hash__bytes(str, len, SEED_PATH);
-	int64_t idx = htab__find(&s->path_index, h, path__eq, s->paths, &k);
-	char *copy;
+	size_t idx;
+	int added;
 
-	if (idx >= 0)
-		return s->paths[idx];
-	if (VEC_GROW(s->paths, s->cap_paths, s->n_paths + 1)) {
+	if (VEC_GROW(s->path_copies, s->cap_path_copies, s->paths.n + 1)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	copy = arena__strndup(s->arena, str, len);
-	if (!copy)
-		return NULL;
-	if (htab__insert(&s->path_index, h, (uint32_t)s->n_paths)) {
-		errno = ENOMEM;
+	added = strmap__intern(&s->paths, str, len, &idx);
+	if (added < 0) {
+		errno = -added;
 		return NULL;
 	}
-	s->paths[s->n_paths++] = copy;
-	return copy;
+	/* a copy the arena refused before is tried again */
+	if (added || !s->path_copies[idx])
+		s->path_copies[idx] = arena__strndup(s->arena, str, len);
+	return s->path_copies[idx];
 }
 
 /* --- demangling --- */
@@ -338,7 +324,7 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *o)
 	s->dem_arena = arena__new(DEMANGLE_BUDGET);
 	if (!s->proc_root || !s->perf_map_dir || !s->kallsyms || !s->arena || !s->dem_arena ||
 	    htab__init(&s->proc_index, 256) || htab__init(&s->file_index, 256) ||
-	    htab__init(&s->build_id_index, 256) || htab__init(&s->path_index, 256) ||
+	    htab__init(&s->build_id_index, 256) || strmap__init(&s->paths, SYM_ARENA_BUDGET) ||
 	    htab__init(&s->dem_index, 1024))
 		goto err_free;
 	s->kmap.path = "[kernel.kallsyms]";
@@ -368,13 +354,13 @@ void symbolizer__free(struct symbolizer *s)
 	htab__free(&s->proc_index);
 	htab__free(&s->file_index);
 	htab__free(&s->build_id_index);
-	htab__free(&s->path_index);
+	strmap__free(&s->paths);
 	htab__free(&s->dem_index);
 	free(s->procs);
 	free(s->files);
 	free(s->symtabs);
 	free(s->perfmaps);
-	free(s->paths);
+	free(s->path_copies);
 	free(s->dems);
 	free(s->scratch);
 	arena__free(s->arena);
