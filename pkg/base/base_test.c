@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -26,6 +27,29 @@ static void test_buf_limit(void **state)
 	assert_int_equal(buf__appendf(&b, "%d-%s", 42, "x"), 0);
 	assert_int_equal(b.len, 4);
 	assert_memory_equal(b.data, "42-x", 4);
+	buf__free(&b);
+}
+
+/* Taken bytes are the caller's; the buf starts over under its limit. */
+static void test_buf_take(void **state)
+{
+	struct buf b = BUF_INIT(8);
+	size_t len = 99;
+	void *p;
+
+	assert_null(buf__take(&b, &len));	/* never held any */
+	assert_int_equal(len, 0);
+	assert_int_equal(buf__append(&b, "abc", 3), 0);
+	p = buf__take(&b, &len);
+	assert_int_equal(len, 3);
+	assert_memory_equal(p, "abc", 3);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.cap, 0);
+	assert_int_equal(b.limit, 8);
+	assert_int_equal(buf__append(&b, "012345678", 9), -E2BIG);
+	assert_int_equal(buf__append(&b, "01234567", 8), 0);
+	free(p);
 	buf__free(&b);
 }
 
@@ -262,6 +286,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_limit),
+		cmocka_unit_test(test_buf_take),
 		cmocka_unit_test(test_htab),
 		cmocka_unit_test(test_htab_delete_wraps),
 		cmocka_unit_test(test_htab_churn),

@@ -73,3 +73,12 @@ void buf__free(struct buf *b)
 	free(b->data);
 	*b = BUF_INIT(b->limit);
 }
+
+void *buf__take(struct buf *b, size_t *len)
+{
+	void *data = b->data;
+
+	*len = b->len;
+	*b = BUF_INIT(b->limit);
+	return data;
+}

@@ -255,6 +255,7 @@ static void *shrink(void *p, size_t size)
 static int loader__finish(struct ksyms_loader *l, int err)
 {
 	struct ksyms *k = l->k;
+	char *text;
 
 	if (!err)
 		err = loader__flush(l);
@@ -267,8 +268,8 @@ static int loader__finish(struct ksyms_loader *l, int err)
 	}
 	k->addrs = shrink(k->addrs, k->n * sizeof(*k->addrs));
 	k->names = shrink(k->names, k->n * sizeof(*k->names));
-	k->text_len = l->text.len;
-	k->text = shrink(l->text.data, l->text.len);
+	text = buf__take(&l->text, &k->text_len);
+	k->text = shrink(text, k->text_len);
 	return 0;
 }
 
