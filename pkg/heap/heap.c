@@ -74,7 +74,7 @@ int heap_table__alloc(struct heap_table *h, int sample, uint64_t id, uint64_t si
 		return err;
 	for (; h->n_vals < h->stacks.n_samples; h->n_vals++)
 		memset(&h->vals[h->n_vals], 0, sizeof(h->vals[h->n_vals]));
-	if (tracked && h->n_live >= HEAP_TABLE_MAX_LIVE) {
+	if (tracked && h->n_live >= HEAP_MAX_LIVE) {
 		tracked = false;
 		err = -E2BIG;
 	}

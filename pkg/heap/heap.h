@@ -11,7 +11,9 @@
 #include "base/htab.h"
 #include "stacks/stacks.h"
 
-#define HEAP_TABLE_MAX_LIVE	(1u << 26)	/* blocks tracked at once */
+/* Sampled blocks tracked at once: bounds the table here and the BPF side's
+ * map of live blocks (--heap-live), which feeds it. */
+#define HEAP_MAX_LIVE		(1u << 26)
 
 /* Estimates for one sample (stack and labels), in objects and bytes. */
 struct heap_values {
