@@ -112,7 +112,7 @@ static void test_htab_delete_wraps(void **state)
 }
 
 static uint32_t weak_hash(uint64_t k) { return (uint32_t)(k % 61); }
-static uint32_t good_hash(uint64_t k) { return hash__bytes(&k, sizeof(k), 3); }
+static uint32_t good_hash(uint64_t k) { return htab__hash(&k, sizeof(k), 3); }
 
 /* Random inserts and deletes, checked against what should be there, then
  * a walk that meets each live entry once. Freed entries are reused, most

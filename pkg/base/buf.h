@@ -25,8 +25,8 @@ void *buf__take(struct buf *b, size_t *len);
 
 /* Grow a typed array (*items, *cap) to hold at least need elements.
  * Returns 0 or -ENOMEM; doubles, so appends are amortised O(1). */
-int vec__grow(void **items, size_t *cap, size_t need, size_t elem_size);
-#define VEC_GROW(items, cap, need) \
-	vec__grow((void **)&(items), &(cap), (need), sizeof(*(items)))
+int buf__grow_array(void **items, size_t *cap, size_t need, size_t elem_size);
+#define BUF_GROW_ARRAY(items, cap, need) \
+	buf__grow_array((void **)&(items), &(cap), (need), sizeof(*(items)))
 
 #endif

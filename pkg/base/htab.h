@@ -56,7 +56,7 @@ static inline int64_t htab__find(const struct htab *t, uint32_t h, htab_eq_fn *e
 	}
 }
 
-static inline uint32_t hash__bytes(const void *p, size_t n, uint64_t seed)
+static inline uint32_t htab__hash(const void *p, size_t n, uint64_t seed)
 {
 	uint64_t h = XXH3_64bits_withSeed(p, n, seed);
 

@@ -69,7 +69,7 @@ int heap_table__alloc(struct heap_table *h, int sample, uint64_t id, uint64_t si
 
 	if (sample < 0 || (size_t)sample >= h->stacks.n_samples || !id)
 		return -EINVAL;
-	err = VEC_GROW(h->vals, h->cap_vals, h->stacks.n_samples);
+	err = BUF_GROW_ARRAY(h->vals, h->cap_vals, h->stacks.n_samples);
 	if (err)
 		return err;
 	for (; h->n_vals < h->stacks.n_samples; h->n_vals++)
@@ -87,7 +87,7 @@ int heap_table__alloc(struct heap_table *h, int sample, uint64_t id, uint64_t si
 			/* the block freed last (still warm), else a new one */
 			at = h->free ? (int64_t)h->free - 1 : (int64_t)h->n_blocks;
 			if (!h->free)
-				err = VEC_GROW(h->blocks, h->cap_blocks, h->n_blocks + 1);
+				err = BUF_GROW_ARRAY(h->blocks, h->cap_blocks, h->n_blocks + 1);
 			if (!err)
 				err = htab__insert(&h->live, hash, (uint32_t)at);
 			if (err)

@@ -101,7 +101,7 @@ static int loader__add(struct ksyms_loader *l, uint64_t addr, int rank, const ch
 	if (k->n >= KALLSYMS_MAX_SYMS)
 		return -E2BIG;
 	if (k->n == l->cap_addrs &&
-	    (VEC_GROW(k->addrs, l->cap_addrs, k->n + 1) || VEC_GROW(k->names, l->cap_names, k->n + 1)))
+	    (BUF_GROW_ARRAY(k->addrs, l->cap_addrs, k->n + 1) || BUF_GROW_ARRAY(k->names, l->cap_names, k->n + 1)))
 		return -ENOMEM;
 	off = l->text.len;
 	if (buf__reserve(&l->text, len + 1))

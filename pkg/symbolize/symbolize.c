@@ -212,7 +212,7 @@ static const char *path__intern(struct symbolizer *s, const char *str, size_t le
 	size_t idx;
 	int added;
 
-	if (VEC_GROW(s->path_copies, s->cap_path_copies, s->paths.n + 1)) {
+	if (BUF_GROW_ARRAY(s->path_copies, s->cap_path_copies, s->paths.n + 1)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -250,11 +250,11 @@ static const char *symbolizer__demangle(struct symbolizer *s, const char *raw)
 	if (s->no_demangle ||
 	    (!at && (raw[0] != '_' || (raw[1] != 'Z' && raw[1] != 'R'))))
 		return raw;
-	h = hash__bytes(&raw, sizeof(raw), SEED_DEM);
+	h = htab__hash(&raw, sizeof(raw), SEED_DEM);
 	idx = htab__find(&s->dem_index, h, dem__eq, s->dems, &raw);
 	if (idx >= 0)
 		return s->dems[idx].dem;
-	if (s->n_dems >= DEMANGLE_MAX_ENTRIES || VEC_GROW(s->dems, s->cap_dems, s->n_dems + 1))
+	if (s->n_dems >= DEMANGLE_MAX_ENTRIES || BUF_GROW_ARRAY(s->dems, s->cap_dems, s->n_dems + 1))
 		return raw;
 	if (at) {
 		/* the bare name, itself demangled when it is mangled */
@@ -408,7 +408,7 @@ static bool build_id__eq(const void *ctx, uint32_t idx, const void *key)
 
 static int64_t symtab__by_build_id(const struct symbolizer *s, const char *build_id)
 {
-	return htab__find(&s->build_id_index, hash__bytes(build_id, strlen(build_id), SEED_BUILD_ID),
+	return htab__find(&s->build_id_index, htab__hash(build_id, strlen(build_id), SEED_BUILD_ID),
 			  build_id__eq, s->symtabs, build_id);
 }
 
@@ -417,7 +417,7 @@ static struct symtab *symtab__add(struct symbolizer *s, const struct elf_info *e
 {
 	struct symtab *t;
 
-	if (s->n_symtabs >= NONE - 1 || VEC_GROW(s->symtabs, s->cap_symtabs, s->n_symtabs + 1)) {
+	if (s->n_symtabs >= NONE - 1 || BUF_GROW_ARRAY(s->symtabs, s->cap_symtabs, s->n_symtabs + 1)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -433,7 +433,7 @@ static struct symtab *symtab__add(struct symbolizer *s, const struct elf_info *e
 	t->n_segs = ei->n_segs;
 	if (ei->build_id[0] &&
 	    htab__insert(&s->build_id_index,
-			 hash__bytes(t->build_id, strlen(t->build_id), SEED_BUILD_ID),
+			 htab__hash(t->build_id, strlen(t->build_id), SEED_BUILD_ID),
 			 (uint32_t)s->n_symtabs)) {
 		errno = ENOMEM;
 		return NULL;
@@ -760,7 +760,7 @@ static int64_t file__get(struct snap *sn, const struct snap_map *sm)
 {
 	struct symbolizer *s = sn->s;
 	struct file_key k = { sm->dev, sm->inode };
-	uint32_t h = hash__bytes(&k, sizeof(k), SEED_FILE);
+	uint32_t h = htab__hash(&k, sizeof(k), SEED_FILE);
 	int64_t idx = htab__find(&s->file_index, h, file__eq, s->files, &k);
 	struct symfile *f;
 	int err;
@@ -771,7 +771,7 @@ static int64_t file__get(struct snap *sn, const struct snap_map *sm)
 			return f->symtab;
 		f->retired = true;
 	}
-	if (s->n_files >= NONE - 1 || VEC_GROW(s->files, s->cap_files, s->n_files + 1))
+	if (s->n_files >= NONE - 1 || BUF_GROW_ARRAY(s->files, s->cap_files, s->n_files + 1))
 		return -ENOMEM;
 	f = &s->files[s->n_files];
 	memset(f, 0, sizeof(*f));
@@ -805,7 +805,7 @@ static int snap__line(void *ctx, const char *line, size_t len)
 		s->st.maps_dropped++;
 		return 0;
 	}
-	if (VEC_GROW(s->scratch, s->cap_scratch, s->n_scratch + 1))
+	if (BUF_GROW_ARRAY(s->scratch, s->cap_scratch, s->n_scratch + 1))
 		return -ENOMEM;
 	sm = &s->scratch[s->n_scratch];
 	memset(sm, 0, sizeof(*sm));
@@ -961,7 +961,7 @@ static bool proc__eq(const void *ctx, uint32_t idx, const void *key)
 
 static uint32_t pid__hash(uint32_t pid)
 {
-	return hash__bytes(&pid, sizeof(pid), SEED_PROC);
+	return htab__hash(&pid, sizeof(pid), SEED_PROC);
 }
 
 int64_t symbolizer__proc(struct symbolizer *s, uint32_t pid, uint64_t start_time)
@@ -976,7 +976,7 @@ int64_t symbolizer__proc(struct symbolizer *s, uint32_t pid, uint64_t start_time
 		return idx;
 	if (s->n_procs >= SYM_MAX_PROCS)
 		return -E2BIG;
-	if (VEC_GROW(s->procs, s->cap_procs, s->n_procs + 1))
+	if (BUF_GROW_ARRAY(s->procs, s->cap_procs, s->n_procs + 1))
 		return -ENOMEM;
 	p = &s->procs[s->n_procs];
 	memset(p, 0, sizeof(*p));
@@ -1125,7 +1125,7 @@ static int proc__load_perfmap(struct symbolizer *s, struct proc *p)
 	}
 	if (fd < 0)
 		return 0;
-	if (VEC_GROW(s->perfmaps, s->cap_perfmaps, s->n_perfmaps + 1)) {
+	if (BUF_GROW_ARRAY(s->perfmaps, s->cap_perfmaps, s->n_perfmaps + 1)) {
 		close(fd);
 		return -ENOMEM;
 	}
