@@ -295,7 +295,8 @@ static int hand_over(struct recorder *r, struct record_window *w, struct pprof_p
 	w->profile = p;
 	w->unsymbolized = st->frames ? (double)st->unsymbolized / (double)st->frames : 0;
 	err = r->o->on_window(r->o->window_ctx, w);
-	pprof_profile__free(p);
+	pprof_profile__free(w->profile);	/* NULL when on_window took it */
+	w->profile = NULL;
 	return err;
 }
 

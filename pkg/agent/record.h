@@ -25,7 +25,9 @@ enum record_kind { RECORD_CPU, RECORD_HEAP };
 
 struct record_window {
 	enum record_kind kind;
-	const struct pprof_profile *profile;
+	/* Freed when on_window returns, unless on_window takes it: it sets
+	 * profile to NULL and frees it later (pprof_profile__free). */
+	struct pprof_profile *profile;
 	unsigned seq;			/* 1, 2, ... per kind */
 	int64_t time_nanos;		/* wall clock at the window's start */
 	int64_t duration_nanos;
@@ -37,7 +39,7 @@ struct record_window {
 };
 
 /* 0, or a negative errno that ends the capture. */
-typedef int record_window_fn(void *ctx, const struct record_window *w);
+typedef int record_window_fn(void *ctx, struct record_window *w);
 
 struct record_opts {
 	bool cpu, heap;			/* what to capture: at least one */

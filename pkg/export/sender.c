@@ -1,7 +1,9 @@
-/* The sender thread: a FIFO of windows from the capture, one pusher, one
- * spool. Fresh windows get the pusher's retries; the spool's head gets one
- * attempt at a time, with a backoff between failed rounds, so a long outage
- * costs one request per round, not one per window. */
+/* The sender thread: a FIFO of windows' profiles from the capture, one
+ * pusher, one spool. Fresh windows get the pusher's retries and are encoded
+ * for the network only (gzip) or, when they must wait, for the spool only
+ * (zstd); the spool's head gets one attempt at a time, with a backoff
+ * between failed rounds, so a long outage costs one request per round, not
+ * one per window. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -14,11 +16,11 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "export/sender.h"
+#include "pprof/codec.h"
 
 struct item {
 	struct item *next;
-	void *pprof;
-	size_t len;
+	struct pprof_profile *profile;
 	char kind[8];
 	char what[160];
 };
@@ -115,7 +117,6 @@ static void drain_spool(struct sender *s)
 			back_off(s);
 			return;
 		}
-		r.bytes = s->entry.len;
 		err = pusher__push(s->pusher, s->entry.data, s->entry.len, name, 0, &r.push, &e);
 		if (err && r.push.transient) {
 			back_off(s);
@@ -138,11 +139,16 @@ static bool spool_empty(struct sender *s)
 	return !st.entries;
 }
 
+static int encode(void *profile, struct compress_writer *w, struct errmsg *e)
+{
+	return pprof__encode(profile, w, e);
+}
+
 static void keep(struct sender *s, struct item *it, struct sender_report *r, struct errmsg *e)
 {
 	struct errmsg se = { "" };
 
-	if (s->spool && !spool__put(s->spool, it->pprof, it->len, it->kind, &se)) {
+	if (s->spool && !spool__put_fill(s->spool, encode, it->profile, it->kind, &se)) {
 		r->outcome = SENT_SPOOLED;
 		report(s, r, e);
 		return;
@@ -155,7 +161,7 @@ static void keep(struct sender *s, struct item *it, struct sender_report *r, str
 
 static void deliver(struct sender *s, struct item *it, bool last_try)
 {
-	struct sender_report r = { .what = it->what, .bytes = it->len };
+	struct sender_report r = { .what = it->what };
 	struct errmsg e = { "" };
 	int err;
 
@@ -167,8 +173,8 @@ static void deliver(struct sender *s, struct item *it, bool last_try)
 			drain_spool(s);
 		return;
 	}
-	err = pusher__push(s->pusher, it->pprof, it->len, it->what,
-			   last_try ? 0 : s->o.push.retries, &r.push, &e);
+	err = pusher__push_profile(s->pusher, it->profile, it->what,
+				   last_try ? 0 : s->o.push.retries, &r.push, &e);
 	if (!err) {
 		r.outcome = SENT_PUSHED;
 		report(s, &r, NULL);
@@ -199,7 +205,7 @@ static void *run(void *arg)
 			s->queued--;
 			pthread_mutex_unlock(&s->lock);
 			deliver(s, it, last_try);
-			free(it->pprof);
+			pprof_profile__free(it->profile);
 			free(it);
 			pthread_mutex_lock(&s->lock);
 			continue;
@@ -273,16 +279,16 @@ fail:
 	return NULL;
 }
 
-int sender__submit(struct sender *s, void *pprof, size_t len, const char *kind, const char *what)
+int sender__submit(struct sender *s, struct pprof_profile *profile, const char *kind,
+		   const char *what)
 {
 	struct item *it = calloc(1, sizeof(*it)), *old = NULL;
 
 	if (!it) {
-		free(pprof);
+		pprof_profile__free(profile);
 		return -ENOMEM;
 	}
-	it->pprof = pprof;
-	it->len = len;
+	it->profile = profile;
 	snprintf(it->kind, sizeof(it->kind), "%s", kind);
 	snprintf(it->what, sizeof(it->what), "%s", what);
 	pthread_mutex_lock(&s->lock);
@@ -300,8 +306,7 @@ int sender__submit(struct sender *s, void *pprof, size_t len, const char *kind, 
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 	if (old) {
-		struct sender_report r = { .what = old->what, .outcome = SENT_DROPPED,
-					   .bytes = old->len };
+		struct sender_report r = { .what = old->what, .outcome = SENT_DROPPED };
 		struct errmsg e;
 
 		/* On this thread the spool is not ours to read: no stats. */
@@ -309,7 +314,7 @@ int sender__submit(struct sender *s, void *pprof, size_t len, const char *kind, 
 		r.error = e.text;
 		if (s->o.on_report)
 			s->o.on_report(s->o.ctx, &r);
-		free(old->pprof);
+		pprof_profile__free(old->profile);
 		free(old);
 	}
 	return 0;
