@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "base/buf.h"
@@ -35,7 +34,7 @@ struct sender {
 	struct item *head, *tail;	/* under lock */
 	size_t queued;
 	bool stopping;
-	double backoff;			/* seconds before the spool is tried again */
+	unsigned rounds;		/* failed spool rounds in a row */
 	struct timespec retry_at;	/* CLOCK_MONOTONIC */
 	struct buf entry;		/* a spool entry, decompressed */
 };
@@ -88,16 +87,8 @@ static void report(struct sender *s, struct sender_report *r, const struct errms
  * jitter so a fleet coming back does not knock all at once. */
 static void back_off(struct sender *s)
 {
-	uint32_t rnd = 0;
-	double d;
-
-	s->backoff = s->backoff ? s->backoff * 2 : s->o.push.retry_wait;
-	if (s->backoff > PUSH_MAX_BACKOFF)
-		s->backoff = PUSH_MAX_BACKOFF;
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-		rnd = (uint32_t)time(NULL);
-	d = s->backoff * (0.5 + 0.5 * (double)rnd / UINT32_MAX);
-	deadline(&s->retry_at, d);
+	deadline(&s->retry_at, http__backoff(s->o.push.retry_wait, s->rounds));
+	s->rounds += s->rounds < 64;
 }
 
 /* Send the spool's entries, oldest first, until one fails for now. */
@@ -126,7 +117,7 @@ static void drain_spool(struct sender *s)
 		r.outcome = err ? SENT_REFUSED : SENT_PUSHED;
 		report(s, &r, err ? &e : NULL);
 	}
-	s->backoff = 0;
+	s->rounds = 0;
 }
 
 static bool spool_empty(struct sender *s)
@@ -180,7 +171,7 @@ static void deliver(struct sender *s, struct item *it, bool last_try)
 		report(s, &r, NULL);
 	} else if (r.push.transient || err == -ECANCELED) {
 		keep(s, it, &r, &e);
-		if (r.outcome == SENT_SPOOLED && !s->backoff)
+		if (r.outcome == SENT_SPOOLED && !s->rounds)
 			back_off(s);
 	} else {
 		r.outcome = SENT_REFUSED;
