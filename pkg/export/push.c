@@ -397,9 +397,10 @@ static size_t fill_request(const size_t *sum, size_t n, size_t start, size_t roo
 }
 
 /* How many requests prof needs, and which samples go in each: one unless
- * Pyroscope's limits say otherwise. Then the fewest requests that fit, as
- * even in samples as they can be. Every request repeats the tables, so a
- * profile whose tables and one sample are over the byte limit cannot go. */
+ * Pyroscope's limits say otherwise, else the fewest that fit, split evenly
+ * by samples when that fits and otherwise each filled in turn. Every
+ * request repeats the tables, so a profile whose tables and one sample are
+ * over the byte limit cannot go. */
 static int plan_parts(const struct pusher *p, const pprof_pb *pb, struct plan *plan,
 		      const char *what, struct errmsg *e)
 {
