@@ -149,7 +149,9 @@ t_split_big() {
 		{ echo "not all 20000 samples stored: $(rlog r 'select(.app == "big") | [.status, .samples, .error]')"; return 1; }
 	[ "$(rlog r 'select(.stored and .app == "big") | .samples' | jq -s 'max')" -le 16000 ] ||
 		{ echo "a part over 16000 samples"; return 1; }
-	[ $(($(rlog r 'select(.stored) | .seq' | wc -l) - before)) -ge 2 ]
+	[ $(($(rlog r 'select(.stored) | .seq' | wc -l) - before)) -ge 2 ] || return 1
+	# says how it split: by the sample count here, not by size
+	grep -q "in 2 requests of at most 16000 samples" "$T/out" || { cat "$T/out"; return 1; }
 }
 t_unreachable() {
 	if "$BPPROF" push "$T/cpu.pb.gz" --url http://127.0.0.1:1 --retries 1 --retry-wait 10ms >"$T/out" 2>&1; then

@@ -70,6 +70,7 @@ int cmd_push(int argc, char **argv)
 	for (i = optind; i < argc; i++) {
 		struct buf data = BUF_INIT(CONVERT_MAX_INPUT_BYTES);
 		struct push_result r;
+		char split[64] = "";
 		int err = fileio__read_all(argv[i], &data, &e);
 
 		if (err) {
@@ -85,8 +86,12 @@ int cmd_push(int argc, char **argv)
 			failed++;
 			continue;
 		}
-		pr_info("%s: pushed to %s (HTTP %ld, %.0f ms%s)", argv[i], pusher__url(p), r.status,
-			r.seconds * 1000, r.parts > 1 ? ", split by size" : "");
+		if (r.parts > 1)
+			snprintf(split, sizeof(split), r.split_by_size ?
+				 " in %u requests of at most %u MiB" : " in %u requests of at most %u samples",
+				 r.parts, r.split_by_size ? PUSH_MAX_PROFILE_BYTES >> 20 : PUSH_MAX_SAMPLES);
+		pr_info("%s: pushed to %s%s (HTTP %ld, %.0f ms)", argv[i], pusher__url(p), split,
+			r.status, r.seconds * 1000);
 	}
 	pusher__free(p);
 	if (failed && argc - optind > 1)

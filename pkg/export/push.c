@@ -661,6 +661,7 @@ static int pusher__deliver(struct pusher *p, const struct pprof_profile *prof, c
 	if (err)
 		goto out;
 	r->parts = (unsigned)plan.n;
+	r->split_by_size = plan.n > (prof->pb->n_sample + PUSH_MAX_SAMPLES - 1) / PUSH_MAX_SAMPLES;
 	/* one request encoded at a time: a split profile is never held whole
 	 * in gzip */
 	for (i = 0; !err && i < plan.n; i++) {

@@ -68,7 +68,9 @@ struct push_result {
 	bool transient;			/* network, TLS, timeout, 408, 429, 5xx: worth
 					 * another try later (spooled), else refused for good */
 	unsigned attempts;		/* requests made */
-	unsigned parts;			/* requests one profile needed (split by size) */
+	unsigned parts;			/* requests one profile went in */
+	bool split_by_size;		/* parts > 1 for the byte limit, not only for
+					 * PUSH_MAX_SAMPLES */
 	uint64_t bytes;			/* request bodies sent, last attempt */
 	double seconds;			/* duration of the last request */
 };

@@ -914,6 +914,7 @@ static void test_split_by_size(void **state)
 	if (pusher__push(p, big.data, big.len, "deep", 0, &r, &e))
 		fail_msg("%s", e.text);
 	assert_true(r.parts >= 2);
+	assert_true(r.split_by_size);
 	assert_int_equal(s->n_reqs, r.parts);
 	for (i = 0; i < s->n_reqs; i++) {
 		Push__V1__PushRequest *req = push__v1__push_request__unpack(
@@ -1045,38 +1046,54 @@ static void test_split_uneven(void **state)
 	server_stop(s);
 }
 
-/* Over 1,024,000 samples once overflowed a fixed array of 64 parts. */
+/* Over 1,024,000 samples once overflowed a fixed array of 64 parts: any
+ * number of samples goes in as many requests as it needs, with both APIs,
+ * split by the sample count (not by size). */
 static void test_split_many(void **state)
 {
-	struct server *s = server_start(NULL, 0);
-	struct push_opts o = { 0 };
-	struct pusher *p = new_pusher(&o, s->url, PUSH_API_PUSH);
+	static const enum push_api apis[] = { PUSH_API_PUSH, PUSH_API_INGEST };
 	struct buf prof = cpu_profile(1100000);
-	struct push_result r;
-	struct errmsg e;
-	size_t i, n, total = 0;
+	size_t a;
 
-	if (pusher__push(p, prof.data, prof.len, "huge", 0, &r, &e))
-		fail_msg("%s", e.text);
-	assert_int_equal(r.parts, 69);	/* 1,100,000 / 16000, rounded up */
-	assert_int_equal(r.attempts, 69);
-	assert_int_equal(s->n_reqs, 69);
-	for (i = 0; i < s->n_reqs; i++) {
-		Push__V1__PushRequest *req = push__v1__push_request__unpack(
-			NULL, s->reqs[i].body.len, s->reqs[i].body.data);
-		ProtobufCBinaryData *raw;
+	for (a = 0; a < 2; a++) {
+		struct server *s = server_start(NULL, 0);
+		struct push_opts o = { 0 };
+		struct pusher *p = new_pusher(&o, s->url, apis[a]);
+		struct push_result r;
+		struct errmsg e;
+		size_t i, n, len, total = 0;
 
-		assert_non_null(req);
-		raw = &req->series[0]->samples[0]->raw_profile;
-		n = sample_count(raw->data, raw->len);
-		assert_true(n <= PUSH_MAX_SAMPLES);
-		total += n;
-		push__v1__push_request__free_unpacked(req, NULL);
+		if (pusher__push(p, prof.data, prof.len, "huge", 0, &r, &e))
+			fail_msg("%s", e.text);
+		assert_int_equal(r.parts, 69);	/* 1,100,000 / 16000, rounded up */
+		assert_false(r.split_by_size);
+		assert_int_equal(r.attempts, 69);
+		assert_int_equal(s->n_reqs, 69);
+		for (i = 0; i < s->n_reqs; i++) {
+			Push__V1__PushRequest *req = NULL;
+			const uint8_t *data;
+
+			if (apis[a] == PUSH_API_PUSH) {
+				req = push__v1__push_request__unpack(NULL, s->reqs[i].body.len,
+								     s->reqs[i].body.data);
+				assert_non_null(req);
+				data = req->series[0]->samples[0]->raw_profile.data;
+				len = req->series[0]->samples[0]->raw_profile.len;
+			} else {
+				data = part(&s->reqs[i], "name=\"profile\"", &len);
+				assert_non_null(data);
+			}
+			n = sample_count(data, len);
+			assert_true(n <= PUSH_MAX_SAMPLES);
+			total += n;
+			if (req)
+				push__v1__push_request__free_unpacked(req, NULL);
+		}
+		assert_int_equal(total, 1100000);
+		pusher__free(p);
+		server_stop(s);
 	}
-	assert_int_equal(total, 1100000);
 	buf__free(&prof);
-	pusher__free(p);
-	server_stop(s);
 }
 
 static void test_refused_before_sending(void **state)
