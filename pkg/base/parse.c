@@ -62,23 +62,27 @@ int parse__duration(const char *s, double max, double *seconds)
 	} units[] = {
 		{ "", 1 }, { "s", 1 }, { "ms", 1e-3 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 },
 	};
+	size_t i, digits;
 	char *end;
 	double v;
-	size_t i;
 
-	/* strtod would also take blanks, signs, hex, "inf" and "nan" */
+	/* Decimal only: strtod would also take blanks, signs, hex, "inf", "nan"
+	 * and exponents ("1e3" is not a duration anyone writes on purpose). */
 	if (!s || !(isdigit((unsigned char)s[0]) ||
 		    (s[0] == '.' && isdigit((unsigned char)s[1]))))
 		return -EINVAL;
+	digits = strspn(s, "0123456789.");
+	if (memchr(s, '.', digits) != memrchr(s, '.', digits))
+		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno == ERANGE)
-		return -ERANGE;
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 		if (!strcmp(end, units[i].suffix))
 			break;
-	if (i == sizeof(units) / sizeof(units[0]) || strcspn(s, "xX") < (size_t)(end - s))
+	if (i == sizeof(units) / sizeof(units[0]) || end != s + digits)
 		return -EINVAL;
+	if (errno == ERANGE)
+		return -ERANGE;
 	v *= units[i].scale;
 	if (!(v > 0) || v > max)
 		return -ERANGE;
