@@ -711,4 +711,14 @@ t_version() {
 }
 check "bpprof version names itself, zlib, zstd, protobuf-c" t_version
 
+t_version_help() { # --help is usage for every command, version and help included
+	local c out
+	for c in version help record run push convert; do
+		out=$("$BPPROF" "$c" --help 2>&1) || { echo "$c --help: exit $?: $out"; return 1; }
+		[ "$(printf '%s\n' "$out" | head -1 | cut -d' ' -f1)" = usage: ] || { echo "$c --help: $out"; return 1; }
+	done
+	if out=$("$BPPROF" version extra 2>&1); then echo "version extra: exit 0"; return 1; fi
+}
+check "COMMAND --help shows its usage (version and help too)" t_version_help
+
 finish

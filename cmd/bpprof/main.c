@@ -36,6 +36,12 @@ struct command {
 
 static int cmd_version(int argc, char **argv)
 {
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+		return cmd_help(2, (char *[]){ "help", "version", NULL });
+	if (argc > 1) {
+		usage_error("version", "takes no arguments");
+		return 2;
+	}
 	printf("bpprof %s\n", BPPROF_VERSION);
 	printf("  libbpf %u.%u\n", libbpf_major_version(), libbpf_minor_version());
 	printf("  protobuf-c %s\n", protobuf_c_version());
@@ -181,7 +187,7 @@ int cmd_help(int argc, char **argv)
 {
 	size_t i;
 
-	if (argc > 1) {
+	if (argc > 1 && strcmp(argv[1], "-h") && strcmp(argv[1], "--help")) {
 		for (i = 0; i < N_COMMANDS; i++)
 			if (!strcmp(argv[1], commands[i].name)) {
 				printf("usage: bpprof %s\n", commands[i].usage);
