@@ -721,4 +721,16 @@ t_version_help() { # --help is usage for every command, version and help include
 }
 check "COMMAND --help shows its usage (version and help too)" t_version_help
 
+t_dash_dir() { # -o - where -o names a directory: refused, no directory named "-"
+	mkdir -p "$T/dash" && cd "$T/dash" || return 1
+	local rc=0
+	"$BPPROF" record --cpu --heap -o - -- true >"$T/dash.out" 2>&1 || rc=$?
+	[ "$rc" -eq 2 ] || { echo "record: exit $rc: $(cat "$T/dash.out")"; return 1; }
+	rc=0
+	"$BPPROF" run -o - >"$T/dash.out" 2>&1 || rc=$?
+	[ "$rc" -eq 2 ] || { echo "run: exit $rc: $(cat "$T/dash.out")"; return 1; }
+	[ -z "$(ls -A)" ] || { echo "left: $(ls -A)"; return 1; }
+}
+check "record --cpu --heap -o - and run -o - are refused, nothing created" t_dash_dir
+
 finish

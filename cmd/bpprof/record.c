@@ -13,6 +13,7 @@
 #include "cmd/bpprof/cli.h"
 #include "collect/heap.h"
 #include "export/sink.h"
+#include "fileio/fileio.h"
 
 #define RECORD_DEFAULT_FREQ	99u
 #define RECORD_DEFAULT_SECONDS	10.0
@@ -53,12 +54,13 @@ static void describe_status(char *buf, size_t len, int status)
 
 
 /* The files: -o, or cpu.pb.gz / heap.pb.gz (their suffix following the
- * format and compression), or both in the directory -o names. 0, or 1 when
- * that directory cannot be made (said). */
+ * format and compression), or both in the directory -o names. 0, 1 when
+ * that directory cannot be made, 2 after a usage error (said). */
 static int record_outputs(struct record_sink *out, const char *output, enum convert_format format,
 			  bool compress_set, bool both)
 {
 	static char cpu_out[4096], heap_out[4096];
+	struct errmsg e;
 	const char *suffix;
 
 	if (format == FORMAT_AUTO) {
@@ -79,9 +81,14 @@ static int record_outputs(struct record_sink *out, const char *output, enum conv
 	suffix = out->format == SINK_PPROF ? compress__pprof_suffix(out->compress)
 		 : out->compress == COMPRESS_GZIP ? ".folded.gz"
 		 : out->compress == COMPRESS_ZSTD ? ".folded.zst" : ".folded";
-	/* both profiles: -o names their directory */
-	if (both && output && mkdir(output, 0777) && errno != EEXIST) {
-		pr_err("%s: cannot create the output directory: %s", output, strerror(errno));
+	/* both profiles: -o names their directory, which "-" cannot be */
+	if (both && output && !strcmp(output, "-")) {
+		usage_error("record", "-o -: --cpu --heap writes two profiles, so -o names their "
+			    "directory");
+		return 2;
+	}
+	if (both && output && fileio__make_dir(output, 0777, &e)) {
+		pr_err("%s", e.text);
 		return 1;
 	}
 	snprintf(cpu_out, sizeof(cpu_out), "%s%scpu%s", output ? output : "", output ? "/" : "",
@@ -194,8 +201,9 @@ int cmd_record(int argc, char **argv)
 	/* A command runs to its end unless -d says otherwise. */
 	if (!seconds_set)
 		o.seconds = o.command ? 0 : RECORD_DEFAULT_SECONDS;
-	if (record_outputs(&out, output, format, compress_set, o.cpu && o.heap))
-		return 1;
+	err = record_outputs(&out, output, format, compress_set, o.cpu && o.heap);
+	if (err)
+		return err;
 	if (compress__check_level(out.compress, out.level)) {
 		usage_error("record", "compression level %d is out of range for %s", out.level,
 			    compress__name(out.compress));

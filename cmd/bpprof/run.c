@@ -112,6 +112,10 @@ static int run_check(struct daemon_opts *o, const struct run_flags *f)
 		usage_error("run", "nowhere to send profiles: --output-dir DIR and/or --push URL");
 		return 2;
 	}
+	if (o->out.dir && !strcmp(o->out.dir, "-")) {
+		usage_error("run", "-o names the directory of the window files, not standard output");
+		return 2;
+	}
 	if ((o->out.retain || o->out.retain_age) && !o->out.dir) {
 		usage_error("run", "--retain and --retain-age need --output-dir");
 		return 2;
