@@ -239,6 +239,34 @@ static void test_symlink_target_updated(void **state)
 	assert_int_equal(entries(dir), 2);
 }
 
+/* A link to a file that does not exist yet creates it, as a shell's `>`
+ * does (through a chain of links too); the links stay links. */
+static void test_dangling_symlink_creates_target(void **state)
+{
+	char sub[PATH_MAX], target[PATH_MAX], link[PATH_MAX], chain[PATH_MAX], loop[PATH_MAX];
+	struct errmsg e;
+	struct stat st;
+
+	assert_int_equal(mkdir(at(sub, "made"), 0700), 0);
+	at(target, "made/new.pb");
+	assert_int_equal(symlink("made/new.pb", at(link, "dangling.pb")), 0);
+	assert_int_equal(symlink("dangling.pb", at(chain, "chain.pb")), 0);
+	assert_int_equal(out_file__write_compressed(chain, COMPRESS_NONE, COMPRESS_LEVEL_DEFAULT,
+						    fill_text, "created", &e), 0);
+	read_back(target, "created");
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(lstat(chain, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(entries(sub), 1);
+	/* a loop is refused, naming the path */
+	assert_int_equal(symlink("loop.pb", at(loop, "loop.pb")), 0);
+	assert_int_equal(out_file__write_compressed(loop, COMPRESS_NONE, COMPRESS_LEVEL_DEFAULT,
+						    fill_text, "never", &e), -ELOOP);
+	assert_non_null(strstr(e.text, loop));
+	assert_int_equal(entries(dir), 4);
+}
+
 static void test_write_error_names_path(void **state)
 {
 	char path[PATH_MAX], want[PATH_MAX + 64], got[ERRMSG_MAX] = "";
@@ -328,6 +356,7 @@ int main(void)
 		T(test_device_written_through),
 		T(test_fifo_written_through),
 		T(test_symlink_target_updated),
+		T(test_dangling_symlink_creates_target),
 		T(test_write_error_names_path),
 		T(test_directory_refused),
 		T(test_errors),

@@ -14,6 +14,7 @@
 
 #define OUT_FILE_BUFFER (256u << 10)
 #define OUT_FILE_LINK_TRIES 100
+#define OUT_FILE_MAX_LINKS 40	/* as the kernel's MAXSYMLINKS */
 
 /* Three shapes: written directly (path NULL: stdout, a device, a FIFO);
  * an unnamed O_TMPFILE (tmp NULL until commit links it); a named mkstemp
@@ -93,6 +94,46 @@ static int out_file__tmpfile(struct out_file *f)
 	return fd;
 }
 
+/* Where a symlink leads, as a path the temporary file can go beside: its
+ * target resolved, or, for a link to a file that does not exist yet (a
+ * shell's `>` creates it), that file's path, following a chain of links.
+ * malloc'd, or NULL with errno set (ELOOP after OUT_FILE_MAX_LINKS). */
+static char *out_file__resolve(const char *path)
+{
+	char *cur = strdup(path), *next = NULL, target[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int hops;
+
+	for (hops = 0; cur && hops < OUT_FILE_MAX_LINKS; hops++) {
+		if (lstat(cur, &st))
+			return errno == ENOENT ? cur : (free(cur), NULL);
+		if (!S_ISLNK(st.st_mode)) {
+			next = realpath(cur, NULL);
+			free(cur);
+			return next;
+		}
+		n = readlink(cur, target, sizeof(target) - 1);
+		if (n < 0) {
+			free(cur);
+			return NULL;
+		}
+		target[n] = '\0';
+		/* relative to the link's own directory */
+		if (target[0] == '/' || !strrchr(cur, '/'))
+			next = strdup(target);
+		else if (asprintf(&next, "%.*s/%s", (int)(strrchr(cur, '/') - cur), cur, target) < 0)
+			next = NULL;
+		free(cur);
+		cur = next;
+	}
+	if (cur) {
+		free(cur);
+		errno = ELOOP;
+	}
+	return NULL;
+}
+
 /* The descriptor to write path through, or -errno with e set. */
 static int out_file__fd(struct out_file *f, const char *path, struct errmsg *e)
 {
@@ -117,7 +158,7 @@ static int out_file__fd(struct out_file *f, const char *path, struct errmsg *e)
 	}
 	/* Rename over a symlink's target, not the link, so it stays a link. */
 	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		f->path = realpath(path, NULL);
+		f->path = out_file__resolve(path);
 		if (!f->path) {
 			err = -errno;
 			return errmsg__set(e, err, "cannot resolve %s: %s", path, strerror(-err));
