@@ -270,11 +270,11 @@ t_hot_summary_line() { # one line: samples (as many as the profile has), lost, u
 }
 check "record -- hot: one summary line on stderr (samples, lost, unsymbolized, path)" t_hot_summary_line
 
+go_pprof() { env GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$build/gocache" GOFLAGS= go tool pprof "$@"; }
 t_hot_go_pprof() {
 	local out=$T/hot.top
 	have "$T/hot.pb.gz" || return 1
-	env GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$build/gocache" GOFLAGS= \
-		go tool pprof -top "$T/hot.pb.gz" >"$out" 2>&1 || { echo "go tool pprof -top failed: $(head -5 "$out")"; return 1; }
+	go_pprof -top "$T/hot.pb.gz" >"$out" 2>&1 || { echo "go tool pprof -top failed: $(head -5 "$out")"; return 1; }
 	grep -q ' hot_three$' "$out" || { echo "no hot_three in: $(head -12 "$out")"; return 1; }
 }
 check "record -- hot: go tool pprof -top opens it" t_hot_go_pprof
@@ -325,6 +325,25 @@ t_system() { # hot and sys run beside the capture; each has its own samples
 	stacks_below "$f" hot_three '(^|;)main;loop_a;hot_three(;|$)' -tag "pid=$h"
 }
 check "record -d 2 (whole system): hot's and sys's samples under their own pids" t_system
+
+# go tool pprof takes a profile's first mapping for its main binary ("File:").
+# A profile of the whole system has none: the kernel's first, or, without
+# kernel frames, nothing named.
+t_system_main() {
+	local f=$T/system.pb.gz out=$T/system.top s rc=0
+	have "$f" || return 1
+	go_pprof -top -nodecount=1 "$f" >"$out" 2>&1 || { echo "go tool pprof: $(head -3 "$out")"; return 1; }
+	grep -qx 'File: \[kernel.kallsyms\]' "$out" || { echo "whole system: $(head -2 "$out")"; return 1; }
+	spawn "$WL/sys" 3
+	s=$!
+	running "$s" && sleep 0.3 && rec system-user.pb.gz -F 199 -d 1 --user-only || rc=1
+	stop "$s"
+	[ "$rc" -eq 0 ] || return 1
+	go_pprof -top -nodecount=1 "$T/system-user.pb.gz" >"$out" 2>&1 || { echo "go tool pprof: $(head -3 "$out")"; return 1; }
+	! grep '^File:' "$out" || { echo "(whole system, --user-only)"; return 1; }
+	strict "$T/system-user.pb.gz"
+}
+check "record -d 2 (whole system): go tool pprof shows File: [kernel.kallsyms], or none with --user-only" t_system_main
 
 t_pid() { # -p A: A's threads only; -p A,C: both, and not the decoy B
 	local f=$T/pid1.pb.gz a b c rc=0

@@ -306,6 +306,8 @@ static int cut_cpu(struct recorder *r, struct capture_window *w, struct errmsg *
 		.time_nanos = w->time_nanos,
 		.duration_nanos = w->duration_nanos,
 		.group_by_process = r->o->group_by_process,
+		/* the whole system, a cgroup, several pids */
+		.several_processes = r->o->n_pids != 1 && !r->o->command,
 	};
 	struct collect_counters c;
 	struct profile_stats st;
@@ -334,6 +336,7 @@ static int cut_heap(struct recorder *r, struct capture_window *w, struct errmsg 
 		.duration_nanos = w->duration_nanos,
 		.group_by_process = r->o->group_by_process,
 		.started_before = r->o->n_pids > 0,
+		.several_processes = r->o->n_pids > 1,
 	};
 	struct collect_counters c;
 	struct profile_stats st;

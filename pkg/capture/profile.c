@@ -211,6 +211,10 @@ struct profile_spec {
 	const char *comment;		/* NULL: none */
 	int64_t time_nanos, duration_nanos;
 	bool group_by_process;
+	/* pprof takes the first mapping for the main binary (go tool pprof's
+	 * "File:"): a profile of many processes has none, so its first is the
+	 * kernel's, or a mapping of nothing when no frame is the kernel's. */
+	bool several_processes;
 	/* Fill the values of sample i; false leaves the sample out. */
 	bool (*values)(const void *ctx, size_t i, const struct stacks_sample *s, int64_t *out);
 	const void *ctx;
@@ -259,6 +263,19 @@ static int add_samples(struct pprof_builder *b, struct resolver *r, const struct
 	return 0;
 }
 
+static int first_mapping(struct pprof_builder *b, struct resolver *r)
+{
+	static const struct pprof_mapping none = { 0 };
+	size_t i;
+
+	if (!r->n_maps)
+		return 0;
+	for (i = 0; i < r->n_frames; i++)
+		if (r->frames[i].proc == KERNEL_PROC && r->frames[i].sym.map)
+			return mapping_id(b, r, r->frames[i].sym.map) ? 0 : -errno;
+	return pprof_builder__mapping(b, &none) ? 0 : -errno;
+}
+
 static void resolver__free(struct resolver *r)
 {
 	free(r->frames);
@@ -298,6 +315,8 @@ static struct pprof_profile *build(const struct stacks *t, struct symbolizer *sy
 		err = pprof_builder__set_default_sample_type(b, o->default_type);
 	if (!err && o->comment)
 		err = pprof_builder__add_comment(b, o->comment);
+	if (!err && o->several_processes)
+		err = first_mapping(b, &r);
 	if (!err)
 		err = add_samples(b, &r, t, o);
 	if (err) {
@@ -338,6 +357,7 @@ struct pprof_profile *cpu_profile__build(const struct stacks *t, struct symboliz
 		.period_type = { "cpu", "nanoseconds" }, .period = period,
 		.time_nanos = o->time_nanos, .duration_nanos = o->duration_nanos,
 		.group_by_process = o->group_by_process,
+		.several_processes = o->several_processes,
 		.values = cpu_values, .ctx = &period,
 	};
 
@@ -382,6 +402,7 @@ struct pprof_profile *heap_profile__build(const struct heap_table *h, struct sym
 			"values count only memory allocated during the capture and not freed" : NULL,
 		.time_nanos = o->time_nanos, .duration_nanos = o->duration_nanos,
 		.group_by_process = o->group_by_process,
+		.several_processes = o->several_processes,
 		.values = heap_values, .ctx = h,
 	};
 

@@ -23,6 +23,7 @@ struct cpu_profile_opts {
 	int64_t time_nanos;		/* wall clock at the window's start */
 	int64_t duration_nanos;
 	bool group_by_process;		/* the process name as the root frame */
+	bool several_processes;		/* no main binary: see profile_spec */
 };
 
 struct heap_profile_opts {
@@ -30,6 +31,7 @@ struct heap_profile_opts {
 	int64_t duration_nanos;
 	bool group_by_process;
 	bool started_before;		/* the targets ran before the capture: say what is missing */
+	bool several_processes;
 };
 
 /* NULL with errno and e set. */
