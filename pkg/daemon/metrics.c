@@ -19,8 +19,13 @@
 #include "base/parse.h"
 
 #define METRICS_RENDER_LIMIT (64u << 10)
-#define METRICS_CONN_LIMIT 16u
-#define METRICS_CONN_TIMEOUT 10u	/* seconds */
+/* A scrape takes milliseconds, so connections are many and short-lived:
+ * idle ones (a stalled or hostile client, a scraper's keep-alive) cannot
+ * take every slot, and one is closed after METRICS_CONN_TIMEOUT idle
+ * seconds. Each costs at most METRICS_CONN_MEMORY of buffers. */
+#define METRICS_CONN_LIMIT 256u
+#define METRICS_CONN_TIMEOUT 5u	/* seconds */
+#define METRICS_CONN_MEMORY (16u << 10)
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 static const double push_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30 };
@@ -393,6 +398,7 @@ int metrics__serve(struct metrics *m, const char *addr, struct errmsg *e)
 				    MHD_OPTION_LISTEN_SOCKET, fd,
 				    MHD_OPTION_CONNECTION_LIMIT, METRICS_CONN_LIMIT,
 				    MHD_OPTION_CONNECTION_TIMEOUT, METRICS_CONN_TIMEOUT,
+				    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_CONN_MEMORY,
 				    MHD_OPTION_END);
 	if (!m->httpd)
 		return errmsg__set(e, -EIO, "metrics address %s: cannot start the HTTP server", name);

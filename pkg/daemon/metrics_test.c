@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -405,6 +406,55 @@ static void test_serve(void **state)
 	metrics__free(m);
 }
 
+/* Idle connections (a slow or hostile client, scrapers that keep theirs
+ * open) once took all 16 slots for 10 s: /metrics must still answer. */
+static void test_idle_connections(void **state)
+{
+	struct metrics *m = metrics__new("v");
+	struct errmsg e = { "" };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct timespec t0, t1;
+	int idle[64];
+	char url[128];
+	struct reply r;
+	CURL *c;
+	size_t i;
+
+	metrics__add(m, MC_WINDOWS, 3);
+	assert_int_equal(metrics__serve(m, "127.0.0.1:0", &e), 0);
+	sa.sin_port = htons((uint16_t)metrics__port(m));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < 64; i++) {
+		idle[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(idle[i] >= 0);
+		assert_int_equal(connect(idle[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+		if (i % 2)	/* half of them start a request and stall */
+			assert_true(write(idle[i], "GET /metrics HTTP/1.1\r\n", 23) == 23);
+	}
+	usleep(100 * 1000);	/* the server has taken them all */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", metrics__port(m));
+	memset(&r, 0, sizeof(r));
+	r.body = BUF_INIT(1u << 20);
+	c = curl_easy_init();
+	assert_non_null(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 3L);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+	assert_int_equal(r.status, 200);
+	assert_true(t1.tv_sec - t0.tv_sec < 3);
+	curl_easy_cleanup(c);
+	buf__free(&r.body);
+	for (i = 0; i < 64; i++)
+		close(idle[i]);
+	metrics__free(m);
+}
+
 static double scrape(unsigned port, const char *series)
 {
 	char url[128];
@@ -593,6 +643,7 @@ int main(void)
 		cmocka_unit_test(test_render_limit),
 		cmocka_unit_test_setup_teardown(test_procfs_fixture, make_fixture, remove_fixture),
 		cmocka_unit_test(test_serve),
+		cmocka_unit_test(test_idle_connections),
 		cmocka_unit_test(test_scrape_while_adding),
 		cmocka_unit_test(test_port_forms_loopback),
 		cmocka_unit_test(test_ipv6),
