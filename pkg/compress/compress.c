@@ -194,6 +194,15 @@ enum compress_kind compress__detect(const void *data, size_t len)
 	return COMPRESS_NONE;
 }
 
+/* Where a decoder's output goes: appended to buf, or, when buf is NULL,
+ * only counted (into scratch, again and again) up to limit. */
+struct dec_out {
+	struct buf *buf;
+	size_t total, limit;
+	size_t shown;		/* the limit messages name, when counting */
+	unsigned char *scratch;
+};
+
 /* Spare room for a decoder to write into, growing geometrically but never
  * past out's limit: > 0, or -E2BIG at the limit, or -ENOMEM. */
 static ssize_t spare_room(struct buf *out, size_t hint)
@@ -214,6 +223,35 @@ static ssize_t spare_room(struct buf *out, size_t hint)
 	return want ? (ssize_t)want : -E2BIG;
 }
 
+/* Room for the next output at *at: > 0, -E2BIG at the limit, -ENOMEM. */
+static ssize_t dec_room(struct dec_out *o, size_t hint, unsigned char **at)
+{
+	ssize_t room;
+
+	if (!o->buf) {
+		*at = o->scratch;
+		room = (ssize_t)(o->limit - o->total < COMPRESS_OUT_CHUNK ?
+				 o->limit - o->total : COMPRESS_OUT_CHUNK);
+		return room ? room : -E2BIG;
+	}
+	room = spare_room(o->buf, hint);
+	*at = o->buf->data + o->buf->len;
+	return room;
+}
+
+static void dec_produced(struct dec_out *o, size_t n)
+{
+	if (o->buf)
+		o->buf->len += n;
+	else
+		o->total += n;
+}
+
+static size_t dec_limit(const struct dec_out *o)
+{
+	return o->buf ? o->buf->limit : o->shown;
+}
+
 /* A limit as the user might have written it: whole MiB or KiB when it is
  * one, else exact bytes, so a small or odd limit never prints as "0 MiB". */
 static const char *size__format(char *s, size_t n, size_t bytes)
@@ -227,13 +265,13 @@ static const char *size__format(char *s, size_t n, size_t bytes)
 	return s;
 }
 
-static int grow_error(struct errmsg *e, ssize_t err, const char *what, const struct buf *out)
+static int grow_error(struct errmsg *e, ssize_t err, const char *what, const struct dec_out *o)
 {
 	char limit[32];
 
 	if (err == -E2BIG)
 		return errmsg__set(e, -E2BIG, "%s data expands past the limit of %s", what,
-				   size__format(limit, sizeof(limit), out->limit));
+				   size__format(limit, sizeof(limit), dec_limit(o)));
 	return errmsg__set(e, (int)err, "out of memory decompressing %s", what);
 }
 
@@ -247,59 +285,87 @@ static int trailing_error(struct errmsg *e, const unsigned char *p, size_t n, co
 			   n == 1 ? "" : "s", what, i == n ? " (zero padding)" : "");
 }
 
+/* One decoder's state, so that decoding can stop at a bound and go on. */
+struct decoder {
+	enum compress_kind kind;
+	const unsigned char *p;
+	size_t len;
+	z_stream z;			/* gzip */
+	ZSTD_DCtx *d;			/* zstd */
+	ZSTD_inBuffer in;
+	size_t ret;			/* zstd: 0 between frames */
+};
+
+static int decoder__init(struct decoder *dc, enum compress_kind kind, const void *p, size_t len,
+			 struct errmsg *e)
+{
+	memset(dc, 0, sizeof(*dc));
+	dc->kind = kind;
+	dc->p = p;
+	dc->len = len;
+	if (kind == COMPRESS_GZIP) {
+		if (inflateInit2(&dc->z, 15 + 16) != Z_OK)
+			return errmsg__set(e, -ENOMEM, "cannot start gzip decoder");
+		dc->z.next_in = (unsigned char *)p;
+		return 0;
+	}
+	dc->d = ZSTD_createDCtx();
+	dc->in = (ZSTD_inBuffer){ p, len, 0 };
+	dc->ret = 1;
+	return dc->d ? 0 : errmsg__set(e, -ENOMEM, "cannot start zstd decoder");
+}
+
+static void decoder__free(struct decoder *dc)
+{
+	if (dc->kind == COMPRESS_GZIP)
+		inflateEnd(&dc->z);
+	else
+		ZSTD_freeDCtx(dc->d);
+}
+
 /* Matches Go's compress/gzip, which go tool pprof and Pyroscope read with:
  * every member of a multi-member file (as `cat a.gz b.gz` makes) is read,
  * and anything else after a member is refused, zero padding included (Go
  * reads it as the next header: "gzip: invalid header", or "unexpected EOF"
  * under 10 bytes; golang/go#47809 and #61797 keep it that way). A file we
  * accept is one they accept. */
-static int gzip__decode(const unsigned char *p, size_t len, struct buf *out, struct errmsg *e)
+static int gzip__run(struct decoder *dc, struct dec_out *out, struct errmsg *e)
 {
-	z_stream z = { 0 };
-	size_t used;
+	const unsigned char *p = dc->p;
+	size_t len = dc->len, used;
+	z_stream *z = &dc->z;
+	unsigned char *at;
 	ssize_t room;
-	int ret, err = 0;
+	int ret;
 
-	if (inflateInit2(&z, 15 + 16) != Z_OK)
-		return errmsg__set(e, -ENOMEM, "cannot start gzip decoder");
-	z.next_in = (unsigned char *)p;
 	for (;;) {
-		used = (size_t)(z.next_in - p);
-		if (z.avail_in == 0)
-			z.avail_in = (uInt)(len - used > UINT32_MAX ? UINT32_MAX : len - used);
-		room = spare_room(out, len < (1u << 20) ? 256u << 10 : len * 4);
-		if (room < 0) {
-			err = grow_error(e, room, "gzip", out);
-			break;
-		}
-		z.next_out = out->data + out->len;
-		z.avail_out = (uInt)((size_t)room > UINT32_MAX ? UINT32_MAX : (size_t)room);
-		ret = inflate(&z, Z_NO_FLUSH);
-		out->len = (size_t)(z.next_out - out->data);
-		used = (size_t)(z.next_in - p);
+		used = (size_t)(z->next_in - p);
+		if (z->avail_in == 0)
+			z->avail_in = (uInt)(len - used > UINT32_MAX ? UINT32_MAX : len - used);
+		room = dec_room(out, len < (1u << 20) ? 256u << 10 : len * 4, &at);
+		if (room < 0)
+			return grow_error(e, room, "gzip", out);
+		z->next_out = at;
+		z->avail_out = (uInt)((size_t)room > UINT32_MAX ? UINT32_MAX : (size_t)room);
+		ret = inflate(z, Z_NO_FLUSH);
+		dec_produced(out, (size_t)(z->next_out - at));
+		used = (size_t)(z->next_in - p);
 		if (ret == Z_STREAM_END) {
 			if (used == len)
-				break;
+				return 0;
 			/* A lone 0x1f may start a member cut short: "truncated" below. */
 			if (p[used] == 0x1f && (len - used == 1 || p[used + 1] == 0x8b)) {
-				inflateReset(&z);
+				inflateReset(z);
 				continue;
 			}
-			err = trailing_error(e, p + used, len - used, "gzip");
-			break;
+			return trailing_error(e, p + used, len - used, "gzip");
 		}
-		if (ret == Z_BUF_ERROR && used == len) {
-			err = errmsg__set(e, -EBADMSG, "truncated gzip data (ends after %zu bytes)", len);
-			break;
-		}
-		if (ret != Z_OK && ret != Z_BUF_ERROR) {
-			err = errmsg__set(e, -EBADMSG, "corrupt gzip data: %s",
-					  z.msg ? z.msg : "inflate failed");
-			break;
-		}
+		if (ret == Z_BUF_ERROR && used == len)
+			return errmsg__set(e, -EBADMSG, "truncated gzip data (ends after %zu bytes)", len);
+		if (ret != Z_OK && ret != Z_BUF_ERROR)
+			return errmsg__set(e, -EBADMSG, "corrupt gzip data: %s",
+					   z->msg ? z->msg : "inflate failed");
 	}
-	inflateEnd(&z);
-	return err;
 }
 
 /* A zstd or skippable frame, or the start of one cut short (which the
@@ -317,41 +383,105 @@ static bool zstd__is_frame(const unsigned char *p, size_t len)
 
 /* Concatenated frames are all read, like zstd -d; other bytes after a frame
  * get the same message as gzip's instead of a frame-descriptor error. */
-static int zstd__decode(const unsigned char *p, size_t len, struct buf *out, struct errmsg *e)
+static int zstd__run(struct decoder *dc, struct dec_out *out, struct errmsg *e)
 {
-	ZSTD_DCtx *d = ZSTD_createDCtx();
-	ZSTD_inBuffer in = { p, len, 0 };
-	size_t ret = 1;
+	const unsigned char *p = dc->p;
+	ZSTD_inBuffer *in = &dc->in;
+	unsigned char *at;
 	ssize_t room;
-	int err = 0;
 
-	if (!d)
-		return errmsg__set(e, -ENOMEM, "cannot start zstd decoder");
-	while (in.pos < in.size || ret != 0) {
+	while (in->pos < in->size || dc->ret != 0) {
 		ZSTD_outBuffer ob;
 
-		if (ret == 0 && !zstd__is_frame(p + in.pos, in.size - in.pos)) {
-			err = trailing_error(e, p + in.pos, in.size - in.pos, "zstd");
-			break;
-		}
-		room = spare_room(out, len < (1u << 20) ? 256u << 10 : len * 4);
-		if (room < 0) {
-			err = grow_error(e, room, "zstd", out);
-			break;
-		}
-		ob = (ZSTD_outBuffer){ out->data + out->len, (size_t)room, 0 };
-		ret = ZSTD_decompressStream(d, &ob, &in);
-		out->len += ob.pos;
-		if (ZSTD_isError(ret)) {
-			err = errmsg__set(e, -EBADMSG, "corrupt zstd data: %s", ZSTD_getErrorName(ret));
-			break;
-		}
-		if (in.pos == in.size && ob.pos < ob.size && ret != 0) {
-			err = errmsg__set(e, -EBADMSG, "truncated zstd data (ends after %zu bytes)", len);
-			break;
-		}
+		if (dc->ret == 0 && !zstd__is_frame(p + in->pos, in->size - in->pos))
+			return trailing_error(e, p + in->pos, in->size - in->pos, "zstd");
+		room = dec_room(out, dc->len < (1u << 20) ? 256u << 10 : dc->len * 4, &at);
+		if (room < 0)
+			return grow_error(e, room, "zstd", out);
+		ob = (ZSTD_outBuffer){ at, (size_t)room, 0 };
+		dc->ret = ZSTD_decompressStream(dc->d, &ob, in);
+		dec_produced(out, ob.pos);
+		if (ZSTD_isError(dc->ret))
+			return errmsg__set(e, -EBADMSG, "corrupt zstd data: %s",
+					   ZSTD_getErrorName(dc->ret));
+		if (in->pos == in->size && ob.pos < ob.size && dc->ret != 0)
+			return errmsg__set(e, -EBADMSG, "truncated zstd data (ends after %zu bytes)",
+					   dc->len);
 	}
-	ZSTD_freeDCtx(d);
+	return 0;
+}
+
+/* Decode on from where dc stopped. -E2BIG leaves dc able to go on: the
+ * bound is met before asking the decoder for more. */
+static int decoder__run(struct decoder *dc, struct dec_out *out, struct errmsg *e)
+{
+	return dc->kind == COMPRESS_GZIP ? gzip__run(dc, out, e) : zstd__run(dc, out, e);
+}
+
+/* The bytes dc would still produce, at most limit (shown: the limit to name
+ * in a message), counted and not kept:
+ * by a copy of its state (gzip), or, as zstd's stable API has no copy, by a
+ * second decoder from the start less the produced bytes dc has made. */
+static int decoder__count_rest(const struct decoder *dc, size_t produced, size_t limit,
+			       size_t shown, size_t *rest, struct errmsg *e)
+{
+	bool gzip = dc->kind == COMPRESS_GZIP;
+	struct dec_out o = {
+		.limit = gzip ? limit : produced + limit,
+		.shown = shown,
+		.scratch = malloc(COMPRESS_OUT_CHUNK),
+	};
+	struct decoder c;
+	int err;
+
+	if (!o.scratch)
+		return errmsg__set(e, -ENOMEM, "out of memory decompressing");
+	if (gzip) {
+		c = *dc;
+		err = inflateCopy(&c.z, (z_streamp)&dc->z) == Z_OK ? 0 :
+		      errmsg__set(e, -ENOMEM, "cannot copy the gzip decoder");
+	} else {
+		err = decoder__init(&c, dc->kind, dc->p, dc->len, e);
+	}
+	if (!err) {
+		err = decoder__run(&c, &o, e);
+		decoder__free(&c);
+	}
+	free(o.scratch);
+	*rest = gzip ? o.total : o.total - produced;
+	return err;
+}
+
+/* Only COMPRESS_STAGE_BYTES are decoded into out at first: most inputs end
+ * there. For one that goes on, the rest is first counted (decoded without
+ * being kept) up to out's limit, so a bomb (a few MB that would expand to
+ * gigabytes) is refused having cost COMPRESS_STAGE_BYTES, not the limit;
+ * within the limit, decoding then goes on into a buffer of the exact size. */
+static int decode_bounded(enum compress_kind kind, const void *data, size_t len,
+			  struct buf *out, struct errmsg *e)
+{
+	struct dec_out o = { .buf = out };
+	size_t base = out->len, limit = out->limit, rest = 0;
+	struct decoder dc;
+	int err;
+
+	err = decoder__init(&dc, kind, data, len, e);
+	if (err)
+		return err;
+	if (limit && limit - base > COMPRESS_STAGE_BYTES)
+		out->limit = base + COMPRESS_STAGE_BYTES;
+	err = decoder__run(&dc, &o, e);
+	if (err == -E2BIG && out->limit != limit) {
+		out->limit = limit;
+		err = decoder__count_rest(&dc, out->len - base, limit - out->len, limit, &rest, e);
+		if (!err && buf__reserve(out, rest))
+			err = errmsg__set(e, -ENOMEM, "out of memory decompressing %zu bytes",
+					  out->len - base + rest);
+		if (!err)
+			err = decoder__run(&dc, &o, e);
+	}
+	out->limit = limit;
+	decoder__free(&dc);
 	return err;
 }
 
@@ -362,9 +492,8 @@ int compress__decode(const void *data, size_t len, struct buf *out, struct errms
 
 	switch (compress__detect(data, len)) {
 	case COMPRESS_GZIP:
-		return gzip__decode(data, len, out, e);
 	case COMPRESS_ZSTD:
-		return zstd__decode(data, len, out, e);
+		return decode_bounded(compress__detect(data, len), data, len, out, e);
 	default:
 		err = buf__append(out, data, len);
 		if (err == -E2BIG)

@@ -41,7 +41,10 @@ enum compress_kind compress__detect(const void *data, size_t len);
 
 /* Decompress all of data (gzip, concatenated gzip members, zstd frames, or
  * plain bytes copied) and append to out, whose limit bounds the result.
- * -EBADMSG corrupt or truncated input, -E2BIG over the limit, -ENOMEM. */
+ * -EBADMSG corrupt or truncated input, -E2BIG over the limit, -ENOMEM.
+ * Output past COMPRESS_STAGE_BYTES is counted before it is kept, so what is
+ * refused for its size never costs more than that in memory. */
+#define COMPRESS_STAGE_BYTES (32u << 20)
 int compress__decode(const void *data, size_t len, struct buf *out, struct errmsg *e);
 
 #endif

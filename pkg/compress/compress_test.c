@@ -2,7 +2,8 @@
  * real gzip (zlib reads it back with its own gzip reader); a failing sink
  * stops parallel gzip with its error instead of hanging; corrupt, truncated,
  * oversized input and trailing garbage are refused with a message, while
- * concatenated gzip members and zstd frames are read whole. */
+ * concatenated gzip members and zstd frames are read whole; a bomb is
+ * refused before it costs more memory than the first stage. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -157,6 +158,49 @@ static void expect_error(const void *data, size_t len, size_t limit, int err, co
 	if (!strstr(e.text, needle))
 		fail_msg("expected \"%s\" in \"%s\"", needle, e.text);
 	buf__free(&back);
+}
+
+/* A bomb (a few MB expanding to far more than the limit) is refused having
+ * kept no more than COMPRESS_STAGE_BYTES; it once cost the whole limit. An
+ * input past the stage but within the limit decodes exactly, up to the
+ * limit itself. */
+static void test_bomb_bounded(void **state)
+{
+	enum compress_kind kinds[] = { COMPRESS_GZIP, COMPRESS_ZSTD };
+	size_t limit = COMPRESS_STAGE_BYTES + (8u << 20), k;
+	struct buf zeros = BUF_INIT(0), words = BUF_INIT(0);
+
+	assert_int_equal(buf__reserve(&zeros, 2 * limit), 0);
+	memset(zeros.data, 0, 2 * limit);
+	zeros.len = 2 * limit;
+	make_input(&words, COMPRESS_STAGE_BYTES + (4u << 20));
+	for (k = 0; k < 2; k++) {
+		struct buf bomb = BUF_INIT(0), z = BUF_INIT(0), back = BUF_INIT(limit);
+		struct errmsg e = { "" };
+
+		compress_all(kinds[k], 1, &zeros, 1u << 20, &bomb);
+		assert_int_equal(compress__decode(bomb.data, bomb.len, &back, &e), -E2BIG);
+		assert_non_null(strstr(e.text, "expands past the limit of 40 MiB"));
+		assert_true(back.cap <= COMPRESS_STAGE_BYTES);
+		buf__free(&back);
+		/* past the stage, within the limit: every byte */
+		compress_all(kinds[k], 1, &words, 1u << 20, &z);
+		assert_int_equal(compress__decode(z.data, z.len, &back, &e), 0);
+		assert_int_equal(back.len, words.len);
+		assert_memory_equal(back.data, words.data, words.len);
+		buf__free(&back);
+		/* exactly at the limit, and one byte over it */
+		back = BUF_INIT(words.len);
+		assert_int_equal(compress__decode(z.data, z.len, &back, &e), 0);
+		buf__free(&back);
+		back = BUF_INIT(words.len - 1);
+		assert_int_equal(compress__decode(z.data, z.len, &back, &e), -E2BIG);
+		buf__free(&back);
+		buf__free(&bomb);
+		buf__free(&z);
+	}
+	buf__free(&zeros);
+	buf__free(&words);
 }
 
 /* `cat a.gz b.gz` is one gzip file to every gzip reader, and `cat a.zst
@@ -397,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_sink_error),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_trailing_garbage),
+		cmocka_unit_test(test_bomb_bounded),
 		cmocka_unit_test(test_names_and_levels),
 	};
 
