@@ -95,6 +95,20 @@ t_auth_refused_no_secret() {
 	if grep -q "wrong-pw-XYZ" "$T/out"; then echo "the password was printed"; return 1; fi
 	[ "$(rlog auth 'select(.status == 401) | .seq' | wc -l)" -eq 1 ] || { echo "a 401 was retried"; return 1; }
 }
+t_echoed_secrets() { # a server that echoes credentials back: no form of one is printed
+	local b64 url
+	b64=$(printf 'alice:pw-S3cret' | base64)
+	url="http://127.0.0.1:$(rport r)/?api_key=q-S3cret"
+	rcontrol r "fail?status=400&count=1&body=you+sent+Basic+$b64+and+q-S3cret"
+	if BPPROF_BASIC_AUTH=alice:pw-S3cret "$BPPROF" push "$T/cpu.pb.gz" --url "$url" >"$T/out" 2>&1; then
+		echo "exit 0"; return 1
+	fi
+	grep -q "HTTP 400" "$T/out" || { echo "no 400 said: $(cat "$T/out")"; return 1; }
+	"$BPPROF" push "$T/cpu.pb.gz" --url "$url" --basic-auth alice:pw-S3cret >>"$T/out" 2>&1 ||
+		{ cat "$T/out"; return 1; }
+	grep -q "pushed to .*api_key=\*\*\*" "$T/out" || { echo "success line: $(cat "$T/out")"; return 1; }
+	if grep -E "S3cret|$b64" "$T/out"; then echo "(a secret was printed)"; return 1; fi
+}
 t_bearer_file_env() {
 	printf 'tok-s3cret\n' >"$T/token"
 	"$BPPROF" push "$T/cpu.pb.gz" --url "http://127.0.0.1:$(rport bearer)" --bearer-file "$T/token" \
@@ -251,6 +265,7 @@ check "generic endpoint: content type and headers" t_http
 check "zstd file is sent as gzip" t_zstd_input
 check "basic auth and tenant" t_basic_tenant
 check "401: not retried, password never printed" t_auth_refused_no_secret
+check "echoed credentials and a query secret: masked in every form" t_echoed_secrets
 check "bearer from a file and from the environment" t_bearer_file_env
 check "503 twice: retried, accepted" t_retry_503
 check "429 with Retry-After: honoured" t_retry_429_after

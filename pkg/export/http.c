@@ -18,20 +18,19 @@
 
 #include "base/buf.h"
 #include "export/http.h"
+#include "export/redact.h"
 
 #define HTTP_MAX_REPLY		4096u	/* response bytes kept for messages */
 #define HTTP_MAX_SERVER_MSG	200u
-#define HTTP_MAX_SECRETS	(4 + HTTP_MAX_HEADERS)
 
 /* Used by one thread at a time (one curl handle). */
 struct http_client {
 	CURL *curl;
 	CURLU *base;			/* endpoint, credentials taken out */
-	char *url;			/* base as text (curl_free) */
+	char *url;			/* base as text, query values masked (malloc) */
 	char *host;			/* host[:port] (malloc) */
 	char *url_user, *url_pass;	/* taken out of the URL (curl_free) */
-	char *secrets[HTTP_MAX_SECRETS];	/* copies, for redaction */
-	size_t n_secrets;
+	struct redact secrets;		/* every form of each, for redaction */
 	double timeout, retry_wait;
 	struct curl_slist *headers;
 	struct buf reply;		/* first bytes of the response body */
@@ -66,43 +65,39 @@ static void redact_url(const char *url, char *out, size_t size)
 		snprintf(out, size, "%s", url);
 }
 
-/* Replace every copy of secret in e with ***. */
-static void scrub(struct errmsg *e, const char *secret)
-{
-	char out[ERRMSG_MAX], *hit, *s = e->text;
-	size_t n = secret ? strlen(secret) : 0, len = 0;
-
-	if (!n || !strstr(s, secret))
-		return;
-	while ((hit = strstr(s, secret)) && len < sizeof(out)) {
-		len += (size_t)snprintf(out + len, sizeof(out) - len, "%.*s***", (int)(hit - s), s);
-		s = hit + n;
-	}
-	if (len < sizeof(out))
-		snprintf(out + len, sizeof(out) - len, "%s", s);
-	memcpy(e->text, out, sizeof(out));
-}
-
 void http_client__redact(const struct http_client *h, struct errmsg *e)
 {
-	size_t i;
-
-	if (!h || !e)
-		return;
-	for (i = 0; i < h->n_secrets; i++)
-		scrub(e, h->secrets[i]);
+	if (h && e)
+		redact__scrub(&h->secrets, e->text, sizeof(e->text), false);
 }
 
 static int add_secret(struct http_client *h, const char *s, size_t len)
 {
-	if (!s || !len)
-		return 0;
-	h->secrets[h->n_secrets] = strndup(s, len);
-	return h->secrets[h->n_secrets++] ? 0 : -ENOMEM;
+	return redact__add(&h->secrets, s, len);
 }
 
-/* The whole basic auth, its password, the token, the URL's password and
- * every Authorization header's value. */
+/* A header whose value is a credential, by its name. */
+static bool secret_header(const char *header, size_t name_len)
+{
+	static const char *const words[] = { "auth", "cookie", "token", "key", "secret", "pass",
+					     "session" };
+	char name[64];
+	size_t i;
+
+	if (name_len >= sizeof(name))
+		return true;	/* nobody names an ordinary header so */
+	for (i = 0; i < name_len; i++)
+		name[i] = (char)tolower((unsigned char)header[i]);
+	name[name_len] = '\0';
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(name, words[i]))
+			return true;
+	return false;
+}
+
+/* The whole basic auth (its base64 is what a Basic header carries) and its
+ * password, the token, and the value of every header that holds a
+ * credential (Authorization, X-Api-Key, ...), also without its scheme. */
 static int http_client__keep_secrets(struct http_client *h, const struct http_opts *o)
 {
 	const char *colon = o->basic_auth ? strchr(o->basic_auth, ':') : NULL;
@@ -116,14 +111,62 @@ static int http_client__keep_secrets(struct http_client *h, const struct http_op
 	if (!err && o->bearer)
 		err = add_secret(h, o->bearer, strlen(o->bearer));
 	for (i = 0; !err && i < o->n_headers; i++) {
-		const char *v = o->headers[i] + 14;
+		const char *v = strchr(o->headers[i], ':');
 
-		if (!strncasecmp(o->headers[i], "authorization:", 14)) {
-			v += strspn(v, " \t");
-			err = add_secret(h, v, strlen(v));
-		}
+		if (!v || !secret_header(o->headers[i], (size_t)(v - o->headers[i])))
+			continue;
+		v += 1 + strspn(v + 1, " \t");
+		err = add_secret(h, v, strlen(v));
+		if (!err && strchr(v, ' '))
+			err = add_secret(h, strchr(v, ' ') + 1, strlen(strchr(v, ' ') + 1));
 	}
 	return err;
+}
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* A query's values are secrets too (?api_key=...), as written and decoded;
+ * the URL shown in messages gets *** for each. shown: malloc'd. */
+static int keep_query(struct http_client *h, const char *url, char **shown)
+{
+	const char *q = strchr(url, '?'), *item, *end, *eq;
+	struct buf b = BUF_INIT(0);
+	int err;
+
+	err = buf__append(&b, url, q ? (size_t)(q - url) : strlen(url));
+	for (item = q; !err && item && *item; item = end) {
+		char dec[1024];
+		size_t n = 0;
+
+		end = item + 1 + strcspn(item + 1, "&");
+		eq = memchr(item + 1, '=', (size_t)(end - item - 1));
+		err = buf__appendf(&b, "%c%.*s%s", *item, (int)((eq ? eq : end) - item - 1), item + 1,
+				   eq && eq + 1 < end ? "=" REDACT_MASK : eq ? "=" : "");
+		if (err || !eq || eq + 1 == end)
+			continue;
+		err = add_secret(h, eq + 1, (size_t)(end - eq - 1));
+		for (q = eq + 1; q < end && n < sizeof(dec); q++, n++) {
+			int hi = *q == '%' && q + 2 < end ? hex_digit(q[1]) : -1;
+			int lo = hi >= 0 ? hex_digit(q[2]) : -1;
+
+			dec[n] = lo >= 0 ? (char)(hi << 4 | lo) : *q == '+' ? ' ' : *q;
+			q += lo >= 0 ? 2 : 0;
+		}
+		if (!err)
+			err = add_secret(h, dec, n);
+	}
+	if (!err)
+		err = buf__append(&b, "", 1);
+	if (err) {
+		buf__free(&b);
+		return -ENOMEM;
+	}
+	*shown = (char *)b.data;
+	return 0;
 }
 
 static int check_file(const char *what, const char *path, struct errmsg *e)
@@ -196,6 +239,7 @@ static int http_client__parse_url(struct http_client *h, const struct http_opts 
 				  struct errmsg *e)
 {
 	char shown[200], *scheme = NULL, *host = NULL, *path = NULL, *port = NULL, *full = NULL;
+	char *url = NULL;
 	CURLUcode rc;
 	int err = -EINVAL;
 
@@ -229,6 +273,18 @@ static int http_client__parse_url(struct http_client *h, const struct http_opts 
 	curl_url_set(h->base, CURLUPART_FRAGMENT, NULL, 0);
 	if (h->url_pass && add_secret(h, h->url_pass, strlen(h->url_pass)))
 		goto nomem;
+	/* user:password, whose base64 a Basic header carries */
+	if (h->url_pass && h->url_user) {
+		if (asprintf(&full, "%s:%s", h->url_user, h->url_pass) < 0) {
+			full = NULL;
+			goto nomem;
+		}
+		err = add_secret(h, full, strlen(full));
+		free(full);
+		full = NULL;
+		if (err)
+			goto nomem;
+	}
 	if (o->path && !curl_url_get(h->base, CURLUPART_PATH, &path, 0) && !ends_with(path, o->path)) {
 		size_t n = strlen(path);
 
@@ -241,7 +297,7 @@ static int http_client__parse_url(struct http_client *h, const struct http_opts 
 		if (curl_url_set(h->base, CURLUPART_PATH, full, 0))
 			goto nomem;
 	}
-	if (curl_url_get(h->base, CURLUPART_URL, &h->url, 0))
+	if (curl_url_get(h->base, CURLUPART_URL, &url, 0) || keep_query(h, url, &h->url))
 		goto nomem;
 	err = 0;
 	goto out;
@@ -252,6 +308,7 @@ out:
 	curl_free(host);
 	curl_free(path);
 	curl_free(port);
+	curl_free(url);
 	free(full);
 	return err;
 }
@@ -378,19 +435,16 @@ struct http_client *http_client__new(const struct http_opts *o, struct errmsg *e
 
 void http_client__free(struct http_client *h)
 {
-	size_t i;
-
 	if (!h)
 		return;
 	curl_easy_cleanup(h->curl);
 	curl_slist_free_all(h->headers);
 	curl_url_cleanup(h->base);
-	curl_free(h->url);
+	free(h->url);
 	free(h->host);
 	curl_free(h->url_user);
 	curl_free(h->url_pass);
-	for (i = 0; i < h->n_secrets; i++)
-		free(h->secrets[i]);
+	redact__free(&h->secrets);
 	buf__free(&h->reply);
 	free(h);
 }
@@ -405,13 +459,13 @@ const char *http_client__host(const struct http_client *h)
 	return h->host;
 }
 
-/* The printable ASCII of s, at most HTTP_MAX_SERVER_MSG bytes: a JSON
- * string's content (s just past the quote) or a line. */
-static void printable(const char *s, bool json, char *out)
+/* The printable ASCII of s, at most max bytes: a JSON string's content (s
+ * just past the quote) or a line. */
+static void printable(const char *s, bool json, char *out, size_t max)
 {
 	size_t o = 0;
 
-	for (; *s && o < HTTP_MAX_SERVER_MSG; s++) {
+	for (; *s && o < max; s++) {
 		if (json && *s == '"')
 			break;
 		if (!json && (*s == '\n' || *s == '\r'))
@@ -431,11 +485,14 @@ static void printable(const char *s, bool json, char *out)
 }
 
 /* The reply's "message" (JSON error bodies, as Connect and most APIs
- * send), else its first line. */
-static void server_message(const struct buf *b, char *out)
+ * send), else its first line, secrets masked before it is cut to
+ * HTTP_MAX_SERVER_MSG bytes, so no piece of one is left at the cut. */
+static void server_message(const struct http_client *h, char *out)
 {
 	static const char ws[] = " \t\r\n";
+	const struct buf *b = &h->reply;
 	char *z = b->len ? strndup((const char *)b->data, b->len) : NULL, *m;
+	char full[HTTP_MAX_REPLY + 1];
 
 	*out = 0;
 	if (!z)
@@ -447,10 +504,16 @@ static void server_message(const struct buf *b, char *out)
 		m = *m == ':' ? m + 1 + strspn(m + 1, ws) : NULL;
 	}
 	if (m && *m == '"')
-		printable(m + 1, true, out);
+		printable(m + 1, true, full, HTTP_MAX_REPLY);
 	else
-		printable(z + strspn(z, ws), false, out);
+		printable(z + strspn(z, ws), false, full, HTTP_MAX_REPLY);
 	free(z);
+	redact__scrub(&h->secrets, full, sizeof(full), b->len == b->limit);
+	if (strlen(full) > HTTP_MAX_SERVER_MSG) {
+		full[HTTP_MAX_SERVER_MSG] = '\0';
+		redact__scrub(&h->secrets, full, sizeof(full), true);
+	}
+	snprintf(out, HTTP_MAX_SERVER_MSG + 1, "%s", full);
 }
 
 static bool tls_error(CURLcode rc)
@@ -511,7 +574,7 @@ static int http_client__perform(struct http_client *h, const char *what, struct 
 	if ((status == 429 || status == 503) &&
 	    !curl_easy_getinfo(h->curl, CURLINFO_RETRY_AFTER, &after) && after > 0)
 		r->retry_after = (double)after < HTTP_MAX_BACKOFF ? (double)after : HTTP_MAX_BACKOFF;
-	server_message(&h->reply, msg);
+	server_message(h, msg);
 	if (status == 408 || status == 429 || status >= 500)
 		return errmsg__set(e, -EAGAIN, "%s answered HTTP %ld%s%s", h->host, status,
 				   *msg ? ": " : "", msg);

@@ -187,12 +187,53 @@ static void test_redacted(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
+/* Every form a configured secret takes on the way back: base64 (a Basic
+ * header echoed), URL-encoded (a URL's userinfo), a query's values (which
+ * the URL shown masks too), and a secret cut in two where a long message is
+ * shortened. */
+static void test_redacted_forms(void **state)
+{
+	static char cut[512];
+	static const struct answer script[] = {
+		{ 400, "{\"message\":\"you sent: Basic YWxpY2U6cHctUzM=\"}", NULL },
+		{ 400, "url p%40ss-S3 p@ss-S3 bob:p@ss-S3, key q-S3 q%2FS3 q/S3", NULL },
+		{ 400, cut, NULL },
+	};
+	struct http_request rq = { .what = "x", .body = "", .len = 0 };
+	struct http_opts o = { .basic_auth = "alice:pw-S3" };
+	struct http_result r;
+	struct http_client *h;
+	struct server s;
+	struct errmsg e;
+	char url[320];
+	int i;
+
+	snprintf(cut, sizeof(cut), "{\"message\":\"%0190d Basic YWxpY2U6cHctUzM=\"}", 0);
+	server_start(&s, script, 3);
+	snprintf(url, sizeof(url), "http://bob:p%%40ss-S3@%s/?api_key=q-S3&other=q%%2FS3",
+		 s.url + 7);
+	o.url = url;
+	h = http_client__new(&o, &e);
+	assert_non_null(h);
+	assert_null(strstr(http_client__url(h), "S3"));
+	assert_non_null(strstr(http_client__url(h), "?api_key=***&other=***"));
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(http_client__post(h, &rq, &r, &e), -EPROTO);
+		if (strstr(e.text, "S3") || strstr(e.text, "YWxp"))
+			fail_msg("a secret shows: %s", e.text);
+	}
+	assert_non_null(strstr(e.text, "Basic ***"));
+	http_client__free(h);
+	server_stop(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_attempt_per_post),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_redacted),
+		cmocka_unit_test(test_redacted_forms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
