@@ -167,11 +167,17 @@ t_split_big() {
 	# says how it split: by the sample count here, not by size
 	grep -q "in 2 requests of at most 16000 samples" "$T/out" || { cat "$T/out"; return 1; }
 }
-t_unreachable() {
+t_unreachable() { # one line naming the file and the endpoint; each retry said with -v
 	if "$BPPROF" push "$T/cpu.pb.gz" --url http://127.0.0.1:1 --retries 1 --retry-wait 10ms >"$T/out" 2>&1; then
 		echo "exit 0"; return 1
 	fi
-	grep -qi "127.0.0.1" "$T/out" && [ "$(wc -l <"$T/out")" -eq 1 ] || { cat "$T/out"; return 1; }
+	grep -q "^bpprof: $T/cpu.pb.gz: cannot reach 127.0.0.1:1" "$T/out" && [ "$(wc -l <"$T/out")" -eq 1 ] ||
+		{ cat "$T/out"; return 1; }
+	if "$BPPROF" -v push "$T/cpu.pb.gz" --url http://127.0.0.1:1 --retries 2 --retry-wait 10ms >"$T/out" 2>&1; then
+		echo "exit 0"; return 1
+	fi
+	[ "$(grep -c "^debug: $T/cpu.pb.gz: attempt [12] of 3: cannot reach 127.0.0.1:1" "$T/out")" -eq 2 ] ||
+		{ echo "retries not said with -v: $(cat "$T/out")"; return 1; }
 }
 t_dns() {
 	if "$BPPROF" push "$T/cpu.pb.gz" --url http://no-such-host.invalid --retries 0 >"$T/out" 2>&1; then

@@ -73,16 +73,11 @@ int cmd_push(int argc, char **argv)
 		char split[64] = "";
 		int err = fileio__read_all(argv[i], &data, &e);
 
-		if (err) {
-			struct errmsg why = e;
-
-			errmsg__set(&e, err, "%s: %s", argv[i], why.text);
-		} else {
+		if (!err)
 			err = pusher__push(p, data.data, data.len, argv[i], o.retries, &r, &e);
-		}
 		buf__free(&data);
 		if (err) {
-			pr_err("%s", e.text);
+			pr_err("%s: %s", argv[i], e.text);
 			failed++;
 			continue;
 		}

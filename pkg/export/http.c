@@ -533,7 +533,7 @@ static bool tls_error(CURLcode rc)
 }
 
 /* Perform the request set on the handle and say how it ended. */
-static int http_client__perform(struct http_client *h, const char *what, struct http_result *r,
+static int http_client__perform(struct http_client *h, struct http_result *r,
 				struct errmsg *e)
 {
 	curl_off_t us = 0, up = 0, after = 0;
@@ -572,8 +572,10 @@ static int http_client__perform(struct http_client *h, const char *what, struct 
 	}
 	/* libcurl reads both forms, seconds and an HTTP date */
 	if ((status == 429 || status == 503) &&
-	    !curl_easy_getinfo(h->curl, CURLINFO_RETRY_AFTER, &after) && after > 0)
+	    !curl_easy_getinfo(h->curl, CURLINFO_RETRY_AFTER, &after) && after > 0) {
+		r->retry_after_asked = (double)after;
 		r->retry_after = (double)after < HTTP_MAX_BACKOFF ? (double)after : HTTP_MAX_BACKOFF;
+	}
 	server_message(h, msg);
 	if (status == 408 || status == 429 || status >= 500)
 		return errmsg__set(e, -EAGAIN, "%s answered HTTP %ld%s%s", h->host, status,
@@ -582,10 +584,10 @@ static int http_client__perform(struct http_client *h, const char *what, struct 
 	if (status >= 300 && status < 400) {
 		curl_easy_getinfo(h->curl, CURLINFO_REDIRECT_URL, &loc);
 		redact_url(loc ? loc : "?", shown, sizeof(shown));
-		return errmsg__set(e, -EPROTO, "%s refused %s: HTTP %ld redirect to %s, not "
-				   "followed (push to that URL)", h->host, what, status, shown);
+		return errmsg__set(e, -EPROTO, "refused by %s: HTTP %ld redirect to %s, not "
+				   "followed (push to that URL)", h->host, status, shown);
 	}
-	return errmsg__set(e, -EPROTO, "%s refused %s: HTTP %ld%s%s", h->host, what, status,
+	return errmsg__set(e, -EPROTO, "refused by %s: HTTP %ld%s%s", h->host, status,
 			   *msg ? ": " : "", msg);
 }
 
@@ -646,7 +648,7 @@ int http_client__post(struct http_client *h, const struct http_request *rq,
 		curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->len);
 		curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, rq->body);
 	}
-	err = http_client__perform(h, rq->what ? rq->what : "the request", r, e);
+	err = http_client__perform(h, r, e);
 	/* the handle must not point at bytes the caller is about to free */
 	curl_easy_setopt(h->curl, CURLOPT_MIMEPOST, NULL);
 	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, NULL);

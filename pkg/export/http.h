@@ -42,7 +42,6 @@ struct http_part {
 };
 
 struct http_request {
-	const char *what;		/* what is sent, in messages */
 	const char *const *query;	/* "name=value" items, URL-encoded and appended */
 	size_t n_query;
 	const struct http_part *parts;	/* multipart/form-data, else: */
@@ -60,6 +59,7 @@ struct http_result {
 	double seconds;			/* duration */
 	double retry_after;		/* 429 and 503: the server's Retry-After in
 					 * seconds (at most HTTP_MAX_BACKOFF), 0: none */
+	double retry_after_asked;	/* the same before the cap */
 };
 
 struct http_client;
@@ -78,7 +78,8 @@ const char *http_client__host(const struct http_client *h);
 /* One POST of rq, no retry. 0 when answered 2xx; -EAGAIN when worth
  * another try (r->transient); -EPROTO when refused for good (3xx, other
  * 4xx), with the server's message; -ENOMEM. e says why in one line,
- * redacted. rq's bytes are not kept past the call. */
+ * redacted, naming the endpoint but not what was sent (the caller does).
+ * rq's bytes are not kept past the call. */
 int http_client__post(struct http_client *h, const struct http_request *rq,
 		      struct http_result *r, struct errmsg *e);
 

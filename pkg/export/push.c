@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/log.h"
 #include "compress/compress.h"
 #include "export/http.h"
 #include "export/push.h"
@@ -353,7 +354,7 @@ static int buf_sink(void *ctx, const void *data, size_t len)
 
 /* Samples [first, first + n) of prof with all its tables, gzip, into out. */
 static int gzip_samples(const struct pprof_profile *prof, size_t first, size_t n,
-			struct buf *out, const char *what, struct errmsg *e)
+			struct buf *out, struct errmsg *e)
 {
 	struct compress_writer *w = compress_writer__new(COMPRESS_GZIP, COMPRESS_LEVEL_DEFAULT,
 							 buf_sink, out);
@@ -363,7 +364,7 @@ static int gzip_samples(const struct pprof_profile *prof, size_t first, size_t n
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	err = pprof__encode_samples(prof, first, n, w, e);
 	if (!err && (err = compress_writer__finish(w)))
-		errmsg__set(e, err, "%s: gzip: %s", what, strerror(-err));
+		errmsg__set(e, err, "gzip: %s", strerror(-err));
 	compress_writer__free(w);
 	return err;
 }
@@ -402,7 +403,7 @@ static size_t fill_request(const size_t *sum, size_t n, size_t start, size_t roo
  * request repeats the tables, so a profile whose tables and one sample are
  * over the byte limit cannot go. */
 static int plan_parts(const struct pusher *p, const pprof_pb *pb, struct plan *plan,
-		      const char *what, struct errmsg *e)
+		      struct errmsg *e)
 {
 	size_t n = pb->n_sample, base, room, k, i, start, *sum = NULL;
 	pprof_pb bare;
@@ -420,8 +421,8 @@ static int plan_parts(const struct pusher *p, const pprof_pb *pb, struct plan *p
 	bare.n_sample = 0;
 	base = protobuf_c_message_get_packed_size(&bare.base);
 	if (base >= PUSH_MAX_PROFILE_BYTES)
-		return errmsg__set(e, -EINVAL, "%s: does not fit Pyroscope's %u MiB limit: its "
-				   "tables alone are %zu bytes", what, PUSH_MAX_PROFILE_BYTES >> 20,
+		return errmsg__set(e, -EINVAL, "does not fit Pyroscope's %u MiB limit: its "
+				   "tables alone are %zu bytes", PUSH_MAX_PROFILE_BYTES >> 20,
 				   base);
 	room = PUSH_MAX_PROFILE_BYTES - base;
 	sum = malloc((n + 1) * sizeof(*sum));
@@ -437,8 +438,8 @@ static int plan_parts(const struct pusher *p, const pprof_pb *pb, struct plan *p
 		size_t end = fill_request(sum, n, start, room);
 
 		if (end == start) {
-			err = errmsg__set(e, -EINVAL, "%s: does not fit Pyroscope's %u MiB limit even "
-					  "split into %zu requests", what,
+			err = errmsg__set(e, -EINVAL, "does not fit Pyroscope's %u MiB limit even "
+					  "split into %zu requests",
 					  PUSH_MAX_PROFILE_BYTES >> 20, n);
 			goto out;
 		}
@@ -551,11 +552,12 @@ static int pusher__send(struct pusher *p, const struct kind *k, const pprof_pb *
 	int64_t start = pb->time_nanos ? pb->time_nanos : (int64_t)time(NULL) * NS;
 	int64_t from = start / NS, until = (start + pb->duration_nanos + NS - 1) / NS;
 	struct buf body = BUF_INIT(0), config = BUF_INIT(0);
-	struct http_request rq = { .what = what, .body = gz, .len = gz_len };
+	struct http_request rq = { .body = gz, .len = gz_len };
 	char from_q[32], until_q[32];
 	const char *query[5];
 	struct http_part parts[2];
 	struct http_result hr;
+	double wait;
 	unsigned n;
 	int err = 0;
 
@@ -604,7 +606,15 @@ static int pusher__send(struct pusher *p, const struct kind *k, const pprof_pb *
 		r->seconds = hr.seconds;
 		if (err != -EAGAIN || n >= retries)
 			break;
-		if (pusher__wait(p, http_client__backoff(p->http, n, &hr))) {
+		wait = http_client__backoff(p->http, n, &hr);
+		/* each retry visible with -v; a wait the server asked for and
+		 * bpprof cut short, always */
+		if (hr.retry_after_asked > wait)
+			pr_info("%s: %s asks to retry after %.0f s; waiting %.0f s, the most bpprof "
+				"waits", what, http_client__host(p->http), hr.retry_after_asked, wait);
+		pr_debug("%s: attempt %u of %u: %s; next in %.1f s", what, n + 1, retries + 1, e->text,
+			 wait);
+		if (pusher__wait(p, wait)) {
 			err = -ECANCELED;
 			break;
 		}
@@ -616,7 +626,7 @@ out:
 }
 
 /* What Pyroscope would refuse, refused here without a request. */
-static int check_limits(const pprof_pb *pb, const char *what, struct errmsg *e)
+static int check_limits(const pprof_pb *pb, struct errmsg *e)
 {
 	struct timespec now;
 	int64_t t = pb->time_nanos, now_ns;
@@ -624,19 +634,19 @@ static int check_limits(const pprof_pb *pb, const char *what, struct errmsg *e)
 
 	for (i = 0; i < pb->n_sample_type; i++)
 		if (strchr(pprof__str(pb, pb->sample_type[i]->type), '-'))
-			return errmsg__set(e, -EINVAL, "%s: sample type '%s' holds '-', which "
-					   "Pyroscope refuses", what,
+			return errmsg__set(e, -EINVAL, "sample type '%s' holds '-', which "
+					   "Pyroscope refuses",
 					   pprof__str(pb, pb->sample_type[i]->type));
 	clock_gettime(CLOCK_REALTIME, &now);
 	now_ns = (int64_t)now.tv_sec * NS + now.tv_nsec;
 	/* no time: the server stamps it on arrival */
 	if (t && t < now_ns - PUSH_MAX_AGE_NS)
-		return errmsg__set(e, -EINVAL, "%s: profile is %lld min old, too old for "
-				   "Pyroscope's window (1 h back to 10 min ahead)", what,
+		return errmsg__set(e, -EINVAL, "profile is %lld min old, too old for "
+				   "Pyroscope's window (1 h back to 10 min ahead)",
 				   (long long)((now_ns - t) / (60 * NS)));
 	if (t > now_ns + PUSH_MAX_AHEAD_NS)
-		return errmsg__set(e, -EINVAL, "%s: profile is %lld min in the future, too new "
-				   "for Pyroscope's window (1 h back to 10 min ahead)", what,
+		return errmsg__set(e, -EINVAL, "profile is %lld min in the future, too new "
+				   "for Pyroscope's window (1 h back to 10 min ahead)",
 				   (long long)((t - now_ns) / (60 * NS)));
 	return 0;
 }
@@ -649,15 +659,16 @@ static int pusher__deliver(struct pusher *p, const struct pprof_profile *prof, c
 {
 	struct buf part = BUF_INIT(0);
 	struct plan plan = { 0 };
+	char name[256];
 	struct kind k;
 	size_t i;
 	int err;
 
 	plan.first = plan.one;
 	profile_kind(prof->pb, &k);
-	if (p->o.api != PUSH_API_HTTP && (err = check_limits(prof->pb, what, e)))
+	if (p->o.api != PUSH_API_HTTP && (err = check_limits(prof->pb, e)))
 		goto out;
-	err = plan_parts(p, prof->pb, &plan, what, e);
+	err = plan_parts(p, prof->pb, &plan, e);
 	if (err)
 		goto out;
 	r->parts = (unsigned)plan.n;
@@ -670,10 +681,13 @@ static int pusher__deliver(struct pusher *p, const struct pprof_profile *prof, c
 		part.len = 0;
 		if (!gz || plan.n > 1)
 			err = gzip_samples(prof, plan.first[i], plan.first[i + 1] - plan.first[i],
-					   &part, what, e);
+					   &part, e);
+		if (plan.n > 1)
+			snprintf(name, sizeof(name), "%s (request %zu of %zu)", what, i + 1, plan.n);
 		if (!err)
 			err = pusher__send(p, &k, prof->pb, gz && plan.n == 1 ? gz : part.data,
-					   gz && plan.n == 1 ? gz_len : part.len, what, retries, r, e);
+					   gz && plan.n == 1 ? gz_len : part.len,
+					   plan.n > 1 ? name : what, retries, r, e);
 		r->bytes += sent;
 	}
 out:
@@ -695,8 +709,8 @@ int pusher__push_profile(struct pusher *p, const struct pprof_profile *prof, con
 	/* once here: each request's range of samples is then valid too */
 	err = pprof__validate(prof->pb, 1, &why);
 	if (err) {
-		errmsg__set(e, err == -ENOMEM ? err : -EINVAL, "%s: not a valid pprof profile: %s",
-			    what, why.text);
+		errmsg__set(e, err == -ENOMEM ? err : -EINVAL, "not a valid pprof profile: %s",
+			    why.text);
 		http_client__redact(p->http, e);
 		return err == -ENOMEM ? err : -EINVAL;
 	}
@@ -718,8 +732,8 @@ int pusher__push(struct pusher *p, const void *pprof, size_t len, const char *wh
 	if (!err)
 		err = pprof__decode(plain.data, plain.len, &prof, &why);
 	if (err) {
-		err = errmsg__set(e, err == -ENOMEM ? err : -EINVAL, "%s: not a pprof profile: %s",
-				  what, why.text);
+		err = errmsg__set(e, err == -ENOMEM ? err : -EINVAL, "not a pprof profile: %s",
+				  why.text);
 		http_client__redact(p->http, e);
 		goto out;
 	}

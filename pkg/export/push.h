@@ -95,12 +95,14 @@ void pusher__free(struct pusher *p);
 /* The URL as it may appear in logs: without any user:password. */
 const char *pusher__url(const struct pusher *p);
 
-/* Deliver one profile, named `what` in messages, encoded as gzip pprof.
- * Up to `retries` more attempts on transient failures, waiting
- * retry_wait × 2^n with jitter (or the server's Retry-After). 0 when
- * accepted; else a negative errno, r says how it ended and e says why in
- * one line, with the server's message for a refusal. Credentials never
- * appear in e. prof is read, never changed: it must not change meanwhile. */
+/* Deliver one profile encoded as gzip pprof. Up to `retries` more attempts
+ * on transient failures, waiting retry_wait × 2^n with jitter (or the
+ * server's Retry-After), each said at LOG_DEBUG naming the profile `what`
+ * (a Retry-After longer than bpprof waits, at LOG_INFO). 0 when accepted;
+ * else a negative errno, r says how it ended and e says why in one line,
+ * with the server's message for a refusal, for the caller to put after the
+ * profile's name. Credentials never appear in e. prof is read, never
+ * changed: it must not change meanwhile. */
 int pusher__push_profile(struct pusher *p, const struct pprof_profile *prof, const char *what,
 			 unsigned retries, struct push_result *r, struct errmsg *e);
 /* The same for encoded bytes (pprof: gzip, zstd or plain protobuf), decoded
