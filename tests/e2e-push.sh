@@ -253,6 +253,37 @@ t_config() {
 	if "$BPPROF" push --config "$T/nope.ini" "$T/cpu.pb.gz" >"$T/out" 2>&1; then echo "missing config accepted"; return 1; fi
 	grep -q "nope.ini" "$T/out" || { cat "$T/out"; return 1; }
 }
+t_config_flags_win() { # a flag repeated in the config and on the command line: the command line wins
+	cat >"$T/win.ini" <<-INI
+	[push]
+	url = $R   # an inline comment
+	app = cfgwins
+	label = env=prod
+	label = hostname=from-config
+	label = team=prof ; the other comment form
+	header = X-Node: config
+	INI
+	"$BPPROF" -v push --config "$T/win.ini" "$T/cpu.pb.gz" --label env=dev --label hostname=node-7 \
+		--header 'x-node: cli' --app cliwins >"$T/out" 2>&1 || { cat "$T/out"; return 1; }
+	stored r '.app == "cliwins" and .labels.env == "dev" and .labels.hostname == "node-7" and
+		.labels.team == "prof" and .headers["X-Node"] == "cli"' || return 1
+	grep -q "debug: --label env=dev overrides the config's env=prod" "$T/out" &&
+		grep -q "debug: --app cliwins overrides the config's app = cfgwins" "$T/out" ||
+		{ echo "-v does not say what the command line overrides: $(cat "$T/out")"; return 1; }
+	# the same label twice on the command line is still a mistake, said as such
+	if "$BPPROF" push "$T/cpu.pb.gz" --url "$R" --label a=1 --label a=2 >"$T/out" 2>&1; then
+		echo "--label a=1 --label a=2 accepted"; return 1
+	fi
+	grep -q "label 'a' given twice" "$T/out" || { cat "$T/out"; return 1; }
+}
+t_config_shapes() { # a directory is no config; an indented line is no continuation of the previous value
+	local rc=0
+	"$BPPROF" push --config "$T" "$T/cpu.pb.gz" >"$T/out" 2>&1 || rc=$?
+	[ "$rc" -ne 0 ] && grep -qi "is a directory" "$T/out" || { echo "exit $rc: $(cat "$T/out")"; return 1; }
+	printf '[push]\nurl = %s\n    app = indented\n\tlabel = tab=1\n' "$R" >"$T/indent.ini"
+	"$BPPROF" push --config "$T/indent.ini" "$T/cpu.pb.gz" >"$T/out" 2>&1 || { cat "$T/out"; return 1; }
+	stored r '.app == "indented" and .labels.tab == "1"'
+}
 t_one_connection() {
 	local c0 c1
 	c0=$(curl -sf "$R/_control/stats" | jq .connections)
@@ -288,4 +319,6 @@ check "several files, one missing: others pushed, exit 1" t_many_files_one_bad
 check "not a profile: one-line error" t_bad_input
 check "bad flags refused before sending" t_usage_errors
 check "config file, command line adds to it" t_config
+check "config and command line: flags win, per label and header, said with -v; inline # comments" t_config_flags_win
+check "config: a directory refused, indented lines are settings" t_config_shapes
 finish

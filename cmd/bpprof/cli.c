@@ -5,12 +5,64 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <strings.h>
 
 #include "base/log.h"
 #include "base/parse.h"
 #include "cmd/bpprof/cli.h"
 #include "collect/collect.h"
 #include "collect/heap.h"
+
+/* The config file's settings, as the flags config_args made of them:
+ * where each came from is told by its bytes (a flag's argument points into
+ * one of these, or into the command line). */
+static char **config_strings;
+static int n_config_strings;
+
+bool config_gave(const char *arg)
+{
+	int i;
+
+	for (i = 0; arg && i < n_config_strings; i++)
+		if (arg >= config_strings[i] && arg <= config_strings[i] + strlen(config_strings[i]))
+			return true;
+	return false;
+}
+
+/* Options set by the config file, to say when the command line overrides one. */
+#define CONFIG_NOTES 64
+static struct {
+	int code;
+	const char *value;
+} notes[CONFIG_NOTES];
+static size_t n_notes;
+
+void config_note(const struct option *opts, int c, const char *arg)
+{
+	const struct option *o;
+	size_t i;
+
+	if (!arg || c == OPT_LABEL || c == OPT_HEADER || c == 'p')
+		return;	/* switches, and repeated flags (their handlers say) */
+	for (i = 0; i < n_notes && notes[i].code != c; i++)
+		;
+	if (config_gave(arg)) {
+		if (i == n_notes && n_notes < CONFIG_NOTES)
+			n_notes++;
+		if (i < CONFIG_NOTES)
+			notes[i] = (typeof(notes[0])){ c, arg };
+		return;
+	}
+	if (i == n_notes)
+		return;
+	for (o = opts; o->name && o->val != c; o++)
+		;
+	if (o->name)
+		pr_debug("--%s %s overrides the config's %s = %s", o->name, arg, o->name,
+			 notes[i].value);
+	notes[i] = notes[--n_notes];
+}
 
 void usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -81,6 +133,8 @@ int parse_pids(const char *cmd, const char *list, uint32_t *pids, size_t max, si
 	return (int)n;
 }
 
+static bool pids_from_config;
+
 int capture_flag(const char *cmd, int c, const char *arg, struct capture_opts *o, uint32_t *pids)
 {
 	uint64_t size;
@@ -96,6 +150,12 @@ int capture_flag(const char *cmd, int c, const char *arg, struct capture_opts *o
 		o->freq = (unsigned)v;
 		return 1;
 	case 'p':
+		/* the command line's -p replaces the config's pids */
+		if (pids_from_config && !config_gave(arg)) {
+			pr_debug("-p %s replaces the config's pids", arg);
+			o->n_pids = 0;
+		}
+		pids_from_config = config_gave(arg);
 		n = parse_pids(cmd, arg, pids, CAPTURE_MAX_PIDS, o->n_pids);
 		if (n < 0)
 			return 2;
@@ -208,6 +268,65 @@ static int read_secret(const char *cmd, const char *flag, const char *path, char
 	return 0;
 }
 
+/* --label K=V: a name given again replaces the config file's value (flags
+ * win); given twice on the command line (or in the config) it is a mistake. */
+static int label_flag(const char *cmd, char *arg, struct push_opts *o)
+{
+	struct errmsg e = { "" };
+	char *eq = strchr(arg, '=');
+	size_t i;
+
+	if (!eq) {
+		usage_error(cmd, "--label '%s': expected KEY=VALUE", arg);
+		return 2;
+	}
+	*eq = '\0';	/* argv's own bytes: they outlive the command */
+	if (push__check_label(arg, eq + 1, &e)) {
+		usage_error(cmd, "%s", e.text);
+		return 2;
+	}
+	for (i = 0; i < o->n_labels && strcmp(o->labels[i].name, arg); i++)
+		;
+	if (i < o->n_labels && (!config_gave(o->labels[i].name) || config_gave(arg))) {
+		usage_error(cmd, "label '%s' given twice%s", arg,
+			    config_gave(arg) ? " in the config file" : "");
+		return 2;
+	}
+	if (i < o->n_labels) {
+		pr_debug("--label %s=%s overrides the config's %s=%s", arg, eq + 1, arg,
+			 o->labels[i].value);
+		o->labels[i] = (struct push_label){ arg, eq + 1 };
+		return 1;
+	}
+	if (o->n_labels == PUSH_MAX_LABELS) {
+		usage_error(cmd, "at most %u labels", PUSH_MAX_LABELS);
+		return 2;
+	}
+	o->labels[o->n_labels++] = (struct push_label){ arg, eq + 1 };
+	return 1;
+}
+
+/* --header 'Name: value': the command line's replaces the config's of the
+ * same name (case aside); otherwise headers add up, as HTTP allows. */
+static int header_flag(const char *cmd, const char *arg, struct push_opts *o)
+{
+	size_t i, n = strcspn(arg, ":");
+
+	for (i = 0; !config_gave(arg) && i < o->n_headers; i++)
+		if (config_gave(o->headers[i]) && !strncasecmp(o->headers[i], arg, n) &&
+		    o->headers[i][n] == ':') {
+			pr_debug("--header '%.*s: ...' replaces the config's", (int)n, arg);
+			o->headers[i] = arg;
+			return 1;
+		}
+	if (o->n_headers == PUSH_MAX_HEADERS) {
+		usage_error(cmd, "at most %u headers", PUSH_MAX_HEADERS);
+		return 2;
+	}
+	o->headers[o->n_headers++] = arg;
+	return 1;
+}
+
 int push_flag(const char *cmd, int c, const char *arg, struct push_opts *o, struct push_secrets *s)
 {
 	struct errmsg e = { "" };
@@ -231,25 +350,8 @@ int push_flag(const char *cmd, int c, const char *arg, struct push_opts *o, stru
 		}
 		o->app = arg;
 		return 1;
-	case OPT_LABEL: {
-		char *eq = strchr(arg, '=');
-
-		if (!eq) {
-			usage_error(cmd, "--label '%s': expected KEY=VALUE", arg);
-			return 2;
-		}
-		if (o->n_labels == PUSH_MAX_LABELS) {
-			usage_error(cmd, "at most %u labels", PUSH_MAX_LABELS);
-			return 2;
-		}
-		*eq = '\0';	/* argv's own bytes: they outlive the command */
-		if (push__check_label(arg, eq + 1, &e)) {
-			usage_error(cmd, "%s", e.text);
-			return 2;
-		}
-		o->labels[o->n_labels++] = (struct push_label){ arg, eq + 1 };
-		return 1;
-	}
+	case OPT_LABEL:
+		return label_flag(cmd, (char *)arg, o);
 	case OPT_TENANT:
 		o->tenant = arg;
 		return 1;
@@ -270,12 +372,7 @@ int push_flag(const char *cmd, int c, const char *arg, struct push_opts *o, stru
 		o->bearer = s->bearer;
 		return 1;
 	case OPT_HEADER:
-		if (o->n_headers == PUSH_MAX_HEADERS) {
-			usage_error(cmd, "at most %u headers", PUSH_MAX_HEADERS);
-			return 2;
-		}
-		o->headers[o->n_headers++] = arg;
-		return 1;
+		return header_flag(cmd, arg, o);
 	case OPT_CONTENT_TYPE:
 		o->content_type = arg;
 		return 1;
@@ -431,6 +528,47 @@ static int on_setting(void *user, const char *section, const char *key, const ch
 	return 1;
 }
 
+/* Lines for libinih, each as bpprof reads it: leading blanks are
+ * indentation (inih would glue the line to the previous value), and a '#'
+ * after a blank starts a comment, as ';' does for inih. A value holding
+ * " #" cannot be written in a config file (on the command line it can). */
+static char *config_line(char *str, int num, void *stream)
+{
+	char *line = fgets(str, num, stream), *start, *hash;
+
+	if (!line)
+		return NULL;
+	start = line + strspn(line, " \t");
+	for (hash = strchr(start, '#'); hash; hash = strchr(hash + 1, '#'))
+		if (hash > start && (hash[-1] == ' ' || hash[-1] == '\t')) {
+			hash[0] = '\n';
+			hash[1] = '\0';
+			break;
+		}
+	memmove(line, start, strlen(start) + 1);
+	return line;
+}
+
+/* The config file, as flags in c: ini_parse's result (0, -1 cannot read,
+ * -2 out of memory, N the first bad line). */
+static int config_read(const char *path, struct config *c)
+{
+	FILE *f = fopen(path, "re");
+	struct stat st;
+	int rc;
+
+	if (!f)
+		return -1;
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		errno = EISDIR;
+		return -1;
+	}
+	rc = ini_parse_stream(config_line, f, on_setting, c);
+	fclose(f);
+	return rc;
+}
+
 int config_args(const char *cmd, const struct option *opts, int *argc, char ***argv)
 {
 	struct config c = { .cmd = cmd, .opts = opts };
@@ -447,7 +585,7 @@ int config_args(const char *cmd, const struct option *opts, int *argc, char ***a
 		return 0;
 	if (config_add(&c, strdup((*argv)[0])))
 		goto oom;
-	rc = ini_parse(path, on_setting, &c);
+	rc = config_read(path, &c);
 	if (rc == -1) {
 		pr_err("cannot read config file %s: %s", path, strerror(errno));
 		return 1;
@@ -459,9 +597,12 @@ int config_args(const char *cmd, const struct option *opts, int *argc, char ***a
 			    "not a `key = value` line");
 		return 2;
 	}
+	config_strings = c.args + 1;
+	n_config_strings = c.n - 1;
 	for (i = 1; i < *argc; i++)
 		if (config_add(&c, (*argv)[i]))
 			goto oom;
+	config_strings = c.args + 1;	/* moved by the growth */
 	c.args[c.n] = NULL;
 	*argc = c.n;
 	*argv = c.args;	/* lives as long as the command */

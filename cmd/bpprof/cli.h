@@ -90,9 +90,19 @@ int push_flag(const char *cmd, int c, const char *arg, struct push_opts *o, stru
 int push_check(const char *cmd, struct push_opts *o);
 
 /* --config FILE: the INI file's settings (long flag names; `flag = true`
- * for a switch; any key may repeat) become flags in front of the command
- * line's, so the command line wins. *argv is replaced by a new array.
- * 0, 1 after an error (said), 2 after a usage error. */
+ * for a switch; any key may repeat; leading blanks ignored; `;` or `#`
+ * after a blank starts a comment) become flags in front of the command
+ * line's, so the command line wins: a later value replaces an earlier one,
+ * a --label or --header replaces the config's of the same name, -p the
+ * config's pids. *argv is replaced by a new array. 0, 1 after an error
+ * (said), 2 after a usage error. */
 int config_args(const char *cmd, const struct option *opts, int *argc, char ***argv);
+/* Whether a flag's argument came from the config file (it points into one
+ * of its settings) rather than the command line. */
+bool config_gave(const char *arg);
+/* Call for each option getopt_long returns: when the command line sets
+ * again what the config file set, says so at LOG_DEBUG (-v). Repeated flags
+ * (--label, --header, -p) are merged by their own handlers. */
+void config_note(const struct option *opts, int c, const char *arg);
 
 #endif

@@ -32,6 +32,7 @@ int cmd_push(int argc, char **argv)
 	if (rc)
 		return rc;
 	while ((c = getopt_long(argc, argv, "u:qh", long_opts, NULL)) != -1) {
+		config_note(long_opts, c, optarg);
 		rc = push_flag("push", c, optarg, &o, &secrets);
 		if (rc == 2)
 			return 2;

@@ -199,6 +199,7 @@ int cmd_run(int argc, char **argv)
 	if (rc)
 		return rc;
 	while ((c = getopt_long(argc, argv, "+F:p:d:o:c:l:qh", long_opts, NULL)) != -1) {
+		config_note(long_opts, c, optarg);
 		rc = capture_flag("run", c, optarg, &o.rec, pids);
 		if (!rc)
 			rc = push_flag("run", c, optarg, &o.sender.push, &secrets);

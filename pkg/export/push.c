@@ -189,7 +189,10 @@ static int pusher__check_labels(struct pusher *p, struct errmsg *e)
 			return errmsg__set(e, -EINVAL, "label '%s' is service_name once '.' is '_': "
 					   "set it as the app name", o->labels[i].name);
 		for (j = 0; j < i; j++)
-			if (!strcmp(p->label_names[i], p->label_names[j]))
+			if (!strcmp(o->labels[i].name, o->labels[j].name))
+				return errmsg__set(e, -EINVAL, "label '%s' given twice",
+						   o->labels[i].name);
+			else if (!strcmp(p->label_names[i], p->label_names[j]))
 				return errmsg__set(e, -EINVAL, "labels '%s' and '%s' are the same "
 						   "label once '.' is '_'", o->labels[j].name,
 						   o->labels[i].name);
