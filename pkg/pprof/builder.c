@@ -51,6 +51,7 @@ struct pprof_builder {
 	size_t n_types;
 	pprof_value_type_pb period_type;
 	int64_t period, time_nanos, duration_nanos, default_sample_type;
+	int64_t drop_frames, keep_frames;
 	int64_t *comments;
 	size_t n_comments, cap_comments;
 
@@ -461,6 +462,13 @@ int pprof_builder__set_default_sample_type(struct pprof_builder *b, const char *
 	return b->err;
 }
 
+int pprof_builder__set_frames(struct pprof_builder *b, const char *drop, const char *keep)
+{
+	b->drop_frames = builder__cstring(b, drop);
+	b->keep_frames = builder__cstring(b, keep);
+	return b->err;
+}
+
 int pprof_builder__add_comment(struct pprof_builder *b, const char *comment)
 {
 	int64_t s = builder__cstring(b, comment);
@@ -543,6 +551,8 @@ struct pprof_profile *pprof_builder__finish(struct pprof_builder *b)
 	pb->time_nanos = b->time_nanos;
 	pb->duration_nanos = b->duration_nanos;
 	pb->default_sample_type = b->default_sample_type;
+	pb->drop_frames = b->drop_frames;
+	pb->keep_frames = b->keep_frames;
 	if (b->n_comments) {
 		pb->comment = arena__alloc(b->arena, b->n_comments * sizeof(*pb->comment));
 		if (pb->comment) {

@@ -45,6 +45,9 @@ void pprof_builder__set_period(struct pprof_builder *b, const char *type, const 
 			       int64_t period);
 void pprof_builder__set_time(struct pprof_builder *b, int64_t time_nanos, int64_t duration_nanos);
 int pprof_builder__set_default_sample_type(struct pprof_builder *b, const char *type);
+/* drop_frames and keep_frames: regular expressions pprof applies to function
+ * names (NULL: none). */
+int pprof_builder__set_frames(struct pprof_builder *b, const char *drop, const char *keep);
 int pprof_builder__add_comment(struct pprof_builder *b, const char *comment);
 
 /* Interned string index; 0 for "" and NULL, -ENOMEM on failure. */

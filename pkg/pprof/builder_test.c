@@ -87,6 +87,7 @@ static void test_samples_aggregate(void **state)
 	pprof_builder__set_period(b, "cpu", "nanoseconds", 10000000);
 	pprof_builder__set_time(b, 1700000000000000000, 10000000000);
 	assert_int_equal(pprof_builder__add_comment(b, "made by a test"), 0);
+	assert_int_equal(pprof_builder__set_frames(b, "malloc|free", NULL), 0);
 	p = pprof_builder__finish(b);
 	pprof_builder__free(b);
 	assert_non_null(p);
@@ -101,6 +102,8 @@ static void test_samples_aggregate(void **state)
 	assert_int_equal(p->pb->sample[2]->n_location_id, 1);
 	assert_string_equal(p->pb->string_table[0], "");
 	assert_string_equal(pprof__str(p->pb, p->pb->comment[0]), "made by a test");
+	assert_string_equal(pprof__str(p->pb, p->pb->drop_frames), "malloc|free");
+	assert_int_equal(p->pb->keep_frames, 0);
 	for (i = 0; i < p->pb->n_string_table; i++) {
 		assert_string_not_equal(p->pb->string_table[i], "never_kept");
 		assert_string_not_equal(p->pb->string_table[i], "nor_this");
