@@ -72,7 +72,8 @@ static int cmd_convert(int argc, char **argv)
 			break;
 		case 'f':
 			if (convert__parse_format(optarg, &o.from)) {
-				usage_error("convert", "unknown input format '%s' (pprof, folded, perf-script)", optarg);
+				usage_error("convert", "unknown input format '%s' (%s)", optarg,
+					    convert__format_list());
 				return 2;
 			}
 			break;
@@ -123,13 +124,15 @@ static int cmd_convert(int argc, char **argv)
 
 static const struct command commands[] = {
 	{ "convert", cmd_convert,
-	  "convert IN [-o OUT] [--from pprof|folded|perf-script] [--to pprof|folded]\n"
+	  "convert IN [-o OUT] [--from FORMAT] [--to pprof|folded]\n"
 	  "        [--compress gzip|zstd|none] [--level N] [--sample-type TYPE]\n"
-	  "  Convert between pprof (gzip, zstd or plain), folded stacks and `perf script`\n"
-	  "  text. The input format is detected unless --from is given; IN or OUT '-' is\n"
-	  "  stdin/stdout. OUT defaults to IN's name with the output suffix (.pb.gz).\n"
-	  "  Compression follows OUT's suffix (.gz .zst .pb) unless --compress is given;\n"
-	  "  an OUT named *.folded* means --to folded." },
+	  "  Convert pprof (gzip, zstd or plain), folded stacks, `perf script` text or a\n"
+	  "  legacy profile go tool pprof reads to pprof or folded stacks. The input\n"
+	  "  format is detected unless --from is given: pprof, folded, perf-script,\n"
+	  "  gperftools-cpu, heap-text, contention-text, go-count, threadz, java.\n"
+	  "  IN or OUT '-' is stdin/stdout. OUT defaults to IN's name with the output\n"
+	  "  suffix (.pb.gz). Compression follows OUT's suffix (.gz .zst .pb) unless\n"
+	  "  --compress is given; an OUT named *.folded* means --to folded." },
 	{ "record", cmd_record,
 	  "record [-F HZ] [-d DURATION] [-p PID[,PID...]] [--cgroup PATH] [-o FILE]\n"
 	  "        [--format pprof|folded] [--compress gzip|zstd|none] [--level N]\n"

@@ -8,7 +8,6 @@
 #include "convert/pipeline.h"
 #include "export/sink.h"
 #include "fileio/fileio.h"
-#include "pprof/codec.h"
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -65,38 +64,12 @@ static int read_profile(const struct convert_opts *o, struct pprof_profile **p,
 			struct convert_result *r, struct errmsg *e)
 {
 	struct buf file = BUF_INIT(CONVERT_MAX_INPUT_BYTES);
-	struct buf raw = BUF_INIT(PPROF_MAX_DECODED_BYTES);
-	const struct buf *in = &file;
 	int err;
 
 	err = fileio__read_all(o->input, &file, e);
-	if (err)
-		goto out;
-	if (file.len == 0) {
-		err = errmsg__set(e, -EBADMSG, "empty file");
-		goto out;
-	}
-	if (compress__detect(file.data, file.len) != COMPRESS_NONE) {
-		err = compress__decode(file.data, file.len, &raw, e);
-		if (err)
-			goto out;
-		buf__free(&file);
-		in = &raw;
-	}
-	r->from = o->from != FORMAT_AUTO ? o->from : convert__detect(in->data, in->len);
-	switch (r->from) {
-	case FORMAT_FOLDED:
-		err = folded__read((const char *)in->data, in->len, p, e);
-		break;
-	case FORMAT_PERF_SCRIPT:
-		err = perf_script__read((const char *)in->data, in->len, p, e);
-		break;
-	default:
-		err = pprof__decode(in->data, in->len, p, e);
-	}
-out:
+	if (!err)
+		err = convert__read(file.data, file.len, o->from, p, &r->from, e);
 	buf__free(&file);
-	buf__free(&raw);
 	return err;
 }
 
