@@ -153,6 +153,48 @@ check "folded -> pprof -> folded round trip (detected format)" t_folded_roundtri
 check "folded -> pprof: google/pprof reads the same stacks" t_folded_pprof_view
 check "folded --from folded --to pprof same as detected" t_folded_explicit
 
+# Text is one format throughout, or refused (issue 19 item 7, issue 20).
+# perf script -F comm,tid,ip,sym with call chains: "COMM TID" looks like a
+# stack with the thread id for count, its frames are no folded lines.
+t_not_folded() {
+	local in=testdata/perf/perf-script-comm-tid-ip-sym.txt
+	t_bad_input "$in" || return 1
+	grep -qF "looks like folded stacks, but line 2: expected 'frame;frame COUNT', got '1160 leaf'" \
+		"$T/err.$(basename "$in")" || { echo "message: $(cat "$T/err.$(basename "$in")")"; return 1; }
+	t_bad_input "$in" --from folded || return 1
+	grep -qF "most lines are not 'frame;frame COUNT' (23 of 29" "$T/err.$(basename "$in")" ||
+		{ echo "--from folded: $(cat "$T/err.$(basename "$in")")"; return 1; }
+}
+
+t_srcline() { # perf script -F +srcline: source lines are read past
+	local f
+	for f in perf-script-srcline.txt perf-script-srcline-no-callchain.txt; do
+		convert "$T/$f.pb.gz" "testdata/perf/$f" || return 1
+		grep -q '(perf-script)' "$T/$f.pb.gz.stderr" || { echo "$f: $(cat "$T/$f.pb.gz.stderr")"; return 1; }
+		[ "$("$PPROFCHECK" total "$T/$f.pb.gz" samples/count)" = 6 ] || { echo "$f: total $("$PPROFCHECK" total "$T/$f.pb.gz" samples/count)"; return 1; }
+	done
+}
+check "perf script -F +srcline is read, with or without call chains" t_srcline
+
+t_folded_empty_frames() { # ";;; 2" holds no frame: skipped, not four [unknown]
+	printf 'main;work 3\n;;; 2\n' >"$T/empty-frames.folded"
+	convert "$T/empty-frames.pb.gz" "$T/empty-frames.folded" || return 1
+	[ "$("$PPROFCHECK" folded "$T/empty-frames.pb.gz")" = "main;work 3" ] ||
+		{ echo "stacks: $("$PPROFCHECK" folded "$T/empty-frames.pb.gz")"; return 1; }
+	grep -q 'lines skipped.*: 1, the first at line 2' "$T/empty-frames.pb.gz.stderr" ||
+		{ echo "no warning: $(cat "$T/empty-frames.pb.gz.stderr")"; return 1; }
+}
+check "folded ';;; 2' is skipped, not four [unknown] frames" t_folded_empty_frames
+
+t_folded_nul() { # one NUL byte does not make text "pprof"
+	printf 'main;work 3\nmain;w\0rk 2\nmain 1\n' >"$P/nul.folded"
+	t_bad_input "$P/nul.folded" || return 1
+	grep -qF "looks like folded stacks, but line 2: expected 'frame;frame COUNT' (it holds a NUL byte)" \
+		"$T/err.nul.folded" || { echo "message: $(cat "$T/err.nul.folded")"; return 1; }
+	convert "$T/nul.pb.gz" "$P/nul.folded" --from folded || return 1
+	[ "$("$PPROFCHECK" total "$T/nul.pb.gz" samples/count)" = 4 ] || { echo "total $("$PPROFCHECK" total "$T/nul.pb.gz" samples/count)"; return 1; }
+}
+
 # pprof -> folded gives google/pprof's stacks (profiles with one sample type
 # and every location symbolized, so neither a value column nor the spelling
 # of a raw address is a matter of choice).
@@ -488,6 +530,8 @@ t_nul_string() {
 }
 check "bad input: a string holding a NUL byte is refused, and says so" t_nul_string
 check "bad input: empty file fails cleanly" t_bad_input "$P/empty.pb.gz"
+check "a NUL byte in folded text is refused as folded (named: skipped), not as pprof" t_folded_nul
+check "perf script -F comm,tid,ip,sym is refused, not read as folded thread ids" t_not_folded
 check "bad input: random bytes as --from pprof fail cleanly" t_bad_input "$P/random.bin" --from pprof
 check "bad input: missing file fails cleanly" t_bad_input "$T/no-such-file.pb.gz"
 check "bad input: a directory fails cleanly" t_bad_input "$P"

@@ -42,8 +42,9 @@ enum convert_format convert__detect(const void *data, size_t len);
 
 /* Decompress (gzip, zstd) if need be, detect the format unless from says
  * it, and read: the one way from input bytes to a profile (convert, push).
- * A refusal of detected input says what it was taken for. *got says which
- * format it was. */
+ * Detected text must be that format throughout: a line that does not fit
+ * is refused, saying what the input was taken for (folded named with
+ * --from skips a few such lines instead). *got says which format it was. */
 int convert__read(const void *data, size_t len, enum convert_format from,
 		  struct pprof_profile **out, enum convert_format *got, struct errmsg *e);
 

@@ -13,6 +13,9 @@
  * --header` (-I) writes hundreds of "# ..." lines, a few dozen KiB on large
  * machines. Past this the input is judged on what follows anyway. */
 #define DETECT_MAX_PREAMBLE (1u << 20)
+/* Text may hold a stray control byte (one NUL in a text file is still
+ * text); protobuf is full of them: more than one per this many bytes. */
+#define DETECT_TEXT_CONTROLS 64u
 /* Attribute lines after "--- contentionz" looked at for Java's. */
 #define DETECT_MAX_ATTRS 16u
 
@@ -89,16 +92,16 @@ const char *convert__format_what(enum convert_format format)
 	return "unknown input";
 }
 
-/* Protobuf is full of small field tags and lengths; text has none of them. */
+/* Protobuf is full of small field tags and lengths; text has none of them,
+ * or a stray one. */
 static bool detect__is_text(const unsigned char *p, size_t len)
 {
-	size_t i;
+	size_t i, controls = 0;
 
-	for (i = 0; i < len; i++) {
-		if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') || p[i] == 0x7f)
-			return false;
-	}
-	return true;
+	for (i = 0; i < len; i++)
+		controls += (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') ||
+			    p[i] == 0x7f;
+	return controls <= 1 + len / DETECT_TEXT_CONTROLS;
 }
 
 static bool starts(const char *s, size_t len, const char *prefix)
@@ -181,7 +184,7 @@ static bool detect__perf_script(const char *data, size_t len, bool whole)
 	if (!text__next(&it, &l) || (!l.complete && !whole))
 		return true;
 	return text__is_blank(l.p, l.len) || perf_script__is_frame(l.p, l.len) ||
-	       perf_script__parse_header(l.p, l.len, &h) == 0;
+	       perf_script__is_srcline(l.p, l.len) || perf_script__parse_header(l.p, l.len, &h) == 0;
 }
 
 /* Bytes of whole "#" comment and blank text lines at the start: they say

@@ -107,7 +107,15 @@ static void test_text_variants(void **state)
 	/* binary and empty input are pprof's to refuse */
 	assert_int_equal(DETECT(""), FORMAT_PPROF);
 	assert_int_equal(DETECT("\x0a\x04\x08\x01\x10\x02"), FORMAT_PPROF);
-	assert_int_equal(DETECT("main;work 3\n\0"), FORMAT_PPROF);
+	/* one NUL byte does not make text binary (issue 19): the reader of
+	 * the text it is says what is wrong with that line */
+	assert_int_equal(DETECT("main;work 3\n\0"), FORMAT_FOLDED);
+	assert_int_equal(DETECT("main;work 3\nmain;w\0rk 2\nmain 1\n"), FORMAT_FOLDED);
+	assert_int_equal(DETECT("main;work 3\n\0\0\0\0\0\0"), FORMAT_PPROF);
+	/* perf script -F +srcline without call chains: a source line follows
+	 * the header's IP */
+	assert_int_equal(DETECT("s 16040  3147.809398: cpu-clock:pppH:      55e06e3b3160 leaf "
+				"(/tmp/gp/s)\n  s.c:2\n"), FORMAT_PERF_SCRIPT);
 }
 
 /* The legacy formats by their first line (after comments), as google/pprof

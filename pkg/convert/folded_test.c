@@ -14,6 +14,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "convert/convert.h"
+#include "convert/internal.h"
 #include "pprof/folded.h"
 #include "convert/reader_test.h"
 #include "fileio/fileio.h"
@@ -165,19 +166,77 @@ static void test_refused(void **state)
 	free(big);
 }
 
-/* Lines a tool would not write are skipped and counted, never fatal. */
+/* Lines a tool would not write are skipped and counted when they are a few
+ * in input named folded (--from folded); most such lines are refused. */
 static void test_skipped_lines(void **state)
 {
-	static const char text[] = "a;b 2\n5\n a\x00 3\n;a -1\nx;y 1\nc 1.5\n";
+	static const char text[] = "a;b 2\n5\n a\x00 3\n;a -1\nx;y 1\nc 1.5\nq 1\nr 1\ns 1\n";
 	struct pprof_profile *p;
 	struct capture c;
 
 	capture__begin(&c);
 	p = read_ok(text, sizeof(text) - 1);
 	assert_non_null(strstr(capture__end(&c), "COUNT above 0): 4, the first at line 2"));
-	assert_int_equal(p->pb->n_sample, 2);
+	assert_int_equal(p->pb->n_sample, 5);
+	assert_int_equal(total(p->pb, 0), 6);
+	pprof_profile__free(p);
+}
+
+/* perf script -F comm,tid,ip,sym with call chains: "COMM TID" looks like a
+ * stack of one frame with the thread id as its count, the frames are no
+ * folded lines. Named folded, most lines do not parse: refused (issue 19),
+ * not read as thread ids summed. Detected, the first such line refuses. */
+static void test_mostly_not_folded(void **state)
+{
+	static const char capture[] = "testdata/perf/perf-script-comm-tid-ip-sym.txt";
+	struct pprof_profile *p = (void *)1;
+	struct buf b = BUF_INIT(0);
+	struct errmsg e = { "" };
+
+	assert_int_equal(fileio__read_all(capture, &b, &e), 0);
+	expect_refused((const char *)b.data, b.len, "most lines are not 'frame;frame COUNT' (23 of "
+		       "29, the first at line 2): not folded stacks?");
+	assert_int_equal(folded__read_mode((const char *)b.data, b.len, true, &p, &e), -EBADMSG);
+	assert_null(p);
+	assert_non_null(strstr(e.text, "line 2: expected 'frame;frame COUNT', got '1160 leaf'"));
+	/* half and half is not most: skipped, counted */
+	log__set_level(LOG_ERROR);
+	p = read_ok("a 1\nzzz\n", 8);
+	assert_int_equal(total(p->pb, 0), 1);
+	pprof_profile__free(p);
+	log__set_level(LOG_INFO);
+	buf__free(&b);
+}
+
+/* Detected folded text (strict): every line a stack, a comment, a count of
+ * 0, profile's WARNING line or a stack of empty frames; anything else is
+ * refused, a NUL byte said. ";;; 2" holds no frame at all: skipped, not
+ * four [unknown] frames (issue 19). */
+static void test_strict(void **state)
+{
+	static const char fixture_text[] = "WARNING: 1 stack traces could not be displayed.\n"
+					   "# note\na;b 0\n;;; 2\na;b 3\n";
+	struct pprof_profile *p = NULL;
+	struct errmsg e = { "" };
+
+	log__set_level(LOG_ERROR);
+	assert_int_equal(folded__read_mode(fixture_text, sizeof(fixture_text) - 1, true, &p, &e), 0);
+	assert_int_equal(p->pb->n_sample, 1);
+	assert_int_equal(p->pb->n_location, 2);
 	assert_int_equal(total(p->pb, 0), 3);
 	pprof_profile__free(p);
+	p = read_ok(";;; 2\n; ; 1\na 1\n", 16);
+	assert_int_equal(p->pb->n_sample, 1);
+	assert_int_equal(p->pb->n_location, 1);
+	pprof_profile__free(p);
+	p = (void *)1;
+	assert_int_equal(folded__read_mode("a 1\nb\0c 2\n", 11, true, &p, &e), -EBADMSG);
+	assert_null(p);
+	assert_non_null(strstr(e.text, "line 2: expected 'frame;frame COUNT' (it holds a NUL byte)"));
+	p = (void *)1;
+	assert_int_equal(folded__read_mode(";;; 2\n", 6, true, &p, &e), -EBADMSG);
+	assert_non_null(strstr(e.text, "no stacks found"));
+	log__set_level(LOG_INFO);
 }
 
 /* "#" comments and counts of 0 carry no stack: skipped and counted, and
@@ -416,6 +475,8 @@ int main(void)
 		cmocka_unit_test(test_shapes),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_skipped_lines),
+		cmocka_unit_test(test_mostly_not_folded),
+		cmocka_unit_test(test_strict),
 		cmocka_unit_test(test_comments_and_zero_counts),
 		cmocka_unit_test(test_deep_stack),
 		cmocka_unit_test(test_random_bytes),

@@ -210,6 +210,12 @@ int perf_script__parse_header(const char *s, size_t len, struct perf_header *h)
 	return 0;
 }
 
+bool perf_script__is_srcline(const char *s, size_t len)
+{
+	return len > 2 && s[0] == ' ' && s[1] == ' ' && !text__is_space(s[2]) &&
+	       !perf_script__is_frame(s, len);
+}
+
 bool perf_script__is_frame(const char *s, size_t len)
 {
 	size_t i = 0, n;
@@ -800,6 +806,10 @@ static int perf__line(struct perf_reader *r, const struct text_line *l, struct e
 	/* Call chain lines start with a tab; padded command names with spaces. */
 	if (r->in_sample && l->p[0] == '\t')
 		return perf__frame(r, l->p, l->len, l->no, e);
+	/* -F +srcline: "  file.c:12" after a frame (or the header's IP); the
+	 * source line is not kept */
+	if (r->in_sample && perf_script__is_srcline(l->p, l->len))
+		return 0;
 	/* PERF_RECORD_NAMESPACES goes on over tab-led lines. */
 	if (r->in_sideband && l->p[0] == '\t')
 		return 0;

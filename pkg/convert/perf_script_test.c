@@ -502,6 +502,31 @@ static void test_no_callchain(void **state)
 	pprof_profile__free(p);
 }
 
+/* perf script -F +srcline: "  s.c:2" after each frame (and after the
+ * header's IP without call chains) is read past, not refused (issue 19). */
+static void test_srcline(void **state)
+{
+	struct pprof_profile *p;
+	const pprof_location_pb *loc;
+	const pprof_pb *pb;
+
+	p = read_file_ok("testdata/perf/perf-script-srcline.txt", NULL);
+	pb = p->pb;
+	assert_int_equal(pb->n_sample_type, 2);
+	assert_int_equal(total(pb, 0), 6);
+	loc = location_at(pb, 0x1160);
+	assert_string_equal(function_name(pb, loc), "leaf");
+	pprof_profile__free(p);
+	p = read_file_ok("testdata/perf/perf-script-srcline-no-callchain.txt", NULL);
+	pb = p->pb;
+	assert_int_equal(total(pb, 0), 6);
+	assert_int_equal(pb->sample[0]->n_location_id, 1);
+	pprof_profile__free(p);
+	/* a source line where no frame was: still no frame */
+	REFUSED("app 1 1.000000: 1 cpu-clock:\n\t1234 foo (bar)\nfoo.c:12\n",
+		"line 3: expected a stack frame or a sample header");
+}
+
 static void test_refused(void **state)
 {
 	REFUSED("", "no samples found: not perf script output?");
@@ -633,6 +658,7 @@ int main(void)
 		cmocka_unit_test(test_side_band),
 		cmocka_unit_test(test_two_events),
 		cmocka_unit_test(test_no_callchain),
+		cmocka_unit_test(test_srcline),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_deep_stack),

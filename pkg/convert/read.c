@@ -34,7 +34,8 @@ static int read_format(const char *data, size_t len, enum convert_format f, bool
 
 	if (f == FORMAT_PPROF)
 		return pprof__decode(data, len, out, e);
-	err = f == FORMAT_FOLDED ? folded__read(data, len, out, e) : read(data, len, out, e);
+	err = f == FORMAT_FOLDED ? folded__read_mode(data, len, detected, out, e)
+				 : read(data, len, out, e);
 	/* Detection guessed from the start: say what it took the input for,
 	 * so that a refusal of the rest reads as what it is. */
 	if (err && detected) {
