@@ -436,6 +436,8 @@ bytes "$P/two-time-nanos.pb" $strings4 $sample_type $function1 $location1 $sampl
 	$(vi 9 1) $(vi 9 2)
 # a sample but no sample_type
 bytes "$P/no-sample-type.pb" $strings4 $function1 $location1 $sample1
+# a sample type but not one sample: google/pprof reads it, bpprof refuses it
+bytes "$P/no-samples.pb" $strings4 $sample_type $function1 $location1
 
 # Other bad inputs.
 : >"$P/empty.pb.gz"
@@ -530,6 +532,12 @@ t_nul_string() {
 }
 check "bad input: a string holding a NUL byte is refused, and says so" t_nul_string
 check "bad input: empty file fails cleanly" t_bad_input "$P/empty.pb.gz"
+t_no_samples() { # README: input that yields no samples is refused, pprof too
+	"$PPROFCHECK" check "$P/no-samples.pb" >/dev/null || { echo "(fixture: google/pprof refuses it)"; return 1; }
+	t_bad_input "$P/no-samples.pb" || return 1
+	grep -q 'a profile without samples' "$T/err.no-samples.pb" || { echo "message: $(cat "$T/err.no-samples.pb")"; return 1; }
+}
+check "bad input: a pprof with no samples is refused, as the README says" t_no_samples
 check "a NUL byte in folded text is refused as folded (named: skipped), not as pprof" t_folded_nul
 check "perf script -F comm,tid,ip,sym is refused, not read as folded thread ids" t_not_folded
 check "bad input: random bytes as --from pprof fail cleanly" t_bad_input "$P/random.bin" --from pprof

@@ -44,7 +44,8 @@ enum convert_format convert__detect(const void *data, size_t len);
  * it, and read: the one way from input bytes to a profile (convert, push).
  * Detected text must be that format throughout: a line that does not fit
  * is refused, saying what the input was taken for (folded named with
- * --from skips a few such lines instead). *got says which format it was. */
+ * --from skips a few such lines instead). Input that yields no samples,
+ * pprof too, is refused. *got says which format it was. */
 int convert__read(const void *data, size_t len, enum convert_format from,
 		  struct pprof_profile **out, enum convert_format *got, struct errmsg *e);
 

@@ -66,6 +66,14 @@ int convert__read(const void *data, size_t len, enum convert_format from,
 	if (got)
 		*got = f;
 	err = read_format(data, len, f, from == FORMAT_AUTO, out, e);
+	/* What yields no samples would only hide that the input was
+	 * something else, or that nothing was profiled: refused, for pprof
+	 * as for the text formats (the README has always said so). */
+	if (!err && !(*out)->pb->n_sample) {
+		pprof_profile__free(*out);
+		*out = NULL;
+		err = errmsg__set(e, -EBADMSG, "a profile without samples: nothing to convert");
+	}
 out:
 	buf__free(&raw);
 	return err;
