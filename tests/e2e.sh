@@ -578,6 +578,52 @@ check "bad option: --compress gzip --level 99" t_bad_option level --compress gzi
 check "bad option: --from nonsense" t_bad_option from --from nonsense
 check "bad option: --compress zstd --level 23" t_bad_option zlevel --compress zstd --level 23
 
+# One convention for every command (README, "Exit status"): a command line
+# that cannot be used exits 2 with "bpprof CMD: ..." and the hint, and does
+# nothing; getopt's own errors included (issue 19 item 13).
+t_usage_exit() { # t_usage_exit WHAT ARGS...: exit 2, bpprof's words, the hint
+	local rc=0 err=$T/usage.err
+	"$BPPROF" "$@" >/dev/null 2>"$err" </dev/null || rc=$?
+	[ "$rc" = 2 ] || { echo "exit status $rc: $(head -3 "$err")"; return 1; }
+	head -1 "$err" | grep -q "^bpprof $1: " || { echo "stderr: $(head -3 "$err")"; return 1; }
+	grep -qx "Try 'bpprof help $1'." "$err" || { echo "no hint: $(head -3 "$err")"; return 1; }
+}
+check "usage: convert --bogus" t_usage_exit convert --bogus testdata/pprof/parca-fib.pb.gz
+check "usage: convert -Z (unknown short option)" t_usage_exit convert -Z testdata/pprof/parca-fib.pb.gz
+check "usage: convert --from (no value)" t_usage_exit convert testdata/pprof/parca-fib.pb.gz --from
+check "usage: convert --from nonsense" t_usage_exit convert --from nonsense testdata/pprof/parca-fib.pb.gz
+check "usage: record --bogus" t_usage_exit record --bogus
+check "usage: record -F (no value)" t_usage_exit record -F
+check "usage: push --bogus" t_usage_exit push --bogus x
+check "usage: push --config of a missing file" t_usage_exit push --config "$T/no-such.ini" x --url http://127.0.0.1:9
+check "usage: run --bogus" t_usage_exit run --bogus
+check "usage: run --config of a missing file" t_usage_exit run --config "$T/no-such.ini" -o "$T"
+check "usage: version takes no arguments" t_usage_exit version extra
+
+t_convert_quiet() { # -q as for record and push: no summary line
+	"$BPPROF" convert -q testdata/pprof/parca-fib.pb.gz -o "$T/quiet.pb.gz" 2>"$T/quiet.err" ||
+		{ echo "failed: $(cat "$T/quiet.err")"; return 1; }
+	[ ! -s "$T/quiet.err" ] || { echo "said: $(cat "$T/quiet.err")"; return 1; }
+	same_summary testdata/pprof/parca-fib.pb.gz "$T/quiet.pb.gz"
+}
+check "convert -q converts and says nothing" t_convert_quiet
+
+t_convert_terminal() { # as gzip does: no binary output to a terminal
+	local d=$T/tty out
+	mkdir -p "$d"
+	command -v script >/dev/null || { echo "skipped (no script(1))"; return 0; }
+	for cmd in "convert $root/testdata/pprof/parca-fib.pb.gz -o -" \
+		"convert - <$root/testdata/pprof/parca-fib.pb.gz" \
+		"convert --to folded --compress gzip $root/testdata/pprof/parca-fib.pb.gz -o -"; do
+		out=$(cd "$d" && script -qec "$BPPROF $cmd" /dev/null </dev/null 2>&1) && { echo "$cmd: exit 0"; return 1; }
+		printf '%s' "$out" | grep -q 'not written to a terminal' || { echo "$cmd: $out" | head -3; return 1; }
+	done
+	[ -z "$(ls -A "$d")" ] || { echo "files written: $(ls -A "$d")"; return 1; }
+	out=$(script -qec "$BPPROF convert --to folded $root/testdata/pprof/parca-two-stacks.pb.gz -o -" /dev/null </dev/null) ||
+		{ echo "folded text to a terminal refused: $out"; return 1; }
+}
+check "convert refuses pprof or compressed output to a terminal, not folded text" t_convert_terminal
+
 # ---- perf script: inlined frames, side-band records, several events ----
 
 t_perf_inline() { # --call-graph dwarf of gcc -O2 -g code: "(inlined)" is no binary

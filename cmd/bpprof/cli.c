@@ -23,6 +23,34 @@ void usage_error(const char *cmd, const char *fmt, ...)
 	fprintf(stderr, "\nTry 'bpprof help %s'.\n", cmd);
 }
 
+int usage_getopt(const char *cmd, int c, char **argv, const struct option *opts)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	size_t len = strcspn(arg, "=");
+	const struct option *o;
+	bool is_long = false;
+
+	/* a long option's own element, not a short one further on in a
+	 * cluster after it */
+	if (!strncmp(arg, "--", 2)) {
+		is_long = !optopt;
+		for (o = opts; o->name && !is_long; o++)
+			is_long = o->val == optopt && strlen(o->name) == len - 2 &&
+				  !strncmp(o->name, arg + 2, len - 2);
+	}
+	if (c == ':' && is_long)
+		usage_error(cmd, "option '%.*s' needs a value", (int)len, arg);
+	else if (c == ':')
+		usage_error(cmd, "option '-%c' needs a value", optopt);
+	else if (is_long && optopt)
+		usage_error(cmd, "option '%.*s' takes no value", (int)len, arg);
+	else if (is_long)
+		usage_error(cmd, "unknown option '%.*s'", (int)len, arg);
+	else
+		usage_error(cmd, "unknown option '-%c'", optopt);
+	return EXIT_USAGE;
+}
+
 int parse_out_format(const char *cmd, const char *arg, enum convert_format *f)
 {
 	if (convert__parse_format(arg, f) || (*f != FORMAT_PPROF && *f != FORMAT_FOLDED)) {
@@ -449,8 +477,8 @@ int config_args(const char *cmd, const struct option *opts, int *argc, char ***a
 		goto oom;
 	rc = ini_parse(path, on_setting, &c);
 	if (rc == -1) {
-		pr_err("cannot read config file %s: %s", path, strerror(errno));
-		return 1;
+		usage_error(cmd, "cannot read config file %s: %s", path, strerror(errno));
+		return EXIT_USAGE;
 	}
 	if (rc == -2 || c.oom)
 		goto oom;

@@ -36,6 +36,13 @@ struct command {
 
 static int cmd_version(int argc, char **argv)
 {
+	/* "bpprof --version" comes here too, with the rest of its line */
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+		return cmd_help(2, (char *[]){ "help", "version", NULL });
+	if (argc > 1) {
+		usage_error("version", "takes no arguments ('%s')", argv[1]);
+		return EXIT_USAGE;
+	}
 	printf("bpprof %s\n", BPPROF_VERSION);
 	printf("  libbpf %u.%u\n", libbpf_major_version(), libbpf_minor_version());
 	printf("  protobuf-c %s\n", protobuf_c_version());
@@ -57,6 +64,7 @@ static int cmd_convert(int argc, char **argv)
 		{ "compress", required_argument, NULL, 'c' },
 		{ "level", required_argument, NULL, 'l' },
 		{ "sample-type", required_argument, NULL, 's' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -65,7 +73,7 @@ static int cmd_convert(int argc, char **argv)
 	struct errmsg e = { "" };
 	int c;
 
-	while ((c = getopt_long(argc, argv, "o:f:t:c:l:s:h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:f:t:c:l:s:qh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			o.output = optarg;
@@ -93,10 +101,13 @@ static int cmd_convert(int argc, char **argv)
 		case 's':
 			o.sample_type = optarg;
 			break;
+		case 'q':
+			log__set_level(LOG_ERROR);
+			break;
 		case 'h':
 			return cmd_help(2, (char *[]){ "help", "convert", NULL });
 		default:
-			return 2;
+			return usage_getopt("convert", c, argv, long_opts);
 		}
 	}
 	if (optind != argc - 1) {
@@ -105,6 +116,12 @@ static int cmd_convert(int argc, char **argv)
 		return 2;
 	}
 	o.input = argv[optind];
+	/* as gzip does: a terminal shows text, not compressed bytes */
+	if (convert__binary_to_stdout(&o) && isatty(STDOUT_FILENO)) {
+		usage_error("convert", "pprof and compressed output is not written to a terminal: "
+			    "name a file with -o, or pipe it");
+		return EXIT_USAGE;
+	}
 	if (convert__run(&o, &r, &e)) {
 		pr_err("%s", e.text);
 		return 1;
@@ -125,7 +142,7 @@ static int cmd_convert(int argc, char **argv)
 static const struct command commands[] = {
 	{ "convert", cmd_convert,
 	  "convert IN [-o OUT] [--from FORMAT] [--to pprof|folded]\n"
-	  "        [--compress gzip|zstd|none] [--level N] [--sample-type TYPE]\n"
+	  "        [--compress gzip|zstd|none] [--level N] [--sample-type TYPE] [-q]\n"
 	  "  Convert pprof (gzip, zstd or plain), folded stacks, `perf script` text or a\n"
 	  "  legacy profile go tool pprof reads to pprof or folded stacks. The input\n"
 	  "  format is detected unless --from is given: pprof, folded, perf-script,\n"
@@ -215,10 +232,10 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[argi], "-h") || !strcmp(argv[argi], "--help"))
 			return cmd_help(1, argv);
 		else if (!strcmp(argv[argi], "--version"))
-			return cmd_version(1, argv);
+			return cmd_version(argc - argi, argv + argi);
 		else {
-			fprintf(stderr, "bpprof: unknown option '%s'\n", argv[argi]);
-			return 2;
+			fprintf(stderr, "bpprof: unknown option '%s'\nTry 'bpprof help'.\n", argv[argi]);
+			return EXIT_USAGE;
 		}
 	}
 	if (argi >= argc) {

@@ -31,7 +31,7 @@ int cmd_push(int argc, char **argv)
 	rc = config_args("push", long_opts, &argc, &argv);
 	if (rc)
 		return rc;
-	while ((c = getopt_long(argc, argv, "u:qh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":u:qh", long_opts, NULL)) != -1) {
 		rc = push_flag("push", c, optarg, &o, &secrets);
 		if (rc == 2)
 			return 2;
@@ -49,7 +49,7 @@ int cmd_push(int argc, char **argv)
 		case 'h':
 			return cmd_help(2, (char *[]){ "help", "push", NULL });
 		default:
-			return 2;
+			return usage_getopt("push", c, argv, long_opts);
 		}
 	}
 	if (!o.url) {

@@ -91,19 +91,34 @@ static int64_t sampled_total(const pprof_pb *pb)
 	return total;
 }
 
+/* The output's format: --to, else folded when OUT's name says so. */
+static enum convert_format output_format(const struct convert_opts *o)
+{
+	if (o->to != FORMAT_AUTO)
+		return o->to;
+	return o->output && strstr(base_name(o->output), ".folded") ? FORMAT_FOLDED : FORMAT_PPROF;
+}
+
+bool convert__binary_to_stdout(const struct convert_opts *o)
+{
+	enum convert_format to = output_format(o);
+	enum compress_kind kind = o->compress_set ? o->compress
+						  : sink__output_compression(o->output, sink_format(to));
+	bool to_stdout = o->output ? !strcmp(o->output, "-") : !strcmp(o->input, "-");
+
+	return to_stdout && (to == FORMAT_PPROF || kind != COMPRESS_NONE);
+}
+
 int convert__run(const struct convert_opts *opts, struct convert_result *r, struct errmsg *e)
 {
 	const struct convert_opts *o = opts;
-	enum convert_format to = o->to;
+	enum convert_format to = output_format(o);
 	enum compress_kind kind;
 	struct pprof_profile *p = NULL;
 	char msg[ERRMSG_MAX];
 	int err;
 
 	memset(r, 0, sizeof(*r));
-	if (to == FORMAT_AUTO)
-		to = o->output && strstr(base_name(o->output), ".folded") ? FORMAT_FOLDED
-									   : FORMAT_PPROF;
 	r->to = to;
 	if (o->sample_type && to != FORMAT_FOLDED)
 		return errmsg__set(e, -EINVAL, "--sample-type chooses the value of folded output; "

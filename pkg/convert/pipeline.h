@@ -31,6 +31,10 @@ struct convert_result {
 	char output_buf[4096];
 };
 
+/* The output goes to stdout and is no plain text (pprof, or compressed
+ * folded stacks): what no terminal should be sent. */
+bool convert__binary_to_stdout(const struct convert_opts *o);
+
 /* On error the message names what failed; no output file is left behind. */
 int convert__run(const struct convert_opts *o, struct convert_result *r, struct errmsg *e);
 
