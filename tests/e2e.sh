@@ -699,6 +699,105 @@ done
 check "bad input: header-only.perf --from perf-script fails cleanly" t_bad_input "$P/header-only.perf" --from perf-script
 
 
+# ---- legacy formats: what go tool pprof -proto makes of the same file ----
+# google/pprof's own fixtures (and their re-encodings in every word size and
+# byte order), then profiles gperftools itself writes of tests/legacy/gperf.
+# Same sample types, units, period, totals, drop/keep frames, mappings,
+# and stacks as address lists (summary -full -labels).
+
+LEGACY_WL=${LEGACY_WL:-$build/legacy/gperf}
+gopprof() { GOCACHE="$build/gocache" GO111MODULE=off GOFLAGS= "${GO:-go}" tool pprof "$@"; }
+mkdir -p "$T/legacy"
+
+t_legacy() { # t_legacy FILE FORMAT: converted as go tool pprof reads it
+	local in=$1 b
+	b=$(basename "$in")
+	convert "$T/legacy/$b.pb.gz" "$in" || return 1
+	grep -qF "($2)" "$T/legacy/$b.pb.gz.stderr" || { echo "read as: $(cat "$T/legacy/$b.pb.gz.stderr")"; return 1; }
+	strict "$T/legacy/$b.pb.gz" || return 1
+	gopprof -proto -symbolize=none "$in" >"$T/legacy/$b.want.pb.gz" 2>"$T/legacy/$b.want.err" ||
+		{ echo "go tool pprof: $(cat "$T/legacy/$b.want.err")"; return 1; }
+	same_summary "$T/legacy/$b.want.pb.gz" "$T/legacy/$b.pb.gz"
+}
+legacy_format() {
+	case $1 in
+	java.contention | java.heap) echo java ;;
+	*.cpu) echo gperftools-cpu ;;
+	*.heap | *.growth) echo heap-text ;;
+	*.thread.* | cppbench.thread) echo threadz ;;
+	go.*.thread) echo go-count ;;
+	*.contention) echo contention-text ;;
+	esac
+}
+for in in testdata/legacy/*; do
+	b=$(basename "$in")
+	case $b in LICENSE* | README*) continue ;; esac
+	check "legacy $b: same profile as go tool pprof -proto" t_legacy "$in" "$(legacy_format "$b")"
+done
+
+t_gperftools() { # gperftools' own output of a program of ours
+	local f
+	(cd "$T/legacy" && CPUPROFILE=$T/legacy/gperf.cpu CPUPROFILE_FREQUENCY=500 \
+		HEAPPROFILE=$T/legacy/gperf.hprof TCMALLOC_SAMPLE_PARAMETER=524288 \
+		"$LEGACY_WL" "$T/legacy/gperf.sample" "$T/legacy/gperf.growth" 1 >/dev/null 2>&1) ||
+		{ echo "$LEGACY_WL failed"; return 1; }
+	t_legacy "$T/legacy/gperf.cpu" gperftools-cpu || return 1
+	[ "$("$PPROFCHECK" total "$T/legacy/gperf.cpu.pb.gz" samples/count)" -gt 100 ] ||
+		{ echo "few CPU samples: $("$PPROFCHECK" total "$T/legacy/gperf.cpu.pb.gz" samples/count)"; return 1; }
+	for f in gperf.hprof.0001.heap gperf.sample gperf.growth; do
+		t_legacy "$T/legacy/$f" heap-text || { echo "($f)"; return 1; }
+	done
+	head -1 "$T/legacy/gperf.sample" | grep -q '@ heap_v2/524288$' || { echo "not sampled: $(head -1 "$T/legacy/gperf.sample")"; return 1; }
+	head -1 "$T/legacy/gperf.hprof.0001.heap" | grep -q '@ heapprofile$' || { echo "$(head -1 "$T/legacy/gperf.hprof.0001.heap")"; return 1; }
+}
+[ -x "$LEGACY_WL" ] && check "gperftools' CPU, heap, sampled heap and growth profiles of our workload: as go tool pprof reads them" t_gperftools
+
+# Cut short or corrupted: one line naming the file and the problem, exit 1,
+# no output. A cut is moved off a line's end, where text would be whole.
+t_legacy_cut() {
+	local in=$1 b n
+	b=$(basename "$in")
+	n=$(($(wc -c <"$in") / 2))
+	while [ "$(tail -c +"$n" "$in" | head -c 1 | od -An -c | tr -d ' ')" = '\n' ]; do n=$((n + 1)); done
+	head -c "$n" "$in" >"$P/cut.$b"
+	t_bad_input "$P/cut.$b"
+}
+for in in testdata/legacy/*; do
+	b=$(basename "$in")
+	case $b in LICENSE* | README*) continue ;; esac
+	check "legacy $b cut short fails cleanly" t_legacy_cut "$in"
+done
+# one defect each, where the format has a fixed shape
+corrupt() { # corrupt NAME FROM LINE_NO TEXT: FROM with TEXT inserted after line LINE_NO
+	{ head -n "$3" "testdata/legacy/$2"; printf '%s\n' "$4"; tail -n +"$(($3 + 1))" "testdata/legacy/$2"; } >"$P/$1"
+}
+corrupt bad-sample.heap cppbench.heap 3 '1: 2 [3: 4] @ 0x1 ok?'
+corrupt bad-attr.contention cppbench.contention 2 'speed = 3'
+corrupt bad-sample.contention cppbench.contention 7 '12 @ 0x1'
+corrupt bad-map.contention cppbench.contention 14 'not a mapping'
+corrupt bad-count.thread go.godoc.thread 2 '1 @ 0x44cb3  0x45045'
+corrupt bad-section.thread cppbench.thread 5 '--- not a thread ---'
+corrupt bad-location.heapz java.heap 20 'garbage here'
+# the first sample claims 2^32 - 1 frames
+{ head -c 48 testdata/legacy/cppbench.cpu; printf '\377\377\377\377\0\0\0\0'; tail -c +57 testdata/legacy/cppbench.cpu; } >"$P/bad-depth.cpu"
+for f in bad-sample.heap bad-attr.contention bad-sample.contention bad-map.contention bad-count.thread \
+	bad-section.thread bad-location.heapz bad-depth.cpu; do
+	check "legacy corrupted: $f fails cleanly" t_bad_input "$P/$f"
+done
+t_legacy_message() { # the format it looked like and the first line that does not fit
+	t_bad_input "$P/bad-sample.heap" || return 1
+	grep -qF "looks like a heap profile ('heap profile:'), but line 4: expected a heap sample" "$T/err.bad-sample.heap" ||
+		{ echo "message: $(cat "$T/err.bad-sample.heap")"; return 1; }
+}
+check "a refused legacy text says what it looked like and which line does not fit" t_legacy_message
+t_contention_not_folded() { # issue 20: cppbench.contention was read as folded stacks
+	convert "$T/contention.pb.gz" testdata/legacy/cppbench.contention || return 1
+	[ "$("$PPROFCHECK" summary "$T/contention.pb.gz" | sed -n 's/^sample_types: //p')" = "contentions/count delay/nanoseconds" ] || return 1
+	[ "$("$PPROFCHECK" total "$T/contention.pb.gz" contentions)" = 3500 ] || return 1
+	[ "$("$PPROFCHECK" total "$T/contention.pb.gz" delay)" = 690508213 ] || return 1
+}
+check "cppbench.contention: contentions 3500, delay 690508213 ns, not folded stacks" t_contention_not_folded
+
 # ---- output targets that are not plain new files ----
 
 # 300000 distinct stacks: long enough to write that a signal can land mid-write.
