@@ -25,6 +25,7 @@ endif
 
 CC       ?= cc
 CLANG    ?= clang
+LLVM_STRIP ?= llvm-strip
 BPFTOOL  ?= bpftool
 PROTOC_C ?= protoc-c
 GO       ?= go
@@ -63,6 +64,12 @@ LIBA       := $(BUILD)/libbpprof.a
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_SKELS  := $(BPF_SRCS:bpf/%.bpf.c=$(GEN)/bpf/%.skel.h)
 ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+# The kernel types the programs use, pinned per architecture and kept by
+# hand (bpf/README.md), so what is built does not depend on the build
+# host's kernel. VMLINUX_H=FILE builds against another, e.g. a full dump
+# from `make vmlinux-dump BTF=FILE`.
+VMLINUX_H  ?= bpf/vmlinux/$(ARCH)/vmlinux.h
+BTF        ?= /sys/kernel/btf/vmlinux
 
 GOENV      := GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(abspath $(BUILD))/gocache GOFLAGS=
 PPROFCHECK := $(BUILD)/pprofcheck
@@ -73,7 +80,7 @@ PPROFCHECK := $(BUILD)/pprofcheck
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOADS     := $(WORKLOAD_SRCS:tests/workloads/%.c=$(BUILD)/workloads/%)
 
-.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-push e2e-run cron-peer workloads run bench fuzz clean tools FORCE
+.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-push e2e-run cron-peer workloads run bench fuzz clean tools vmlinux-dump FORCE
 .DEFAULT_GOAL := all
 all: $(BUILD)/bpprof
 
@@ -117,18 +124,41 @@ $(BUILD)/%.o: %.c | $(PROTO_H) $(BPF_SKELS)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(GEN)/vmlinux.h:
-	$(call msg,BTF,$@)
-	$(Q)mkdir -p $(@D) && $(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+# The programs include "vmlinux.h": this one line naming $(VMLINUX_H),
+# rewritten only when VMLINUX_H names another file (objects then rebuild;
+# edits to the header itself are tracked by -MMD).
+$(GEN)/vmlinux.h: FORCE
+	$(Q)test -f $(VMLINUX_H) || { echo "$(VMLINUX_H): no such file: add it (bpf/README.md)" \
+	  "or build with VMLINUX_H=FILE (make vmlinux-dump BTF=FILE writes one)" >&2; exit 1; }
+	$(Q)mkdir -p $(@D) && echo '#include "$(abspath $(VMLINUX_H))"' >$@.tmp && \
+	  { cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(GEN)/vmlinux.h
+# Every type of a kernel's BTF (this machine's by default), to look one up
+# before adding it to bpf/vmlinux/, or to build against (VMLINUX_H=).
+vmlinux-dump:
+	$(call msg,BTF,$(GEN)/vmlinux.full.h)
+	$(Q)mkdir -p $(GEN) && $(BPFTOOL) btf dump file $(BTF) format c >$(GEN)/vmlinux.full.h.tmp && \
+	  mv $(GEN)/vmlinux.full.h.tmp $(GEN)/vmlinux.full.h
+
+# A BPF object and its skeleton, for bpf/ and tests/bench/. clang emits BTF
+# and CO-RE's .BTF.ext only with -g; the DWARF that comes along is stripped
+# (llvm-strip -g keeps .BTF and .BTF.ext), since libbpf never reads it and
+# the skeleton, so bpprof, embeds the whole object.
+define bpf_object
 	$(call msg,BPF,$<)
 	$(Q)mkdir -p $(@D) && $(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) \
-	  -I$(GEN) -Ibpf $(DEPFLAGS) -c $< -o $@
-
-$(GEN)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	  -I$(GEN) -Ibpf $(DEPFLAGS) -c $< -o $@ && $(LLVM_STRIP) -g $@
+endef
+define bpf_skeleton
 	$(call msg,SKEL,$@)
 	$(Q)mkdir -p $(@D) && $(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+endef
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(GEN)/vmlinux.h
+	$(bpf_object)
+
+$(GEN)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(bpf_skeleton)
 
 $(BUILD)/test/%: $(BUILD)/pkg/%.o $(LIBA)
 	$(call msg,LINK,$@)

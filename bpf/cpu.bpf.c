@@ -8,6 +8,8 @@
 #include <bpf/bpf_tracing.h>
 
 #include "events.h"
+#define BPPROF_COUNTERS	CPU_CNT_MAX
+#include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -18,13 +20,6 @@ const volatile bool filter_cgroup = false;	/* only tasks under cgroups[0] */
 const volatile bool kernel_stacks = true;
 const volatile bool user_stacks = true;
 const volatile bool include_idle = false;
-const volatile __u64 wakeup_bytes = 0;		/* wake the reader past this backlog */
-const volatile __u32 max_frames = BPPROF_MAX_STACK;	/* kernel.perf_event_max_stack may be lower */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4096);	/* sized from the rate by user space */
-} events SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -54,21 +49,6 @@ struct {
 	__type(value, __u64);
 } seen SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
-
-static __always_inline void count(__u32 idx)
-{
-	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
-
-	if (c)
-		(*c)++;
-}
-
 static __always_inline bool wanted(__u32 tgid)
 {
 	if (filter_pids && !bpf_map_lookup_elem(&pids, &tgid))
@@ -78,77 +58,39 @@ static __always_inline bool wanted(__u32 tgid)
 	return true;
 }
 
-/* Batch wake-ups: the reader also drains on its own timer, so waking it for
- * every sample would only burn CPU on both sides. */
-static __always_inline __u64 submit_flags(void)
-{
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
-		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-}
-
 SEC("perf_event")
 int on_cpu_sample(struct bpf_perf_event_data *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid(), flags;
 	__u32 tgid = id >> 32, tid = (__u32)id;
-	struct task_struct *task, *leader;
 	struct cpu_sample *s;
 	__u64 exec_vm, *known;
-	long n;
 
 	if (tid == 0 && !include_idle)
 		return 0;
 	if (!wanted(tgid))
 		return 0;
-	count(CNT_SAMPLES);
+	count(CPU_CNT_SAMPLES);
 
 	s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
 	if (!s) {
-		count(CNT_LOST);
+		count(CPU_CNT_LOST);
 		return 0;
 	}
-	task = (struct task_struct *)bpf_get_current_task_btf();
-	leader = BPF_CORE_READ(task, group_leader);
 	s->hdr.type = EV_CPU_SAMPLE;
 	s->hdr.size = sizeof(*s);
 	s->time_ns = bpf_ktime_get_ns();
-	s->start_boottime = BPF_CORE_READ(leader, start_boottime);
-	s->pid = tgid;
-	s->tid = tid;
+	fill_identity(&s->start_boottime, &s->pid, &s->tid, &s->comm, &s->thread_comm);
 	s->cpu = bpf_get_smp_processor_id();
 	s->flags = 0;
-	bpf_get_current_comm(s->thread_comm, sizeof(s->thread_comm));
-	BPF_CORE_READ_STR_INTO(&s->comm, leader, comm);
-
 	s->kstack_len = 0;
-	if (kernel_stacks) {
-		n = bpf_get_stack(ctx, s->kstack, sizeof(s->kstack), 0);
-		if (n < 0)
-			s->flags |= SAMPLE_KSTACK_FAILED;
-		else
-			s->kstack_len = n / sizeof(__u64);
-		if (s->kstack_len >= max_frames) {
-			s->flags |= SAMPLE_KSTACK_TRUNCATED;
-			count(CNT_KSTACK_TRUNCATED);
-		}
-	}
+	if (kernel_stacks)
+		s->kstack_len = walk_kernel_stack(ctx, s->kstack, BPPROF_MAX_STACK, &s->flags);
 	s->ustack_len = 0;
-	/* Kernel threads have no user stack to walk. */
-	if (user_stacks && BPF_CORE_READ(task, mm)) {
-		n = bpf_get_stack(ctx, s->ustack, sizeof(s->ustack), BPF_F_USER_STACK);
-		if (n < 0)
-			s->flags |= SAMPLE_USTACK_FAILED;
-		else
-			s->ustack_len = n / sizeof(__u64);
-		if (s->ustack_len >= max_frames) {
-			s->flags |= SAMPLE_USTACK_TRUNCATED;
-			count(CNT_USTACK_TRUNCATED);
-		}
-	}
-	if (s->flags & (SAMPLE_KSTACK_FAILED | SAMPLE_USTACK_FAILED))
-		count(CNT_STACK_FAILED);
+	if (user_stacks)
+		s->ustack_len = walk_user_stack(ctx, s->ustack, BPPROF_MAX_STACK, &s->flags);
 	flags = submit_flags();
-	exec_vm = BPF_CORE_READ(task, mm, exec_vm);
+	exec_vm = BPF_CORE_READ(bpf_get_current_task_btf(), mm, exec_vm);
 	known = bpf_map_lookup_elem(&seen, &tgid);
 	if (!known || *known != exec_vm) {
 		if (known)
@@ -172,7 +114,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	if (!bpf_map_lookup_elem(&pids, &ptgid))
 		return 0;
 	if (bpf_map_update_elem(&pids, &ctgid, &one, BPF_NOEXIST) && !bpf_map_lookup_elem(&pids, &ctgid))
-		count(CNT_PIDS_FULL);
+		count(CPU_CNT_PIDS_FULL);
 	return 0;
 }
 
@@ -201,7 +143,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	bpf_map_delete_elem(&seen, &tgid);
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count(CNT_EVENTS_LOST);
+		count(CPU_CNT_EVENTS_LOST);
 		return 0;
 	}
 	e->hdr.type = EV_EXEC;

@@ -19,26 +19,41 @@ enum bpprof_event_type {
 	EV_HEAP_MAPPED = 5,	/* a heap target exec'd or loaded objects: probe it */
 };
 
-/* cpu_sample.flags */
+/* Flags of every record that carries stacks (cpu_sample, heap_alloc): the
+ * same bits in each, set by the stack walks of common.bpf.h. */
 enum {
-	SAMPLE_KSTACK_TRUNCATED = 1 << 0,	/* as deep as BPPROF_MAX_STACK: maybe cut */
-	SAMPLE_USTACK_TRUNCATED = 1 << 1,
-	SAMPLE_KSTACK_FAILED = 1 << 2,		/* bpf_get_stack failed */
-	SAMPLE_USTACK_FAILED = 1 << 3,
-	SAMPLE_MAPPED = 1 << 4,			/* the process mapped or unmapped code since
-						 * its previous sample */
+	KSTACK_TRUNCATED = 1 << 0,	/* as deep as max_frames: maybe cut */
+	USTACK_TRUNCATED = 1 << 1,
+	KSTACK_FAILED = 1 << 2,		/* the walk failed: no frames */
+	USTACK_FAILED = 1 << 3,
 };
 
-/* Indexes of the per-CPU `counters` array: every loss is counted. */
-enum bpprof_counter {
-	CNT_SAMPLES,		/* perf events that passed the filters */
-	CNT_LOST,		/* ring buffer full: sample dropped */
-	CNT_KSTACK_TRUNCATED,
-	CNT_USTACK_TRUNCATED,
-	CNT_STACK_FAILED,	/* either bpf_get_stack call failed */
-	CNT_EVENTS_LOST,	/* exec records dropped (ring buffer full) */
-	CNT_PIDS_FULL,		/* a child could not join the followed pid set */
-	CNT_MAX
+/* cpu_sample.flags, beside the stack ones */
+enum {
+	SAMPLE_MAPPED = 1 << 4,		/* the process mapped or unmapped code since
+					 * its previous sample */
+};
+
+/* Indexes of each program's per-CPU `counters` array: every loss is
+ * counted. The stack walks' counters (common.bpf.h's) come first, at the
+ * same index in every program; then each program's own, named with its
+ * prefix. */
+enum stack_counter {
+	STACK_CNT_KERNEL_TRUNCATED,	/* kernel stacks as deep as max_frames */
+	STACK_CNT_USER_TRUNCATED,
+	STACK_CNT_FAILED,		/* records with a failed walk (one or more) */
+	STACK_CNT_MAX
+};
+
+enum cpu_counter {
+	CPU_CNT_KSTACK_TRUNCATED = STACK_CNT_KERNEL_TRUNCATED,
+	CPU_CNT_USTACK_TRUNCATED = STACK_CNT_USER_TRUNCATED,
+	CPU_CNT_STACK_FAILED = STACK_CNT_FAILED,
+	CPU_CNT_SAMPLES = STACK_CNT_MAX,	/* perf events that passed the filters */
+	CPU_CNT_LOST,			/* ring buffer full: sample dropped */
+	CPU_CNT_EVENTS_LOST,		/* exec records dropped (ring buffer full) */
+	CPU_CNT_PIDS_FULL,		/* a child could not join the followed pid set */
+	CPU_CNT_MAX
 };
 
 struct event_header {
@@ -62,27 +77,26 @@ struct cpu_sample {
 	__u64 ustack[BPPROF_MAX_STACK];
 };
 
-/* heap_alloc.flags */
+/* heap_alloc.flags, beside the stack ones */
 enum {
-	HEAP_UNTRACKED = 1 << 0,		/* the live map was full: its free will not be seen */
-	HEAP_USTACK_TRUNCATED = 1 << 1,
-	HEAP_USTACK_FAILED = 1 << 2,
+	HEAP_UNTRACKED = 1 << 4,	/* the live map was full: its free will not be seen */
 };
 
-/* Indexes of heap.bpf.c's per-CPU `counters` array. */
+/* Indexes of heap.bpf.c's per-CPU `counters` array. It walks no kernel
+ * stacks: index STACK_CNT_KERNEL_TRUNCATED stays 0. */
 enum heap_counter {
-	HCNT_CALLS,		/* allocation calls (outermost only) */
-	HCNT_SAMPLED,		/* of those, sampled */
-	HCNT_LOST,		/* sampled, but the ring buffer was full: dropped */
-	HCNT_FREES_LOST,	/* frees of sampled blocks not reported (ring full) */
-	HCNT_LIVE_FULL,		/* sampled blocks the live map had no room for */
-	HCNT_FREE_UNSEEN,	/* an address came back from the allocator still live:
-				 * its free went by unprobed */
-	HCNT_USTACK_TRUNCATED,
-	HCNT_STACK_FAILED,
-	HCNT_NO_THREAD,		/* no per-thread state could be made: call ignored */
-	HCNT_MAPPED_LOST,	/* exec/link-map notices lost (ring full) */
-	HCNT_MAX
+	HEAP_CNT_USTACK_TRUNCATED = STACK_CNT_USER_TRUNCATED,
+	HEAP_CNT_STACK_FAILED = STACK_CNT_FAILED,
+	HEAP_CNT_CALLS = STACK_CNT_MAX,	/* allocation calls (outermost only) */
+	HEAP_CNT_SAMPLED,		/* of those, sampled */
+	HEAP_CNT_LOST,			/* sampled, but the ring buffer was full: dropped */
+	HEAP_CNT_FREES_LOST,		/* frees of sampled blocks not reported (ring full) */
+	HEAP_CNT_LIVE_FULL,		/* sampled blocks the live map had no room for */
+	HEAP_CNT_FREE_UNSEEN,		/* an address came back from the allocator still
+					 * live: its free went by unprobed */
+	HEAP_CNT_NO_THREAD,		/* no per-thread state could be made: call ignored */
+	HEAP_CNT_MAPPED_LOST,		/* exec/link-map notices lost (ring full) */
+	HEAP_CNT_MAX
 };
 
 /* enum heap_kind: how an allocator function takes its arguments. */

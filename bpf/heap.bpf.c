@@ -10,6 +10,8 @@
 #include <bpf/bpf_tracing.h>
 
 #include "events.h"
+#define BPPROF_COUNTERS	HEAP_CNT_MAX
+#include "common.bpf.h"
 #include "heap_sample.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -22,13 +24,6 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by user space before load. */
 const volatile __u64 sample_rate = 524288;	/* mean bytes between samples; 0: every one */
 const volatile __u32 neg_log[HEAP_LOG_TABLE];	/* heap_sample_draw's table */
-const volatile __u64 wakeup_bytes = 0;		/* wake the reader past this backlog */
-const volatile __u32 max_frames = BPPROF_MAX_STACK;	/* kernel.perf_event_max_stack may be lower */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4096);	/* sized by user space */
-} events SEC(".maps");
 
 struct live_key {
 	__u32 tgid;
@@ -76,28 +71,7 @@ struct {
 	__type(value, struct heap_thread);
 } threads SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HCNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
-
 __u64 next_id = 0;
-
-static __always_inline void count(__u32 idx)
-{
-	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
-
-	if (c)
-		(*c)++;
-}
-
-static __always_inline __u64 submit_flags(void)
-{
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
-		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-}
 
 /* Go's rule: an allocation smaller than what is left of the countdown only
  * shortens it; any other is sampled and a new countdown is drawn. */
@@ -146,7 +120,7 @@ static __always_inline void report_free(__u64 id)
 	struct heap_free *f = bpf_ringbuf_reserve(&events, sizeof(*f), 0);
 
 	if (!f) {
-		count(HCNT_FREES_LOST);
+		count(HEAP_CNT_FREES_LOST);
 		return;
 	}
 	f->hdr.type = EV_HEAP_FREE;
@@ -165,7 +139,7 @@ static __always_inline int enter(struct pt_regs *ctx, __u8 kind, __u64 size, __u
 
 	t = bpf_task_storage_get(&threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!t) {
-		count(HCNT_NO_THREAD);
+		count(HEAP_CNT_NO_THREAD);
 		return 0;
 	}
 	/* A call the allocator makes itself (realloc → malloc) is part of the
@@ -186,7 +160,7 @@ static __always_inline int enter(struct pt_regs *ctx, __u8 kind, __u64 size, __u
 	t->sampled = 0;
 	if (!counted)
 		return 0;
-	count(HCNT_CALLS);
+	count(HEAP_CNT_CALLS);
 	/* Taken out of `live` now, before the allocator can hand the address
 	 * to another thread; put back if the resize fails. */
 	if (old)
@@ -212,7 +186,7 @@ static __always_inline void mapped(__u32 tgid, bool exec)
 		return;
 	m = bpf_ringbuf_reserve(&events, sizeof(*m), 0);
 	if (!m) {
-		count(HCNT_MAPPED_LOST);
+		count(HEAP_CNT_MAPPED_LOST);
 		return;
 	}
 	m->hdr.type = EV_HEAP_MAPPED;
@@ -274,55 +248,39 @@ static __always_inline void record(struct pt_regs *ctx, struct heap_thread *t, _
 				   __u64 addr)
 {
 	struct live_key key = { .tgid = tgid, .addr = addr };
-	struct task_struct *task, *leader;
 	struct heap_alloc *a;
 	__u64 *stale, id;
-	long n;
 
-	count(HCNT_SAMPLED);
+	count(HEAP_CNT_SAMPLED);
 	/* Reserved before the block is in `live`: a free of it, on any thread,
 	 * then lands behind this record in the ring. */
 	a = bpf_ringbuf_reserve(&events, sizeof(*a), 0);
 	if (!a) {
-		count(HCNT_LOST);
+		count(HEAP_CNT_LOST);
 		return;
 	}
 	/* The allocator handed out a live address: it was freed unseen. */
 	stale = bpf_map_lookup_elem(&live, &key);
 	if (stale) {
-		count(HCNT_FREE_UNSEEN);
+		count(HEAP_CNT_FREE_UNSEEN);
 		report_free(*stale);
 	}
 	id = __sync_fetch_and_add(&next_id, 1) + 1;
 	a->flags = 0;
 	if (bpf_map_update_elem(&live, &key, &id, BPF_ANY)) {
 		a->flags |= HEAP_UNTRACKED;
-		count(HCNT_LIVE_FULL);
+		count(HEAP_CNT_LIVE_FULL);
 	}
-	task = (struct task_struct *)bpf_get_current_task_btf();
-	leader = BPF_CORE_READ(task, group_leader);
 	a->hdr.type = EV_HEAP_ALLOC;
 	a->hdr.size = sizeof(*a);
 	a->time_ns = bpf_ktime_get_ns();
-	a->start_boottime = BPF_CORE_READ(leader, start_boottime);
+	fill_identity(&a->start_boottime, &a->pid, &a->tid, &a->comm, &a->thread_comm);
 	a->id = id;
 	a->addr = addr;
 	a->size = t->size;
-	a->pid = tgid;
-	a->tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_get_current_comm(a->thread_comm, sizeof(a->thread_comm));
-	BPF_CORE_READ_STR_INTO(&a->comm, leader, comm);
 	/* At the return the registers are the caller's: the walk starts at
 	 * the return address into it, and no frame is skipped. */
-	n = bpf_get_stack(ctx, a->ustack, sizeof(a->ustack), BPF_F_USER_STACK);
-	a->ustack_len = n < 0 ? 0 : n / sizeof(__u64);
-	if (n < 0) {
-		a->flags |= HEAP_USTACK_FAILED;
-		count(HCNT_STACK_FAILED);
-	} else if (a->ustack_len >= max_frames) {
-		a->flags |= HEAP_USTACK_TRUNCATED;
-		count(HCNT_USTACK_TRUNCATED);
-	}
+	a->ustack_len = walk_user_stack(ctx, a->ustack, BPPROF_MAX_STACK, &a->flags);
 	bpf_ringbuf_submit(a, submit_flags());
 }
 

@@ -19,7 +19,8 @@ declare -A rank=(
 	[compress]=1 [procfs]=1
 	[fileio]=2
 	[pprof]=3 [stacks]=3
-	[heap]=4 [symbolize]=4 [collect]=4
+	[heap]=4 [symbolize]=4
+	[collect]=5
 	[export]=5
 	[convert]=6 [capture]=6
 	[daemon]=7

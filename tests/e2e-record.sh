@@ -748,7 +748,7 @@ t_vdso() { # clock_gettime runs in the vDSO, with no system call
 		END { if (!seen) { print "no [vdso] mapping"; exit 1 } }' "$f.full" || return 1
 	# Every vDSO frame: named, by a symbol covering it in the image, when
 	# one does, and left as an address when none does. Return addresses
-	# are looked up at the call (address - 1), the leaf at its address.
+	# are looked up at the call (address - 1), the user leaf at its address.
 	awk -v n="$n" '
 		function hex(s,   v, i) { v = 0; s = tolower(s); for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return v }
 		FILENAME ~ /\.syms$/ { lo[++ns] = hex($1); hi[ns] = lo[ns] + hex($2); nm[ns] = $3; next }
@@ -758,10 +758,13 @@ t_vdso() { # clock_gettime runs in the vDSO, with no system call
 			k = split(line, fr, ";")
 			if (line !~ /(^|;)vdso_spin[({;]/) { other += c; next }
 			invdso += c
+			# the user leaf: the last frame before the kernel frames (an
+			# interrupt in the vDSO puts kernel frames after it)
+			for (leaf = k; leaf > 1 && fr[leaf] ~ /@\[kernel\.kallsyms\]/; leaf--) ;
 			for (i = 1; i <= k; i++) {
 				if (fr[i] !~ /@\[vdso\]/) continue
 				a = fr[i]; sub(/.*0x/, "", a); sub(/@.*/, "", a)
-				off = hex(a) - base - (i < k ? 1 : 0)
+				off = hex(a) - base - (i < leaf ? 1 : 0)
 				want = ""
 				for (j = 1; j <= ns; j++) if (off >= lo[j] && off < hi[j]) want = want "|" nm[j]
 				got = fr[i] ~ /^0x/ ? "" : fr[i]; sub(/[[({].*/, "", got)

@@ -7,7 +7,7 @@
 
 #include "base/buf.h"
 
-int vec__grow(void **items, size_t *cap, size_t need, size_t elem_size)
+int buf__grow_array(void **items, size_t *cap, size_t need, size_t elem_size)
 {
 	size_t ncap = *cap ? *cap : 16;
 	void *p;
@@ -33,7 +33,7 @@ int buf__reserve(struct buf *b, size_t extra)
 		return -E2BIG;
 	if (b->limit && b->len + extra > b->limit)
 		return -E2BIG;
-	return vec__grow((void **)&b->data, &b->cap, b->len + extra, 1);
+	return buf__grow_array((void **)&b->data, &b->cap, b->len + extra, 1);
 }
 
 int buf__append(struct buf *b, const void *p, size_t n)
@@ -72,4 +72,13 @@ void buf__free(struct buf *b)
 {
 	free(b->data);
 	*b = BUF_INIT(b->limit);
+}
+
+void *buf__take(struct buf *b, size_t *len)
+{
+	void *data = b->data;
+
+	*len = b->len;
+	*b = BUF_INIT(b->limit);
+	return data;
 }

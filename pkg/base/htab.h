@@ -1,6 +1,7 @@
 /* Open-addressing index table: maps a hash to indexes of entries that live in
  * the caller's contiguous array. The caller owns the entries and equality, the
- * table owns only (hash, index) pairs: interning without a second copy. */
+ * table owns only (hash, index) pairs: interning without a second copy, and
+ * deletion without tombstones, so a table under churn stays as fast. */
 #ifndef BPPROF_BASE_HTAB_H
 #define BPPROF_BASE_HTAB_H
 
@@ -18,10 +19,24 @@ struct htab {
 
 typedef bool htab_eq_fn(const void *ctx, uint32_t idx, const void *key);
 
+/* A walk over every (hash, index) pair: start from HTAB_ITER_INIT. */
+struct htab_iter {
+	uint32_t pos;	/* next slot to look at */
+	uint32_t hash;
+	uint32_t idx;
+};
+
+#define HTAB_ITER_INIT ((struct htab_iter){ 0 })
+
 int htab__init(struct htab *t, size_t hint);
 void htab__free(struct htab *t);
 /* Record idx under hash h; the caller has checked it is not there. */
 int htab__insert(struct htab *t, uint32_t h, uint32_t idx);
+/* Forget idx, recorded under hash h: 0, or -ENOENT when it is not there. */
+int htab__delete(struct htab *t, uint32_t h, uint32_t idx);
+/* The next pair into it->hash and it->idx, in slot order; false after the
+ * last. Each pair comes once when the table does not change meanwhile. */
+bool htab__next(const struct htab *t, struct htab_iter *it);
 
 /* Index of the entry equal to key, or -1. */
 static inline int64_t htab__find(const struct htab *t, uint32_t h, htab_eq_fn *eq,
@@ -41,7 +56,7 @@ static inline int64_t htab__find(const struct htab *t, uint32_t h, htab_eq_fn *e
 	}
 }
 
-static inline uint32_t hash__bytes(const void *p, size_t n, uint64_t seed)
+static inline uint32_t htab__hash(const void *p, size_t n, uint64_t seed)
 {
 	uint64_t h = XXH3_64bits_withSeed(p, n, seed);
 

@@ -42,7 +42,7 @@ void strmap__free(struct strmap *m)
 int strmap__intern(struct strmap *m, const void *key, size_t len, size_t *idx)
 {
 	struct strmap_key k = { key, len };
-	uint32_t h = hash__bytes(key, len, STRMAP_SEED);
+	uint32_t h = htab__hash(key, len, STRMAP_SEED);
 	int64_t found = htab__find(&m->index, h, strmap__eq, m, &k);
 	struct strmap_entry *e;
 	size_t off = m->text.len;
@@ -54,7 +54,7 @@ int strmap__intern(struct strmap *m, const void *key, size_t len, size_t *idx)
 	}
 	if (len >= UINT32_MAX)
 		return -E2BIG;
-	err = VEC_GROW(m->items, m->cap, m->n + 1);
+	err = BUF_GROW_ARRAY(m->items, m->cap, m->n + 1);
 	if (err)
 		return err;
 	err = buf__reserve(&m->text, len + 1);

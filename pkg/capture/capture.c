@@ -211,11 +211,11 @@ static void show_progress(struct recorder *r, struct collect_counters *c, bool f
 		return;
 	fprintf(stderr, "recording: %.1f s", since(&r->start));
 	if (r->col && !collector__counters(r->col, c))
-		fprintf(stderr, ", %" PRIu64 " samples, %" PRIu64 " lost", c->v[CNT_SAMPLES],
-			c->v[CNT_LOST] + r->in.dropped);
+		fprintf(stderr, ", %" PRIu64 " samples, %" PRIu64 " lost", c->v[CPU_CNT_SAMPLES],
+			c->v[CPU_CNT_LOST] + r->in.dropped);
 	if (r->hcol && !heap_collector__counters(r->hcol, c))
-		fprintf(stderr, ", %" PRIu64 " allocations, %" PRIu64 " sampled", c->v[HCNT_CALLS],
-			c->v[HCNT_SAMPLED]);
+		fprintf(stderr, ", %" PRIu64 " allocations, %" PRIu64 " sampled", c->v[HEAP_CNT_CALLS],
+			c->v[HEAP_CNT_SAMPLED]);
 }
 
 static int consume(struct recorder *r, bool cpu, bool heap)
@@ -314,12 +314,12 @@ static int cut_cpu(struct recorder *r, struct capture_window *w, struct errmsg *
 
 	if (collector__counters(r->col, &c))
 		memset(&c, 0, sizeof(c));
-	lost = c.v[CNT_LOST] + r->in.dropped;
+	lost = c.v[CPU_CNT_LOST] + r->in.dropped;
 	w->kind = CAPTURE_CPU;
-	w->samples = c.v[CNT_SAMPLES] - r->win.cpu_samples;
+	w->samples = c.v[CPU_CNT_SAMPLES] - r->win.cpu_samples;
 	w->lost = lost - r->win.cpu_lost;
 	w->kept = r->stacks.total;
-	r->win.cpu_samples = c.v[CNT_SAMPLES];
+	r->win.cpu_samples = c.v[CPU_CNT_SAMPLES];
 	r->win.cpu_lost = lost;
 	err = hand_over(r, w, cpu_profile__build(&r->stacks, r->sym, &po, &st, e), &st, e);
 	if (!err && stacks__reset(&r->stacks))
@@ -342,12 +342,12 @@ static int cut_heap(struct recorder *r, struct capture_window *w, struct errmsg 
 
 	if (heap_collector__counters(r->hcol, &c))
 		memset(&c, 0, sizeof(c));
-	lost = c.v[HCNT_LOST] + r->hin.dropped;
+	lost = c.v[HEAP_CNT_LOST] + r->hin.dropped;
 	w->kind = CAPTURE_HEAP;
-	w->samples = c.v[HCNT_SAMPLED] - r->win.heap_sampled;
+	w->samples = c.v[HEAP_CNT_SAMPLED] - r->win.heap_sampled;
 	w->lost = lost - r->win.heap_lost;
 	w->kept = r->heap.allocs - r->win.heap_kept;
-	r->win.heap_sampled = c.v[HCNT_SAMPLED];
+	r->win.heap_sampled = c.v[HEAP_CNT_SAMPLED];
 	r->win.heap_lost = lost;
 	r->win.heap_kept = r->heap.allocs;
 	err = hand_over(r, w, heap_profile__build(&r->heap, r->hsym, &po, &st, e), &st, e);
@@ -673,10 +673,10 @@ static void cpu_result(struct recorder *r, struct capture_result *res)
 
 	if (collector__counters(r->col, &c))
 		pr_warn("cannot read the BPF loss counters");
-	res->samples = c.v[CNT_SAMPLES];
-	res->lost = c.v[CNT_LOST] + r->in.dropped;
-	res->truncated = c.v[CNT_KSTACK_TRUNCATED] + c.v[CNT_USTACK_TRUNCATED];
-	res->failed_walks = c.v[CNT_STACK_FAILED];
+	res->samples = c.v[CPU_CNT_SAMPLES];
+	res->lost = c.v[CPU_CNT_LOST] + r->in.dropped;
+	res->truncated = c.v[CPU_CNT_KSTACK_TRUNCATED] + c.v[CPU_CNT_USTACK_TRUNCATED];
+	res->failed_walks = c.v[CPU_CNT_STACK_FAILED];
 	res->before_exec = r->in.before_exec;
 	res->kept = r->stacks.total;
 	if (res->truncated)
@@ -685,12 +685,12 @@ static void cpu_result(struct recorder *r, struct capture_result *res)
 	if (res->failed_walks)
 		pr_warn("%" PRIu64 " samples have a stack that could not be walked (kept, with the "
 			"frames that were)", res->failed_walks);
-	if (c.v[CNT_PIDS_FULL])
+	if (c.v[CPU_CNT_PIDS_FULL])
 		pr_warn("%" PRIu64 " child processes could not be followed (more than %u)",
-			c.v[CNT_PIDS_FULL], COLLECT_MAX_PIDS);
-	if (c.v[CNT_EVENTS_LOST])
+			c.v[CPU_CNT_PIDS_FULL], COLLECT_MAX_PIDS);
+	if (c.v[CPU_CNT_EVENTS_LOST])
 		pr_warn("%" PRIu64 " exec events were lost (ring buffer full): some frames may be "
-			"symbolized with the image before exec", c.v[CNT_EVENTS_LOST]);
+			"symbolized with the image before exec", c.v[CPU_CNT_EVENTS_LOST]);
 	if (!res->kept && !r->o->interval)
 		pr_warn("no samples: %s", r->o->command || r->o->n_pids ? "the target did not run on "
 			"a CPU during the capture" : "nothing ran on a CPU during the capture");
@@ -703,16 +703,16 @@ static void heap_result(struct recorder *r, struct capture_result *res)
 
 	if (heap_collector__counters(r->hcol, &c))
 		pr_warn("cannot read the BPF loss counters");
-	h->calls = c.v[HCNT_CALLS];
-	h->sampled = c.v[HCNT_SAMPLED];
+	h->calls = c.v[HEAP_CNT_CALLS];
+	h->sampled = c.v[HEAP_CNT_SAMPLED];
 	h->kept = r->heap.allocs;
 	h->freed = r->heap.frees;
-	h->lost = c.v[HCNT_LOST] + r->hin.dropped;
-	h->frees_lost = c.v[HCNT_FREES_LOST];
+	h->lost = c.v[HEAP_CNT_LOST] + r->hin.dropped;
+	h->frees_lost = c.v[HEAP_CNT_FREES_LOST];
 	h->untracked = r->heap.untracked;
-	h->free_unseen = c.v[HCNT_FREE_UNSEEN];
-	h->truncated = c.v[HCNT_USTACK_TRUNCATED];
-	h->failed_walks = c.v[HCNT_STACK_FAILED];
+	h->free_unseen = c.v[HEAP_CNT_FREE_UNSEEN];
+	h->truncated = c.v[HEAP_CNT_USTACK_TRUNCATED];
+	h->failed_walks = c.v[HEAP_CNT_STACK_FAILED];
 	if (h->lost)
 		pr_warn("%" PRIu64 " sampled allocations were lost (ring buffer full): the alloc and "
 			"inuse values miss them", h->lost);
@@ -723,12 +723,12 @@ static void heap_result(struct recorder *r, struct capture_result *res)
 		pr_warn("%" PRIu64 " sampled blocks did not fit the live-allocation map: their frees "
 			"cannot be seen and inuse counts them as held (raise --heap-live, now %u)",
 			h->untracked, r->o->heap_live);
-	if (c.v[HCNT_NO_THREAD])
+	if (c.v[HEAP_CNT_NO_THREAD])
 		pr_warn("%" PRIu64 " allocation calls were ignored: no per-thread state could be "
-			"made", c.v[HCNT_NO_THREAD]);
-	if (c.v[HCNT_MAPPED_LOST])
+			"made", c.v[HEAP_CNT_NO_THREAD]);
+	if (c.v[HEAP_CNT_MAPPED_LOST])
 		pr_warn("%" PRIu64 " library mappings were not seen (ring buffer full): an allocator "
-			"loaded then may not be probed", c.v[HCNT_MAPPED_LOST]);
+			"loaded then may not be probed", c.v[HEAP_CNT_MAPPED_LOST]);
 	if (h->truncated)
 		pr_warn("%" PRIu64 " allocation stacks reached %u frames and may be cut short at the "
 			"root end", h->truncated, BPPROF_MAX_STACK);

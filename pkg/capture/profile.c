@@ -52,7 +52,7 @@ static bool map_eq(const void *ctx, uint32_t idx, const void *key)
 
 static uint32_t map_hash(const struct sym_mapping *map)
 {
-	return hash__bytes(&map, sizeof(map), FRAME_SEED);
+	return htab__hash(&map, sizeof(map), FRAME_SEED);
 }
 
 static int note_map(struct resolver *r, const struct sym_mapping *map, bool named)
@@ -62,7 +62,7 @@ static int note_map(struct resolver *r, const struct sym_mapping *map, bool name
 	int err;
 
 	if (i < 0) {
-		err = VEC_GROW(r->maps, r->cap_maps, r->n_maps + 1);
+		err = BUF_GROW_ARRAY(r->maps, r->cap_maps, r->n_maps + 1);
 		if (!err)
 			err = htab__insert(&r->map_index, h, (uint32_t)r->n_maps);
 		if (err)
@@ -76,7 +76,7 @@ static int note_map(struct resolver *r, const struct sym_mapping *map, bool name
 
 static uint32_t frame_hash(const struct frame *key)
 {
-	return hash__bytes(key, offsetof(struct frame, sym), FRAME_SEED);
+	return htab__hash(key, offsetof(struct frame, sym), FRAME_SEED);
 }
 
 /* The index of (proc, addr) in r->frames, resolving it on first sight. */
@@ -95,7 +95,7 @@ static int64_t resolve(struct resolver *r, int64_t proc, uint64_t addr)
 		err = note_map(r, key.sym.map, key.sym.name != NULL);
 	if (err < 0)
 		return err;
-	err = VEC_GROW(r->frames, r->cap_frames, r->n_frames + 1);
+	err = BUF_GROW_ARRAY(r->frames, r->cap_frames, r->n_frames + 1);
 	if (!err)
 		err = htab__insert(&r->frame_index, h, (uint32_t)r->n_frames);
 	if (err)

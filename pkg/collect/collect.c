@@ -577,6 +577,6 @@ int collect__sum_counters(int fd, unsigned n, int possible_cpus, struct collect_
 
 int collector__counters(const struct collector *c, struct collect_counters *out)
 {
-	return collect__sum_counters(bpf_map__fd(c->skel->maps.counters), CNT_MAX, c->possible_cpus,
+	return collect__sum_counters(bpf_map__fd(c->skel->maps.counters), CPU_CNT_MAX, c->possible_cpus,
 				     out);
 }

@@ -42,10 +42,10 @@ struct collect_opts {
 #define COLLECT_MAX_COUNTERS	16
 
 struct collect_counters {
-	uint64_t v[COLLECT_MAX_COUNTERS];	/* enum bpprof_counter (or heap_counter),
+	uint64_t v[COLLECT_MAX_COUNTERS];	/* enum cpu_counter (or heap_counter),
 						 * summed over CPUs */
 };
-_Static_assert(CNT_MAX <= COLLECT_MAX_COUNTERS && HCNT_MAX <= COLLECT_MAX_COUNTERS,
+_Static_assert(CPU_CNT_MAX <= COLLECT_MAX_COUNTERS && HEAP_CNT_MAX <= COLLECT_MAX_COUNTERS,
 	       "collect_counters too small");
 
 struct collector;

@@ -227,7 +227,7 @@ static int attach_one(struct heap_collector *h, struct bpf_program *prog, uint32
 	struct bpf_link *link;
 	int err;
 
-	err = VEC_GROW(h->links, h->cap_links, h->n_links + 1);
+	err = BUF_GROW_ARRAY(h->links, h->cap_links, h->n_links + 1);
 	if (err)
 		return err;
 	link = bpf_program__attach_uprobe_opts(prog, (pid_t)pid, path, off, &opts);
@@ -269,7 +269,7 @@ static int attach_multi(struct heap_collector *h, struct bpf_program *prog, uint
 {
 	int fd, err;
 
-	err = VEC_GROW(h->fds, h->cap_fds, h->n_fds + 1);
+	err = BUF_GROW_ARRAY(h->fds, h->cap_fds, h->n_fds + 1);
 	if (err)
 		return err;
 	fd = uprobe_multi__attach(bpf_program__fd(prog), pid, path, offs, cookies, n, ret);
@@ -362,7 +362,7 @@ static int probe_file(struct heap_collector *h, uint32_t pid, const char *seen, 
 	if (probed_count(h, pid, false) >= HEAP_MAX_OBJECTS)
 		return errmsg__set(e, -E2BIG, "process %u maps more than %u allocator objects",
 				   pid, HEAP_MAX_OBJECTS);
-	err = VEC_GROW(h->probed, h->cap_probed, h->n_probed + 1);
+	err = BUF_GROW_ARRAY(h->probed, h->cap_probed, h->n_probed + 1);
 	if (!err)
 		err = attach_object(h, pid, path, &syms);
 	if (err) {
@@ -431,6 +431,6 @@ size_t heap_collector__ring_bytes(const struct heap_collector *h) { return h->ri
 
 int heap_collector__counters(const struct heap_collector *h, struct collect_counters *out)
 {
-	return collect__sum_counters(bpf_map__fd(h->skel->maps.counters), HCNT_MAX,
+	return collect__sum_counters(bpf_map__fd(h->skel->maps.counters), HEAP_CNT_MAX,
 				     h->possible_cpus, out);
 }

@@ -14,10 +14,10 @@
 #include "bpf/events.h"
 #include "bpf/heap_sample.h"	/* HEAP_MAX_RATE */
 #include "collect/collect.h"
+#include "heap/heap.h"
 
 #define HEAP_DEFAULT_RATE	524288u		/* bytes: Go's MemProfileRate */
 #define HEAP_DEFAULT_LIVE	262144u		/* sampled blocks tracked at once */
-#define HEAP_MAX_LIVE		(1u << 26)
 #define HEAP_MAX_TARGETS	1024u		/* processes probed at once */
 #define HEAP_MAX_OBJECTS	64u		/* allocator objects probed per process */
 /* Ring buffer: sized for a process allocating this many bytes per second
@@ -59,7 +59,7 @@ bool alloc_syms__loads(const struct alloc_syms *s);
 
 struct heap_collect_opts {
 	uint64_t rate;			/* mean bytes between samples; 0: every allocation */
-	uint32_t live_max;		/* sampled blocks tracked at once */
+	uint32_t live_max;		/* sampled blocks tracked at once, <= HEAP_MAX_LIVE */
 	bool mmap;			/* anonymous mmap/munmap calls too */
 	collect_record_fn *on_record;
 	void *ctx;

@@ -298,7 +298,7 @@ static int perf__dso(struct perf_reader *r, const char *path, size_t len, size_t
 		*di = (size_t)r->dsos.items[idx].val;
 		return err;
 	}
-	err = VEC_GROW(r->dso, r->cap_dso, r->n_dso + 1);
+	err = BUF_GROW_ARRAY(r->dso, r->cap_dso, r->n_dso + 1);
 	if (err)
 		return err;
 	/* Placeholder range: the real one is known at the end (perf__patch). */

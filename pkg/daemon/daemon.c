@@ -77,6 +77,8 @@ static int on_window(void *ctx, struct capture_window *w, struct errmsg *why)
 	struct buf pb = BUF_INIT(0);
 	struct errmsg e = { "" };
 	char what[160], path[4096] = "";
+	size_t len;
+	void *bytes;
 	int err;
 
 	d->windows++;
@@ -106,7 +108,8 @@ static int on_window(void *ctx, struct capture_window *w, struct errmsg *why)
 		return 0;
 	}
 	/* The sender takes the bytes; its report logs the window's line. */
-	if (sender__submit(d->sender, pb.data, pb.len, kinds[w->kind], what)) {
+	bytes = buf__take(&pb, &len);
+	if (sender__submit(d->sender, bytes, len, kinds[w->kind], what)) {
 		pr_err("%s: out of memory", what);
 		metrics__add(d->metrics, MC_WINDOWS_DROPPED, 1);
 	}

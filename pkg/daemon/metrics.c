@@ -264,14 +264,17 @@ static enum MHD_Result metrics__reply(struct MHD_Connection *c, unsigned status,
 	static char empty[] = "";
 	struct MHD_Response *r;
 	enum MHD_Result ret;
+	void *bytes = NULL;
+	size_t len;
 
-	if (b)
-		r = MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_FREE);
-	else
+	if (b) {
+		bytes = buf__take(b, &len);
+		r = MHD_create_response_from_buffer(len, bytes, MHD_RESPMEM_MUST_FREE);
+	} else {
 		r = MHD_create_response_from_buffer(0, empty, MHD_RESPMEM_PERSISTENT);
+	}
 	if (!r) {
-		if (b)
-			buf__free(b);
+		free(bytes);
 		return MHD_NO;
 	}
 	if (status == MHD_HTTP_OK)

@@ -85,7 +85,7 @@ static int spool__reserve(struct spool *s)
 		s->len -= s->head;
 		s->head = 0;
 	}
-	return VEC_GROW(s->items, s->cap, s->len + 1);
+	return BUF_GROW_ARRAY(s->items, s->cap, s->len + 1);
 }
 
 static void spool__append(struct spool *s, const struct spool_entry *en)

@@ -1,4 +1,5 @@
-/* Unsampling and the live-block table. Values are kept as doubles per
+/* Unsampling and the live-block table (blocks in one array, freed ones
+ * reused, indexed by id in a base/htab). Values are kept as doubles per
  * sample and rounded only when the profile is written, so many small
  * weights do not each lose a fraction. */
 #include <errno.h>
@@ -9,10 +10,10 @@
 #include "base/buf.h"
 #include "heap/heap.h"
 
-struct heap_slot {
-	uint64_t id;			/* 0: empty */
+struct heap_block {
+	uint64_t id;			/* 0: a free block */
 	uint64_t size;
-	uint32_t sample;
+	uint32_t sample;		/* of a free block: the next free one + 1, or 0 */
 };
 
 double heap__weight(uint64_t size, uint64_t rate)
@@ -26,73 +27,77 @@ double heap__weight(uint64_t size, uint64_t rate)
 
 int heap_table__init(struct heap_table *h, uint64_t rate, size_t stacks_limit)
 {
+	int err;
+
 	memset(h, 0, sizeof(*h));
 	h->rate = rate;
-	return stacks__init(&h->stacks, stacks_limit);
+	err = htab__init(&h->live, 512);
+	if (err)
+		return err;
+	err = stacks__init(&h->stacks, stacks_limit);
+	if (err)
+		htab__free(&h->live);
+	return err;
 }
 
 void heap_table__free(struct heap_table *h)
 {
 	stacks__free(&h->stacks);
 	free(h->vals);
-	free(h->slots);
+	free(h->blocks);
+	htab__free(&h->live);
 	memset(h, 0, sizeof(*h));
 }
 
-static uint32_t slot_of(const struct heap_table *h, uint64_t id)
+static uint32_t id__hash(uint64_t id)
 {
-	uint64_t x = id * 0x9e3779b97f4a7c15ull;	/* ids are sequential: spread them */
-
-	return (uint32_t)(x >> 32) & h->mask;
+	return (uint32_t)((id * 0x9e3779b97f4a7c15ull) >> 32);	/* ids are sequential: spread them */
 }
 
-static int grow(struct heap_table *h)
+static bool block__eq(const void *ctx, uint32_t idx, const void *key)
 {
-	size_t n = h->slots ? ((size_t)h->mask + 1) * 2 : 1024, i;
-	struct heap_slot *old = h->slots;
-	uint32_t old_n = h->slots ? h->mask + 1 : 0;
-
-	h->slots = calloc(n, sizeof(*h->slots));
-	if (!h->slots) {
-		h->slots = old;
-		return -ENOMEM;
-	}
-	h->mask = (uint32_t)(n - 1);
-	for (i = 0; i < old_n; i++) {
-		uint32_t pos;
-
-		if (!old[i].id)
-			continue;
-		for (pos = slot_of(h, old[i].id); h->slots[pos].id; pos = (pos + 1) & h->mask)
-			;
-		h->slots[pos] = old[i];
-	}
-	free(old);
-	return 0;
+	return ((const struct heap_block *)ctx)[idx].id == *(const uint64_t *)key;
 }
 
 int heap_table__alloc(struct heap_table *h, int sample, uint64_t id, uint64_t size, bool tracked)
 {
 	double w = heap__weight(size, h->rate);
+	uint32_t hash = id__hash(id);
 	struct heap_values *v;
-	uint32_t pos;
+	int64_t at = -1;
 	int err;
 
 	if (sample < 0 || (size_t)sample >= h->stacks.n_samples || !id)
 		return -EINVAL;
-	err = VEC_GROW(h->vals, h->cap_vals, h->stacks.n_samples);
+	err = BUF_GROW_ARRAY(h->vals, h->cap_vals, h->stacks.n_samples);
 	if (err)
 		return err;
 	for (; h->n_vals < h->stacks.n_samples; h->n_vals++)
 		memset(&h->vals[h->n_vals], 0, sizeof(h->vals[h->n_vals]));
-	if (tracked && h->n_live >= HEAP_TABLE_MAX_LIVE) {
+	if (tracked && h->n_live >= HEAP_MAX_LIVE) {
 		tracked = false;
 		err = -E2BIG;
 	}
-	if (tracked && (!h->slots || (h->n_live + 1) * 2 > (size_t)h->mask + 1)) {
-		err = grow(h);
-		if (err)
-			return err;
+	if (tracked) {
+		at = htab__find(&h->live, hash, block__eq, h->blocks, &id);
+		/* an id twice: the first block's free never comes */
+		if (at >= 0) {
+			h->vals[h->blocks[at].sample].live--;
+		} else {
+			/* the block freed last (still warm), else a new one */
+			at = h->free ? (int64_t)h->free - 1 : (int64_t)h->n_blocks;
+			if (!h->free)
+				err = BUF_GROW_ARRAY(h->blocks, h->cap_blocks, h->n_blocks + 1);
+			if (!err)
+				err = htab__insert(&h->live, hash, (uint32_t)at);
+			if (err)
+				return err;
+			if (h->free)
+				h->free = h->blocks[at].sample;
+			else
+				h->n_blocks++;
+			h->n_live++;
+		}
 	}
 	v = &h->vals[sample];
 	v->alloc_objects += w;
@@ -104,57 +109,39 @@ int heap_table__alloc(struct heap_table *h, int sample, uint64_t id, uint64_t si
 		h->untracked++;
 		return err;
 	}
-	for (pos = slot_of(h, id); h->slots[pos].id && h->slots[pos].id != id;
-	     pos = (pos + 1) & h->mask)
-		;
-	if (h->slots[pos].id)	/* an id twice: the first block's free never comes */
-		h->vals[h->slots[pos].sample].live--;
-	else
-		h->n_live++;
 	v->live++;
-	h->slots[pos] = (struct heap_slot){ id, size, (uint32_t)sample };
+	h->blocks[at] = (struct heap_block){ id, size, (uint32_t)sample };
 	return 0;
 }
 
 int heap_table__freed(struct heap_table *h, uint64_t id)
 {
+	uint32_t hash = id__hash(id);
+	int64_t at = id ? htab__find(&h->live, hash, block__eq, h->blocks, &id) : -1;
+	struct heap_block *b;
 	struct heap_values *v;
-	struct heap_slot *s;
-	uint32_t pos, next;
 	double w;
 
-	if (!h->slots || !id) {
+	if (at < 0) {
 		h->unknown_frees++;
 		return -ENOENT;
 	}
-	for (pos = slot_of(h, id); h->slots[pos].id != id; pos = (pos + 1) & h->mask)
-		if (!h->slots[pos].id) {
-			h->unknown_frees++;
-			return -ENOENT;
-		}
-	s = &h->slots[pos];
-	w = heap__weight(s->size, h->rate);
-	v = &h->vals[s->sample];
+	b = &h->blocks[at];
+	w = heap__weight(b->size, h->rate);
+	v = &h->vals[b->sample];
 	v->inuse_objects -= w;
-	v->inuse_space -= w * (double)s->size;
+	v->inuse_space -= w * (double)b->size;
 	/* the last block of a sample leaves exactly nothing, not a rounding rest */
 	if (!--v->live) {
 		v->inuse_objects = 0;
 		v->inuse_space = 0;
 	}
 	h->frees++;
+	htab__delete(&h->live, hash, (uint32_t)at);
 	h->n_live--;
-	/* Backward-shift deletion: later entries of the probe run move up, so
-	 * lookups never need tombstones. */
-	for (next = (pos + 1) & h->mask; h->slots[next].id; next = (next + 1) & h->mask) {
-		uint32_t home = slot_of(h, h->slots[next].id);
-
-		if (((next - home) & h->mask) >= ((next - pos) & h->mask)) {
-			h->slots[pos] = h->slots[next];
-			pos = next;
-		}
-	}
-	h->slots[pos].id = 0;
+	b->id = 0;
+	b->sample = h->free;
+	h->free = (uint32_t)at + 1;
 	return 0;
 }
 
@@ -168,6 +155,7 @@ static bool holds(const struct heap_values *v)
 static int compact(struct heap_table *h, size_t keep)
 {
 	const struct stacks *old = &h->stacks;
+	struct htab_iter it = HTAB_ITER_INIT;
 	struct heap_values *vals = calloc(keep ? keep : 1, sizeof(*vals));
 	uint32_t *moved = calloc(h->n_vals ? h->n_vals : 1, sizeof(*moved));
 	struct stacks t;
@@ -204,9 +192,8 @@ static int compact(struct heap_table *h, size_t keep)
 		moved[i] = (uint32_t)idx;
 		vals[idx] = h->vals[i];
 	}
-	for (i = 0; h->slots && i <= h->mask; i++)
-		if (h->slots[i].id)
-			h->slots[i].sample = moved[h->slots[i].sample];
+	while (htab__next(&h->live, &it))
+		h->blocks[it.idx].sample = moved[h->blocks[it.idx].sample];
 	stacks__free(&h->stacks);
 	h->stacks = t;
 	free(h->vals);

@@ -8,9 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/htab.h"
 #include "stacks/stacks.h"
 
-#define HEAP_TABLE_MAX_LIVE	(1u << 26)	/* blocks tracked at once */
+/* Sampled blocks tracked at once: bounds the table here and the BPF side's
+ * map of live blocks (--heap-live), which feeds it. */
+#define HEAP_MAX_LIVE		(1u << 26)
 
 /* Estimates for one sample (stack and labels), in objects and bytes. */
 struct heap_values {
@@ -19,15 +22,17 @@ struct heap_values {
 	uint64_t live;			/* tracked blocks not freed */
 };
 
-struct heap_slot;
+struct heap_block;
 
 struct heap_table {
 	uint64_t rate;			/* mean bytes between samples; 0: every allocation */
 	struct stacks stacks;		/* samples; count = sampled allocations */
 	struct heap_values *vals;	/* parallel to stacks.samples */
 	size_t n_vals, cap_vals;
-	struct heap_slot *slots;	/* live blocks by id: open addressing */
-	uint32_t mask;
+	struct heap_block *blocks;	/* live and free blocks */
+	size_t n_blocks, cap_blocks;
+	uint32_t free;			/* first free block + 1, or 0 */
+	struct htab live;		/* live blocks by id */
 	size_t n_live;
 	uint64_t allocs;		/* sampled allocations taken in */
 	uint64_t frees;			/* of those, freed */

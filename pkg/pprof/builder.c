@@ -186,11 +186,11 @@ uint64_t pprof_builder__mapping(struct pprof_builder *b, const struct pprof_mapp
 	words[2] = k.file_offset;
 	words[3] = (uint64_t)k.filename;
 	words[4] = (uint64_t)k.build_id;
-	h = hash__bytes(words, sizeof(words), 1);
+	h = htab__hash(words, sizeof(words), 1);
 	idx = htab__find(&b->mapping_index, h, mapping__eq, b, &k);
 	if (idx >= 0)
 		return (uint64_t)idx + 1;
-	if (VEC_GROW(b->mappings, b->cap_mappings, b->n_mappings + 1) ||
+	if (BUF_GROW_ARRAY(b->mappings, b->cap_mappings, b->n_mappings + 1) ||
 	    htab__insert(&b->mapping_index, h, (uint32_t)b->n_mappings)) {
 		builder__fail(b, -ENOMEM);
 		goto err;
@@ -230,11 +230,11 @@ uint64_t pprof_builder__function(struct pprof_builder *b, const char *name,
 	words[1] = k.system_name;
 	words[2] = k.filename;
 	words[3] = k.start_line;
-	h = hash__bytes(words, sizeof(words), 2);
+	h = htab__hash(words, sizeof(words), 2);
 	idx = htab__find(&b->function_index, h, function__eq, b, &k);
 	if (idx >= 0)
 		return (uint64_t)idx + 1;
-	if (VEC_GROW(b->functions, b->cap_functions, b->n_functions + 1) ||
+	if (BUF_GROW_ARRAY(b->functions, b->cap_functions, b->n_functions + 1) ||
 	    htab__insert(&b->function_index, h, (uint32_t)b->n_functions)) {
 		builder__fail(b, -ENOMEM);
 		goto err;
@@ -296,7 +296,7 @@ uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, u
 	idx = htab__find(&b->location_index, h, location__eq, b, &k);
 	if (idx >= 0)
 		return (uint64_t)idx + 1;
-	if (VEC_GROW(b->locations, b->cap_locations, b->n_locations + 1))
+	if (BUF_GROW_ARRAY(b->locations, b->cap_locations, b->n_locations + 1))
 		goto err_nomem;
 	loc = &b->locations[b->n_locations];
 	perftools__profiles__location__init(loc);
@@ -352,7 +352,7 @@ static int builder__intern_labels(struct pprof_builder *b, const struct pprof_la
 	for (i = 0; i < n; i++)
 		if (!labels[i].key || !labels[i].key[0] || !strncmp(labels[i].key, "pprof::", 7))
 			return -EINVAL;
-	if (VEC_GROW(b->scratch_labels, b->cap_scratch_labels, n ? n : 1))
+	if (BUF_GROW_ARRAY(b->scratch_labels, b->cap_scratch_labels, n ? n : 1))
 		return builder__fail(b, -ENOMEM);
 	for (i = 0; i < n; i++) {
 		struct label_key *l = &b->scratch_labels[i];
@@ -385,7 +385,7 @@ int pprof_builder__add_sample(struct pprof_builder *b, const uint64_t *locations
 	if (err)
 		return err;
 	k.labels = b->scratch_labels;
-	h = hash__bytes(n_locations ? (const void *)locations : "", n_locations * sizeof(*locations),
+	h = htab__hash(n_locations ? (const void *)locations : "", n_locations * sizeof(*locations),
 			n_labels ? XXH3_64bits(k.labels, n_labels * sizeof(*k.labels)) : 3);
 	idx = htab__find(&b->sample_index, h, sample__eq, b, &k);
 	if (idx >= 0) {
@@ -400,8 +400,8 @@ int pprof_builder__add_sample(struct pprof_builder *b, const uint64_t *locations
 		memcpy(s->value, sum, b->n_types * sizeof(*sum));
 		return 0;
 	}
-	if (VEC_GROW(b->samples, b->cap_samples, b->n_samples + 1) ||
-	    VEC_GROW(b->sample_labels, b->cap_sample_labels, b->n_samples + 1))
+	if (BUF_GROW_ARRAY(b->samples, b->cap_samples, b->n_samples + 1) ||
+	    BUF_GROW_ARRAY(b->sample_labels, b->cap_sample_labels, b->n_samples + 1))
 		return builder__fail(b, -ENOMEM);
 	s = &b->samples[b->n_samples];
 	perftools__profiles__sample__init(s);
@@ -475,7 +475,7 @@ int pprof_builder__add_comment(struct pprof_builder *b, const char *comment)
 
 	if (b->err)
 		return b->err;
-	if (VEC_GROW(b->comments, b->cap_comments, b->n_comments + 1))
+	if (BUF_GROW_ARRAY(b->comments, b->cap_comments, b->n_comments + 1))
 		return builder__fail(b, -ENOMEM);
 	b->comments[b->n_comments++] = s;
 	return 0;

@@ -63,7 +63,7 @@ static bool id__eq(const void *ctx, uint32_t idx, const void *key)
 	return id_index__id(ctx, idx) == *(const uint64_t *)key;
 }
 
-static uint32_t id__hash(uint64_t id) { return hash__bytes(&id, sizeof(id), 7); }
+static uint32_t id__hash(uint64_t id) { return htab__hash(&id, sizeof(id), 7); }
 
 static int id_index__build(struct id_index *x, const char *what, const void *items, size_t n,
 			   size_t id_offset, bool strict, struct errmsg *e)

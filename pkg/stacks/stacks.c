@@ -39,7 +39,7 @@ static uint32_t sample_hash(const struct stacks_sample *s)
 		(uint64_t)s->comm << 32 | s->thread_comm, (uint64_t)s->kstack << 32 | s->ustack, 0,
 	};
 
-	return hash__bytes(k, 4 * sizeof(k[0]), SAMPLE_SEED);
+	return htab__hash(k, 4 * sizeof(k[0]), SAMPLE_SEED);
 }
 
 size_t stacks__bytes(const struct stacks *t)
@@ -122,7 +122,7 @@ int stacks__intern_string(struct stacks *t, const char *s, size_t len, uint32_t 
 int stacks__intern_stack(struct stacks *t, const uint64_t *frames, size_t n, uint32_t *id)
 {
 	struct frames_key k = { frames, n };
-	uint32_t h = hash__bytes(frames ? (const void *)frames : "", n * sizeof(*frames), STACK_SEED);
+	uint32_t h = htab__hash(frames ? (const void *)frames : "", n * sizeof(*frames), STACK_SEED);
 	int64_t found = htab__find(&t->stack_index, h, stack_eq, t, &k);
 	int err;
 
@@ -134,9 +134,9 @@ int stacks__intern_stack(struct stacks *t, const uint64_t *frames, size_t n, uin
 	    over_limit(t, t->cap_frames, t->n_frames + n + 1, sizeof(*t->frames), &t->stack_index) ||
 	    over_limit(t, t->cap_stacks, t->n_stacks + 1, sizeof(*t->stacks), &t->stack_index))
 		return -E2BIG;
-	err = VEC_GROW(t->frames, t->cap_frames, t->n_frames + n + 1);
+	err = BUF_GROW_ARRAY(t->frames, t->cap_frames, t->n_frames + n + 1);
 	if (!err)
-		err = VEC_GROW(t->stacks, t->cap_stacks, t->n_stacks + 1);
+		err = BUF_GROW_ARRAY(t->stacks, t->cap_stacks, t->n_stacks + 1);
 	if (!err)
 		err = htab__insert(&t->stack_index, h, (uint32_t)t->n_stacks);
 	if (err)
@@ -159,7 +159,7 @@ int stacks__add(struct stacks *t, const struct stacks_sample *key, uint64_t coun
 		if (over_limit(t, t->cap_samples, t->n_samples + 1, sizeof(*t->samples),
 			       &t->sample_index))
 			return -E2BIG;
-		err = VEC_GROW(t->samples, t->cap_samples, t->n_samples + 1);
+		err = BUF_GROW_ARRAY(t->samples, t->cap_samples, t->n_samples + 1);
 		if (!err)
 			err = htab__insert(&t->sample_index, h, (uint32_t)t->n_samples);
 		if (err)

@@ -272,14 +272,15 @@ static int esymtab__build(struct esymtab *t, struct tsym *ts, size_t n, const ch
 		m++;
 	}
 	t->n = m;
-	t->text_len = text.len;
-	t->text = (char *)text.data;
 	if (text.len && text.len < text.cap) {
-		char *p = realloc(text.data, text.len);
+		void *p = realloc(text.data, text.len);
 
-		if (p)
-			t->text = p;
+		if (p) {
+			text.data = p;
+			text.cap = text.len;
+		}
 	}
+	t->text = buf__take(&text, &t->text_len);
 	if (m) {
 		struct esym *s = realloc(t->syms, m * sizeof(*t->syms));
 

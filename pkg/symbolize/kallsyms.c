@@ -101,7 +101,7 @@ static int loader__add(struct ksyms_loader *l, uint64_t addr, int rank, const ch
 	if (k->n >= KALLSYMS_MAX_SYMS)
 		return -E2BIG;
 	if (k->n == l->cap_addrs &&
-	    (VEC_GROW(k->addrs, l->cap_addrs, k->n + 1) || VEC_GROW(k->names, l->cap_names, k->n + 1)))
+	    (BUF_GROW_ARRAY(k->addrs, l->cap_addrs, k->n + 1) || BUF_GROW_ARRAY(k->names, l->cap_names, k->n + 1)))
 		return -ENOMEM;
 	off = l->text.len;
 	if (buf__reserve(&l->text, len + 1))
@@ -255,6 +255,7 @@ static void *shrink(void *p, size_t size)
 static int loader__finish(struct ksyms_loader *l, int err)
 {
 	struct ksyms *k = l->k;
+	char *text;
 
 	if (!err)
 		err = loader__flush(l);
@@ -267,8 +268,8 @@ static int loader__finish(struct ksyms_loader *l, int err)
 	}
 	k->addrs = shrink(k->addrs, k->n * sizeof(*k->addrs));
 	k->names = shrink(k->names, k->n * sizeof(*k->names));
-	k->text_len = l->text.len;
-	k->text = shrink(l->text.data, l->text.len);
+	text = buf__take(&l->text, &k->text_len);
+	k->text = shrink(text, k->text_len);
 	return 0;
 }
 

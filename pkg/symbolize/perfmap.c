@@ -42,7 +42,7 @@ static int perfmap__line(void *ctx, const char *line, size_t len)
 		pm->bad_lines++;
 		return 0;
 	}
-	if (VEC_GROW(pm->syms, pm->cap, pm->n + 1))
+	if (BUF_GROW_ARRAY(pm->syms, pm->cap, pm->n + 1))
 		return -ENOMEM;
 	off = pm->text.len;
 	if (buf__append(&pm->text, p, (size_t)(end - p)) || buf__append(&pm->text, "", 1)) {

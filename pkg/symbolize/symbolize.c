@@ -27,6 +27,7 @@
 #include "base/buf.h"
 #include "base/htab.h"
 #include "base/log.h"
+#include "base/strmap.h"
 #include "symbolize/internal.h"
 #include "symbolize/symbolize.h"
 
@@ -112,9 +113,9 @@ struct symbolizer {
 	struct perfmap *perfmaps;
 	size_t n_perfmaps, cap_perfmaps;
 
-	const char **paths;
-	size_t n_paths, cap_paths;
-	struct htab path_index;
+	struct strmap paths;
+	const char **path_copies;	/* by index in paths */
+	size_t cap_path_copies;
 
 	struct arena *dem_arena;
 	struct dem *dems;
@@ -138,7 +139,7 @@ struct symbolizer {
 	bool warned_budget;
 };
 
-enum { SEED_PROC = 1, SEED_FILE, SEED_BUILD_ID, SEED_PATH, SEED_DEM };
+enum { SEED_PROC = 1, SEED_FILE, SEED_BUILD_ID, SEED_DEM };
 
 /* --- small helpers --- */
 
@@ -202,43 +203,28 @@ static const char *arena_fmt(struct arena *a, const char *fmt, ...)
 
 /* --- interned paths --- */
 
-struct str_key {
-	const char *s;
-	size_t len;
-};
-
-static bool path__eq(const void *ctx, uint32_t idx, const void *key)
-{
-	const char *p = ((const char *const *)ctx)[idx];
-	const struct str_key *k = key;
-
-	return !strncmp(p, k->s, k->len) && p[k->len] == '\0';
-}
-
-/* Many processes map the same libraries: one copy of each path. NULL with
- * errno E2BIG past the arena budget or ENOMEM. */
+/* Many processes map the same libraries: one copy of each path. It lives
+ * in the arena, not in the map's text, because mappings point to it and
+ * the text moves as it grows. NULL with errno E2BIG past the budget or
+ * ENOMEM. */
 static const char *path__intern(struct symbolizer *s, const char *str, size_t len)
 {
-	struct str_key k = { str, len };
-	uint32_t h = hash__bytes(str, len, SEED_PATH);
-	int64_t idx = htab__find(&s->path_index, h, path__eq, s->paths, &k);
-	char *copy;
+	size_t idx;
+	int added;
 
-	if (idx >= 0)
-		return s->paths[idx];
-	if (VEC_GROW(s->paths, s->cap_paths, s->n_paths + 1)) {
+	if (BUF_GROW_ARRAY(s->path_copies, s->cap_path_copies, s->paths.n + 1)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	copy = arena__strndup(s->arena, str, len);
-	if (!copy)
-		return NULL;
-	if (htab__insert(&s->path_index, h, (uint32_t)s->n_paths)) {
-		errno = ENOMEM;
+	added = strmap__intern(&s->paths, str, len, &idx);
+	if (added < 0) {
+		errno = -added;
 		return NULL;
 	}
-	s->paths[s->n_paths++] = copy;
-	return copy;
+	/* a copy the arena refused before is tried again */
+	if (added || !s->path_copies[idx])
+		s->path_copies[idx] = arena__strndup(s->arena, str, len);
+	return s->path_copies[idx];
 }
 
 /* --- demangling --- */
@@ -264,11 +250,11 @@ static const char *symbolizer__demangle(struct symbolizer *s, const char *raw)
 	if (s->no_demangle ||
 	    (!at && (raw[0] != '_' || (raw[1] != 'Z' && raw[1] != 'R'))))
 		return raw;
-	h = hash__bytes(&raw, sizeof(raw), SEED_DEM);
+	h = htab__hash(&raw, sizeof(raw), SEED_DEM);
 	idx = htab__find(&s->dem_index, h, dem__eq, s->dems, &raw);
 	if (idx >= 0)
 		return s->dems[idx].dem;
-	if (s->n_dems >= DEMANGLE_MAX_ENTRIES || VEC_GROW(s->dems, s->cap_dems, s->n_dems + 1))
+	if (s->n_dems >= DEMANGLE_MAX_ENTRIES || BUF_GROW_ARRAY(s->dems, s->cap_dems, s->n_dems + 1))
 		return raw;
 	if (at) {
 		/* the bare name, itself demangled when it is mangled */
@@ -338,7 +324,7 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *o)
 	s->dem_arena = arena__new(DEMANGLE_BUDGET);
 	if (!s->proc_root || !s->perf_map_dir || !s->kallsyms || !s->arena || !s->dem_arena ||
 	    htab__init(&s->proc_index, 256) || htab__init(&s->file_index, 256) ||
-	    htab__init(&s->build_id_index, 256) || htab__init(&s->path_index, 256) ||
+	    htab__init(&s->build_id_index, 256) || strmap__init(&s->paths, SYM_ARENA_BUDGET) ||
 	    htab__init(&s->dem_index, 1024))
 		goto err_free;
 	s->kmap.path = "[kernel.kallsyms]";
@@ -368,13 +354,13 @@ void symbolizer__free(struct symbolizer *s)
 	htab__free(&s->proc_index);
 	htab__free(&s->file_index);
 	htab__free(&s->build_id_index);
-	htab__free(&s->path_index);
+	strmap__free(&s->paths);
 	htab__free(&s->dem_index);
 	free(s->procs);
 	free(s->files);
 	free(s->symtabs);
 	free(s->perfmaps);
-	free(s->paths);
+	free(s->path_copies);
 	free(s->dems);
 	free(s->scratch);
 	arena__free(s->arena);
@@ -422,7 +408,7 @@ static bool build_id__eq(const void *ctx, uint32_t idx, const void *key)
 
 static int64_t symtab__by_build_id(const struct symbolizer *s, const char *build_id)
 {
-	return htab__find(&s->build_id_index, hash__bytes(build_id, strlen(build_id), SEED_BUILD_ID),
+	return htab__find(&s->build_id_index, htab__hash(build_id, strlen(build_id), SEED_BUILD_ID),
 			  build_id__eq, s->symtabs, build_id);
 }
 
@@ -431,7 +417,7 @@ static struct symtab *symtab__add(struct symbolizer *s, const struct elf_info *e
 {
 	struct symtab *t;
 
-	if (s->n_symtabs >= NONE - 1 || VEC_GROW(s->symtabs, s->cap_symtabs, s->n_symtabs + 1)) {
+	if (s->n_symtabs >= NONE - 1 || BUF_GROW_ARRAY(s->symtabs, s->cap_symtabs, s->n_symtabs + 1)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -447,7 +433,7 @@ static struct symtab *symtab__add(struct symbolizer *s, const struct elf_info *e
 	t->n_segs = ei->n_segs;
 	if (ei->build_id[0] &&
 	    htab__insert(&s->build_id_index,
-			 hash__bytes(t->build_id, strlen(t->build_id), SEED_BUILD_ID),
+			 htab__hash(t->build_id, strlen(t->build_id), SEED_BUILD_ID),
 			 (uint32_t)s->n_symtabs)) {
 		errno = ENOMEM;
 		return NULL;
@@ -774,7 +760,7 @@ static int64_t file__get(struct snap *sn, const struct snap_map *sm)
 {
 	struct symbolizer *s = sn->s;
 	struct file_key k = { sm->dev, sm->inode };
-	uint32_t h = hash__bytes(&k, sizeof(k), SEED_FILE);
+	uint32_t h = htab__hash(&k, sizeof(k), SEED_FILE);
 	int64_t idx = htab__find(&s->file_index, h, file__eq, s->files, &k);
 	struct symfile *f;
 	int err;
@@ -785,7 +771,7 @@ static int64_t file__get(struct snap *sn, const struct snap_map *sm)
 			return f->symtab;
 		f->retired = true;
 	}
-	if (s->n_files >= NONE - 1 || VEC_GROW(s->files, s->cap_files, s->n_files + 1))
+	if (s->n_files >= NONE - 1 || BUF_GROW_ARRAY(s->files, s->cap_files, s->n_files + 1))
 		return -ENOMEM;
 	f = &s->files[s->n_files];
 	memset(f, 0, sizeof(*f));
@@ -819,7 +805,7 @@ static int snap__line(void *ctx, const char *line, size_t len)
 		s->st.maps_dropped++;
 		return 0;
 	}
-	if (VEC_GROW(s->scratch, s->cap_scratch, s->n_scratch + 1))
+	if (BUF_GROW_ARRAY(s->scratch, s->cap_scratch, s->n_scratch + 1))
 		return -ENOMEM;
 	sm = &s->scratch[s->n_scratch];
 	memset(sm, 0, sizeof(*sm));
@@ -975,7 +961,7 @@ static bool proc__eq(const void *ctx, uint32_t idx, const void *key)
 
 static uint32_t pid__hash(uint32_t pid)
 {
-	return hash__bytes(&pid, sizeof(pid), SEED_PROC);
+	return htab__hash(&pid, sizeof(pid), SEED_PROC);
 }
 
 int64_t symbolizer__proc(struct symbolizer *s, uint32_t pid, uint64_t start_time)
@@ -990,7 +976,7 @@ int64_t symbolizer__proc(struct symbolizer *s, uint32_t pid, uint64_t start_time
 		return idx;
 	if (s->n_procs >= SYM_MAX_PROCS)
 		return -E2BIG;
-	if (VEC_GROW(s->procs, s->cap_procs, s->n_procs + 1))
+	if (BUF_GROW_ARRAY(s->procs, s->cap_procs, s->n_procs + 1))
 		return -ENOMEM;
 	p = &s->procs[s->n_procs];
 	memset(p, 0, sizeof(*p));
@@ -1007,21 +993,22 @@ int64_t symbolizer__proc(struct symbolizer *s, uint32_t pid, uint64_t start_time
 	return (int64_t)s->n_procs++;
 }
 
+static bool proc__live_pid_eq(const void *ctx, uint32_t idx, const void *key)
+{
+	const struct proc *p = &((const struct proc *)ctx)[idx];
+
+	return p->pid == *(const uint32_t *)key && !p->retired;
+}
+
 void symbolizer__exec(struct symbolizer *s, uint32_t pid)
 {
-	const struct htab *t = &s->proc_index;
-	uint32_t h = pid__hash(pid), pos;
+	uint32_t h = pid__hash(pid);
+	int64_t idx;
 
-	/* every snapshot of pid sits on the probe run of its hash */
-	if (!t->slots)
-		return;
-	for (pos = h & t->mask; t->slots[pos]; pos = (pos + 1) & t->mask) {
-		uint64_t slot = t->slots[pos];
-		uint32_t idx = (uint32_t)slot - 1;
-
-		if ((uint32_t)(slot >> 32) == h && s->procs[idx].pid == pid)
-			s->procs[idx].retired = true;
-	}
+	/* each snapshot of pid not yet retired, whatever its start time: a
+	 * retired one matches no more, so this ends */
+	while ((idx = htab__find(&s->proc_index, h, proc__live_pid_eq, s->procs, &pid)) >= 0)
+		s->procs[idx].retired = true;
 }
 
 /* --- lookups --- */
@@ -1138,7 +1125,7 @@ static int proc__load_perfmap(struct symbolizer *s, struct proc *p)
 	}
 	if (fd < 0)
 		return 0;
-	if (VEC_GROW(s->perfmaps, s->cap_perfmaps, s->n_perfmaps + 1)) {
+	if (BUF_GROW_ARRAY(s->perfmaps, s->cap_perfmaps, s->n_perfmaps + 1)) {
 		close(fd);
 		return -ENOMEM;
 	}

@@ -1,6 +1,6 @@
 # Benchmark helpers beyond the plain $(BUILD)/bench/% programs; included from
-# the Makefile (uses its BUILD, GEN, CLANG, BPFTOOL, ARCH, CFLAGS, LIBA, LIBS,
-# Q, msg).
+# the Makefile (uses its BUILD, GEN, bpf_object, bpf_skeleton, CFLAGS, LIBA,
+# LIBS, Q, msg).
 #
 # uprobe_floor (tests/bench/heap.sh's floor rows): empty uprobes at bpprof's
 # own heap attach points. Its BPF object (tests/bench/floor.bpf.c) becomes a
@@ -11,13 +11,10 @@ BENCH_FLOOR_SKEL := $(GEN)/bench/floor.skel.h
 BENCH_BINS       += $(BUILD)/bench/uprobe_floor
 
 $(BENCH_FLOOR_BPF): tests/bench/floor.bpf.c $(GEN)/vmlinux.h
-	$(call msg,BPF,$<)
-	$(Q)mkdir -p $(@D) && $(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) \
-	  -I$(GEN) -Ibpf $(DEPFLAGS) -c $< -o $@
+	$(bpf_object)
 
 $(BENCH_FLOOR_SKEL): $(BENCH_FLOOR_BPF)
-	$(call msg,SKEL,$@)
-	$(Q)mkdir -p $(@D) && $(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+	$(bpf_skeleton)
 
 # Compiled by the Makefile's $(BUILD)/%.o rule; it includes the skeleton.
 $(BUILD)/tests/bench/uprobe_floor.o: $(BENCH_FLOOR_SKEL)
