@@ -122,13 +122,13 @@ static bool loc__eq(const void *ctx, uint32_t idx, const void *key)
 
 int64_t legacy__find_loc(const struct legacy *lg, uint64_t addr)
 {
-	return htab__find(&lg->loc_index, hash__bytes(&addr, sizeof(addr), LEGACY_SEED), loc__eq,
+	return htab__find(&lg->loc_index, htab__hash(&addr, sizeof(addr), LEGACY_SEED), loc__eq,
 			  lg->locs, &addr);
 }
 
 int64_t legacy__loc(struct legacy *lg, uint64_t addr)
 {
-	uint32_t h = hash__bytes(&addr, sizeof(addr), LEGACY_SEED);
+	uint32_t h = htab__hash(&addr, sizeof(addr), LEGACY_SEED);
 	int64_t idx = htab__find(&lg->loc_index, h, loc__eq, lg->locs, &addr);
 	struct legacy_loc *l;
 
@@ -136,7 +136,7 @@ int64_t legacy__loc(struct legacy *lg, uint64_t addr)
 		return idx;
 	if (lg->n_locs >= LEGACY_MAX_LOCATIONS)
 		return -E2BIG;
-	if (VEC_GROW(lg->locs, lg->cap_locs, lg->n_locs + 1) ||
+	if (BUF_GROW_ARRAY(lg->locs, lg->cap_locs, lg->n_locs + 1) ||
 	    htab__insert(&lg->loc_index, h, (uint32_t)lg->n_locs))
 		return -ENOMEM;
 	l = &lg->locs[lg->n_locs];
@@ -159,8 +159,8 @@ int legacy__add_sample(struct legacy *lg, const uint64_t *addrs, size_t n, const
 		tally__add(&lg->deep, line_no);
 		n = CONVERT_MAX_FRAMES;
 	}
-	if (VEC_GROW(lg->samples, lg->cap_samples, lg->n_samples + 1) ||
-	    VEC_GROW(lg->stack, lg->cap_stack, lg->n_stack + n))
+	if (BUF_GROW_ARRAY(lg->samples, lg->cap_samples, lg->n_samples + 1) ||
+	    BUF_GROW_ARRAY(lg->stack, lg->cap_stack, lg->n_stack + n))
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		int64_t loc = legacy__loc(lg, addrs[i]);
@@ -191,7 +191,7 @@ int64_t legacy__func(struct legacy *lg, const char *name, size_t name_len, const
 		return r;
 	if (r == 0)
 		return lg->func_names.items[idx].val;
-	if (VEC_GROW(lg->funcs, lg->cap_funcs, lg->n_funcs + 1))
+	if (BUF_GROW_ARRAY(lg->funcs, lg->cap_funcs, lg->n_funcs + 1))
 		return -ENOMEM;
 	f = &lg->funcs[lg->n_funcs];
 	f->name = legacy__text(lg, name, name_len, &err);
@@ -597,7 +597,7 @@ static int map__add(struct legacy *lg, const struct map_entry *me)
 
 	if (lg->n_maps >= LEGACY_MAX_MAPPINGS)
 		return -E2BIG;
-	if (VEC_GROW(lg->maps, lg->cap_maps, lg->n_maps + 1))
+	if (BUF_GROW_ARRAY(lg->maps, lg->cap_maps, lg->n_maps + 1))
 		return -ENOMEM;
 	m = &lg->maps[lg->n_maps];
 	m->start = me->start;
@@ -759,7 +759,7 @@ int legacy__parse_maps(struct legacy *lg, const char *text, size_t len, size_t f
 static int legacy__fake_map(struct legacy *lg, uint32_t *idx)
 {
 	if (!lg->fake_map) {
-		if (VEC_GROW(lg->maps, lg->cap_maps, lg->n_maps + 1))
+		if (BUF_GROW_ARRAY(lg->maps, lg->cap_maps, lg->n_maps + 1))
 			return -ENOMEM;
 		lg->maps[lg->n_maps++] = (struct legacy_map){ 0, UINT64_MAX, 0, LEGACY_NONE,
 							      LEGACY_NONE };
