@@ -752,6 +752,44 @@ t_gperftools() { # gperftools' own output of a program of ours
 }
 [ -x "$LEGACY_WL" ] && check "gperftools' CPU, heap, sampled heap and growth profiles of our workload: as go tool pprof reads them" t_gperftools
 
+t_gperftools_symbolized() { # convert --symbolize names the workload's known functions
+	local top
+	[ -s "$T/legacy/gperf.cpu" ] || { echo "(no gperf.cpu: t_gperftools failed)"; return 1; }
+	convert "$T/legacy/gperf.sym.pb.gz" "$T/legacy/gperf.cpu" --symbolize || return 1
+	strict "$T/legacy/gperf.sym.pb.gz" || return 1
+	grep -q 'symbolize: [0-9]* of [0-9]* addresses named' "$T/legacy/gperf.sym.pb.gz.stderr" ||
+		{ echo "said: $(cat "$T/legacy/gperf.sym.pb.gz.stderr")"; return 1; }
+	top=$("$PPROFCHECK" top "$T/legacy/gperf.sym.pb.gz" | head -1)
+	[ "${top#* * }" = "bpprof::hot_loop(double)" ] || { echo "top: $top"; return 1; }
+	# the same samples, now with names
+	[ "$("$PPROFCHECK" total "$T/legacy/gperf.sym.pb.gz" cpu)" = "$("$PPROFCHECK" total "$T/legacy/gperf.cpu.pb.gz" cpu)" ] ||
+		{ echo "cpu total changed"; return 1; }
+	# and go tool pprof shows it, drop_frames applied
+	gopprof -top -symbolize=none "$T/legacy/gperf.sym.pb.gz" 2>/dev/null | grep -q 'bpprof::hot_loop' ||
+		{ echo "go tool pprof -top: $(gopprof -top -symbolize=none "$T/legacy/gperf.sym.pb.gz" 2>&1 | head -12)"; return 1; }
+	convert "$T/legacy/gperf.heap.sym.pb.gz" "$T/legacy/gperf.hprof.0001.heap" --symbolize || return 1
+	top=$("$PPROFCHECK" top -type inuse_space "$T/legacy/gperf.heap.sym.pb.gz" | head -1)
+	[ "${top#* * }" = "bpprof::keep_block(unsigned long)" ] || { echo "heap top: $top"; return 1; }
+}
+[ -x "$LEGACY_WL" ] && check "gperftools profiles of our workload, --symbolize: bpprof::hot_loop and keep_block on top" t_gperftools_symbolized
+
+t_symbolize_gone() { # a binary no longer here: addresses kept, said once, exit 0
+	local d=$T/legacy/gone
+	mkdir -p "$d"
+	cp "$LEGACY_WL" "$d/gperf-copy"
+	(cd "$d" && CPUPROFILE=$d/copy.cpu CPUPROFILE_FREQUENCY=500 ./gperf-copy "$d/s" "$d/g" 0.3 >/dev/null 2>&1) ||
+		{ echo "workload failed"; return 1; }
+	rm "$d/gperf-copy"
+	convert "$d/copy.pb.gz" "$d/copy.cpu" --symbolize || return 1
+	grep -qF "in files that cannot be read here or are another build, the first in $d/gperf-copy" "$d/copy.pb.gz.stderr" ||
+		{ echo "said: $(cat "$d/copy.pb.gz.stderr")"; return 1; }
+	convert "$d/plain.pb.gz" "$d/copy.cpu" || return 1
+	"$PPROFCHECK" summary -full "$d/plain.pb.gz" | grep -v '^0x' | grep -F "gperf-copy" >"$d/plain.maps"
+	"$PPROFCHECK" summary -full "$d/copy.pb.gz" | grep -v '^0x' | grep -F "gperf-copy" >"$d/sym.maps"
+	cmp -s "$d/plain.maps" "$d/sym.maps" || { echo "the gone binary's frames changed"; diff "$d/plain.maps" "$d/sym.maps" | head -5; return 1; }
+}
+[ -x "$LEGACY_WL" ] && check "convert --symbolize with the binary gone keeps its addresses and says so" t_symbolize_gone
+
 # Cut short or corrupted: one line naming the file and the problem, exit 1,
 # no output. A cut is moved off a line's end, where text would be whole.
 t_legacy_cut() {

@@ -64,6 +64,7 @@ static int cmd_convert(int argc, char **argv)
 		{ "compress", required_argument, NULL, 'c' },
 		{ "level", required_argument, NULL, 'l' },
 		{ "sample-type", required_argument, NULL, 's' },
+		{ "symbolize", no_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -100,6 +101,9 @@ static int cmd_convert(int argc, char **argv)
 			break;
 		case 's':
 			o.sample_type = optarg;
+			break;
+		case 'S':
+			o.symbolize = true;
 			break;
 		case 'q':
 			log__set_level(LOG_ERROR);
@@ -142,14 +146,15 @@ static int cmd_convert(int argc, char **argv)
 static const struct command commands[] = {
 	{ "convert", cmd_convert,
 	  "convert IN [-o OUT] [--from FORMAT] [--to pprof|folded]\n"
-	  "        [--compress gzip|zstd|none] [--level N] [--sample-type TYPE] [-q]\n"
+	  "        [--compress gzip|zstd|none] [--level N] [--sample-type TYPE] [--symbolize] [-q]\n"
 	  "  Convert pprof (gzip, zstd or plain), folded stacks, `perf script` text or a\n"
 	  "  legacy profile go tool pprof reads to pprof or folded stacks. The input\n"
 	  "  format is detected unless --from is given: pprof, folded, perf-script,\n"
 	  "  gperftools-cpu, heap-text, contention-text, go-count, threadz, java.\n"
 	  "  IN or OUT '-' is stdin/stdout. OUT defaults to IN's name with the output\n"
 	  "  suffix (.pb.gz). Compression follows OUT's suffix (.gz .zst .pb) unless\n"
-	  "  --compress is given; an OUT named *.folded* means --to folded." },
+	  "  --compress is given; an OUT named *.folded* means --to folded. --symbolize\n"
+	  "  names unnamed addresses from the ELF files the mappings name." },
 	{ "record", cmd_record,
 	  "record [-F HZ] [-d DURATION] [-p PID[,PID...]] [--cgroup PATH] [-o FILE]\n"
 	  "        [--format pprof|folded] [--compress gzip|zstd|none] [--level N]\n"

@@ -49,6 +49,14 @@ enum convert_format convert__detect(const void *data, size_t len);
 int convert__read(const void *data, size_t len, enum convert_format from,
 		  struct pprof_profile **out, enum convert_format *got, struct errmsg *e);
 
+/* Names for the addresses of locations that have none, from the ELF files
+ * their mappings name (by path, checked against the build-id when there is
+ * one): a function and a line each, has_functions on mappings whose every
+ * address got a name. Files that cannot be read here, or are another
+ * build, leave their addresses as they are (counted in a warning). 0, or
+ * -ENOMEM. */
+int convert__symbolize(struct pprof_profile *p, struct errmsg *e);
+
 /* Text readers: errors say "line N: what is wrong" (-EBADMSG); the caller
  * names the file. Stacks deeper than CONVERT_MAX_FRAMES keep their leaf end
  * and are counted in a warning; longer lines than CONVERT_MAX_LINE are errors.

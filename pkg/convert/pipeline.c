@@ -70,6 +70,8 @@ static int read_profile(const struct convert_opts *o, struct pprof_profile **p,
 	if (!err)
 		err = convert__read(file.data, file.len, o->from, p, &r->from, e);
 	buf__free(&file);
+	if (!err && o->symbolize)
+		err = convert__symbolize(*p, e);
 	return err;
 }
 

@@ -20,6 +20,7 @@ struct convert_opts {
 	bool compress_set;		/* else from the output's suffix, or the format's default */
 	int level;			/* COMPRESS_LEVEL_DEFAULT */
 	const char *sample_type;	/* folded output: which value; NULL = pprof's default */
+	bool symbolize;			/* name unnamed addresses from the files mappings name */
 };
 
 struct convert_result {
