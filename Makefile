@@ -239,7 +239,7 @@ e2e-heap: $(BUILD)/bpprof $(PPROFCHECK) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-heap.sh
 
 # Pushes to the loopback receiver; e2e-run needs root too (the daemon).
-e2e-push: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER)
+e2e-push: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) $(LEGACY_WORKLOAD)
 	$(Q)BUILD=$(BUILD) tests/e2e-push.sh
 
 e2e-run: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) workloads

@@ -190,10 +190,12 @@ static const struct command commands[] = {
 	  "        [--label K=V]... [--tenant ID] [--basic-auth U:P | --basic-auth-file F |\n"
 	  "        --bearer T | --bearer-file F] [--header 'K: V']... [--content-type T]\n"
 	  "        [--ca-file F] [--cert F --key F] [--insecure-skip-verify] [--timeout D]\n"
-	  "        [--retries N] [--retry-wait D] [--config FILE]\n"
-	  "  Push pprof files (gzip, zstd or plain) to Pyroscope's /ingest (default;\n"
-	  "  multipart, or --ingest-raw), its push.v1 Push API, or any endpoint taking\n"
-	  "  pprof (--api http). Network errors, 429 and 5xx are retried with backoff;\n"
+	  "        [--retries N] [--retry-wait D] [--config FILE] [--symbolize]\n"
+	  "  Push profiles to Pyroscope's /ingest (default; multipart, or --ingest-raw),\n"
+	  "  its push.v1 Push API, or any endpoint taking pprof (--api http): pprof\n"
+	  "  (gzip, zstd or plain) as it is, anything convert reads converted to it\n"
+	  "  (--symbolize: named from the files its mappings name first). Network\n"
+	  "  errors, 429 and 5xx are retried with backoff;\n"
 	  "  other refusals are not. BPPROF_BASIC_AUTH and BPPROF_BEARER_TOKEN give\n"
 	  "  credentials too. Exit status 1 when any file was not accepted." },
 	{ "version", cmd_version, "version\n  Print the version of bpprof and of the libraries it links." },
