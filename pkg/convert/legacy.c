@@ -449,6 +449,10 @@ static int map__brief(const struct map_tok *t, size_t n, struct map_entry *m)
 	}
 	if (i < n)
 		m->file = t[i++];
+	/* as in /proc/PID/maps, the file's first word is its name; pprof
+	 * reads nothing after "(deleted)", so nothing may follow it */
+	if (i + 1 == n && t[i].len == 9 && !memcmp(t[i].p, "(deleted)", 9))
+		i++;
 	if (i < n && t[i].len > 3 && !memcmp(t[i].p, "(@", 2) && t[i].p[t[i].len - 1] == ')') {
 		struct map_tok off = { t[i].p + 2, t[i].len - 3 };
 

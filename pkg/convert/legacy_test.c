@@ -215,7 +215,12 @@ static void test_maps(void **state)
 	lg = maps_of("1000-2000 r-xp 00000000 08:01 1 /bin/p\n2000-3000 r-xp 00001000 08:01 1 /bin/p\n", 0);
 	assert_int_equal(lg->n_maps, 1);
 	expect_map(lg, 0, 0x1000, 0x3000, 0, "/bin/p", "");
-	/* what pprof would half-read or ignore is refused */
+	/* "(deleted)" after a brief line's file, as after a maps line's path */
+	lg = maps_of("1000-2000: /bin/q (deleted)\n", 0);
+	expect_map(lg, 0, 0x1000, 0x2000, 0, "/bin/q", "");
+	/* what pprof would half-read or ignore is refused: it reads nothing
+	 * after "(deleted)" in a brief line */
+	maps_of("1000-2000: /bin/q (deleted) (@1000)\n", -EBADMSG);
 	maps_of("1000-2000: /bin/p trailing words\n", -EBADMSG);
 	maps_of("just text\n", -EBADMSG);
 	maps_of("1000-2000: pprof_main\n", -EBADMSG);
