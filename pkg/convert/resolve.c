@@ -156,7 +156,8 @@ static int resolve__apply(struct resolver *r)
 		if (!strings[n_str + i])
 			goto nomem;
 	}
-	memcpy(fns, pb->function, n_fn * sizeof(*fns));
+	if (n_fn)
+		memcpy(fns, pb->function, n_fn * sizeof(*fns));
 	for (i = 0; i < r->n_fn; i++) {
 		pprof_function_pb *f = arena__alloc(r->arena, sizeof(*f));
 
