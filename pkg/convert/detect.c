@@ -111,6 +111,11 @@ static bool starts(const char *s, size_t len, const char *prefix)
 	return len >= n && !memcmp(s, prefix, n);
 }
 
+static bool same(const char *s, size_t len, const char *text)
+{
+	return len == strlen(text) && !memcmp(s, text, len);
+}
+
 /* "--- contentionz" of Java's agent says "format = java" (or gives a
  * resolution) among the attributes that follow. */
 static bool detect__java_contention(struct text_iter *it)
@@ -125,7 +130,7 @@ static bool detect__java_contention(struct text_iter *it)
 		if (!eq)
 			return false;
 		text__trim(&s, &len);
-		if ((len == 6 && !memcmp(s, "format", 6)) || (len == 10 && !memcmp(s, "resolution", 10)))
+		if (same(s, len, "format") || same(s, len, "resolution"))
 			return true;
 	}
 	return false;
@@ -146,7 +151,7 @@ static enum convert_format detect__legacy(const char *data, size_t len)
 	text__trim(&s, &n);
 	if (starts(s, n, "heap profile:"))
 		return FORMAT_HEAP_TEXT;
-	if (n == 15 && !memcmp(s, "--- heapz 1 ---", 15))
+	if (same(s, n, "--- heapz 1 ---"))
 		return FORMAT_JAVA;
 	if (starts(l.p, l.len, "--- contentionz "))
 		return detect__java_contention(&it) ? FORMAT_JAVA : FORMAT_CONTENTION_TEXT;

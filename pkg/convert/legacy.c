@@ -20,6 +20,7 @@
 #define LEGACY_MAX_LINE_GROWTH	(4u * CONVERT_MAX_LINE)	/* a map line after substitutions */
 #define LEGACY_PERMS		"-rwxp"
 #define LEGACY_MAX_PATH		4096u	/* of a mapped file, when judging its name */
+#define LEGACY_DELETED		"(deleted)"
 
 /* The drop_frames and keep_frames pprof writes for each kind of legacy
  * profile: allocator, lock and profiler-signal frames it hides. */
@@ -451,7 +452,8 @@ static int map__brief(const struct map_tok *t, size_t n, struct map_entry *m)
 		m->file = t[i++];
 	/* as in /proc/PID/maps, the file's first word is its name; pprof
 	 * reads nothing after "(deleted)", so nothing may follow it */
-	if (i + 1 == n && t[i].len == 9 && !memcmp(t[i].p, "(deleted)", 9))
+	if (i + 1 == n && t[i].len == strlen(LEGACY_DELETED) &&
+	    !memcmp(t[i].p, LEGACY_DELETED, t[i].len))
 		i++;
 	if (i < n && t[i].len > 3 && !memcmp(t[i].p, "(@", 2) && t[i].p[t[i].len - 1] == ')') {
 		struct map_tok off = { t[i].p + 2, t[i].len - 3 };
@@ -683,13 +685,13 @@ static bool map__is_main(const struct legacy *lg, const struct legacy_map *m)
 
 	/* the name without any "(deleted)", trimmed */
 	while (*f && n < sizeof(name) - 1) {
-		d = strstr(f, "(deleted)");
+		d = strstr(f, LEGACY_DELETED);
 		len = d ? (size_t)(d - f) : strlen(f);
 		if (len > sizeof(name) - 1 - n)
 			len = sizeof(name) - 1 - n;
 		memcpy(name + n, f, len);
 		n += len;
-		f += len + (d ? 9 : 0);
+		f += len + (d ? strlen(LEGACY_DELETED) : 0);
 	}
 	name[n] = '\0';
 	f = name;

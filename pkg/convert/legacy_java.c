@@ -15,7 +15,10 @@
 #define JAVA_HEAP_RATE		524288	/* the Java agent's heapz sampling interval, bytes */
 #define JAVA_MAX_ADDRS		(CONVERT_MAX_FRAMES + 1)
 #define NSEC_PER_MSEC		1000000
-#define JAVA_STUB		"generated stub/JIT"
+#define JAVA_STUB		"generated stub/JIT"	/* a location pprof names: */
+#define JAVA_STUB_NAME		"STUB"
+#define JAVA_HEAPZ		"--- heapz 1 ---"
+#define JAVA_CONTENTIONZ	"--- contentionz 1 ---"
 
 static bool has_prefix(const char *s, size_t len, const char *prefix)
 {
@@ -107,8 +110,8 @@ static void java__frame(const char *s, size_t len, struct java_frame *f)
 	}
 other:
 	if (memmem(s, len, JAVA_STUB, strlen(JAVA_STUB))) {
-		f->name = "STUB";
-		f->name_len = 4;
+		f->name = JAVA_STUB_NAME;
+		f->name_len = strlen(JAVA_STUB_NAME);
 	}
 }
 
@@ -298,9 +301,9 @@ static int java__text(struct legacy *lg, const char *data, size_t len, size_t *l
 		goto out;
 	}
 	legacy__trim(&l.p, &l.len);
-	if (l.len == 21 && !memcmp(l.p, "--- contentionz 1 ---", 21))
+	if (l.len == strlen(JAVA_CONTENTIONZ) && !memcmp(l.p, JAVA_CONTENTIONZ, l.len))
 		kind = JAVA_CONTENTION;
-	else if (l.len != 15 || memcmp(l.p, "--- heapz 1 ---", 15)) {
+	else if (l.len != strlen(JAVA_HEAPZ) || memcmp(l.p, JAVA_HEAPZ, l.len)) {
 		err = errmsg__set(e, -EBADMSG, "line %zu: expected '--- heapz 1 ---' or "
 				  "'--- contentionz 1 ---', got '%.*s'", l.no, LEGACY_Q(l.p, l.len));
 		goto out;
