@@ -267,7 +267,7 @@ run: deps
 	$(Q)$(BUILD)/bpprof record -d 10 -o $(BUILD)/cpu.pb.gz
 	$(Q)$(GOENV) $(GO) tool pprof -top -nodecount=15 $(BUILD)/cpu.pb.gz
 
-BENCH_BINS := $(BUILD)/bench/ingest
+BENCH_BINS := $(BUILD)/bench/ingest $(BUILD)/bench/push
 # The uprobe floor: empty programs at the points bpprof's heap probes use.
 include tests/bench/bench.mk
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBA)
@@ -279,6 +279,7 @@ bench: deps
 	$(Q)BUILD=$(BUILD) tests/bench/record.sh
 	$(Q)BUILD=$(BUILD) tests/bench/heap.sh
 	$(Q)BUILD=$(BUILD) GOENV="$(GOENV)" tests/bench/convert.sh
+	$(Q)BUILD=$(BUILD) tests/bench/push.sh
 
 # libFuzzer over every reader of untrusted bytes; FUZZ_SECONDS=60 by default.
 # Its own clang build of the library sources: sanitizer and coverage flags

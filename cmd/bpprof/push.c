@@ -68,7 +68,7 @@ static int push_bytes(struct buf *data, bool symbolize, struct errmsg *e)
 		out = BUF_INIT(0);
 	}
 out:
-	pprof_profile__free(p);
+	pprof__free(p);
 	buf__free(&raw);
 	buf__free(&out);
 	return err;

@@ -69,9 +69,9 @@ static int folded__location(struct folded_reader *r, const char *name, size_t le
 	 * is known about (what folded__write prints as [unknown]). */
 	if (len == 0) {
 		if (!r->unknown_loc) {
-			r->unknown_loc = pprof_builder__location(r->b, 0, 0, NULL, 0);
-			if (!r->unknown_loc)
-				return convert__builder_err();
+			err = pprof_builder__location(r->b, 0, 0, NULL, 0, &r->unknown_loc);
+			if (err)
+				return err;
 		}
 		*loc = r->unknown_loc;
 		return 0;
@@ -84,12 +84,11 @@ static int folded__location(struct folded_reader *r, const char *name, size_t le
 		return 0;
 	}
 	name = strmap__key(&r->frames, idx);
-	line.function_id = pprof_builder__function(r->b, name, name, NULL, 0);
-	if (!line.function_id)
-		return convert__builder_err();
-	*loc = pprof_builder__location(r->b, 0, 0, &line, 1);
-	if (!*loc)
-		return convert__builder_err();
+	err = pprof_builder__function(r->b, name, name, NULL, 0, &line.function_id);
+	if (!err)
+		err = pprof_builder__location(r->b, 0, 0, &line, 1, loc);
+	if (err)
+		return err;
 	r->frames.items[idx].val = (int64_t)*loc;
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include "fileio/fileio.h"
 #include "pprof/builder.h"
 #include "pprof/codec.h"
+#include "pprof/builder_test.h"
 
 static const char fixture[] = "testdata/perf/libbpf-tools-profile-folded.txt";
 
@@ -104,7 +105,7 @@ static void test_libbpf_tools_capture(void **state)
 			    "kdamond.0;ret_from_fork_asm;ret_from_fork;kthread;kdamond_fn;"
 			    "damon_pa_check_accesses;damon_pa_batch_lock 1\n");
 	free(out);
-	pprof_profile__free(p);
+	pprof__free(p);
 	buf__free(&b);
 }
 
@@ -142,7 +143,7 @@ static void test_shapes(void **state)
 				 "app;main 2\n"
 				 "app;[unknown];leaf 1\n");
 	free(out);
-	pprof_profile__free(p);
+	pprof__free(p);
 }
 
 static void test_refused(void **state)
@@ -179,7 +180,7 @@ static void test_skipped_lines(void **state)
 	assert_non_null(strstr(capture__end(&c), "COUNT above 0): 4, the first at line 2"));
 	assert_int_equal(p->pb->n_sample, 5);
 	assert_int_equal(total(p->pb, 0), 6);
-	pprof_profile__free(p);
+	pprof__free(p);
 }
 
 /* perf script -F comm,tid,ip,sym with call chains: "COMM TID" looks like a
@@ -203,7 +204,7 @@ static void test_mostly_not_folded(void **state)
 	log__set_level(LOG_ERROR);
 	p = read_ok("a 1\nzzz\n", 8);
 	assert_int_equal(total(p->pb, 0), 1);
-	pprof_profile__free(p);
+	pprof__free(p);
 	log__set_level(LOG_INFO);
 	buf__free(&b);
 }
@@ -224,11 +225,11 @@ static void test_strict(void **state)
 	assert_int_equal(p->pb->n_sample, 1);
 	assert_int_equal(p->pb->n_location, 2);
 	assert_int_equal(total(p->pb, 0), 3);
-	pprof_profile__free(p);
+	pprof__free(p);
 	p = read_ok(";;; 2\n; ; 1\na 1\n", 16);
 	assert_int_equal(p->pb->n_sample, 1);
 	assert_int_equal(p->pb->n_location, 1);
-	pprof_profile__free(p);
+	pprof__free(p);
 	p = (void *)1;
 	assert_int_equal(folded__read_mode("a 1\nb\0c 2\n", 11, true, &p, &e), -EBADMSG);
 	assert_null(p);
@@ -256,7 +257,7 @@ static void test_comments_and_zero_counts(void **state)
 	assert_non_null(strstr(capture__end(&c), "COUNT above 0): 4, the first at line 1"));
 	assert_int_equal(p->pb->n_sample, 2);
 	assert_int_equal(total(p->pb, 0), 3);
-	pprof_profile__free(p);
+	pprof__free(p);
 
 	expect_refused("a;b 0\nc 0\n", 10, "no stacks found: not folded stacks? (lines skipped: "
 		       "2, the first at line 1)");
@@ -285,7 +286,7 @@ static void test_deep_stack(void **state)
 	assert_int_equal(s->n_location_id, CONVERT_MAX_FRAMES);
 	assert_string_equal(function_name(p->pb, s->location_id[0], 0), "f4195");
 	assert_string_equal(function_name(p->pb, s->location_id[CONVERT_MAX_FRAMES - 1], 0), "f100");
-	pprof_profile__free(p);
+	pprof__free(p);
 	buf__free(&text);
 }
 
@@ -314,7 +315,7 @@ static void test_random_bytes(void **state)
 			char *out = write_ok(p, 0);
 
 			free(out);
-			pprof_profile__free(p);
+			pprof__free(p);
 		}
 	}
 	log__set_level(LOG_INFO);
@@ -337,19 +338,19 @@ static struct pprof_profile *inlined_profile(void)
 	struct pprof_profile *p;
 
 	assert_non_null(b);
-	map = pprof_builder__mapping(b, &m);
-	f_main = pprof_builder__function(b, "main", NULL, NULL, 0);
-	f_outer = pprof_builder__function(b, "outer", NULL, NULL, 0);
-	f_inner = pprof_builder__function(b, "inner", NULL, NULL, 0);
-	f_odd = pprof_builder__function(b, "a;b\nc", NULL, NULL, 0);
+	map = builder_test__mapping(b, &m);
+	f_main = builder_test__function(b, "main", NULL, NULL, 0);
+	f_outer = builder_test__function(b, "outer", NULL, NULL, 0);
+	f_inner = builder_test__function(b, "inner", NULL, NULL, 0);
+	f_odd = builder_test__function(b, "a;b\nc", NULL, NULL, 0);
 	lines[0] = (struct pprof_line){ f_main, 3 };
-	l_main = pprof_builder__location(b, map, 0x1100, lines, 1);
+	l_main = builder_test__location(b, map, 0x1100, lines, 1);
 	lines[0] = (struct pprof_line){ f_inner, 20 };	/* inlined into outer */
 	lines[1] = (struct pprof_line){ f_outer, 10 };
-	l_inl = pprof_builder__location(b, map, 0x1200, lines, 2);
-	l_unk = pprof_builder__location(b, map, 0x1300, NULL, 0);
+	l_inl = builder_test__location(b, map, 0x1200, lines, 2);
+	l_unk = builder_test__location(b, map, 0x1300, NULL, 0);
 	lines[0] = (struct pprof_line){ f_odd, 1 };
-	l_odd = pprof_builder__location(b, map, 0x1400, lines, 1);
+	l_odd = builder_test__location(b, map, 0x1400, lines, 1);
 
 	stack[0] = l_unk, stack[1] = l_inl, stack[2] = l_main;
 	assert_int_equal(pprof_builder__add_sample(b, stack, 3, v1, &pid1, 1), 0);
@@ -395,7 +396,7 @@ static void test_write(void **state)
 	p->pb->location[1]->line[0]->function_id = 0;
 	assert_int_equal(folded__write(p, 0, buf_sink, &out, &e), -EINVAL);
 	assert_non_null(strstr(e.text, "location 2: no function 0"));
-	pprof_profile__free(p);
+	pprof__free(p);
 }
 
 struct chunks {
@@ -438,7 +439,7 @@ static void test_write_chunks(void **state)
 	assert_int_equal(folded__write(p, 0, chunk_sink, &c, &e), -EIO);
 	assert_non_null(strstr(e.text, "cannot write folded stacks"));
 	buf__free(&c.all);
-	pprof_profile__free(p);
+	pprof__free(p);
 	buf__free(&text);
 }
 
@@ -463,8 +464,8 @@ static void test_round_trip(void **state)
 	out = write_ok(b, 0);
 	assert_string_equal(out, "app;main;work 4\napp;main;idle 2\napp;[unknown];x 4\n");
 	free(out);
-	pprof_profile__free(a);
-	pprof_profile__free(b);
+	pprof__free(a);
+	pprof__free(b);
 	buf__free(&bytes);
 }
 

@@ -864,15 +864,20 @@ struct legacy_build {
 	uint64_t locs[CONVERT_MAX_FRAMES];
 };
 
-static uint64_t build__loc(struct legacy_build *lb, uint32_t idx)
+/* The builder's location of locs[idx], made at its first use: 0 or the
+ * builder's error. */
+static int build__loc(struct legacy_build *lb, uint32_t idx, uint64_t *id)
 {
 	struct legacy *lg = lb->lg;
 	const struct legacy_loc *l = &lg->locs[idx];
 	struct pprof_line line = { 0, l->line };
 	uint64_t mapping = 0;
+	int err = 0;
 
-	if (lb->loc_ids[idx])
-		return lb->loc_ids[idx];
+	if (lb->loc_ids[idx]) {
+		*id = lb->loc_ids[idx];
+		return 0;
+	}
 	if (l->mapping != LEGACY_NONE) {
 		const struct legacy_map *m = &lg->maps[l->mapping];
 		struct pprof_mapping pm = {
@@ -881,23 +886,21 @@ static uint64_t build__loc(struct legacy_build *lb, uint32_t idx)
 		};
 
 		if (!lb->map_ids[l->mapping])
-			lb->map_ids[l->mapping] = pprof_builder__mapping(lb->b, &pm);
+			err = pprof_builder__mapping(lb->b, &pm, &lb->map_ids[l->mapping]);
 		mapping = lb->map_ids[l->mapping];
-		if (!mapping)
-			return 0;
 	}
-	if (l->func != LEGACY_NONE) {
+	if (!err && l->func != LEGACY_NONE) {
 		const struct legacy_func *f = &lg->funcs[l->func];
 		const char *name = legacy__str(lg, f->name);
 
-		line.function_id = pprof_builder__function(lb->b, name, name,
-							   legacy__str(lg, f->file), 0);
-		if (!line.function_id)
-			return 0;
+		err = pprof_builder__function(lb->b, name, name, legacy__str(lg, f->file), 0,
+					      &line.function_id);
 	}
-	lb->loc_ids[idx] = pprof_builder__location(lb->b, mapping, lg->no_addresses ? 0 : l->addr,
-						   &line, l->func != LEGACY_NONE);
-	return lb->loc_ids[idx];
+	if (!err)
+		err = pprof_builder__location(lb->b, mapping, lg->no_addresses ? 0 : l->addr, &line,
+					      l->func != LEGACY_NONE, &lb->loc_ids[idx]);
+	*id = lb->loc_ids[idx];
+	return err;
 }
 
 static int build__samples(struct legacy_build *lb)
@@ -921,9 +924,9 @@ static int build__samples(struct legacy_build *lb)
 			continue;
 		}
 		for (j = 0; j < s->n; j++) {
-			lb->locs[j] = build__loc(lb, lg->stack[s->first + j]);
-			if (!lb->locs[j])
-				return convert__builder_err();
+			err = build__loc(lb, lg->stack[s->first + j], &lb->locs[j]);
+			if (err)
+				return err;
 		}
 		err = pprof_builder__add_sample(lb->b, lb->locs, s->n, s->v, &bytes, s->has_bytes);
 		if (err)
@@ -954,10 +957,10 @@ static int build__begin(struct legacy_build *lb)
 			.memory_start = m->start, .memory_limit = m->limit, .file_offset = m->offset,
 			.filename = legacy__str(lg, m->file), .build_id = legacy__str(lg, m->build_id),
 		};
+		int err = pprof_builder__mapping(lb->b, &pm, &lb->map_ids[i]);
 
-		lb->map_ids[i] = pprof_builder__mapping(lb->b, &pm);
-		if (!lb->map_ids[i])
-			return convert__builder_err();
+		if (err)
+			return err;
 	}
 	if (lg->period_type != LEGACY_NONE)
 		pprof_builder__set_period(lb->b, legacy__str(lg, lg->period_type),

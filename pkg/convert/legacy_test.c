@@ -125,7 +125,7 @@ static void test_fixtures(void **state)
 		assert_int_equal(pb->period, x->period);
 		assert_int_equal(pb->duration_nanos, x->duration);
 		assert_true(pb->drop_frames > 0);
-		pprof_profile__free(p);
+		pprof__free(p);
 		buf__free(&b);
 	}
 }
@@ -149,7 +149,7 @@ static void test_heap_mappings(void **state)
 	/* each sample says its block size */
 	assert_string_equal(pprof__str(pb, pb->sample[0]->label[0]->key), "bytes");
 	assert_int_equal(pb->sample[0]->label[0]->num, 9216);
-	pprof_profile__free(p);
+	pprof__free(p);
 	buf__free(&b);
 }
 
@@ -385,7 +385,7 @@ static void test_cpu_cut_and_flipped(void **state)
 			if (cut < at || (cut > at && b.data[cut - 1] != '\n'))
 				fail_msg("cut at %zu read", cut);
 			assert_int_equal(pprof__validate(p->pb, 1, &e), 0);
-			pprof_profile__free(p);
+			pprof__free(p);
 		}
 	}
 	reader__refused(legacy_cpu__read, (const char *)b.data, 40 + 8 * 3,
@@ -396,7 +396,7 @@ static void test_cpu_cut_and_flipped(void **state)
 		p = NULL;
 		if (!legacy_cpu__read((const char *)b.data, b.len, &p, &e)) {
 			assert_int_equal(pprof__validate(p->pb, 1, &e), 0);
-			pprof_profile__free(p);
+			pprof__free(p);
 		}
 		b.data[i] ^= 0x5a;
 	}
@@ -432,7 +432,7 @@ static void test_text_cut(void **state)
 				fail_msg("%s cut at %zu: %d", files[f].file, cut, err);
 			if (!err) {
 				assert_int_equal(pprof__validate(p->pb, 1, &e), 0);
-				pprof_profile__free(p);
+				pprof__free(p);
 			}
 		}
 		buf__free(&b);

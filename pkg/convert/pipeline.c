@@ -149,6 +149,6 @@ int convert__run(const struct convert_opts *opts, struct convert_result *r, stru
 	r->sampled = sampled_total(p->pb);
 	err = sink__write(p, r->output, sink_format(to), kind, o->level, o->sample_type, e);
 out:
-	pprof_profile__free(p);
+	pprof__free(p);
 	return err;
 }

@@ -70,7 +70,7 @@ int convert__read(const void *data, size_t len, enum convert_format from,
 	 * something else, or that nothing was profiled: refused, for pprof
 	 * as for the text formats (the README has always said so). */
 	if (!err && !(*out)->pb->n_sample) {
-		pprof_profile__free(*out);
+		pprof__free(*out);
 		*out = NULL;
 		err = errmsg__set(e, -EBADMSG, "a profile without samples: nothing to convert");
 	}

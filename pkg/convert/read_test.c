@@ -37,8 +37,8 @@ static void make_pprof(struct buf *out, size_t n, enum compress_kind kind)
 	size_t i;
 
 	assert_non_null(b);
-	line.function_id = pprof_builder__function(b, "main", "main", NULL, 0);
-	loc = pprof_builder__location(b, 0, 0, &line, 1);
+	assert_int_equal(pprof_builder__function(b, "main", "main", NULL, 0, &line.function_id), 0);
+	assert_int_equal(pprof_builder__location(b, 0, 0, &line, 1, &loc), 0);
 	for (i = 0; i < n; i++)
 		assert_int_equal(pprof_builder__add_sample(b, &loc, 1, &one, NULL, 0), 0);
 	p = pprof_builder__finish(b);
@@ -49,7 +49,7 @@ static void make_pprof(struct buf *out, size_t n, enum compress_kind kind)
 	assert_int_equal(pprof__encode(p, w, &e), 0);
 	assert_int_equal(compress_writer__finish(w), 0);
 	compress_writer__free(w);
-	pprof_profile__free(p);
+	pprof__free(p);
 }
 
 /* A pprof that decodes but holds no sample is refused, as the README
@@ -70,7 +70,7 @@ static void test_no_samples(void **state)
 	make_pprof(&b, 3, COMPRESS_GZIP);
 	assert_int_equal(convert__read(b.data, b.len, FORMAT_PPROF, &p, &got, &e), 0);
 	assert_int_equal(p->pb->sample[0]->value[0], 3);
-	pprof_profile__free(p);
+	pprof__free(p);
 	buf__free(&b);
 }
 
@@ -94,7 +94,7 @@ static void test_formats(void **state)
 	assert_int_equal(convert__read(gz.data, gz.len, FORMAT_AUTO, &p, &got, &e), 0);
 	assert_int_equal(got, FORMAT_HEAP_TEXT);
 	assert_int_equal(p->pb->location[0]->address, 0x1000);
-	pprof_profile__free(p);
+	pprof__free(p);
 	assert_int_equal(convert__read(bad, sizeof(bad) - 1, FORMAT_AUTO, &p, &got, &e), -EBADMSG);
 	assert_string_equal(e.text, "looks like a heap profile ('heap profile:'), but line 2: "
 			    "expected a heap sample 'INUSE: BYTES [ALLOC: BYTES] @ 0xADDRESS...', "

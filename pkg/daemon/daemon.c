@@ -1,7 +1,8 @@
 /* The daemon: record's capture loop cutting windows, and the sinks each
- * window goes to. Windows are encoded once on the capture thread; the
- * sender thread compresses and pushes them, so a slow endpoint never holds
- * up sampling. */
+ * window goes to. The capture thread encodes a window only for its file;
+ * the sender thread takes the profile itself and encodes it for the network
+ * (or the spool), so a slow endpoint never holds up sampling and no window
+ * is decoded again. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -25,25 +26,6 @@ struct daemon {
 };
 
 static const char *const kinds[] = { [CAPTURE_CPU] = "cpu", [CAPTURE_HEAP] = "heap" };
-
-static int to_buf(void *ctx, const void *data, size_t len)
-{
-	return buf__append(ctx, data, len);
-}
-
-static int encode(const struct pprof_profile *p, struct buf *out, struct errmsg *e)
-{
-	struct compress_writer *w = compress_writer__new(COMPRESS_NONE, COMPRESS_LEVEL_DEFAULT, to_buf, out);
-	int err;
-
-	if (!w)
-		return errmsg__set(e, -errno, "out of memory");
-	err = pprof__encode(p, w, e);
-	if (!err)
-		err = compress_writer__finish(w);
-	compress_writer__free(w);
-	return err;
-}
 
 static void format_bytes(char *s, size_t n, uint64_t b)
 {
@@ -74,28 +56,18 @@ static int on_window(void *ctx, struct capture_window *w, struct errmsg *why)
 {
 	struct daemon *d = ctx;
 	const struct daemon_opts *o = d->o;
-	struct buf pb = BUF_INIT(0);
 	struct errmsg e = { "" };
 	char what[160], path[4096] = "";
-	size_t len;
-	void *bytes;
-	int err;
+	int err = 0;
 
 	d->windows++;
 	metrics__add(d->metrics, MC_WINDOWS, 1);
 	metrics__add(d->metrics, w->kind == CAPTURE_CPU ? MC_CPU_SAMPLES : MC_HEAP_SAMPLES, w->samples);
 	metrics__add(d->metrics, w->kind == CAPTURE_CPU ? MC_CPU_LOST : MC_HEAP_LOST, w->lost);
 	metrics__set(d->metrics, MG_LAST_WINDOW, (uint64_t)((w->time_nanos + w->duration_nanos) / 1000000000));
-	err = encode(w->profile, &pb, &e);
-	if (err) {	/* this window is lost, the next may fare better */
-		pr_err("%s window: %s", kinds[w->kind], e.text);
-		metrics__add(d->metrics, MC_WINDOWS_FAILED, 1);
-		buf__free(&pb);
-		return 0;
-	}
-	describe(what, sizeof(what), w, pb.len);
+	describe(what, sizeof(what), w, pprof__encoded_size(w->profile));
 	if (o->out.dir) {
-		err = outdir__write(&o->out, pb.data, pb.len, kinds[w->kind], w->time_nanos, path,
+		err = outdir__write(&o->out, w->profile, kinds[w->kind], w->time_nanos, path,
 				    sizeof(path), &e);
 		metrics__add(d->metrics, err ? MC_WINDOWS_FAILED : MC_WINDOWS_WRITTEN, 1);
 		if (err)
@@ -104,12 +76,13 @@ static int on_window(void *ctx, struct capture_window *w, struct errmsg *why)
 	if (!d->sender) {
 		if (!err)
 			pr_info("%s: written %s", what, path);
-		buf__free(&pb);
 		return 0;
 	}
-	/* The sender takes the bytes; its report logs the window's line. */
-	bytes = buf__take(&pb, &len);
-	if (sender__submit(d->sender, bytes, len, kinds[w->kind], what)) {
+	/* The sender takes the profile (the capture frees it no more); its report
+	 * logs the window's line. */
+	err = sender__submit(d->sender, w->profile, kinds[w->kind], what);
+	w->profile = NULL;
+	if (err) {
 		pr_err("%s: out of memory", what);
 		metrics__add(d->metrics, MC_WINDOWS_DROPPED, 1);
 	}

@@ -10,8 +10,9 @@
 
 #include "base/log.h"
 #include "fileio/fileio.h"
-#include "fileio/out_file.h"
 #include "export/outdir.h"
+#include "export/sink.h"
+#include "pprof/codec.h"
 
 #define STAMP_LEN 20	/* 20261123T101500.000Z */
 
@@ -20,22 +21,10 @@ int outdir__check(const char *dir, struct errmsg *e)
 	return fileio__make_dir(dir, 0755, e);
 }
 
-struct bytes {
-	const void *data;
-	size_t len;
-};
-
-static int fill(void *arg, struct compress_writer *w, struct errmsg *e)
+int outdir__write(const struct outdir_opts *o, const struct pprof_profile *profile,
+		  const char *kind, int64_t time_nanos, char *path, size_t path_len,
+		  struct errmsg *e)
 {
-	const struct bytes *b = arg;
-
-	return compress_writer__write(w, b->data, b->len);
-}
-
-int outdir__write(const struct outdir_opts *o, const void *pprof, size_t len, const char *kind,
-		  int64_t time_nanos, char *path, size_t path_len, struct errmsg *e)
-{
-	struct bytes b = { pprof, len };
 	time_t t = (time_t)(time_nanos / 1000000000);
 	struct timespec now;
 	struct tm tm;
@@ -47,7 +36,7 @@ int outdir__write(const struct outdir_opts *o, const void *pprof, size_t len, co
 	if ((size_t)snprintf(path, path_len, "%s/%s-%s.%03dZ%s", o->dir, kind, stamp,
 			     (int)(time_nanos / 1000000 % 1000), compress__pprof_suffix(o->compress)) >= path_len)
 		return errmsg__set(e, -ENAMETOOLONG, "%s: path too long", o->dir);
-	err = out_file__write_compressed(path, o->compress, o->level, fill, &b, e);
+	err = sink__write(profile, path, SINK_PPROF, o->compress, o->level, NULL, e);
 	if (err)
 		return err;
 	clock_gettime(CLOCK_REALTIME, &now);

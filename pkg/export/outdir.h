@@ -10,6 +10,8 @@
 #include "base/errmsg.h"
 #include "compress/compress.h"
 
+struct pprof_profile;
+
 struct outdir_opts {
 	const char *dir;
 	enum compress_kind compress;
@@ -20,10 +22,11 @@ struct outdir_opts {
 
 /* Create dir if needed and check it takes files: 0 or -errno, e says why. */
 int outdir__check(const char *dir, struct errmsg *e);
-/* Write one window's pprof (plain protobuf bytes) atomically, then prune
- * that kind. The file's path in path. */
-int outdir__write(const struct outdir_opts *o, const void *pprof, size_t len, const char *kind,
-		  int64_t time_nanos, char *path, size_t path_len, struct errmsg *e);
+/* Encode one window's profile into its file atomically, then prune that
+ * kind. The file's path in path. */
+int outdir__write(const struct outdir_opts *o, const struct pprof_profile *profile,
+		  const char *kind, int64_t time_nanos, char *path, size_t path_len,
+		  struct errmsg *e);
 /* Remove kind's files past the newest o->retain or older than
  * o->retain_age (by the time in their names): how many, or -errno. Files
  * not named as this sink names them are never touched. */

@@ -1,6 +1,8 @@
-/* Delivery of pprof profiles over HTTP: Pyroscope's /ingest, its Push API
- * and plain pprof endpoints, through one reused libcurl handle, with the
- * size/time limits Pyroscope enforces applied before anything is sent.
+/* Pyroscope's protocols and limits over an http_client: /ingest (multipart
+ * or raw), push.v1 Push, or a plain pprof endpoint; which __name__ a
+ * profile gets, the label rules, the time window, and the split of a big
+ * profile into requests that each carry a range of its samples (encoded
+ * from that range, the profile untouched).
  *
  * pusher__push returns 0 when the server accepted every part; -EAGAIN when
  * transient failures (network, TLS, timeout, 408, 429, 5xx) outlasted the
@@ -13,46 +15,31 @@
  * as long as the pusher. */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <curl/curl.h>
 
 #include "base/buf.h"
 #include "compress/compress.h"
+#include "export/http.h"
 #include "export/push.h"
 #include "pprof/codec.h"
 #include "proto/push.pb-c.h"
 
 #define PUSH_MAX_INPUT		(256u << 20)	/* a decoded profile we take */
-#define PUSH_MAX_PARTS		64u		/* requests one profile may need */
-#define PUSH_MAX_REPLY		4096u		/* response bytes kept for messages */
-#define PUSH_MAX_SERVER_MSG	200u
 #define PUSH_INGEST_PATH	"/ingest"
 #define PUSH_PUSH_PATH		"/push.v1.PusherService/Push"
 #define NS			1000000000ll
 
-/* Used by one thread at a time (one curl handle). */
+/* Used by one thread at a time (one http_client). */
 struct pusher {
 	struct push_opts o;		/* strings borrowed from the caller */
-	CURL *curl;
-	CURLU *base;			/* endpoint, credentials taken out */
-	char *url;			/* base as text (curl_free) */
-	char *host;			/* host[:port], for messages (malloc) */
-	char *url_user, *url_pass;	/* taken out of the URL (curl_free) */
+	struct http_client *http;
 	char *name;			/* ingest: name=app{k=v,...} */
 	char *label_names[PUSH_MAX_LABELS];	/* '.' made '_' */
-	struct curl_slist *headers;
-	struct buf reply;		/* first bytes of the response body */
-	char errbuf[CURL_ERROR_SIZE];
 };
 
 /* What Pyroscope will call the profile. */
@@ -61,24 +48,17 @@ struct kind {
 	bool memory, alloc;		/* alloc: has alloc_* (per-window) types */
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
+/* The requests one profile goes in: request i holds samples
+ * [first[i], first[i + 1]). */
+struct plan {
+	size_t n;
+	size_t *first;			/* n + 1 bounds: one[] or malloc'd */
+	size_t one[2];
+};
 
 static bool starts_with(const char *s, const char *prefix)
 {
 	return !strncmp(s, prefix, strlen(prefix));
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && !strcmp(s + n - m, suffix);
 }
 
 /* Strict UTF-8: no overlong forms, surrogates or code points past U+10FFFF. */
@@ -172,125 +152,29 @@ const char *push__api_name(enum push_api api)
 	return (unsigned)api < sizeof(api_names) / sizeof(api_names[0]) ? api_names[api] : "?";
 }
 
-/* A URL for messages when curl cannot parse it: everything before the last
- * '@' after the scheme is hidden (may hide too much, never too little). */
-static void redact_url(const char *url, char *out, size_t size)
+/* What pusher__new checks before there is a client. */
+static int pusher__check_opts(const struct push_opts *o, struct errmsg *e)
 {
-	const char *from = strstr(url, "://"), *at = strrchr(url, '@');
-
-	from = from ? from + 3 : url;
-	if (at && at >= from)
-		snprintf(out, size, "%.*s***%s", (int)(from - url), url, at);
-	else
-		snprintf(out, size, "%s", url);
-}
-
-/* Replace every copy of secret in e with ***. */
-static void scrub(struct errmsg *e, const char *secret)
-{
-	char out[ERRMSG_MAX], *hit, *s = e->text;
-	size_t n = secret ? strlen(secret) : 0, len = 0;
-
-	if (!n || !strstr(s, secret))
-		return;
-	while ((hit = strstr(s, secret)) && len < sizeof(out)) {
-		len += (size_t)snprintf(out + len, sizeof(out) - len, "%.*s***", (int)(hit - s), s);
-		s = hit + n;
-	}
-	if (len < sizeof(out))
-		snprintf(out + len, sizeof(out) - len, "%s", s);
-	memcpy(e->text, out, sizeof(out));
-}
-
-static void pusher__scrub(const struct pusher *p, struct errmsg *e)
-{
-	const char *colon = p->o.basic_auth ? strchr(p->o.basic_auth, ':') : NULL;
-	size_t i;
-
-	if (!e)
-		return;
-	scrub(e, p->o.basic_auth);
-	scrub(e, colon ? colon + 1 : NULL);
-	scrub(e, p->o.bearer);
-	scrub(e, p->url_pass);
-	for (i = 0; i < p->o.n_headers; i++)
-		if (!strncasecmp(p->o.headers[i], "authorization:", 14))
-			scrub(e, p->o.headers[i] + 14 + strspn(p->o.headers[i] + 14, " \t"));
-}
-
-static int check_file(const char *what, const char *path, struct errmsg *e)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
-
-	if (fd < 0) {
-		err = -errno;
-		return errmsg__set(e, -EINVAL, "cannot read %s '%s': %s", what, path, strerror(-err));
-	}
-	close(fd);
-	return 0;
-}
-
-static bool has_header(const struct push_opts *o, const char *name)
-{
-	size_t i, n = strlen(name);
-
-	for (i = 0; i < o->n_headers; i++)
-		if (!strncasecmp(o->headers[i], name, n) && o->headers[i][n] == ':')
-			return true;
-	return false;
-}
-
-/* "Name: value": name an HTTP token, no line break anywhere. The value may
- * be a secret, so messages name the header only. */
-static int check_header(const char *h, struct errmsg *e)
-{
-	size_t n = 0;
-
-	while (h[n] && (isalnum((unsigned char)h[n]) || strchr("!#$%&'*+-.^_`|~", h[n])))
-		n++;
-	if (!n || h[n] != ':')
-		return errmsg__set(e, -EINVAL, "bad header '%.*s': expected \"Name: value\"",
-				   (int)strcspn(h, ":\r\n"), h);
-	if (strpbrk(h, "\r\n"))
-		return errmsg__set(e, -EINVAL, "bad header '%.*s': value holds a line break",
-				   (int)n, h);
-	return 0;
-}
-
-static int add_header(struct pusher *p, const char *name, const char *value)
-{
-	struct curl_slist *l;
-	char *h;
-
-	if (asprintf(&h, "%s%s", name, value) < 0)
-		return -ENOMEM;
-	l = curl_slist_append(p->headers, h);
-	free(h);
-	if (!l)
-		return -ENOMEM;
-	p->headers = l;
-	return 0;
-}
-
-static int pusher__check(struct pusher *p, struct errmsg *e)
-{
-	const struct push_opts *o = &p->o;
-	size_t i, j;
-	int err;
-
 	if ((unsigned)o->api > PUSH_API_HTTP)
 		return errmsg__set(e, -EINVAL, "unknown push API %d", (int)o->api);
 	if (o->n_labels > PUSH_MAX_LABELS || o->n_headers > PUSH_MAX_HEADERS)
 		return errmsg__set(e, -EINVAL, "more than %u labels or %u headers",
 				   PUSH_MAX_LABELS, PUSH_MAX_HEADERS);
-	if (!(o->timeout > 0 && o->timeout <= 86400) || !(o->retry_wait >= 0))
-		return errmsg__set(e, -EINVAL, "timeout must be within (0, 1 day], retry wait "
-				   "positive");
+	if ((o->tenant && strpbrk(o->tenant, "\r\n")) || (o->bearer && strpbrk(o->bearer, "\r\n")))
+		return errmsg__set(e, -EINVAL, "tenant or bearer token holds a line break");
+	return 0;
+}
+
+/* The app and labels (once the client can redact what they say). */
+static int pusher__check_labels(struct pusher *p, struct errmsg *e)
+{
+	const struct push_opts *o = &p->o;
+	size_t i, j;
+	int err;
+
 	err = push__check_app(o->app, e);
 	for (i = 0; !err && i < o->n_labels; i++)
 		err = push__check_label(o->labels[i].name, o->labels[i].value, e);
-	for (i = 0; !err && i < o->n_headers; i++)
-		err = check_header(o->headers[i], e);
 	if (err)
 		return err;
 	/* Pyroscope turns '.' into '_': two names that meet there are one label. */
@@ -309,152 +193,45 @@ static int pusher__check(struct pusher *p, struct errmsg *e)
 						   "label once '.' is '_'", o->labels[j].name,
 						   o->labels[i].name);
 	}
-	if (o->basic_auth && o->bearer)
-		return errmsg__set(e, -EINVAL, "basic auth and a bearer token: choose one");
-	if (o->basic_auth && !strchr(o->basic_auth, ':'))
-		return errmsg__set(e, -EINVAL, "basic auth is \"user:password\"");
-	if ((o->basic_auth || o->bearer) && has_header(o, "Authorization"))
-		return errmsg__set(e, -EINVAL, "an Authorization header beside basic auth or a "
-				   "bearer token: choose one");
-	if ((o->tenant && strpbrk(o->tenant, "\r\n")) || (o->bearer && strpbrk(o->bearer, "\r\n")))
-		return errmsg__set(e, -EINVAL, "tenant or bearer token holds a line break");
-	if (o->ca_file && (err = check_file("CA file", o->ca_file, e)))
-		return err;
-	if (o->cert && (err = check_file("client certificate", o->cert, e)))
-		return err;
-	return o->key ? check_file("client key", o->key, e) : 0;
+	return 0;
 }
 
-/* Parse with curl's own URL parser (what it will connect to), take the
- * credentials out, and append the API's path. */
-static int pusher__parse_url(struct pusher *p, struct errmsg *e)
-{
-	const char *suffix = p->o.api == PUSH_API_INGEST ? PUSH_INGEST_PATH :
-			     p->o.api == PUSH_API_PUSH ? PUSH_PUSH_PATH : NULL;
-	char shown[200], *scheme = NULL, *host = NULL, *path = NULL, *port = NULL, *full = NULL;
-	CURLUcode rc;
-	int err = -EINVAL;
-
-	if (!p->o.url || !*p->o.url)
-		return errmsg__set(e, -EINVAL, "no URL to push to");
-	redact_url(p->o.url, shown, sizeof(shown));
-	p->base = curl_url();
-	if (!p->base)
-		return errmsg__set(e, -ENOMEM, "out of memory");
-	rc = curl_url_set(p->base, CURLUPART_URL, p->o.url, 0);
-	if (rc)
-		return errmsg__set(e, -EINVAL, "bad URL '%s': %s", shown, curl_url_strerror(rc));
-	curl_url_get(p->base, CURLUPART_SCHEME, &scheme, 0);
-	if (!scheme || (strcasecmp(scheme, "http") && strcasecmp(scheme, "https"))) {
-		errmsg__set(e, -EINVAL, "bad URL '%s': the scheme must be http or https", shown);
-		goto out;
-	}
-	if (curl_url_get(p->base, CURLUPART_HOST, &host, 0) || !host || !*host) {
-		errmsg__set(e, -EINVAL, "bad URL '%s': no host", shown);
-		goto out;
-	}
-	curl_url_get(p->base, CURLUPART_PORT, &port, 0);
-	if (asprintf(&p->host, "%s%s%s", host, port ? ":" : "", port ? port : "") < 0) {
-		p->host = NULL;
-		goto nomem;
-	}
-	curl_url_get(p->base, CURLUPART_USER, &p->url_user, CURLU_URLDECODE);
-	curl_url_get(p->base, CURLUPART_PASSWORD, &p->url_pass, CURLU_URLDECODE);
-	curl_url_set(p->base, CURLUPART_USER, NULL, 0);
-	curl_url_set(p->base, CURLUPART_PASSWORD, NULL, 0);
-	curl_url_set(p->base, CURLUPART_FRAGMENT, NULL, 0);
-	if (suffix && !curl_url_get(p->base, CURLUPART_PATH, &path, 0) && !ends_with(path, suffix)) {
-		size_t n = strlen(path);
-
-		while (n && path[n - 1] == '/')
-			n--;
-		if (asprintf(&full, "%.*s%s", (int)n, path, suffix) < 0)
-			goto nomem;
-		if (curl_url_set(p->base, CURLUPART_PATH, full, 0))
-			goto nomem;
-	}
-	if (curl_url_get(p->base, CURLUPART_URL, &p->url, 0))
-		goto nomem;
-	err = 0;
-	goto out;
-nomem:
-	err = errmsg__set(e, -ENOMEM, "out of memory");
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(path);
-	curl_free(port);
-	free(full);
-	return err;
-}
-
-static size_t on_reply(char *data, size_t size, size_t n, void *ctx)
-{
-	struct buf *b = ctx;
-	size_t len = size * n, room = b->limit - b->len;
-
-	buf__append(b, data, len < room ? len : room);
-	return len;
-}
-
-static int pusher__setup_curl(struct pusher *p, struct errmsg *e)
+/* The client: the API's path and headers, the user's headers, auth, TLS. */
+static int pusher__connect(struct pusher *p, struct errmsg *e)
 {
 	const struct push_opts *o = &p->o;
 	bool multipart = o->api == PUSH_API_INGEST && !o->ingest_raw;
-	CURL *c;
+	struct http_opts h = {
+		.url = o->url,
+		.path = o->api == PUSH_API_INGEST ? PUSH_INGEST_PATH :
+			o->api == PUSH_API_PUSH ? PUSH_PUSH_PATH : NULL,
+		.basic_auth = o->basic_auth,
+		.bearer = o->bearer,
+		/* multipart: curl's own Content-Type carries the boundary */
+		.content_type = multipart ? NULL : o->api == PUSH_API_PUSH ? "application/proto" :
+				o->content_type ? o->content_type : "application/octet-stream",
+		.ca_file = o->ca_file,
+		.cert = o->cert,
+		.key = o->key,
+		.insecure = o->insecure,
+		.timeout = o->timeout,
+		.retry_wait = o->retry_wait,
+	};
+	char *tenant = NULL;
 	size_t i;
-	int err = 0;
 
-	c = p->curl = curl_easy_init();
-	if (!c)
-		return errmsg__set(e, -ENOMEM, "cannot start libcurl");
-	if (o->tenant)
-		err = add_header(p, "X-Scope-OrgID: ", o->tenant);
-	if (!err && o->bearer)
-		err = add_header(p, "Authorization: Bearer ", o->bearer);
-	for (i = 0; !err && i < o->n_headers; i++)
-		err = add_header(p, "", o->headers[i]);
-	/* multipart: curl's own Content-Type carries the boundary */
-	if (!err && !multipart && !has_header(o, "Content-Type"))
-		err = add_header(p, "Content-Type: ", o->api == PUSH_API_PUSH ? "application/proto" :
-				 o->content_type ? o->content_type : "application/octet-stream");
-	if (!err && o->api == PUSH_API_PUSH)
-		err = add_header(p, "Connect-Protocol-Version: 1", "");
-	/* no 100-continue round trip before big bodies */
-	if (!err)
-		err = add_header(p, "Expect:", "");
-	if (err)
-		return errmsg__set(e, err, "out of memory");
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, p->errbuf);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(o->timeout * 1000 + 0.5));
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "bpprof");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, p->headers);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_reply);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &p->reply);
-	curl_easy_setopt(c, CURLOPT_POST, 1L);
-	if (o->insecure) {
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	if (o->tenant) {
+		if (asprintf(&tenant, "X-Scope-OrgID: %s", o->tenant) < 0)
+			return errmsg__set(e, -ENOMEM, "out of memory");
+		h.headers[h.n_headers++] = tenant;
 	}
-	if (o->ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
-	if (o->cert)
-		curl_easy_setopt(c, CURLOPT_SSLCERT, o->cert);
-	if (o->key)
-		curl_easy_setopt(c, CURLOPT_SSLKEY, o->key);
-	if (o->basic_auth || p->url_user) {
-		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		if (o->basic_auth) {
-			curl_easy_setopt(c, CURLOPT_USERPWD, o->basic_auth);
-		} else {
-			curl_easy_setopt(c, CURLOPT_USERNAME, p->url_user);
-			curl_easy_setopt(c, CURLOPT_PASSWORD, p->url_pass ? p->url_pass : "");
-		}
-	}
-	return 0;
+	for (i = 0; i < o->n_headers; i++)
+		h.headers[h.n_headers++] = o->headers[i];
+	if (o->api == PUSH_API_PUSH)
+		h.headers[h.n_headers++] = "Connect-Protocol-Version: 1";
+	p->http = http_client__new(&h, e);
+	free(tenant);
+	return p->http ? 0 : -errno;
 }
 
 struct pusher *pusher__new(const struct push_opts *o, struct errmsg *e)
@@ -464,11 +241,6 @@ struct pusher *pusher__new(const struct push_opts *o, struct errmsg *e)
 	size_t i;
 	int err;
 
-	if (pthread_once(&curl_once, curl_init) || curl_init_rc) {
-		errmsg__set(e, -ENOMEM, "cannot initialise libcurl");
-		errno = ENOMEM;
-		return NULL;
-	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		errmsg__set(e, -ENOMEM, "out of memory");
@@ -479,12 +251,11 @@ struct pusher *pusher__new(const struct push_opts *o, struct errmsg *e)
 	p->o.app = o->app ? o->app : "bpprof";
 	p->o.timeout = o->timeout ? o->timeout : PUSH_DEFAULT_TIMEOUT;
 	p->o.retry_wait = o->retry_wait ? o->retry_wait : PUSH_DEFAULT_RETRY_WAIT;
-	p->reply = BUF_INIT(PUSH_MAX_REPLY);
-	err = pusher__check(p, e);
+	err = pusher__check_opts(&p->o, e);
 	if (!err)
-		err = pusher__parse_url(p, e);
+		err = pusher__connect(p, e);
 	if (!err)
-		err = pusher__setup_curl(p, e);
+		err = pusher__check_labels(p, e);
 	if (!err && p->o.api == PUSH_API_INGEST) {
 		err = buf__appendf(&name, "name=%s{", p->o.app);
 		for (i = 0; !err && i < p->o.n_labels; i++)
@@ -497,7 +268,7 @@ struct pusher *pusher__new(const struct push_opts *o, struct errmsg *e)
 			errmsg__set(e, err, "out of memory");
 	}
 	if (err) {
-		pusher__scrub(p, e);
+		http_client__redact(p->http, e);
 		pusher__free(p);
 		errno = -err;
 		return NULL;
@@ -511,23 +282,16 @@ void pusher__free(struct pusher *p)
 
 	if (!p)
 		return;
-	curl_easy_cleanup(p->curl);
-	curl_slist_free_all(p->headers);
-	curl_url_cleanup(p->base);
-	curl_free(p->url);
-	free(p->host);
-	curl_free(p->url_user);
-	curl_free(p->url_pass);
+	http_client__free(p->http);
 	for (i = 0; i < PUSH_MAX_LABELS; i++)
 		free(p->label_names[i]);
 	free(p->name);
-	buf__free(&p->reply);
 	free(p);
 }
 
 const char *pusher__url(const struct pusher *p)
 {
-	return p->url;
+	return http_client__url(p->http);
 }
 
 /* Pyroscope's __name__ for these sample types. */
@@ -587,9 +351,9 @@ static int buf_sink(void *ctx, const void *data, size_t len)
 	return buf__append(ctx, data, len);
 }
 
-/* gzip the profile (prof) or bytes (data, len) into out. */
-static int gzip_into(struct buf *out, const struct pprof_profile *prof, const void *data,
-		     size_t len, struct errmsg *e)
+/* Samples [first, first + n) of prof with all its tables, gzip, into out. */
+static int gzip_samples(const struct pprof_profile *prof, size_t first, size_t n,
+			struct buf *out, const char *what, struct errmsg *e)
 {
 	struct compress_writer *w = compress_writer__new(COMPRESS_GZIP, COMPRESS_LEVEL_DEFAULT,
 							 buf_sink, out);
@@ -597,71 +361,111 @@ static int gzip_into(struct buf *out, const struct pprof_profile *prof, const vo
 
 	if (!w)
 		return errmsg__set(e, -ENOMEM, "out of memory");
-	err = prof ? pprof__encode(prof, w, e) : compress_writer__write(w, data, len);
-	if (!err)
-		err = compress_writer__finish(w);
+	err = pprof__encode_samples(prof, first, n, w, e);
+	if (!err && (err = compress_writer__finish(w)))
+		errmsg__set(e, err, "%s: gzip: %s", what, strerror(-err));
 	compress_writer__free(w);
-	if (err && !prof)
-		errmsg__set(e, err, "gzip: %s", strerror(-err));
 	return err;
 }
 
-/* Does every one of k slices of the samples fit Pyroscope's size limit? */
-static bool slices_fit(pprof_pb *pb, size_t k)
+static size_t varint_size(size_t v)
 {
-	pprof_sample_pb **all = pb->sample;
-	size_t n = pb->n_sample, i, size = 0;
+	size_t n = 1;
 
-	for (i = 0; i < k && size <= PUSH_MAX_PROFILE_BYTES; i++) {
-		pb->sample = all + i * n / k;
-		pb->n_sample = (i + 1) * n / k - i * n / k;
-		size = protobuf_c_message_get_packed_size(&pb->base);
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
 	}
-	pb->sample = all;
-	pb->n_sample = n;
-	return size <= PUSH_MAX_PROFILE_BYTES;
+	return n;
 }
 
-/* The gzip bodies for one profile: as it is, or split by samples into
- * slices that each carry all the tables and fit Pyroscope's limits. */
-static int make_parts(const struct pusher *p, struct pprof_profile *prof, const void *in,
-		      size_t in_len, const struct buf *plain, struct buf *parts, size_t *n_parts,
+/* The last sample (exclusive) of the request starting at sample start:
+ * as many as the limits let in (sum: bytes each prefix of samples adds). */
+static size_t fill_request(const size_t *sum, size_t n, size_t start, size_t room)
+{
+	size_t lo = start, hi = n - start > PUSH_MAX_SAMPLES ? start + PUSH_MAX_SAMPLES : n;
+
+	while (lo < hi) {	/* the largest end with sum[end] - sum[start] <= room */
+		size_t mid = lo + (hi - lo + 1) / 2;
+
+		if (sum[mid] - sum[start] <= room)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+/* How many requests prof needs, and which samples go in each: one unless
+ * Pyroscope's limits say otherwise, else the fewest that fit, split evenly
+ * by samples when that fits and otherwise each filled in turn. Every
+ * request repeats the tables, so a profile whose tables and one sample are
+ * over the byte limit cannot go. */
+static int plan_parts(const struct pusher *p, const pprof_pb *pb, struct plan *plan,
 		      const char *what, struct errmsg *e)
 {
-	pprof_pb *pb = prof->pb;
-	pprof_sample_pb **all = pb->sample;
-	size_t n = pb->n_sample, k = 1, i;
+	size_t n = pb->n_sample, base, room, k, i, start, *sum = NULL;
+	pprof_pb bare;
+	bool even = true;
 	int err = 0;
 
-	if (p->o.api != PUSH_API_HTTP) {
-		k = (n + PUSH_MAX_SAMPLES - 1) / PUSH_MAX_SAMPLES;
-		i = (plain->len + PUSH_MAX_PROFILE_BYTES - 1) / PUSH_MAX_PROFILE_BYTES;
-		k = k > i ? k : i;
-		k = k < n ? k : n;
-		k = k ? k : 1;
-		while (!slices_fit(pb, k)) {
-			if (k >= n || k >= PUSH_MAX_PARTS)
-				return errmsg__set(e, -EINVAL, "%s: does not fit Pyroscope's %u MiB "
-						   "limit even split into %zu requests", what,
-						   PUSH_MAX_PROFILE_BYTES >> 20, k);
-			k = 2 * k < n ? 2 * k : n;
+	*plan = (struct plan){ .n = 1, .one = { 0, n } };
+	plan->first = plan->one;
+	if (p->o.api == PUSH_API_HTTP || (n <= PUSH_MAX_SAMPLES &&
+	    protobuf_c_message_get_packed_size(&pb->base) <= PUSH_MAX_PROFILE_BYTES))
+		return 0;
+	/* a copy without samples: what every request carries */
+	bare = *pb;
+	bare.sample = NULL;
+	bare.n_sample = 0;
+	base = protobuf_c_message_get_packed_size(&bare.base);
+	if (base >= PUSH_MAX_PROFILE_BYTES)
+		return errmsg__set(e, -EINVAL, "%s: does not fit Pyroscope's %u MiB limit: its "
+				   "tables alone are %zu bytes", what, PUSH_MAX_PROFILE_BYTES >> 20,
+				   base);
+	room = PUSH_MAX_PROFILE_BYTES - base;
+	sum = malloc((n + 1) * sizeof(*sum));
+	if (!sum)
+		return errmsg__set(e, -ENOMEM, "out of memory");
+	sum[0] = 0;
+	for (i = 0; i < n; i++) {
+		size_t len = protobuf_c_message_get_packed_size(&pb->sample[i]->base);
+
+		sum[i + 1] = sum[i] + 1 + varint_size(len) + len;	/* tag, length, sample */
+	}
+	for (k = 0, start = 0; start < n; k++) {
+		size_t end = fill_request(sum, n, start, room);
+
+		if (end == start) {
+			err = errmsg__set(e, -EINVAL, "%s: does not fit Pyroscope's %u MiB limit even "
+					  "split into %zu requests", what,
+					  PUSH_MAX_PROFILE_BYTES >> 20, n);
+			goto out;
 		}
+		start = end;
 	}
-	*n_parts = k;
-	for (i = 0; i < k; i++)
-		parts[i] = BUF_INIT(0);
-	if (k == 1 && compress__detect(in, in_len) == COMPRESS_GZIP)
-		return buf__append(&parts[0], in, in_len) ? errmsg__set(e, -ENOMEM, "out of memory") : 0;
-	if (k == 1)
-		return gzip_into(&parts[0], NULL, plain->data, plain->len, e);
-	for (i = 0; !err && i < k; i++) {
-		pb->sample = all + i * n / k;
-		pb->n_sample = (i + 1) * n / k - i * n / k;
-		err = gzip_into(&parts[i], prof, NULL, 0, e);
+	plan->first = malloc((k + 1) * sizeof(*plan->first));
+	if (!plan->first) {
+		plan->first = plan->one;
+		err = errmsg__set(e, -ENOMEM, "out of memory");
+		goto out;
 	}
-	pb->sample = all;
-	pb->n_sample = n;
+	plan->n = k;
+	for (i = 0; i <= k; i++)
+		plan->first[i] = i * n / k;
+	for (i = 0; i < k && even; i++)
+		even = sum[plan->first[i + 1]] - sum[plan->first[i]] <= room;
+	for (i = 0; !even && i < k; i++)	/* greedy: each as full as it may be */
+		plan->first[i + 1] = fill_request(sum, n, plan->first[i], room);
+out:
+	free(sum);
 	return err;
+}
+
+static void plan__free(struct plan *plan)
+{
+	if (plan->first != plan->one)
+		free(plan->first);
 }
 
 static int uuid4(char out[37])
@@ -692,8 +496,8 @@ static void add_pair(Push__V1__LabelPair *pairs, Push__V1__LabelPair **lp, size_
 }
 
 /* The Push API's body: one series, one sample. */
-static int push_request(const struct pusher *p, const struct kind *k, const struct buf *gz,
-			struct buf *out)
+static int push_request(const struct pusher *p, const struct kind *k, const void *gz,
+			size_t gz_len, struct buf *out)
 {
 	Push__V1__LabelPair pairs[PUSH_MAX_LABELS + 3], *lp[PUSH_MAX_LABELS + 3];
 	Push__V1__RawSample sample = PUSH__V1__RAW_SAMPLE__INIT, *sp = &sample;
@@ -712,8 +516,8 @@ static int push_request(const struct pusher *p, const struct kind *k, const stru
 	err = uuid4(id);
 	if (err)
 		return err;
-	sample.raw_profile.data = gz->data;
-	sample.raw_profile.len = gz->len;
+	sample.raw_profile.data = (uint8_t *)gz;
+	sample.raw_profile.len = gz_len;
 	sample.id = id;
 	series.labels = lp;
 	series.n_labels = n;
@@ -727,142 +531,6 @@ static int push_request(const struct pusher *p, const struct kind *k, const stru
 	return err;
 }
 
-/* The printable ASCII of s, at most PUSH_MAX_SERVER_MSG bytes: a JSON
- * string's content (s just past the quote) or a line. */
-static void printable(const char *s, bool json, char *out)
-{
-	size_t o = 0;
-
-	for (; *s && o < PUSH_MAX_SERVER_MSG; s++) {
-		if (json && *s == '"')
-			break;
-		if (!json && (*s == '\n' || *s == '\r'))
-			break;
-		if (json && *s == '\\' && s[1]) {
-			s++;
-			out[o++] = strchr("nrt", *s) ? ' ' : *s == 'u' ? '?' : *s;
-			if (*s == 'u')
-				s += strnlen(s + 1, 4);
-		} else if (*s >= 0x20 && *s < 0x7f) {
-			out[o++] = *s;
-		}
-	}
-	while (o && out[o - 1] == ' ')
-		o--;
-	out[o] = 0;
-}
-
-/* The reply's "message" (Connect and Pyroscope errors are JSON), else its
- * first line. */
-static void server_message(const struct buf *b, char *out)
-{
-	static const char ws[] = " \t\r\n";
-	char *z = b->len ? strndup((const char *)b->data, b->len) : NULL, *m;
-
-	*out = 0;
-	if (!z)
-		return;
-	m = strstr(z, "\"message\"");
-	if (m) {
-		m += 9;
-		m += strspn(m, ws);
-		m = *m == ':' ? m + 1 + strspn(m + 1, ws) : NULL;
-	}
-	if (m && *m == '"')
-		printable(m + 1, true, out);
-	else
-		printable(z + strspn(z, ws), false, out);
-	free(z);
-}
-
-static bool tls_error(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_SSL_CONNECT_ERROR: case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CERTPROBLEM: case CURLE_SSL_CIPHER: case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ENGINE_NOTFOUND: case CURLE_SSL_ENGINE_SETFAILED:
-	case CURLE_SSL_ENGINE_INITFAILED: case CURLE_SSL_CRL_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR: case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_INVALIDCERTSTATUS: case CURLE_SSL_SHUTDOWN_FAILED:
-	case CURLE_SSL_CLIENTCERT: case CURLE_USE_SSL_FAILED:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* One request: 0 accepted, -EAGAIN worth another try, -EPROTO refused. */
-static int pusher__attempt(struct pusher *p, const char *what, struct push_result *r,
-			   struct errmsg *e)
-{
-	curl_off_t us = 0, up = 0;
-	char msg[PUSH_MAX_SERVER_MSG + 1], *loc = NULL, shown[200];
-	long status = 0, os_err = 0;
-	CURLcode rc;
-
-	p->reply.len = 0;
-	p->errbuf[0] = 0;
-	rc = curl_easy_perform(p->curl);
-	r->attempts++;
-	curl_easy_getinfo(p->curl, CURLINFO_TOTAL_TIME_T, &us);
-	curl_easy_getinfo(p->curl, CURLINFO_SIZE_UPLOAD_T, &up);
-	curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &status);
-	r->seconds = (double)us / 1e6;
-	r->bytes = (uint64_t)up;
-	r->status = status;
-	r->transient = true;
-	if (rc == CURLE_COULDNT_RESOLVE_HOST)
-		return errmsg__set(e, -EAGAIN, "cannot resolve %s", p->host);
-	if (rc == CURLE_OPERATION_TIMEDOUT)
-		return errmsg__set(e, -EAGAIN, "%s: timed out after %g s", p->host, p->o.timeout);
-	if (tls_error(rc))
-		return errmsg__set(e, -EAGAIN, "TLS with %s: %s", p->host,
-				   *p->errbuf ? p->errbuf : curl_easy_strerror(rc));
-	if (rc == CURLE_COULDNT_CONNECT) {
-		curl_easy_getinfo(p->curl, CURLINFO_OS_ERRNO, &os_err);
-		return errmsg__set(e, -EAGAIN, "cannot reach %s: %s", p->host,
-				   os_err ? strerror((int)os_err) : curl_easy_strerror(rc));
-	}
-	if (rc)
-		return errmsg__set(e, -EAGAIN, "cannot reach %s: %s", p->host,
-				   *p->errbuf ? p->errbuf : curl_easy_strerror(rc));
-	if (status >= 200 && status < 300) {
-		r->transient = false;
-		return 0;
-	}
-	server_message(&p->reply, msg);
-	if (status == 408 || status == 429 || status >= 500)
-		return errmsg__set(e, -EAGAIN, "%s answered HTTP %ld%s%s", p->host, status,
-				   *msg ? ": " : "", msg);
-	r->transient = false;
-	if (status >= 300 && status < 400) {
-		curl_easy_getinfo(p->curl, CURLINFO_REDIRECT_URL, &loc);
-		redact_url(loc ? loc : "?", shown, sizeof(shown));
-		return errmsg__set(e, -EPROTO, "%s refused %s: HTTP %ld redirect to %s, not "
-				   "followed (push to that URL)", p->host, what, status, shown);
-	}
-	return errmsg__set(e, -EPROTO, "%s refused %s: HTTP %ld%s%s", p->host, what, status,
-			   *msg ? ": " : "", msg);
-}
-
-/* retry_wait × 2^n, jittered into [d/2, d]; the server's Retry-After wins. */
-static double pusher__backoff(struct pusher *p, unsigned n, long status)
-{
-	curl_off_t after = 0;
-	uint32_t rnd = 0;
-	double d = p->o.retry_wait;
-
-	if ((status == 429 || status == 503) &&
-	    !curl_easy_getinfo(p->curl, CURLINFO_RETRY_AFTER, &after) && after > 0)
-		return (double)after < PUSH_MAX_BACKOFF ? (double)after : PUSH_MAX_BACKOFF;
-	while (n-- && d < PUSH_MAX_BACKOFF)
-		d *= 2;
-	d = d < PUSH_MAX_BACKOFF ? d : PUSH_MAX_BACKOFF;
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-		rnd = (uint32_t)rand();
-	return d / 2 + d / 2 * ((double)rnd / 4294967296.0);
-}
-
 static bool pusher__wait(struct pusher *p, double seconds)
 {
 	struct timespec ts = { (time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9) };
@@ -874,86 +542,76 @@ static bool pusher__wait(struct pusher *p, double seconds)
 	return false;
 }
 
-/* The request's URL: ingest adds name, from/until, spyName (and format). */
-static char *request_url(const struct pusher *p, const pprof_pb *pb)
+/* Send one request's profile (gzip) with retries. */
+static int pusher__send(struct pusher *p, const struct kind *k, const pprof_pb *pb,
+			const void *gz, size_t gz_len, const char *what, unsigned retries,
+			struct push_result *r, struct errmsg *e)
 {
 	/* no time_nanos: the server stamps it now */
 	int64_t start = pb->time_nanos ? pb->time_nanos : (int64_t)time(NULL) * NS;
 	int64_t from = start / NS, until = (start + pb->duration_nanos + NS - 1) / NS;
-	CURLU *u = curl_url_dup(p->base);
-	char q[96], *url = NULL;
-
-	snprintf(q, sizeof(q), "from=%lld&until=%lld&spyName=bpprof%s", (long long)from,
-		 (long long)(until > from ? until : from + 1), p->o.ingest_raw ? "&format=pprof" : "");
-	if (u && (p->o.api != PUSH_API_INGEST ||
-		  (!curl_url_set(u, CURLUPART_QUERY, p->name, CURLU_APPENDQUERY | CURLU_URLENCODE) &&
-		   !curl_url_set(u, CURLUPART_QUERY, q, CURLU_APPENDQUERY))))
-		curl_url_get(u, CURLUPART_URL, &url, 0);
-	curl_url_cleanup(u);
-	return url;
-}
-
-static int add_part(curl_mime *m, const char *name, const char *file, const char *type,
-		    const struct buf *b)
-{
-	curl_mimepart *part = curl_mime_addpart(m);
-
-	return !part || curl_mime_name(part, name) || curl_mime_filename(part, file) ||
-	       curl_mime_type(part, type) ||
-	       curl_mime_data(part, (const char *)b->data, b->len) ? -ENOMEM : 0;
-}
-
-/* Send one part with retries. */
-static int pusher__send(struct pusher *p, const struct kind *k, const pprof_pb *pb,
-			const struct buf *gz, const char *what, unsigned retries,
-			struct push_result *r, struct errmsg *e)
-{
 	struct buf body = BUF_INIT(0), config = BUF_INIT(0);
-	char *url = request_url(p, pb);
-	curl_mime *mime = NULL;
+	struct http_request rq = { .what = what, .body = gz, .len = gz_len };
+	char from_q[32], until_q[32];
+	const char *query[5];
+	struct http_part parts[2];
+	struct http_result hr;
 	unsigned n;
-	int err = -ENOMEM;
+	int err = 0;
 
-	if (!url)
-		goto out;
-	curl_easy_setopt(p->curl, CURLOPT_URL, url);
+	if (p->o.api == PUSH_API_INGEST) {
+		snprintf(from_q, sizeof(from_q), "from=%lld", (long long)from);
+		snprintf(until_q, sizeof(until_q), "until=%lld",
+			 (long long)(until > from ? until : from + 1));
+		query[rq.n_query++] = p->name;
+		query[rq.n_query++] = from_q;
+		query[rq.n_query++] = until_q;
+		query[rq.n_query++] = "spyName=bpprof";
+		if (p->o.ingest_raw)
+			query[rq.n_query++] = "format=pprof";
+		rq.query = query;
+	}
 	if (p->o.api == PUSH_API_INGEST && !p->o.ingest_raw) {
 		/* a part without filename= is silently ignored by Pyroscope */
-		mime = curl_mime_init(p->curl);
-		if (!mime || add_part(mime, "profile", "profile.pprof", "application/octet-stream", gz))
-			goto out;
-		if (k->memory && (type_config(pb, &config) ||
-				  add_part(mime, "sample_type_config", "sample_type_config.json",
-					   "application/json", &config)))
-			goto out;
-		curl_easy_setopt(p->curl, CURLOPT_MIMEPOST, mime);
-	} else {
-		if (p->o.api == PUSH_API_PUSH && push_request(p, k, gz, &body))
-			goto out;
-		if (p->o.api != PUSH_API_PUSH)
-			body = *gz;
-		curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
-		curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, body.data);
+		parts[rq.n_parts++] = (struct http_part){ "profile", "profile.pprof",
+							  "application/octet-stream", gz, gz_len };
+		if (k->memory) {
+			err = type_config(pb, &config);
+			parts[rq.n_parts++] = (struct http_part){ "sample_type_config",
+								  "sample_type_config.json",
+								  "application/json", config.data,
+								  config.len };
+		}
+		rq.parts = parts;
+	} else if (p->o.api == PUSH_API_PUSH) {
+		err = push_request(p, k, gz, gz_len, &body);
+		rq.body = body.data;
+		rq.len = body.len;
+	}
+	if (err) {
+		err = errmsg__set(e, err == -EIO ? err : -ENOMEM, "%s", err == -EIO ?
+				  "no random bytes for the request's id" : "out of memory building the request");
+		goto out;
 	}
 	for (n = 0;; n++) {
-		err = pusher__attempt(p, what, r, e);
+		err = http_client__post(p->http, &rq, &hr, e);
+		if (err == -ENOMEM)	/* nothing was sent */
+			break;
+		r->attempts++;
+		r->status = hr.status;
+		r->transient = hr.transient;
+		r->bytes = hr.bytes;
+		r->seconds = hr.seconds;
 		if (err != -EAGAIN || n >= retries)
 			break;
-		if (pusher__wait(p, pusher__backoff(p, n, r->status))) {
+		if (pusher__wait(p, http_client__backoff(p->http, n, &hr))) {
 			err = -ECANCELED;
 			break;
 		}
 	}
-	curl_easy_setopt(p->curl, CURLOPT_MIMEPOST, NULL);
-	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, NULL);
 out:
-	if (err == -ENOMEM)
-		errmsg__set(e, err, "out of memory building the request");
-	if (p->o.api == PUSH_API_PUSH)
-		buf__free(&body);
+	buf__free(&body);
 	buf__free(&config);
-	curl_mime_free(mime);
-	curl_free(url);
 	return err;
 }
 
@@ -983,14 +641,74 @@ static int check_limits(const pprof_pb *pb, const char *what, struct errmsg *e)
 	return 0;
 }
 
+/* Send prof in as many requests as it needs; gz, when not NULL, is prof
+ * already encoded (gzip), sent as it is if one request will do. */
+static int pusher__deliver(struct pusher *p, const struct pprof_profile *prof, const void *gz,
+			   size_t gz_len, const char *what, unsigned retries,
+			   struct push_result *r, struct errmsg *e)
+{
+	struct buf part = BUF_INIT(0);
+	struct plan plan = { 0 };
+	struct kind k;
+	size_t i;
+	int err;
+
+	plan.first = plan.one;
+	profile_kind(prof->pb, &k);
+	if (p->o.api != PUSH_API_HTTP && (err = check_limits(prof->pb, what, e)))
+		goto out;
+	err = plan_parts(p, prof->pb, &plan, what, e);
+	if (err)
+		goto out;
+	r->parts = (unsigned)plan.n;
+	/* one request encoded at a time: a split profile is never held whole
+	 * in gzip */
+	for (i = 0; !err && i < plan.n; i++) {
+		uint64_t sent = r->bytes;
+
+		part.len = 0;
+		if (!gz || plan.n > 1)
+			err = gzip_samples(prof, plan.first[i], plan.first[i + 1] - plan.first[i],
+					   &part, what, e);
+		if (!err)
+			err = pusher__send(p, &k, prof->pb, gz && plan.n == 1 ? gz : part.data,
+					   gz && plan.n == 1 ? gz_len : part.len, what, retries, r, e);
+		r->bytes += sent;
+	}
+out:
+	if (err)
+		http_client__redact(p->http, e);
+	plan__free(&plan);
+	buf__free(&part);
+	return err;
+}
+
+int pusher__push_profile(struct pusher *p, const struct pprof_profile *prof, const char *what,
+			 unsigned retries, struct push_result *r, struct errmsg *e)
+{
+	struct errmsg why;
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	what = what ? what : "profile";
+	/* once here: each request's range of samples is then valid too */
+	err = pprof__validate(prof->pb, 1, &why);
+	if (err) {
+		errmsg__set(e, err == -ENOMEM ? err : -EINVAL, "%s: not a valid pprof profile: %s",
+			    what, why.text);
+		http_client__redact(p->http, e);
+		return err == -ENOMEM ? err : -EINVAL;
+	}
+	return pusher__deliver(p, prof, NULL, 0, what, retries, r, e);
+}
+
 int pusher__push(struct pusher *p, const void *pprof, size_t len, const char *what,
 		 unsigned retries, struct push_result *r, struct errmsg *e)
 {
-	struct buf plain = BUF_INIT(PUSH_MAX_INPUT), parts[PUSH_MAX_PARTS];
+	struct buf plain = BUF_INIT(PUSH_MAX_INPUT);
 	struct pprof_profile *prof = NULL;
+	const void *gz = NULL;
 	struct errmsg why;
-	size_t n_parts = 0, i;
-	struct kind k;
 	int err;
 
 	memset(r, 0, sizeof(*r));
@@ -1001,26 +719,18 @@ int pusher__push(struct pusher *p, const void *pprof, size_t len, const char *wh
 	if (err) {
 		err = errmsg__set(e, err == -ENOMEM ? err : -EINVAL, "%s: not a pprof profile: %s",
 				  what, why.text);
+		http_client__redact(p->http, e);
 		goto out;
 	}
-	profile_kind(prof->pb, &k);
-	if (p->o.api != PUSH_API_HTTP && (err = check_limits(prof->pb, what, e)))
-		goto out;
-	err = make_parts(p, prof, pprof, len, &plain, parts, &n_parts, what, e);
+	/* Decoding adopted it (strictly valid now). The bytes as they came
+	 * go out when they are gzip and, as given, within the limits. */
+	if (compress__detect(pprof, len) == COMPRESS_GZIP &&
+	    (p->o.api == PUSH_API_HTTP || plain.len <= PUSH_MAX_PROFILE_BYTES))
+		gz = pprof;
 	buf__free(&plain);
-	r->parts = (unsigned)n_parts;
-	for (i = 0; !err && i < n_parts; i++) {
-		uint64_t sent = r->bytes;
-
-		err = pusher__send(p, &k, prof->pb, &parts[i], what, retries, r, e);
-		r->bytes += sent;
-	}
+	err = pusher__deliver(p, prof, gz, len, what, retries, r, e);
 out:
-	if (err)
-		pusher__scrub(p, e);
-	for (i = 0; i < n_parts; i++)
-		buf__free(&parts[i]);
-	pprof_profile__free(prof);
+	pprof__free(prof);
 	buf__free(&plain);
 	return err;
 }

@@ -1,7 +1,9 @@
-/* Delivery of pprof profiles over HTTP with libcurl (one handle, reused):
- * Pyroscope's /ingest (multipart, or raw with format=pprof), Pyroscope's
- * push.v1.PusherService/Push (Connect unary, PushRequest from proto/push.proto)
- * or any pprof endpoint. Retries transient failures with backoff and jitter. */
+/* Delivery of pprof profiles to Pyroscope's /ingest (multipart, or raw with
+ * format=pprof), Pyroscope's push.v1.PusherService/Push (Connect unary,
+ * PushRequest from proto/push.proto) or any pprof endpoint, over an
+ * http_client (export/http.h). Applies Pyroscope's limits before sending,
+ * splitting a big profile into requests by ranges of its samples, and
+ * retries transient failures with backoff and jitter. */
 #ifndef BPPROF_EXPORT_PUSH_H
 #define BPPROF_EXPORT_PUSH_H
 
@@ -10,20 +12,24 @@
 #include <stdint.h>
 
 #include "base/errmsg.h"
+#include "export/http.h"
 
 enum push_api { PUSH_API_INGEST, PUSH_API_PUSH, PUSH_API_HTTP };
 
 #define PUSH_MAX_LABELS		24	/* user labels: a series holds at most 30 */
 #define PUSH_MAX_HEADERS	32
-#define PUSH_DEFAULT_TIMEOUT	10.0	/* seconds, whole request */
+#define PUSH_DEFAULT_TIMEOUT	HTTP_DEFAULT_TIMEOUT
 #define PUSH_DEFAULT_RETRIES	4u	/* attempts after the first */
-#define PUSH_DEFAULT_RETRY_WAIT	1.0	/* first backoff, seconds; doubles */
-#define PUSH_MAX_BACKOFF	60.0	/* seconds: cap of one wait (Retry-After too) */
-/* Pyroscope's limits, both APIs (a bigger profile is split by samples). */
+#define PUSH_DEFAULT_RETRY_WAIT	HTTP_DEFAULT_RETRY_WAIT
+#define PUSH_MAX_BACKOFF	HTTP_MAX_BACKOFF
+/* Pyroscope's limits, both APIs: a bigger profile is split into as many
+ * requests as it needs, each a range of its samples with all the tables. */
 #define PUSH_MAX_PROFILE_BYTES	(4u << 20)	/* uncompressed */
 #define PUSH_MAX_SAMPLES	16000u
 #define PUSH_MAX_AGE_NS		(3600ll * 1000000000)	/* time_nanos >= now - 1 h */
 #define PUSH_MAX_AHEAD_NS	(600ll * 1000000000)	/* time_nanos <= now + 10 min */
+
+struct pprof_profile;
 
 struct push_label {
 	const char *name, *value;
@@ -87,12 +93,16 @@ void pusher__free(struct pusher *p);
 /* The URL as it may appear in logs: without any user:password. */
 const char *pusher__url(const struct pusher *p);
 
-/* Deliver one profile (pprof: gzip, zstd or plain protobuf; sent gzip),
- * named `what` in messages. Up to `retries` more attempts on transient
- * failures, waiting retry_wait × 2^n with jitter (or the server's
- * Retry-After). 0 when accepted; else a negative errno, r says how it ended
- * and e says why in one line, with the server's message for a refusal.
- * Credentials never appear in e. */
+/* Deliver one profile, named `what` in messages, encoded as gzip pprof.
+ * Up to `retries` more attempts on transient failures, waiting
+ * retry_wait × 2^n with jitter (or the server's Retry-After). 0 when
+ * accepted; else a negative errno, r says how it ended and e says why in
+ * one line, with the server's message for a refusal. Credentials never
+ * appear in e. prof is read, never changed: it must not change meanwhile. */
+int pusher__push_profile(struct pusher *p, const struct pprof_profile *prof, const char *what,
+			 unsigned retries, struct push_result *r, struct errmsg *e);
+/* The same for encoded bytes (pprof: gzip, zstd or plain protobuf), decoded
+ * first; gzip input that fits one request is sent as it is. */
 int pusher__push(struct pusher *p, const void *pprof, size_t len, const char *what,
 		 unsigned retries, struct push_result *r, struct errmsg *e);
 

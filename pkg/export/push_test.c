@@ -24,8 +24,9 @@
 #include "pprof/builder.h"
 #include "pprof/codec.h"
 #include "proto/push.pb-c.h"
+#include "pprof/builder_test.h"
 
-#define MAX_REQS	16
+#define MAX_REQS	96	/* a 1.1M-sample profile takes 69 requests */
 #define MAX_PAIRS	48
 #define NS		1000000000ll
 
@@ -234,24 +235,21 @@ static int buf_sink(void *ctx, const void *data, size_t len)
 }
 
 /* n distinct samples (a numeric tid label apart) of the given types. */
-static struct buf make_profile(const struct pprof_value_type *types, size_t n_types, size_t n,
-			       int64_t time_nanos, enum compress_kind kind)
+static struct pprof_profile *build_profile(const struct pprof_value_type *types, size_t n_types,
+					   size_t n, int64_t time_nanos)
 {
 	struct pprof_builder *b = pprof_builder__new(types, n_types);
-	struct buf out = BUF_INIT(0);
-	struct compress_writer *w;
 	struct pprof_profile *p;
 	struct pprof_line line;
 	int64_t values[4] = { 1, 10000000, 1, 4096 };
 	uint64_t locs[2];
-	struct errmsg e;
 	size_t i;
 
 	assert_non_null(b);
-	line = (struct pprof_line){ pprof_builder__function(b, "leaf", NULL, "a.c", 1), 3 };
-	locs[0] = pprof_builder__location(b, 0, 0, &line, 1);
-	line = (struct pprof_line){ pprof_builder__function(b, "main", NULL, "a.c", 10), 12 };
-	locs[1] = pprof_builder__location(b, 0, 0, &line, 1);
+	line = (struct pprof_line){ builder_test__function(b, "leaf", NULL, "a.c", 1), 3 };
+	locs[0] = builder_test__location(b, 0, 0, &line, 1);
+	line = (struct pprof_line){ builder_test__function(b, "main", NULL, "a.c", 10), 12 };
+	locs[1] = builder_test__location(b, 0, 0, &line, 1);
 	for (i = 0; i < n; i++) {
 		struct pprof_label l = { .key = "tid", .num = (int64_t)i + 1 };
 
@@ -262,13 +260,24 @@ static struct buf make_profile(const struct pprof_value_type *types, size_t n_ty
 	p = pprof_builder__finish(b);
 	pprof_builder__free(b);
 	assert_non_null(p);
+	return p;
+}
+
+static struct buf make_profile(const struct pprof_value_type *types, size_t n_types, size_t n,
+			       int64_t time_nanos, enum compress_kind kind)
+{
+	struct pprof_profile *p = build_profile(types, n_types, n, time_nanos);
+	struct buf out = BUF_INIT(0);
+	struct compress_writer *w;
+	struct errmsg e;
+
 	w = compress_writer__new(kind, COMPRESS_LEVEL_DEFAULT, buf_sink, &out);
 	assert_non_null(w);
 	if (pprof__encode(p, w, &e))
 		fail_msg("%s", e.text);
 	assert_int_equal(compress_writer__finish(w), 0);
 	compress_writer__free(w);
-	pprof_profile__free(p);
+	pprof__free(p);
 	return out;
 }
 
@@ -296,7 +305,7 @@ static size_t sample_count(const void *data, size_t len)
 	if (pprof__decode_any(data, len, &p, &e))
 		fail_msg("%s", e.text);
 	n = p->pb->n_sample;
-	pprof_profile__free(p);
+	pprof__free(p);
 	return n;
 }
 
@@ -884,8 +893,8 @@ static void test_split_by_size(void **state)
 		char name[32];
 
 		snprintf(name, sizeof(name), "f%zu", i);
-		line = (struct pprof_line){ pprof_builder__function(b, name, NULL, NULL, 0), 1 };
-		locs[i] = pprof_builder__location(b, 0, 0, &line, 1);
+		line = (struct pprof_line){ builder_test__function(b, name, NULL, NULL, 0), 1 };
+		locs[i] = builder_test__location(b, 0, 0, &line, 1);
 	}
 	for (i = 0; i < 10000; i++) {
 		struct pprof_label l = { .key = "tid", .num = (int64_t)i };
@@ -902,7 +911,7 @@ static void test_split_by_size(void **state)
 	assert_int_equal(pprof__encode(prof, w, &e), 0);
 	assert_int_equal(compress_writer__finish(w), 0);
 	compress_writer__free(w);
-	pprof_profile__free(prof);
+	pprof__free(prof);
 	if (pusher__push(p, big.data, big.len, "deep", 0, &r, &e))
 		fail_msg("%s", e.text);
 	assert_true(r.parts >= 2);
@@ -926,8 +935,8 @@ static void test_split_by_size(void **state)
 	memset(value, 'x', 3u << 20);
 	value[(3u << 20) - 1] = 0;
 	b = pprof_builder__new(cpu_types, 2);
-	line = (struct pprof_line){ pprof_builder__function(b, "f", NULL, NULL, 0), 1 };
-	locs[0] = pprof_builder__location(b, 0, 0, &line, 1);
+	line = (struct pprof_line){ builder_test__function(b, "f", NULL, NULL, 0), 1 };
+	locs[0] = builder_test__location(b, 0, 0, &line, 1);
 	for (i = 0; i < 2; i++) {
 		struct pprof_label l = { .key = "blob", .str = value };
 
@@ -941,13 +950,132 @@ static void test_split_by_size(void **state)
 	assert_int_equal(pprof__encode(prof, w, &e), 0);
 	assert_int_equal(compress_writer__finish(w), 0);
 	compress_writer__free(w);
-	pprof_profile__free(prof);
+	pprof__free(prof);
 	assert_int_equal(pusher__push(p, huge.data, huge.len, "blob", 3, &r, &e), -EINVAL);
 	assert_non_null(strstr(e.text, "4 MiB"));
 	assert_false(r.transient);
 	free(value);
 	buf__free(&big);
 	buf__free(&huge);
+	pusher__free(p);
+	server_stop(s);
+}
+
+/* The decoded hand-off: split by ranges of samples, the profile untouched. */
+static void test_push_profile(void **state)
+{
+	struct server *s = server_start(NULL, 0);
+	struct push_opts o = { 0 };
+	struct pusher *p = new_pusher(&o, s->url, PUSH_API_INGEST);
+	struct pprof_profile *prof = build_profile(cpu_types, 2, 20000, now_ns());
+	pprof_sample_pb **samples = prof->pb->sample;
+	size_t size = pprof__encoded_size(prof), i, len, total = 0;
+	const uint8_t *data;
+	struct push_result r;
+	struct errmsg e;
+
+	if (pusher__push_profile(p, prof, "window", 0, &r, &e))
+		fail_msg("%s", e.text);
+	assert_int_equal(r.parts, 2);
+	assert_int_equal(s->n_reqs, 2);
+	for (i = 0; i < 2; i++) {
+		data = part(&s->reqs[i], "name=\"profile\"", &len);
+		assert_non_null(data);
+		total += sample_count(data, len);
+	}
+	assert_int_equal(total, 20000);
+	assert_ptr_equal(prof->pb->sample, samples);
+	assert_int_equal(prof->pb->n_sample, 20000);
+	assert_int_equal(pprof__encoded_size(prof), size);
+	pprof__free(prof);
+	pusher__free(p);
+	server_stop(s);
+}
+
+/* Five samples of 1.5 MiB (stacks of 1.5M frames), then five small ones:
+ * even thirds would put 4.5 MiB in the first request, so the requests are
+ * filled in turn. */
+static void test_split_uneven(void **state)
+{
+	struct server *s = server_start(NULL, 0);
+	struct push_opts o = { 0 };
+	struct pusher *p = new_pusher(&o, s->url, PUSH_API_PUSH);
+	struct pprof_builder *b = pprof_builder__new(cpu_types, 2);
+	struct pprof_profile *prof;
+	struct pprof_line line;
+	int64_t values[2] = { 1, 1000 };
+	size_t i, deep = 3u << 19, total = 0;
+	uint64_t *stack = malloc(deep * sizeof(*stack));
+	struct push_result r;
+	struct errmsg e;
+
+	assert_non_null(stack);
+	line = (struct pprof_line){ builder_test__function(b, "f", NULL, NULL, 0), 1 };
+	stack[0] = builder_test__location(b, 0, 0, &line, 1);
+	for (i = 1; i < deep; i++)
+		stack[i] = stack[0];
+	for (i = 0; i < 10; i++) {
+		struct pprof_label l = { .key = "tid", .num = (int64_t)i + 1 };
+
+		assert_int_equal(pprof_builder__add_sample(b, stack, i < 5 ? deep : 1, values, &l, 1), 0);
+	}
+	pprof_builder__set_time(b, now_ns(), NS);
+	prof = pprof_builder__finish(b);
+	pprof_builder__free(b);
+	assert_non_null(prof);
+	if (pusher__push_profile(p, prof, "uneven", 0, &r, &e))
+		fail_msg("%s", e.text);
+	assert_int_equal(r.parts, 3);
+	assert_int_equal(s->n_reqs, 3);
+	for (i = 0; i < s->n_reqs; i++) {
+		Push__V1__PushRequest *req = push__v1__push_request__unpack(
+			NULL, s->reqs[i].body.len, s->reqs[i].body.data);
+		ProtobufCBinaryData *raw = &req->series[0]->samples[0]->raw_profile;
+		struct buf plain = BUF_INIT(0);
+
+		assert_int_equal(compress__decode(raw->data, raw->len, &plain, &e), 0);
+		assert_true(plain.len <= PUSH_MAX_PROFILE_BYTES);
+		total += sample_count(raw->data, raw->len);
+		buf__free(&plain);
+		push__v1__push_request__free_unpacked(req, NULL);
+	}
+	assert_int_equal(total, 10);
+	free(stack);
+	pprof__free(prof);
+	pusher__free(p);
+	server_stop(s);
+}
+
+/* Over 1,024,000 samples once overflowed a fixed array of 64 parts. */
+static void test_split_many(void **state)
+{
+	struct server *s = server_start(NULL, 0);
+	struct push_opts o = { 0 };
+	struct pusher *p = new_pusher(&o, s->url, PUSH_API_PUSH);
+	struct buf prof = cpu_profile(1100000);
+	struct push_result r;
+	struct errmsg e;
+	size_t i, n, total = 0;
+
+	if (pusher__push(p, prof.data, prof.len, "huge", 0, &r, &e))
+		fail_msg("%s", e.text);
+	assert_int_equal(r.parts, 69);	/* 1,100,000 / 16000, rounded up */
+	assert_int_equal(r.attempts, 69);
+	assert_int_equal(s->n_reqs, 69);
+	for (i = 0; i < s->n_reqs; i++) {
+		Push__V1__PushRequest *req = push__v1__push_request__unpack(
+			NULL, s->reqs[i].body.len, s->reqs[i].body.data);
+		ProtobufCBinaryData *raw;
+
+		assert_non_null(req);
+		raw = &req->series[0]->samples[0]->raw_profile;
+		n = sample_count(raw->data, raw->len);
+		assert_true(n <= PUSH_MAX_SAMPLES);
+		total += n;
+		push__v1__push_request__free_unpacked(req, NULL);
+	}
+	assert_int_equal(total, 1100000);
+	buf__free(&prof);
 	pusher__free(p);
 	server_stop(s);
 }
@@ -1025,6 +1153,9 @@ int main(void)
 		cmocka_unit_test(test_tls_failure),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_split_by_size),
+		cmocka_unit_test(test_push_profile),
+		cmocka_unit_test(test_split_uneven),
+		cmocka_unit_test(test_split_many),
 		cmocka_unit_test(test_refused_before_sending),
 		cmocka_unit_test(test_one_connection),
 	};

@@ -1,24 +1,25 @@
-/* The sender thread: a FIFO of windows from the capture, one pusher, one
- * spool. Fresh windows get the pusher's retries; the spool's head gets one
- * attempt at a time, with a backoff between failed rounds, so a long outage
- * costs one request per round, not one per window. */
+/* The sender thread: a FIFO of windows' profiles from the capture, one
+ * pusher, one spool. Fresh windows get the pusher's retries and are encoded
+ * for the network only (gzip) or, when they must wait, for the spool only
+ * (zstd); the spool's head gets one attempt at a time, with a backoff
+ * between failed rounds, so a long outage costs one request per round, not
+ * one per window. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "base/buf.h"
 #include "base/log.h"
 #include "export/sender.h"
+#include "pprof/codec.h"
 
 struct item {
 	struct item *next;
-	void *pprof;
-	size_t len;
+	struct pprof_profile *profile;
 	char kind[8];
 	char what[160];
 };
@@ -33,7 +34,7 @@ struct sender {
 	struct item *head, *tail;	/* under lock */
 	size_t queued;
 	bool stopping;
-	double backoff;			/* seconds before the spool is tried again */
+	unsigned rounds;		/* failed spool rounds in a row */
 	struct timespec retry_at;	/* CLOCK_MONOTONIC */
 	struct buf entry;		/* a spool entry, decompressed */
 };
@@ -86,16 +87,8 @@ static void report(struct sender *s, struct sender_report *r, const struct errms
  * jitter so a fleet coming back does not knock all at once. */
 static void back_off(struct sender *s)
 {
-	uint32_t rnd = 0;
-	double d;
-
-	s->backoff = s->backoff ? s->backoff * 2 : s->o.push.retry_wait;
-	if (s->backoff > PUSH_MAX_BACKOFF)
-		s->backoff = PUSH_MAX_BACKOFF;
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-		rnd = (uint32_t)time(NULL);
-	d = s->backoff * (0.5 + 0.5 * (double)rnd / UINT32_MAX);
-	deadline(&s->retry_at, d);
+	deadline(&s->retry_at, http__backoff(s->o.push.retry_wait, s->rounds));
+	s->rounds += s->rounds < 64;
 }
 
 /* Send the spool's entries, oldest first, until one fails for now. */
@@ -115,7 +108,6 @@ static void drain_spool(struct sender *s)
 			back_off(s);
 			return;
 		}
-		r.bytes = s->entry.len;
 		err = pusher__push(s->pusher, s->entry.data, s->entry.len, name, 0, &r.push, &e);
 		if (err && r.push.transient) {
 			back_off(s);
@@ -125,7 +117,7 @@ static void drain_spool(struct sender *s)
 		r.outcome = err ? SENT_REFUSED : SENT_PUSHED;
 		report(s, &r, err ? &e : NULL);
 	}
-	s->backoff = 0;
+	s->rounds = 0;
 }
 
 static bool spool_empty(struct sender *s)
@@ -138,11 +130,16 @@ static bool spool_empty(struct sender *s)
 	return !st.entries;
 }
 
+static int encode(void *profile, struct compress_writer *w, struct errmsg *e)
+{
+	return pprof__encode(profile, w, e);
+}
+
 static void keep(struct sender *s, struct item *it, struct sender_report *r, struct errmsg *e)
 {
 	struct errmsg se = { "" };
 
-	if (s->spool && !spool__put(s->spool, it->pprof, it->len, it->kind, &se)) {
+	if (s->spool && !spool__put_fill(s->spool, encode, it->profile, it->kind, &se)) {
 		r->outcome = SENT_SPOOLED;
 		report(s, r, e);
 		return;
@@ -155,7 +152,7 @@ static void keep(struct sender *s, struct item *it, struct sender_report *r, str
 
 static void deliver(struct sender *s, struct item *it, bool last_try)
 {
-	struct sender_report r = { .what = it->what, .bytes = it->len };
+	struct sender_report r = { .what = it->what };
 	struct errmsg e = { "" };
 	int err;
 
@@ -167,14 +164,14 @@ static void deliver(struct sender *s, struct item *it, bool last_try)
 			drain_spool(s);
 		return;
 	}
-	err = pusher__push(s->pusher, it->pprof, it->len, it->what,
-			   last_try ? 0 : s->o.push.retries, &r.push, &e);
+	err = pusher__push_profile(s->pusher, it->profile, it->what,
+				   last_try ? 0 : s->o.push.retries, &r.push, &e);
 	if (!err) {
 		r.outcome = SENT_PUSHED;
 		report(s, &r, NULL);
 	} else if (r.push.transient || err == -ECANCELED) {
 		keep(s, it, &r, &e);
-		if (r.outcome == SENT_SPOOLED && !s->backoff)
+		if (r.outcome == SENT_SPOOLED && !s->rounds)
 			back_off(s);
 	} else {
 		r.outcome = SENT_REFUSED;
@@ -199,7 +196,7 @@ static void *run(void *arg)
 			s->queued--;
 			pthread_mutex_unlock(&s->lock);
 			deliver(s, it, last_try);
-			free(it->pprof);
+			pprof__free(it->profile);
 			free(it);
 			pthread_mutex_lock(&s->lock);
 			continue;
@@ -273,16 +270,16 @@ fail:
 	return NULL;
 }
 
-int sender__submit(struct sender *s, void *pprof, size_t len, const char *kind, const char *what)
+int sender__submit(struct sender *s, struct pprof_profile *profile, const char *kind,
+		   const char *what)
 {
 	struct item *it = calloc(1, sizeof(*it)), *old = NULL;
 
 	if (!it) {
-		free(pprof);
+		pprof__free(profile);
 		return -ENOMEM;
 	}
-	it->pprof = pprof;
-	it->len = len;
+	it->profile = profile;
 	snprintf(it->kind, sizeof(it->kind), "%s", kind);
 	snprintf(it->what, sizeof(it->what), "%s", what);
 	pthread_mutex_lock(&s->lock);
@@ -300,8 +297,7 @@ int sender__submit(struct sender *s, void *pprof, size_t len, const char *kind, 
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 	if (old) {
-		struct sender_report r = { .what = old->what, .outcome = SENT_DROPPED,
-					   .bytes = old->len };
+		struct sender_report r = { .what = old->what, .outcome = SENT_DROPPED };
 		struct errmsg e;
 
 		/* On this thread the spool is not ours to read: no stats. */
@@ -309,7 +305,7 @@ int sender__submit(struct sender *s, void *pprof, size_t len, const char *kind, 
 		r.error = e.text;
 		if (s->o.on_report)
 			s->o.on_report(s->o.ctx, &r);
-		free(old->pprof);
+		pprof__free(old->profile);
 		free(old);
 	}
 	return 0;

@@ -1,8 +1,9 @@
-/* The daemon's delivery queue: windows handed over by the capture thread
- * are pushed by a thread of their own, so a slow or absent endpoint never
- * stalls the capture. A window that cannot be delivered waits in the spool
- * (when there is one) and goes out in order once the endpoint answers;
- * while the spool holds anything, newer windows queue behind it. */
+/* The daemon's delivery queue: windows' profiles handed over by the capture
+ * thread are encoded and pushed by a thread of their own, so a slow or
+ * absent endpoint never stalls the capture. A window that cannot be
+ * delivered waits in the spool (when there is one) and goes out in order
+ * once the endpoint answers; while the spool holds anything, newer windows
+ * queue behind it. */
 #ifndef BPPROF_EXPORT_SENDER_H
 #define BPPROF_EXPORT_SENDER_H
 
@@ -16,6 +17,8 @@
 
 #define SENDER_QUEUE_MAX	64u	/* windows waiting in memory */
 
+struct pprof_profile;
+
 enum sender_outcome {
 	SENT_PUSHED,		/* accepted by the endpoint */
 	SENT_SPOOLED,		/* not delivered yet: in the spool */
@@ -27,7 +30,6 @@ struct sender_report {
 	const char *what;		/* the window's description, or the spool entry */
 	enum sender_outcome outcome;
 	bool from_spool;
-	uint64_t bytes;			/* the profile, uncompressed */
 	struct push_result push;	/* attempts == 0: nothing was sent */
 	const char *error;		/* why it was not pushed ("" when it was) */
 	struct spool_stats spool;	/* after this */
@@ -47,9 +49,10 @@ struct sender;
 /* Opens the spool (what a previous run left there is sent first) and starts
  * the thread. NULL with errno and e set. */
 struct sender *sender__new(const struct sender_opts *o, struct errmsg *e);
-/* Hand over one window: pprof (plain protobuf, malloc'd; the sender frees
- * it), kind ("cpu", "heap") and what (copied). 0, or -ENOMEM. */
-int sender__submit(struct sender *s, void *pprof, size_t len, const char *kind, const char *what);
+/* Hand over one window: its profile (the sender's from here: it frees it,
+ * also on failure), kind ("cpu", "heap") and what (copied). 0, or -ENOMEM. */
+int sender__submit(struct sender *s, struct pprof_profile *profile, const char *kind,
+		   const char *what);
 /* Stop: windows still queued get one attempt each and, failing that, go to
  * the spool; then the thread ends. NULL-safe. */
 void sender__free(struct sender *s);

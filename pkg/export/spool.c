@@ -224,19 +224,40 @@ static int spool__sink(void *ctx, const void *data, size_t len)
 	return buf__append(ctx, data, len);
 }
 
-static int spool__compress(const void *pprof, size_t len, struct buf *out)
-{
-	struct compress_writer *w = compress_writer__new(COMPRESS_ZSTD, SPOOL_ZSTD_LEVEL,
-							 spool__sink, out);
-	int err;
+/* Between the entry's producer and the compressor: counts what it would
+ * decompress to, so no entry is spooled that spool__peek could not read. */
+struct counted {
+	struct compress_writer *z;
+	uint64_t len;
+};
 
-	if (!w)
-		return -errno;
-	err = compress_writer__write(w, pprof, len);
-	if (!err)
-		err = compress_writer__finish(w);
+static int counted__sink(void *ctx, const void *data, size_t len)
+{
+	struct counted *c = ctx;
+
+	c->len += len;
+	if (c->len > SPOOL_MAX_ENTRY_BYTES)
+		return -EFBIG;
+	return compress_writer__write(c->z, data, len);
+}
+
+static int spool__compress(out_file_fill_fn *fill, void *arg, struct buf *out, struct errmsg *e)
+{
+	struct counted c = { .z = compress_writer__new(COMPRESS_ZSTD, SPOOL_ZSTD_LEVEL, spool__sink, out) };
+	struct compress_writer *w = NULL;
+	int err = -ENOMEM;
+
+	if (c.z)
+		w = compress_writer__new(COMPRESS_NONE, COMPRESS_LEVEL_DEFAULT, counted__sink, &c);
+	if (w)
+		err = fill(arg, w, e);
+	else
+		errmsg__set(e, err, "%s", strerror(-err));
+	if (!err && (err = compress_writer__finish(c.z)))
+		errmsg__set(e, err, "%s", strerror(-err));
 	compress_writer__free(w);
-	return err;
+	compress_writer__free(c.z);
+	return c.len > SPOOL_MAX_ENTRY_BYTES ? -EFBIG : err;
 }
 
 static int spool__write(const char *path, const struct buf *b)
@@ -254,33 +275,42 @@ static int spool__write(const char *path, const struct buf *b)
 	return out_file__commit(f, NULL);
 }
 
-/* Compressed in memory first, so its size is known before anything is
- * dropped; written before the drops, so a failed write loses nothing.
- * A refused entry (-EFBIG) is not counted here: the caller still holds it
- * and counts it with its own losses. */
-int spool__put(struct spool *s, const void *pprof, size_t len, const char *kind,
-	       struct errmsg *e)
+static int spool__check_put(const struct spool *s, const char *kind, struct errmsg *e)
 {
-	struct buf z = BUF_INIT(SPOOL_MAX_FILE_BYTES);
-	struct spool_entry en = { .seq = s->next_seq };
-	char path[PATH_MAX];
 	size_t k = strspn(kind, "abcdefghijklmnopqrstuvwxyz0123456789");
-	int err;
 
 	if (!k || k > SPOOL_KIND_MAX || kind[k])
 		return errmsg__set(e, -EINVAL, "spool %s: bad kind \"%s\"", s->dir, kind);
 	if (s->next_seq == UINT64_MAX)
 		return errmsg__set(e, -EOVERFLOW, "spool %s: sequence numbers exhausted", s->dir);
-	if (len > SPOOL_MAX_ENTRY_BYTES)
-		return errmsg__set(e, -EFBIG, "spool %s: a %s profile of %zu bytes is over the %u MiB limit",
-				   s->dir, kind, len, SPOOL_MAX_ENTRY_BYTES >> 20);
+	return 0;
+}
+
+/* Compressed in memory first, so its size is known before anything is
+ * dropped; written before the drops, so a failed write loses nothing.
+ * A refused entry (-EFBIG) is not counted here: the caller still holds it
+ * and counts it with its own losses. */
+static int spool__store(struct spool *s, out_file_fill_fn *fill, void *arg, const char *kind,
+			struct errmsg *e)
+{
+	struct buf z = BUF_INIT(SPOOL_MAX_FILE_BYTES);
+	struct spool_entry en = { .seq = s->next_seq };
+	char path[PATH_MAX];
+	struct errmsg why;
+	int err;
+
 	if (spool__reserve(s))
 		return errmsg__set(e, -ENOMEM, "spool %s: out of memory", s->dir);
-	memcpy(en.kind, kind, k + 1);
-	err = spool__compress(pprof, len, &z);
+	snprintf(en.kind, sizeof(en.kind), "%s", kind);
+	err = spool__compress(fill, arg, &z, &why);
+	if (err == -EFBIG) {
+		errmsg__set(e, err, "spool %s: a %s profile over the %u MiB limit", s->dir, kind,
+			    SPOOL_MAX_ENTRY_BYTES >> 20);
+		goto free_buf;
+	}
 	if (err) {
 		errmsg__set(e, err, "spool %s: cannot compress a %s profile: %s", s->dir, kind,
-			    strerror(-err));
+			    why.text);
 		goto free_buf;
 	}
 	en.size = z.len;
@@ -304,6 +334,41 @@ int spool__put(struct spool *s, const void *pprof, size_t len, const char *kind,
 free_buf:
 	buf__free(&z);
 	return err;
+}
+
+struct bytes {
+	const void *data;
+	size_t len;
+};
+
+static int bytes__fill(void *arg, struct compress_writer *w, struct errmsg *e)
+{
+	const struct bytes *b = arg;
+	int err = compress_writer__write(w, b->data, b->len);
+
+	return err ? errmsg__set(e, err, "%s", strerror(-err)) : 0;
+}
+
+int spool__put(struct spool *s, const void *pprof, size_t len, const char *kind,
+	       struct errmsg *e)
+{
+	struct bytes b = { pprof, len };
+	int err = spool__check_put(s, kind, e);
+
+	if (err)
+		return err;
+	if (len > SPOOL_MAX_ENTRY_BYTES)
+		return errmsg__set(e, -EFBIG, "spool %s: a %s profile of %zu bytes is over the %u MiB limit",
+				   s->dir, kind, len, SPOOL_MAX_ENTRY_BYTES >> 20);
+	return spool__store(s, bytes__fill, &b, kind, e);
+}
+
+int spool__put_fill(struct spool *s, out_file_fill_fn *fill, void *arg, const char *kind,
+		    struct errmsg *e)
+{
+	int err = spool__check_put(s, kind, e);
+
+	return err ? err : spool__store(s, fill, arg, kind, e);
 }
 
 int spool__peek(struct spool *s, struct buf *out, char *name, size_t name_len,

@@ -12,6 +12,7 @@
 
 #include "base/buf.h"
 #include "base/errmsg.h"
+#include "fileio/out_file.h"
 
 #define SPOOL_MAX_ENTRIES	100000u
 #define SPOOL_MAX_ENTRY_BYTES	(256u << 20)	/* one pprof, uncompressed */
@@ -36,6 +37,11 @@ void spool__free(struct spool *s);
  * errors leave the spool as it was. */
 int spool__put(struct spool *s, const void *pprof, size_t len, const char *kind,
 	       struct errmsg *e);
+/* The same for a pprof that fill streams (plain protobuf) into the writer
+ * it is given, so that it is encoded straight into the entry; one over
+ * SPOOL_MAX_ENTRY_BYTES uncompressed is refused (-EFBIG). */
+int spool__put_fill(struct spool *s, out_file_fill_fn *fill, void *arg, const char *kind,
+		    struct errmsg *e);
 /* The oldest entry, decompressed into out (cleared first); its file name
  * in name. -ENOENT when empty. An entry that cannot be read is dropped,
  * counted, and the next one is tried. */

@@ -476,6 +476,55 @@ static void test_disk_full(void **state)
 	assert_int_equal(umount(path), 0);
 }
 
+/* A producer that writes `chunks` pieces of "abc", or fails. */
+struct producer {
+	size_t chunks;
+	int fail;
+};
+
+static int produce(void *arg, struct compress_writer *w, struct errmsg *e)
+{
+	static const char zeros[1 << 20];
+	const struct producer *p = arg;
+	size_t i;
+	int err = 0;
+
+	if (p->fail)
+		return errmsg__set(e, p->fail, "the producer gave up");
+	for (i = 0; !err && i < p->chunks; i++)
+		err = p->chunks > 3 ? compress_writer__write(w, zeros, sizeof(zeros)) :
+				      compress_writer__write(w, "abc", 3);
+	return err ? errmsg__set(e, err, "write: %d", err) : 0;
+}
+
+/* put_fill: streamed into the entry, read back as bytes; its failures and
+ * an entry that peek could not read back (over SPOOL_MAX_ENTRY_BYTES
+ * uncompressed) leave nothing behind. */
+static void test_put_fill(void **state)
+{
+	struct producer three = { 3, 0 }, fails = { 1, -EINVAL },
+			huge = { (SPOOL_MAX_ENTRY_BYTES >> 20) + 1, 0 };
+	struct errmsg e = { "" };
+	struct spool_stats st;
+	struct spool *s = spool__open(dir, 1 << 20, &e);
+	char names[256];
+
+	assert_non_null(s);
+	assert_int_equal(spool__put_fill(s, produce, &three, "cpu", &e), 0);
+	assert_int_equal(spool__put_fill(s, produce, &fails, "cpu", &e), -EINVAL);
+	assert_non_null(strstr(e.text, "the producer gave up"));
+	assert_int_equal(spool__put_fill(s, produce, &huge, "heap", &e), -EFBIG);
+	assert_non_null(strstr(e.text, "limit"));
+	assert_int_equal(spool__put_fill(s, produce, &three, "CPU", &e), -EINVAL);
+	spool__stats(s, &st);
+	assert_int_equal(st.entries, 1);
+	assert_int_equal(st.dropped, 0);
+	listing(dir, names, sizeof(names));
+	assert_string_equal(names, "00000000000000000000-cpu.pb.zst");
+	expect_peek(s, "abcabcabc", 9, "00000000000000000000-cpu.pb.zst");
+	spool__free(s);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, make_dir, remove_dir)
 
 int main(void)
@@ -484,7 +533,7 @@ int main(void)
 		T(test_order),	     T(test_restart),	  T(test_bound),
 		T(test_too_big),     T(test_real_zstd),	  T(test_corrupt),
 		T(test_foreign),     T(test_open_errors), T(test_read_only),
-		T(test_disk_full),
+		T(test_disk_full),   T(test_put_fill),
 	};
 
 	umask(077);

@@ -153,7 +153,7 @@ int pprof__decode(const void *data, size_t len, struct pprof_profile **out, stru
 	return 0;
 
 err_free:
-	pprof_profile__free(p);
+	pprof__free(p);
 	return err;
 }
 
@@ -204,14 +204,11 @@ static void pb_stream__append(ProtobufCBuffer *base, size_t len, const uint8_t *
 	s->len += len;
 }
 
-int pprof__encode(const struct pprof_profile *p, struct compress_writer *w, struct errmsg *e)
+static int pack(const pprof_pb *pb, struct compress_writer *w, struct errmsg *e)
 {
 	struct pb_stream *s;
 	int err;
 
-	err = pprof__validate(p->pb, 1, e);
-	if (err)
-		return err;
 	s = malloc(sizeof(*s));
 	if (!s)
 		return errmsg__set(e, -ENOMEM, "out of memory");
@@ -219,11 +216,39 @@ int pprof__encode(const struct pprof_profile *p, struct compress_writer *w, stru
 	s->w = w;
 	s->err = 0;
 	s->len = 0;
-	protobuf_c_message_pack_to_buffer(&p->pb->base, &s->base);
+	protobuf_c_message_pack_to_buffer(&pb->base, &s->base);
 	pb_stream__flush(s);
 	err = s->err;
 	free(s);
 	if (err)
 		return errmsg__set(e, err, "%s", strerror(-err));
 	return 0;
+}
+
+int pprof__encode(const struct pprof_profile *p, struct compress_writer *w, struct errmsg *e)
+{
+	int err = pprof__validate(p->pb, 1, e);
+
+	return err ? err : pack(p->pb, w, e);
+}
+
+/* A shallow copy of the top-level message whose sample array points into
+ * the original's: packed as is, nothing of the profile is touched. */
+int pprof__encode_samples(const struct pprof_profile *p, size_t first, size_t n,
+			  struct compress_writer *w, struct errmsg *e)
+{
+	pprof_pb view;
+
+	if (first > p->pb->n_sample || n > p->pb->n_sample - first)
+		return errmsg__set(e, -ERANGE, "samples %zu..%zu of %zu", first, first + n,
+				   p->pb->n_sample);
+	view = *p->pb;
+	view.sample = n ? p->pb->sample + first : NULL;
+	view.n_sample = n;
+	return pack(&view, w, e);
+}
+
+size_t pprof__encoded_size(const struct pprof_profile *p)
+{
+	return protobuf_c_message_get_packed_size(&p->pb->base);
 }

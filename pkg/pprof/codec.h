@@ -20,4 +20,14 @@ int pprof__decode_any(const void *data, size_t len, struct pprof_profile **out,
  * finishes w. */
 int pprof__encode(const struct pprof_profile *p, struct compress_writer *w, struct errmsg *e);
 
+/* Stream samples [first, first + n) of p with all of its tables, as one
+ * profile, into w; p itself is not changed. Not validated again: p must
+ * pass strict validation (pprof__validate), and then so does any subset of
+ * its samples. -ERANGE when the range is not within p's samples. */
+int pprof__encode_samples(const struct pprof_profile *p, size_t first, size_t n,
+			  struct compress_writer *w, struct errmsg *e);
+
+/* Bytes of p's uncompressed encoding, without encoding it. */
+size_t pprof__encoded_size(const struct pprof_profile *p);
+
 #endif

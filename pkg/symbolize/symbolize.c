@@ -95,6 +95,7 @@ struct dem {
 struct symbolizer {
 	char *proc_root, *kallsyms, *perf_map_dir;
 	bool no_demangle;
+	uint64_t refresh_gap_ns;
 	struct arena *arena;	/* mappings, paths, build-ids */
 	struct symbolizer_stats st;
 
@@ -312,6 +313,7 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *o)
 		return NULL;
 	s->vdso_symtab = NONE;
 	s->no_demangle = o->no_demangle;
+	s->refresh_gap_ns = o->refresh_gap_ns ? o->refresh_gap_ns : SYM_REFRESH_GAP_NS;
 	s->proc_root = strdup(o->proc_root ? o->proc_root : "/proc");
 	s->perf_map_dir = strdup(o->perf_map_dir ? o->perf_map_dir : "/tmp");
 	if (o->kallsyms) {
@@ -1056,7 +1058,7 @@ int symbolizer__check(struct symbolizer *s, int64_t proc_id, const uint64_t *fra
 	/* A refresh that explained the frame was needed: the next may be too
 	 * (ld.so maps one library after another). Only fruitless ones count. */
 	if (!proc__find_map(p, frames[i]))
-		p->next_refresh = now + (SYM_REFRESH_GAP_NS << p->refreshes++);
+		p->next_refresh = now + (s->refresh_gap_ns << p->refreshes++);
 	return 1;
 }
 

@@ -22,6 +22,7 @@ struct symbolizer_opts {
 	const char *kallsyms;		/* NULL: "<proc_root>/kallsyms" */
 	const char *perf_map_dir;	/* NULL: "/tmp", seen from inside the process's root */
 	bool no_demangle;		/* keep C++/Rust names as the symbol table has them */
+	uint64_t refresh_gap_ns;	/* symbolizer__check's first back-off; 0: 20 ms */
 };
 
 /* One executable mapping, as a pprof Mapping wants it. Owned by the

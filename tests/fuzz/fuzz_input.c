@@ -82,7 +82,7 @@ static void roundtrip(struct pprof_profile *p)
 		if (err && err != -ERANGE)	/* values may add up past 64 bits */
 			die("folded__write", err, &e);
 	}
-	pprof_profile__free(q);
+	pprof__free(q);
 	buf__free(&enc);
 }
 
@@ -96,7 +96,7 @@ static void try_read(int (*reader)(const char *, size_t, struct pprof_profile **
 	if (reader((const char *)data, len, &p, &e))
 		return;
 	roundtrip(p);
-	pprof_profile__free(p);
+	pprof__free(p);
 }
 
 static int decode_any(const char *data, size_t len, struct pprof_profile **out,
