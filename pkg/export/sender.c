@@ -139,7 +139,7 @@ static void keep(struct sender *s, struct item *it, struct sender_report *r, str
 {
 	struct errmsg se = { "" };
 
-	if (s->spool && !spool__put_fill(s->spool, encode, it->profile, it->kind, &se)) {
+	if (s->spool && !spool__put_fill(s->spool, SPOOL_SEQ_NEXT, encode, it->profile, it->kind, NULL, &se)) {
 		r->outcome = SENT_SPOOLED;
 		report(s, r, e);
 		return;

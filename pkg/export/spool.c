@@ -1,6 +1,7 @@
-/* The bounded on-disk spool: an in-memory index (oldest first) over a
- * directory of NNNNNNNNNNNNNNNNNNNN-KIND.pb.zst files, and the drop policy
- * that keeps it within max_bytes and SPOOL_MAX_ENTRIES. */
+/* The bounded on-disk spool: an in-memory index (by sequence number) over a
+ * directory of NNNNNNNNNNNNNNNNNNNN-KIND.pb.zst files, the lock that gives
+ * the directory one owner, and the drop policy that keeps it within
+ * max_bytes and SPOOL_MAX_ENTRIES. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +35,7 @@ struct spool_entry {
 
 struct spool {
 	char *dir;
+	int lock_fd;			/* flock'd while we own dir */
 	uint64_t max_bytes;
 	uint64_t next_seq;
 	struct spool_entry *items;	/* live entries are items[head..len) */
@@ -95,8 +98,34 @@ static void spool__append(struct spool *s, const struct spool_entry *en)
 	s->st.bytes += en->size;
 }
 
-/* Unlink the oldest entry and forget it; dropped says whether it is a loss. */
-static void spool__remove_oldest(struct spool *s, bool dropped)
+/* In sequence order (after spool__reserve); most land at the end. */
+static void spool__insert(struct spool *s, const struct spool_entry *en)
+{
+	size_t i = s->len;
+
+	while (i > s->head && s->items[i - 1].seq > en->seq)
+		i--;
+	memmove(s->items + i + 1, s->items + i, (s->len - i) * sizeof(*s->items));
+	s->items[i] = *en;
+	s->len++;
+	s->st.entries++;
+	s->st.bytes += en->size;
+}
+
+static bool spool__has(const struct spool *s, uint64_t seq)
+{
+	size_t i;
+
+	for (i = s->len; i > s->head && s->items[i - 1].seq >= seq; i--)
+		if (s->items[i - 1].seq == seq)
+			return true;
+	return false;
+}
+
+enum spool_removal { SPOOL_DELIVERED, SPOOL_DROPPED, SPOOL_UNREADABLE };
+
+/* Unlink the oldest entry and forget it, counted as why says. */
+static void spool__remove_oldest(struct spool *s, enum spool_removal why)
 {
 	struct spool_entry *en = &s->items[s->head];
 	char path[PATH_MAX];
@@ -104,10 +133,11 @@ static void spool__remove_oldest(struct spool *s, bool dropped)
 	spool__path(s, en, path, sizeof(path));
 	if (unlink(path) && errno != ENOENT)
 		pr_warn("spool %s: cannot remove %s: %s", s->dir, path, strerror(errno));
-	if (dropped) {
+	if (why == SPOOL_DROPPED) {
 		s->st.dropped++;
 		s->st.dropped_bytes += en->size;
 	}
+	s->st.unreadable += why == SPOOL_UNREADABLE;
 	s->st.entries--;
 	s->st.bytes -= en->size;
 	if (++s->head == s->len)
@@ -119,7 +149,7 @@ static void spool__make_room(struct spool *s, uint64_t bytes, uint64_t entries)
 {
 	while (s->st.entries && (s->st.bytes + bytes > s->max_bytes ||
 				 s->st.entries + entries > SPOOL_MAX_ENTRIES))
-		spool__remove_oldest(s, true);
+		spool__remove_oldest(s, SPOOL_DROPPED);
 }
 
 /* One pass over the directory: index entries, remove out_file's named
@@ -165,6 +195,41 @@ static int spool__scan(struct spool *s, struct errmsg *e)
 	return 0;
 }
 
+/* One owner per directory: two daemons given one spool wrote the same
+ * sequence numbers over each other's windows. flock goes with the process,
+ * so a killed owner leaves no stale lock; the pid in the file is only for
+ * the message. */
+static int spool__lock(struct spool *s, struct errmsg *e)
+{
+	char path[PATH_MAX], pid[32] = "";
+	ssize_t n;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", s->dir, SPOOL_LOCK_NAME);
+	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0) {
+		err = -errno;
+		return errmsg__set(e, err, "spool %s: cannot open its lock %s: %s", s->dir, path,
+				   strerror(-err));
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
+		err = -errno;
+		if (err != -EWOULDBLOCK)
+			return errmsg__set(e, err, "spool %s: cannot lock %s: %s", s->dir, path,
+					   strerror(-err));
+		n = pread(s->lock_fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		return errmsg__set(e, -EBUSY, "spool %s is in use by %s%s (another bpprof run?): "
+				   "give each its own --spool-dir", s->dir, pid[0] ? "pid " : "another process",
+				   pid);
+	}
+	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(s->lock_fd, 0) || pwrite(s->lock_fd, pid, (size_t)n, 0) != n)
+		pr_warn("spool %s: cannot note our pid in %s: %s", s->dir, path, strerror(errno));
+	return 0;
+}
+
 struct spool *spool__open(const char *dir, uint64_t max_bytes, struct errmsg *e)
 {
 	struct errmsg why;
@@ -179,6 +244,8 @@ struct spool *spool__open(const char *dir, uint64_t max_bytes, struct errmsg *e)
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
+	if (s)
+		s->lock_fd = -1;
 	if (!s || !(s->dir = strdup(dir))) {
 		err = errmsg__set(e, -ENOMEM, "spool %s: out of memory", dir);
 		goto free_spool;
@@ -194,7 +261,9 @@ struct spool *spool__open(const char *dir, uint64_t max_bytes, struct errmsg *e)
 		errmsg__set(e, err, "spool %s", why.text);
 		goto free_spool;
 	}
-	err = spool__scan(s, e);
+	err = spool__lock(s, e);
+	if (!err)
+		err = spool__scan(s, e);
 	if (err)
 		goto free_spool;
 	before = s->st.dropped;
@@ -214,6 +283,8 @@ void spool__free(struct spool *s)
 {
 	if (!s)
 		return;
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);	/* and the lock goes with it */
 	free(s->items);
 	free(s->dir);
 	free(s);
@@ -290,15 +361,18 @@ static int spool__check_put(const struct spool *s, const char *kind, struct errm
  * dropped; written before the drops, so a failed write loses nothing.
  * A refused entry (-EFBIG) is not counted here: the caller still holds it
  * and counts it with its own losses. */
-static int spool__store(struct spool *s, out_file_fill_fn *fill, void *arg, const char *kind,
-			struct errmsg *e)
+static int spool__store(struct spool *s, uint64_t seq, out_file_fill_fn *fill, void *arg,
+			const char *kind, uint64_t *bytes, struct errmsg *e)
 {
 	struct buf z = BUF_INIT(SPOOL_MAX_FILE_BYTES);
-	struct spool_entry en = { .seq = s->next_seq };
+	struct spool_entry en = { .seq = seq == SPOOL_SEQ_NEXT ? s->next_seq : seq };
 	char path[PATH_MAX];
 	struct errmsg why;
 	int err;
 
+	if (spool__has(s, en.seq))
+		return errmsg__set(e, -EEXIST, "spool %s: entry %llu is there already", s->dir,
+				   (unsigned long long)en.seq);
 	if (spool__reserve(s))
 		return errmsg__set(e, -ENOMEM, "spool %s: out of memory", s->dir);
 	snprintf(en.kind, sizeof(en.kind), "%s", kind);
@@ -329,8 +403,11 @@ static int spool__store(struct spool *s, out_file_fill_fn *fill, void *arg, cons
 	}
 	/* Dropping only shrinks the index, so the reserved slot is still free. */
 	spool__make_room(s, en.size, 1);
-	spool__append(s, &en);
-	s->next_seq++;
+	spool__insert(s, &en);
+	if (en.seq >= s->next_seq)
+		s->next_seq = en.seq + 1;
+	if (bytes)
+		*bytes = en.size;
 free_buf:
 	buf__free(&z);
 	return err;
@@ -360,15 +437,22 @@ int spool__put(struct spool *s, const void *pprof, size_t len, const char *kind,
 	if (len > SPOOL_MAX_ENTRY_BYTES)
 		return errmsg__set(e, -EFBIG, "spool %s: a %s profile of %zu bytes is over the %u MiB limit",
 				   s->dir, kind, len, SPOOL_MAX_ENTRY_BYTES >> 20);
-	return spool__store(s, bytes__fill, &b, kind, e);
+	return spool__store(s, SPOOL_SEQ_NEXT, bytes__fill, &b, kind, NULL, e);
 }
 
-int spool__put_fill(struct spool *s, out_file_fill_fn *fill, void *arg, const char *kind,
-		    struct errmsg *e)
+int spool__put_fill(struct spool *s, uint64_t seq, out_file_fill_fn *fill, void *arg,
+		    const char *kind, uint64_t *bytes, struct errmsg *e)
 {
 	int err = spool__check_put(s, kind, e);
 
-	return err ? err : spool__store(s, fill, arg, kind, e);
+	if (!err && seq != SPOOL_SEQ_NEXT && seq >= UINT64_MAX - 1)
+		err = errmsg__set(e, -EOVERFLOW, "spool %s: sequence numbers exhausted", s->dir);
+	return err ? err : spool__store(s, seq, fill, arg, kind, bytes, e);
+}
+
+uint64_t spool__next_seq(const struct spool *s)
+{
+	return s->next_seq;
 }
 
 int spool__peek(struct spool *s, struct buf *out, char *name, size_t name_len,
@@ -395,9 +479,9 @@ int spool__peek(struct spool *s, struct buf *out, char *name, size_t name_len,
 		if (err == -ENOMEM)
 			break;	/* our trouble, not the entry's */
 		if (err) {
-			pr_warn("spool %s: dropping unreadable entry %s: %s", s->dir,
+			pr_warn("spool %s: removing entry %s, which cannot be read: %s", s->dir,
 				strrchr(path, '/') + 1, why.text);
-			spool__remove_oldest(s, true);
+			spool__remove_oldest(s, SPOOL_UNREADABLE);
 		}
 	}
 	out->limit = limit;
@@ -414,7 +498,7 @@ int spool__pop(struct spool *s)
 {
 	if (!s->st.entries)
 		return -ENOENT;
-	spool__remove_oldest(s, false);
+	spool__remove_oldest(s, SPOOL_DELIVERED);
 	return 0;
 }
 
