@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -35,7 +36,32 @@ struct http_client {
 	struct curl_slist *headers;
 	struct buf reply;		/* first bytes of the response body */
 	char errbuf[CURL_ERROR_SIZE];
+	_Atomic int64_t deadline_ns;	/* CLOCK_MONOTONIC; 0: none. Set from any thread */
 };
+
+static int64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* libcurl calls this at least once a second during a request: a deadline
+ * set meanwhile (bpprof stopping) ends a request that would outlast it. */
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	const struct http_client *h = ctx;
+	int64_t deadline = h->deadline_ns;
+
+	return deadline && mono_ns() >= deadline;
+}
+
+void http_client__set_deadline(struct http_client *h, int64_t mono_deadline_ns)
+{
+	h->deadline_ns = mono_deadline_ns;
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
@@ -367,6 +393,9 @@ static int http_client__setup(struct http_client *h, const struct http_opts *o,
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_reply);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &h->reply);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
 	if (o->insecure) {
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -553,6 +582,8 @@ static int http_client__perform(struct http_client *h, struct http_result *r,
 	r->transient = true;
 	if (rc == CURLE_COULDNT_RESOLVE_HOST)
 		return errmsg__set(e, -EAGAIN, "cannot resolve %s", h->host);
+	if (rc == CURLE_ABORTED_BY_CALLBACK)
+		return errmsg__set(e, -EAGAIN, "%s: given up unanswered: bpprof is stopping", h->host);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		return errmsg__set(e, -EAGAIN, "%s: timed out after %g s", h->host, h->timeout);
 	if (tls_error(rc))
@@ -635,9 +666,20 @@ int http_client__post(struct http_client *h, const struct http_request *rq,
 	curl_mime *mime = NULL;
 	int err = -ENOMEM;
 
+	int64_t deadline = h->deadline_ns, left;
+
 	memset(r, 0, sizeof(*r));
 	if (!url)
 		goto out;
+	/* a request begun before a deadline ends by it, as one begun before */
+	left = deadline ? (deadline - mono_ns()) / 1000000 : 0;
+	if (deadline && left <= 0) {
+		r->transient = true;
+		err = errmsg__set(e, -EAGAIN, "not sent: bpprof is stopping");
+		goto out;
+	}
+	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, deadline && left < h->timeout * 1000 ?
+			 (long)left : (long)(h->timeout * 1000 + 0.5));
 	curl_easy_setopt(h->curl, CURLOPT_URL, url);
 	if (rq->n_parts) {
 		mime = make_mime(h->curl, rq);

@@ -91,6 +91,12 @@ double http_client__backoff(const struct http_client *h, unsigned n,
 /* The same for a first wait of retry_wait seconds, without a client. */
 double http__backoff(double retry_wait, unsigned n);
 
+/* From now on no request outlasts mono_deadline_ns (CLOCK_MONOTONIC): one
+ * under way is given up within a second of it, and one begun before it is
+ * given only what is left (-EAGAIN once it has passed). 0: none. Safe to
+ * call from another thread while a request runs. */
+void http_client__set_deadline(struct http_client *h, int64_t mono_deadline_ns);
+
 /* Replace every configured secret in e with *** (a server may echo one). */
 void http_client__redact(const struct http_client *h, struct errmsg *e);
 

@@ -19,8 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
+
+#include <xxhash.h>
 
 #include "base/buf.h"
 #include "base/log.h"
@@ -293,6 +294,11 @@ void pusher__free(struct pusher *p)
 	free(p);
 }
 
+void pusher__set_deadline(struct pusher *p, int64_t mono_deadline_ns)
+{
+	http_client__set_deadline(p->http, mono_deadline_ns);
+}
+
 const char *pusher__url(const struct pusher *p)
 {
 	return http_client__url(p->http);
@@ -472,15 +478,51 @@ static void plan__free(struct plan *plan)
 		free(plan->first);
 }
 
-static int uuid4(char out[37])
+/* The request's id (push.v1's sample id): the same for the same window
+ * however often it is sent (its series, time and part of it; its bytes
+ * when it has no time), so a backend can drop a duplicate, such as a
+ * restart between a push and its spool entry's removal sends. A UUID of
+ * version 8 (RFC 9562's custom kind) made of XXH3-128. */
+static int request_id(const struct pusher *p, const struct kind *k, const pprof_pb *pb,
+		      const void *gz, size_t gz_len, size_t part, size_t parts, char out[37])
 {
+	const struct push_label *l = p->o.labels;
+	int64_t nums[4] = { pb->time_nanos, pb->duration_nanos, (int64_t)part, (int64_t)parts };
+	size_t order[PUSH_MAX_LABELS], i, j, o = 0;
+	struct buf b = BUF_INIT(0);
+	XXH128_hash_t h;
 	uint8_t u[16];
-	size_t i, o = 0;
+	int err;
 
-	if (getrandom(u, sizeof(u), 0) != sizeof(u))
-		return -EIO;
-	u[6] = (u[6] & 0x0f) | 0x40;
-	u[8] = (u[8] & 0x3f) | 0x80;
+	for (i = 0; i < p->o.n_labels; i++) {	/* by name: the flags' order is no identity */
+		for (j = i; j > 0 && strcmp(l[order[j - 1]].name, l[i].name) > 0; j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+	}
+	err = buf__append(&b, p->o.app, strlen(p->o.app) + 1);
+	for (i = 0; !err && i < p->o.n_labels; i++) {
+		err = buf__append(&b, l[order[i]].name, strlen(l[order[i]].name) + 1);
+		if (!err)
+			err = buf__append(&b, l[order[i]].value, strlen(l[order[i]].value) + 1);
+	}
+	if (!err)
+		err = buf__append(&b, k->name, strlen(k->name) + 1);
+	if (!err)
+		err = buf__append(&b, nums, sizeof(nums));
+	if (!err && !pb->time_nanos)
+		err = buf__append(&b, gz, gz_len);
+	if (err) {
+		buf__free(&b);
+		return err;
+	}
+	h = XXH3_128bits(b.data, b.len);
+	buf__free(&b);
+	for (i = 0; i < 8; i++) {
+		u[i] = (uint8_t)(h.high64 >> (56 - 8 * i));
+		u[8 + i] = (uint8_t)(h.low64 >> (56 - 8 * i));
+	}
+	u[6] = (u[6] & 0x0f) | 0x80;	/* version 8 */
+	u[8] = (u[8] & 0x3f) | 0x80;	/* variant 10 */
 	for (i = 0; i < 16; i++) {
 		if (i == 4 || i == 6 || i == 8 || i == 10)
 			out[o++] = '-';
@@ -500,8 +542,8 @@ static void add_pair(Push__V1__LabelPair *pairs, Push__V1__LabelPair **lp, size_
 }
 
 /* The Push API's body: one series, one sample. */
-static int push_request(const struct pusher *p, const struct kind *k, const void *gz,
-			size_t gz_len, struct buf *out)
+static int push_request(const struct pusher *p, const struct kind *k, const pprof_pb *pb,
+			const void *gz, size_t gz_len, size_t part, size_t parts, struct buf *out)
 {
 	Push__V1__LabelPair pairs[PUSH_MAX_LABELS + 3], *lp[PUSH_MAX_LABELS + 3];
 	Push__V1__RawSample sample = PUSH__V1__RAW_SAMPLE__INIT, *sp = &sample;
@@ -517,7 +559,7 @@ static int push_request(const struct pusher *p, const struct kind *k, const void
 		add_pair(pairs, lp, &n, p->label_names[i], p->o.labels[i].value);
 	if (k->alloc)
 		add_pair(pairs, lp, &n, "__delta__", "false");
-	err = uuid4(id);
+	err = request_id(p, k, pb, gz, gz_len, part, parts, id);
 	if (err)
 		return err;
 	sample.raw_profile.data = (uint8_t *)gz;
@@ -548,8 +590,8 @@ static bool pusher__wait(struct pusher *p, double seconds)
 
 /* Send one request's profile (gzip) with retries. */
 static int pusher__send(struct pusher *p, const struct kind *k, const pprof_pb *pb,
-			const void *gz, size_t gz_len, const char *what, unsigned retries,
-			struct push_result *r, struct errmsg *e)
+			const void *gz, size_t gz_len, size_t part, size_t n_parts, const char *what,
+			unsigned retries, struct push_result *r, struct errmsg *e)
 {
 	/* no time_nanos: the server stamps it now */
 	int64_t start = pb->time_nanos ? pb->time_nanos : (int64_t)time(NULL) * NS;
@@ -589,13 +631,12 @@ static int pusher__send(struct pusher *p, const struct kind *k, const pprof_pb *
 		}
 		rq.parts = parts;
 	} else if (p->o.api == PUSH_API_PUSH) {
-		err = push_request(p, k, gz, gz_len, &body);
+		err = push_request(p, k, pb, gz, gz_len, part, n_parts, &body);
 		rq.body = body.data;
 		rq.len = body.len;
 	}
 	if (err) {
-		err = errmsg__set(e, err == -EIO ? err : -ENOMEM, "%s", err == -EIO ?
-				  "no random bytes for the request's id" : "out of memory building the request");
+		err = errmsg__set(e, -ENOMEM, "out of memory building the request");
 		goto out;
 	}
 	for (n = 0;; n++) {
@@ -689,7 +730,7 @@ static int pusher__deliver(struct pusher *p, const struct pprof_profile *prof, c
 			snprintf(name, sizeof(name), "%s (request %zu of %zu)", what, i + 1, plan.n);
 		if (!err)
 			err = pusher__send(p, &k, prof->pb, gz && plan.n == 1 ? gz : part.data,
-					   gz && plan.n == 1 ? gz_len : part.len,
+					   gz && plan.n == 1 ? gz_len : part.len, i, plan.n,
 					   plan.n > 1 ? name : what, retries, r, e);
 		r->bytes += sent;
 	}

@@ -94,6 +94,9 @@ struct pusher *pusher__new(const struct push_opts *o, struct errmsg *e);
 void pusher__free(struct pusher *p);
 /* The URL as it may appear in logs: without any user:password. */
 const char *pusher__url(const struct pusher *p);
+/* No request outlasts this CLOCK_MONOTONIC instant (http_client__set_deadline);
+ * any thread. */
+void pusher__set_deadline(struct pusher *p, int64_t mono_deadline_ns);
 
 /* Deliver one profile encoded as gzip pprof. Up to `retries` more attempts
  * on transient failures, waiting retry_wait × 2^n with jitter (or the

@@ -571,11 +571,66 @@ static void check_push_body(const struct request *rq, const char *name, bool del
 		else
 			assert_non_null(strchr("0123456789abcdef", id[i]));
 	}
-	assert_int_equal(id[14], '4');
+	assert_int_equal(id[14], '8');	/* derived from the window: RFC 9562's custom UUID */
 	assert_non_null(strchr("89ab", id[19]));
 	assert_int_equal(sample_count(ser->samples[0]->raw_profile.data,
 				      ser->samples[0]->raw_profile.len), n);
 	push__v1__push_request__free_unpacked(req, NULL);
+}
+
+static char *request_id_of(const struct request *rq)
+{
+	Push__V1__PushRequest *req = push__v1__push_request__unpack(NULL, rq->body.len,
+								     rq->body.data);
+	char *id;
+
+	assert_non_null(req);
+	id = strdup(req->series[0]->samples[0]->id);
+	push__v1__push_request__free_unpacked(req, NULL);
+	return id;
+}
+
+/* A window sent twice (a restart between its push and its spool entry's
+ * removal) carries the same id both times, whatever the labels' order;
+ * another window, or another part of one, has its own. */
+static void test_stable_id(void **state)
+{
+	struct server *s = server_start(NULL, 0);
+	struct push_opts a = { .app = "svc", .labels = { { "env", "prod" }, { "host", "n1" } },
+			       .n_labels = 2 };
+	struct push_opts b = { .app = "svc", .labels = { { "host", "n1" }, { "env", "prod" } },
+			       .n_labels = 2 };
+	struct pusher *pa = new_pusher(&a, s->url, PUSH_API_PUSH);
+	struct pusher *pb = new_pusher(&b, s->url, PUSH_API_PUSH);
+	int64_t t = now_ns() - 5 * NS;
+	struct buf one = make_profile(cpu_types, 2, 3, t, COMPRESS_GZIP);
+	struct buf other = make_profile(cpu_types, 2, 3, t + NS, COMPRESS_GZIP);
+	struct buf big = cpu_profile(20000);
+	struct push_result r;
+	struct errmsg e;
+	char *ids[6];
+	size_t i;
+
+	assert_int_equal(pusher__push(pa, one.data, one.len, "one", 0, &r, &e), 0);
+	assert_int_equal(pusher__push(pb, one.data, one.len, "again", 0, &r, &e), 0);
+	assert_int_equal(pusher__push(pa, other.data, other.len, "other", 0, &r, &e), 0);
+	assert_int_equal(pusher__push(pa, big.data, big.len, "big", 0, &r, &e), 0);
+	assert_int_equal(r.parts, 2);
+	assert_int_equal(s->n_reqs, 5);
+	for (i = 0; i < 5; i++)
+		ids[i] = request_id_of(&s->reqs[i]);
+	assert_string_equal(ids[0], ids[1]);
+	assert_string_not_equal(ids[0], ids[2]);
+	assert_string_not_equal(ids[3], ids[4]);
+	assert_string_not_equal(ids[2], ids[3]);
+	for (i = 0; i < 5; i++)
+		free(ids[i]);
+	buf__free(&one);
+	buf__free(&other);
+	buf__free(&big);
+	pusher__free(pa);
+	pusher__free(pb);
+	server_stop(s);
 }
 
 static void test_push_api(void **state)
@@ -1232,6 +1287,7 @@ int main(void)
 		cmocka_unit_test(test_ingest_heap),
 		cmocka_unit_test(test_ingest_raw),
 		cmocka_unit_test(test_push_api),
+		cmocka_unit_test(test_stable_id),
 		cmocka_unit_test(test_http_api),
 		cmocka_unit_test(test_auth_headers),
 		cmocka_unit_test(test_retry_then_accept),
