@@ -62,7 +62,7 @@ t_push_api() {
 		>"$T/out" 2>&1 || { cat "$T/out"; return 1; }
 	stored r '.api == "push" and .labels.__name__ == "process_cpu" and .labels.service_name == "svc" and
 		.labels.region_zone == "eu-1" and (.labels.__delta__ == null) and
-		(.id | test("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"))' || return 1
+		(.id | test("^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"))' || return 1
 	same_stacks r "$(last_seq r)" "$T/cpu.pb.gz"
 }
 t_push_api_heap() {
