@@ -176,13 +176,15 @@ static const struct command commands[] = {
 	{ "run", cmd_run,
 	  "run [--cpu] [--heap -p PID...] [-F HZ] [--interval D | --schedule 'CRON' -d D]\n"
 	  "        [-o|--output-dir DIR [--retain N] [--retain-age D] [--compress K]]\n"
-	  "        [--push URL [PUSH FLAGS] [--spool-dir DIR [--spool-max-bytes N]]]\n"
+	  "        [--push URL [PUSH FLAGS] [--spool-dir DIR [--spool-max-bytes N]]\n"
+	  "        [--stop-timeout D]]\n"
 	  "        [--metrics-addr [HOST:]PORT] [--log-file FILE] [--config FILE] [-- COMMAND]\n"
 	  "  Profile continuously: a window every --interval (default 15s) at 19 Hz, or a\n"
 	  "  capture of -d D at each minute a 5-field cron --schedule matches. Windows go\n"
 	  "  to DIR (cpu-TIME.pb.gz, heap-TIME.pb.gz) and/or are pushed; what cannot be\n"
 	  "  delivered waits in the spool, in order, across restarts. SIGTERM or SIGINT\n"
-	  "  sends the window in progress and exits 0; SIGHUP reopens --log-file.\n"
+	  "  ends the window in progress, spools what waits, sends what it can within\n"
+	  "  --stop-timeout (20s) and exits 0; SIGHUP reopens --log-file.\n"
 	  "  --config FILE holds any flag as `name = value`. /metrics (Prometheus) on\n"
 	  "  --metrics-addr, loopback unless a host is given." },
 	{ "push", cmd_push,

@@ -13,7 +13,7 @@
 #define RUN_DEFAULT_SPOOL_MAX	(256ull << 20)
 
 enum { OPT_INTERVAL = 256, OPT_SCHEDULE, OPT_RETAIN, OPT_RETAIN_AGE, OPT_PUSH, OPT_SPOOL,
-       OPT_SPOOL_MAX, OPT_METRICS, OPT_LOG_FILE };
+       OPT_SPOOL_MAX, OPT_METRICS, OPT_LOG_FILE, OPT_STOP_TIMEOUT };
 
 /* What the flags say beyond daemon_opts. */
 struct run_flags {
@@ -84,6 +84,13 @@ static int run_flag(int c, const char *arg, struct daemon_opts *o, struct run_fl
 	case OPT_METRICS:
 		o->metrics_addr = arg;
 		return 0;
+	case OPT_STOP_TIMEOUT:
+		if (parse__duration(arg, 3600, &o->sender.stop_timeout)) {
+			usage_error("run", "bad --stop-timeout '%s' (such as 20s; under the service "
+				    "manager's own stop timeout)", arg);
+			return 2;
+		}
+		return 0;
 	case OPT_LOG_FILE:
 		f->log_file = arg;
 		return 0;
@@ -120,8 +127,8 @@ static int run_check(struct daemon_opts *o, const struct run_flags *f)
 		usage_error("run", "--retain and --retain-age need --output-dir");
 		return 2;
 	}
-	if (o->sender.spool_dir && !o->push) {
-		usage_error("run", "--spool-dir needs --push");
+	if ((o->sender.spool_dir || o->sender.stop_timeout) && !o->push) {
+		usage_error("run", "--spool-dir and --stop-timeout need --push");
 		return 2;
 	}
 	if (compress__check_level(o->out.compress, o->out.level)) {
@@ -170,6 +177,7 @@ int cmd_run(int argc, char **argv)
 		{ "spool-max-bytes", required_argument, NULL, OPT_SPOOL_MAX },
 		{ "metrics-addr", required_argument, NULL, OPT_METRICS },
 		{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+		{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 		{ "config", required_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "daemon/daemon.h"
 #include "daemon/metrics.h"
@@ -21,7 +22,8 @@ struct daemon {
 	const struct daemon_opts *o;
 	struct metrics *metrics;
 	struct sender *sender;
-	uint64_t windows, spool_dropped;	/* spool_dropped: sender thread only */
+	uint64_t windows;
+	uint64_t spool_dropped, spool_unreadable;	/* on_report's: one call at a time */
 	sigset_t signals;
 };
 
@@ -37,19 +39,26 @@ static void format_bytes(char *s, size_t n, uint64_t b)
 		snprintf(s, n, "%.1f MiB", (double)b / (1024 * 1024));
 }
 
-/* "cpu window 2026-11-23T10:15:00Z +15.0s: 570 samples, 0 lost, 41 KiB" */
-static void describe(char *s, size_t n, const struct capture_window *w, size_t bytes)
+/* "cpu window 2026-11-23T10:15:00Z +15.0s: 570 samples, 0 lost"; the size
+ * is what went where, said with the outcome. */
+static void describe(char *s, size_t n, const struct capture_window *w)
 {
 	time_t t = (time_t)(w->time_nanos / 1000000000);
-	char stamp[32], size[32];
+	char stamp[32];
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	format_bytes(size, sizeof(size), bytes);
-	snprintf(s, n, "%s window %s +%.1fs: %" PRIu64 " %s, %" PRIu64 " lost, %s", kinds[w->kind],
+	snprintf(s, n, "%s window %s +%.1fs: %" PRIu64 " %s, %" PRIu64 " lost", kinds[w->kind],
 		 stamp, (double)w->duration_nanos / 1e9, w->samples,
-		 w->kind == CAPTURE_CPU ? "samples" : "sampled allocations", w->lost, size);
+		 w->kind == CAPTURE_CPU ? "samples" : "sampled allocations", w->lost);
+}
+
+static uint64_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : (uint64_t)st.st_size;
 }
 
 static int on_window(void *ctx, struct capture_window *w, struct errmsg *why)
@@ -57,7 +66,7 @@ static int on_window(void *ctx, struct capture_window *w, struct errmsg *why)
 	struct daemon *d = ctx;
 	const struct daemon_opts *o = d->o;
 	struct errmsg e = { "" };
-	char what[160], path[4096] = "";
+	char what[160], path[4096] = "", size[32];
 	int err = 0;
 
 	d->windows++;
@@ -65,7 +74,7 @@ static int on_window(void *ctx, struct capture_window *w, struct errmsg *why)
 	metrics__add(d->metrics, w->kind == CAPTURE_CPU ? MC_CPU_SAMPLES : MC_HEAP_SAMPLES, w->samples);
 	metrics__add(d->metrics, w->kind == CAPTURE_CPU ? MC_CPU_LOST : MC_HEAP_LOST, w->lost);
 	metrics__set(d->metrics, MG_LAST_WINDOW, (uint64_t)((w->time_nanos + w->duration_nanos) / 1000000000));
-	describe(what, sizeof(what), w, pprof__encoded_size(w->profile));
+	describe(what, sizeof(what), w);
 	if (o->out.dir) {
 		err = outdir__write(&o->out, w->profile, kinds[w->kind], w->time_nanos, path,
 				    sizeof(path), &e);
@@ -74,12 +83,16 @@ static int on_window(void *ctx, struct capture_window *w, struct errmsg *why)
 			pr_err("%s: %s", what, e.text);
 	}
 	if (!d->sender) {
-		if (!err)
-			pr_info("%s: written %s", what, path);
+		if (!err) {
+			format_bytes(size, sizeof(size), file_size(path));
+			pr_info("%s: written %s (%s)", what, path, size);
+		}
 		return 0;
 	}
 	/* The sender takes the profile (the capture frees it no more); its report
-	 * logs the window's line. */
+	 * logs the window's line. Said here with -v, so that a window lost with
+	 * the process (SIGKILL, OOM) before it is pushed or spooled is known. */
+	pr_debug("%s: captured", what);
 	err = sender__submit(d->sender, w->profile, kinds[w->kind], what);
 	w->profile = NULL;
 	if (err) {
@@ -101,7 +114,7 @@ static void on_report(void *ctx, const struct sender_report *r)
 	};
 	struct daemon *d = ctx;
 	const struct push_result *p = &r->push;
-	char how[96] = "", spool[64] = "", size[32];
+	char how[96] = "", spool[64] = "", size[32], sent[40] = "";
 	enum log_level level = r->outcome == SENT_PUSHED ? LOG_INFO : LOG_WARN;
 
 	if (!(r->from_spool && r->outcome == SENT_SPOOLED))
@@ -119,18 +132,27 @@ static void on_report(void *ctx, const struct sender_report *r)
 			r->spool.dropped);
 		d->spool_dropped = r->spool.dropped;
 	}
+	/* the spool said which and why when it removed them */
+	metrics__add(d->metrics, MC_SPOOL_UNREADABLE, r->spool.unreadable - d->spool_unreadable);
+	d->spool_unreadable = r->spool.unreadable;
 	metrics__set(d->metrics, MG_SPOOL_BYTES, r->spool.bytes);
 	metrics__set(d->metrics, MG_SPOOL_ENTRIES, r->spool.entries);
-	if (p->attempts && p->status)
-		snprintf(how, sizeof(how), " (HTTP %ld, %.0f ms%s%u %s)", p->status, p->seconds * 1000,
-			 p->attempts > 1 ? ", " : "", p->attempts > 1 ? p->attempts : 0,
-			 p->attempts > 1 ? "attempts" : "");
+	if (r->bytes && (r->outcome == SENT_PUSHED || r->outcome == SENT_SPOOLED)) {
+		format_bytes(size, sizeof(size), r->bytes);
+		snprintf(sent, sizeof(sent), " %s", size);
+	}
+	/* the error says how a failure ended */
+	if (r->outcome == SENT_PUSHED && p->attempts > 1)
+		snprintf(how, sizeof(how), " (HTTP %ld, %.0f ms, %u attempts)", p->status,
+			 p->seconds * 1000, p->attempts);
+	else if (r->outcome == SENT_PUSHED && p->attempts)
+		snprintf(how, sizeof(how), " (HTTP %ld, %.0f ms)", p->status, p->seconds * 1000);
 	if (r->spool.entries || r->outcome == SENT_SPOOLED) {
 		format_bytes(size, sizeof(size), r->spool.bytes);
 		snprintf(spool, sizeof(spool), "; spool: %" PRIu64 " windows, %s", r->spool.entries, size);
 	}
-	log__printf(level, "%s%s: %s%s%s%s%s", r->from_spool ? "spooled " : "", r->what,
-		    said[r->outcome], how, r->error[0] ? ": " : "", r->error, spool);
+	log__printf(level, "%s%s: %s%s%s%s%s%s", r->from_spool ? "spooled " : "", r->what,
+		    said[r->outcome], sent, how, r->error[0] ? ": " : "", r->error, spool);
 }
 
 static void on_hangup(void *ctx)
@@ -170,6 +192,7 @@ static int scheduled(struct daemon *d, struct errmsg *e)
 	const struct daemon_opts *o = d->o;
 	struct capture_opts rec = o->rec;
 	struct capture_result res;
+	int err;
 
 	rec.seconds = o->duration;
 	rec.interval = 0;
@@ -177,7 +200,6 @@ static int scheduled(struct daemon *d, struct errmsg *e)
 		time_t next = cron__next(&o->cron, time(NULL));
 		char stamp[32];
 		struct tm tm;
-		int err;
 
 		if (next < 0)
 			return errmsg__set(e, -EINVAL, "the schedule never matches");

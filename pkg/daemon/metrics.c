@@ -62,6 +62,7 @@ static const struct series counter_series[MC__COUNT] = {
 	{ "bpprof_push_requests_total", NULL, "HTTP push requests sent.", MC_PUSH_REQUESTS },
 	{ "bpprof_push_errors_total", NULL, "HTTP push requests that failed.", MC_PUSH_ERRORS },
 	{ "bpprof_push_bytes_total", NULL, "Request body bytes sent by push requests.", MC_PUSH_BYTES },
+	{ "bpprof_spool_unreadable_total", NULL, "Spool entries found corrupt or gone, removed.", MC_SPOOL_UNREADABLE },
 };
 
 static const struct series gauge_series[MG__COUNT] = {

@@ -22,6 +22,7 @@ enum metric_counter {
 	MC_PUSH_REQUESTS,	/* bpprof_push_requests_total */
 	MC_PUSH_ERRORS,		/* bpprof_push_errors_total: requests that failed */
 	MC_PUSH_BYTES,		/* bpprof_push_bytes_total: request bodies */
+	MC_SPOOL_UNREADABLE,	/* bpprof_spool_unreadable_total: entries found corrupt */
 	MC__COUNT
 };
 

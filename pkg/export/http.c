@@ -583,7 +583,8 @@ static int http_client__perform(struct http_client *h, struct http_result *r,
 	if (rc == CURLE_COULDNT_RESOLVE_HOST)
 		return errmsg__set(e, -EAGAIN, "cannot resolve %s", h->host);
 	if (rc == CURLE_ABORTED_BY_CALLBACK)
-		return errmsg__set(e, -EAGAIN, "%s: given up unanswered: bpprof is stopping", h->host);
+		return errmsg__set(e, -EAGAIN, "%s: given up unanswered at the stop timeout",
+				   h->host);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		return errmsg__set(e, -EAGAIN, "%s: timed out after %g s", h->host, h->timeout);
 	if (tls_error(rc))
@@ -615,10 +616,10 @@ static int http_client__perform(struct http_client *h, struct http_result *r,
 	if (status >= 300 && status < 400) {
 		curl_easy_getinfo(h->curl, CURLINFO_REDIRECT_URL, &loc);
 		redact_url(loc ? loc : "?", shown, sizeof(shown));
-		return errmsg__set(e, -EPROTO, "refused by %s: HTTP %ld redirect to %s, not "
+		return errmsg__set(e, -EPROTO, "%s answered HTTP %ld, a redirect to %s, not "
 				   "followed (push to that URL)", h->host, status, shown);
 	}
-	return errmsg__set(e, -EPROTO, "refused by %s: HTTP %ld%s%s", h->host, status,
+	return errmsg__set(e, -EPROTO, "%s answered HTTP %ld%s%s", h->host, status,
 			   *msg ? ": " : "", msg);
 }
 
@@ -675,7 +676,7 @@ int http_client__post(struct http_client *h, const struct http_request *rq,
 	left = deadline ? (deadline - mono_ns()) / 1000000 : 0;
 	if (deadline && left <= 0) {
 		r->transient = true;
-		err = errmsg__set(e, -EAGAIN, "not sent: bpprof is stopping");
+		err = errmsg__set(e, -EAGAIN, "not sent: the stop timeout has passed");
 		goto out;
 	}
 	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, deadline && left < h->timeout * 1000 ?
