@@ -102,7 +102,7 @@ t_push_windows() {
 	[ "$(rlog r 'select(.stored and .app == "daemon1") | .labels.hostname' | sort -u)" = "\"$(hostname)\"" ] ||
 		{ echo "no hostname label"; return 1; }
 	rlog r 'select(.stored and .app == "daemon1") | "\(.time_nanos) \(.duration_nanos)"' | tr -d '"' | contiguous || return 1
-	[ "$(lines push ': pushed (HTTP 200')" -eq "$n" ] || { echo "log: $(cat "$T/push.err")"; return 1; }
+	[ "$(lines push ': pushed [0-9.]* [KM]*i*B (HTTP 200')" -eq "$n" ] || { echo "log: $(cat "$T/push.err")"; return 1; }
 }
 t_sigterm_flush() {
 	daemon flush --push "$R" --interval 1m --app flushed -o "$T/flush"
@@ -169,9 +169,11 @@ t_injected() {
 	rcontrol r 'fail?status=400&count=1&body=%7B%22code%22%3A%22invalid_argument%22%2C%22message%22%3A%22no+thanks%22%7D'
 	sleep 1.2
 	daemon_stop inj
-	grep -q "pushed (HTTP 200, [0-9]* ms, 3 attempts)" "$T/inj.err" || { echo "503 x2 not retried: $(cat "$T/inj.err")"; return 1; }
-	grep -q "pushed (HTTP 200, [0-9]* ms, 2 attempts)" "$T/inj.err" || { echo "429 not retried"; return 1; }
+	grep -q "pushed [0-9.]* [KM]*i*B (HTTP 200, [0-9]* ms, 3 attempts)" "$T/inj.err" || { echo "503 x2 not retried: $(cat "$T/inj.err")"; return 1; }
+	grep -q "pushed [0-9.]* [KM]*i*B (HTTP 200, [0-9]* ms, 2 attempts)" "$T/inj.err" || { echo "429 not retried"; return 1; }
 	grep -q "refused.*no thanks" "$T/inj.err" || { echo "400 not reported with its message"; return 1; }
+	# each line says its window once, and its numbers whole ("2 ms0 )" once)
+	! grep -E 'window .*window|ms[0-9]' "$T/inj.err" || { echo "(garbled lines)"; return 1; }
 	[ "$(rlog r 'select(.app == "inj" and .status == 400) | .seq' | wc -l)" -eq 1 ] || { echo "a 400 was retried"; return 1; }
 	local w s
 	w=$(lines inj 'cpu window')
@@ -319,7 +321,38 @@ check "SIGHUP reopens the log file" t_sighup_log
 check "--retain and --retain-age" t_retain
 check "heap windows: allocations per window" t_heap_windows
 check "config file" t_config
+t_schedule_checked() { # the first capture may be hours away: what would fail it fails now
+	local args rc
+	for args in "-p 999999" "--heap -p 999999" "--cgroup /sys/fs/cgroup/no-such-bpprof-group"; do
+		rc=0
+		# shellcheck disable=SC2086 # word-split on purpose
+		timeout 20 "$BPPROF" run --schedule '0 3 * * *' -d 30s -o "$T/sched" $args >"$T/out" 2>&1 </dev/null || rc=$?
+		[ "$rc" -eq 1 ] || { echo "$args: exit $rc: $(cat "$T/out")"; return 1; }
+		[ "$(wc -l <"$T/out")" -eq 1 ] || { echo "$args: $(cat "$T/out")"; return 1; }
+	done
+	grep -q "no-such-bpprof-group" "$T/out" || { cat "$T/out"; return 1; }
+}
+t_one_spool_owner() { # two daemons, one spool: the second is refused, naming the first
+	local port a
+	port=$(free_port)
+	daemon own1 --push "http://127.0.0.1:$port" --interval 1s --spool-dir "$T/shared" --retries 0
+	a=$(cat "$T/own1.pid")
+	wait_for 10 sh -c "grep -q spooled '$T/own1.err'" || { echo "first did not spool: $(cat "$T/own1.err")"; daemon_stop own1; return 1; }
+	local rc=0
+	timeout 20 "$BPPROF" run --push "http://127.0.0.1:$port" --interval 1s --spool-dir "$T/shared" \
+		</dev/null >"$T/own2.out" 2>&1 || rc=$?
+	sleep 1.5
+	daemon_stop own1
+	[ "$rc" -eq 1 ] || { echo "second: exit $rc: $(cat "$T/own2.out")"; return 1; }
+	grep -q "spool $T/shared is in use by pid $a" "$T/own2.out" || { cat "$T/own2.out"; return 1; }
+	[ "$(cat "$T/own1.rc")" = 0 ] || { echo "first: exit $(cat "$T/own1.rc")"; return 1; }
+	[ "$(lines own1 'spooled')" -eq "$(ls "$T/shared" | grep -c '\.pb\.zst$')" ] ||
+		{ echo "windows spooled: $(lines own1 'spooled'), in the spool: $(ls "$T/shared")"; return 1; }
+}
+
 check "bad input: one-line errors" t_bad_input
+check "--schedule: a missing pid, heap target or cgroup refused at start" t_schedule_checked
+check "a spool has one owner: a second daemon is refused, naming it" t_one_spool_owner
 check "spool on a full disk: said, capture goes on" t_full_disk
 check "cron schedule: a capture at the minute" t_schedule
 finish

@@ -741,6 +741,22 @@ static void heap_result(struct recorder *r, struct capture_result *res)
 			"the target allocated nothing during the capture");
 }
 
+int capture__check(const struct capture_opts *o, struct errmsg *e)
+{
+	struct recorder r = {
+		.o = o, .epfd = -1, .sigfd = -1, .tickfd = -1, .endfd = -1, .winfd = -1,
+	};
+	int err;
+
+	if (o->n_pids > CAPTURE_MAX_PIDS)
+		return errmsg__set(e, -E2BIG, "at most %u pids", CAPTURE_MAX_PIDS);
+	sigemptyset(&r.blocked);
+	sigprocmask(SIG_BLOCK, &r.blocked, &r.old_mask);
+	err = setup(&r, e);
+	teardown(&r);
+	return err;
+}
+
 int capture__run(const struct capture_opts *o, struct capture_result *res, struct errmsg *e)
 {
 	struct recorder r = {

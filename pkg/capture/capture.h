@@ -97,5 +97,10 @@ struct capture_result {
  * last window. A heap capture whose targets defined no allocator is an
  * error (-ENOENT). */
 int capture__run(const struct capture_opts *o, struct capture_result *r, struct errmsg *e);
+/* What would fail capture__run's start, checked now: the programs load and
+ * attach, the pids and cgroup exist, the heap targets have an allocator.
+ * Nothing is captured and nothing is left attached. No command (a
+ * scheduled capture has none). 0, or a negative errno with e set. */
+int capture__check(const struct capture_opts *o, struct errmsg *e);
 
 #endif

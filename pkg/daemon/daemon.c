@@ -196,6 +196,11 @@ static int scheduled(struct daemon *d, struct errmsg *e)
 
 	rec.seconds = o->duration;
 	rec.interval = 0;
+	/* The first capture may be hours away: what would make it fail (no
+	 * privileges, no such pid, a probe that cannot attach) is said now. */
+	err = capture__check(&rec, e);
+	if (err)
+		return err;
 	for (;;) {
 		time_t next = cron__next(&o->cron, time(NULL));
 		char stamp[32];
