@@ -967,4 +967,14 @@ t_dash_dir() { # -o - where -o names a directory: refused, no directory named "-
 }
 check "record --cpu --heap -o - and run -o - are refused, nothing created" t_dash_dir
 
+t_pid_list() { # -p takes pidof's blank-separated list as well as commas
+	local rc=0
+	"$BPPROF" record -p "$$ x" -d 1 -o "$T/never.pb.gz" >"$T/pids.out" 2>&1 || rc=$?
+	[ "$rc" -eq 2 ] && grep -q "bad pid 'x' in -p $$ x" "$T/pids.out" || { echo "exit $rc: $(cat "$T/pids.out")"; return 1; }
+	rc=0
+	"$BPPROF" record -p "$$,  x" -d 1 -o "$T/never.pb.gz" >"$T/pids.out" 2>&1 || rc=$?
+	[ "$rc" -eq 2 ] && grep -q "bad pid 'x'" "$T/pids.out" || { echo "exit $rc: $(cat "$T/pids.out")"; return 1; }
+}
+check "record -p \"PID PID\" (pidof's form) reads both" t_pid_list
+
 finish

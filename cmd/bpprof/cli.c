@@ -140,7 +140,8 @@ int parse_pids(const char *cmd, const char *list, uint32_t *pids, size_t max, si
 
 	if (!copy)
 		return -1;
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	/* commas, or blanks: -p "$(pidof server)" gives several pids so */
+	for (tok = strtok_r(copy, ", \t\n", &save); tok; tok = strtok_r(NULL, ", \t\n", &save)) {
 		if (parse__int64(tok, 1, INT32_MAX, &v)) {
 			usage_error(cmd, "bad pid '%s' in -p %s", tok, list);
 			free(copy);

@@ -34,7 +34,8 @@ int usage_getopt(const char *cmd, int c, char **argv, const struct option *opts)
 int parse_out_format(const char *cmd, const char *arg, enum convert_format *f);
 int parse_compress(const char *cmd, const char *arg, enum compress_kind *k);
 int parse_level(const char *cmd, const char *arg, int *level);
-/* "1234,5678" appended to pids[n..max): the new count, or -1 after a usage error. */
+/* "1234,5678" (or "1234 5678", as pidof prints them) appended to
+ * pids[n..max): the new count, or -1 after a usage error. */
 int parse_pids(const char *cmd, const char *list, uint32_t *pids, size_t max, size_t n);
 
 /* Flags of what to capture, shared by record and run (ids from 300). */
