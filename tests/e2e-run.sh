@@ -350,7 +350,26 @@ t_one_spool_owner() { # two daemons, one spool: the second is refused, naming th
 		{ echo "windows spooled: $(lines own1 'spooled'), in the spool: $(ls "$T/shared")"; return 1; }
 }
 
+t_unit_caps() { # deploy/bpprof.service's capabilities suffice, CAP_KILL not among them: a
+	# heap capture of a command that changes its user (stopped at exec, continued by bpprof)
+	local caps rc=0
+	caps=$(sed -n 's/^CapabilityBoundingSet=//p' deploy/bpprof.service | tr ' ' '\n' |
+		sed 's/^CAP_/+/' | tr 'A-Z' 'a-z' | paste -sd,)
+	case $caps in *kill*) echo "the unit grants CAP_KILL: $caps"; return 1 ;; esac
+	timeout 60 setpriv --bounding-set="-all,$caps" "$BPPROF" run -o "$T/capw" --heap --interval 1s -- \
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$WL/mallocloop" 1000000 64 \
+		</dev/null >"$T/caps.out" 2>"$T/caps.err" || rc=$?
+	[ "$rc" -eq 0 ] || { echo "exit $rc: $(cat "$T/caps.err")"; return 1; }
+	grep -q "the command exited" "$T/caps.err" || { cat "$T/caps.err"; return 1; }
+	local f total=0
+	for f in "$T"/capw/heap-*.pb.gz; do
+		total=$((total + $("$PPROFCHECK" total "$f" alloc_objects)))
+	done
+	[ "$total" -gt 0 ] || { echo "no allocations in $(ls "$T/capw")"; return 1; }
+}
+
 check "bad input: one-line errors" t_bad_input
+check "the unit's capabilities (no CAP_KILL) profile a command that changes its user" t_unit_caps
 check "--schedule: a missing pid, heap target or cgroup refused at start" t_schedule_checked
 check "a spool has one owner: a second daemon is refused, naming it" t_one_spool_owner
 check "spool on a full disk: said, capture goes on" t_full_disk
