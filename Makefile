@@ -80,7 +80,7 @@ PPROFCHECK := $(BUILD)/pprofcheck
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOADS     := $(WORKLOAD_SRCS:tests/workloads/%.c=$(BUILD)/workloads/%)
 
-.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-push e2e-run cron-peer workloads run bench fuzz clean tools vmlinux-dump FORCE
+.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-push e2e-run e2e-faults cron-peer workloads run bench fuzz clean tools vmlinux-dump FORCE
 .DEFAULT_GOAL := all
 all: $(BUILD)/bpprof
 
@@ -245,6 +245,10 @@ e2e-push: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) $(LEGACY_WORKLOAD)
 e2e-run: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-run.sh
 
+# The daemon through endpoint faults, SIGTERM and SIGKILL (root; ~4 min).
+e2e-faults: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) workloads
+	$(Q)BUILD=$(BUILD) tests/e2e-faults.sh
+
 # Includes point downwards, no banned functions, no overlong function.
 check:
 	$(Q)tests/check.sh
@@ -253,7 +257,8 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all tools $(TEST_BINS) workloads
 	$(Q)tests/check.sh && tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/cron/peer.sh && \
 	  BUILD=$(BUILD) tests/e2e.sh && BUILD=$(BUILD) tests/e2e-record.sh && \
-	  BUILD=$(BUILD) tests/e2e-heap.sh && BUILD=$(BUILD) tests/e2e-push.sh && BUILD=$(BUILD) tests/e2e-run.sh
+	  BUILD=$(BUILD) tests/e2e-heap.sh && BUILD=$(BUILD) tests/e2e-push.sh && BUILD=$(BUILD) tests/e2e-run.sh && \
+	  BUILD=$(BUILD) tests/e2e-faults.sh
 
 # The suites that load BPF again, as on a fresh machine: tracefs and debugfs
 # unmounted in a private mount namespace (the host's mounts stay).

@@ -1,5 +1,6 @@
-// The /_control API the retry tests steer the receiver with (injected
-// failures and delays, counters) and `receiver -check`.
+// The /_control API the retry and fault tests steer the receiver with
+// (injected failures, delays, a black hole, flapping, counters) and
+// `receiver -check`.
 package main
 
 import (
@@ -33,6 +34,33 @@ func (s *server) takeFail() *apiError {
 	}
 	s.failCount--
 	return &apiError{status: s.failStatus, code: codeFor(s.failStatus), msg: s.failBody, retryAfter: s.failRetry}
+}
+
+func (s *server) takeHold() bool {
+	s.injMu.Lock()
+	defer s.injMu.Unlock()
+	if s.holdCount <= 0 {
+		return false
+	}
+	s.holdCount--
+	return true
+}
+
+// flapDown says whether flapping is in its down half now: periods
+// alternate up, down, up, ... from when it was asked for.
+func (s *server) flapDown() bool {
+	s.injMu.Lock()
+	defer s.injMu.Unlock()
+	if s.flapPeriod <= 0 {
+		return false
+	}
+	return (time.Since(s.flapStart)/s.flapPeriod)%2 == 1
+}
+
+func withError(base *entry, msg string) *entry {
+	e := *base
+	e.Error = msg
+	return &e
 }
 
 func queryInt(r *http.Request, key string, def int) (int, error) {
@@ -74,9 +102,40 @@ func (s *server) controlDelay(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]interface{}{"delay": count, "seconds": secs})
 }
 
+// /_control/blackhole?count=N: the next N data requests are read and never
+// answered (the connection stays open until the client gives up).
+func (s *server) controlBlackhole(w http.ResponseWriter, r *http.Request) {
+	count, err := queryInt(r, "count", 1)
+	if err != nil || count < 0 {
+		writeJSONError(w, errorf(400, "want count>=0"))
+		return
+	}
+	s.injMu.Lock()
+	s.holdCount = count
+	s.injMu.Unlock()
+	writeJSON(w, map[string]interface{}{"blackhole": count})
+}
+
+// /_control/flap?period=S: from now, S seconds answering as usual, then S
+// seconds closing each data request's connection unanswered, in turn;
+// period=0 stops.
+func (s *server) controlFlap(w http.ResponseWriter, r *http.Request) {
+	secs, err := strconv.ParseFloat(r.URL.Query().Get("period"), 64)
+	if err != nil || secs < 0 {
+		writeJSONError(w, errorf(400, "want period>=0 (seconds)"))
+		return
+	}
+	s.injMu.Lock()
+	s.flapPeriod = time.Duration(secs * float64(time.Second))
+	s.flapStart = time.Now()
+	s.injMu.Unlock()
+	writeJSON(w, map[string]interface{}{"flap": secs})
+}
+
 func (s *server) controlReset(w http.ResponseWriter, _ *http.Request) {
 	s.injMu.Lock()
 	s.failCount, s.delayCount, s.failRetry = 0, 0, ""
+	s.holdCount, s.flapPeriod = 0, 0
 	s.injMu.Unlock()
 	atomic.StoreInt64(&s.requests, 0)
 	atomic.StoreInt64(&s.stored, 0)

@@ -103,6 +103,9 @@ type server struct {
 	failRetry   string
 	delayCount  int
 	delaySecond float64
+	holdCount   int           // black hole: requests read and never answered
+	flapPeriod  time.Duration // flapping: up, then connections closed unanswered, in turn
+	flapStart   time.Time
 }
 
 // apiError is a refused request: the HTTP status and the JSON {code, message}.
@@ -219,6 +222,8 @@ func run(cfg config) error {
 	mux.Handle("/pprof", s.data(&api{name: "http", handle: (*server).handlePprof}))
 	mux.HandleFunc("/_control/fail", s.controlFail)
 	mux.HandleFunc("/_control/delay", s.controlDelay)
+	mux.HandleFunc("/_control/blackhole", s.controlBlackhole)
+	mux.HandleFunc("/_control/flap", s.controlFlap)
 	mux.HandleFunc("/_control/reset", s.controlReset)
 	mux.HandleFunc("/_control/stats", s.controlStats)
 
@@ -303,6 +308,23 @@ func (s *server) data(a *api) http.Handler {
 			res.err = errorf(405, "method %s not allowed, use POST", r.Method)
 		case readErr != nil:
 			res.err = errorf(400, "reading body: %v", readErr)
+		}
+		if res.err == nil && s.takeHold() {
+			// A black hole: read, never answered, until the client gives up
+			// (or the receiver stops). Nothing is stored.
+			<-r.Context().Done()
+			s.finish(w, req, result{err: errorf(499, "held unanswered (black hole) until the client gave up")}, nil)
+			return
+		}
+		if res.err == nil && s.flapDown() {
+			// Flapping, down half: the connection is closed unanswered.
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					s.writeLog(req.base, []*entry{withError(req.base, "flapping: connection closed unanswered")})
+					conn.Close()
+					return
+				}
+			}
 		}
 		if res.err == nil {
 			if d := s.takeDelay(); d > 0 {
