@@ -112,6 +112,7 @@ static void test_concurrent_totals(void **state)
 	metrics__add(m, MC_WINDOWS_DROPPED, 16);
 	metrics__add(m, MC_PUSH_REQUESTS, 17);
 	metrics__add(m, MC_PUSH_ERRORS, 18);
+	metrics__add(m, MC_SPOOL_UNREADABLE, 19);
 	metrics__set(m, MG_SPOOL_BYTES, 1000);
 	metrics__set(m, MG_SPOOL_BYTES, 4096);
 	metrics__set(m, MG_SPOOL_ENTRIES, 3);
@@ -129,6 +130,7 @@ static void test_concurrent_totals(void **state)
 	assert_family(text, "bpprof_push_requests_total", "counter");
 	assert_family(text, "bpprof_push_errors_total", "counter");
 	assert_family(text, "bpprof_push_bytes_total", "counter");
+	assert_family(text, "bpprof_spool_unreadable_total", "counter");
 	assert_family(text, "bpprof_push_duration_seconds", "histogram");
 	assert_family(text, "bpprof_spool_bytes", "gauge");
 	assert_family(text, "bpprof_spool_entries", "gauge");
@@ -136,9 +138,9 @@ static void test_concurrent_totals(void **state)
 	assert_family(text, "process_resident_memory_bytes", "gauge");
 	assert_family(text, "process_start_time_seconds", "gauge");
 	assert_family(text, "bpprof_build_info", "gauge");
-	/* every line is a comment or a sample: 18 families, 13 + 3 + 15 + 3 samples */
-	assert_int_equal(lines_with(text, "# HELP "), 18);
-	assert_int_equal(lines_with(text, "# TYPE "), 18);
+	/* every line is a comment or a sample: 19 families, 14 + 3 + 15 + 3 samples */
+	assert_int_equal(lines_with(text, "# HELP "), 19);
+	assert_int_equal(lines_with(text, "# TYPE "), 19);
 
 	assert_true(value_of(text, "bpprof_samples_total{type=\"cpu\"}") == THREADS * ADDS);
 	assert_true(value_of(text, "bpprof_samples_total{type=\"heap\"}") == 7);
@@ -152,6 +154,7 @@ static void test_concurrent_totals(void **state)
 	assert_true(value_of(text, "bpprof_windows_dropped_total") == 16);
 	assert_true(value_of(text, "bpprof_push_requests_total") == 17);
 	assert_true(value_of(text, "bpprof_push_errors_total") == 18);
+	assert_true(value_of(text, "bpprof_spool_unreadable_total") == 19);
 	assert_true(value_of(text, "bpprof_push_bytes_total") == 3.0 * THREADS * ADDS);
 	assert_true(value_of(text, "bpprof_spool_bytes") == 4096);
 	assert_true(value_of(text, "bpprof_spool_entries") == 3);
