@@ -300,6 +300,12 @@ t_config_flags_win() { # a flag repeated in the config and on the command line: 
 		--header 'x-node: cli' --app cliwins >"$T/out" 2>&1 || { cat "$T/out"; return 1; }
 	stored r '.app == "cliwins" and .labels.env == "dev" and .labels.hostname == "node-7" and
 		.labels.team == "prof" and .headers["X-Node"] == "cli"' || return 1
+	# a credential overridden is named, never shown
+	printf 'basic-auth = alice:cfg-S3cret\n' >>"$T/win.ini"
+	"$BPPROF" -v push --config "$T/win.ini" "$T/cpu.pb.gz" --label env=dev --label hostname=node-7 \
+		--basic-auth alice:cli-S3cret >>"$T/out" 2>&1 || { cat "$T/out"; return 1; }
+	grep -q "debug: --basic-auth on the command line overrides the config's" "$T/out" &&
+		! grep -q "S3cret" "$T/out" || { echo "-v and a credential: $(cat "$T/out")"; return 1; }
 	grep -q "debug: --label env=dev overrides the config's env=prod" "$T/out" &&
 		grep -q "debug: --app cliwins overrides the config's app = cfgwins" "$T/out" ||
 		{ echo "-v does not say what the command line overrides: $(cat "$T/out")"; return 1; }

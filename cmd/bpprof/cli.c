@@ -58,7 +58,11 @@ void config_note(const struct option *opts, int c, const char *arg)
 		return;
 	for (o = opts; o->name && o->val != c; o++)
 		;
-	if (o->name)
+	/* a credential, or a URL that may hold one, is named, never shown */
+	if (o->name && (c == OPT_BASIC || c == OPT_BEARER || !strcmp(o->name, "url") ||
+			!strcmp(o->name, "push")))
+		pr_debug("--%s on the command line overrides the config's", o->name);
+	else if (o->name)
 		pr_debug("--%s %s overrides the config's %s = %s", o->name, arg, o->name,
 			 notes[i].value);
 	notes[i] = notes[--n_notes];
