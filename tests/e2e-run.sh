@@ -332,19 +332,24 @@ t_schedule_checked() { # the first capture may be hours away: what would fail it
 	done
 	grep -q "no-such-bpprof-group" "$T/out" || { cat "$T/out"; return 1; }
 }
-t_one_spool_owner() { # two daemons, one spool: the second is refused, naming the first
-	local port a
+t_one_spool_owner() { # two daemons, one spool or one -o DIR: the second is refused, naming the first
+	local port a rc2
 	port=$(free_port)
-	daemon own1 --push "http://127.0.0.1:$port" --interval 1s --spool-dir "$T/shared" --retries 0
+	daemon own1 --push "http://127.0.0.1:$port" --interval 1s --spool-dir "$T/shared" --retries 0 \
+		-o "$T/shared-out" --retain 3
 	a=$(cat "$T/own1.pid")
 	wait_for 10 sh -c "grep -q spooled '$T/own1.err'" || { echo "first did not spool: $(cat "$T/own1.err")"; daemon_stop own1; return 1; }
 	local rc=0
 	timeout 20 "$BPPROF" run --push "http://127.0.0.1:$port" --interval 1s --spool-dir "$T/shared" \
 		</dev/null >"$T/own2.out" 2>&1 || rc=$?
+	rc2=0
+	timeout 20 "$BPPROF" run -o "$T/shared-out" --retain 3 --interval 1s </dev/null >"$T/own3.out" 2>&1 || rc2=$?
 	sleep 1.5
 	daemon_stop own1
 	[ "$rc" -eq 1 ] || { echo "second: exit $rc: $(cat "$T/own2.out")"; return 1; }
 	grep -q "spool $T/shared is in use by pid $a" "$T/own2.out" || { cat "$T/own2.out"; return 1; }
+	[ "$rc2" -eq 1 ] && grep -q "output directory $T/shared-out is in use by pid $a" "$T/own3.out" ||
+		{ echo "third: exit $rc2: $(cat "$T/own3.out")"; return 1; }
 	[ "$(cat "$T/own1.rc")" = 0 ] || { echo "first: exit $(cat "$T/own1.rc")"; return 1; }
 	[ "$(lines own1 'spooled')" -eq "$(ls "$T/shared" | grep -c '\.pb\.zst$')" ] ||
 		{ echo "windows spooled: $(lines own1 'spooled'), in the spool: $(ls "$T/shared")"; return 1; }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "daemon/daemon.h"
@@ -226,8 +227,8 @@ int daemon__run(const struct daemon_opts *o, struct errmsg *e)
 	struct daemon d = { .o = o };
 	struct capture_opts rec = o->rec;
 	struct capture_result res;
+	int err, out_lock = -1;
 	sigset_t old;
-	int err;
 
 	sigemptyset(&d.signals);
 	sigaddset(&d.signals, SIGINT);
@@ -245,7 +246,8 @@ int daemon__run(const struct daemon_opts *o, struct errmsg *e)
 			goto out;
 	}
 	if (o->out.dir) {
-		err = outdir__check(o->out.dir, e);
+		out_lock = outdir__open(o->out.dir, e);
+		err = out_lock < 0 ? out_lock : 0;
 		if (err)
 			goto out;
 	}
@@ -280,8 +282,10 @@ int daemon__run(const struct daemon_opts *o, struct errmsg *e)
 			pr_info("the %s exited: stopping", res.command_exited ? "command" : "targets");
 	}
 out:
-	sender__free(d.sender);	/* the last windows: one more try, then the spool */
+	sender__free(d.sender);	/* what waits: the spool, then what can go in time */
 	metrics__free(d.metrics);
+	if (out_lock >= 0)
+		close(out_lock);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (!err)
 		pr_info("stopped after %" PRIu64 " windows", d.windows);

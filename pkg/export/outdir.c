@@ -16,9 +16,11 @@
 
 #define STAMP_LEN 20	/* 20261123T101500.000Z */
 
-int outdir__check(const char *dir, struct errmsg *e)
+int outdir__open(const char *dir, struct errmsg *e)
 {
-	return fileio__make_dir(dir, 0755, e);
+	int err = fileio__make_dir(dir, 0755, e);
+
+	return err ? err : fileio__lock_dir(dir, OUTDIR_LOCK_NAME, "output directory", e);
 }
 
 int outdir__write(const struct outdir_opts *o, const struct pprof_profile *profile,

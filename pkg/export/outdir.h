@@ -20,8 +20,13 @@ struct outdir_opts {
 	double retain_age;		/* seconds; 0: any age */
 };
 
-/* Create dir if needed and check it takes files: 0 or -errno, e says why. */
-int outdir__check(const char *dir, struct errmsg *e);
+#define OUTDIR_LOCK_NAME	".bpprof.lock"
+
+/* Create dir if needed, check it takes files, and make this process its
+ * one writer (fileio__lock_dir: two daemons' retention would prune each
+ * other's windows). The lock's descriptor, to close when done, or -errno
+ * with e saying why. */
+int outdir__open(const char *dir, struct errmsg *e);
 /* Encode one window's profile into its file atomically, then prune that
  * kind. The file's path in path. */
 int outdir__write(const struct outdir_opts *o, const struct pprof_profile *profile,

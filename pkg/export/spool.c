@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -195,41 +194,6 @@ static int spool__scan(struct spool *s, struct errmsg *e)
 	return 0;
 }
 
-/* One owner per directory: two daemons given one spool wrote the same
- * sequence numbers over each other's windows. flock goes with the process,
- * so a killed owner leaves no stale lock; the pid in the file is only for
- * the message. */
-static int spool__lock(struct spool *s, struct errmsg *e)
-{
-	char path[PATH_MAX], pid[32] = "";
-	ssize_t n;
-	int err;
-
-	snprintf(path, sizeof(path), "%s/%s", s->dir, SPOOL_LOCK_NAME);
-	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (s->lock_fd < 0) {
-		err = -errno;
-		return errmsg__set(e, err, "spool %s: cannot open its lock %s: %s", s->dir, path,
-				   strerror(-err));
-	}
-	if (flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
-		err = -errno;
-		if (err != -EWOULDBLOCK)
-			return errmsg__set(e, err, "spool %s: cannot lock %s: %s", s->dir, path,
-					   strerror(-err));
-		n = pread(s->lock_fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
-		return errmsg__set(e, -EBUSY, "spool %s is in use by %s%s (another bpprof run?): "
-				   "give each its own --spool-dir", s->dir, pid[0] ? "pid " : "another process",
-				   pid);
-	}
-	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	if (ftruncate(s->lock_fd, 0) || pwrite(s->lock_fd, pid, (size_t)n, 0) != n)
-		pr_warn("spool %s: cannot note our pid in %s: %s", s->dir, path, strerror(errno));
-	return 0;
-}
-
 struct spool *spool__open(const char *dir, uint64_t max_bytes, struct errmsg *e)
 {
 	struct errmsg why;
@@ -261,9 +225,10 @@ struct spool *spool__open(const char *dir, uint64_t max_bytes, struct errmsg *e)
 		errmsg__set(e, err, "spool %s", why.text);
 		goto free_spool;
 	}
-	err = spool__lock(s, e);
-	if (!err)
-		err = spool__scan(s, e);
+	/* one owner: two daemons given one spool wrote the same sequence
+	 * numbers over each other's windows */
+	s->lock_fd = fileio__lock_dir(dir, SPOOL_LOCK_NAME, "spool", e);
+	err = s->lock_fd < 0 ? s->lock_fd : spool__scan(s, e);
 	if (err)
 		goto free_spool;
 	before = s->st.dropped;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,41 @@ int fileio__make_dir(const char *dir, unsigned mode, struct errmsg *e)
 	if (access(dir, W_OK | X_OK))
 		return errmsg__set(e, -errno, "%s: not writable: %s", dir, strerror(errno));
 	return 0;
+}
+
+int fileio__lock_dir(const char *dir, const char *name, const char *use, struct errmsg *e)
+{
+	char path[PATH_MAX], pid[32] = "";
+	ssize_t n;
+	int fd, err;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return errmsg__set(e, -ENAMETOOLONG, "%s %s: path too long", use, dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = -errno;
+		return errmsg__set(e, err, "%s %s: cannot open its lock %s: %s", use, dir, path,
+				   strerror(-err));
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		err = -errno;
+		if (err != -EWOULDBLOCK) {
+			close(fd);
+			return errmsg__set(e, err, "%s %s: cannot lock %s: %s", use, dir, path,
+					   strerror(-err));
+		}
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		close(fd);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		return errmsg__set(e, -EBUSY, "%s %s is in use by %s%s (another bpprof run?): give "
+				   "each its own", use, dir, pid[0] ? "pid " : "another process", pid);
+	}
+	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	/* only for the message above: a failure here costs nothing else */
+	if (!ftruncate(fd, 0) && pwrite(fd, pid, (size_t)n, 0) != n)
+		errno = EIO;
+	return fd;
 }
 
 int fileio__read_all(const char *path, struct buf *out, struct errmsg *e)

@@ -11,6 +11,12 @@
  * "DIR: not a directory", "DIR: not writable: ..." or "DIR: cannot
  * create: ...". */
 int fileio__make_dir(const char *dir, unsigned mode, struct errmsg *e);
+/* Make this process dir's one owner for `use` ("spool", "output"): a flock
+ * on DIR/NAME held while the returned descriptor is open (it goes with the
+ * process, so a killed owner leaves none behind), our pid written in it.
+ * The descriptor, or -EBUSY with e naming the pid that holds it, or
+ * -errno. */
+int fileio__lock_dir(const char *dir, const char *name, const char *use, struct errmsg *e);
 
 /* Read a whole file (or "-" for stdin) into out, bounded by out->limit. */
 int fileio__read_all(const char *path, struct buf *out, struct errmsg *e);

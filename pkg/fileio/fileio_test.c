@@ -267,6 +267,30 @@ static void test_dangling_symlink_creates_target(void **state)
 	assert_int_equal(entries(dir), 4);
 }
 
+/* One owner per directory: a second lock is refused naming the holder's
+ * pid, and the directory is free again once the first is closed. */
+static void test_lock_dir(void **state)
+{
+	struct errmsg e = { "" };
+	char want[64];
+	int a, b;
+
+	a = fileio__lock_dir(dir, ".lock", "spool", &e);
+	assert_true(a >= 0);
+	b = fileio__lock_dir(dir, ".lock", "spool", &e);
+	assert_int_equal(b, -EBUSY);
+	snprintf(want, sizeof(want), "in use by pid %d", (int)getpid());
+	if (!strstr(e.text, want) || !strstr(e.text, dir))
+		fail_msg("%s", e.text);
+	b = fileio__lock_dir(dir, ".other.lock", "output directory", &e);
+	assert_true(b >= 0);	/* another name, another lock */
+	close(b);
+	close(a);
+	a = fileio__lock_dir(dir, ".lock", "spool", &e);
+	assert_true(a >= 0);
+	close(a);
+}
+
 static void test_write_error_names_path(void **state)
 {
 	char path[PATH_MAX], want[PATH_MAX + 64], got[ERRMSG_MAX] = "";
@@ -357,6 +381,7 @@ int main(void)
 		T(test_fifo_written_through),
 		T(test_symlink_target_updated),
 		T(test_dangling_symlink_creates_target),
+		T(test_lock_dir),
 		T(test_write_error_names_path),
 		T(test_directory_refused),
 		T(test_errors),
