@@ -160,7 +160,8 @@ t_spool_restart() {
 	receiver_stop back
 }
 t_injected() {
-	daemon inj --push "$R" --interval 1s --app inj --retry-wait 100ms --spool-dir "$T/spool3"
+	# no spool: the window's own retries (with a spool it would wait there)
+	daemon inj --push "$R" --interval 1s --app inj --retry-wait 100ms
 	sleep 1.3
 	rcontrol r 'fail?status=503&count=2'
 	sleep 1.2

@@ -648,6 +648,7 @@ static int pusher__send(struct pusher *p, const struct kind *k, const pprof_pb *
 		r->transient = hr.transient;
 		r->bytes = hr.bytes;
 		r->seconds = hr.seconds;
+		r->retry_after = hr.retry_after;
 		if (err != -EAGAIN || n >= retries)
 			break;
 		wait = http_client__backoff(p->http, n, &hr);

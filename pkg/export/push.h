@@ -73,6 +73,7 @@ struct push_result {
 					 * PUSH_MAX_SAMPLES */
 	uint64_t bytes;			/* request bodies sent, last attempt */
 	double seconds;			/* duration of the last request */
+	double retry_after;		/* the last answer's Retry-After (capped), 0: none */
 };
 
 /* Checks made before anything is sent: 0, or -EINVAL with e naming the

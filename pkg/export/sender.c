@@ -1,9 +1,10 @@
 /* The sender thread: a FIFO of windows' profiles from the capture, one
- * pusher, one spool. Fresh windows get the pusher's retries and are encoded
- * for the network only (gzip) or, when they must wait, for the spool only
- * (zstd); the spool's head gets one attempt at a time, with a backoff
- * between failed rounds, so a long outage costs one request per round, not
- * one per window.
+ * pusher, one spool. A fresh window is encoded for the network only (gzip)
+ * or, when it must wait, for the spool only (zstd). With a spool it gets
+ * one attempt and then waits there; the spool's head gets one attempt at a
+ * time, with a backoff between failed rounds (or the server's Retry-After),
+ * so a long outage costs one request per round, not one per window.
+ * Without a spool, a fresh window gets the pusher's retries.
  *
  * Two locks, never held together the other way round: lock guards the
  * queue and the flags; spool_lock the spool and every on_report call, which
@@ -40,14 +41,13 @@ struct sender {
 	pthread_cond_t wake;
 	struct item *head, *tail;	/* under lock */
 	size_t queued, queued_bytes;
-	uint64_t next_seq, submitted;
+	uint64_t next_seq;
 	bool stopping;
 	struct timespec stop_at;	/* CLOCK_MONOTONIC, once stopping */
 	pthread_mutex_t spool_lock;
 	/* the sender thread's own */
 	unsigned rounds;		/* failed spool rounds in a row */
 	struct timespec retry_at;	/* CLOCK_MONOTONIC */
-	uint64_t behind_from;		/* submitted when the push under way began */
 	struct buf entry;		/* a spool entry, decompressed */
 };
 
@@ -75,9 +75,8 @@ static size_t profile_bytes(const struct pprof_profile *p)
 	return p->arena ? arena__used(p->arena) : pprof__encoded_size(p) * 8;
 }
 
-/* The pusher's wait between retries, cut short (so the window is spooled,
- * not retried) when stopping, or when windows came in behind this one and
- * a spool can keep it: they should not wait in memory for its retries. */
+/* The pusher's wait between retries (without a spool), cut short when
+ * stopping. */
 static bool wait_or_stop(void *ctx, double seconds)
 {
 	struct sender *s = ctx;
@@ -86,11 +85,9 @@ static bool wait_or_stop(void *ctx, double seconds)
 
 	deadline(&until, seconds);
 	pthread_mutex_lock(&s->lock);
-	for (;;) {
-		stop = s->stopping || (s->spool && s->submitted > s->behind_from);
-		if (stop || pthread_cond_timedwait(&s->wake, &s->lock, &until) == ETIMEDOUT)
-			break;
-	}
+	while (!(stop = s->stopping) &&
+	       pthread_cond_timedwait(&s->wake, &s->lock, &until) != ETIMEDOUT)
+		;
 	pthread_mutex_unlock(&s->lock);
 	return stop;
 }
@@ -118,10 +115,13 @@ static size_t spool_entries(struct sender *s)
 }
 
 /* After a failed round the spool waits, doubling up to the cap, with
- * jitter so a fleet coming back does not knock all at once. */
-static void back_off(struct sender *s)
+ * jitter so a fleet coming back does not knock all at once; longer when
+ * the server said when to come back (Retry-After). */
+static void back_off(struct sender *s, const struct push_result *last)
 {
-	deadline(&s->retry_at, http__backoff(s->o.push.retry_wait, s->rounds));
+	double wait = http__backoff(s->o.push.retry_wait, s->rounds);
+
+	deadline(&s->retry_at, last && last->retry_after > wait ? last->retry_after : wait);
 	s->rounds += s->rounds < 64;
 }
 
@@ -155,12 +155,12 @@ static void drain_spool(struct sender *s)
 			break;
 		if (err) {
 			pr_warn("%s", e.text);
-			back_off(s);
+			back_off(s, NULL);
 			return;
 		}
 		err = pusher__push(s->pusher, s->entry.data, s->entry.len, name, 0, &r.push, &e);
 		if (err && r.push.transient) {
-			back_off(s);
+			back_off(s, &r.push);
 			return;
 		}
 		r.outcome = err ? SENT_REFUSED : SENT_PUSHED;
@@ -209,15 +209,18 @@ static void deliver(struct sender *s, struct item *it, bool last_try)
 		keep(s, it, &r, &e);
 		return;
 	}
+	/* With a spool a failed window goes there at once and is retried from
+	 * there: a window waiting in memory for its retries is lost to a
+	 * crash or a kill. Without one, the retries are all it gets. */
 	err = pusher__push_profile(s->pusher, it->profile, it->what,
-				   last_try ? 0 : s->o.push.retries, &r.push, &e);
+				   last_try || s->spool ? 0 : s->o.push.retries, &r.push, &e);
 	r.bytes = r.push.bytes;
 	if (!err) {
 		r.outcome = SENT_PUSHED;
 	} else if (r.push.transient || err == -ECANCELED) {
 		keep(s, it, &r, &e);
 		if (r.outcome == SENT_SPOOLED && !s->rounds)
-			back_off(s);
+			back_off(s, &r.push);
 		return;
 	} else {
 		r.outcome = SENT_REFUSED;
@@ -260,7 +263,6 @@ static void *run(void *arg)
 		bool stopping = s->stopping, due;
 
 		if (it) {
-			s->behind_from = s->submitted;
 			pthread_mutex_unlock(&s->lock);
 			deliver(s, it, stopping);
 			item__free(it);
@@ -372,7 +374,6 @@ int sender__submit(struct sender *s, struct pprof_profile *profile, const char *
 	behind_spool = spool_entries(s) > 0;
 	pthread_mutex_lock(&s->lock);
 	it->seq = s->next_seq++;
-	s->submitted++;
 	if (s->spool && (behind_spool || s->stopping)) {
 		/* it would only wait behind the spool: there at once */
 		out = it;

@@ -1,9 +1,10 @@
 /* The daemon's delivery queue: windows' profiles handed over by the capture
  * thread are encoded and pushed by a thread of their own, so a slow or
  * absent endpoint never stalls the capture. With a spool, a window waits in
- * memory only while one push is under way; any more go to the spool, as
- * does every window while the spool holds anything, and the spool is sent
- * in order once the endpoint answers. Without one, a bounded queue. */
+ * memory only while one push is under way; any more go to the spool, as do
+ * a window whose push failed and every window while the spool holds
+ * anything, and the spool is sent in order once the endpoint answers.
+ * Without one, a bounded queue and the pusher's retries. */
 #ifndef BPPROF_EXPORT_SENDER_H
 #define BPPROF_EXPORT_SENDER_H
 

@@ -34,6 +34,7 @@ struct server {
 	struct MHD_Daemon *d;
 	char url[64];
 	unsigned delay_ms;
+	int fail;		/* this many 503s first */
 	volatile int stop;
 };
 
@@ -57,7 +58,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	for (waited = 0; waited < s->delay_ms && !s->stop; waited += 10)
 		usleep(10000);
 	r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-	ret = MHD_queue_response(c, 200, r);
+	if (__atomic_fetch_sub(&s->fail, 1, __ATOMIC_SEQ_CST) > 0)
+		MHD_add_response_header(r, "Retry-After", "1");
+	ret = MHD_queue_response(c, s->fail >= 0 ? 503 : 200, r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -227,6 +230,41 @@ static void test_slow_endpoint_spools(void **state)
 	server_stop(&srv);
 }
 
+/* With a spool a window whose push fails goes there at once, not retried
+ * in memory (where a kill would take it), and out from there later, after
+ * the server's Retry-After. */
+static void test_failure_spooled_not_retried(void **state)
+{
+	struct tally t = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct sender_opts o = { .spool_dir = spool_dir, .spool_max = 64 << 20, .stop_timeout = 3,
+				 .on_report = on_report, .ctx = &t };
+	struct server srv;
+	struct errmsg e;
+	struct sender *s;
+	double t0;
+
+	slow_server(&srv, 0);
+	srv.fail = 1;
+	o.push.url = srv.url;
+	o.push.api = PUSH_API_HTTP;
+	o.push.retries = 4;
+	o.push.retry_wait = 0.01;
+	s = sender__new(&o, &e);
+	assert_non_null(s);
+	t0 = mono();
+	assert_int_equal(sender__submit(s, window(5, 1), "cpu", "w"), 0);
+	while (!t.from_spool && mono() - t0 < 5)
+		usleep(10000);
+	assert_int_equal(t.outcome[SENT_SPOOLED], 1);
+	assert_int_equal(t.outcome[SENT_PUSHED], 0);
+	assert_int_equal(t.from_spool, 1);
+	assert_true(mono() - t0 >= 0.95);	/* Retry-After: 1, not retry_wait */
+	assert_non_null(strstr(t.last_error[SENT_SPOOLED], "HTTP 503"));
+	sender__free(s);
+	assert_int_equal(spool_files(), 0);
+	server_stop(&srv);
+}
+
 /* Without a spool the queue is bounded: by SENDER_QUEUE_MAX windows, and
  * by SENDER_QUEUE_MAX_BYTES of their profiles, the oldest dropped and
  * said. */
@@ -309,6 +347,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_slow_endpoint_spools),
+		T(test_failure_spooled_not_retried),
 		T(test_no_spool_bounded),
 		T(test_stop_bounded),
 	};
