@@ -152,7 +152,8 @@ count() {
 	while IFS=$'\t' read -r _ _ n; do
 		f=$T/d.$n.err
 		grep ': captured$' "$f" | sed 's/^debug: //; s/: captured$//' | while IFS= read -r desc; do
-			grep -qE "^(bpprof: warning: )?$desc: (pushed|spooled|refused|dropped)" "$f" || echo "$desc"
+			grep -qF -e "$desc: pushed" -e "$desc: spooled" -e "$desc: refused" \
+				-e "$desc: dropped" "$f" || echo "$desc"
 		done >>"$T/in-memory"
 	done <"$T/sigkills"
 	in_memory=$(wc -l <"$T/in-memory")
