@@ -362,7 +362,9 @@ t_unit_caps() { # deploy/bpprof.service's capabilities suffice, CAP_KILL not amo
 	caps=$(sed -n 's/^CapabilityBoundingSet=//p' deploy/bpprof.service | tr ' ' '\n' |
 		sed 's/^CAP_/+/' | tr 'A-Z' 'a-z' | paste -sd,)
 	case $caps in *kill*) echo "the unit grants CAP_KILL: $caps"; return 1 ;; esac
-	timeout 60 setpriv --bounding-set="-all,$caps" "$BPPROF" run -o "$T/capw" --heap --interval 1s -- \
+	# + setuid and setgid, which the command needs to change its user
+	# (setpriv); still no CAP_KILL
+	timeout 60 setpriv --bounding-set="-all,$caps,+setuid,+setgid" "$BPPROF" run -o "$T/capw" --heap --interval 1s -- \
 		setpriv --reuid=65534 --regid=65534 --clear-groups "$WL/mallocloop" 1000000 64 \
 		</dev/null >"$T/caps.out" 2>"$T/caps.err" || rc=$?
 	[ "$rc" -eq 0 ] || { echo "exit $rc: $(cat "$T/caps.err")"; return 1; }
