@@ -33,6 +33,9 @@ enum {
 enum {
 	SAMPLE_MAPPED = 1 << 4,		/* the process mapped or unmapped code since
 					 * its previous sample */
+	OFFCPU_NOTICE = 1 << 5,		/* no wait: a thread of a process new to user
+					 * space (or that mapped code) left the CPU;
+					 * read its maps while it waits */
 };
 
 /* Indexes of each program's per-CPU `counters` array: every loss is
@@ -160,7 +163,7 @@ enum offcpu_counter {
 	OFFCPU_CNT_LOST,		/* recorded, but the ring buffer was full: dropped */
 	OFFCPU_CNT_LOST_NS,
 	OFFCPU_CNT_NO_STORAGE,		/* a switch-out not timed: no per-thread state */
-	OFFCPU_CNT_EVENTS_LOST,		/* exec records dropped (ring buffer full) */
+	OFFCPU_CNT_EVENTS_LOST,		/* exec records and notices dropped (ring full) */
 	OFFCPU_CNT_PIDS_FULL,		/* a child could not join the followed pid set */
 	OFFCPU_CNT_MAX
 };
@@ -185,7 +188,7 @@ struct offcpu_sample {
 	__u32 pid;		/* tgid */
 	__u32 tid;
 	__u32 state;		/* enum offcpu_state */
-	__u32 flags;		/* stack flags, SAMPLE_MAPPED */
+	__u32 flags;		/* stack flags, SAMPLE_MAPPED, OFFCPU_NOTICE */
 	__u32 kstack_len;
 	__u32 ustack_len;
 	char comm[BPPROF_COMM_LEN];

@@ -35,6 +35,7 @@ const volatile bool walk_on_switch_out = false;	/* no sched_exit_tp: kernel < 6.
 /* A thread's wait in progress. */
 struct wait {
 	__u64 since;		/* when it left the CPU; 0: it is running */
+	__u64 exec_vm;		/* its process's mm->exec_vm + 1 when last noticed */
 	__u32 state;		/* enum offcpu_state */
 	__u32 pad;
 };
@@ -116,6 +117,42 @@ static __always_inline struct offcpu_sample *wait_ended(__u64 ns)
 	return s;
 }
 
+/* A process whose first wait ends may exit at once (a `sleep`): user space
+ * would come too late to read its maps. So the first time a thread of it
+ * leaves the CPU (or the first after it mapped code), user space is told
+ * at once, and reads them while the thread waits. The thread remembers
+ * what it last noticed, so a switch-out costs no lookup otherwise. */
+static __always_inline void notice(struct task_struct *prev, struct wait *w)
+{
+	struct mm_struct *mm = prev->mm;
+	struct offcpu_sample *s;
+	__u32 flags = 0;
+	__u64 exec_vm;
+
+	if (!mm)
+		return;		/* a kernel thread: no maps */
+	exec_vm = BPF_CORE_READ(mm, exec_vm);
+	if (w->exec_vm == exec_vm + 1)
+		return;
+	w->exec_vm = exec_vm + 1;
+	if (!first_sight(prev, prev->tgid, &flags))
+		return;
+	s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
+	if (!s) {
+		count(OFFCPU_CNT_EVENTS_LOST);
+		return;
+	}
+	s->hdr.type = EV_OFFCPU;
+	s->hdr.size = sizeof(*s);
+	fill_identity(&s->start_boottime, &s->pid, &s->tid, &s->comm, &s->thread_comm);
+	s->time_ns = bpf_ktime_get_ns();
+	s->blocked_ns = 0;
+	s->state = w->state;
+	s->flags = flags | OFFCPU_NOTICE;
+	s->kstack_len = s->ustack_len = 0;
+	bpf_ringbuf_submit(s, BPF_RB_FORCE_WAKEUP);
+}
+
 /* prev leaves the CPU (it is still the current task here); next takes it. */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
@@ -137,6 +174,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 			w->state = wait_state(preempt, state);
 			if (p)
 				fill_sample(ctx, p, w->state);
+			notice(prev, w);
 			w->since = bpf_ktime_get_ns();
 		}
 	}

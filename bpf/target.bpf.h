@@ -57,20 +57,27 @@ static __always_inline bool wanted(__u32 tgid)
 	return true;
 }
 
-/* The submit flags of a record of task's process (tgid): a wake-up now on
- * its first record, or its first since it mapped or unmapped code (then
- * SAMPLE_MAPPED joins *flags); otherwise the usual batching. */
-static __always_inline __u64 note_process(struct task_struct *task, __u32 tgid, __u32 *flags)
+/* Is this task's process (tgid) new to user space: never recorded, or
+ * recorded before it mapped or unmapped code (then SAMPLE_MAPPED joins
+ * *flags)? It is noted as known either way: the caller tells user space. */
+static __always_inline bool first_sight(struct task_struct *task, __u32 tgid, __u32 *flags)
 {
 	__u64 exec_vm = BPF_CORE_READ(task, mm, exec_vm);
 	__u64 *known = bpf_map_lookup_elem(&seen, &tgid);
 
 	if (known && *known == exec_vm)
-		return submit_flags();
+		return false;
 	if (known)
 		*flags |= SAMPLE_MAPPED;
 	bpf_map_update_elem(&seen, &tgid, &exec_vm, BPF_ANY);
-	return BPF_RB_FORCE_WAKEUP;
+	return true;
+}
+
+/* The submit flags of a record of task's process: a wake-up now on a first
+ * sight, otherwise the usual batching. */
+static __always_inline __u64 note_process(struct task_struct *task, __u32 tgid, __u32 *flags)
+{
+	return first_sight(task, tgid, flags) ? BPF_RB_FORCE_WAKEUP : submit_flags();
 }
 
 /* A followed process's children (new processes, not threads) are followed too. */

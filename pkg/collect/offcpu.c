@@ -1,5 +1,6 @@
 /* The offcpu skeleton: configure, load, attach, consume. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -175,3 +176,17 @@ bool offcpu_collector__walks_on_switch_out(const struct offcpu_collector *c)
 }
 
 size_t offcpu_collector__ring_bytes(const struct offcpu_collector *c) { return c->ring_bytes; }
+
+void offcpu__describe_min(uint64_t min_ns, char *buf, size_t len)
+{
+	if (!min_ns)
+		snprintf(buf, len, "all waits");
+	else if (min_ns % 1000000000 == 0)
+		snprintf(buf, len, "waits of %llu s or more", (unsigned long long)(min_ns / 1000000000));
+	else if (min_ns % 1000000 == 0)
+		snprintf(buf, len, "waits of %llu ms or more", (unsigned long long)(min_ns / 1000000));
+	else if (min_ns % 1000 == 0)
+		snprintf(buf, len, "waits of %llu us or more", (unsigned long long)(min_ns / 1000));
+	else
+		snprintf(buf, len, "waits of %llu ns or more", (unsigned long long)min_ns);
+}

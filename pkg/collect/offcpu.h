@@ -48,5 +48,8 @@ int offcpu_collector__counters(const struct offcpu_collector *c, struct collect_
 /* True when stacks are walked at every switch-out (no sched_exit_tp). */
 bool offcpu_collector__walks_on_switch_out(const struct offcpu_collector *c);
 size_t offcpu_collector__ring_bytes(const struct offcpu_collector *c);
+/* "waits of 1 ms or more", "waits of 250 us or more", "all waits" (min 0):
+ * what a profile with this threshold holds, for messages and comments. */
+void offcpu__describe_min(uint64_t min_ns, char *buf, size_t len);
 
 #endif
