@@ -79,7 +79,7 @@ PPROFCHECK := $(BUILD)/pprofcheck
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOADS     := $(WORKLOAD_SRCS:tests/workloads/%.c=$(BUILD)/workloads/%)
 
-.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-push e2e-run cron-peer workloads run bench fuzz clean tools vmlinux-dump FORCE
+.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-offcpu e2e-push e2e-run cron-peer workloads run bench fuzz clean tools vmlinux-dump FORCE
 .DEFAULT_GOAL := all
 all: $(BUILD)/bpprof
 
@@ -228,6 +228,9 @@ e2e-record: $(BUILD)/bpprof $(PPROFCHECK) $(SYMCHECK) workloads
 e2e-heap: $(BUILD)/bpprof $(PPROFCHECK) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-heap.sh
 
+e2e-offcpu: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) workloads
+	$(Q)BUILD=$(BUILD) tests/e2e-offcpu.sh
+
 # Pushes to the loopback receiver; e2e-run needs root too (the daemon).
 e2e-push: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER)
 	$(Q)BUILD=$(BUILD) tests/e2e-push.sh
@@ -243,7 +246,8 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all tools $(TEST_BINS) workloads
 	$(Q)tests/check.sh && tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/cron/peer.sh && \
 	  BUILD=$(BUILD) tests/e2e.sh && BUILD=$(BUILD) tests/e2e-record.sh && \
-	  BUILD=$(BUILD) tests/e2e-heap.sh && BUILD=$(BUILD) tests/e2e-push.sh && BUILD=$(BUILD) tests/e2e-run.sh
+	  BUILD=$(BUILD) tests/e2e-heap.sh && BUILD=$(BUILD) tests/e2e-offcpu.sh && \
+	  BUILD=$(BUILD) tests/e2e-push.sh && BUILD=$(BUILD) tests/e2e-run.sh
 
 # The suites that load BPF again, as on a fresh machine: tracefs and debugfs
 # unmounted in a private mount namespace (the host's mounts stay).

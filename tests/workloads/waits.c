@@ -1,9 +1,10 @@
 // waits: threads that wait off the CPU in known functions for known times,
 // for the off-CPU tests. Each mode prints what it measured itself, one
 // "key=value" a line, on stdout:
-//   waits sleeps N      thread "sleeper": N times sleep_twenty() (20 ms)
-//                       then sleep_ten() (10 ms); prints the wall clock each
-//                       function spent asleep (twenty_ns=, ten_ns=)
+//   waits sleeps N [MS] thread "sleeper" (started MS ms later): N times
+//                       sleep_twenty() (20 ms) then sleep_ten() (10 ms);
+//                       prints the wall clock each function spent asleep
+//                       (twenty_ns=, ten_ns=)
 //   waits pipe MS       thread "reader" blocks in read_pipe() until thread
 //                       "writer" writes, MS ms later (blocked_ns=)
 //   waits mutex MS      thread "holder" holds a mutex MS ms; thread "waiter"
@@ -235,7 +236,7 @@ static void start(pthread_t *t, void *(*fn)(void *), void *arg)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: waits sleeps N | pipe MS | mutex MS | spin SECONDS | mixed CYCLES |"
+	fprintf(stderr, "usage: waits sleeps N [MS] | pipe MS | mutex MS | spin SECONDS | mixed CYCLES |"
 		" exit MS | forever\n");
 	return 2;
 }
@@ -265,6 +266,8 @@ int main(int argc, char **argv)
 		return usage();
 	if (!strcmp(argv[1], "sleeps")) {
 		cycles = n;
+		if (argc > 3)
+			nap(strtol(argv[3], NULL, 10));
 		start(&a, sleeper, NULL);
 		pthread_join(a, NULL);
 		printf("twenty_ns=%lld\nten_ns=%lld\n", twenty_ns, ten_ns);
