@@ -47,6 +47,23 @@ struct {
 	__type(value, struct wait);
 } waits SEC(".maps");
 
+/* A wait long enough to record, from sched_switch to the sched_exit_tp that
+ * follows it on the same CPU, in the thread that waited: short waits (most
+ * switches) never look further than this CPU's slot. */
+struct ended {
+	__u32 tid;			/* 0: nothing to record */
+	__u32 state;
+	__u64 now;
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ended);
+} ending SEC(".maps");
+
 /* walk_on_switch_out: the record a wait will become, stacks and identity
  * filled at the switch-out, time and length at the switch-in. */
 struct {
@@ -96,20 +113,11 @@ static __always_inline void fill_sample(void *ctx, struct offcpu_sample *s, __u3
 		s->ustack_len = walk_user_stack(ctx, s->ustack, BPPROF_MAX_STACK, &s->flags);
 }
 
-/* A wait of ns just ended: too short to keep (NULL), or counted, with a
- * record reserved for it (NULL when the ring is full: counted as lost). */
-static __always_inline struct offcpu_sample *wait_ended(__u64 ns)
+/* A record for a wait of ns (NULL when the ring is full: counted as lost). */
+static __always_inline struct offcpu_sample *reserve(__u64 ns)
 {
-	struct offcpu_sample *s;
+	struct offcpu_sample *s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
 
-	if (ns < min_ns) {
-		count(OFFCPU_CNT_SHORT);
-		count_ns(OFFCPU_CNT_SHORT_NS, ns);
-		return NULL;
-	}
-	count(OFFCPU_CNT_WAITS);
-	count_ns(OFFCPU_CNT_WAITS_NS, ns);
-	s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
 	if (!s) {
 		count(OFFCPU_CNT_LOST);
 		count_ns(OFFCPU_CNT_LOST_NS, ns);
@@ -122,7 +130,7 @@ static __always_inline struct offcpu_sample *wait_ended(__u64 ns)
  * leaves the CPU (or the first after it mapped code), user space is told
  * at once, and reads them while the thread waits. The thread remembers
  * what it last noticed, so a switch-out costs no lookup otherwise. */
-static __always_inline void notice(struct task_struct *prev, struct wait *w)
+static __always_inline void notice(struct task_struct *prev, struct wait *w, __u64 now)
 {
 	struct mm_struct *mm = prev->mm;
 	struct offcpu_sample *s;
@@ -131,7 +139,7 @@ static __always_inline void notice(struct task_struct *prev, struct wait *w)
 
 	if (!mm)
 		return;		/* a kernel thread: no maps */
-	exec_vm = BPF_CORE_READ(mm, exec_vm);
+	exec_vm = mm->exec_vm;
 	if (w->exec_vm == exec_vm + 1)
 		return;
 	w->exec_vm = exec_vm + 1;
@@ -145,7 +153,7 @@ static __always_inline void notice(struct task_struct *prev, struct wait *w)
 	s->hdr.type = EV_OFFCPU;
 	s->hdr.size = sizeof(*s);
 	fill_identity(&s->start_boottime, &s->pid, &s->tid, &s->comm, &s->thread_comm);
-	s->time_ns = bpf_ktime_get_ns();
+	s->time_ns = now;
 	s->blocked_ns = 0;
 	s->state = w->state;
 	s->flags = flags | OFFCPU_NOTICE;
@@ -153,80 +161,119 @@ static __always_inline void notice(struct task_struct *prev, struct wait *w)
 	bpf_ringbuf_submit(s, BPF_RB_FORCE_WAKEUP);
 }
 
-/* prev leaves the CPU (it is still the current task here); next takes it. */
-SEC("tp_btf/sched_switch")
-int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+/* prev leaves the CPU (it is still the current task): its wait begins. */
+static __always_inline void switched_out(void *ctx, bool preempt, struct task_struct *prev,
+					 __u64 now)
 {
-	unsigned int state = BPF_CORE_READ(prev, __state);
-	struct offcpu_sample *s, *p;
+	unsigned int state = prev->__state;
+	struct offcpu_sample *p = NULL;
 	struct wait *w;
-	__u64 now, since;
 
 	/* the idle task, and a thread leaving for good */
-	if (prev->pid && state != TASK_DEAD && wanted(prev->tgid)) {
-		w = bpf_task_storage_get(&waits, prev, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
-		p = walk_on_switch_out ?
-			    bpf_task_storage_get(&parked, prev, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE) :
-			    NULL;
-		if (!w || (walk_on_switch_out && !p)) {
-			count(OFFCPU_CNT_NO_STORAGE);
-		} else {
-			w->state = wait_state(preempt, state);
-			if (p)
-				fill_sample(ctx, p, w->state);
-			notice(prev, w);
-			w->since = bpf_ktime_get_ns();
-		}
+	if (!prev->pid || state == TASK_DEAD || !wanted(prev->tgid))
+		return;
+	w = bpf_task_storage_get(&waits, prev, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (walk_on_switch_out)
+		p = bpf_task_storage_get(&parked, prev, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!w || (walk_on_switch_out && !p)) {
+		count(OFFCPU_CNT_NO_STORAGE);
+		return;
 	}
-	if (!walk_on_switch_out)
-		return 0;
+	w->state = wait_state(preempt, state);
+	if (p)
+		fill_sample(ctx, p, w->state);
+	notice(prev, w, now);
+	w->since = now;
+}
 
-	/* Older kernels: next comes back with the record its switch-out made. */
-	w = bpf_task_storage_get(&waits, next, NULL, 0);
-	if (!w || !w->since)
-		return 0;
-	now = bpf_ktime_get_ns();
-	since = w->since;
-	w->since = 0;
-	s = wait_ended(now - since);
-	p = bpf_task_storage_get(&parked, next, NULL, 0);
+/* Older kernels: next comes back with the record its switch-out made. */
+static __always_inline void record_parked(struct task_struct *next, __u64 now, __u64 ns)
+{
+	struct offcpu_sample *p = bpf_task_storage_get(&parked, next, NULL, 0);
+	struct offcpu_sample *s = reserve(ns);
+
 	if (!s)
-		return 0;
+		return;
 	if (!p || bpf_probe_read_kernel(s, sizeof(*s), p)) {
 		bpf_ringbuf_discard(s, BPF_RB_NO_WAKEUP);
 		count(OFFCPU_CNT_NO_STORAGE);
-		return 0;
+		return;
 	}
 	s->time_ns = now;
-	s->blocked_ns = now - since;
+	s->blocked_ns = ns;
 	bpf_ringbuf_submit(s, note_process(next, next->tgid, &s->flags));
+}
+
+/* prev leaves the CPU, next takes it: one clock reading ends next's wait
+ * and begins prev's. A wait long enough to keep is handed to on_switched_in
+ * (or, on older kernels, recorded from what its switch-out parked). */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u64 now = bpf_ktime_get_ns(), ns;
+	__u32 zero = 0;
+	struct ended *e = NULL;
+	struct wait *w;
+
+	switched_out(ctx, preempt, prev, now);
+	if (!walk_on_switch_out) {
+		e = bpf_map_lookup_elem(&ending, &zero);
+		if (!e)
+			return 0;
+		if (e->tid)
+			e->tid = 0;	/* its sched_exit_tp never came: stale */
+	}
+	if (!next->pid)
+		return 0;	/* the idle task waits for nothing */
+	w = bpf_task_storage_get(&waits, next, NULL, 0);
+	if (!w || !w->since)
+		return 0;
+	ns = now - w->since;
+	w->since = 0;
+	if (ns < min_ns) {
+		count(OFFCPU_CNT_SHORT);
+		count_ns(OFFCPU_CNT_SHORT_NS, ns);
+		return 0;
+	}
+	count(OFFCPU_CNT_WAITS);
+	count_ns(OFFCPU_CNT_WAITS_NS, ns);
+	if (!e) {
+		record_parked(next, now, ns);
+		return 0;
+	}
+	e->tid = next->pid;
+	e->now = now;
+	e->ns = ns;
+	e->state = w->state;
 	return 0;
 }
 
-/* The end of schedule() in the thread that now runs (Linux 6.16+): a thread
- * that was switched out by on_switch is back, its stacks as it left them. */
+/* The end of schedule() in the thread that now runs (Linux 6.16+): if its
+ * wait is to be recorded, its stacks are those it left the CPU with. */
 SEC("tp_btf/sched_exit_tp")
 int BPF_PROG(on_switched_in, bool is_switch)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task;
 	struct offcpu_sample *s;
-	struct wait *w;
-	__u64 now, since;
+	__u32 zero = 0, tid;
+	struct ended *e;
 
 	if (!is_switch)
 		return 0;
-	w = bpf_task_storage_get(&waits, task, NULL, 0);
-	if (!w || !w->since)
-		return 0;
-	now = bpf_ktime_get_ns();
-	since = w->since;
-	w->since = 0;
-	s = wait_ended(now - since);
+	e = bpf_map_lookup_elem(&ending, &zero);
+	if (!e || !e->tid)
+		return 0;	/* most switches: a short wait, or none */
+	tid = e->tid;
+	e->tid = 0;
+	task = bpf_get_current_task_btf();
+	if (task->pid != tid)
+		return 0;	/* not this thread's: never expected */
+	s = reserve(e->ns);
 	if (!s)
 		return 0;
-	fill_sample(ctx, s, w->state);
-	s->time_ns = now;
-	s->blocked_ns = now - since;
+	fill_sample(ctx, s, e->state);
+	s->time_ns = e->now;
+	s->blocked_ns = e->ns;
 	bpf_ringbuf_submit(s, note_process(task, task->tgid, &s->flags));
 	return 0;
 }
