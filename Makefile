@@ -47,7 +47,7 @@ DEPS_PKGS := gcc g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev li
              libiberty-dev libcurl4-openssl-dev libcmocka-dev golang-go golang-github-google-pprof-dev \
              hyperfine zstd linux-perf time bc libjemalloc-dev bpftrace \
              libmicrohttpd-dev libinih-dev curl jq golang-google-protobuf-dev golang-github-robfig-cron-dev \
-             libgoogle-perftools-dev
+             libgoogle-perftools-dev libbpf-tools
 
 PROTO_SRCS := $(wildcard proto/*.proto)
 PROTO_C    := $(PROTO_SRCS:%.proto=$(GEN)/%.pb-c.c)
@@ -284,6 +284,7 @@ bench: deps
 	$(Q)BUILD=$(BUILD) tests/bench/heap.sh
 	$(Q)BUILD=$(BUILD) GOENV="$(GOENV)" tests/bench/convert.sh
 	$(Q)BUILD=$(BUILD) tests/bench/push.sh
+	$(Q)BUILD=$(BUILD) tests/bench/offcpu.sh
 
 # libFuzzer over every reader of untrusted bytes; FUZZ_SECONDS=60 by default.
 # Its own clang build of the library sources: sanitizer and coverage flags
