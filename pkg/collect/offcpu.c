@@ -35,6 +35,15 @@ static bool has_sched_exit_tp(void)
 	return libbpf_find_vmlinux_btf_id("sched_exit_tp", BPF_TRACE_RAW_TP) > 0;
 }
 
+/* Shorter thresholds let more waits through. */
+unsigned offcpu__ring_waits(uint64_t min_ns)
+{
+	uint64_t n = min_ns ? OFFCPU_RING_WAITS * OFFCPU_DEFAULT_MIN_NS / min_ns : OFFCPU_RING_WAITS_MAX;
+
+	return n < OFFCPU_RING_WAITS ? OFFCPU_RING_WAITS :
+	       n > OFFCPU_RING_WAITS_MAX ? OFFCPU_RING_WAITS_MAX : (unsigned)n;
+}
+
 static int configure(struct offcpu_collector *c, const struct offcpu_collect_opts *o,
 		     struct errmsg *e)
 {
@@ -51,7 +60,7 @@ static int configure(struct offcpu_collector *c, const struct offcpu_collect_opt
 	skel->rodata->max_frames = collect__max_frames();
 	c->switch_out = o->walk_on_switch_out || !has_sched_exit_tp();
 	skel->rodata->walk_on_switch_out = c->switch_out;
-	c->ring_bytes = collect__ring_size(OFFCPU_WAITS_PER_CPU, ncpus > 0 ? (unsigned)ncpus : 1,
+	c->ring_bytes = collect__ring_size(offcpu__ring_waits(o->min_ns), ncpus > 0 ? (unsigned)ncpus : 1,
 					   sizeof(struct offcpu_sample),
 					   (size_t)sysconf(_SC_PAGESIZE));
 	skel->rodata->wakeup_bytes = c->ring_bytes / 4;
@@ -180,7 +189,7 @@ size_t offcpu_collector__ring_bytes(const struct offcpu_collector *c) { return c
 void offcpu__describe_min(uint64_t min_ns, char *buf, size_t len)
 {
 	if (!min_ns)
-		snprintf(buf, len, "all waits");
+		snprintf(buf, len, "waits of any length");
 	else if (min_ns % 1000000000 == 0)
 		snprintf(buf, len, "waits of %llu s or more", (unsigned long long)(min_ns / 1000000000));
 	else if (min_ns % 1000000 == 0)

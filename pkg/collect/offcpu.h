@@ -14,9 +14,14 @@
 
 #define OFFCPU_DEFAULT_MIN_NS	1000000ull		/* --off-cpu-min: 1 ms */
 #define OFFCPU_MAX_MIN_NS	(3600ull * 1000000000)	/* an hour */
-/* The ring holds about a second of this many recorded waits per CPU; past
- * a quarter of it the reader is woken. */
-#define OFFCPU_WAITS_PER_CPU	1024u
+/* The ring holds about a second of this many recorded waits per CPU at the
+ * default threshold, proportionally more under it, up to the most (past a
+ * quarter of it the reader is woken). Its pages count twice in the
+ * process's RSS (libbpf maps the data area twice): 1 MiB at the default on
+ * 2 CPUs; 8 MiB kept up with 780,000 waits a second (--off-cpu-min 0)
+ * without a loss here. */
+#define OFFCPU_RING_WAITS	128u
+#define OFFCPU_RING_WAITS_MAX	1024u
 
 _Static_assert(OFFCPU_CNT_MAX <= COLLECT_MAX_COUNTERS, "collect_counters too small");
 
@@ -48,6 +53,8 @@ int offcpu_collector__counters(const struct offcpu_collector *c, struct collect_
 /* True when stacks are walked at every switch-out (no sched_exit_tp). */
 bool offcpu_collector__walks_on_switch_out(const struct offcpu_collector *c);
 size_t offcpu_collector__ring_bytes(const struct offcpu_collector *c);
+/* Waits per CPU per second the ring is sized for at this threshold. */
+unsigned offcpu__ring_waits(uint64_t min_ns);
 /* "waits of 1 ms or more", "waits of 250 us or more", "all waits" (min 0):
  * what a profile with this threshold holds, for messages and comments. */
 void offcpu__describe_min(uint64_t min_ns, char *buf, size_t len);
