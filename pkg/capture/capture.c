@@ -2,8 +2,8 @@
  * command or every target exits, or the user interrupts; then stop
  * sampling, drain the ring buffers, symbolize and write. Whatever ends the
  * capture, samples already taken are written. CPU, off-CPU and heap
- * captures share the loop and the targets. For the daemon the loop also cuts windows:
- * each one's profiles go to a callback instead of files. */
+ * captures share the loop and the targets. For the daemon the loop also
+ * cuts windows: each one's profiles go to a callback instead of files. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -47,7 +47,7 @@ struct window {
 	int64_t wall0;
 	struct timespec mono0;
 	uint64_t cpu_samples, cpu_lost, heap_sampled, heap_lost, heap_kept;
-	uint64_t cpu_kept, waits, waits_lost, waits_kept;
+	uint64_t cpu_kept, waits, waits_lost, waits_kept, short_waits, short_ns;
 	struct timespec sym_born;
 };
 
@@ -373,7 +373,7 @@ static int cut_heap(struct recorder *r, struct capture_window *w, struct errmsg 
 }
 
 /* The waits that ended in the window (those still going on end in a later
- * one), and a comment saying what the threshold left out. */
+ * one), and a comment saying what the threshold left out of it. */
 static int cut_offcpu(struct recorder *r, struct capture_window *w, struct errmsg *e)
 {
 	struct offcpu_profile_opts po = {
@@ -383,9 +383,9 @@ static int cut_offcpu(struct recorder *r, struct capture_window *w, struct errms
 	};
 	struct collect_counters c;
 	struct profile_stats st;
-	char comment[160], what[64];
+	char comment[256], what[64];
 	uint64_t lost;
-	int err;
+	int err, n;
 
 	if (offcpu_collector__counters(r->ocol, &c))
 		memset(&c, 0, sizeof(c));
@@ -398,8 +398,14 @@ static int cut_offcpu(struct recorder *r, struct capture_window *w, struct errms
 	r->win.waits_lost = lost;
 	r->win.waits_kept = r->oin.received;
 	offcpu__describe_min(r->o->offcpu_min_ns, what, sizeof(what));
-	snprintf(comment, sizeof(comment), "off-CPU time: %s, each charged to the window in which "
-		 "it ends", what);
+	n = snprintf(comment, sizeof(comment), "off-CPU time: %s, each charged to the window in "
+		     "which it ends", what);
+	if (r->o->offcpu_min_ns && n > 0 && (size_t)n < sizeof(comment))
+		snprintf(comment + n, sizeof(comment) - (size_t)n, "; %" PRIu64 " shorter ones "
+			 "(%.3f s) left out", c.v[OFFCPU_CNT_SHORT] - r->win.short_waits,
+			 (double)(c.v[OFFCPU_CNT_SHORT_NS] - r->win.short_ns) / 1e9);
+	r->win.short_waits = c.v[OFFCPU_CNT_SHORT];
+	r->win.short_ns = c.v[OFFCPU_CNT_SHORT_NS];
 	po.comment = comment;
 	err = hand_over(r, w, offcpu_profile__build(&r->ostacks, r->sym, &po, &st, e), &st, e);
 	if (!err && stacks__reset(&r->ostacks))
