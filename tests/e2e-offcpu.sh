@@ -364,9 +364,10 @@ t_usage() {
 	usage_fails min-bad "bad --off-cpu-min 'soon'" --off-cpu --off-cpu-min soon -d 1 || return 1
 	usage_fails min-neg "bad --off-cpu-min '-1ms'" --off-cpu --off-cpu-min -1ms -d 1 || return 1
 	usage_fails min-huge "bad --off-cpu-min '2h'" --off-cpu --off-cpu-min 2h -d 1 || return 1
-	usage_fails both-folded 'folded stacks hold one number' --cpu --off-cpu --format folded -d 1
+	usage_fails both-folded 'folded stacks hold one number' --cpu --off-cpu --format folded -d 1 || return 1
+	BPPROF_OFFCPU_WALK=out usage_fails walk-bad "BPPROF_OFFCPU_WALK='out'" --off-cpu -d 1
 }
-check "record --off-cpu: bad --off-cpu-min, or folded CPU and off-CPU together: a usage error, nothing written" t_usage
+check "record --off-cpu: bad --off-cpu-min or BPPROF_OFFCPU_WALK, folded CPU and off-CPU together: a usage error, nothing written" t_usage
 
 # ---- 7. a peer: bpftrace's sum of the same sched_switch intervals ----
 

@@ -214,8 +214,14 @@ int capture_check(const char *cmd, struct capture_opts *o)
 		usage_error(cmd, "--off-cpu-min needs --off-cpu");
 		return 2;
 	}
-	if (o->offcpu && getenv("BPPROF_OFFCPU_WALK"))
-		o->offcpu_switch_out = !strcmp(getenv("BPPROF_OFFCPU_WALK"), "switch-out");
+	if (getenv("BPPROF_OFFCPU_WALK") && *getenv("BPPROF_OFFCPU_WALK")) {
+		if (strcmp(getenv("BPPROF_OFFCPU_WALK"), "switch-out")) {
+			usage_error(cmd, "BPPROF_OFFCPU_WALK='%s': switch-out, or unset",
+				    getenv("BPPROF_OFFCPU_WALK"));
+			return 2;
+		}
+		o->offcpu_switch_out = true;
+	}
 	if ((o->heap_mmap || o->heap_rate != HEAP_DEFAULT_RATE || o->heap_live != HEAP_DEFAULT_LIVE) &&
 	    !o->heap) {
 		usage_error(cmd, "--heap-rate, --heap-live and --heap-mmap need --heap");
