@@ -47,7 +47,7 @@ DEPS_PKGS := gcc g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev li
              libiberty-dev libcurl4-openssl-dev libcmocka-dev golang-go golang-github-google-pprof-dev \
              hyperfine zstd linux-perf time bc libjemalloc-dev bpftrace \
              libmicrohttpd-dev libinih-dev curl jq golang-google-protobuf-dev golang-github-robfig-cron-dev \
-             libgoogle-perftools-dev
+             libgoogle-perftools-dev libbpf-tools
 
 PROTO_SRCS := $(wildcard proto/*.proto)
 PROTO_C    := $(PROTO_SRCS:%.proto=$(GEN)/%.pb-c.c)
@@ -80,7 +80,7 @@ PPROFCHECK := $(BUILD)/pprofcheck
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOADS     := $(WORKLOAD_SRCS:tests/workloads/%.c=$(BUILD)/workloads/%)
 
-.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-push e2e-run e2e-faults cron-peer workloads run bench fuzz clean tools vmlinux-dump FORCE
+.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-offcpu e2e-push e2e-run e2e-faults cron-peer workloads run bench fuzz clean tools vmlinux-dump FORCE
 .DEFAULT_GOAL := all
 all: $(BUILD)/bpprof
 
@@ -238,6 +238,9 @@ e2e-record: $(BUILD)/bpprof $(PPROFCHECK) $(SYMCHECK) workloads
 e2e-heap: $(BUILD)/bpprof $(PPROFCHECK) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-heap.sh
 
+e2e-offcpu: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) workloads
+	$(Q)BUILD=$(BUILD) tests/e2e-offcpu.sh
+
 # Pushes to the loopback receiver; e2e-run needs root too (the daemon).
 e2e-push: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) $(LEGACY_WORKLOAD)
 	$(Q)BUILD=$(BUILD) tests/e2e-push.sh
@@ -257,7 +260,8 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all tools $(TEST_BINS) workloads
 	$(Q)tests/check.sh && tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/cron/peer.sh && \
 	  BUILD=$(BUILD) tests/e2e.sh && BUILD=$(BUILD) tests/e2e-record.sh && \
-	  BUILD=$(BUILD) tests/e2e-heap.sh && BUILD=$(BUILD) tests/e2e-push.sh && BUILD=$(BUILD) tests/e2e-run.sh && \
+	  BUILD=$(BUILD) tests/e2e-heap.sh && BUILD=$(BUILD) tests/e2e-offcpu.sh && \
+	  BUILD=$(BUILD) tests/e2e-push.sh && BUILD=$(BUILD) tests/e2e-run.sh && \
 	  BUILD=$(BUILD) tests/e2e-faults.sh
 
 # The suites that load BPF again, as on a fresh machine: tracefs and debugfs
@@ -285,6 +289,7 @@ bench: deps
 	$(Q)BUILD=$(BUILD) tests/bench/heap.sh
 	$(Q)BUILD=$(BUILD) GOENV="$(GOENV)" tests/bench/convert.sh
 	$(Q)BUILD=$(BUILD) tests/bench/push.sh
+	$(Q)BUILD=$(BUILD) tests/bench/offcpu.sh
 
 # libFuzzer over every reader of untrusted bytes; FUZZ_SECONDS=60 by default.
 # Its own clang build of the library sources: sanitizer and coverage flags

@@ -10,53 +10,16 @@
 #include "events.h"
 #define BPPROF_COUNTERS	CPU_CNT_MAX
 #include "common.bpf.h"
+#define BPPROF_CNT_PIDS_FULL	CPU_CNT_PIDS_FULL
+#define BPPROF_CNT_EXEC_LOST	CPU_CNT_EVENTS_LOST
+#include "target.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set by user space before load. */
-const volatile bool filter_pids = false;	/* only tgids in `pids` */
-const volatile bool follow_children = false;	/* children of those join `pids` */
-const volatile bool filter_cgroup = false;	/* only tasks under cgroups[0] */
 const volatile bool kernel_stacks = true;
 const volatile bool user_stacks = true;
 const volatile bool include_idle = false;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);		/* sized by user space */
-	__type(key, __u32);
-	__type(value, __u8);
-} pids SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} cgroups SEC(".maps");
-
-/* Processes already sampled, with the size of their executable mappings
- * (mm->exec_vm, in pages) at the last sample. The first sample of any other
- * wakes the reader at once, so it reads the process's maps while it still
- * lives, even if it lives for a few milliseconds; so does the first sample
- * after the process mapped new code (the dynamic linker, dlopen, a JIT's
- * mprotect). Reading exec_vm here costs nothing outside samples, where a
- * hook on mmap would need tracefs or slow every system call. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1);		/* sized by user space */
-	__type(key, __u32);
-	__type(value, __u64);
-} seen SEC(".maps");
-
-static __always_inline bool wanted(__u32 tgid)
-{
-	if (filter_pids && !bpf_map_lookup_elem(&pids, &tgid))
-		return false;
-	if (filter_cgroup && bpf_current_task_under_cgroup(&cgroups, 0) != 1)
-		return false;
-	return true;
-}
 
 SEC("perf_event")
 int on_cpu_sample(struct bpf_perf_event_data *ctx)
@@ -64,7 +27,6 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	__u64 id = bpf_get_current_pid_tgid(), flags;
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	struct cpu_sample *s;
-	__u64 exec_vm, *known;
 
 	if (tid == 0 && !include_idle)
 		return 0;
@@ -89,69 +51,7 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	s->ustack_len = 0;
 	if (user_stacks)
 		s->ustack_len = walk_user_stack(ctx, s->ustack, BPPROF_MAX_STACK, &s->flags);
-	flags = submit_flags();
-	exec_vm = BPF_CORE_READ(bpf_get_current_task_btf(), mm, exec_vm);
-	known = bpf_map_lookup_elem(&seen, &tgid);
-	if (!known || *known != exec_vm) {
-		if (known)
-			s->flags |= SAMPLE_MAPPED;
-		bpf_map_update_elem(&seen, &tgid, &exec_vm, BPF_ANY);
-		flags = BPF_RB_FORCE_WAKEUP;
-	}
+	flags = note_process(bpf_get_current_task_btf(), tgid, &s->flags);
 	bpf_ringbuf_submit(s, flags);
-	return 0;
-}
-
-/* A followed process's children (new processes, not threads) are followed too. */
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
-{
-	__u32 ptgid = parent->tgid, ctgid = child->tgid;
-	__u8 one = 1;
-
-	if (!filter_pids || !follow_children || ptgid == ctgid)
-		return 0;
-	if (!bpf_map_lookup_elem(&pids, &ptgid))
-		return 0;
-	if (bpf_map_update_elem(&pids, &ctgid, &one, BPF_NOEXIST) && !bpf_map_lookup_elem(&pids, &ctgid))
-		count(CPU_CNT_PIDS_FULL);
-	return 0;
-}
-
-/* When the last thread of a followed process exits, its pid leaves the set:
- * a later process reusing the number is not ours. */
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(on_exit, struct task_struct *task)
-{
-	__u32 tgid = task->tgid;
-
-	if (filter_pids && task->signal->live.counter == 0)
-		bpf_map_delete_elem(&pids, &tgid);
-	return 0;
-}
-
-/* The image changed: user space must read the maps again for later samples. */
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
-{
-	__u32 tgid = task->tgid;
-	struct exec_event *e;
-
-	if (!wanted(tgid))
-		return 0;
-	/* a new image: its first sample is a first sight again */
-	bpf_map_delete_elem(&seen, &tgid);
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(CPU_CNT_EVENTS_LOST);
-		return 0;
-	}
-	e->hdr.type = EV_EXEC;
-	e->hdr.size = sizeof(*e);
-	e->time_ns = bpf_ktime_get_ns();
-	e->start_boottime = task->group_leader->start_boottime;
-	e->pid = tgid;
-	e->pad = 0;
-	bpf_ringbuf_submit(e, submit_flags());
 	return 0;
 }

@@ -17,6 +17,7 @@ enum bpprof_event_type {
 	EV_HEAP_ALLOC = 3,	/* a sampled allocation */
 	EV_HEAP_FREE = 4,	/* a sampled allocation was freed */
 	EV_HEAP_MAPPED = 5,	/* a heap target exec'd or loaded objects: probe it */
+	EV_OFFCPU = 6,		/* a thread ran again after a wait of at least min_ns */
 };
 
 /* Flags of every record that carries stacks (cpu_sample, heap_alloc): the
@@ -28,10 +29,13 @@ enum {
 	USTACK_FAILED = 1 << 3,
 };
 
-/* cpu_sample.flags, beside the stack ones */
+/* cpu_sample.flags and offcpu_sample.flags, beside the stack ones */
 enum {
 	SAMPLE_MAPPED = 1 << 4,		/* the process mapped or unmapped code since
 					 * its previous sample */
+	OFFCPU_NOTICE = 1 << 5,		/* no wait: a thread of a process new to user
+					 * space (or that mapped code) left the CPU;
+					 * read its maps while it waits */
 };
 
 /* Indexes of each program's per-CPU `counters` array: every loss is
@@ -150,6 +154,53 @@ struct heap_mapped {
 	__u32 pad;
 };
 
+/* Indexes of offcpu.bpf.c's per-CPU `counters` array. The _NS ones add up
+ * nanoseconds, the others count. */
+enum offcpu_counter {
+	OFFCPU_CNT_KSTACK_TRUNCATED = STACK_CNT_KERNEL_TRUNCATED,
+	OFFCPU_CNT_USTACK_TRUNCATED = STACK_CNT_USER_TRUNCATED,
+	OFFCPU_CNT_STACK_FAILED = STACK_CNT_FAILED,
+	OFFCPU_CNT_WAITS = STACK_CNT_MAX,	/* waits of min_ns or more that ended */
+	OFFCPU_CNT_WAITS_NS,
+	OFFCPU_CNT_SHORT,		/* waits shorter than min_ns: not recorded */
+	OFFCPU_CNT_SHORT_NS,
+	OFFCPU_CNT_LOST,		/* recorded, but the ring buffer was full: dropped */
+	OFFCPU_CNT_LOST_NS,
+	OFFCPU_CNT_NO_STORAGE,		/* a switch-out not timed: no per-thread state */
+	OFFCPU_CNT_EVENTS_LOST,		/* exec records and notices dropped (ring full) */
+	OFFCPU_CNT_PIDS_FULL,		/* a child could not join the followed pid set */
+	OFFCPU_CNT_MAX
+};
+
+/* What the thread was doing when it left the CPU: offcpu_sample.state. */
+enum offcpu_state {
+	OFFCPU_RUNNABLE,	/* preempted or yielded: it waited for a CPU */
+	OFFCPU_SLEEPING,	/* TASK_INTERRUPTIBLE: waiting for an event (S) */
+	OFFCPU_UNINTERRUPTIBLE,	/* TASK_UNINTERRUPTIBLE: usually I/O (D) */
+	OFFCPU_IDLE,		/* TASK_IDLE: a kernel thread with nothing to do (I) */
+	OFFCPU_STOPPED,		/* stopped or traced (T, t) */
+	OFFCPU_OTHER,
+	OFFCPU_STATES
+};
+
+/* A wait: the thread's stacks when it left the CPU, and for how long. */
+struct offcpu_sample {
+	struct event_header hdr;
+	__u64 time_ns;		/* CLOCK_MONOTONIC, when it ran again */
+	__u64 blocked_ns;	/* off the CPU for this long */
+	__u64 start_boottime;	/* of the thread group leader, ns (pid reuse key) */
+	__u32 pid;		/* tgid */
+	__u32 tid;
+	__u32 state;		/* enum offcpu_state */
+	__u32 flags;		/* stack flags, SAMPLE_MAPPED, OFFCPU_NOTICE */
+	__u32 kstack_len;
+	__u32 ustack_len;
+	char comm[BPPROF_COMM_LEN];
+	char thread_comm[BPPROF_COMM_LEN];
+	__u64 kstack[BPPROF_MAX_STACK];	/* leaf first */
+	__u64 ustack[BPPROF_MAX_STACK];
+};
+
 struct exec_event {
 	struct event_header hdr;
 	__u64 time_ns;
@@ -163,5 +214,6 @@ _Static_assert(sizeof(struct exec_event) == 32, "exec_event layout");
 _Static_assert(sizeof(struct heap_alloc) == 96 + 8 * BPPROF_MAX_STACK, "heap_alloc layout");
 _Static_assert(sizeof(struct heap_free) == 16, "heap_free layout");
 _Static_assert(sizeof(struct heap_mapped) == 32, "heap_mapped layout");
+_Static_assert(sizeof(struct offcpu_sample) == 88 + 2 * 8 * BPPROF_MAX_STACK, "offcpu_sample layout");
 
 #endif

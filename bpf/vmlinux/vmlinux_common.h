@@ -98,6 +98,8 @@ struct signal_struct {
 } __attribute__((preserve_access_index));
 
 struct task_struct {
+	unsigned int __state;		/* TASK_RUNNING, TASK_INTERRUPTIBLE... */
+	pid_t pid;			/* the thread's id */
 	pid_t tgid;
 	struct task_struct *group_leader;
 	u64 start_boottime;
@@ -105,6 +107,18 @@ struct task_struct {
 	struct mm_struct *mm;		/* NULL in kernel threads */
 	struct signal_struct *signal;
 } __attribute__((preserve_access_index));
+
+/* include/linux/sched.h: task_struct.__state bits. Not UAPI, but the
+ * scheduler's ps-visible states have kept their values since 2.6. */
+enum {
+	TASK_RUNNING = 0x0,
+	TASK_INTERRUPTIBLE = 0x1,
+	TASK_UNINTERRUPTIBLE = 0x2,
+	__TASK_STOPPED = 0x4,
+	__TASK_TRACED = 0x8,
+	TASK_DEAD = 0x80,
+	TASK_NOLOAD = 0x400,
+};
 
 /* Arguments of BTF tracepoints the programs only pass on or ignore. */
 struct linux_binprm;

@@ -1,6 +1,7 @@
 /* Flag parsing the commands share, and config files (libinih). */
 #include <errno.h>
 #include <ini.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "cmd/bpprof/cli.h"
 #include "collect/collect.h"
 #include "collect/heap.h"
+#include "collect/offcpu.h"
 
 /* The config file's settings, as the flags config_args made of them:
  * where each came from is told by its bytes (a flag's argument points into
@@ -171,6 +173,7 @@ static bool pids_from_config;
 int capture_flag(const char *cmd, int c, const char *arg, struct capture_opts *o, uint32_t *pids)
 {
 	uint64_t size;
+	double d;
 	int64_t v;
 	int n;
 
@@ -243,6 +246,19 @@ int capture_flag(const char *cmd, int c, const char *arg, struct capture_opts *o
 	case OPT_HEAP_MMAP:
 		o->heap_mmap = true;
 		return 1;
+	case OPT_OFFCPU:
+		o->offcpu = true;
+		return 1;
+	case OPT_OFFCPU_MIN:
+		if (!strcmp(arg, "0")) {
+			o->offcpu_min_ns = 0;
+		} else if (parse__duration(arg, OFFCPU_MAX_MIN_NS / 1e9, &d)) {
+			usage_error(cmd, "bad --off-cpu-min '%s' (0, or such as 100us, 1ms, 2s)", arg);
+			return 2;
+		} else {
+			o->offcpu_min_ns = (uint64_t)llround(d * 1e9);
+		}
+		return 1;
 	}
 	return 0;
 }
@@ -257,8 +273,20 @@ int capture_check(const char *cmd, struct capture_opts *o)
 		usage_error(cmd, "-p and a command exclude each other");
 		return 2;
 	}
-	if (!o->heap)
+	if (!o->heap && !o->offcpu)
 		o->cpu = true;
+	if (o->offcpu_min_ns != OFFCPU_DEFAULT_MIN_NS && !o->offcpu) {
+		usage_error(cmd, "--off-cpu-min needs --off-cpu");
+		return 2;
+	}
+	if (getenv("BPPROF_OFFCPU_WALK") && *getenv("BPPROF_OFFCPU_WALK")) {
+		if (strcmp(getenv("BPPROF_OFFCPU_WALK"), "switch-out")) {
+			usage_error(cmd, "BPPROF_OFFCPU_WALK='%s': switch-out, or unset",
+				    getenv("BPPROF_OFFCPU_WALK"));
+			return 2;
+		}
+		o->offcpu_switch_out = true;
+	}
 	if ((o->heap_mmap || o->heap_rate != HEAP_DEFAULT_RATE || o->heap_live != HEAP_DEFAULT_LIVE) &&
 	    !o->heap) {
 		usage_error(cmd, "--heap-rate, --heap-live and --heap-mmap need --heap");

@@ -41,7 +41,7 @@ int parse_pids(const char *cmd, const char *list, uint32_t *pids, size_t max, si
 /* Flags of what to capture, shared by record and run (ids from 300). */
 enum {
 	OPT_CGROUP = 300, OPT_KERNEL, OPT_USER, OPT_GROUP, OPT_EVENT, OPT_CPU, OPT_HEAP,
-	OPT_HEAP_RATE, OPT_HEAP_LIVE, OPT_HEAP_MMAP,
+	OPT_HEAP_RATE, OPT_HEAP_LIVE, OPT_HEAP_MMAP, OPT_OFFCPU, OPT_OFFCPU_MIN,
 };
 #define CAPTURE_LONG_OPTS \
 	{ "freq", required_argument, NULL, 'F' }, \
@@ -55,12 +55,16 @@ enum {
 	{ "heap", no_argument, NULL, OPT_HEAP }, \
 	{ "heap-rate", required_argument, NULL, OPT_HEAP_RATE }, \
 	{ "heap-live", required_argument, NULL, OPT_HEAP_LIVE }, \
-	{ "heap-mmap", no_argument, NULL, OPT_HEAP_MMAP }
+	{ "heap-mmap", no_argument, NULL, OPT_HEAP_MMAP }, \
+	{ "off-cpu", no_argument, NULL, OPT_OFFCPU }, \
+	{ "off-cpu-min", required_argument, NULL, OPT_OFFCPU_MIN }
 
 /* pids: CAPTURE_MAX_PIDS of room behind o->pids. 1 when c was a capture
  * flag, 0 when it is not one, 2 after a usage error. */
 int capture_flag(const char *cmd, int c, const char *arg, struct capture_opts *o, uint32_t *pids);
-/* The checks once all flags are in (the default kind is CPU): 0 or 2. */
+/* The checks once all flags are in (the default kind is CPU): 0 or 2.
+ * BPPROF_OFFCPU_WALK=switch-out walks off-CPU stacks as on kernels before
+ * 6.16 (for the tests and the benchmark). */
 int capture_check(const char *cmd, struct capture_opts *o);
 
 /* Flags of where profiles go, shared by push and run (ids from 400). */

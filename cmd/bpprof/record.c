@@ -12,20 +12,22 @@
 #include "base/parse.h"
 #include "cmd/bpprof/cli.h"
 #include "collect/heap.h"
+#include "collect/offcpu.h"
 #include "export/sink.h"
 #include "fileio/fileio.h"
 
 #define RECORD_DEFAULT_FREQ	99u
 #define RECORD_DEFAULT_SECONDS	10.0
 
-/* Where the capture's window goes: a file per kind. */
+/* Where the capture's window goes: a file per kind (off-CPU waits go into
+ * the CPU file when both are captured). */
 struct record_sink {
-	const char *path[2];		/* by enum capture_kind */
+	const char *path[CAPTURE_KINDS];
 	enum sink_format format;
 	enum compress_kind compress;
 	int level;
-	bool written[2];
-	double unsymbolized[2];
+	bool written[CAPTURE_KINDS];
+	double unsymbolized[CAPTURE_KINDS];
 };
 
 static int record_sink__window(void *ctx, struct capture_window *w, struct errmsg *e)
@@ -33,9 +35,11 @@ static int record_sink__window(void *ctx, struct capture_window *w, struct errms
 	struct record_sink *s = ctx;
 	int err;
 
-	/* folded heap stacks sum what pprof shows a heap profile by */
+	/* folded heap stacks sum what pprof shows a heap profile by, off-CPU
+	 * ones the nanoseconds blocked (as offcputime -f does) */
 	err = sink__write(w->profile, s->path[w->kind], s->format, s->compress, s->level,
-			  w->kind == CAPTURE_HEAP ? "inuse_space" : NULL, e);
+			  w->kind == CAPTURE_HEAP ? "inuse_space" :
+			  w->kind == CAPTURE_OFFCPU ? "off_cpu" : NULL, e);
 	s->written[w->kind] = !err;
 	s->unsymbolized[w->kind] = w->unsymbolized;
 	return err;
@@ -53,15 +57,18 @@ static void describe_status(char *buf, size_t len, int status)
 }
 
 
-/* The files: -o, or cpu.pb.gz / heap.pb.gz (their suffix following the
- * format and compression), or both in the directory -o names. 0, 1 when
- * that directory cannot be made, 2 after a usage error (said). */
+/* The files: -o, or cpu.pb.gz / heap.pb.gz / offcpu.pb.gz (their suffix
+ * following the format and compression), or several in the directory -o
+ * names. 0, 1 when that directory cannot be made, 2 after a usage error
+ * (said). */
 static int record_outputs(struct record_sink *out, const char *output, enum convert_format format,
 			  bool compress_set, bool both)
 {
-	static char cpu_out[4096], heap_out[4096];
+	static const char *const names[CAPTURE_KINDS] = { "cpu", "heap", "offcpu" };
+	static char paths[CAPTURE_KINDS][4096];
 	struct errmsg e;
 	const char *suffix;
+	int k;
 
 	if (format == FORMAT_AUTO) {
 		const char *base = output ? strrchr(output, '/') : NULL;
@@ -73,7 +80,8 @@ static int record_outputs(struct record_sink *out, const char *output, enum conv
 	if (output && !both) {
 		if (!compress_set)
 			out->compress = sink__output_compression(output, out->format);
-		out->path[CAPTURE_CPU] = out->path[CAPTURE_HEAP] = output;
+		for (k = 0; k < CAPTURE_KINDS; k++)
+			out->path[k] = output;
 		return 0;
 	}
 	if (!compress_set)
@@ -83,42 +91,95 @@ static int record_outputs(struct record_sink *out, const char *output, enum conv
 		 : out->compress == COMPRESS_ZSTD ? ".folded.zst" : ".folded";
 	/* both profiles: -o names their directory, which "-" cannot be */
 	if (both && output && !strcmp(output, "-")) {
-		usage_error("record", "-o -: --cpu --heap writes two profiles, so -o names their "
-			    "directory");
+		usage_error("record", "-o -: this capture writes two profiles, so -o names "
+			    "their directory");
 		return 2;
 	}
 	if (both && output && fileio__make_dir(output, 0777, &e)) {
 		pr_err("%s", e.text);
 		return 1;
 	}
-	snprintf(cpu_out, sizeof(cpu_out), "%s%scpu%s", output ? output : "", output ? "/" : "",
-		 suffix);
-	snprintf(heap_out, sizeof(heap_out), "%s%sheap%s", output ? output : "", output ? "/" : "",
-		 suffix);
-	out->path[CAPTURE_CPU] = cpu_out;
-	out->path[CAPTURE_HEAP] = heap_out;
+	for (k = 0; k < CAPTURE_KINDS; k++) {
+		snprintf(paths[k], sizeof(paths[k]), "%s%s%s%s", output ? output : "",
+			 output ? "/" : "", names[k], suffix);
+		out->path[k] = paths[k];
+	}
 	return 0;
 }
 
-/* The one line per profile written, with the command's fate. */
+/* The one line per profile written (two when off-CPU waits share the CPU
+ * file), the first with the command's fate. */
 static void record_summary(const struct record_sink *out, const struct capture_opts *o,
 			   const struct capture_result *r, const char *status)
 {
-	const char *cmd = status[0] ? o->command[0] : "";
+	const struct capture_offcpu_result *w = &r->offcpu;
+	enum capture_kind wk = o->cpu ? CAPTURE_CPU : CAPTURE_OFFCPU;
+	const char *intr = r->interrupted ? " (interrupted)" : "";
+	char tail[256] = "";
 
-	if (out->written[CAPTURE_CPU])
+	if (status[0])
+		snprintf(tail, sizeof(tail), "; %s %s", o->command[0], status);
+	if (out->written[CAPTURE_CPU]) {
 		pr_info("%" PRIu64 " samples, %" PRIu64 " lost, %.1f%% of frames unsymbolized, %.1f s%s "
-			"→ %s%s%s%s%s", r->kept, r->lost, out->unsymbolized[CAPTURE_CPU] * 100,
-			r->seconds, r->interrupted ? " (interrupted)" : "", out->path[CAPTURE_CPU],
-			status[0] ? "; " : "", cmd, status[0] ? " " : "", status);
+			"→ %s%s", r->kept, r->lost, out->unsymbolized[CAPTURE_CPU] * 100, r->seconds,
+			intr, out->path[CAPTURE_CPU], tail);
+		tail[0] = '\0';
+	}
+	if (o->offcpu && out->written[wk]) {
+		char unsym[64] = "", what[64], shorter[96] = "";
+
+		if (wk == CAPTURE_OFFCPU)
+			snprintf(unsym, sizeof(unsym), ", %.1f%% of frames unsymbolized",
+				 out->unsymbolized[CAPTURE_OFFCPU] * 100);
+		if (o->offcpu_min_ns)
+			snprintf(shorter, sizeof(shorter), "; %" PRIu64 " shorter ones (%.3f s) not "
+				 "recorded", w->short_waits, (double)w->short_ns / 1e9);
+		offcpu__describe_min(o->offcpu_min_ns, what, sizeof(what));
+		pr_info("off-CPU: %" PRIu64 " %s (%.3f s), %" PRIu64 " lost%s%s, %.1f s%s → %s%s",
+			w->kept, what, (double)w->kept_ns / 1e9, w->lost, shorter, unsym, r->seconds,
+			intr, out->path[wk], tail);
+		tail[0] = '\0';
+	}
 	if (out->written[CAPTURE_HEAP])
 		pr_info("heap: %" PRIu64 " allocation calls, %" PRIu64 " sampled (%" PRIu64 " freed), "
-			"%" PRIu64 " lost, %.1f%% of frames unsymbolized, %.1f s%s → %s%s%s%s%s",
+			"%" PRIu64 " lost, %.1f%% of frames unsymbolized, %.1f s%s → %s%s",
 			r->heap.calls, r->heap.kept, r->heap.freed, r->heap.lost + r->heap.frees_lost,
-			out->unsymbolized[CAPTURE_HEAP] * 100, r->seconds,
-			r->interrupted ? " (interrupted)" : "", out->path[CAPTURE_HEAP],
-			status[0] && !o->cpu ? "; " : "", o->cpu ? "" : cmd,
-			status[0] && !o->cpu ? " " : "", o->cpu ? "" : status);
+			out->unsymbolized[CAPTURE_HEAP] * 100, r->seconds, intr,
+			out->path[CAPTURE_HEAP], tail);
+}
+
+/* Where the profiles go, checked writable before we spend the user's time:
+ * 0, 1 after an error, 2 after a usage error (said). */
+static int record_files(struct record_sink *out, const struct capture_opts *o, const char *output,
+			enum convert_format format, bool compress_set)
+{
+	struct errmsg e = { "" };
+	int err;
+
+	err = record_outputs(out, output, format, compress_set,
+			     o->cpu + o->heap + (o->offcpu && !o->cpu) > 1);
+	if (err)
+		return err;
+	if (o->cpu && o->offcpu && out->format == SINK_FOLDED) {
+		usage_error("record", "folded stacks hold one number per stack: record --off-cpu "
+			    "without --cpu for folded off-CPU time, or write pprof");
+		return 2;
+	}
+	if (compress__check_level(out->compress, out->level)) {
+		usage_error("record", "compression level %d is out of range for %s", out->level,
+			    compress__name(out->compress));
+		return 2;
+	}
+	err = o->cpu ? sink__probe(out->path[CAPTURE_CPU], &e) : 0;
+	if (!err && o->offcpu && !o->cpu)
+		err = sink__probe(out->path[CAPTURE_OFFCPU], &e);
+	if (!err && o->heap)
+		err = sink__probe(out->path[CAPTURE_HEAP], &e);
+	if (err) {
+		pr_err("%s", e.text);
+		return 1;
+	}
+	return 0;
 }
 
 int cmd_record(int argc, char **argv)
@@ -146,13 +207,15 @@ int cmd_record(int argc, char **argv)
 		.pids = pids,
 		.heap_rate = HEAP_DEFAULT_RATE,
 		.heap_live = HEAP_DEFAULT_LIVE,
+		.offcpu_min_ns = OFFCPU_DEFAULT_MIN_NS,
+		.offcpu_in_cpu = true,	/* one profile: -sample_index=off_cpu beside cpu */
 	};
 	struct capture_result r;
 	struct errmsg e = { "" };
 	bool compress_set = false, quiet = false, seconds_set = false;
 	const char *output = NULL;
 	char status[128] = "";
-	int c, n, err;
+	int c, n, err, rc;
 
 	while ((c = getopt_long(argc, argv, "+:F:d:p:o:c:l:qh", long_opts, NULL)) != -1) {
 		n = capture_flag("record", c, optarg, &o, pids);
@@ -201,28 +264,15 @@ int cmd_record(int argc, char **argv)
 	/* A command runs to its end unless -d says otherwise. */
 	if (!seconds_set)
 		o.seconds = o.command ? 0 : RECORD_DEFAULT_SECONDS;
-	err = record_outputs(&out, output, format, compress_set, o.cpu && o.heap);
-	if (err)
-		return err;
-	if (compress__check_level(out.compress, out.level)) {
-		usage_error("record", "compression level %d is out of range for %s", out.level,
-			    compress__name(out.compress));
-		return 2;
-	}
+	rc = record_files(&out, &o, output, format, compress_set);
+	if (rc)
+		return rc;
 	if (quiet)
 		log__set_level(LOG_ERROR);
 	o.progress = log__level() >= LOG_INFO && isatty(STDERR_FILENO);
 	o.on_window = record_sink__window;
 	o.window_ctx = &out;
 
-	/* The outputs must be writable before we spend the user's time. */
-	err = o.cpu ? sink__probe(out.path[CAPTURE_CPU], &e) : 0;
-	if (!err && o.heap)
-		err = sink__probe(out.path[CAPTURE_HEAP], &e);
-	if (err) {
-		pr_err("%s", e.text);
-		return 1;
-	}
 	err = capture__run(&o, &r, &e);
 	if (r.command_exited) {
 		describe_status(status, sizeof(status), r.command_status);
@@ -230,8 +280,8 @@ int cmd_record(int argc, char **argv)
 		snprintf(status, sizeof(status), "is still running (pid %d)", (int)r.command_pid);
 	}
 	if (err) {
-		pr_err("%s%s", e.text, out.written[CAPTURE_CPU] || out.written[CAPTURE_HEAP] ?
-		       " (samples so far written)" : "");
+		pr_err("%s%s", e.text, out.written[CAPTURE_CPU] || out.written[CAPTURE_HEAP] ||
+		       out.written[CAPTURE_OFFCPU] ? " (samples so far written)" : "");
 		if (status[0])
 			pr_err("%s %s", o.command[0], status);
 		return 1;

@@ -9,6 +9,7 @@
 #include "base/parse.h"
 #include "cmd/bpprof/cli.h"
 #include "collect/heap.h"
+#include "collect/offcpu.h"
 
 #define RUN_DEFAULT_SPOOL_MAX	(256ull << 20)
 
@@ -194,6 +195,7 @@ int cmd_run(int argc, char **argv)
 			.pids = pids,
 			.heap_rate = HEAP_DEFAULT_RATE,
 			.heap_live = HEAP_DEFAULT_LIVE,
+			.offcpu_min_ns = OFFCPU_DEFAULT_MIN_NS,
 		},
 		.interval = DAEMON_DEFAULT_INTERVAL,
 		.out = { .compress = COMPRESS_GZIP, .level = COMPRESS_LEVEL_DEFAULT },

@@ -225,6 +225,10 @@ static void test_parse_duration(void **state)
 	assert_true(v == 2.5);
 	assert_int_equal(parse__duration("250ms", 1e6, &v), 0);
 	assert_true(v == 0.25);
+	assert_int_equal(parse__duration("100us", 1e6, &v), 0);
+	assert_true(v > 99.999e-6 && v < 100.001e-6);
+	assert_int_equal(parse__duration("1500ns", 1e6, &v), 0);
+	assert_true(v > 1.4999e-6 && v < 1.5001e-6);
 	assert_int_equal(parse__duration("15m", 1e6, &v), 0);
 	assert_true(v == 900);
 	assert_int_equal(parse__duration("1h", 1e6, &v), 0);

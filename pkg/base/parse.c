@@ -60,7 +60,8 @@ int parse__duration(const char *s, double max, double *seconds)
 		const char *suffix;
 		double scale;
 	} units[] = {
-		{ "", 1 }, { "s", 1 }, { "ms", 1e-3 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 },
+		{ "", 1 }, { "s", 1 }, { "ms", 1e-3 }, { "us", 1e-6 }, { "ns", 1e-9 }, { "m", 60 },
+		{ "h", 3600 }, { "d", 86400 },
 	};
 	size_t i, digits;
 	char *end;

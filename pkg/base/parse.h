@@ -11,8 +11,8 @@ int parse__int64(const char *s, int64_t min, int64_t max, int64_t *out);
 int parse__u64n(const char *s, size_t len, int base, uint64_t *out);
 
 /* A positive duration: a number (decimals allowed) and an optional unit
- * ms, s, m, h or d (bare: seconds), at most max seconds: 0, -EINVAL or
- * -ERANGE. */
+ * ns, us, ms, s, m, h or d (bare: seconds), at most max seconds: 0, -EINVAL
+ * or -ERANGE. */
 int parse__duration(const char *s, double max, double *seconds);
 
 /* A byte count: digits and an optional unit k/K/KiB, m/M/MiB, g/G/GiB

@@ -1,9 +1,9 @@
 /* bpprof record: attach, run one epoll loop until the duration ends, the
  * command or every target exits, or the user interrupts; then stop
  * sampling, drain the ring buffers, symbolize and write. Whatever ends the
- * capture, samples already taken are written. CPU and heap captures share
- * the loop and the targets. For the daemon the loop also cuts windows:
- * each one's profiles go to a callback instead of files. */
+ * capture, samples already taken are written. CPU, off-CPU and heap
+ * captures share the loop and the targets. For the daemon the loop also
+ * cuts windows: each one's profiles go to a callback instead of files. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -25,6 +25,7 @@
 #include "capture/capture.h"
 #include "base/log.h"
 #include "collect/heap.h"
+#include "collect/offcpu.h"
 #include "stacks/stacks.h"
 #include "symbolize/symbolize.h"
 
@@ -37,7 +38,8 @@
 #define SYM_RENEW_FILES	1024u
 #define SYM_RENEW_SECS	3600.0
 
-enum { TAG_RING = 1, TAG_HEAP_RING, TAG_SIGNAL, TAG_TICK, TAG_END, TAG_PID, TAG_WINDOW };
+enum { TAG_RING = 1, TAG_HEAP_RING, TAG_OFFCPU_RING, TAG_SIGNAL, TAG_TICK, TAG_END, TAG_PID,
+       TAG_WINDOW };
 
 /* Where the current window began, and the cumulative BPF counters then. */
 struct window {
@@ -45,6 +47,7 @@ struct window {
 	int64_t wall0;
 	struct timespec mono0;
 	uint64_t cpu_samples, cpu_lost, heap_sampled, heap_lost, heap_kept;
+	uint64_t cpu_kept, waits, waits_lost, waits_kept, short_waits, short_ns;
 	struct timespec sym_born;
 };
 
@@ -55,6 +58,9 @@ struct recorder {
 	struct symbolizer *hsym;	/* heap frames: its snapshots outlive windows */
 	struct stacks stacks;
 	struct cpu_ingest in;
+	struct offcpu_collector *ocol;
+	struct stacks ostacks;		/* waits, when not in the CPU table */
+	struct cpu_ingest oin;
 	struct heap_collector *hcol;
 	struct heap_table heap;
 	struct heap_ingest hin;
@@ -158,10 +164,13 @@ static int spawn(struct recorder *r, char *const *argv, struct errmsg *e)
 	}
 	r->child = pid;
 	cpu_ingest__await_exec(&r->in, (uint32_t)pid);
+	cpu_ingest__await_exec(&r->oin, (uint32_t)pid);
 	close(go[0]);
 	close(report[1]);
 	go[0] = report[1] = -1;
 	err = r->col ? collector__add_pid(r->col, (uint32_t)pid) : 0;
+	if (!err && r->ocol)
+		err = offcpu_collector__add_pid(r->ocol, (uint32_t)pid);
 	/* stopped at its exec, and at each library it maps, until probed */
 	if (!err && r->hcol)
 		err = heap_collector__target(r->hcol, (uint32_t)pid, true);
@@ -213,6 +222,9 @@ static void show_progress(struct recorder *r, struct collect_counters *c, bool f
 	if (r->col && !collector__counters(r->col, c))
 		fprintf(stderr, ", %" PRIu64 " samples, %" PRIu64 " lost", c->v[CPU_CNT_SAMPLES],
 			c->v[CPU_CNT_LOST] + r->in.dropped);
+	if (r->ocol && !offcpu_collector__counters(r->ocol, c))
+		fprintf(stderr, ", %" PRIu64 " waits (%.1f s)", c->v[OFFCPU_CNT_WAITS],
+			(double)c->v[OFFCPU_CNT_WAITS_NS] / 1e9);
 	if (r->hcol && !heap_collector__counters(r->hcol, c))
 		fprintf(stderr, ", %" PRIu64 " allocations, %" PRIu64 " sampled", c->v[HEAP_CNT_CALLS],
 			c->v[HEAP_CNT_SAMPLED]);
@@ -224,6 +236,8 @@ static int consume(struct recorder *r, bool cpu, bool heap)
 
 	if (cpu && r->col && collector__consume(r->col) < 0)
 		err = r->in.fatal ? r->in.fatal : -EIO;
+	if (!err && cpu && r->ocol && offcpu_collector__consume(r->ocol) < 0)
+		err = r->oin.fatal ? r->oin.fatal : -EIO;
 	if (!err && heap && r->hcol && heap_collector__consume(r->hcol) < 0)
 		err = r->hin.fatal ? r->hin.fatal : -EIO;
 	return err;
@@ -259,9 +273,9 @@ static int64_t mono_ns(const struct timespec *a, const struct timespec *b)
 	return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000 + (b->tv_nsec - a->tv_nsec);
 }
 
-/* The CPU symbolizer starts afresh once it holds many processes or files,
- * or is old: a new window's samples read their maps again. Heap samples
- * outlive windows, so the heap's symbolizer stays. */
+/* The CPU symbolizer (off-CPU's too) starts afresh once it holds many
+ * processes or files, or is old: a new window's samples read their maps
+ * again. Heap samples outlive windows, so the heap's symbolizer stays. */
 static void renew_symbolizer(struct recorder *r, const struct timespec *now)
 {
 	struct symbolizer_stats st;
@@ -275,7 +289,7 @@ static void renew_symbolizer(struct recorder *r, const struct timespec *now)
 	if (!fresh)
 		return;		/* the old one serves on */
 	symbolizer__free(r->sym);
-	r->sym = r->in.sym = fresh;
+	r->sym = r->in.sym = r->oin.sym = fresh;
 	r->win.sym_born = *now;
 	pr_debug("symbolizer renewed after %" PRIu64 " processes and %" PRIu64 " files",
 		 st.procs, st.files);
@@ -308,6 +322,7 @@ static int cut_cpu(struct recorder *r, struct capture_window *w, struct errmsg *
 		.group_by_process = r->o->group_by_process,
 		/* the whole system, a cgroup, several pids */
 		.several_processes = r->o->n_pids != 1 && !r->o->command,
+		.offcpu = r->ocol && r->oin.stacks == &r->stacks,
 	};
 	struct collect_counters c;
 	struct profile_stats st;
@@ -320,7 +335,8 @@ static int cut_cpu(struct recorder *r, struct capture_window *w, struct errmsg *
 	w->kind = CAPTURE_CPU;
 	w->samples = c.v[CPU_CNT_SAMPLES] - r->win.cpu_samples;
 	w->lost = lost - r->win.cpu_lost;
-	w->kept = r->stacks.total;
+	w->kept = r->in.received - r->win.cpu_kept;
+	r->win.cpu_kept = r->in.received;
 	r->win.cpu_samples = c.v[CPU_CNT_SAMPLES];
 	r->win.cpu_lost = lost;
 	err = hand_over(r, w, cpu_profile__build(&r->stacks, r->sym, &po, &st, e), &st, e);
@@ -359,6 +375,48 @@ static int cut_heap(struct recorder *r, struct capture_window *w, struct errmsg 
 	return err;
 }
 
+/* The waits that ended in the window (those still going on end in a later
+ * one), and a comment saying what the threshold left out of it. */
+static int cut_offcpu(struct recorder *r, struct capture_window *w, struct errmsg *e)
+{
+	struct offcpu_profile_opts po = {
+		.time_nanos = w->time_nanos,
+		.duration_nanos = w->duration_nanos,
+		.group_by_process = r->o->group_by_process,
+		.several_processes = r->o->n_pids != 1 && !r->o->command,
+	};
+	struct collect_counters c;
+	struct profile_stats st;
+	char comment[256], what[64];
+	uint64_t lost;
+	int err, n;
+
+	if (offcpu_collector__counters(r->ocol, &c))
+		memset(&c, 0, sizeof(c));
+	lost = c.v[OFFCPU_CNT_LOST] + r->oin.dropped;
+	w->kind = CAPTURE_OFFCPU;
+	w->samples = c.v[OFFCPU_CNT_WAITS] - r->win.waits;
+	w->lost = lost - r->win.waits_lost;
+	w->kept = r->oin.received - r->win.waits_kept;
+	r->win.waits = c.v[OFFCPU_CNT_WAITS];
+	r->win.waits_lost = lost;
+	r->win.waits_kept = r->oin.received;
+	offcpu__describe_min(r->o->offcpu_min_ns, what, sizeof(what));
+	n = snprintf(comment, sizeof(comment), "off-CPU time: %s, each charged to the window in "
+		     "which it ends", what);
+	if (r->o->offcpu_min_ns && n > 0 && (size_t)n < sizeof(comment))
+		snprintf(comment + n, sizeof(comment) - (size_t)n, "; %" PRIu64 " shorter ones "
+			 "(%.3f s) left out", c.v[OFFCPU_CNT_SHORT] - r->win.short_waits,
+			 (double)(c.v[OFFCPU_CNT_SHORT_NS] - r->win.short_ns) / 1e9);
+	r->win.short_waits = c.v[OFFCPU_CNT_SHORT];
+	r->win.short_ns = c.v[OFFCPU_CNT_SHORT_NS];
+	po.comment = comment;
+	err = hand_over(r, w, offcpu_profile__build(&r->ostacks, r->sym, &po, &st, e), &st, e);
+	if (!err && stacks__reset(&r->ostacks))
+		err = errmsg__set(e, -ENOMEM, "out of memory");
+	return err;
+}
+
 /* End the current window at this instant: whatever the ring buffers hold
  * was sampled before it and belongs to it; the next sample read belongs to
  * the next. */
@@ -377,11 +435,13 @@ static int cut_window(struct recorder *r, bool last, struct errmsg *e)
 	w.duration_nanos = mono_ns(&r->win.mono0, &mono);
 	if (r->col)
 		err = cut_cpu(r, &w, e);
+	if (!err && r->ocol && r->oin.stacks == &r->ostacks)
+		err = cut_offcpu(r, &w, e);
 	if (!err && r->hcol && heap_collector__n_probed(r->hcol))
 		err = cut_heap(r, &w, e);
 	r->win.wall0 = wall;
 	r->win.mono0 = mono;
-	if (!err && r->col && !last)
+	if (!err && (r->col || r->ocol) && !last)
 		renew_symbolizer(r, &mono);
 	return err;
 }
@@ -407,8 +467,9 @@ static int loop(struct recorder *r, struct capture_result *res, struct errmsg *e
 
 			switch (tag & 0xff) {
 			case TAG_RING:
+			case TAG_OFFCPU_RING:
 			case TAG_HEAP_RING:
-				err = consume(r, (tag & 0xff) == TAG_RING, (tag & 0xff) == TAG_HEAP_RING);
+				err = consume(r, (tag & 0xff) != TAG_HEAP_RING, (tag & 0xff) == TAG_HEAP_RING);
 				if (err)
 					return err;
 				break;
@@ -610,6 +671,45 @@ static int setup_cpu(struct recorder *r, struct errmsg *e)
 	return err ? errmsg__set(e, err, "epoll: %s", strerror(-err)) : 0;
 }
 
+/* Waits go into the CPU table when both are captured and merged, else
+ * into their own. */
+static int setup_offcpu(struct recorder *r, struct errmsg *e)
+{
+	bool merged = r->col && r->o->offcpu_in_cpu;
+	struct offcpu_collect_opts oo = {
+		.min_ns = r->o->offcpu_min_ns,
+		.filter_pids = r->o->n_pids > 0 || r->o->command,
+		.follow_children = r->o->command != NULL,
+		.cgroup = r->o->cgroup,
+		.kernel_stacks = r->o->kernel_stacks,
+		.user_stacks = r->o->user_stacks,
+		.walk_on_switch_out = r->o->offcpu_switch_out,
+		.on_record = cpu_ingest__record,
+		.ctx = &r->oin,
+	};
+	size_t i;
+	int err;
+
+	if (!merged && stacks__init(&r->ostacks, CAPTURE_STACKS_LIMIT))
+		return errmsg__set(e, -ENOMEM, "out of memory");
+	cpu_ingest__init(&r->oin, r->sym, merged ? &r->stacks : &r->ostacks);
+	r->ocol = offcpu_collector__new(&oo, e);
+	if (!r->ocol)
+		return -errno;
+	if (offcpu_collector__walks_on_switch_out(r->ocol))
+		pr_info("off-CPU: %s: stacks are walked at every switch-out, which costs more than on "
+			"Linux 6.16+", r->o->offcpu_switch_out ? "as asked" : "this kernel has no "
+			"sched_exit_tp tracepoint");
+	for (i = 0; i < r->o->n_pids; i++) {
+		err = offcpu_collector__add_pid(r->ocol, r->o->pids[i]);
+		if (err)
+			return errmsg__set(e, err, "cannot follow pid %" PRIu32 ": %s", r->o->pids[i],
+					   strerror(-err));
+	}
+	err = watch(r, offcpu_collector__epoll_fd(r->ocol), TAG_OFFCPU_RING);
+	return err ? errmsg__set(e, err, "epoll: %s", strerror(-err)) : 0;
+}
+
 static int setup(struct recorder *r, struct errmsg *e)
 {
 	int err;
@@ -628,6 +728,8 @@ static int setup(struct recorder *r, struct errmsg *e)
 	if (!r->sym)
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	err = r->o->cpu ? setup_cpu(r, e) : 0;
+	if (!err && r->o->offcpu)
+		err = setup_offcpu(r, e);
 	if (!err && r->o->heap)
 		err = setup_heap(r, e);
 	if (err)
@@ -649,10 +751,12 @@ static void teardown(struct recorder *r)
 	unsigned i;
 
 	collector__free(r->col);
+	offcpu_collector__free(r->ocol);
 	heap_collector__free(r->hcol);
 	symbolizer__free(r->sym);
 	symbolizer__free(r->hsym);
 	stacks__free(&r->stacks);
+	stacks__free(&r->ostacks);
 	heap_table__free(&r->heap);
 	for (i = 0; i < r->o->n_pids && i < CAPTURE_MAX_PIDS; i++)
 		if (r->pidfds[i] > 0)
@@ -697,6 +801,48 @@ static void cpu_result(struct recorder *r, struct capture_result *res)
 	if (!res->kept && !r->o->interval)
 		pr_warn("no samples: %s", r->o->command || r->o->n_pids ? "the target did not run on "
 			"a CPU during the capture" : "nothing ran on a CPU during the capture");
+}
+
+static void offcpu_result(struct recorder *r, struct capture_result *res)
+{
+	struct capture_offcpu_result *o = &res->offcpu;
+	struct collect_counters c;
+
+	if (offcpu_collector__counters(r->ocol, &c))
+		pr_warn("cannot read the BPF loss counters");
+	o->switch_out = offcpu_collector__walks_on_switch_out(r->ocol);
+	o->waits = c.v[OFFCPU_CNT_WAITS];
+	o->waits_ns = c.v[OFFCPU_CNT_WAITS_NS];
+	o->kept = r->oin.received;
+	o->kept_ns = r->oin.received_ns;
+	o->lost = c.v[OFFCPU_CNT_LOST] + r->oin.dropped;
+	o->lost_ns = c.v[OFFCPU_CNT_LOST_NS] + r->oin.dropped_ns;
+	o->short_waits = c.v[OFFCPU_CNT_SHORT];
+	o->short_ns = c.v[OFFCPU_CNT_SHORT_NS];
+	o->truncated = c.v[OFFCPU_CNT_KSTACK_TRUNCATED] + c.v[OFFCPU_CNT_USTACK_TRUNCATED];
+	o->failed_walks = c.v[OFFCPU_CNT_STACK_FAILED];
+	if (o->lost)
+		pr_warn("%" PRIu64 " off-CPU waits (%.3f s) were lost (ring buffer full): the profile "
+			"misses them", o->lost, (double)o->lost_ns / 1e9);
+	if (c.v[OFFCPU_CNT_NO_STORAGE])
+		pr_warn("%" PRIu64 " switches off the CPU could not be timed (no per-thread storage): "
+			"their waits are missing", c.v[OFFCPU_CNT_NO_STORAGE]);
+	if (o->truncated)
+		pr_warn("%" PRIu64 " off-CPU stacks reached %u frames and may be cut short at the root "
+			"end", o->truncated, BPPROF_MAX_STACK);
+	if (o->failed_walks)
+		pr_warn("%" PRIu64 " waits have a stack that could not be walked (kept, with the "
+			"frames that were)", o->failed_walks);
+	if (c.v[OFFCPU_CNT_PIDS_FULL])
+		pr_warn("%" PRIu64 " child processes could not be followed (more than %u)",
+			c.v[OFFCPU_CNT_PIDS_FULL], COLLECT_MAX_PIDS);
+	if (!o->kept && !r->o->interval) {
+		char what[64];
+
+		offcpu__describe_min(r->o->offcpu_min_ns, what, sizeof(what));
+		pr_warn("no off-CPU %s ended during the capture%s", what, o->short_waits ?
+			" (lower --off-cpu-min to see the shorter ones)" : "");
+	}
 }
 
 static void heap_result(struct recorder *r, struct capture_result *res)
@@ -807,6 +953,7 @@ int capture__run(const struct capture_opts *o, struct capture_result *res, struc
 		errmsg__set(e, err, "capture stopped early: %s", strerror(-err));
 	if (r.col)
 		collector__stop(r.col);
+	offcpu_collector__stop(r.ocol);
 	if (r.hcol)
 		heap_collector__stop(r.hcol);
 	res->seconds = since(&r.start);
@@ -818,6 +965,8 @@ int capture__run(const struct capture_opts *o, struct capture_result *res, struc
 	show_progress(&r, &c, true);
 	if (r.col)
 		cpu_result(&r, res);
+	if (r.ocol)
+		offcpu_result(&r, res);
 	if (r.hcol) {
 		res->heap.objects = heap_collector__n_probed(r.hcol);
 		heap_result(&r, res);

@@ -1,9 +1,10 @@
-/* A capture: CPU stacks (whole system, some pids, a cgroup or a command it
- * starts) and/or heap allocations (some pids or the command), from the BPF
- * ring buffers to pprof profiles, handed to a callback one window at a
- * time: every interval seconds, or once, at the end. `bpprof record`
- * writes its one window to files; `bpprof run` sends each to its sinks.
- * Every sample lands in exactly one window. */
+/* A capture: CPU stacks and/or off-CPU waits (whole system, some pids, a
+ * cgroup or a command it starts) and/or heap allocations (some pids or the
+ * command), from the BPF ring buffers to pprof profiles, handed to a
+ * callback one window at a time: every interval seconds, or once, at the
+ * end. `bpprof record` writes its one window to files; `bpprof run` sends
+ * each to its sinks. Every sample lands in exactly one window; a wait, in
+ * the window in which it ends. */
 #ifndef BPPROF_CAPTURE_CAPTURE_H
 #define BPPROF_CAPTURE_CAPTURE_H
 #include <stdbool.h>
@@ -20,7 +21,7 @@ struct pprof_profile;
 #define CAPTURE_STACKS_LIMIT	(512u << 20)	/* aggregation table bytes per window */
 
 /* One window's profile, handed to capture_opts.on_window. */
-enum capture_kind { CAPTURE_CPU, CAPTURE_HEAP };
+enum capture_kind { CAPTURE_CPU, CAPTURE_HEAP, CAPTURE_OFFCPU, CAPTURE_KINDS };
 
 struct capture_window {
 	enum capture_kind kind;
@@ -29,9 +30,11 @@ struct capture_window {
 	unsigned seq;			/* 1, 2, ... per kind */
 	int64_t time_nanos;		/* wall clock at the window's start */
 	int64_t duration_nanos;
-	uint64_t samples;		/* cpu: sampled by BPF; heap: sampled allocations */
+	uint64_t samples;		/* cpu: sampled by BPF; heap: sampled allocations;
+					 * off-CPU: waits recorded */
 	uint64_t lost;			/* of those, dropped */
-	uint64_t kept;			/* in the profile: cpu samples, heap allocations */
+	uint64_t kept;			/* in the profile: cpu samples, heap allocations,
+					 * waits */
 	double unsymbolized;		/* share of frames without a function name */
 	bool last;			/* the capture ends with it */
 };
@@ -40,7 +43,7 @@ struct capture_window {
 typedef int capture_window_fn(void *ctx, struct capture_window *w, struct errmsg *e);
 
 struct capture_opts {
-	bool cpu, heap;			/* what to capture: at least one */
+	bool cpu, heap, offcpu;		/* what to capture: at least one */
 	unsigned freq;			/* Hz */
 	double seconds;			/* > 0: stop after; 0: until the command exits */
 	const uint32_t *pids;
@@ -49,6 +52,11 @@ struct capture_opts {
 	uint64_t heap_rate;		/* mean bytes between samples; 0: every allocation */
 	uint32_t heap_live;		/* sampled blocks tracked at once */
 	bool heap_mmap;			/* anonymous mmap/munmap as allocations too */
+	uint64_t offcpu_min_ns;		/* shorter waits are counted, not recorded */
+	bool offcpu_in_cpu;		/* with cpu: waits go into the CPU window's
+					 * profile (off_cpu/nanoseconds), not their own */
+	bool offcpu_switch_out;		/* walk stacks at every switch-out, as on kernels
+					 * before 6.16, even on later ones */
 	bool kernel_stacks, user_stacks;
 	bool group_by_process;
 	enum collect_event event;
@@ -76,6 +84,15 @@ struct capture_heap_result {
 	unsigned objects;		/* allocator objects probed */
 };
 
+struct capture_offcpu_result {
+	uint64_t waits, waits_ns;	/* of min_ns or more, ended during the capture */
+	uint64_t kept, kept_ns;		/* of those, in the profile */
+	uint64_t lost, lost_ns;		/* dropped: ring buffer or table full, bad record */
+	uint64_t short_waits, short_ns;	/* shorter than min_ns: counted only */
+	uint64_t truncated, failed_walks;
+	bool switch_out;		/* stacks walked at every switch-out */
+};
+
 struct capture_result {
 	uint64_t samples;		/* sampled by BPF */
 	uint64_t lost;			/* dropped: ring buffer full, table full, bad record */
@@ -90,6 +107,7 @@ struct capture_result {
 	bool command_exited;
 	unsigned pids_exited;		/* -p targets that ended during the capture */
 	struct capture_heap_result heap;
+	struct capture_offcpu_result offcpu;
 };
 
 /* 0 when the capture ran to its end and every window was taken. On error e

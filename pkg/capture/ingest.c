@@ -26,11 +26,11 @@ void cpu_ingest__await_exec(struct cpu_ingest *in, uint32_t pid)
 
 /* Still our forked child? Its exec event says when it stops being ours; the
  * name is the fallback should that event be lost. */
-static bool before_exec(struct cpu_ingest *in, const struct cpu_sample *s)
+static bool before_exec(struct cpu_ingest *in, uint32_t pid, const char *comm)
 {
-	if (!in->await_exec || s->pid != in->await_exec)
+	if (!in->await_exec || pid != in->await_exec)
 		return false;
-	if (strncmp(s->comm, in->own_comm, sizeof(s->comm))) {
+	if (strncmp(comm, in->own_comm, BPPROF_COMM_LEN)) {
 		in->await_exec = 0;
 		return false;
 	}
@@ -94,7 +94,7 @@ static int add_sample(struct cpu_ingest *in, const struct cpu_sample *s)
 		in->dropped++;
 		return 0;
 	}
-	if (before_exec(in, s))
+	if (before_exec(in, s->pid, s->comm))
 		return 0;
 	err = sample_key(in->sym, in->stacks, in->ns_per_tick, s->comm, s->thread_comm,
 			 s->start_boottime, (const uint64_t *)s->kstack,
@@ -112,6 +112,60 @@ static int add_sample(struct cpu_ingest *in, const struct cpu_sample *s)
 	return 0;
 }
 
+/* A process new to us has a thread waiting: read its maps now, while it
+ * cannot have exited yet (its wait is recorded when it ends, maybe just
+ * before the process does). Our own child before its exec is skipped. */
+static int notice(struct cpu_ingest *in, const struct offcpu_sample *w)
+{
+	int64_t proc;
+
+	if (in->await_exec == w->pid && !strncmp(w->comm, in->own_comm, BPPROF_COMM_LEN))
+		return 0;
+	proc = symbolizer__proc(in->sym, w->pid, w->start_boottime / in->ns_per_tick);
+	if (proc == -E2BIG)
+		return 0;	/* the snapshot limit: said by the symbolizer's stats */
+	if (proc < 0)
+		return (int)proc;
+	if (w->flags & SAMPLE_MAPPED)
+		symbolizer__refresh(in->sym, proc);
+	return 0;
+}
+
+/* A wait counts once and adds its nanoseconds; its thread state keeps it
+ * apart from the same stack waiting otherwise. */
+static int add_wait(struct cpu_ingest *in, const struct offcpu_sample *w)
+{
+	struct stacks_sample key = { .pid = w->pid, .tid = w->tid, .tag = w->state + 1 };
+	int err;
+
+	if (w->flags & OFFCPU_NOTICE)
+		return notice(in, w);
+	if (w->kstack_len > BPPROF_MAX_STACK || w->ustack_len > BPPROF_MAX_STACK ||
+	    w->state >= OFFCPU_STATES) {
+		in->dropped++;
+		in->dropped_ns += w->blocked_ns;
+		return 0;
+	}
+	if (before_exec(in, w->pid, w->comm))
+		return 0;
+	err = sample_key(in->sym, in->stacks, in->ns_per_tick, w->comm, w->thread_comm,
+			 w->start_boottime, (const uint64_t *)w->kstack,
+			 frames_used(w->kstack, w->kstack_len), (const uint64_t *)w->ustack,
+			 frames_used(w->ustack, w->ustack_len), w->flags & SAMPLE_MAPPED, &key);
+	if (!err)
+		err = stacks__add_value(in->stacks, &key, 1, w->blocked_ns);
+	if (err == -E2BIG) {
+		table_full(&in->dropped, in->stacks);
+		in->dropped_ns += w->blocked_ns;
+		return 0;
+	}
+	if (err < 0)
+		return err;
+	in->received++;
+	in->received_ns += w->blocked_ns;
+	return 0;
+}
+
 /* The record's type when its header and size agree with what that type
  * is; 0 (no type) for anything else. */
 static uint32_t record_type(const void *data, size_t size)
@@ -122,6 +176,7 @@ static uint32_t record_type(const void *data, size_t size)
 		[EV_HEAP_ALLOC] = sizeof(struct heap_alloc),
 		[EV_HEAP_FREE] = sizeof(struct heap_free),
 		[EV_HEAP_MAPPED] = sizeof(struct heap_mapped),
+		[EV_OFFCPU] = sizeof(struct offcpu_sample),
 	};
 	const struct event_header *h = data;
 
@@ -139,6 +194,9 @@ int cpu_ingest__record(void *ctx, const void *data, size_t size)
 	switch (record_type(data, size)) {
 	case EV_CPU_SAMPLE:
 		err = add_sample(in, data);
+		break;
+	case EV_OFFCPU:
+		err = add_wait(in, data);
 		break;
 	case EV_EXEC:
 		symbolizer__exec(in->sym, ((const struct exec_event *)data)->pid);

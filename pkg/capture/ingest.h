@@ -10,12 +10,17 @@
 #include "stacks/stacks.h"
 #include "symbolize/symbolize.h"
 
+/* CPU samples and off-CPU waits (records with both stacks of a followed
+ * target) into a stacks table: a CPU sample counts 1, a wait counts 1 and
+ * its nanoseconds as the value, tagged with its thread state + 1. */
 struct cpu_ingest {
 	struct symbolizer *sym;
 	struct stacks *stacks;
 	uint64_t ns_per_tick;		/* of /proc/PID/stat start times */
-	uint64_t received;		/* samples taken into the table */
+	uint64_t received;		/* samples or waits taken into the table */
+	uint64_t received_ns;		/* the waits' nanoseconds */
 	uint64_t dropped;		/* not kept: table full, malformed record */
+	uint64_t dropped_ns;		/* the nanoseconds of waits not kept */
 	uint64_t before_exec;		/* samples of await_exec still running our code */
 	uint32_t await_exec;		/* a child of ours not yet exec'd: skip it */
 	char own_comm[16];		/* what that child is called until it execs */

@@ -1,13 +1,16 @@
 /* Stacks to pprof in two passes: resolve every distinct frame once (and
  * learn which mappings were fully symbolized, so has_functions is honest),
- * then hand mappings, locations and samples to the builder. CPU and heap
- * profiles differ only in their types and the values of each sample. */
+ * then hand mappings, locations and samples to the builder. CPU, off-CPU
+ * and heap profiles differ only in their types and the values of each
+ * sample; off-CPU samples also carry the thread's state as a label and
+ * lose the frames of the tracepoint that recorded them. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "capture/profile.h"
+#include "bpf/events.h"
 #include "base/buf.h"
 #include "base/htab.h"
 #include "pprof/builder.h"
@@ -111,30 +114,64 @@ static uint64_t lookup_addr(const uint64_t *frames, size_t i)
 	return i == 0 || frames[i] == 0 ? frames[i] : frames[i] - 1;
 }
 
-static int resolve_all(struct resolver *r, const struct stacks *t, struct profile_stats *st)
+/* The frames a tracepoint's BPF program adds at the leaf of an off-CPU
+ * kernel stack (the program, bpf_trace_runN, the tracepoint's stubs): they
+ * are the recording, not where the thread waited. */
+static bool tracing_frame(const struct frame *f)
 {
-	size_t i, j, n;
+	static const char *const prefixes[] = { "bpf_trace_run", "__bpf_trace_", "__traceiter_" };
+	const char *name = f->sym.name;
+	size_t i, n;
 
-	for (i = 0; i < t->n_samples; i++) {
-		const struct stacks_sample *s = &t->samples[i];
-		const uint32_t stacks[2] = { s->kstack, s->ustack };
-		const int64_t procs[2] = { KERNEL_PROC, s->proc };
-		const uint64_t *f;
-		int part;
+	if (!name)
+		return false;
+	n = strlen(name);
+	if (n > 6 && !strcmp(name + n - 6, " [bpf]"))
+		return true;
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(name, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
 
-		for (part = 0; part < 2; part++) {
-			f = stacks__frames(t, stacks[part], &n);
-			for (j = 0; j < n; j++) {
-				int64_t k = resolve(r, procs[part], lookup_addr(f, j));
+/* Resolve a sample's frames of one stack; *skip: how many at its leaf are
+ * the recording's own (tagged samples' kernel stacks only). */
+static int resolve_stack(struct resolver *r, const struct stacks *t, const struct stacks_sample *s,
+			 bool kernel, size_t *skip, struct profile_stats *st)
+{
+	const uint64_t *f;
+	bool leading = kernel && s->tag;
+	size_t j, n;
 
-				if (k < 0)
-					return (int)k;
-				st->frames += s->count;
-				st->unsymbolized += r->frames[k].sym.name ? 0 : s->count;
-			}
+	f = stacks__frames(t, kernel ? s->kstack : s->ustack, &n);
+	*skip = 0;
+	for (j = 0; j < n; j++) {
+		int64_t k = resolve(r, kernel ? KERNEL_PROC : s->proc, lookup_addr(f, j));
+
+		if (k < 0)
+			return (int)k;
+		leading = leading && tracing_frame(&r->frames[k]);
+		if (leading) {
+			(*skip)++;
+			continue;
 		}
+		st->frames += s->count;
+		st->unsymbolized += r->frames[k].sym.name ? 0 : s->count;
 	}
 	return 0;
+}
+
+static int resolve_all(struct resolver *r, const struct stacks *t, struct profile_stats *st)
+{
+	size_t i, skip;
+	int err = 0;
+
+	for (i = 0; i < t->n_samples && !err; i++) {
+		err = resolve_stack(r, t, &t->samples[i], true, &skip, st);
+		if (!err)
+			err = resolve_stack(r, t, &t->samples[i], false, &skip, st);
+	}
+	return err;
 }
 
 static int mapping_id(struct pprof_builder *b, struct resolver *r, const struct sym_mapping *map,
@@ -184,13 +221,13 @@ static int location_id(struct pprof_builder *b, struct resolver *r, struct frame
 }
 
 static int add_stack(struct pprof_builder *b, struct resolver *r, const struct stacks *t,
-		     uint32_t stack, int64_t proc, uint64_t *locs, size_t *n_locs)
+		     uint32_t stack, int64_t proc, size_t skip, uint64_t *locs, size_t *n_locs)
 {
 	size_t j, n;
 	const uint64_t *f = stacks__frames(t, stack, &n);
 	int err;
 
-	for (j = 0; j < n; j++) {
+	for (j = skip; j < n; j++) {
 		/* resolve_all saw every frame: this only finds it */
 		int64_t k = resolve(r, proc, lookup_addr(f, j));
 
@@ -211,6 +248,9 @@ struct profile_spec {
 	int64_t period;
 	const char *default_type;	/* NULL: the first */
 	const char *comment;		/* NULL: none */
+	const char *tag_key;		/* a tagged sample's label: tag_key=tag_names[tag - 1] */
+	const char *const *tag_names;
+	uint32_t n_tags;
 	int64_t time_nanos, duration_nanos;
 	bool group_by_process;
 	/* pprof takes the first mapping for the main binary (go tool pprof's
@@ -238,14 +278,23 @@ static int add_samples(struct pprof_builder *b, struct resolver *r, const struct
 			{ .key = "tid", .num = s->tid },
 			{ .key = "comm", .str = comm },
 			{ .key = "thread_comm", .str = stacks__string(t, s->thread_comm) },
+			{ .key = o->tag_key },
 		};
-		size_t n = 0;
+		size_t n = 0, n_labels = 4, skip;
 
 		if (!o->values(o->ctx, i, s, values))
 			continue;
-		err = add_stack(b, r, t, s->kstack, KERNEL_PROC, locs, &n);
+		if (s->tag && o->tag_key && s->tag <= o->n_tags) {
+			labels[4].str = o->tag_names[s->tag - 1];
+			n_labels++;
+		}
+		/* found again, not resolved: this only learns the skip */
+		skip = 0;
+		err = s->tag ? resolve_stack(r, t, s, true, &skip, &(struct profile_stats){ 0 }) : 0;
 		if (!err)
-			err = add_stack(b, r, t, s->ustack, s->proc, locs, &n);
+			err = add_stack(b, r, t, s->kstack, KERNEL_PROC, skip, locs, &n);
+		if (!err)
+			err = add_stack(b, r, t, s->ustack, s->proc, 0, locs, &n);
 		if (err)
 			return err;
 		if (o->group_by_process) {
@@ -257,8 +306,7 @@ static int add_samples(struct pprof_builder *b, struct resolver *r, const struct
 			if (err)
 				return err;
 		}
-		err = pprof_builder__add_sample(b, locs, n, values, labels,
-						sizeof(labels) / sizeof(labels[0]));
+		err = pprof_builder__add_sample(b, locs, n, values, labels, n_labels);
 		if (err)
 			return err;
 	}
@@ -339,10 +387,24 @@ out:
 	return p;
 }
 
+static const char *const offcpu_states[OFFCPU_STATES] = {
+	[OFFCPU_RUNNABLE] = "runnable",
+	[OFFCPU_SLEEPING] = "sleeping",
+	[OFFCPU_UNINTERRUPTIBLE] = "uninterruptible",
+	[OFFCPU_IDLE] = "idle",
+	[OFFCPU_STOPPED] = "stopped",
+	[OFFCPU_OTHER] = "other",
+};
+
+/* samples, cpu: a CPU sample's count and time; with off-CPU waits in the
+ * table too (tagged), off_cpu: a wait's nanoseconds, the others 0. */
 static bool cpu_values(const void *ctx, size_t i, const struct stacks_sample *s, int64_t *out)
 {
-	out[0] = (int64_t)s->count;
-	out[1] = (int64_t)s->count * *(const int64_t *)ctx;
+	int64_t period = *(const int64_t *)ctx;
+
+	out[0] = s->tag ? 0 : (int64_t)s->count;
+	out[1] = s->tag ? 0 : (int64_t)s->count * period;
+	out[2] = s->tag ? (int64_t)s->value : 0;
 	return true;
 }
 
@@ -353,11 +415,15 @@ struct pprof_profile *cpu_profile__build(const struct stacks *t, struct symboliz
 	static const struct pprof_value_type types[] = {
 		{ "samples", "count" },
 		{ "cpu", "nanoseconds" },
+		{ "off_cpu", "nanoseconds" },
 	};
 	int64_t period = o->freq ? 1000000000 / (int64_t)o->freq : 0;
 	struct profile_spec spec = {
-		.types = types, .n_types = 2,
+		.types = types, .n_types = o->offcpu ? 3 : 2,
 		.period_type = { "cpu", "nanoseconds" }, .period = period,
+		/* the CPU view unless asked for the other */
+		.default_type = o->offcpu ? "cpu" : NULL,
+		.tag_key = "state", .tag_names = offcpu_states, .n_tags = OFFCPU_STATES,
 		.time_nanos = o->time_nanos, .duration_nanos = o->duration_nanos,
 		.group_by_process = o->group_by_process,
 		.several_processes = o->several_processes,
@@ -370,6 +436,37 @@ struct pprof_profile *cpu_profile__build(const struct stacks *t, struct symboliz
 		errno = EINVAL;
 		return NULL;
 	}
+	return build(t, sym, &spec, st, e);
+}
+
+static bool offcpu_values(const void *ctx, size_t i, const struct stacks_sample *s, int64_t *out)
+{
+	out[0] = (int64_t)s->count;
+	out[1] = (int64_t)s->value;
+	return true;
+}
+
+struct pprof_profile *offcpu_profile__build(const struct stacks *t, struct symbolizer *sym,
+					    const struct offcpu_profile_opts *o,
+					    struct profile_stats *st, struct errmsg *e)
+{
+	static const struct pprof_value_type types[] = {
+		{ "off_cpu_samples", "count" },
+		{ "off_cpu", "nanoseconds" },
+	};
+	struct profile_spec spec = {
+		.types = types, .n_types = 2,
+		/* every wait over the threshold is recorded: nothing is sampled */
+		.period_type = { "off_cpu", "nanoseconds" }, .period = 1,
+		.default_type = "off_cpu",
+		.comment = o->comment,
+		.tag_key = "state", .tag_names = offcpu_states, .n_tags = OFFCPU_STATES,
+		.time_nanos = o->time_nanos, .duration_nanos = o->duration_nanos,
+		.group_by_process = o->group_by_process,
+		.several_processes = o->several_processes,
+		.values = offcpu_values, .ctx = NULL,
+	};
+
 	return build(t, sym, &spec, st, e);
 }
 

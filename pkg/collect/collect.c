@@ -268,7 +268,7 @@ static int cgroup2_root(char *out, size_t len)
 	return err;
 }
 
-static int set_cgroup(struct collector *c, const char *path, struct errmsg *e)
+int collect__set_cgroup(int map_fd, const char *path, struct errmsg *e)
 {
 	char full[4096], root[4096];
 	struct statfs sfs;
@@ -295,7 +295,7 @@ static int set_cgroup(struct collector *c, const char *path, struct errmsg *e)
 				   "on cgroup v2 only; a relative path is taken under %s)", full,
 				   cgroup2_root(root, sizeof(root)) ? "the cgroup v2 mount" : root);
 	}
-	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.cgroups), &key, &fd, BPF_ANY)) {
+	if (bpf_map_update_elem(map_fd, &key, &fd, BPF_ANY)) {
 		err = -errno;
 		close(fd);
 		return errmsg__set(e, err, "--cgroup %s: %s", full, strerror(-err));
@@ -469,7 +469,7 @@ struct collector *collector__new(const struct collect_opts *o, struct errmsg *e)
 		goto err_free;
 	}
 	if (o->cgroup) {
-		err = set_cgroup(c, o->cgroup, e);
+		err = collect__set_cgroup(bpf_map__fd(skel->maps.cgroups), o->cgroup, e);
 		if (err)
 			goto err_free;
 	}

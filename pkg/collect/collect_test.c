@@ -17,6 +17,7 @@
 #include "collect/collect.h"
 #include "collect/heap.h"
 #include "collect/internal.h"
+#include "collect/offcpu.h"
 
 static void test_cpulist(void **state)
 {
@@ -117,11 +118,35 @@ static void test_alloc_syms(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The off-CPU ring grows as the threshold lets more waits through; the
+ * threshold reads back in the unit it was given in. */
+static void test_offcpu_sizing(void **state)
+{
+	char what[64];
+
+	assert_int_equal(offcpu__ring_waits(OFFCPU_DEFAULT_MIN_NS), OFFCPU_RING_WAITS);
+	assert_int_equal(offcpu__ring_waits(10 * OFFCPU_DEFAULT_MIN_NS), OFFCPU_RING_WAITS);
+	assert_int_equal(offcpu__ring_waits(OFFCPU_DEFAULT_MIN_NS / 4), 4 * OFFCPU_RING_WAITS);
+	assert_int_equal(offcpu__ring_waits(1000), OFFCPU_RING_WAITS_MAX);
+	assert_int_equal(offcpu__ring_waits(0), OFFCPU_RING_WAITS_MAX);
+	offcpu__describe_min(0, what, sizeof(what));
+	assert_string_equal(what, "waits of any length");
+	offcpu__describe_min(1000000, what, sizeof(what));
+	assert_string_equal(what, "waits of 1 ms or more");
+	offcpu__describe_min(250000, what, sizeof(what));
+	assert_string_equal(what, "waits of 250 us or more");
+	offcpu__describe_min(2000000000, what, sizeof(what));
+	assert_string_equal(what, "waits of 2 s or more");
+	offcpu__describe_min(1500, what, sizeof(what));
+	assert_string_equal(what, "waits of 1500 ns or more");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cpulist),
 		cmocka_unit_test(test_ring_size),
+		cmocka_unit_test(test_offcpu_sizing),
 		cmocka_unit_test(test_alloc_syms),
 	};
 

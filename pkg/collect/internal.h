@@ -18,6 +18,10 @@ int collect__permission_error(struct errmsg *e, int err, const char *what);
 int collect__load_error(struct errmsg *e, int err);
 /* 0, or negative errno with e saying the kernel lacks BTF. */
 int collect__check_btf(struct errmsg *e);
+/* Put the cgroup v2 directory path (absolute, or under the cgroup v2 mount)
+ * into slot 0 of a cgroup array map: 0, or negative errno with e naming
+ * the path and the problem. */
+int collect__set_cgroup(int map_fd, const char *path, struct errmsg *e);
 /* The first n counters of a per-CPU array map, summed over CPUs. */
 int collect__sum_counters(int fd, unsigned n, int possible_cpus, struct collect_counters *out);
 /* Frames bpf_get_stack can return: BPPROF_MAX_STACK, or less when

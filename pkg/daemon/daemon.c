@@ -28,7 +28,20 @@ struct daemon {
 	sigset_t signals;
 };
 
-static const char *const kinds[] = { [CAPTURE_CPU] = "cpu", [CAPTURE_HEAP] = "heap" };
+static const char *const kinds[CAPTURE_KINDS] = {
+	[CAPTURE_CPU] = "cpu", [CAPTURE_HEAP] = "heap", [CAPTURE_OFFCPU] = "offcpu",
+};
+static const char *const units[CAPTURE_KINDS] = {
+	[CAPTURE_CPU] = "samples", [CAPTURE_HEAP] = "sampled allocations",
+	[CAPTURE_OFFCPU] = "waits",
+};
+static const enum metric_counter sampled[CAPTURE_KINDS] = {
+	[CAPTURE_CPU] = MC_CPU_SAMPLES, [CAPTURE_HEAP] = MC_HEAP_SAMPLES,
+	[CAPTURE_OFFCPU] = MC_OFFCPU_SAMPLES,
+};
+static const enum metric_counter lost[CAPTURE_KINDS] = {
+	[CAPTURE_CPU] = MC_CPU_LOST, [CAPTURE_HEAP] = MC_HEAP_LOST, [CAPTURE_OFFCPU] = MC_OFFCPU_LOST,
+};
 
 static void format_bytes(char *s, size_t n, uint64_t b)
 {
@@ -52,7 +65,7 @@ static void describe(char *s, size_t n, const struct capture_window *w)
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	snprintf(s, n, "%s window %s +%.1fs: %" PRIu64 " %s, %" PRIu64 " lost", kinds[w->kind],
 		 stamp, (double)w->duration_nanos / 1e9, w->samples,
-		 w->kind == CAPTURE_CPU ? "samples" : "sampled allocations", w->lost);
+		 units[w->kind], w->lost);
 }
 
 static uint64_t file_size(const char *path)
@@ -72,8 +85,8 @@ static int on_window(void *ctx, struct capture_window *w, struct errmsg *why)
 
 	d->windows++;
 	metrics__add(d->metrics, MC_WINDOWS, 1);
-	metrics__add(d->metrics, w->kind == CAPTURE_CPU ? MC_CPU_SAMPLES : MC_HEAP_SAMPLES, w->samples);
-	metrics__add(d->metrics, w->kind == CAPTURE_CPU ? MC_CPU_LOST : MC_HEAP_LOST, w->lost);
+	metrics__add(d->metrics, sampled[w->kind], w->samples);
+	metrics__add(d->metrics, lost[w->kind], w->lost);
 	metrics__set(d->metrics, MG_LAST_WINDOW, (uint64_t)((w->time_nanos + w->duration_nanos) / 1000000000));
 	describe(what, sizeof(what), w);
 	if (o->out.dir) {

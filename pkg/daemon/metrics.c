@@ -51,8 +51,10 @@ struct series {
 static const struct series counter_series[MC__COUNT] = {
 	{ "bpprof_samples_total", "cpu", "Samples read from the kernel, by profile type.", MC_CPU_SAMPLES },
 	{ "bpprof_samples_total", "heap", NULL, MC_HEAP_SAMPLES },
+	{ "bpprof_samples_total", "offcpu", NULL, MC_OFFCPU_SAMPLES },
 	{ "bpprof_samples_lost_total", "cpu", "Samples lost before reaching user space, by profile type.", MC_CPU_LOST },
 	{ "bpprof_samples_lost_total", "heap", NULL, MC_HEAP_LOST },
+	{ "bpprof_samples_lost_total", "offcpu", NULL, MC_OFFCPU_LOST },
 	{ "bpprof_windows_total", NULL, "Capture windows completed.", MC_WINDOWS },
 	{ "bpprof_windows_written_total", NULL, "Profiles written to the output directory.", MC_WINDOWS_WRITTEN },
 	{ "bpprof_windows_pushed_total", NULL, "Profiles accepted by the push endpoint.", MC_WINDOWS_PUSHED },

@@ -13,6 +13,8 @@ enum metric_counter {
 	MC_CPU_LOST,		/* bpprof_samples_lost_total{type="cpu"} */
 	MC_HEAP_SAMPLES,	/* bpprof_samples_total{type="heap"}: sampled allocations */
 	MC_HEAP_LOST,		/* bpprof_samples_lost_total{type="heap"} */
+	MC_OFFCPU_SAMPLES,	/* bpprof_samples_total{type="offcpu"}: waits recorded */
+	MC_OFFCPU_LOST,		/* bpprof_samples_lost_total{type="offcpu"} */
 	MC_WINDOWS,		/* bpprof_windows_total: windows captured */
 	MC_WINDOWS_WRITTEN,	/* bpprof_windows_written_total: files in --output-dir */
 	MC_WINDOWS_PUSHED,	/* bpprof_windows_pushed_total: accepted by the endpoint */

@@ -304,27 +304,32 @@ const char *pusher__url(const struct pusher *p)
 	return http_client__url(p->http);
 }
 
-/* Pyroscope's __name__ for these sample types. */
+/* Pyroscope's __name__ for these sample types: its own names (process_cpu,
+ * memory, wall; off_cpu, which it gives the OTel profiler's off-CPU
+ * profiles), else the first type's. A profile with CPU time and off-CPU
+ * time together is a CPU profile. */
 static void profile_kind(const pprof_pb *pb, struct kind *k)
 {
 	const char *first = pb->n_sample_type ? pprof__str(pb, pb->sample_type[0]->type) : "";
-	bool cpu = false, wall = false;
+	bool cpu = false, wall = false, offcpu = false;
 	size_t i;
 
 	memset(k, 0, sizeof(*k));
 	for (i = 0; i < pb->n_sample_type; i++) {
 		const char *t = pprof__str(pb, pb->sample_type[i]->type);
+		bool off = starts_with(t, "off_cpu");
 
-		cpu |= strstr(t, "cpu") != NULL;
+		offcpu |= off;
+		cpu |= !off && strstr(t, "cpu") != NULL;
 		wall |= strstr(t, "wall") != NULL;
 		k->alloc |= starts_with(t, "alloc_");
 		k->memory |= k->alloc || starts_with(t, "inuse_");
 	}
-	if (cpu || k->memory || wall) {
+	if (cpu || k->memory || offcpu || wall) {
 		k->memory &= !cpu;
 		k->alloc &= k->memory;
 		snprintf(k->name, sizeof(k->name), "%s",
-			 cpu ? "process_cpu" : k->memory ? "memory" : "wall");
+			 cpu ? "process_cpu" : k->memory ? "memory" : offcpu ? "off_cpu" : "wall");
 		return;
 	}
 	snprintf(k->name, sizeof(k->name), "%s%s", isdigit((unsigned char)*first) ? "_" : "",

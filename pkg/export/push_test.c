@@ -290,6 +290,14 @@ static const struct pprof_value_type heap_types[] = {
 	{ "inuse_objects", "count" }, { "inuse_space", "bytes" },
 };
 
+/* record --off-cpu's types; with --cpu, CPU and off-CPU in one profile */
+static const struct pprof_value_type offcpu_types[] = {
+	{ "off_cpu_samples", "count" }, { "off_cpu", "nanoseconds" },
+};
+static const struct pprof_value_type cpu_offcpu_types[] = {
+	{ "samples", "count" }, { "cpu", "nanoseconds" }, { "off_cpu", "nanoseconds" },
+};
+
 static struct buf cpu_profile(size_t n)
 {
 	return make_profile(cpu_types, 2, n, now_ns() - 10 * NS, COMPRESS_GZIP);
@@ -655,6 +663,35 @@ static void test_push_api(void **state)
 	check_push_body(&s->reqs[1], "memory", true, 2);
 	buf__free(&cpu);
 	buf__free(&heap);
+	pusher__free(p);
+	server_stop(s);
+}
+
+/* Off-CPU time is its own profile type, named as Pyroscope names the OTel
+ * profiler's (off_cpu), not process_cpu though its types hold "cpu"; CPU
+ * and off-CPU time in one profile is a CPU profile. */
+static void test_push_offcpu_name(void **state)
+{
+	struct server *s = server_start(NULL, 0);
+	struct push_opts o = { .app = "svc", .labels = { { "k8s.namespace", "default" },
+							 { "env", "prod" } }, .n_labels = 2 };
+	struct pusher *p;
+	struct buf off = make_profile(offcpu_types, 2, 3, now_ns(), COMPRESS_GZIP);
+	struct buf both = make_profile(cpu_offcpu_types, 3, 5, now_ns(), COMPRESS_GZIP);
+	struct push_result r;
+	struct errmsg e;
+	char url[96];
+
+	snprintf(url, sizeof(url), "%s/", s->url);
+	p = new_pusher(&o, url, PUSH_API_PUSH);
+	if (pusher__push(p, off.data, off.len, "offcpu", 0, &r, &e) ||
+	    pusher__push(p, both.data, both.len, "cpu", 0, &r, &e))
+		fail_msg("%s", e.text);
+	assert_int_equal(s->n_reqs, 2);
+	check_push_body(&s->reqs[0], "off_cpu", false, 3);
+	check_push_body(&s->reqs[1], "process_cpu", false, 5);
+	buf__free(&off);
+	buf__free(&both);
 	pusher__free(p);
 	server_stop(s);
 }
@@ -1288,6 +1325,7 @@ int main(void)
 		cmocka_unit_test(test_ingest_raw),
 		cmocka_unit_test(test_push_api),
 		cmocka_unit_test(test_stable_id),
+		cmocka_unit_test(test_push_offcpu_name),
 		cmocka_unit_test(test_http_api),
 		cmocka_unit_test(test_auth_headers),
 		cmocka_unit_test(test_retry_then_accept),

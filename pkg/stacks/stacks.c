@@ -29,17 +29,19 @@ static bool sample_eq(const void *ctx, uint32_t idx, const void *key)
 	const struct stacks_sample *a = &((const struct stacks *)ctx)->samples[idx], *b = key;
 
 	return a->proc == b->proc && a->pid == b->pid && a->tid == b->tid && a->comm == b->comm &&
-	       a->thread_comm == b->thread_comm && a->kstack == b->kstack && a->ustack == b->ustack;
+	       a->thread_comm == b->thread_comm && a->kstack == b->kstack && a->ustack == b->ustack &&
+	       a->tag == b->tag;
 }
 
 static uint32_t sample_hash(const struct stacks_sample *s)
 {
 	uint64_t k[5] = {
 		(uint64_t)s->proc, (uint64_t)s->pid << 32 | s->tid,
-		(uint64_t)s->comm << 32 | s->thread_comm, (uint64_t)s->kstack << 32 | s->ustack, 0,
+		(uint64_t)s->comm << 32 | s->thread_comm, (uint64_t)s->kstack << 32 | s->ustack,
+		s->tag,
 	};
 
-	return htab__hash(k, 4 * sizeof(k[0]), SAMPLE_SEED);
+	return htab__hash(k, sizeof(k), SAMPLE_SEED);
 }
 
 size_t stacks__bytes(const struct stacks *t)
@@ -151,6 +153,12 @@ int stacks__intern_stack(struct stacks *t, const uint64_t *frames, size_t n, uin
 
 int stacks__add(struct stacks *t, const struct stacks_sample *key, uint64_t count)
 {
+	return stacks__add_value(t, key, count, 0);
+}
+
+int stacks__add_value(struct stacks *t, const struct stacks_sample *key, uint64_t count,
+		      uint64_t value)
+{
 	uint32_t h = sample_hash(key);
 	int64_t found = htab__find(&t->sample_index, h, sample_eq, t, key);
 	int err;
@@ -167,8 +175,11 @@ int stacks__add(struct stacks *t, const struct stacks_sample *key, uint64_t coun
 		found = (int64_t)t->n_samples++;
 		t->samples[found] = *key;
 		t->samples[found].count = 0;
+		t->samples[found].value = 0;
 	}
 	t->samples[found].count += count;
+	t->samples[found].value += value;
 	t->total += count;
+	t->total_value += value;
 	return (int)found;
 }

@@ -1,5 +1,6 @@
 /* The aggregation table of a capture window: identical samples (process
- * snapshot, pid, tid, names, kernel stack, user stack) add up to one entry.
+ * snapshot, pid, tid, names, tag, kernel stack, user stack) add up to one
+ * entry, summing a count and a value.
  * Stacks and names are interned once, so the table holds each distinct
  * stack a single time however many samples share it. */
 #ifndef BPPROF_STACKS_STACKS_H
@@ -18,7 +19,10 @@ struct stacks_sample {
 	uint32_t pid, tid;
 	uint32_t comm, thread_comm;	/* stacks__intern_string ids */
 	uint32_t kstack, ustack;	/* stacks__intern_stack ids; 0 is the empty stack */
+	uint32_t tag;			/* kept apart like the rest (off-CPU: the thread
+					 * state + 1; 0: a CPU or heap sample) */
 	uint64_t count;
+	uint64_t value;			/* a second sum (off-CPU: nanoseconds) */
 };
 
 struct stacks_span {
@@ -37,6 +41,7 @@ struct stacks {
 	struct htab sample_index;
 	struct strmap strings;
 	uint64_t total;			/* sum of all counts */
+	uint64_t total_value;		/* sum of all values */
 };
 
 int stacks__init(struct stacks *t, size_t limit);
@@ -48,9 +53,12 @@ int stacks__reset(struct stacks *t);
  * STACKS_MAX_FRAMES), -ENOMEM. */
 int stacks__intern_string(struct stacks *t, const char *s, size_t len, uint32_t *id);
 int stacks__intern_stack(struct stacks *t, const uint64_t *frames, size_t n, uint32_t *id);
-/* Add count to the sample with key's identity (key->count is ignored): its
- * index in samples, or negative errno. */
+/* Add count to the sample with key's identity (key->count and key->value
+ * are ignored): its index in samples, or negative errno. */
 int stacks__add(struct stacks *t, const struct stacks_sample *key, uint64_t count);
+/* The same, adding value to its value too. */
+int stacks__add_value(struct stacks *t, const struct stacks_sample *key, uint64_t count,
+		      uint64_t value);
 
 size_t stacks__bytes(const struct stacks *t);
 

@@ -57,6 +57,36 @@ static void test_aggregate(void **state)
 	stacks__free(&t);
 }
 
+/* Off-CPU samples: the thread state (tag) keeps otherwise identical samples
+ * apart, and each sums its waits' nanoseconds beside their count. */
+static void test_tag_and_value(void **state)
+{
+	static const uint64_t k[] = { 0xffffffff81000010 };
+	struct stacks_sample s = { .proc = 7, .pid = 7, .tid = 8 };
+	struct stacks t;
+
+	assert_int_equal(stacks__init(&t, 0), 0);
+	assert_int_equal(stacks__intern_stack(&t, k, 1, &s.kstack), 0);
+	s.tag = 2;
+	assert_int_equal(stacks__add_value(&t, &s, 1, 20000000), 0);
+	assert_int_equal(stacks__add_value(&t, &s, 1, 10000000), 0);
+	s.tag = 1;
+	assert_int_equal(stacks__add_value(&t, &s, 1, 500), 1);
+	s.tag = 0;
+	s.value = 99;	/* ignored: only the argument adds */
+	assert_int_equal(stacks__add(&t, &s, 3), 2);
+	assert_int_equal(t.n_samples, 3);
+	assert_int_equal(t.samples[0].count, 2);
+	assert_int_equal(t.samples[0].value, 30000000);
+	assert_int_equal(t.samples[1].value, 500);
+	assert_int_equal(t.samples[2].value, 0);
+	assert_int_equal(t.total, 6);
+	assert_int_equal(t.total_value, 30000500);
+	assert_int_equal(stacks__reset(&t), 0);
+	assert_int_equal(t.total_value, 0);
+	stacks__free(&t);
+}
+
 static void test_limits(void **state)
 {
 	static uint64_t deep[STACKS_MAX_FRAMES + 1];
@@ -92,6 +122,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_aggregate),
+		cmocka_unit_test(test_tag_and_value),
 		cmocka_unit_test(test_limits),
 	};
 

@@ -20,3 +20,19 @@ $(BENCH_FLOOR_SKEL): $(BENCH_FLOOR_BPF)
 $(BUILD)/tests/bench/uprobe_floor.o: $(BENCH_FLOOR_SKEL)
 
 -include $(wildcard $(BENCH_FLOOR_BPF:.o=.d) $(BUILD)/tests/bench/uprobe_floor.d)
+
+# switch_floor (tests/bench/offcpu.sh's floor row): programs that only read
+# the clock on the two tracepoints bpprof's off-CPU programs use.
+BENCH_SWITCH_BPF  := $(BUILD)/bench/bpf/switch_floor.bpf.o
+BENCH_SWITCH_SKEL := $(GEN)/bench/switch_floor.skel.h
+BENCH_BINS        += $(BUILD)/bench/switch_floor
+
+$(BENCH_SWITCH_BPF): tests/bench/switch_floor.bpf.c $(GEN)/vmlinux.h
+	$(bpf_object)
+
+$(BENCH_SWITCH_SKEL): $(BENCH_SWITCH_BPF)
+	$(bpf_skeleton)
+
+$(BUILD)/tests/bench/switch_floor.o: $(BENCH_SWITCH_SKEL)
+
+-include $(wildcard $(BENCH_SWITCH_BPF:.o=.d) $(BUILD)/tests/bench/switch_floor.d)
