@@ -150,6 +150,9 @@ int capture_flag(const char *cmd, int c, const char *arg, struct capture_opts *o
 	case OPT_HEAP_MMAP:
 		o->heap_mmap = true;
 		return 1;
+	case OPT_NO_LINES:
+		o->no_lines = true;
+		return 1;
 	}
 	return 0;
 }

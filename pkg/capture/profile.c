@@ -1,7 +1,8 @@
-/* Stacks to pprof in two passes: resolve every distinct frame once (and
- * learn which mappings were fully symbolized, so has_functions is honest),
- * then hand mappings, locations and samples to the builder. CPU and heap
- * profiles differ only in their types and the values of each sample. */
+/* Stacks to pprof in two passes: resolve every distinct frame once (its
+ * functions and lines into the builder, and which mappings were fully
+ * symbolized, so has_functions and the other flags are honest), then hand
+ * mappings, locations and samples to the builder. CPU and heap profiles
+ * differ only in their types and the values of each sample. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -18,21 +19,30 @@
 struct frame {
 	int64_t proc;
 	uint64_t addr;		/* as looked up: a caller's return address minus one */
-	struct sym_result sym;
+	const struct sym_mapping *map;
+	uint32_t first_line, n_lines;	/* in resolver.lines; 0 lines: no name */
 	uint64_t location_id;
+};
+
+/* What every location of a mapping has: its flags in the profile. */
+struct frame_has {
+	bool functions, filenames, line_numbers, inline_frames;
 };
 
 struct map_state {
 	const struct sym_mapping *map;
-	bool all_named;
+	struct frame_has all;
 	uint64_t id;
 };
 
 struct resolver {
 	struct symbolizer *sym;
+	struct pprof_builder *b;
 	struct frame *frames;
 	size_t n_frames, cap_frames;
 	struct htab frame_index;
+	struct pprof_line *lines;	/* each frame's, innermost first */
+	size_t n_lines, cap_lines;
 	struct map_state *maps;
 	size_t n_maps, cap_maps;
 	struct htab map_index;
@@ -55,7 +65,7 @@ static uint32_t map_hash(const struct sym_mapping *map)
 	return htab__hash(&map, sizeof(map), FRAME_SEED);
 }
 
-static int note_map(struct resolver *r, const struct sym_mapping *map, bool named)
+static int note_map(struct resolver *r, const struct sym_mapping *map, const struct frame_has *has)
 {
 	uint32_t h = map_hash(map);
 	int64_t i = htab__find(&r->map_index, h, map_eq, r, map);
@@ -68,15 +78,63 @@ static int note_map(struct resolver *r, const struct sym_mapping *map, bool name
 		if (err)
 			return err;
 		i = (int64_t)r->n_maps++;
-		r->maps[i] = (struct map_state){ map, true, 0 };
+		r->maps[i] = (struct map_state){ map, { true, true, true, true }, 0 };
 	}
-	r->maps[i].all_named &= named;
+	r->maps[i].all.functions &= has->functions;
+	r->maps[i].all.filenames &= has->filenames;
+	r->maps[i].all.line_numbers &= has->line_numbers;
+	r->maps[i].all.inline_frames &= has->inline_frames;
 	return (int)i;
 }
 
 static uint32_t frame_hash(const struct frame *key)
 {
-	return htab__hash(key, offsetof(struct frame, sym), FRAME_SEED);
+	return htab__hash(key, offsetof(struct frame, map), FRAME_SEED);
+}
+
+static int add_line(struct resolver *r, const char *name, const char *system_name,
+		    const char *file, int64_t start_line, int64_t line)
+{
+	uint64_t id = pprof_builder__function(r->b, name, system_name, file, start_line);
+
+	if (!id)
+		return -errno;
+	if (BUF_GROW_ARRAY(r->lines, r->cap_lines, r->n_lines + 1))
+		return -ENOMEM;
+	r->lines[r->n_lines++] = (struct pprof_line){ id, line };
+	return 0;
+}
+
+/* A frame's Lines: the symbolizer's, which live only until its next call,
+ * interned now; else the symbol table's name alone. */
+static int frame_lines(struct resolver *r, struct frame *f, const struct sym_result *sym,
+		       struct frame_has *has)
+{
+	size_t i;
+	int err;
+
+	f->first_line = (uint32_t)r->n_lines;
+	*has = (struct frame_has){ sym->name != NULL, false, false, false };
+	for (i = 0; i < sym->n_lines && sym->lines[i].name; i++)
+		;
+	if (sym->n_lines && i == sym->n_lines) {
+		*has = (struct frame_has){ true, true, true, true };
+		for (i = 0; i < sym->n_lines; i++) {
+			const struct sym_line *l = &sym->lines[i];
+
+			has->filenames &= l->file != NULL;
+			has->line_numbers &= l->line != 0;
+			err = add_line(r, l->name, l->system_name, l->file, l->start_line, l->line);
+			if (err)
+				return err;
+		}
+	} else if (sym->name) {
+		err = add_line(r, sym->name, sym->system_name, NULL, 0, 0);
+		if (err)
+			return err;
+	}
+	f->n_lines = (uint32_t)(r->n_lines - f->first_line);
+	return 0;
 }
 
 /* The index of (proc, addr) in r->frames, resolving it on first sight. */
@@ -85,14 +143,19 @@ static int64_t resolve(struct resolver *r, int64_t proc, uint64_t addr)
 	struct frame key = { .proc = proc, .addr = addr };
 	uint32_t h = frame_hash(&key);
 	int64_t i = htab__find(&r->frame_index, h, frame_eq, r, &key);
+	struct sym_result sym;
+	struct frame_has has;
 	int err;
 
 	if (i >= 0)
 		return i;
-	err = proc == KERNEL_PROC ? symbolizer__kernel(r->sym, addr, &key.sym)
-				  : symbolizer__user(r->sym, proc, addr, &key.sym);
-	if (!err && key.sym.map)
-		err = note_map(r, key.sym.map, key.sym.name != NULL);
+	err = proc == KERNEL_PROC ? symbolizer__kernel(r->sym, addr, &sym)
+				  : symbolizer__user(r->sym, proc, addr, &sym);
+	if (!err)
+		err = frame_lines(r, &key, &sym, &has);
+	key.map = sym.map;
+	if (!err && sym.map)
+		err = note_map(r, sym.map, &has);
 	if (err < 0)
 		return err;
 	err = BUF_GROW_ARRAY(r->frames, r->cap_frames, r->n_frames + 1);
@@ -130,7 +193,7 @@ static int resolve_all(struct resolver *r, const struct stacks *t, struct profil
 				if (k < 0)
 					return (int)k;
 				st->frames += s->count;
-				st->unsymbolized += r->frames[k].sym.name ? 0 : s->count;
+				st->unsymbolized += r->frames[k].n_lines ? 0 : s->count;
 			}
 		}
 	}
@@ -153,7 +216,9 @@ static uint64_t mapping_id(struct pprof_builder *b, struct resolver *r,
 		pm = (struct pprof_mapping){
 			.memory_start = map->start, .memory_limit = map->limit,
 			.file_offset = map->offset, .filename = map->path,
-			.build_id = map->build_id, .has_functions = ms->all_named,
+			.build_id = map->build_id, .has_functions = ms->all.functions,
+			.has_filenames = ms->all.filenames, .has_line_numbers = ms->all.line_numbers,
+			.has_inline_frames = ms->all.inline_frames,
 		};
 		ms->id = pprof_builder__mapping(b, &pm);
 	}
@@ -162,23 +227,17 @@ static uint64_t mapping_id(struct pprof_builder *b, struct resolver *r,
 
 static uint64_t location_id(struct pprof_builder *b, struct resolver *r, struct frame *f)
 {
-	struct pprof_line line = { 0, 0 };
 	uint64_t map = 0;
 
 	if (f->location_id)
 		return f->location_id;
-	if (f->sym.map) {
-		map = mapping_id(b, r, f->sym.map);
+	if (f->map) {
+		map = mapping_id(b, r, f->map);
 		if (!map)
 			return 0;
 	}
-	if (f->sym.name) {
-		line.function_id = pprof_builder__function(b, f->sym.name, f->sym.system_name,
-							   NULL, 0);
-		if (!line.function_id)
-			return 0;
-	}
-	f->location_id = pprof_builder__location(b, map, f->addr, &line, line.function_id ? 1 : 0);
+	f->location_id = pprof_builder__location(b, map, f->addr, r->lines + f->first_line,
+						 f->n_lines);
 	return f->location_id;
 }
 
@@ -262,6 +321,7 @@ static int add_samples(struct pprof_builder *b, struct resolver *r, const struct
 static void resolver__free(struct resolver *r)
 {
 	free(r->frames);
+	free(r->lines);
 	free(r->maps);
 	htab__free(&r->frame_index);
 	htab__free(&r->map_index);
@@ -277,6 +337,13 @@ static struct pprof_profile *build(const struct stacks *t, struct symbolizer *sy
 	int err;
 
 	memset(st, 0, sizeof(*st));
+	/* first: frames intern their functions as they are resolved */
+	b = r.b = pprof_builder__new(o->types, o->n_types);
+	if (!b) {
+		err = -errno;
+		errmsg__set(e, err, "building the profile: %s", strerror(-err));
+		goto out;
+	}
 	err = htab__init(&r.frame_index, 4096);
 	if (!err)
 		err = htab__init(&r.map_index, 64);
@@ -284,12 +351,6 @@ static struct pprof_profile *build(const struct stacks *t, struct symbolizer *sy
 		err = resolve_all(&r, t, st);
 	if (err) {
 		errmsg__set(e, err, "symbolizing: %s", strerror(-err));
-		goto out;
-	}
-	b = pprof_builder__new(o->types, o->n_types);
-	if (!b) {
-		err = -errno;
-		errmsg__set(e, err, "building the profile: %s", strerror(-err));
 		goto out;
 	}
 	pprof_builder__set_period(b, o->period_type.type, o->period_type.unit, o->period);

@@ -28,6 +28,7 @@
 #include "base/htab.h"
 #include "base/log.h"
 #include "base/strmap.h"
+#include "symbolize/dwlines.h"
 #include "symbolize/internal.h"
 #include "symbolize/symbolize.h"
 
@@ -76,6 +77,7 @@ struct symtab {
 	int fd;			/* kept from the snapshot for the first lookup, or -1 */
 	const char *reopen;	/* opened at the first lookup when fd is -1 */
 	const char *root;	/* "<proc_root>/PID/root", for debug files */
+	const char *seen;	/* the path its process sees, for .gnu_debuglink; NULL: none */
 	uint64_t inode;
 	uint8_t state;
 	struct esymtab syms;
@@ -138,6 +140,8 @@ struct symbolizer {
 	size_t n_scratch, cap_scratch;
 	bool scratch_oom;
 	bool warned_budget;
+
+	struct dwlines *dw;	/* NULL: no lines */
 };
 
 enum { SEED_PROC = 1, SEED_FILE, SEED_BUILD_ID, SEED_DEM };
@@ -329,6 +333,13 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *o)
 	    htab__init(&s->build_id_index, 256) || strmap__init(&s->paths, SYM_ARENA_BUDGET) ||
 	    htab__init(&s->dem_index, 1024))
 		goto err_free;
+	if (!o->no_lines) {
+		struct dwlines_opts dwo = { .no_demangle = o->no_demangle };
+
+		s->dw = dwlines__new(&dwo);
+		if (!s->dw)
+			goto err_free;
+	}
 	s->kmap.path = "[kernel.kallsyms]";
 	s->kmap.build_id = "";
 	return s;
@@ -353,6 +364,7 @@ void symbolizer__free(struct symbolizer *s)
 	for (i = 0; i < s->n_perfmaps; i++)
 		perfmap__free(&s->perfmaps[i]);
 	ksyms__free(&s->ksyms);
+	dwlines__free(s->dw);
 	htab__free(&s->proc_index);
 	htab__free(&s->file_index);
 	htab__free(&s->build_id_index);
@@ -444,8 +456,7 @@ static struct symtab *symtab__add(struct symbolizer *s, const struct elf_info *e
 	return t;
 }
 
-/* Opens a regular file without blocking on a FIFO put in its place. */
-static int open_regular(int dirfd, const char *path, bool in_root, int flags, struct stat *st)
+int open_regular(int dirfd, const char *path, bool in_root, int flags, struct stat *st)
 {
 	int fd = -1, err;
 
@@ -506,6 +517,16 @@ static int symtab__load_debug(struct symtab *t, const char *dir)
 	return err == -ENOMEM ? err : err ? -ENOENT : 0;
 }
 
+/* Where the file's DWARF is, found while the file is open: 0 or -ENOMEM. */
+static int symtab__attach_lines(struct symbolizer *s, const struct symtab *t, Elf *elf, int fd)
+{
+	struct dwlines_file f = { .build_id = t->build_id, .root = t->root, .path = t->seen };
+
+	/* a file read by another path than its own (map_files) has no
+	 * directory of its own for .gnu_debuglink */
+	return dwlines__attach(s->dw, (uint32_t)(t - s->symtabs), elf, fd, &f);
+}
+
 /* First lookup in a file: its symbols, from .symtab, else a debug file's
  * .symtab, else .dynsym. */
 static int symtab__load(struct symbolizer *s, struct symtab *t)
@@ -544,6 +565,8 @@ static int symtab__load(struct symbolizer *s, struct symtab *t)
 	}
 	if (err && err != -ENOMEM && elf)
 		err = esymtab__load(&t->syms, elf, SHT_DYNSYM);
+	if (err != -ENOMEM && elf && s->dw)
+		err = symtab__attach_lines(s, t, elf, fd) ?: err;
 	elf_end(elf);
 	close(fd);
 	if (t->syms.dropped)
@@ -614,6 +637,9 @@ static uint32_t symbolizer__vdso(struct symbolizer *s)
 	err = esymtab__load(&t->syms, elf, SHT_SYMTAB);
 	if (err == -ENOENT)
 		esymtab__load(&t->syms, elf, SHT_DYNSYM);
+	/* its debug file, if the kernel's is installed (by build-id) */
+	if (s->dw)
+		symtab__attach_lines(s, t, elf, -1);
 	t->state = ST_LOADED;
 	s->vdso_symtab = idx;
 	s->vdso_size = vf.size;
@@ -733,6 +759,7 @@ static int file__open(struct snap *sn, const struct snap_map *sm, struct symfile
 	}
 	t->inode = (uint64_t)st.st_ino;
 	t->root = arena_fmt(s->arena, "%s/%" PRIu32 "/root", s->proc_root, sn->p->pid);
+	t->seen = sm->path;
 	if (symbolizer__take_fd(s)) {
 		t->fd = fd;
 	} else {
@@ -1190,9 +1217,14 @@ int symbolizer__user(struct symbolizer *s, int64_t proc_id, uint64_t addr, struc
 			if (t->state == ST_NEW && (err = symtab__load(s, t)))
 				break;
 			um->m.has_symbols = t->syms.n > 0;
-			if (elfinfo__to_vaddr(t->segs, t->n_segs, addr - um->m.start + um->m.offset,
-					      &vaddr))
-				raw = esymtab__find(&t->syms, vaddr);
+			if (!elfinfo__to_vaddr(t->segs, t->n_segs, addr - um->m.start + um->m.offset,
+					       &vaddr))
+				break;
+			raw = esymtab__find(&t->syms, vaddr);
+			if (s->dw)
+				err = dwlines__lookup(s->dw, um->symtab, vaddr,
+						      raw ? symbolizer__demangle(s, raw) : NULL, raw,
+						      &r->lines, &r->n_lines);
 			break;
 		case UMAP_ANON:
 			err = proc__perfmap_find(s, p, addr, &raw);
@@ -1265,7 +1297,17 @@ int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_result *r
 
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
 {
+	struct dwlines_stats dst;
+
 	*st = s->st;
+	if (s->dw) {
+		dwlines__stats(s->dw, &dst);
+		st->debug_files = dst.files;
+		st->debug_missing = dst.missing;
+		st->debug_failed = dst.failed;
+		st->debug_evicted = dst.evicted;
+		st->lines_truncated = dst.truncated;
+	}
 }
 
 size_t symbolizer__n_symtabs(const struct symbolizer *s)
