@@ -32,7 +32,7 @@ GO       ?= go
 
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 GEN      := $(BUILD)/gen
-LIBS     := -lbpf -ldw -lelf -liberty -lprotobuf-c -lcurl -lmicrohttpd -linih -lzstd -lz -lxxhash -lm -lpthread
+LIBS     := -lbpf -ldw -lelf -ldeflate -liberty -lprotobuf-c -lcurl -lmicrohttpd -linih -lzstd -lz -lxxhash -lm -lpthread
 CFLAGS   ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \
@@ -47,7 +47,7 @@ DEPS_PKGS := gcc g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev li
              libiberty-dev libcurl4-openssl-dev libcmocka-dev golang-go golang-github-google-pprof-dev \
              hyperfine zstd linux-perf time bc libjemalloc-dev bpftrace \
              libmicrohttpd-dev libinih-dev curl jq golang-google-protobuf-dev golang-github-robfig-cron-dev \
-             binutils libc6-dbg
+             binutils libc6-dbg libdeflate-dev
 
 PROTO_SRCS := $(wildcard proto/*.proto)
 PROTO_C    := $(PROTO_SRCS:%.proto=$(GEN)/%.pb-c.c)
@@ -265,7 +265,7 @@ run: deps
 	$(Q)$(BUILD)/bpprof record -d 10 -o $(BUILD)/cpu.pb.gz
 	$(Q)$(GOENV) $(GO) tool pprof -top -nodecount=15 $(BUILD)/cpu.pb.gz
 
-BENCH_BINS := $(BUILD)/bench/ingest $(BUILD)/bench/push
+BENCH_BINS := $(BUILD)/bench/ingest $(BUILD)/bench/push $(BUILD)/bench/lines
 # The uprobe floor: empty programs at the points bpprof's heap probes use.
 include tests/bench/bench.mk
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBA)

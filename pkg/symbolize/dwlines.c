@@ -1,7 +1,7 @@
 /* DWARF lines and inline frames. A file's debug info is looked for once
- * (dwlines__attach); a Dwarf handle reads its sections into memory (no
- * mmap: a file truncated under us cannot fault us) and is closed again,
- * least recently used first, past the budget. Each compile unit is walked
+ * (dwlines__attach); a Dwarf handle reads the sections it needs into an
+ * image in memory (dwimage.c) and is closed again, least recently used
+ * first, past the budget. Each compile unit is walked
  * once, on its first lookup, into a flat table of address segments, each
  * naming its innermost function or inlined call, so a lookup is two binary
  * searches and a walk up the inline chain: libdw's dwarf_getscopes walks
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <dwarf.h>
@@ -81,7 +82,8 @@ struct dwfunc {
 };
 
 struct dwhandle {
-	Elf *elf;
+	struct dwimage image;
+	Elf *elf;		/* over image */
 	Dwarf *dbg;
 	struct dwunit *units;
 	size_t n_units;
@@ -197,56 +199,6 @@ static uint64_t dwarf_size(Elf *elf)
 		total += sh.sh_size;
 	}
 	return info ? total : 0;
-}
-
-/* Sections libdw would read (and decompress: most of the cost of opening
- * Debian's libc debug file) that lookups never use: marked NOBITS in our
- * copy of the headers, so libdw leaves them alone. */
-static void skip_unused(Elf *elf)
-{
-	static const char *const unused[] = {
-		".debug_loc", ".debug_loclists", ".debug_aranges", ".debug_macro",
-		".debug_macinfo", ".debug_pubnames", ".debug_pubtypes", ".debug_gnu_pubnames",
-		".debug_gnu_pubtypes", ".debug_frame", ".debug_names", ".debug_types",
-	};
-	Elf_Scn *scn = NULL;
-	size_t shstrndx, i;
-	char tmp[64];
-
-	if (elf_getshdrstrndx(elf, &shstrndx))
-		return;
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		const char *n;
-
-		if (!gelf_getshdr(scn, &sh) || !(n = debug_name(elf, shstrndx, &sh, tmp, sizeof(tmp))))
-			continue;
-		for (i = 0; i < sizeof(unused) / sizeof(unused[0]); i++)
-			if (!strcmp(n, unused[i])) {
-				sh.sh_type = SHT_NOBITS;
-				gelf_update_shdr(scn, &sh);
-			}
-	}
-}
-
-/* Debug sections libdw holds in memory now. */
-static size_t loaded_size(Elf *elf)
-{
-	Elf_Scn *scn = NULL;
-	size_t shstrndx, total = 0;
-	char tmp[64];
-
-	if (elf_getshdrstrndx(elf, &shstrndx))
-		return 0;
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *data;
-
-		if (gelf_getshdr(scn, &sh) && sh.sh_type != SHT_NOBITS &&
-		    debug_name(elf, shstrndx, &sh, tmp, sizeof(tmp)) && (data = elf_getdata(scn, NULL)))
-			total += data->d_size;
-	}
-	return total;
 }
 
 /* path inside root (NULL: the host's), as its process would open it. */
@@ -466,6 +418,7 @@ static void handle__close(struct dwlines *d, struct dwhandle *h)
 	arena__free(h->names);
 	dwarf_end(h->dbg);
 	elf_end(h->elf);
+	dwimage__free(&h->image);
 	if (h->file != NONE) {
 		d->files[h->file].handle = NONE;
 		d->st.open_bytes -= h->bytes;
@@ -504,36 +457,84 @@ static int range__cmp(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-/* The units that hold code, and the address ranges of each. */
+static bool unit__eq(const void *ctx, uint32_t idx, const void *key)
+{
+	return ((const struct dwunit *)ctx)[idx].off == *(const Dwarf_Off *)key;
+}
+
+/* The unit whose DIE is at off, added on first sight. */
+static int64_t units__intern(struct dwhandle *h, struct htab *index, size_t *cap, Dwarf_Off off)
+{
+	uint32_t hash = htab__hash(&off, sizeof(off), SEED_FUNC);
+	int64_t i = htab__find(index, hash, unit__eq, h->units, &off);
+
+	if (i >= 0)
+		return i;
+	if (h->n_units >= NONE - 1 || BUF_GROW_ARRAY(h->units, *cap, h->n_units + 1) ||
+	    htab__insert(index, hash, (uint32_t)h->n_units))
+		return -ENOMEM;
+	h->units[h->n_units] = (struct dwunit){ .off = off };
+	return (int64_t)h->n_units++;
+}
+
+static int range__add(struct dwhandle *h, size_t *cap, uint64_t lo, uint64_t hi, int64_t unit)
+{
+	if (hi <= lo)
+		return 0;
+	if (BUF_GROW_ARRAY(h->ranges, *cap, h->n_ranges + 1))
+		return -ENOMEM;
+	h->ranges[h->n_ranges++] = (struct unit_range){ lo, hi, (uint32_t)unit };
+	return 0;
+}
+
+/* The units that hold code and the address ranges of each: from
+ * .debug_aranges where the compiler wrote it (gcc does), else from each
+ * unit's own ranges (clang writes no aranges by default), which means
+ * reading every unit's DIE: twice the time for Debian's libc. */
 static int handle__units(struct dwhandle *h)
 {
-	size_t cap_units = 0, cap_ranges = 0;
+	size_t cap_units = 0, cap_ranges = 0, n, i;
+	struct htab index;
+	Dwarf_Aranges *ar;
 	Dwarf_CU *cu = NULL;
 	Dwarf_Die cudie;
 	Dwarf_Half version;
+	int64_t unit;
 	uint8_t type;
+	int err = 0;
 
-	while (dwarf_get_units(h->dbg, cu, &cu, &version, &type, &cudie, NULL) == 0) {
-		Dwarf_Addr base, lo, hi;
-		ptrdiff_t off = 0;
-		bool any = false;
+	if (htab__init(&index, 256))
+		return -ENOMEM;
+	if (dwarf_getaranges(h->dbg, &ar, &n) == 0 && n > 0) {
+		for (i = 0; i < n && !err; i++) {
+			Dwarf_Arange *a = dwarf_onearange(ar, i);
+			Dwarf_Addr lo;
+			Dwarf_Word len;
+			Dwarf_Off off;
 
-		if (type != DW_UT_compile && type != DW_UT_skeleton)
-			continue;
-		while ((off = dwarf_ranges(&cudie, off, &base, &lo, &hi)) > 0) {
-			if (hi <= lo)
+			if (!a || dwarf_getarangeinfo(a, &lo, &len, &off))
 				continue;
-			if (BUF_GROW_ARRAY(h->ranges, cap_ranges, h->n_ranges + 1))
-				return -ENOMEM;
-			h->ranges[h->n_ranges++] = (struct unit_range){ lo, hi, (uint32_t)h->n_units };
-			any = true;
+			unit = units__intern(h, &index, &cap_units, off);
+			err = unit < 0 ? (int)unit : range__add(h, &cap_ranges, lo, lo + len, unit);
 		}
-		if (!any)
-			continue;
-		if (h->n_units >= NONE - 1 || BUF_GROW_ARRAY(h->units, cap_units, h->n_units + 1))
-			return -ENOMEM;
-		h->units[h->n_units++] = (struct dwunit){ .off = dwarf_dieoffset(&cudie) };
+	} else {
+		while (!err && dwarf_get_units(h->dbg, cu, &cu, &version, &type, &cudie, NULL) == 0) {
+			Dwarf_Addr base, lo, hi;
+			ptrdiff_t off = 0;
+
+			if (type != DW_UT_compile && type != DW_UT_skeleton)
+				continue;
+			unit = -1;
+			while (!err && (off = dwarf_ranges(&cudie, off, &base, &lo, &hi)) > 0) {
+				if (unit < 0)
+					unit = units__intern(h, &index, &cap_units, dwarf_dieoffset(&cudie));
+				err = unit < 0 ? (int)unit : range__add(h, &cap_ranges, lo, hi, unit);
+			}
+		}
 	}
+	htab__free(&index);
+	if (err)
+		return err;
 	if (h->n_ranges > 1)
 		qsort(h->ranges, h->n_ranges, sizeof(*h->ranges), range__cmp);
 	h->bytes += cap_units * sizeof(*h->units) + cap_ranges * sizeof(*h->ranges);
@@ -546,23 +547,26 @@ static int handle__open(struct dwlines *d, uint32_t id, int fd)
 {
 	struct dwfile *f = &d->files[id];
 	struct dwhandle *h = NULL;
+	struct timespec t0, t1;
+	Elf *elf;
 	unsigned i;
 	int err;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	make_room(d, NULL, 1);
 	for (i = 0; i < DWARF_MAX_OPEN && !h; i++)
 		if (d->handles[i].file == NONE)
 			h = &d->handles[i];
 	if (!h)
 		return 0;
-	h->elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!h->elf || !dwarf_size(h->elf) || dwarf_size(h->elf) > DWARF_MAX_FILE_BYTES)
-		goto failed;
-	skip_unused(h->elf);
-	h->dbg = dwarf_begin_elf(h->elf, DWARF_C_READ, NULL);
-	/* every section libdw wants is in memory now */
-	elf_cntl(h->elf, ELF_C_FDDONE);
-	if (!h->dbg)
+	/* the headers through libelf, the sections by hand */
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	err = elf ? dwimage__read(&h->image, elf, fd) : -ENOEXEC;
+	elf_end(elf);
+	if (err == -ENOMEM)
+		goto out_close;
+	if (err || !(h->elf = elf_memory(h->image.data, h->image.size)) ||
+	    !(h->dbg = dwarf_begin_elf(h->elf, DWARF_C_READ, NULL)))
 		goto failed;
 	h->names = arena__new(0);
 	if (!h->names || htab__init(&h->func_index, 256)) {
@@ -572,7 +576,10 @@ static int handle__open(struct dwlines *d, uint32_t id, int fd)
 	err = handle__units(h);
 	if (err)
 		goto out_close;
-	h->bytes += loaded_size(h->elf);
+	h->bytes += h->image.size;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pr_debug("symbolize: %s: debug info read, %zu KiB in %.1f ms\n", f->path ? f->path : "?",
+		 h->bytes >> 10, (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	h->file = id;
 	h->used = ++d->tick;
 	f->handle = (uint32_t)(h - d->handles);
@@ -584,7 +591,7 @@ static int handle__open(struct dwlines *d, uint32_t id, int fd)
 
 failed:
 	pr_debug("symbolize: %s: unreadable debug info: %s\n", f->path ? f->path : "?",
-		 dwarf_errmsg(-1));
+		 err ? strerror(-err) : dwarf_errmsg(-1));
 	f->state = DWF_FAILED;
 	d->st.failed++;
 	err = 0;

@@ -172,6 +172,21 @@ int esymtab__load(struct esymtab *t, Elf *elf, GElf_Word sh_type);
 const char *esymtab__find(const struct esymtab *t, uint64_t vaddr);
 void esymtab__free(struct esymtab *t);
 
+/* --- DWARF images --- */
+
+/* The debug sections source lookups need, read (and decompressed) out of an
+ * ELF file into an image of their own for elf_memory(). */
+struct dwimage {
+	char *data;
+	size_t size;
+};
+
+/* elf is the file open on fd. 0; -ENOENT when it has no .debug_info,
+ * -ENOEXEC when it is malformed, relocatable or of another byte order,
+ * -E2BIG past DWARF_MAX_FILE_BYTES, -ENOMEM. */
+int dwimage__read(struct dwimage *img, Elf *elf, int fd);
+void dwimage__free(struct dwimage *img);
+
 /* --- files --- */
 
 /* A regular file, without blocking on a FIFO put in its place; in_root:
