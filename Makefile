@@ -80,7 +80,7 @@ PPROFCHECK := $(BUILD)/pprofcheck
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOADS     := $(WORKLOAD_SRCS:tests/workloads/%.c=$(BUILD)/workloads/%)
 
-.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-push e2e-run cron-peer workloads run bench fuzz clean tools vmlinux-dump FORCE
+.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-lines e2e-push e2e-run cron-peer workloads run bench fuzz clean tools vmlinux-dump FORCE
 .DEFAULT_GOAL := all
 all: $(BUILD)/bpprof
 
@@ -236,6 +236,10 @@ e2e-record: $(BUILD)/bpprof $(PPROFCHECK) $(SYMCHECK) workloads
 e2e-heap: $(BUILD)/bpprof $(PPROFCHECK) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-heap.sh
 
+# Source lines against addr2line and llvm-symbolizer: needs root too.
+e2e-lines: $(BUILD)/bpprof $(PPROFCHECK) workloads
+	$(Q)BUILD=$(BUILD) tests/e2e-lines.sh
+
 # Pushes to the loopback receiver; e2e-run needs root too (the daemon).
 e2e-push: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER)
 	$(Q)BUILD=$(BUILD) tests/e2e-push.sh
@@ -251,7 +255,8 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all tools $(TEST_BINS) workloads
 	$(Q)tests/check.sh && tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/cron/peer.sh && \
 	  BUILD=$(BUILD) tests/e2e.sh && BUILD=$(BUILD) tests/e2e-record.sh && \
-	  BUILD=$(BUILD) tests/e2e-heap.sh && BUILD=$(BUILD) tests/e2e-push.sh && BUILD=$(BUILD) tests/e2e-run.sh
+	  BUILD=$(BUILD) tests/e2e-heap.sh && BUILD=$(BUILD) tests/e2e-lines.sh && \
+	  BUILD=$(BUILD) tests/e2e-push.sh && BUILD=$(BUILD) tests/e2e-run.sh
 
 # The suites that load BPF again, as on a fresh machine: tracefs and debugfs
 # unmounted in a private mount namespace (the host's mounts stay).
@@ -278,6 +283,7 @@ bench: deps
 	$(Q)BUILD=$(BUILD) tests/bench/heap.sh
 	$(Q)BUILD=$(BUILD) GOENV="$(GOENV)" tests/bench/convert.sh
 	$(Q)BUILD=$(BUILD) tests/bench/push.sh
+	$(Q)BUILD=$(BUILD) tests/bench/lines.sh
 
 # libFuzzer over every reader of untrusted bytes; FUZZ_SECONDS=60 by default.
 # Its own clang build of the library sources: sanitizer and coverage flags

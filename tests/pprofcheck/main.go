@@ -51,9 +51,10 @@ const usage = `usage: pprofcheck COMMAND [flags] FILE...
         -focus REGEX keeps the samples with a frame whose name matches
   lines FILE      one tab-separated line per mapping ("mapping FILE
         has_functions has_filenames has_line_numbers has_inline_frames", each
-        0 or 1) and per location ("loc FILE 0xADDRESS 0xFILE_OFFSET SAMPLES"
+        0 or 1) and per location ("loc FILE 0xADDRESS 0xFILE_OFFSET FLAT CUM"
         then NAME SYSTEM_NAME FILENAME LINE START_LINE for each Line, innermost
-        first), SAMPLES the first value summed over the samples holding it
+        first); FLAT sums the first value of the samples it is the leaf of,
+        CUM of those holding it
   gen OUT -samples N -locations M [-functions F] [-mappings K] [-seed S] [-now] [-heap]
         write a large, realistic CPU profile with google/pprof's encoder
 `
@@ -506,12 +507,16 @@ func cmdLines(args []string) error {
 		fmt.Printf("mapping\t%s\t%d\t%d\t%d\t%d\n", m.File, b2i(m.HasFunctions),
 			b2i(m.HasFilenames), b2i(m.HasLineNumbers), b2i(m.HasInlineFrames))
 	}
-	weight := map[*profile.Location]int64{}
+	flat, cum := map[*profile.Location]int64{}, map[*profile.Location]int64{}
 	for _, s := range p.Sample {
+		if len(s.Value) == 0 || len(s.Location) == 0 {
+			continue
+		}
+		flat[s.Location[0]] += s.Value[0]
 		seen := map[*profile.Location]bool{}
 		for _, l := range s.Location {
-			if !seen[l] && len(s.Value) > 0 {
-				weight[l] += s.Value[0]
+			if !seen[l] {
+				cum[l] += s.Value[0]
 				seen[l] = true
 			}
 		}
@@ -522,7 +527,7 @@ func cmdLines(args []string) error {
 			file = m.File
 			off = l.Address - m.Start + m.Offset
 		}
-		fmt.Printf("loc\t%s\t0x%x\t0x%x\t%d", file, l.Address, off, weight[l])
+		fmt.Printf("loc\t%s\t0x%x\t0x%x\t%d\t%d", file, l.Address, off, flat[l], cum[l])
 		for _, ln := range l.Line {
 			f := ln.Function
 			fmt.Printf("\t%s\t%s\t%s\t%d\t%d", f.Name, f.SystemName, f.Filename, ln.Line, f.StartLine)
