@@ -23,7 +23,8 @@ EXCLUSIVE=1
 . "$(dirname "$0")/lib.sh"
 WL=$(cd -P "${WORKLOADS:-$build/workloads}" 2>/dev/null && pwd) ||
 	{ echo "$SUITE: no workloads in ${WORKLOADS:-$build/workloads} (make workloads)" >&2; exit 2; }
-need_tools "$BPPROF" "$PPROFCHECK" "$WL/inline"
+LEGACY_WL=${LEGACY_WL:-$build/legacy/gperf}
+need_tools "$BPPROF" "$PPROFCHECK" "$WL/inline" "$LEGACY_WL"
 for tool in addr2line llvm-symbolizer objcopy strip readelf go; do
 	command -v "$tool" >/dev/null || { echo "$SUITE: no $tool (make deps)" >&2; exit 2; }
 done
@@ -142,14 +143,15 @@ agree() {
 # honest_flags FILE: each mapping's has_functions, has_filenames and
 # has_line_numbers are set exactly where every one of its locations has a
 # function, a file and a line on every Line; has_inline_frames only where
-# all came from DWARF (so every Line has a file)
+# all came from DWARF (so every Line has a file). Mappings without a
+# location are left out: a legacy profile lists every mapping of its process.
 honest_flags() {
 	"$PPROFCHECK" lines "$1" | awk -F'\t' '
 		$1 == "mapping" { m[$2] = $3 " " $4 " " $5 " " $6; next }
-		$1 == "loc" && $2 != "" { if (NF < 11) nofn[$2] = 1
+		$1 == "loc" && $2 != "" { seen[$2] = 1; if (NF < 11) nofn[$2] = 1
 			for (i = 7; i + 4 <= NF; i += 5) { if ($(i + 2) == "") nofi[$2] = 1; if ($(i + 3) == 0) noli[$2] = 1 }
 			if (NF < 11) { nofi[$2] = 1; noli[$2] = 1 } }
-		END { for (b in m) { split(m[b], f, " ")
+		END { for (b in m) { if (!seen[b]) continue; split(m[b], f, " ")
 			if (f[1] != !nofn[b]) { print b ": has_functions " f[1] ", locations say " !nofn[b]; bad = 1 }
 			if (f[2] != !nofi[b]) { print b ": has_filenames " f[2] ", locations say " !nofi[b]; bad = 1 }
 			if (f[3] != !noli[b]) { print b ": has_line_numbers " f[3] ", locations say " !noli[b]; bad = 1 }
@@ -248,6 +250,18 @@ t_debuglink() { # the debug info split into .debug/inline.debug, linked by name 
 		{ echo "no mix_step Line"; return 1; }
 }
 check ".gnu_debuglink (.debug/ beside the binary): the same Lines as the peers" t_debuglink
+
+t_symbolize_file() { # convert --symbolize: the file lookups a legacy profile needs get lines too
+	(cd "$T" && CPUPROFILE=$T/gperf.cpu CPUPROFILE_FREQUENCY=500 "$LEGACY_WL" "$T/gperf.s" "$T/gperf.g" 1 \
+		>/dev/null 2>&1) || { echo "$LEGACY_WL failed"; return 1; }
+	timeout "$LIMIT" "$BPPROF" convert "$T/gperf.cpu" --symbolize -o "$T/gperf.sym.pb.gz" 2>"$T/gperf.err" ||
+		{ echo "convert --symbolize failed: $(cat "$T/gperf.err")"; return 1; }
+	grep -qE 'addresses named, [1-9][0-9]* with source lines' "$T/gperf.err" ||
+		{ echo "said: $(cat "$T/gperf.err")"; return 1; }
+	strict "$T/gperf.sym.pb.gz" && honest_flags "$T/gperf.sym.pb.gz" &&
+		agree "$T/gperf.sym.pb.gz" "$LEGACY_WL" "$LEGACY_WL" addr2line llvm
+}
+check "convert --symbolize of a gperftools profile (C++): the Lines addr2line and llvm-symbolizer give" t_symbolize_file
 
 # ---- 4. --no-lines, its config key, convert ----
 
