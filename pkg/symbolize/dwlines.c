@@ -141,6 +141,7 @@ struct dwlines {
 	struct gen gens[2];	/* gens[cur] takes new answers */
 	unsigned cur;
 	struct sym_line out[DWARF_MAX_DEPTH];
+	struct buf scratch;	/* an answer's strings while it is promoted */
 	struct dwlines_stats st;
 };
 
@@ -993,10 +994,15 @@ static int answer(struct dwlines *d, struct dwhandle *h, uint64_t vaddr, struct 
 
 /* --- the cache --- */
 
+/* The text of one answer at most: its strings' bound, past which they are
+ * cut. A generation takes new answers until it holds half the budget, so
+ * its text stays within the budget and one answer more. */
+#define ANSWER_TEXT_MAX ((size_t)DWARF_MAX_DEPTH * 3 * DWARF_MAX_NAME)
+
 static int gen__init(struct gen *g, size_t budget)
 {
 	memset(g, 0, sizeof(*g));
-	if (strmap__init(&g->text, budget) || htab__init(&g->index, 1024))
+	if (strmap__init(&g->text, budget + ANSWER_TEXT_MAX) || htab__init(&g->index, 1024))
 		return -ENOMEM;
 	return 0;
 }
@@ -1091,14 +1097,12 @@ static int gen__add(struct gen *g, const struct ckey *k, uint32_t h, const struc
 /* A new answer, into the newer generation; when that has grown to half
  * the budget, the older one goes and the newer takes its place. */
 static int cache__add(struct dwlines *d, const struct ckey *k, uint32_t h, const struct tline *t,
-		      size_t n, bool promoted, const struct centry **out)
+		      size_t n, const struct centry **out)
 {
 	struct gen *g = &d->gens[d->cur];
 	int err;
 
-	/* (a promoted answer's strings are the older generation's: it waits
-	 * for the next new answer) */
-	if (!promoted && gen__bytes(g) > d->o.cache_budget / 2) {
+	if (gen__bytes(g) > d->o.cache_budget / 2) {
 		gen__free(&d->gens[!d->cur]);
 		d->cur = !d->cur;
 		d->st.generations++;
@@ -1108,7 +1112,7 @@ static int cache__add(struct dwlines *d, const struct ckey *k, uint32_t h, const
 	}
 	err = gen__add(g, k, h, t, n);
 	if (err)
-		return err == -E2BIG ? 0 : err;
+		return err;
 	*out = &g->entries[g->n - 1];
 	return 0;
 }
@@ -1137,21 +1141,42 @@ static void cache__out(struct dwlines *d, const struct gen *g, const struct cent
 	*n = e->n;
 }
 
-/* An answer of the older generation, copied into the newer. */
+/* Copies s into d->scratch: its offset there, or NONE. */
+static uint32_t scratch__put(struct dwlines *d, const char *s)
+{
+	size_t off = d->scratch.len;
+
+	if (!s || buf__append(&d->scratch, s, strlen(s) + 1))
+		return NONE;
+	return (uint32_t)off;
+}
+
+static const char *scratch__str(const struct dwlines *d, uint32_t off)
+{
+	return off == NONE ? NULL : (const char *)d->scratch.data + off;
+}
+
+/* An answer of the older generation, copied into the newer: through a
+ * scratch copy, since adding it may drop the generation it comes from. */
 static int cache__promote(struct dwlines *d, const struct centry *old, const struct ckey *k,
 			  uint32_t h, const struct centry **out)
 {
 	const struct gen *og = &d->gens[!d->cur];
+	struct cline c[DWARF_MAX_DEPTH];
 	struct tline t[DWARF_MAX_DEPTH];
 	uint32_t i;
 
+	d->scratch.len = 0;
 	for (i = 0; i < old->n; i++) {
-		const struct cline *c = &og->lines[old->first + i];
-
-		t[i] = (struct tline){ gen__str(og, c->name), gen__str(og, c->system_name),
-				       gen__str(og, c->file), NULL, c->line, c->start_line };
+		c[i] = og->lines[old->first + i];
+		c[i].name = scratch__put(d, gen__str(og, c[i].name));
+		c[i].system_name = scratch__put(d, gen__str(og, c[i].system_name));
+		c[i].file = scratch__put(d, gen__str(og, c[i].file));
 	}
-	return cache__add(d, k, h, t, old->n, true, out);
+	for (i = 0; i < old->n; i++)
+		t[i] = (struct tline){ scratch__str(d, c[i].name), scratch__str(d, c[i].system_name),
+				       scratch__str(d, c[i].file), NULL, c[i].line, c[i].start_line };
+	return cache__add(d, k, h, t, old->n, out);
 }
 
 int dwlines__lookup(struct dwlines *d, uint32_t id, uint64_t vaddr, const char *name,
@@ -1187,7 +1212,7 @@ int dwlines__lookup(struct dwlines *d, uint32_t id, uint64_t vaddr, const char *
 		return errno == ENOMEM ? -ENOMEM : 0;
 	err = answer(d, hd, vaddr, t, &nt);
 	if (!err)
-		err = cache__add(d, &k, h, t, nt, false, &e);
+		err = cache__add(d, &k, h, t, nt, &e);
 	if (err)
 		return err;
 	if (e)
@@ -1212,6 +1237,7 @@ struct dwlines *dwlines__new(const struct dwlines_opts *o)
 		d->o.cache_budget = DWARF_CACHE_BUDGET;
 	for (i = 0; i < DWARF_MAX_OPEN; i++)
 		d->handles[i].file = NONE;
+	d->scratch = BUF_INIT(ANSWER_TEXT_MAX);
 	d->paths = arena__new(PATHS_BUDGET);
 	if (!d->paths || gen__init(&d->gens[0], d->o.cache_budget) ||
 	    gen__init(&d->gens[1], d->o.cache_budget)) {
@@ -1233,6 +1259,7 @@ void dwlines__free(struct dwlines *d)
 			handle__close(d, &d->handles[i]);
 	gen__free(&d->gens[0]);
 	gen__free(&d->gens[1]);
+	buf__free(&d->scratch);
 	free(d->files);
 	arena__free(d->paths);
 	free(d);

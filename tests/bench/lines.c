@@ -231,5 +231,11 @@ int main(int argc, char **argv)
 	printf("us_per_address_warm=%.2f\n", median(warm, rounds) * 1e6 / (double)n);
 	printf("rss_kib_lines_off=%.0f\nrss_kib_lines_on=%.0f\n", median(off_kib, rounds),
 	       median(on_kib, rounds));
+	free(addrs);
+	free(off);
+	free(cold);
+	free(warm);
+	free(off_kib);
+	free(on_kib);
 	return 0;
 }
