@@ -159,8 +159,8 @@ static const struct command commands[] = {
 	  "record [-F HZ] [-d DURATION] [-p PID[,PID...]] [--cgroup PATH] [-o FILE]\n"
 	  "        [--format pprof|folded] [--compress gzip|zstd|none] [--level N]\n"
 	  "        [--kernel-only|--user-only] [--group-by process] [--event cpu-clock|cycles]\n"
-	  "        [--cpu] [--heap [--heap-rate BYTES] [--heap-live N] [--heap-mmap]] [-q]\n"
-	  "        [-- COMMAND ARGS...]\n"
+	  "        [--cpu] [--heap [--heap-rate BYTES] [--heap-live N] [--heap-mmap]]\n"
+	  "        [--no-lines] [-q] [-- COMMAND ARGS...]\n"
 	  "  Sample CPU stacks (kernel and user) with eBPF and write a pprof profile.\n"
 	  "  Whole system by default, 99 Hz for 10 s, to cpu.pb.gz. -p profiles those\n"
 	  "  processes until -d or until they all exit; --cgroup one cgroup (v2) and\n"
@@ -172,12 +172,15 @@ static const struct command commands[] = {
 	  "  malloc, free and friends), to heap.pb.gz: alloc and inuse objects and bytes,\n"
 	  "  sampled every --heap-rate bytes on average (default 524288 = 512k; 0: every\n"
 	  "  allocation); --heap-mmap counts anonymous mmap/munmap calls too. --cpu --heap\n"
-	  "  writes both, -o naming their directory." },
+	  "  writes both, -o naming their directory.\n"
+	  "  User frames get source lines and inline frames from DWARF debug info (the\n"
+	  "  binary's, or a debug file by build-id or .gnu_debuglink); --no-lines: names only." },
 	{ "run", cmd_run,
 	  "run [--cpu] [--heap -p PID...] [-F HZ] [--interval D | --schedule 'CRON' -d D]\n"
 	  "        [-o|--output-dir DIR [--retain N] [--retain-age D] [--compress K]]\n"
 	  "        [--push URL [PUSH FLAGS] [--spool-dir DIR [--spool-max-bytes N]]]\n"
-	  "        [--metrics-addr [HOST:]PORT] [--log-file FILE] [--config FILE] [-- COMMAND]\n"
+	  "        [--metrics-addr [HOST:]PORT] [--log-file FILE] [--no-lines] [--config FILE]\n"
+	  "        [-- COMMAND]\n"
 	  "  Profile continuously: a window every --interval (default 15s) at 19 Hz, or a\n"
 	  "  capture of -d D at each minute a 5-field cron --schedule matches. Windows go\n"
 	  "  to DIR (cpu-TIME.pb.gz, heap-TIME.pb.gz) and/or are pushed; what cannot be\n"

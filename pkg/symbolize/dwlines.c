@@ -1,13 +1,13 @@
 /* DWARF lines and inline frames. A file's debug info is looked for once
  * (dwlines__attach); a Dwarf handle reads the sections it needs into an
  * image in memory (dwimage.c) and is closed again, least recently used
- * first, past the budget. Each compile unit is walked
- * once, on its first lookup, into a flat table of address segments, each
- * naming its innermost function or inlined call, so a lookup is two binary
- * searches and a walk up the inline chain: libdw's dwarf_getscopes walks
- * the unit's DIE tree on every call instead. Answers are kept per (file,
- * address) in two generations: when the newer one fills half the budget the
- * older is dropped, so what recent windows used stays. */
+ * first, past the budget. Each compile unit is walked once, on its first
+ * lookup, into a flat table of address segments, each naming its innermost
+ * function or inlined call, so a lookup is two binary searches and a walk
+ * up the inline chain: libdw's dwarf_getscopes walks the unit's DIE tree on
+ * every call instead. Answers are kept per (file, address) in two
+ * generations: when the newer one fills half the budget the older is
+ * dropped, so what recent windows used stays. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -37,6 +37,7 @@
 #define SEED_FUNC	0x647766756e633031ull
 #define PATHS_BUDGET	(4u << 20)	/* where each file's DWARF is */
 #define CRC_CHUNK	(64u << 10)
+#define LINE_ROW_BYTES	48		/* libdw's parsed line row, about */
 
 enum dwfile_state { DWF_UNSEEN, DWF_NONE, DWF_FOUND, DWF_FAILED };
 
@@ -429,6 +430,14 @@ static void handle__close(struct dwlines *d, struct dwhandle *h)
 	h->file = NONE;
 }
 
+/* h holds bytes more (its units' indexes, libdw's line tables of them,
+ * function names). */
+static void handle__grew(struct dwlines *d, struct dwhandle *h, size_t bytes)
+{
+	h->bytes += bytes;
+	d->st.open_bytes += bytes;
+}
+
 /* Close the least recently used handles, never keep, until the budget
  * holds (or keep is all that is left open). */
 static void make_room(struct dwlines *d, const struct dwhandle *keep, size_t extra_open)
@@ -793,13 +802,15 @@ static int walk__segments(struct walk *w, size_t *cap)
 static int unit__index(struct dwlines *d, struct dwhandle *h, struct dwunit *u)
 {
 	struct walk w = { .u = u };
-	size_t cap_segs = 0;
+	size_t cap_segs = 0, n_rows;
+	Dwarf_Lines *rows;
 	Dwarf_Die cudie;
 	int err = 0;
 
 	u->indexed = true;
-	if (dwarf_offdie(h->dbg, u->off, &cudie))
-		err = walk__unit(&w, &cudie);
+	if (!dwarf_offdie(h->dbg, u->off, &cudie))
+		return 0;
+	err = walk__unit(&w, &cudie);
 	if (!err)
 		err = walk__segments(&w, &cap_segs);
 	free(w.rs);
@@ -811,8 +822,12 @@ static int unit__index(struct dwlines *d, struct dwhandle *h, struct dwunit *u)
 		u->n_nodes = u->n_segs = 0;
 		return err;
 	}
-	h->bytes += w.cap_nodes * sizeof(*u->nodes) + cap_segs * sizeof(*u->segs);
-	d->st.open_bytes += w.cap_nodes * sizeof(*u->nodes) + cap_segs * sizeof(*u->segs);
+	/* libdw parses the unit's line table at its first lookup, into about
+	 * this much: counted now */
+	if (dwarf_getsrclines(&cudie, &rows, &n_rows))
+		n_rows = 0;
+	handle__grew(d, h, w.cap_nodes * sizeof(*u->nodes) + cap_segs * sizeof(*u->segs) +
+			   n_rows * LINE_ROW_BYTES);
 	make_room(d, h, 0);
 	return 0;
 }
@@ -871,6 +886,7 @@ static const struct dwfunc *func__get(struct dwlines *d, struct dwhandle *h, Dwa
 	Dwarf_Off off = dwarf_dieoffset(die);
 	uint32_t hash = htab__hash(&off, sizeof(off), SEED_FUNC);
 	int64_t i = htab__find(&h->func_index, hash, func__eq, h->funcs, &off);
+	size_t used = arena__used(h->names);
 	const char *link = NULL, *name;
 	struct dwfunc *fn;
 	Dwarf_Attribute a;
@@ -898,6 +914,7 @@ static const struct dwfunc *func__get(struct dwlines *d, struct dwhandle *h, Dwa
 	fn->decl_file = name__copy(h->names, dwarf_decl_file(die));
 	fn->decl_line = dwarf_decl_line(die, &line) == 0 && line > 0 ? (uint32_t)line : 0;
 	free(dem);
+	handle__grew(d, h, arena__used(h->names) - used + sizeof(*fn) + 2 * sizeof(uint64_t));
 	return fn;
 }
 
