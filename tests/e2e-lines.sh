@@ -24,7 +24,7 @@ EXCLUSIVE=1
 WL=$(cd -P "${WORKLOADS:-$build/workloads}" 2>/dev/null && pwd) ||
 	{ echo "$SUITE: no workloads in ${WORKLOADS:-$build/workloads} (make workloads)" >&2; exit 2; }
 LEGACY_WL=${LEGACY_WL:-$build/legacy/gperf}
-need_tools "$BPPROF" "$PPROFCHECK" "$WL/inline" "$LEGACY_WL"
+need_tools "$BPPROF" "$PPROFCHECK" "$WL/inline" "$WL/alloc" "$LEGACY_WL"
 for tool in addr2line llvm-symbolizer objcopy strip readelf go; do
 	command -v "$tool" >/dev/null || { echo "$SUITE: no $tool (make deps)" >&2; exit 2; }
 done
@@ -224,6 +224,19 @@ t_go_list() {
 		{ echo "no sampled HOT line in: $(head -20 "$T/list.txt")"; return 1; }
 }
 check "go tool pprof -list mix_step: prints its source, samples on the HOT line" t_go_list
+
+t_heap() { # a heap stack starts at the allocator's return: looked up as the call
+	local asrc=$root/tests/workloads/alloc.c want got
+	rec heap.pb.gz --heap --heap-rate 0 -- "$WL/alloc" -n 1 -o "$T/heap.table" || return 1
+	# site_malloc_held's malloc call, in its own line: not touch(), the
+	# always_inline helper its result goes to after the call returns
+	want=$(awk '/^SITE void \*site_malloc_held\(/ { f = 1 } f && /malloc\(n\)/ { print NR; exit }' "$asrc")
+	got=$(lines_of "$T/heap.pb.gz" | awk -F'\t' -v b="$WL/alloc" '$2 == b && $5 > 0 && $7 == "site_malloc_held" { print $7 "@" $9 ":" $10 }' | sort -u)
+	[ "$got" = "site_malloc_held@$asrc:$want" ] ||
+		{ echo "leaf Lines of site_malloc_held's allocations: [$got], want [site_malloc_held@$asrc:$want]"; return 1; }
+	honest_flags "$T/heap.pb.gz"
+}
+check "record --heap: the leaf is the allocating call's own line, not the inline code after it" t_heap
 
 # ---- 3. where the debug info is: nowhere, or through .gnu_debuglink ----
 

@@ -38,6 +38,7 @@ struct map_state {
 struct resolver {
 	struct symbolizer *sym;
 	struct pprof_builder *b;
+	bool user_leaf_returns;		/* the first user frame is a return address too */
 	struct frame *frames;
 	size_t n_frames, cap_frames;
 	struct htab frame_index;
@@ -169,10 +170,15 @@ static int64_t resolve(struct resolver *r, int64_t proc, uint64_t addr)
 }
 
 /* A leaf is where the CPU was; every other frame is a return address, and
- * the call that made it is the instruction before. */
-static uint64_t lookup_addr(const uint64_t *frames, size_t i)
+ * the call that made it is the instruction before (its line, its inline
+ * frames). A heap sample's first frame is a return address as well: the
+ * allocator's, into its caller. */
+static uint64_t lookup_addr(const struct resolver *r, int64_t proc, const uint64_t *frames,
+			    size_t i)
 {
-	return i == 0 || frames[i] == 0 ? frames[i] : frames[i] - 1;
+	bool leaf = i == 0 && (proc == KERNEL_PROC || !r->user_leaf_returns);
+
+	return leaf || frames[i] == 0 ? frames[i] : frames[i] - 1;
 }
 
 static int resolve_all(struct resolver *r, const struct stacks *t, struct profile_stats *st)
@@ -189,7 +195,7 @@ static int resolve_all(struct resolver *r, const struct stacks *t, struct profil
 		for (part = 0; part < 2; part++) {
 			f = stacks__frames(t, stacks[part], &n);
 			for (j = 0; j < n; j++) {
-				int64_t k = resolve(r, procs[part], lookup_addr(f, j));
+				int64_t k = resolve(r, procs[part], lookup_addr(r, procs[part], f, j));
 
 				if (k < 0)
 					return (int)k;
@@ -254,7 +260,7 @@ static int add_stack(struct pprof_builder *b, struct resolver *r, const struct s
 
 	for (j = 0; j < n; j++) {
 		/* resolve_all saw every frame: this only finds it */
-		int64_t k = resolve(r, proc, lookup_addr(f, j));
+		int64_t k = resolve(r, proc, lookup_addr(r, proc, f, j));
 
 		if (k < 0)
 			return (int)k;
@@ -275,6 +281,7 @@ struct profile_spec {
 	const char *comment;		/* NULL: none */
 	int64_t time_nanos, duration_nanos;
 	bool group_by_process;
+	bool user_leaf_returns;		/* stacks start at a return address, not where the CPU was */
 	/* Fill the values of sample i; false leaves the sample out. */
 	bool (*values)(const void *ctx, size_t i, const struct stacks_sample *s, int64_t *out);
 	const void *ctx;
@@ -336,7 +343,7 @@ static struct pprof_profile *build(const struct stacks *t, struct symbolizer *sy
 				   const struct profile_spec *o, struct profile_stats *st,
 				   struct errmsg *e)
 {
-	struct resolver r = { .sym = sym };
+	struct resolver r = { .sym = sym, .user_leaf_returns = o->user_leaf_returns };
 	struct pprof_builder *b = NULL;
 	struct pprof_profile *p = NULL;
 	int err;
@@ -448,6 +455,7 @@ struct pprof_profile *heap_profile__build(const struct heap_table *h, struct sym
 			"values count only memory allocated during the capture and not freed" : NULL,
 		.time_nanos = o->time_nanos, .duration_nanos = o->duration_nanos,
 		.group_by_process = o->group_by_process,
+		.user_leaf_returns = true,	/* walked from the allocator's return */
 		.values = heap_values, .ctx = h,
 	};
 

@@ -600,8 +600,8 @@ static int handle__open(struct dwlines *d, uint32_t id, int fd)
 	return 0;
 
 failed:
-	pr_debug("symbolize: %s: unreadable debug info: %s\n", f->path ? f->path : "?",
-		 err ? strerror(-err) : dwarf_errmsg(-1));
+	pr_warn("symbolize: %s: unreadable debug info (%s): its frames get names, no lines\n",
+		f->path ? f->path : "?", err ? strerror(-err) : dwarf_errmsg(-1));
 	f->state = DWF_FAILED;
 	d->st.failed++;
 	err = 0;
@@ -626,8 +626,8 @@ static struct dwhandle *handle__get(struct dwlines *d, uint32_t id)
 			fd = -ESTALE;
 		}
 		if (fd < 0) {
-			pr_debug("symbolize: %s: cannot read its debug info again: %s\n",
-				 f->path ? f->path : "?", strerror(-fd));
+			pr_warn("symbolize: %s: cannot read its debug info again (%s): no more lines "
+				"from it\n", f->path ? f->path : "?", strerror(-fd));
 			f->state = DWF_FAILED;
 			d->st.failed++;
 			return NULL;
