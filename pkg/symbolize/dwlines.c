@@ -111,7 +111,9 @@ struct ckey {
 
 struct centry {
 	struct ckey k;
-	uint32_t first, n;
+	uint32_t first;
+	uint32_t n : 31;
+	uint32_t cut : 1;	/* the chain was cut: its last line is an inlined call */
 };
 
 struct gen {
@@ -959,7 +961,7 @@ static struct tline tline__at(const struct dwfunc *fn, struct pos p, const char 
  * the inline chain, each caller at the call's position. *n 0: no debug
  * info says anything about vaddr. 0 or -ENOMEM. */
 static int answer(struct dwlines *d, struct dwhandle *h, uint64_t vaddr, struct tline *out,
-		  size_t *n)
+		  size_t *n, bool *cut)
 {
 	struct dwunit *u = unit__find(h, vaddr);
 	Dwarf_Files *files = NULL;
@@ -973,6 +975,7 @@ static int answer(struct dwlines *d, struct dwhandle *h, uint64_t vaddr, struct 
 	int err, line;
 
 	*n = 0;
+	*cut = false;
 	if (!u)
 		return 0;
 	if (!u->indexed && (err = unit__index(d, h, u)))
@@ -1001,8 +1004,10 @@ static int answer(struct dwlines *d, struct dwhandle *h, uint64_t vaddr, struct 
 			break;
 		p = call_pos(&die, files, n_files);
 	}
-	if (node != NONE && *n == DWARF_MAX_DEPTH && u->nodes[node].inlined)
+	if (node != NONE && *n == DWARF_MAX_DEPTH && u->nodes[node].inlined) {
 		d->st.truncated++;
+		*cut = true;
+	}
 	/* code the unit has lines for but no function (assembly) */
 	if (!*n && p.file)
 		out[(*n)++] = tline__at(NULL, p, dir);
@@ -1081,7 +1086,8 @@ static const char *gen__str(const struct gen *g, uint32_t off)
 	return off == NONE ? NULL : (const char *)g->text.text.data + off;
 }
 
-static int gen__add(struct gen *g, const struct ckey *k, uint32_t h, const struct tline *t, size_t n)
+static int gen__add(struct gen *g, const struct ckey *k, uint32_t h, const struct tline *t, size_t n,
+		   bool cut)
 {
 	struct centry *e;
 	size_t i;
@@ -1106,7 +1112,8 @@ static int gen__add(struct gen *g, const struct ckey *k, uint32_t h, const struc
 	e = &g->entries[g->n++];
 	e->k = *k;
 	e->first = (uint32_t)g->n_lines;
-	e->n = (uint32_t)n;
+	e->n = (uint32_t)n & 0x7fffffffu;
+	e->cut = cut;
 	g->n_lines += n;
 	return 0;
 }
@@ -1114,7 +1121,7 @@ static int gen__add(struct gen *g, const struct ckey *k, uint32_t h, const struc
 /* A new answer, into the newer generation; when that has grown to half
  * the budget, the older one goes and the newer takes its place. */
 static int cache__add(struct dwlines *d, const struct ckey *k, uint32_t h, const struct tline *t,
-		      size_t n, const struct centry **out)
+		      size_t n, bool cut, const struct centry **out)
 {
 	struct gen *g = &d->gens[d->cur];
 	int err;
@@ -1127,13 +1134,17 @@ static int cache__add(struct dwlines *d, const struct ckey *k, uint32_t h, const
 		if (gen__init(g, d->o.cache_budget))
 			return -ENOMEM;
 	}
-	err = gen__add(g, k, h, t, n);
+	err = gen__add(g, k, h, t, n, cut);
 	if (err)
 		return err;
 	*out = &g->entries[g->n - 1];
 	return 0;
 }
 
+/* The symbol table's name, when there is one, names the function the
+ * others were inlined into, as llvm-symbolizer does: a frame reads the same
+ * with lines and without (clock_gettime, not DWARF's __clock_gettime;
+ * f.cold where the compiler split f). */
 static void cache__out(struct dwlines *d, const struct gen *g, const struct centry *e,
 		       const char *name, const char *system_name, const struct sym_line **lines,
 		       size_t *n)
@@ -1143,10 +1154,11 @@ static void cache__out(struct dwlines *d, const struct gen *g, const struct cent
 	for (i = 0; i < e->n; i++) {
 		const struct cline *c = &g->lines[e->first + i];
 		struct sym_line *l = &d->out[i];
+		bool outermost = i + 1 == e->n && !e->cut;
 
 		l->name = gen__str(g, c->name);
 		l->system_name = gen__str(g, c->system_name);
-		if (!l->name) {
+		if (!l->name || (outermost && name)) {
 			l->name = name;
 			l->system_name = system_name;
 		}
@@ -1193,7 +1205,7 @@ static int cache__promote(struct dwlines *d, const struct centry *old, const str
 	for (i = 0; i < old->n; i++)
 		t[i] = (struct tline){ scratch__str(d, c[i].name), scratch__str(d, c[i].system_name),
 				       scratch__str(d, c[i].file), NULL, c[i].line, c[i].start_line };
-	return cache__add(d, k, h, t, old->n, out);
+	return cache__add(d, k, h, t, old->n, old->cut, out);
 }
 
 int dwlines__lookup(struct dwlines *d, uint32_t id, uint64_t vaddr, const char *name,
@@ -1204,6 +1216,7 @@ int dwlines__lookup(struct dwlines *d, uint32_t id, uint64_t vaddr, const char *
 	const struct centry *e;
 	struct tline t[DWARF_MAX_DEPTH];
 	struct dwhandle *hd;
+	bool cut;
 	size_t nt;
 	int err;
 
@@ -1227,9 +1240,9 @@ int dwlines__lookup(struct dwlines *d, uint32_t id, uint64_t vaddr, const char *
 	hd = handle__get(d, id);
 	if (!hd)
 		return errno == ENOMEM ? -ENOMEM : 0;
-	err = answer(d, hd, vaddr, t, &nt);
+	err = answer(d, hd, vaddr, t, &nt, &cut);
 	if (!err)
-		err = cache__add(d, &k, h, t, nt, &e);
+		err = cache__add(d, &k, h, t, nt, cut, &e);
 	if (err)
 		return err;
 	if (e)

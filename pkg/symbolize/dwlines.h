@@ -59,9 +59,9 @@ int dwlines__attach(struct dwlines *d, uint32_t id, Elf *elf, int fd, const stru
 
 /* The lines of vaddr (an ELF virtual address of file id): innermost
  * first, the function everything was inlined into last; *n is 0 when no
- * debug info covers the address. A function the debug info does not name
- * takes name and system_name (the symbol table's). Valid until the next
- * call. 0, or -ENOMEM. */
+ * debug info covers the address. name and system_name (the symbol table's
+ * for the address, or NULL) name that last function, and any the debug
+ * info leaves unnamed. Valid until the next call. 0, or -ENOMEM. */
 int dwlines__lookup(struct dwlines *d, uint32_t id, uint64_t vaddr, const char *name,
 		    const char *system_name, const struct sym_line **lines, size_t *n);
 

@@ -258,18 +258,30 @@ static void test_inline_chain(void **state)
 			assert_int_equal(l[1].line, call_inner);
 			assert_int_equal(l[0].start_line, l_inner);
 			assert_true(l[0].line > l_inner && l[0].line <= l_inner + 3);
-			three++;
+			three = a;
 		}
 	}
 	assert_true(three > 0);
+	/* the symbol table's name, given, names the outermost function only */
+	{
+		const struct sym_line *l;
+		size_t n;
+
+		assert_int_equal(dwlines__lookup(d, 0, three, "outer.sym", "outer_raw", &l, &n), 0);
+		assert_int_equal(n, 3);
+		assert_string_equal(l[2].name, "outer.sym");
+		assert_string_equal(l[2].system_name, "outer_raw");
+		assert_string_equal(l[1].name, "mid");
+		assert_string_equal(l[0].name, "inner");
+	}
 	answers(d, 0, outer_lo, outer_hi, &baseline);
 	dwlines__stats(d, &st);
 	assert_int_equal(st.files, 1);
 	assert_int_equal(st.missing, 0);
 	assert_int_equal(st.failed, 0);
 	/* every address twice: the second time from the cache */
-	assert_int_equal(st.lookups, 2 * (outer_hi - outer_lo));
-	assert_int_equal(st.cached, outer_hi - outer_lo);
+	assert_int_equal(st.lookups, 2 * (outer_hi - outer_lo) + 1);
+	assert_int_equal(st.cached, outer_hi - outer_lo + 1);
 	dwlines__free(d);
 }
 

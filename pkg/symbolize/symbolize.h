@@ -55,9 +55,9 @@ struct sym_result {
 	const char *system_name;	/* the name as the symbol table has it; NULL: not found */
 	const struct sym_mapping *map;	/* NULL: the address is in no known mapping */
 	/* From DWARF: innermost first, the function the others were inlined
-	 * into last (its name may differ from name's: "f" for "f.cold");
-	 * n_lines 0 when no debug info covers the address. Valid until the
-	 * next call into the symbolizer. */
+	 * into last, named as name (when the symbol table has one); n_lines
+	 * 0 when no debug info covers the address. Valid until the next call
+	 * into the symbolizer. */
 	const struct sym_line *lines;
 	size_t n_lines;
 };
