@@ -108,7 +108,8 @@ static int part__header(struct part *p, int fd, int cls, const GElf_Shdr *sh, bo
 }
 
 /* The wanted sections of elf: their names, where they are, their sizes. */
-static int parts__find(Elf *elf, int fd, int cls, struct part *parts, size_t *n, uint64_t *total)
+static int parts__find(Elf *elf, int fd, int cls, uint64_t max, struct part *parts, size_t *n,
+		       uint64_t *total)
 {
 	Elf_Scn *scn = NULL;
 	size_t shstrndx, i;
@@ -137,7 +138,7 @@ static int parts__find(Elf *elf, int fd, int cls, struct part *parts, size_t *n,
 		err = part__header(&parts[*n], fd, cls, &sh, gnu_z);
 		if (err)
 			return err;
-		if (parts[*n].size > DWARF_MAX_FILE_BYTES - *total)
+		if (parts[*n].size > max - *total)
 			return -E2BIG;
 		*total += parts[*n].size;
 		info |= i == 0;
@@ -227,7 +228,7 @@ static void image__headers(char *img, int cls, const GElf_Ehdr *src, const struc
 	}
 }
 
-int dwimage__read(struct dwimage *img, Elf *elf, int fd)
+int dwimage__read(struct dwimage *img, Elf *elf, int fd, uint64_t max)
 {
 	static const char shstrtab[] = ".shstrtab";
 	struct libdeflate_decompressor *inflater = NULL;
@@ -244,7 +245,8 @@ int dwimage__read(struct dwimage *img, Elf *elf, int fd)
 	    eh.e_ident[EI_DATA] != (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB) ||
 	    eh.e_type == ET_REL)
 		return -ENOEXEC;
-	err = parts__find(elf, fd, cls, parts, &n, &total);
+	err = parts__find(elf, fd, cls, max < DWARF_MAX_FILE_BYTES ? max : DWARF_MAX_FILE_BYTES, parts,
+			  &n, &total);
 	if (err)
 		return err;
 	off = cls == ELFCLASS64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);

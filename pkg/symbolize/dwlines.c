@@ -572,8 +572,9 @@ static int handle__open(struct dwlines *d, uint32_t id, int fd)
 	if (!h)
 		return 0;
 	/* the headers through libelf, the sections by hand */
+	/* a file bigger than the whole budget is not held past it */
 	elf = elf_begin(fd, ELF_C_READ, NULL);
-	err = elf ? dwimage__read(&h->image, elf, fd) : -ENOEXEC;
+	err = elf ? dwimage__read(&h->image, elf, fd, d->o.open_budget) : -ENOEXEC;
 	elf_end(elf);
 	if (err == -ENOMEM)
 		goto out_close;
@@ -602,8 +603,13 @@ static int handle__open(struct dwlines *d, uint32_t id, int fd)
 	return 0;
 
 failed:
-	pr_warn("symbolize: %s: unreadable debug info (%s): its frames get names, no lines\n",
-		f->path ? f->path : "?", err ? strerror(-err) : dwarf_errmsg(-1));
+	if (err == -E2BIG)
+		pr_warn("symbolize: %s: debug info larger than the %zu MiB it may hold: its "
+			"frames get names, no lines\n", f->path ? f->path : "?",
+			d->o.open_budget >> 20);
+	else
+		pr_warn("symbolize: %s: unreadable debug info (%s): its frames get names, no "
+			"lines\n", f->path ? f->path : "?", err ? strerror(-err) : dwarf_errmsg(-1));
 	f->state = DWF_FAILED;
 	d->st.failed++;
 	err = 0;

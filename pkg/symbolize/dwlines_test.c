@@ -442,26 +442,41 @@ static void test_corrupt(void **state)
 
 /* --- budgets --- */
 
-/* Two files, a budget of one byte: each lookup in one closes the other,
- * which is read again when needed; the same answers. */
+/* Two files and a budget that holds either but not both: each lookup in
+ * one closes the other, which is read again when needed; the same
+ * answers. A budget smaller than one file's debug info: no lines from it. */
 static void test_evict(void **state)
 {
-	struct dwlines_opts o = { .open_budget = 1 };
-	struct dwlines *d = dwlines__new(&o);
+	struct dwlines_opts o = { 0 };
+	struct dwlines *d = dwlines__new(NULL);
+	const struct sym_line *l;
 	struct dwlines_stats st;
 	char path[PATH_MAX];
+	uint64_t lo, hi;
+	size_t a, b, n;
 	int round;
 
+	assert_non_null(d);
+	symbol(at(path, "%s/cxx", dir), "_ZN2ns5twiceEid", &lo, &hi);
+	attach(d, 0, at(path, "%s/prog", dir), NULL, path);
+	expect_baseline(d, 0);
+	dwlines__stats(d, &st);
+	a = st.open_bytes;
+	attach(d, 1, at(path, "%s/cxx", dir), NULL, path);
+	assert_int_equal(dwlines__lookup(d, 1, lo, NULL, NULL, &l, &n), 0);
+	dwlines__stats(d, &st);
+	b = st.open_bytes - a;
+	dwlines__free(d);
+	assert_true(a > 0 && b > 0);
+
+	/* either alone fits, both do not */
+	o.open_budget = (a > b ? a : b) + (a > b ? b : a) / 2;
+	d = dwlines__new(&o);
 	assert_non_null(d);
 	attach(d, 0, at(path, "%s/prog", dir), NULL, path);
 	attach(d, 1, at(path, "%s/cxx", dir), NULL, path);
 	for (round = 0; round < 2; round++) {
-		const struct sym_line *l;
-		size_t n;
-		uint64_t lo, hi;
-
 		expect_baseline(d, 0);
-		symbol(at(path, "%s/cxx", dir), "_ZN2ns5twiceEid", &lo, &hi);
 		assert_int_equal(dwlines__lookup(d, 1, lo, NULL, NULL, &l, &n), 0);
 		assert_true(n >= 1);
 	}
@@ -469,6 +484,16 @@ static void test_evict(void **state)
 	assert_true(st.evicted >= 2);
 	assert_true(st.opened >= 3);
 	assert_int_equal(st.failed, 0);
+	dwlines__free(d);
+
+	o.open_budget = 1;
+	d = dwlines__new(&o);
+	assert_non_null(d);
+	attach(d, 0, at(path, "%s/prog", dir), NULL, path);
+	expect_none(d, 0);
+	dwlines__stats(d, &st);
+	assert_int_equal(st.failed, 1);
+	assert_int_equal(st.open_bytes, 0);
 	dwlines__free(d);
 }
 

@@ -75,9 +75,10 @@
 #define DEMANGLE_BUDGET		(16u << 20)
 #define DEMANGLE_MAX_ENTRIES	(1u << 20)
 
-/* DWARF (dwarf.c). Debug data held open: sections as read (decompressed)
+/* DWARF (dwlines.c). Debug data held open: sections as read (decompressed)
  * plus our indexes of them; past this the least recently used file is
- * closed (and read again when needed). */
+ * closed (and read again when needed), and a file that alone needs more
+ * gets no lines. */
 #define DWARF_OPEN_BUDGET	(256u << 20)
 #define DWARF_MAX_OPEN		64		/* debug files open at once */
 #define DWARF_MAX_FILE_BYTES	(1ull << 30)	/* debug sections of one file, as stored */
@@ -183,8 +184,9 @@ struct dwimage {
 
 /* elf is the file open on fd. 0; -ENOENT when it has no .debug_info,
  * -ENOEXEC when it is malformed, relocatable or of another byte order,
- * -E2BIG past DWARF_MAX_FILE_BYTES, -ENOMEM. */
-int dwimage__read(struct dwimage *img, Elf *elf, int fd);
+ * -E2BIG when the image would be larger than max (or
+ * DWARF_MAX_FILE_BYTES), -ENOMEM. */
+int dwimage__read(struct dwimage *img, Elf *elf, int fd, uint64_t max);
 void dwimage__free(struct dwimage *img);
 
 /* --- files --- */
