@@ -76,24 +76,25 @@ vaddrs() {
 # (the system name, as the peers print it without demangling), the Lines
 # that have a file: what DWARF gave (a name from the symbol table alone is
 # the symbolizer's older business, and the peers differ on it: llvm-symbolizer
-# names PLT stubs after the symbol before them), sorted by address
+# names PLT stubs after the symbol before them), sorted by address; its
+# scratch files in $W
 ours() {
 	local f=$1 bin=$2
-	lines_of "$f" | awk -F'\t' -v b="$bin" '$2 == b { print $4 }' | vaddrs "$bin" >"$T/ours.va.$$"
+	lines_of "$f" | awk -F'\t' -v b="$bin" '$2 == b { print $4 }' | vaddrs "$bin" >"$W/ours.va"
 	lines_of "$f" | awk -F'\t' -v b="$bin" '$2 == b {
 			s = ""; for (i = 7; i + 4 <= NF; i += 5) if ($(i + 2) != "")
 				s = s (s == "" ? "" : "|") $(i + 1) "@" $(i + 2) ":" $(i + 3)
-			print s }' | paste "$T/ours.va.$$" - | LC_ALL=C sort -u
+			print s }' | paste "$W/ours.va" - | LC_ALL=C sort -u
 }
 
 # peer TOOL BINARY: the same, from TOOL (addr2line or llvm) for the
-# addresses in $T/addrs
+# addresses in $W/addrs
 peer() {
 	local tool=$1 bin=$2
 	if [ "$tool" = addr2line ]; then
-		addr2line -a -f -i -e "$bin" <"$T/addrs"
+		addr2line -a -f -i -e "$bin" <"$W/addrs"
 	else
-		llvm-symbolizer --inlines --no-demangle --output-style=GNU -a --obj="$bin" <"$T/addrs"
+		llvm-symbolizer --inlines --no-demangle --output-style=GNU -a --obj="$bin" <"$W/addrs"
 	fi | awk "$HEX"'/^0x[0-9a-f]+$/ { if (n) print a "\t" s; a = sprintf("0x%x", hex($0)); s = ""; n = 1; fn = ""; next }
 		fn == "" { fn = $0; next }
 		{ sub(/ \(discriminator [0-9]+\)$/, ""); if ($0 !~ /^\?\?:/) s = s (s == "" ? "" : "|") fn "@" $0; fn = "" }
@@ -101,22 +102,29 @@ peer() {
 }
 
 # same_lines OURS PEER SYMS: per address the same Lines: each file:line,
-# and each name, except that the outermost may be another name of the
-# same symbol (SYMS: nm's "address type name"), since llvm-symbolizer names
-# the function everything was inlined into from the symbol table, its own
-# pick among aliases (__clock_gettime for __GI___clock_gettime). Prints
-# each address that differs.
+# and each name, except the outermost's: bpprof gives it the symbol
+# table's name (so a frame reads the same with lines and without), which
+# may be another alias than the peer's, or a compiler clone's name
+# (str_to_mpn.part.0.constprop.0 where the DWARF says str_to_mpn); it must
+# be a symbol of SYMS (nm -S: "address size type name") that covers the
+# address. Prints each address that differs.
 same_lines() {
-	awk -F'\t' -v ours="$1" -v peer="$2" '
-		FILENAME != ours && FILENAME != peer { split($0, w, " "); at[w[3]] = w[1]; next }
+	awk -F'\t' -v ours="$1" -v peer="$2" "$HEX"'
+		FILENAME != ours && FILENAME != peer { split($0, w, " "); lo = hex(w[1])
+			span[w[4]] = span[w[4]] " " lo ":" (lo + hex(w[2])); next }
 		FILENAME == ours { o[$1] = $2; next }
 		{ p[$1] = $2 }
+		function covers(name, addr,  k, m, r, q) {
+			m = split(span[name], r, " ")
+			for (k = 1; k <= m; k++) { split(r[k], q, ":"); if (addr >= q[1] && addr < q[2] + 0) return 1 }
+			return 0 }
 		END { for (a in o) {
 			n = split(o[a], x, "|"); m = split(p[a], y, "|"); ok = n == m
 			for (i = 1; ok && i <= n; i++) {
-				xn = substr(x[i], 1, index(x[i], "@") - 1); xl = substr(x[i], index(x[i], "@"))
-				yn = substr(y[i], 1, index(y[i], "@") - 1); yl = substr(y[i], index(y[i], "@"))
-				ok = xl == yl && (xn == yn || (i == n && xn in at && at[xn] == at[yn]))
+				# name@file:line, the name maybe versioned (f@@GLIBC_2.2.5)
+				match(x[i], /@[^@]*$/); xn = substr(x[i], 1, RSTART - 1); xl = substr(x[i], RSTART)
+				match(y[i], /@[^@]*$/); yn = substr(y[i], 1, RSTART - 1); yl = substr(y[i], RSTART)
+				ok = xl == yl && (xn == yn || (i == n && covers(xn, hex(a))))
 			}
 			if (!ok) { print a ": ours " o[a] "; peer " p[a]; bad++ } }
 		  exit bad > 0 }' "$3" "$1" "$2"
@@ -128,15 +136,16 @@ same_lines() {
 agree() {
 	local f=$1 bin=$2 symf=$3 tool n
 	shift 3
-	ours "$f" "$bin" >"$T/ours.$$"
-	n=$(wc -l <"$T/ours.$$")
+	W=$(mktemp -d "$T/agree.XXXXXX") # kept for a look after a failure
+	ours "$f" "$bin" >"$W/ours"
+	n=$(wc -l <"$W/ours")
 	[ "$n" -gt 0 ] || { echo "no location in $bin"; return 1; }
-	cut -f1 "$T/ours.$$" >"$T/addrs"
-	nm --defined-only "$symf" | awk 'NF == 3' >"$T/syms.$$"
+	cut -f1 "$W/ours" >"$W/addrs"
+	nm -S --defined-only "$symf" | awk 'NF == 4' >"$W/syms"
 	for tool in "$@"; do
-		peer "$tool" "$bin" >"$T/$tool.$$"
-		same_lines "$T/ours.$$" "$T/$tool.$$" "$T/syms.$$" >"$T/diff.$$" ||
-			{ echo "$bin: $tool disagrees at $(wc -l <"$T/diff.$$") of $n locations:"; head -5 "$T/diff.$$" | cut -c1-400; return 1; }
+		peer "$tool" "$bin" >"$W/$tool"
+		same_lines "$W/ours" "$W/$tool" "$W/syms" >"$W/diff.$tool" ||
+			{ echo "$bin: $tool disagrees at $(wc -l <"$W/diff.$tool") of $n locations ($W):"; head -5 "$W/diff.$tool" | cut -c1-400; return 1; }
 	done
 }
 
