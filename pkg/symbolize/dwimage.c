@@ -236,14 +236,14 @@ int dwimage__read(struct dwimage *img, Elf *elf, int fd, uint64_t max)
 	uint64_t total, off, strtab_off, strtab_len = 1 + sizeof(shstrtab), shoff;
 	size_t n, i;
 	GElf_Ehdr eh;
+	const int native = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB;
 	int cls, err;
 	char *p;
 
 	memset(img, 0, sizeof(*img));
 	cls = gelf_getclass(elf);
 	if (!gelf_getehdr(elf, &eh) || (cls != ELFCLASS64 && cls != ELFCLASS32) ||
-	    eh.e_ident[EI_DATA] != (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB) ||
-	    eh.e_type == ET_REL)
+	    eh.e_ident[EI_DATA] != native || eh.e_type == ET_REL)
 		return -ENOEXEC;
 	err = parts__find(elf, fd, cls, max < DWARF_MAX_FILE_BYTES ? max : DWARF_MAX_FILE_BYTES, parts,
 			  &n, &total);

@@ -286,7 +286,8 @@ static int candidate__ok(const char *root, const char *path, const struct want *
 		close(fd);
 		return 0;
 	}
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	/* read, not mapped: a candidate may be truncated while we look */
+	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (elf && dwarf_size(elf) && dwarf_size(elf) <= DWARF_MAX_FILE_BYTES &&
 	    !elfinfo__read(elf, &ei)) {
 		if (w->build_id && w->build_id[0] && ei.build_id[0])
@@ -342,7 +343,8 @@ static int debug_file__find(struct dwlines *d, struct dwfile *f, Elf *elf,
 			     src->build_id, src->build_id + 2) < sizeof(path) &&
 	    (r = try_roots(d, f, src, path, &w)))
 		return r < 0 ? r : 0;
-	if (!src->path || !(slash = strrchr(src->path, '/')) || !debuglink__read(elf, name, sizeof(name), &crc))
+	if (!src->path || !(slash = strrchr(src->path, '/')) ||
+	    !debuglink__read(elf, name, sizeof(name), &crc))
 		return 0;
 	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - src->path), src->path);
 	w.crc = &crc;
@@ -362,7 +364,8 @@ static int debug_file__find(struct dwlines *d, struct dwfile *f, Elf *elf,
 
 static int handle__open(struct dwlines *d, uint32_t id, int fd);
 
-int dwlines__attach(struct dwlines *d, uint32_t id, Elf *elf, int fd, const struct dwlines_file *src)
+int dwlines__attach(struct dwlines *d, uint32_t id, Elf *elf, int fd,
+		    const struct dwlines_file *src)
 {
 	struct want w = { .build_id = src->build_id };
 	struct dwfile *f;
@@ -1092,8 +1095,8 @@ static const char *gen__str(const struct gen *g, uint32_t off)
 	return off == NONE ? NULL : (const char *)g->text.text.data + off;
 }
 
-static int gen__add(struct gen *g, const struct ckey *k, uint32_t h, const struct tline *t, size_t n,
-		   bool cut)
+static int gen__add(struct gen *g, const struct ckey *k, uint32_t h, const struct tline *t,
+		   size_t n, bool cut)
 {
 	struct centry *e;
 	size_t i;

@@ -76,7 +76,8 @@ static void sh(const char *fmt, ...)
 		fail_msg("command failed (%d): %s", rc, cmd);
 }
 
-static const char *at(char out[PATH_MAX], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const char *at(char out[PATH_MAX], const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static const char *at(char out[PATH_MAX], const char *fmt, ...)
 {
 	va_list ap;
@@ -209,8 +210,8 @@ static int setup(void **state)
 	/* an absolute source path: what the DWARF says is what we compare */
 	sh("cd %s && cc -O1 -g -Wl,--build-id=sha1 -o prog %s", dir, src);
 	sh("cd %s && g++ -O1 -g -Wl,--build-id=sha1 -o cxx %s/cxx.cc", dir, dir);
-	sh("cd %s && objcopy --only-keep-debug prog prog.debug && strip --strip-debug -o prog-nodebug prog",
-	   dir);
+	sh("cd %s && objcopy --only-keep-debug prog prog.debug && "
+	   "strip --strip-debug -o prog-nodebug prog", dir);
 	symbol(at(path, "%s/prog", dir), "outer", &outer_lo, &outer_hi);
 	return 0;
 }
@@ -225,9 +226,11 @@ static int teardown(void **state)
 
 static void test_inline_chain(void **state)
 {
-	const uint32_t l_inner = line_of(prog_src, "inner(int x)"), l_mid = line_of(prog_src, "mid(int x)"),
-		       l_outer = line_of(prog_src, "outer(int n)"),
-		       call_inner = line_of(prog_src, "CALL_INNER"), call_mid = line_of(prog_src, "CALL_MID");
+	const uint32_t l_inner = line_of(prog_src, "inner(int x)");
+	const uint32_t l_mid = line_of(prog_src, "mid(int x)");
+	const uint32_t l_outer = line_of(prog_src, "outer(int n)");
+	const uint32_t call_inner = line_of(prog_src, "CALL_INNER");
+	const uint32_t call_mid = line_of(prog_src, "CALL_MID");
 	struct dwlines *d = dwlines__new(NULL);
 	struct dwlines_stats st;
 	char prog[PATH_MAX];
@@ -428,7 +431,8 @@ static void test_corrupt(void **state)
 	at(path, "%s/prog-zbad", dir);
 	sh("objcopy --compress-debug-sections=zlib %s/prog %s", dir, path);
 	/* overwrite the middle of .debug_info's deflate stream */
-	sh("set -- $(readelf -SW %s | sed -n 's/.*\\.debug_info *PROGBITS *[0-9a-f]* \\([0-9a-f]*\\) \\([0-9a-f]*\\).*/\\1 \\2/p'); "
+	sh("set -- $(readelf -SW %s | sed -n 's/.*\\.debug_info *PROGBITS *[0-9a-f]* "
+	   "\\([0-9a-f]*\\) \\([0-9a-f]*\\).*/\\1 \\2/p'); "
 	   "dd if=/dev/urandom of=%s bs=1 seek=$((0x$1 + 0x$2 / 2)) count=16 conv=notrunc status=none",
 	   path, path);
 	d = dwlines__new(NULL);
