@@ -32,7 +32,7 @@ GO       ?= go
 
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 GEN      := $(BUILD)/gen
-LIBS     := -lbpf -lelf -liberty -lprotobuf-c -lcurl -lmicrohttpd -linih -lzstd -lz -lxxhash -lm -lpthread
+LIBS     := -lbpf -ldw -lelf -ldeflate -liberty -lprotobuf-c -lcurl -lmicrohttpd -linih -lzstd -lz -lxxhash -lm -lpthread
 CFLAGS   ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \
@@ -47,7 +47,7 @@ DEPS_PKGS := gcc g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev li
              libiberty-dev libcurl4-openssl-dev libcmocka-dev golang-go golang-github-google-pprof-dev \
              hyperfine zstd linux-perf time bc libjemalloc-dev bpftrace \
              libmicrohttpd-dev libinih-dev curl jq golang-google-protobuf-dev golang-github-robfig-cron-dev \
-             libgoogle-perftools-dev libbpf-tools
+             libgoogle-perftools-dev libbpf-tools binutils libc6-dbg libdeflate-dev
 
 PROTO_SRCS := $(wildcard proto/*.proto)
 PROTO_C    := $(PROTO_SRCS:%.proto=$(GEN)/%.pb-c.c)
@@ -80,7 +80,7 @@ PPROFCHECK := $(BUILD)/pprofcheck
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOADS     := $(WORKLOAD_SRCS:tests/workloads/%.c=$(BUILD)/workloads/%)
 
-.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-offcpu e2e-push e2e-run e2e-faults cron-peer workloads run bench fuzz clean tools vmlinux-dump FORCE
+.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-offcpu e2e-lines e2e-push e2e-run e2e-faults cron-peer workloads run bench fuzz clean tools vmlinux-dump FORCE
 .DEFAULT_GOAL := all
 all: $(BUILD)/bpprof
 
@@ -214,6 +214,13 @@ $(BUILD)/workloads/alloc-jemalloc: tests/workloads/alloc.c
 	$(Q)mkdir -p $(@D) && $(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -D_GNU_SOURCE \
 	  -Wall -Wextra -Werror -o $@ $< -ljemalloc -lpthread
 
+# The source-line workload: -O2, so its always_inline functions are
+# inlined as in released code (this rule wins over the pattern's -O1).
+$(BUILD)/workloads/inline: tests/workloads/inline.c
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D) && $(CC) -std=gnu11 -O2 -g -fno-omit-frame-pointer -fno-shrink-wrap \
+	  -fno-optimize-sibling-calls -D_GNU_SOURCE -Wall -Wextra -Werror -o $@ $<
+
 # Profiled by gperftools itself (CPUPROFILE, HEAPPROFILE, tcmalloc's sampled
 # heap) for the legacy readers; --no-as-needed keeps libprofiler, which the
 # program never calls, loaded.
@@ -241,6 +248,10 @@ e2e-heap: $(BUILD)/bpprof $(PPROFCHECK) workloads
 e2e-offcpu: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-offcpu.sh
 
+# Source lines against addr2line and llvm-symbolizer: needs root too.
+e2e-lines: $(BUILD)/bpprof $(PPROFCHECK) workloads
+	$(Q)BUILD=$(BUILD) tests/e2e-lines.sh
+
 # Pushes to the loopback receiver; e2e-run needs root too (the daemon).
 e2e-push: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) $(LEGACY_WORKLOAD)
 	$(Q)BUILD=$(BUILD) tests/e2e-push.sh
@@ -261,8 +272,8 @@ test: deps
 	$(Q)tests/check.sh && tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/cron/peer.sh && \
 	  BUILD=$(BUILD) tests/e2e.sh && BUILD=$(BUILD) tests/e2e-record.sh && \
 	  BUILD=$(BUILD) tests/e2e-heap.sh && BUILD=$(BUILD) tests/e2e-offcpu.sh && \
-	  BUILD=$(BUILD) tests/e2e-push.sh && BUILD=$(BUILD) tests/e2e-run.sh && \
-	  BUILD=$(BUILD) tests/e2e-faults.sh
+	  BUILD=$(BUILD) tests/e2e-lines.sh && BUILD=$(BUILD) tests/e2e-push.sh && \
+	  BUILD=$(BUILD) tests/e2e-run.sh && BUILD=$(BUILD) tests/e2e-faults.sh
 
 # The suites that load BPF again, as on a fresh machine: tracefs and debugfs
 # unmounted in a private mount namespace (the host's mounts stay).
@@ -276,7 +287,7 @@ run: deps
 	$(Q)$(BUILD)/bpprof record -d 10 -o $(BUILD)/cpu.pb.gz
 	$(Q)$(GOENV) $(GO) tool pprof -top -nodecount=15 $(BUILD)/cpu.pb.gz
 
-BENCH_BINS := $(BUILD)/bench/ingest $(BUILD)/bench/push
+BENCH_BINS := $(BUILD)/bench/ingest $(BUILD)/bench/push $(BUILD)/bench/lines
 # The uprobe floor: empty programs at the points bpprof's heap probes use.
 include tests/bench/bench.mk
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBA)
@@ -290,6 +301,7 @@ bench: deps
 	$(Q)BUILD=$(BUILD) GOENV="$(GOENV)" tests/bench/convert.sh
 	$(Q)BUILD=$(BUILD) tests/bench/push.sh
 	$(Q)BUILD=$(BUILD) tests/bench/offcpu.sh
+	$(Q)BUILD=$(BUILD) tests/bench/lines.sh
 
 # libFuzzer over every reader of untrusted bytes; FUZZ_SECONDS=60 by default.
 # Its own clang build of the library sources: sanitizer and coverage flags

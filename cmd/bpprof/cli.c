@@ -259,6 +259,9 @@ int capture_flag(const char *cmd, int c, const char *arg, struct capture_opts *o
 			o->offcpu_min_ns = (uint64_t)llround(d * 1e9);
 		}
 		return 1;
+	case OPT_NO_LINES:
+		o->no_lines = true;
+		return 1;
 	}
 	return 0;
 }

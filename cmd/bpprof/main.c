@@ -160,7 +160,7 @@ static const struct command commands[] = {
 	  "        [--format pprof|folded] [--compress gzip|zstd|none] [--level N]\n"
 	  "        [--kernel-only|--user-only] [--group-by process] [--event cpu-clock|cycles]\n"
 	  "        [--cpu] [--off-cpu [--off-cpu-min D]] [--heap [--heap-rate BYTES]\n"
-	  "        [--heap-live N] [--heap-mmap]] [-q] [-- COMMAND ARGS...]\n"
+	  "        [--heap-live N] [--heap-mmap]] [--no-lines] [-q] [-- COMMAND ARGS...]\n"
 	  "  Sample CPU stacks (kernel and user) with eBPF and write a pprof profile.\n"
 	  "  Whole system by default, 99 Hz for 10 s, to cpu.pb.gz. -p profiles those\n"
 	  "  processes until -d or until they all exit; --cgroup one cgroup (v2) and\n"
@@ -177,14 +177,17 @@ static const struct command commands[] = {
 	  "  runnable and waiting for a CPU), to offcpu.pb.gz: off_cpu_samples (waits)\n"
 	  "  and off_cpu nanoseconds per stack, the thread state as label `state`;\n"
 	  "  waits shorter than --off-cpu-min (default 1ms; 0: all) are only counted.\n"
-	  "  --cpu --off-cpu writes one profile with samples, cpu and off_cpu." },
+	  "  --cpu --off-cpu writes one profile with samples, cpu and off_cpu.\n"
+	  "  User frames get source lines and inline frames from DWARF debug info (the\n"
+	  "  binary's, or a debug file by build-id or .gnu_debuglink); --no-lines: names only." },
 	{ "run", cmd_run,
 	  "run [--cpu] [--off-cpu [--off-cpu-min D]] [--heap -p PID...] [-F HZ]\n"
 	  "        [--interval D | --schedule 'CRON' -d D]\n"
 	  "        [-o|--output-dir DIR [--retain N] [--retain-age D] [--compress K]]\n"
 	  "        [--push URL [PUSH FLAGS] [--spool-dir DIR [--spool-max-bytes N]]\n"
 	  "        [--stop-timeout D]]\n"
-	  "        [--metrics-addr [HOST:]PORT] [--log-file FILE] [--config FILE] [-- COMMAND]\n"
+	  "        [--metrics-addr [HOST:]PORT] [--log-file FILE] [--no-lines] [--config FILE]\n"
+	  "        [-- COMMAND]\n"
 	  "  Profile continuously: a window every --interval (default 15s) at 19 Hz, or a\n"
 	  "  capture of -d D at each minute a 5-field cron --schedule matches. Windows go\n"
 	  "  to DIR (cpu-TIME.pb.gz, offcpu-TIME.pb.gz, heap-TIME.pb.gz) and/or are\n"

@@ -273,6 +273,13 @@ static int64_t mono_ns(const struct timespec *a, const struct timespec *b)
 	return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000 + (b->tv_nsec - a->tv_nsec);
 }
 
+static struct symbolizer *new_symbolizer(const struct capture_opts *o)
+{
+	struct symbolizer_opts so = { .no_lines = o->no_lines };
+
+	return symbolizer__new(&so);
+}
+
 /* The CPU symbolizer (off-CPU's too) starts afresh once it holds many
  * processes or files, or is old: a new window's samples read their maps
  * again. Heap samples outlive windows, so the heap's symbolizer stays. */
@@ -285,7 +292,7 @@ static void renew_symbolizer(struct recorder *r, const struct timespec *now)
 	if (st.procs < SYM_RENEW_PROCS && st.files < SYM_RENEW_FILES &&
 	    mono_ns(&r->win.sym_born, now) < (int64_t)(SYM_RENEW_SECS * 1e9))
 		return;
-	fresh = symbolizer__new(NULL);
+	fresh = new_symbolizer(r->o);
 	if (!fresh)
 		return;		/* the old one serves on */
 	symbolizer__free(r->sym);
@@ -623,7 +630,7 @@ static int setup_heap(struct recorder *r, struct errmsg *e)
 
 	if (heap_table__init(&r->heap, r->o->heap_rate, CAPTURE_STACKS_LIMIT))
 		return errmsg__set(e, -ENOMEM, "out of memory");
-	r->hsym = symbolizer__new(NULL);
+	r->hsym = new_symbolizer(r->o);
 	if (!r->hsym)
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	heap_ingest__init(&r->hin, r->hsym, &r->heap);
@@ -724,7 +731,7 @@ static int setup(struct recorder *r, struct errmsg *e)
 	err = open_pids(r, e);
 	if (err)
 		return err;
-	r->sym = symbolizer__new(NULL);
+	r->sym = new_symbolizer(r->o);
 	if (!r->sym)
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	err = r->o->cpu ? setup_cpu(r, e) : 0;

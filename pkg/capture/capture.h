@@ -59,6 +59,7 @@ struct capture_opts {
 					 * before 6.16, even on later ones */
 	bool kernel_stacks, user_stacks;
 	bool group_by_process;
+	bool no_lines;			/* function names only: no DWARF source lines */
 	enum collect_event event;
 	char *const *command;		/* argv to start and profile, or NULL */
 	bool progress;			/* redraw a status line on stderr */

@@ -1,9 +1,10 @@
-/* Stacks to pprof in two passes: resolve every distinct frame once (and
- * learn which mappings were fully symbolized, so has_functions is honest),
- * then hand mappings, locations and samples to the builder. CPU, off-CPU
- * and heap profiles differ only in their types and the values of each
- * sample; off-CPU samples also carry the thread's state as a label and
- * lose the frames of the tracepoint that recorded them. */
+/* Stacks to pprof in two passes: resolve every distinct frame once (its
+ * functions and lines into the builder, and which mappings were fully
+ * symbolized, so has_functions and the other flags are honest), then hand
+ * mappings, locations and samples to the builder. CPU, off-CPU and heap
+ * profiles differ only in their types and the values of each sample;
+ * off-CPU samples also carry the thread's state as a label and lose the
+ * frames of the tracepoint that recorded them. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -21,21 +22,32 @@
 struct frame {
 	int64_t proc;
 	uint64_t addr;		/* as looked up: a caller's return address minus one */
-	struct sym_result sym;
+	const struct sym_mapping *map;
+	uint32_t first_line, n_lines;	/* in resolver.lines; 0 lines: no name */
 	uint64_t location_id;
+	bool recording;		/* a kernel frame of the tracepoint that recorded it */
+};
+
+/* What every location of a mapping has: its flags in the profile. */
+struct frame_has {
+	bool functions, filenames, line_numbers, inline_frames;
 };
 
 struct map_state {
 	const struct sym_mapping *map;
-	bool all_named;
+	struct frame_has all;
 	uint64_t id;
 };
 
 struct resolver {
 	struct symbolizer *sym;
+	struct pprof_builder *b;
+	bool user_leaf_returns;		/* the first user frame is a return address too */
 	struct frame *frames;
 	size_t n_frames, cap_frames;
 	struct htab frame_index;
+	struct pprof_line *lines;	/* each frame's, innermost first */
+	size_t n_lines, cap_lines;
 	struct map_state *maps;
 	size_t n_maps, cap_maps;
 	struct htab map_index;
@@ -58,7 +70,7 @@ static uint32_t map_hash(const struct sym_mapping *map)
 	return htab__hash(&map, sizeof(map), FRAME_SEED);
 }
 
-static int note_map(struct resolver *r, const struct sym_mapping *map, bool named)
+static int note_map(struct resolver *r, const struct sym_mapping *map, const struct frame_has *has)
 {
 	uint32_t h = map_hash(map);
 	int64_t i = htab__find(&r->map_index, h, map_eq, r, map);
@@ -71,56 +83,72 @@ static int note_map(struct resolver *r, const struct sym_mapping *map, bool name
 		if (err)
 			return err;
 		i = (int64_t)r->n_maps++;
-		r->maps[i] = (struct map_state){ map, true, 0 };
+		r->maps[i] = (struct map_state){ map, { true, true, true, true }, 0 };
 	}
-	r->maps[i].all_named &= named;
+	r->maps[i].all.functions &= has->functions;
+	r->maps[i].all.filenames &= has->filenames;
+	r->maps[i].all.line_numbers &= has->line_numbers;
+	r->maps[i].all.inline_frames &= has->inline_frames;
 	return (int)i;
 }
 
 static uint32_t frame_hash(const struct frame *key)
 {
-	return htab__hash(key, offsetof(struct frame, sym), FRAME_SEED);
+	return htab__hash(key, offsetof(struct frame, map), FRAME_SEED);
 }
 
-/* The index of (proc, addr) in r->frames, resolving it on first sight. */
-static int64_t resolve(struct resolver *r, int64_t proc, uint64_t addr)
+static int add_line(struct resolver *r, const char *name, const char *system_name,
+		    const char *file, int64_t start_line, int64_t line)
 {
-	struct frame key = { .proc = proc, .addr = addr };
-	uint32_t h = frame_hash(&key);
-	int64_t i = htab__find(&r->frame_index, h, frame_eq, r, &key);
-	int err;
+	uint64_t id;
+	int err = pprof_builder__function(r->b, name, system_name, file, start_line, &id);
 
-	if (i >= 0)
-		return i;
-	err = proc == KERNEL_PROC ? symbolizer__kernel(r->sym, addr, &key.sym)
-				  : symbolizer__user(r->sym, proc, addr, &key.sym);
-	if (!err && key.sym.map)
-		err = note_map(r, key.sym.map, key.sym.name != NULL);
-	if (err < 0)
-		return err;
-	err = BUF_GROW_ARRAY(r->frames, r->cap_frames, r->n_frames + 1);
-	if (!err)
-		err = htab__insert(&r->frame_index, h, (uint32_t)r->n_frames);
 	if (err)
 		return err;
-	r->frames[r->n_frames] = key;
-	return (int64_t)r->n_frames++;
+	if (BUF_GROW_ARRAY(r->lines, r->cap_lines, r->n_lines + 1))
+		return -ENOMEM;
+	r->lines[r->n_lines++] = (struct pprof_line){ id, line };
+	return 0;
 }
 
-/* A leaf is where the CPU was; every other frame is a return address, and
- * the call that made it is the instruction before. */
-static uint64_t lookup_addr(const uint64_t *frames, size_t i)
+/* A frame's Lines: the symbolizer's, which live only until its next call,
+ * interned now; else the symbol table's name alone. */
+static int frame_lines(struct resolver *r, struct frame *f, const struct sym_result *sym,
+		       struct frame_has *has)
 {
-	return i == 0 || frames[i] == 0 ? frames[i] : frames[i] - 1;
+	size_t i;
+	int err;
+
+	f->first_line = (uint32_t)r->n_lines;
+	*has = (struct frame_has){ sym->name != NULL, false, false, false };
+	for (i = 0; i < sym->n_lines && sym->lines[i].name; i++)
+		;
+	if (sym->n_lines && i == sym->n_lines) {
+		*has = (struct frame_has){ true, true, true, true };
+		for (i = 0; i < sym->n_lines; i++) {
+			const struct sym_line *l = &sym->lines[i];
+
+			has->filenames &= l->file != NULL;
+			has->line_numbers &= l->line != 0;
+			err = add_line(r, l->name, l->system_name, l->file, l->start_line, l->line);
+			if (err)
+				return err;
+		}
+	} else if (sym->name) {
+		err = add_line(r, sym->name, sym->system_name, NULL, 0, 0);
+		if (err)
+			return err;
+	}
+	f->n_lines = (uint32_t)(r->n_lines - f->first_line);
+	return 0;
 }
 
 /* The frames a tracepoint's BPF program adds at the leaf of an off-CPU
  * kernel stack (the program, bpf_trace_runN, the tracepoint's stubs): they
  * are the recording, not where the thread waited. */
-static bool tracing_frame(const struct frame *f)
+static bool tracing_frame(const char *name)
 {
 	static const char *const prefixes[] = { "bpf_trace_run", "__bpf_trace_", "__traceiter_" };
-	const char *name = f->sym.name;
 	size_t i, n;
 
 	if (!name)
@@ -134,11 +162,55 @@ static bool tracing_frame(const struct frame *f)
 	return false;
 }
 
+/* The index of (proc, addr) in r->frames, resolving it on first sight. */
+static int64_t resolve(struct resolver *r, int64_t proc, uint64_t addr)
+{
+	struct frame key = { .proc = proc, .addr = addr };
+	uint32_t h = frame_hash(&key);
+	int64_t i = htab__find(&r->frame_index, h, frame_eq, r, &key);
+	struct sym_result sym;
+	struct frame_has has;
+	int err;
+
+	if (i >= 0)
+		return i;
+	err = proc == KERNEL_PROC ? symbolizer__kernel(r->sym, addr, &sym)
+				  : symbolizer__user(r->sym, proc, addr, &sym);
+	if (!err)
+		err = frame_lines(r, &key, &sym, &has);
+	key.map = sym.map;
+	key.recording = !err && proc == KERNEL_PROC && tracing_frame(sym.name);
+	if (!err && sym.map)
+		err = note_map(r, sym.map, &has);
+	if (err < 0)
+		return err;
+	err = BUF_GROW_ARRAY(r->frames, r->cap_frames, r->n_frames + 1);
+	if (!err)
+		err = htab__insert(&r->frame_index, h, (uint32_t)r->n_frames);
+	if (err)
+		return err;
+	r->frames[r->n_frames] = key;
+	return (int64_t)r->n_frames++;
+}
+
+/* A leaf is where the CPU was; every other frame is a return address, and
+ * the call that made it is the instruction before (its line, its inline
+ * frames). A heap sample's first frame is a return address as well: the
+ * allocator's, into its caller. */
+static uint64_t lookup_addr(const struct resolver *r, int64_t proc, const uint64_t *frames,
+			    size_t i)
+{
+	bool leaf = i == 0 && (proc == KERNEL_PROC || !r->user_leaf_returns);
+
+	return leaf || frames[i] == 0 ? frames[i] : frames[i] - 1;
+}
+
 /* Resolve a sample's frames of one stack; *skip: how many at its leaf are
  * the recording's own (tagged samples' kernel stacks only). */
 static int resolve_stack(struct resolver *r, const struct stacks *t, const struct stacks_sample *s,
 			 bool kernel, size_t *skip, struct profile_stats *st)
 {
+	int64_t proc = kernel ? KERNEL_PROC : s->proc;
 	const uint64_t *f;
 	bool leading = kernel && s->tag;
 	size_t j, n;
@@ -146,17 +218,17 @@ static int resolve_stack(struct resolver *r, const struct stacks *t, const struc
 	f = stacks__frames(t, kernel ? s->kstack : s->ustack, &n);
 	*skip = 0;
 	for (j = 0; j < n; j++) {
-		int64_t k = resolve(r, kernel ? KERNEL_PROC : s->proc, lookup_addr(f, j));
+		int64_t k = resolve(r, proc, lookup_addr(r, proc, f, j));
 
 		if (k < 0)
 			return (int)k;
-		leading = leading && tracing_frame(&r->frames[k]);
+		leading = leading && r->frames[k].recording;
 		if (leading) {
 			(*skip)++;
 			continue;
 		}
 		st->frames += s->count;
-		st->unsymbolized += r->frames[k].sym.name ? 0 : s->count;
+		st->unsymbolized += r->frames[k].n_lines ? 0 : s->count;
 	}
 	return 0;
 }
@@ -189,7 +261,9 @@ static int mapping_id(struct pprof_builder *b, struct resolver *r, const struct 
 		pm = (struct pprof_mapping){
 			.memory_start = map->start, .memory_limit = map->limit,
 			.file_offset = map->offset, .filename = map->path,
-			.build_id = map->build_id, .has_functions = ms->all_named,
+			.build_id = map->build_id, .has_functions = ms->all.functions,
+			.has_filenames = ms->all.filenames, .has_line_numbers = ms->all.line_numbers,
+			.has_inline_frames = ms->all.inline_frames,
 		};
 		err = pprof_builder__mapping(b, &pm, &ms->id);
 		if (err)
@@ -201,18 +275,14 @@ static int mapping_id(struct pprof_builder *b, struct resolver *r, const struct 
 
 static int location_id(struct pprof_builder *b, struct resolver *r, struct frame *f, uint64_t *id)
 {
-	struct pprof_line line = { 0, 0 };
 	uint64_t map = 0;
 	int err;
 
 	if (!f->location_id) {
-		err = f->sym.map ? mapping_id(b, r, f->sym.map, &map) : 0;
-		if (!err && f->sym.name)
-			err = pprof_builder__function(b, f->sym.name, f->sym.system_name, NULL, 0,
-						      &line.function_id);
+		err = f->map ? mapping_id(b, r, f->map, &map) : 0;
 		if (!err)
-			err = pprof_builder__location(b, map, f->addr, &line,
-						      line.function_id ? 1 : 0, &f->location_id);
+			err = pprof_builder__location(b, map, f->addr, r->lines + f->first_line,
+						      f->n_lines, &f->location_id);
 		if (err)
 			return err;
 	}
@@ -229,7 +299,7 @@ static int add_stack(struct pprof_builder *b, struct resolver *r, const struct s
 
 	for (j = skip; j < n; j++) {
 		/* resolve_all saw every frame: this only finds it */
-		int64_t k = resolve(r, proc, lookup_addr(f, j));
+		int64_t k = resolve(r, proc, lookup_addr(r, proc, f, j));
 
 		if (k < 0)
 			return (int)k;
@@ -257,6 +327,7 @@ struct profile_spec {
 	 * "File:"): a profile of many processes has none, so its first is the
 	 * kernel's, or a mapping of nothing when no frame is the kernel's. */
 	bool several_processes;
+	bool user_leaf_returns;		/* stacks start at a return address, not where the CPU was */
 	/* Fill the values of sample i; false leaves the sample out. */
 	bool (*values)(const void *ctx, size_t i, const struct stacks_sample *s, int64_t *out);
 	const void *ctx;
@@ -322,14 +393,15 @@ static int first_mapping(struct pprof_builder *b, struct resolver *r)
 	if (!r->n_maps)
 		return 0;
 	for (i = 0; i < r->n_frames; i++)
-		if (r->frames[i].proc == KERNEL_PROC && r->frames[i].sym.map)
-			return mapping_id(b, r, r->frames[i].sym.map, &id);
+		if (r->frames[i].proc == KERNEL_PROC && r->frames[i].map)
+			return mapping_id(b, r, r->frames[i].map, &id);
 	return pprof_builder__mapping(b, &none, &id);
 }
 
 static void resolver__free(struct resolver *r)
 {
 	free(r->frames);
+	free(r->lines);
 	free(r->maps);
 	htab__free(&r->frame_index);
 	htab__free(&r->map_index);
@@ -339,12 +411,19 @@ static struct pprof_profile *build(const struct stacks *t, struct symbolizer *sy
 				   const struct profile_spec *o, struct profile_stats *st,
 				   struct errmsg *e)
 {
-	struct resolver r = { .sym = sym };
+	struct resolver r = { .sym = sym, .user_leaf_returns = o->user_leaf_returns };
 	struct pprof_builder *b = NULL;
 	struct pprof_profile *p = NULL;
 	int err;
 
 	memset(st, 0, sizeof(*st));
+	/* first: frames intern their functions as they are resolved */
+	b = r.b = pprof_builder__new(o->types, o->n_types);
+	if (!b) {
+		err = -errno;
+		errmsg__set(e, err, "building the profile: %s", strerror(-err));
+		goto out;
+	}
 	err = htab__init(&r.frame_index, 4096);
 	if (!err)
 		err = htab__init(&r.map_index, 64);
@@ -352,12 +431,6 @@ static struct pprof_profile *build(const struct stacks *t, struct symbolizer *sy
 		err = resolve_all(&r, t, st);
 	if (err) {
 		errmsg__set(e, err, "symbolizing: %s", strerror(-err));
-		goto out;
-	}
-	b = pprof_builder__new(o->types, o->n_types);
-	if (!b) {
-		err = -errno;
-		errmsg__set(e, err, "building the profile: %s", strerror(-err));
 		goto out;
 	}
 	pprof_builder__set_period(b, o->period_type.type, o->period_type.unit, o->period);
@@ -503,6 +576,7 @@ struct pprof_profile *heap_profile__build(const struct heap_table *h, struct sym
 		.time_nanos = o->time_nanos, .duration_nanos = o->duration_nanos,
 		.group_by_process = o->group_by_process,
 		.several_processes = o->several_processes,
+		.user_leaf_returns = true,	/* walked from the allocator's return */
 		.values = heap_values, .ctx = h,
 	};
 

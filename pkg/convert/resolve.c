@@ -1,10 +1,13 @@
 /* convert --symbolize: names for the addresses of a profile that has none
  * (a legacy profile, perf script's [unknown] frames, any unsymbolized
  * pprof) from the ELF files its mappings name, read here with bpprof's own
- * symbolizer. The profile is extended in place: new strings and functions
- * after the old ones, a line for each location that got a name. */
+ * symbolizer, and their source lines and inline frames where the files
+ * have debug info. The profile is extended in place: new strings and
+ * functions after the old ones, the lines of each location that got a
+ * name. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,17 +22,26 @@
 #define RESOLVE_KEY_MAX	(64u << 20)	/* bytes of all names together */
 #define RESOLVE_MAX_NAME 4096u		/* longer names are not shared between addresses */
 
+/* A location's new line: a function of fn and its line number. */
+struct rline {
+	int64_t fn, line;
+};
+
 struct resolver {
 	pprof_pb *pb;
 	struct arena *arena;
 	struct symbolizer *sym;
 	int64_t *file;		/* per mapping: symbolizer file id, or RESOLVE_NONE */
-	int64_t *func;		/* per location: index into funcs, or RESOLVE_NONE */
+	int64_t *first;		/* per location: its first in lines, or RESOLVE_NONE */
+	uint32_t *n_lines;	/* per location: how many */
+	bool *with_lines;	/* per location: from DWARF (files and line numbers) */
+	struct rline *lines;
+	size_t n, cap;
 	struct strmap strings;	/* new strings, in order */
-	struct strmap funcs;	/* "name\0system_name" -> index into fn */
-	struct { size_t name, system; } *fn;
+	struct strmap funcs;	/* "name\0system_name\0file\0start" -> index into fn */
+	struct { size_t name, system, file; int64_t start; } *fn;
 	size_t n_fn, cap_fn;
-	size_t looked_up, named, unreadable;
+	size_t looked_up, named, lined, unreadable;
 	const char *first_unreadable;
 };
 
@@ -49,18 +61,18 @@ static int resolve__string(struct resolver *r, const char *s, size_t *idx)
 	return err < 0 ? err : 0;
 }
 
-static int resolve__function(struct resolver *r, const struct sym_result *res, int64_t *out)
+static int resolve__function(struct resolver *r, const struct sym_line *l, int64_t *out)
 {
-	const char *sys = res->system_name ? res->system_name : res->name;
-	size_t nl = strlen(res->name), sl = strlen(sys), idx;
-	char key[2 * RESOLVE_MAX_NAME + 2];
-	int err;
+	const char *sys = l->system_name ? l->system_name : l->name, *file = l->file ? l->file : "";
+	size_t nl = strlen(l->name), sl = strlen(sys), fl = strlen(file), idx;
+	char key[3 * RESOLVE_MAX_NAME + 16];
+	int err, kl;
 
 	/* names past the key buffer are rare: they go without sharing */
-	if (nl + sl + 1 < sizeof(key)) {
-		memcpy(key, res->name, nl + 1);
-		memcpy(key + nl + 1, sys, sl);
-		err = strmap__intern(&r->funcs, key, nl + 1 + sl, &idx);
+	if (nl + sl + fl + 3 < RESOLVE_MAX_NAME * 3) {
+		kl = snprintf(key, sizeof(key), "%s%c%s%c%s%c%u", l->name, 0, sys, 0, file, 0,
+			      l->start_line);
+		err = strmap__intern(&r->funcs, key, (size_t)kl, &idx);
 		if (err < 0)
 			return err;
 		if (err == 0) {
@@ -72,14 +84,43 @@ static int resolve__function(struct resolver *r, const struct sym_result *res, i
 	}
 	if (BUF_GROW_ARRAY(r->fn, r->cap_fn, r->n_fn + 1))
 		return -ENOMEM;
-	err = resolve__string(r, res->name, &r->fn[r->n_fn].name);
+	err = resolve__string(r, l->name, &r->fn[r->n_fn].name);
 	if (!err)
 		err = resolve__string(r, sys, &r->fn[r->n_fn].system);
+	if (!err)
+		err = resolve__string(r, file, &r->fn[r->n_fn].file);
 	if (err)
 		return err;
+	r->fn[r->n_fn].start = l->start_line;
 	if (idx != SIZE_MAX)
 		r->funcs.items[idx].val = (int64_t)r->n_fn;
 	*out = (int64_t)r->n_fn++;
+	return 0;
+}
+
+/* Location i's lines: the symbolizer's (innermost first), else its name. */
+static int resolve__lines(struct resolver *r, size_t i, const struct sym_result *res)
+{
+	const struct sym_line one = { res->name, res->system_name, NULL, 0, 0 };
+	const struct sym_line *ls = res->n_lines ? res->lines : &one;
+	size_t n = res->n_lines ? res->n_lines : 1, k;
+	int err;
+
+	if (BUF_GROW_ARRAY(r->lines, r->cap, r->n + n))
+		return -ENOMEM;
+	r->first[i] = (int64_t)r->n;
+	r->n_lines[i] = (uint32_t)n;
+	r->with_lines[i] = res->n_lines > 0;
+	for (k = 0; k < n; k++) {
+		if (!ls[k].name)
+			return -EINVAL;	/* the symbolizer names every line it gives */
+		err = resolve__function(r, &ls[k], &r->lines[r->n + k].fn);
+		if (err)
+			return err;
+		r->with_lines[i] &= ls[k].file && ls[k].line;
+		r->lines[r->n + k].line = ls[k].line;
+	}
+	r->n += n;
 	return 0;
 }
 
@@ -107,7 +148,7 @@ static int resolve__lookup(struct resolver *r)
 		struct sym_result res;
 		int64_t file;
 
-		r->func[i] = RESOLVE_NONE;
+		r->first[i] = RESOLVE_NONE;
 		if (l->n_line || !l->mapping_id || l->mapping_id > pb->n_mapping)
 			continue;
 		m = pb->mapping[l->mapping_id - 1];
@@ -125,25 +166,32 @@ static int resolve__lookup(struct resolver *r)
 				       &res);
 		if (err)
 			return err;
-		if (!res.name)
+		if (!res.name && (!res.n_lines || !res.lines[res.n_lines - 1].name))
 			continue;
-		err = resolve__function(r, &res, &r->func[i]);
+		if (!res.name) {
+			res.name = res.lines[res.n_lines - 1].name;
+			res.system_name = res.lines[res.n_lines - 1].system_name;
+		}
+		err = resolve__lines(r, i, &res);
 		if (err)
 			return err;
 		r->named++;
+		r->lined += r->with_lines[i];
 	}
 	return 0;
 }
 
-/* The new strings and functions after the old ones, a line per named
- * location, has_functions where every address of a mapping got a name. */
+/* The new strings and functions after the old ones, the lines of each
+ * named location, has_functions where every address of a mapping got a
+ * name, and the other flags where every one got lines from DWARF. */
 static int resolve__apply(struct resolver *r)
 {
 	pprof_pb *pb = r->pb;
 	size_t n_str = pb->n_string_table, n_fn = pb->n_function, i;
 	char **strings = arena__alloc(r->arena, (n_str + r->strings.n) * sizeof(*strings));
 	pprof_function_pb **fns = arena__alloc(r->arena, (n_fn + r->n_fn + 1) * sizeof(*fns));
-	bool *unnamed = calloc(pb->n_mapping + 1, sizeof(*unnamed));
+	bool *unnamed = calloc(2 * (pb->n_mapping + 1), sizeof(*unnamed));
+	bool *unlined = unnamed ? unnamed + pb->n_mapping + 1 : NULL;
 
 	if (!strings || !fns || !unnamed) {
 		free(unnamed);
@@ -167,29 +215,44 @@ static int resolve__apply(struct resolver *r)
 		f->id = n_fn + i + 1;
 		f->name = (int64_t)(n_str + r->fn[i].name);
 		f->system_name = (int64_t)(n_str + r->fn[i].system);
+		f->filename = (int64_t)(n_str + r->fn[i].file);
+		f->start_line = r->fn[i].start;
 		fns[n_fn + i] = f;
 	}
 	for (i = 0; i < pb->n_location; i++) {
 		pprof_location_pb *l = pb->location[i];
 		pprof_line_pb *line;
+		uint32_t k;
 
-		if (r->func[i] == RESOLVE_NONE) {
+		if (r->first[i] == RESOLVE_NONE) {
 			if (!l->n_line && l->mapping_id && l->mapping_id <= pb->n_mapping)
-				unnamed[l->mapping_id - 1] = true;
+				unnamed[l->mapping_id - 1] = unlined[l->mapping_id - 1] = true;
 			continue;
 		}
-		line = arena__alloc(r->arena, sizeof(*line));
-		l->line = arena__alloc(r->arena, sizeof(*l->line));
+		if (!r->with_lines[i])
+			unlined[l->mapping_id - 1] = true;
+		line = arena__alloc(r->arena, r->n_lines[i] * sizeof(*line));
+		l->line = arena__alloc(r->arena, r->n_lines[i] * sizeof(*l->line));
 		if (!line || !l->line)
 			goto nomem;
-		perftools__profiles__line__init(line);
-		line->function_id = n_fn + (uint64_t)r->func[i] + 1;
-		l->line[0] = line;
-		l->n_line = 1;
+		for (k = 0; k < r->n_lines[i]; k++) {
+			const struct rline *rl = &r->lines[r->first[i] + k];
+
+			perftools__profiles__line__init(&line[k]);
+			line[k].function_id = n_fn + (uint64_t)rl->fn + 1;
+			line[k].line = rl->line;
+			l->line[k] = &line[k];
+		}
+		l->n_line = r->n_lines[i];
 	}
-	for (i = 0; i < pb->n_mapping; i++)
-		if (r->file[i] >= 0 && !unnamed[i])
-			pb->mapping[i]->has_functions = true;
+	for (i = 0; i < pb->n_mapping; i++) {
+		if (r->file[i] < 0 || unnamed[i])
+			continue;
+		pb->mapping[i]->has_functions = true;
+		if (!unlined[i])
+			pb->mapping[i]->has_filenames = pb->mapping[i]->has_line_numbers =
+				pb->mapping[i]->has_inline_frames = true;
+	}
 	pb->string_table = strings;
 	pb->n_string_table = n_str + r->strings.n;
 	pb->function = fns;
@@ -207,7 +270,8 @@ static void resolve__report(const struct resolver *r)
 		pr_info("symbolize: no address left to name (no mapping names a file, or all have "
 			"names)");
 	else
-		pr_info("symbolize: %zu of %zu addresses named", r->named, r->looked_up);
+		pr_info("symbolize: %zu of %zu addresses named, %zu with source lines", r->named,
+			r->looked_up, r->lined);
 	if (r->unreadable)
 		pr_warn("symbolize: %zu addresses are in files that cannot be read here or are "
 			"another build, the first in %s: they keep their addresses", r->unreadable,
@@ -222,11 +286,13 @@ int convert__symbolize(struct pprof_profile *p, struct errmsg *e)
 
 	r.sym = symbolizer__new(&so);
 	r.file = calloc(p->pb->n_mapping + 1, sizeof(*r.file));
-	r.func = calloc(p->pb->n_location + 1, sizeof(*r.func));
+	r.first = calloc(p->pb->n_location + 1, sizeof(*r.first));
+	r.n_lines = calloc(p->pb->n_location + 1, sizeof(*r.n_lines));
+	r.with_lines = calloc(p->pb->n_location + 1, sizeof(*r.with_lines));
 	err = strmap__init(&r.strings, RESOLVE_KEY_MAX);
 	if (!err)
 		err = strmap__init(&r.funcs, RESOLVE_KEY_MAX);
-	if (err || !r.sym || !r.file || !r.func) {
+	if (err || !r.sym || !r.file || !r.first || !r.n_lines || !r.with_lines) {
 		err = errmsg__set(e, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -245,7 +311,10 @@ out:
 	strmap__free(&r.strings);
 	strmap__free(&r.funcs);
 	free(r.file);
-	free(r.func);
+	free(r.first);
+	free(r.n_lines);
+	free(r.with_lines);
+	free(r.lines);
 	free(r.fn);
 	return err;
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/stat.h>
+
 #include <gelf.h>
 
 #include "base/buf.h"
@@ -72,6 +74,19 @@
 #define DEMANGLE_MAX_INPUT	8192
 #define DEMANGLE_BUDGET		(16u << 20)
 #define DEMANGLE_MAX_ENTRIES	(1u << 20)
+
+/* DWARF (dwlines.c). Debug data held open: sections as read (decompressed)
+ * plus our indexes of them; past this the least recently used file is
+ * closed (and read again when needed), and a file that alone needs more
+ * gets no lines. */
+#define DWARF_OPEN_BUDGET	(256u << 20)
+#define DWARF_MAX_OPEN		64		/* debug files open at once */
+#define DWARF_MAX_FILE_BYTES	(1ull << 30)	/* debug sections of one file, as stored */
+/* Answers per (file, address), both generations together. */
+#define DWARF_CACHE_BUDGET	(32u << 20)
+#define DWARF_MAX_DEPTH		32		/* lines per address: an inline chain */
+#define DWARF_MAX_NEST		128		/* DIE nesting walked in a unit */
+#define DWARF_MAX_NAME		8192		/* longer names and paths are cut */
 
 /* --- kallsyms --- */
 
@@ -157,6 +172,29 @@ int esymtab__load(struct esymtab *t, Elf *elf, GElf_Word sh_type);
 /* The name of the function at vaddr, or NULL. */
 const char *esymtab__find(const struct esymtab *t, uint64_t vaddr);
 void esymtab__free(struct esymtab *t);
+
+/* --- DWARF images --- */
+
+/* The debug sections source lookups need, read (and decompressed) out of an
+ * ELF file into an image of their own for elf_memory(). */
+struct dwimage {
+	char *data;
+	size_t size;
+};
+
+/* elf is the file open on fd. 0; -ENOENT when it has no .debug_info,
+ * -ENOEXEC when it is malformed, relocatable or of another byte order,
+ * -E2BIG when the image would be larger than max (or
+ * DWARF_MAX_FILE_BYTES), -ENOMEM. */
+int dwimage__read(struct dwimage *img, Elf *elf, int fd, uint64_t max);
+void dwimage__free(struct dwimage *img);
+
+/* --- files --- */
+
+/* A regular file, without blocking on a FIFO put in its place; in_root:
+ * path resolves inside dirfd as if it were /, as the process saw it. The
+ * fd, or -errno (-EINVAL: not a regular file). */
+int open_regular(int dirfd, const char *path, bool in_root, int flags, struct stat *st);
 
 /* --- symbolizer internals the tests look at --- */
 

@@ -28,6 +28,7 @@
 #include "base/htab.h"
 #include "base/log.h"
 #include "base/strmap.h"
+#include "symbolize/dwlines.h"
 #include "symbolize/internal.h"
 #include "symbolize/symbolize.h"
 
@@ -76,6 +77,7 @@ struct symtab {
 	int fd;			/* kept from the snapshot for the first lookup, or -1 */
 	const char *reopen;	/* opened at the first lookup when fd is -1 */
 	const char *root;	/* "<proc_root>/PID/root", for debug files */
+	const char *seen;	/* the path its process sees, for .gnu_debuglink; NULL: none */
 	uint64_t inode;
 	uint8_t state;
 	struct esymtab syms;
@@ -138,6 +140,8 @@ struct symbolizer {
 	size_t n_scratch, cap_scratch;
 	bool scratch_oom;
 	bool warned_budget;
+
+	struct dwlines *dw;	/* NULL: no lines */
 };
 
 enum { SEED_PROC = 1, SEED_FILE, SEED_BUILD_ID, SEED_DEM };
@@ -329,6 +333,13 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *o)
 	    htab__init(&s->build_id_index, 256) || strmap__init(&s->paths, SYM_ARENA_BUDGET) ||
 	    htab__init(&s->dem_index, 1024))
 		goto err_free;
+	if (!o->no_lines) {
+		struct dwlines_opts dwo = { .no_demangle = o->no_demangle };
+
+		s->dw = dwlines__new(&dwo);
+		if (!s->dw)
+			goto err_free;
+	}
 	s->kmap.path = "[kernel.kallsyms]";
 	s->kmap.build_id = "";
 	return s;
@@ -353,6 +364,7 @@ void symbolizer__free(struct symbolizer *s)
 	for (i = 0; i < s->n_perfmaps; i++)
 		perfmap__free(&s->perfmaps[i]);
 	ksyms__free(&s->ksyms);
+	dwlines__free(s->dw);
 	htab__free(&s->proc_index);
 	htab__free(&s->file_index);
 	htab__free(&s->build_id_index);
@@ -444,8 +456,7 @@ static struct symtab *symtab__add(struct symbolizer *s, const struct elf_info *e
 	return t;
 }
 
-/* Opens a regular file without blocking on a FIFO put in its place. */
-static int open_regular(int dirfd, const char *path, bool in_root, int flags, struct stat *st)
+int open_regular(int dirfd, const char *path, bool in_root, int flags, struct stat *st)
 {
 	int fd = -1, err;
 
@@ -506,6 +517,16 @@ static int symtab__load_debug(struct symtab *t, const char *dir)
 	return err == -ENOMEM ? err : err ? -ENOENT : 0;
 }
 
+/* Where the file's DWARF is, found while the file is open: 0 or -ENOMEM. */
+static int symtab__attach_lines(struct symbolizer *s, const struct symtab *t, Elf *elf, int fd)
+{
+	struct dwlines_file f = { .build_id = t->build_id, .root = t->root, .path = t->seen };
+
+	/* a file read by another path than its own (map_files) has no
+	 * directory of its own for .gnu_debuglink */
+	return dwlines__attach(s->dw, (uint32_t)(t - s->symtabs), elf, fd, &f);
+}
+
 /* First lookup in a file: its symbols, from .symtab, else a debug file's
  * .symtab, else .dynsym. */
 static int symtab__load(struct symbolizer *s, struct symtab *t)
@@ -544,6 +565,8 @@ static int symtab__load(struct symbolizer *s, struct symtab *t)
 	}
 	if (err && err != -ENOMEM && elf)
 		err = esymtab__load(&t->syms, elf, SHT_DYNSYM);
+	if (err != -ENOMEM && elf && s->dw)
+		err = symtab__attach_lines(s, t, elf, fd) ?: err;
 	elf_end(elf);
 	close(fd);
 	if (t->syms.dropped)
@@ -614,6 +637,9 @@ static uint32_t symbolizer__vdso(struct symbolizer *s)
 	err = esymtab__load(&t->syms, elf, SHT_SYMTAB);
 	if (err == -ENOENT)
 		esymtab__load(&t->syms, elf, SHT_DYNSYM);
+	/* its debug file, if the kernel's is installed (by build-id) */
+	if (s->dw)
+		symtab__attach_lines(s, t, elf, -1);
 	t->state = ST_LOADED;
 	s->vdso_symtab = idx;
 	s->vdso_size = vf.size;
@@ -733,6 +759,7 @@ static int file__open(struct snap *sn, const struct snap_map *sm, struct symfile
 	}
 	t->inode = (uint64_t)st.st_ino;
 	t->root = arena_fmt(s->arena, "%s/%" PRIu32 "/root", s->proc_root, sn->p->pid);
+	t->seen = sm->path;
 	if (symbolizer__take_fd(s)) {
 		t->fd = fd;
 	} else {
@@ -1159,26 +1186,31 @@ static int proc__perfmap_find(struct symbolizer *s, struct proc *p, uint64_t add
 	return 0;
 }
 
-/* The one place a byte of an ELF file becomes a name (and, when the
- * symbolizer reads DWARF, lines): process frames and files named by path
+/* The one place a byte of an ELF file becomes a name and, unless
+ * no_lines, its Lines from DWARF: process frames and files named by path
  * alike. The table is read at its first lookup. */
-static int symtab__lookup(struct symbolizer *s, struct symtab *t, uint64_t file_offset,
-			  const char **raw)
+static int symtab__lookup(struct symbolizer *s, uint32_t idx, uint64_t file_offset,
+			  struct sym_result *r)
 {
+	struct symtab *t = &s->symtabs[idx];
 	uint64_t vaddr;
 	int err;
 
 	if (t->state == ST_NEW && (err = symtab__load(s, t)))
 		return err;
-	if (elfinfo__to_vaddr(t->segs, t->n_segs, file_offset, &vaddr))
-		*raw = esymtab__find(&t->syms, vaddr);
-	return 0;
+	if (!elfinfo__to_vaddr(t->segs, t->n_segs, file_offset, &vaddr))
+		return 0;
+	r->system_name = esymtab__find(&t->syms, vaddr);
+	if (r->system_name)
+		r->name = symbolizer__demangle(s, r->system_name);
+	if (!s->dw)
+		return 0;
+	return dwlines__lookup(s->dw, idx, vaddr, r->name, r->system_name, &r->lines, &r->n_lines);
 }
 
 int symbolizer__user(struct symbolizer *s, int64_t proc_id, uint64_t addr, struct sym_result *r)
 {
 	const char *raw = NULL;
-	struct symtab *t;
 	struct proc *p;
 	struct umap *um;
 	int err = 0;
@@ -1201,9 +1233,8 @@ int symbolizer__user(struct symbolizer *s, int64_t proc_id, uint64_t addr, struc
 					err = proc__perfmap_find(s, p, addr, &raw);
 				break;
 			}
-			t = &s->symtabs[um->symtab];
-			err = symtab__lookup(s, t, addr - um->m.start + um->m.offset, &raw);
-			um->m.has_symbols = t->syms.n > 0;
+			err = symtab__lookup(s, um->symtab, addr - um->m.start + um->m.offset, r);
+			um->m.has_symbols = s->symtabs[um->symtab].syms.n > 0;
 			break;
 		case UMAP_ANON:
 			err = proc__perfmap_find(s, p, addr, &raw);
@@ -1248,6 +1279,7 @@ static int64_t file__by_path(struct symbolizer *s, const char *path, const struc
 		} else if ((t = symtab__add(s, &ei, &idx))) {
 			t->inode = (uint64_t)st->st_ino;
 			t->reopen = arena__strndup(s->arena, path, strlen(path));
+			t->seen = t->reopen;
 			if (!t->reopen)
 				idx = NONE;
 		} else if (errno == ENOMEM) {
@@ -1297,18 +1329,10 @@ int64_t symbolizer__open_file(struct symbolizer *s, const char *path, const char
 int symbolizer__file(struct symbolizer *s, int64_t file_id, uint64_t file_offset,
 		     struct sym_result *r)
 {
-	const char *raw = NULL;
-	int err;
-
 	memset(r, 0, sizeof(*r));
 	if (file_id < 0 || (uint64_t)file_id >= s->n_symtabs)
 		return -EINVAL;
-	err = symtab__lookup(s, &s->symtabs[file_id], file_offset, &raw);
-	if (raw) {
-		r->system_name = raw;
-		r->name = symbolizer__demangle(s, raw);
-	}
-	return err;
+	return symtab__lookup(s, (uint32_t)file_id, file_offset, r);
 }
 
 static int symbolizer__load_kallsyms(struct symbolizer *s)
@@ -1368,7 +1392,17 @@ int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_result *r
 
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st)
 {
+	struct dwlines_stats dst;
+
 	*st = s->st;
+	if (s->dw) {
+		dwlines__stats(s->dw, &dst);
+		st->debug_files = dst.files;
+		st->debug_missing = dst.missing;
+		st->debug_failed = dst.failed;
+		st->debug_evicted = dst.evicted;
+		st->lines_truncated = dst.truncated;
+	}
 }
 
 size_t symbolizer__n_symtabs(const struct symbolizer *s)

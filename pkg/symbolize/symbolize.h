@@ -5,7 +5,9 @@
  * (.symtab, else .dynsym) loaded lazily, cached per file by build-id or
  * dev:inode and shared between processes; files opened through
  * /proc/PID/root (containers) or /proc/PID/map_files (deleted or replaced
- * binaries); JIT symbols from perf-PID.map; the vDSO.
+ * binaries); JIT symbols from perf-PID.map; the vDSO. Source lines and
+ * inline frames from DWARF (the file itself, or a debug file found by
+ * build-id or .gnu_debuglink), unless no_lines.
  *
  * The procfs root, kallsyms path and perf-map directory are options, so the
  * parsers are tested from testdata fixtures without root (design rule 8). */
@@ -22,6 +24,7 @@ struct symbolizer_opts {
 	const char *kallsyms;		/* NULL: "<proc_root>/kallsyms" */
 	const char *perf_map_dir;	/* NULL: "/tmp", seen from inside the process's root */
 	bool no_demangle;		/* keep C++/Rust names as the symbol table has them */
+	bool no_lines;			/* names only: no DWARF lookups */
 	uint64_t refresh_gap_ns;	/* symbolizer__check's first back-off; 0: 20 ms */
 };
 
@@ -36,10 +39,27 @@ struct sym_mapping {
 	bool has_symbols;		/* a symbol table (ELF, perf map, kallsyms) was read */
 };
 
+/* One source position of an address: a function and where in its source.
+ * An address has one for the function executing there and one more for
+ * each function it was inlined into. */
+struct sym_line {
+	const char *name;		/* demangled */
+	const char *system_name;	/* as linked (the mangled name) */
+	const char *file;		/* the source file the line is in; NULL: unknown */
+	uint32_t line;			/* 0: unknown */
+	uint32_t start_line;		/* the function's declaration in file; 0: unknown */
+};
+
 struct sym_result {
 	const char *name;		/* demangled function name; NULL: not found */
 	const char *system_name;	/* the name as the symbol table has it; NULL: not found */
 	const struct sym_mapping *map;	/* NULL: the address is in no known mapping */
+	/* From DWARF: innermost first, the function the others were inlined
+	 * into last, named as name (when the symbol table has one); n_lines
+	 * 0 when no debug info covers the address. Valid until the next call
+	 * into the symbolizer. */
+	const struct sym_line *lines;
+	size_t n_lines;
 };
 
 struct symbolizer_stats {
@@ -53,6 +73,11 @@ struct symbolizer_stats {
 	uint64_t maps_dropped;		/* executable mappings not kept: malformed maps lines,
 					 * past the per-process or memory limits */
 	uint64_t perfmap_bad_lines;	/* perf map lines skipped: malformed or past the limits */
+	uint64_t debug_files;		/* files whose DWARF was found */
+	uint64_t debug_missing;		/* files without DWARF: names, no lines */
+	uint64_t debug_failed;		/* DWARF found but unreadable */
+	uint64_t debug_evicted;		/* open DWARF dropped for the memory budget */
+	uint64_t lines_truncated;	/* inline chains cut at DWARF_MAX_DEPTH */
 };
 
 /* NULL with errno set. Nothing is read until it is needed. */

@@ -3,7 +3,8 @@
 # machine (one CPU-bound spinner per core): both profile the whole system for
 # DURATION seconds at 99 Hz; we compare their own CPU time (user+sys, which
 # for bpprof includes symbolization and writing the pprof) and peak RSS, run
-# alternately RUNS times, medians and ratios. Then the synthetic ingest
+# alternately RUNS times, medians and ratios; bpprof also with --no-lines,
+# the baseline of what source lines cost. Then the synthetic ingest
 # benchmark: samples per second the user-space side absorbs, ns per sample.
 #   make bench     or     BUILD=build tests/bench/record.sh
 # Knobs: RUNS (3) DURATION (10) FREQ (99). Needs root.
@@ -50,11 +51,12 @@ measure() {
 	awk '{ printf "%.3f %d\n", $1 + $2, $3 }' "$dir/$name.time" >>"$dir/$name.runs"
 }
 
-rm -f "$dir"/perf.runs "$dir"/bpprof.runs
+rm -f "$dir"/perf.runs "$dir"/bpprof.runs "$dir"/bpprof-nolines.runs
 for i in $(seq "$RUNS"); do
-	echo "bench: run $i/$RUNS: perf record, then bpprof record ($DURATION s each, all cores busy)"
+	echo "bench: run $i/$RUNS: perf record, bpprof record, bpprof record --no-lines ($DURATION s each, all cores busy)"
 	measure perf perf record -F "$FREQ" -g -a -o "$dir/perf.data" -- sleep "$DURATION"
 	measure bpprof "$BPPROF" record -q -F "$FREQ" -d "$DURATION" -o "$dir/record.pb.gz"
+	measure bpprof-nolines "$BPPROF" record -q --no-lines -F "$FREQ" -d "$DURATION" -o "$dir/record-nolines.pb.gz"
 done
 samples=$("$build/pprofcheck" total "$dir/record.pb.gz" samples 2>/dev/null || echo '?')
 cleanup
@@ -65,6 +67,8 @@ p_cpu=$(cut -d' ' -f1 "$dir/perf.runs" | median)
 b_cpu=$(cut -d' ' -f1 "$dir/bpprof.runs" | median)
 p_rss=$(cut -d' ' -f2 "$dir/perf.runs" | median)
 b_rss=$(cut -d' ' -f2 "$dir/bpprof.runs" | median)
+n_cpu=$(cut -d' ' -f1 "$dir/bpprof-nolines.runs" | median)
+n_rss=$(cut -d' ' -f2 "$dir/bpprof-nolines.runs" | median)
 
 echo "bench: ingest (synthetic ring-buffer records through the capture's own path)"
 "$INGEST" 2000000 5000 "$dir/ingest.pb.gz" >"$dir/ingest.txt"
@@ -74,11 +78,15 @@ echo "bench: ingest (synthetic ring-buffer records through the capture's own pat
 	printf '  %-28s %10s %12s\n' tool "CPU s" "peak RSS MiB"
 	printf '  %-28s %10s %12.1f\n' "perf record -g -a" "$p_cpu" "$(echo "$p_rss / 1024" | bc -l)"
 	printf '  %-28s %10s %12.1f\n' "bpprof record" "$b_cpu" "$(echo "$b_rss / 1024" | bc -l)"
+	printf '  %-28s %10s %12.1f\n' "bpprof record --no-lines" "$n_cpu" "$(echo "$n_rss / 1024" | bc -l)"
 	printf '  bpprof/perf: CPU %.2fx (target <= 0.5x), RSS %.2fx; bpprof RSS %.1f MiB (target <= 24)\n' \
 		"$(echo "$b_cpu / $p_cpu" | bc -l)" "$(echo "$b_rss / $p_rss" | bc -l)" \
 		"$(echo "$b_rss / 1024" | bc -l)"
+	printf '  source lines cost: CPU %+.3f s, RSS %+.1f MiB (--no-lines/perf: CPU %.2fx)\n' \
+		"$(echo "$b_cpu - $n_cpu" | bc -l)" "$(echo "($b_rss - $n_rss) / 1024" | bc -l)" \
+		"$(echo "$n_cpu / $p_cpu" | bc -l)"
 	echo "  samples in bpprof's last profile: $samples"
-	echo "  runs (cpu_s rss_kib): perf $(tr '\n' ' ' <"$dir/perf.runs")| bpprof $(tr '\n' ' ' <"$dir/bpprof.runs")"
+	echo "  runs (cpu_s rss_kib): perf $(tr '\n' ' ' <"$dir/perf.runs")| bpprof $(tr '\n' ' ' <"$dir/bpprof.runs")| --no-lines $(tr '\n' ' ' <"$dir/bpprof-nolines.runs")"
 	echo "ingest:"
 	sed 's/^/  /' "$dir/ingest.txt"
 } | tee "$dir/record.txt"

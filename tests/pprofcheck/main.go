@@ -49,6 +49,12 @@ const usage = `usage: pprofcheck COMMAND [flags] FILE...
   FILTER: -tag KEY=VALUE (repeatable, all must hold; a numeric label
         matches its decimal value) keeps the samples carrying those labels;
         -focus REGEX keeps the samples with a frame whose name matches
+  lines FILE      one tab-separated line per mapping ("mapping FILE
+        has_functions has_filenames has_line_numbers has_inline_frames", each
+        0 or 1) and per location ("loc FILE 0xADDRESS 0xFILE_OFFSET FLAT CUM"
+        then NAME SYSTEM_NAME FILENAME LINE START_LINE for each Line, innermost
+        first); FLAT sums the first value of the samples it is the leaf of,
+        CUM of those holding it
   gen OUT -samples N -locations M [-functions F] [-mappings K] [-seed S] [-now] [-heap]
         write a large, realistic CPU profile with google/pprof's encoder
 `
@@ -77,6 +83,8 @@ func main() {
 		err = cmdTop(args)
 	case "bylabel":
 		err = cmdByLabel(args)
+	case "lines":
+		err = cmdLines(args)
 	case "gen":
 		err = cmdGen(args)
 	case "-h", "-help", "--help", "help":
@@ -484,6 +492,48 @@ func cmdStats(args []string) error {
 	}
 	fmt.Printf("samples: %d\nlocations: %d\nfunctions: %d\nmappings: %d\nuncompressed_bytes: %d\n",
 		len(p.Sample), len(p.Location), len(p.Function), len(p.Mapping), len(raw))
+	return nil
+}
+
+func cmdLines(args []string) error {
+	if len(args) != 1 {
+		return errors.New("want FILE")
+	}
+	p, _, err := readProfile(args[0])
+	if err != nil {
+		return err
+	}
+	for _, m := range p.Mapping {
+		fmt.Printf("mapping\t%s\t%d\t%d\t%d\t%d\n", m.File, b2i(m.HasFunctions),
+			b2i(m.HasFilenames), b2i(m.HasLineNumbers), b2i(m.HasInlineFrames))
+	}
+	flat, cum := map[*profile.Location]int64{}, map[*profile.Location]int64{}
+	for _, s := range p.Sample {
+		if len(s.Value) == 0 || len(s.Location) == 0 {
+			continue
+		}
+		flat[s.Location[0]] += s.Value[0]
+		seen := map[*profile.Location]bool{}
+		for _, l := range s.Location {
+			if !seen[l] {
+				cum[l] += s.Value[0]
+				seen[l] = true
+			}
+		}
+	}
+	for _, l := range p.Location {
+		file, off := "", l.Address
+		if m := l.Mapping; m != nil {
+			file = m.File
+			off = l.Address - m.Start + m.Offset
+		}
+		fmt.Printf("loc\t%s\t0x%x\t0x%x\t%d\t%d", file, l.Address, off, flat[l], cum[l])
+		for _, ln := range l.Line {
+			f := ln.Function
+			fmt.Printf("\t%s\t%s\t%s\t%d\t%d", f.Name, f.SystemName, f.Filename, ln.Line, f.StartLine)
+		}
+		fmt.Println()
+	}
 	return nil
 }
 
