@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,13 +53,7 @@ struct heap_collector {
 
 void heap__fill_log_table(uint32_t *table)
 {
-	unsigned i;
-
-	for (i = 0; i < HEAP_LOG_TABLE; i++) {
-		double m = (HEAP_LOG_TABLE + i + 0.5) / (2.0 * HEAP_LOG_TABLE);
-
-		table[i] = (uint32_t)llround(-log(m) * (double)(1u << HEAP_LOG_SHIFT));
-	}
+	heap_sample_fill_table(table);
 }
 
 static int on_ring_record(void *ctx, void *data, size_t size)
