@@ -51,7 +51,7 @@ DEPS_PKGS := gcc g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev li
 PROTO_SRCS := $(wildcard proto/*.proto)
 PROTO_C    := $(PROTO_SRCS:%.proto=$(GEN)/%.pb-c.c)
 PROTO_H    := $(PROTO_SRCS:%.proto=$(GEN)/%.pb-c.h)
-LIB_SRCS   := $(filter-out %_test.c,$(wildcard pkg/*/*.c))
+LIB_SRCS   := $(filter-out %_test.c pkg/preload/%,$(wildcard pkg/*/*.c))
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(PROTO_C:$(GEN)/%.c=$(BUILD)/gen/%.o)
 CMD_SRCS   := $(wildcard cmd/bpprof/*.c)
 CMD_OBJS   := $(CMD_SRCS:%.c=$(BUILD)/%.o)
@@ -79,9 +79,19 @@ PPROFCHECK := $(BUILD)/pprofcheck
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOADS     := $(WORKLOAD_SRCS:tests/workloads/%.c=$(BUILD)/workloads/%)
 
+# The heap preload library, loaded into commands (LD_PRELOAD), never linked
+# into bpprof: no sanitizers (they must come first in a process), hidden
+# symbols but the wrapped functions and markers, initial-exec TLS (one load
+# on the fast path, nothing allocated on a thread's first use).
+PRELOAD_SO     := $(BUILD)/libbpprof-heap.so
+PRELOAD_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+                  -fno-omit-frame-pointer -fno-stack-protector -Wall -Wextra -Werror -Wshadow \
+                  -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -D_GNU_SOURCE \
+                  -Ipkg -iquote .
+
 .PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-push e2e-run cron-peer workloads run bench fuzz clean tools vmlinux-dump FORCE
 .DEFAULT_GOAL := all
-all: $(BUILD)/bpprof
+all: $(BUILD)/bpprof $(PRELOAD_SO)
 
 deps:
 	@missing=$$(for p in $(DEPS_PKGS); do \
@@ -97,6 +107,11 @@ deps:
 $(BUILD)/bpprof: $(CMD_OBJS) $(LIBA)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(CMD_OBJS) $(LIBA) $(LIBS)
+
+$(PRELOAD_SO): pkg/preload/preload.c
+	$(call msg,SO,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(PRELOAD_CFLAGS) -MMD -MP -MF $@.d -shared -Wl,-z,defs \
+	  -Wl,-z,now -o $@ $<
 
 $(LIBA): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -293,5 +308,5 @@ clean:
 .SECONDARY:
 .DELETE_ON_ERROR:
 
--include $(wildcard $(patsubst %.o,%.d,$(LIB_OBJS) $(CMD_OBJS) $(BENCH_BINS:$(BUILD)/bench/%=$(BUILD)/tests/bench/%.o)) \
+-include $(wildcard $(PRELOAD_SO).d $(patsubst %.o,%.d,$(LIB_OBJS) $(CMD_OBJS) $(BENCH_BINS:$(BUILD)/bench/%=$(BUILD)/tests/bench/%.o)) \
   $(TEST_BINS:$(BUILD)/test/%=$(BUILD)/pkg/%.d) $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.d))
