@@ -13,6 +13,7 @@
 
 #include "base/errmsg.h"
 #include "collect/collect.h"
+#include "collect/preload.h"
 
 struct pprof_profile;
 
@@ -49,6 +50,7 @@ struct capture_opts {
 	uint64_t heap_rate;		/* mean bytes between samples; 0: every allocation */
 	uint32_t heap_live;		/* sampled blocks tracked at once */
 	bool heap_mmap;			/* anonymous mmap/munmap as allocations too */
+	enum heap_mode heap_mode;	/* AUTO: preload for a command that can load it */
 	bool kernel_stacks, user_stacks;
 	bool group_by_process;
 	enum collect_event event;
@@ -74,6 +76,8 @@ struct capture_heap_result {
 	uint64_t free_unseen;		/* blocks freed without a probed free */
 	uint64_t truncated, failed_walks;
 	unsigned objects;		/* allocator objects probed */
+	enum heap_mode mode;		/* the one that ran: PRELOAD or UPROBE */
+	char why[PRELOAD_WHY_LEN];	/* uprobe mode: why not preload */
 };
 
 struct capture_result {
