@@ -222,7 +222,7 @@ WORKLOADS += $(BUILD)/workloads/alloc-static $(BUILD)/workloads/alloc-jemalloc
 $(BUILD)/workloads/alloc-static: tests/workloads/alloc.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -D_GNU_SOURCE \
-	  -Wall -Wextra -Werror -static -o $@ $< -lpthread
+	  -Wall -Wextra -Werror -DALLOC_STATIC -static -o $@ $< -lpthread
 $(BUILD)/workloads/alloc-jemalloc: tests/workloads/alloc.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -D_GNU_SOURCE \
