@@ -13,6 +13,8 @@
  * from a static arena. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <link.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
@@ -38,36 +40,57 @@
 #define ARENA_ALIGN	64u
 
 /* The markers: a 5-byte nop (the uprobe's site: Linux 6.18 turns a uprobe
- * on it into a call) and a return. Exported, so bpprof finds them by name
- * in the library's symbol table; called through hidden aliases, not the
- * PLT. */
+ * on it into a call to a trampoline) and a return, exported so bpprof finds
+ * them by name, alone in a page of their own.
+ *
+ * They are not called where the library is loaded but through a second,
+ * private mapping of that page which fork does not copy (MADV_DONTFORK):
+ * 6.18 maps the trampoline with VM_DONTCOPY, so a forked child inherits the
+ * patched call without its target and dies at its first marker. The child
+ * maps the page afresh, where the kernel plants its probes anew. */
 #if defined(__x86_64__)
 #define MARKER_NOP ".byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n\t"	/* nopl 0x0(%rax,%rax,1) */
-#define MARKER_RET "ret\n\t"
 #elif defined(__aarch64__)
 #define MARKER_NOP "nop\n\t"
-#define MARKER_RET "ret\n\t"
 #else
 #error "preload markers: x86-64 and arm64 only"
 #endif
 #define MARKER(name)							\
-	__asm__(".pushsection .text\n\t"				\
-		".globl " name "\n\t"					\
-		".type " name ", %function\n\t"				\
-		".p2align 4\n"						\
-		name ":\n"						\
-		".hidden " name "_local\n"				\
-		".set " name "_local, " name "\n\t"			\
-		MARKER_NOP MARKER_RET					\
-		".size " name ", .-" name "\n\t"			\
-		".popsection")
-MARKER(PRELOAD_MARK_ALLOC);
-MARKER(PRELOAD_MARK_FREE);
-MARKER(PRELOAD_MARK_HELLO);
-void bpprof_heap_alloc_local(uint64_t token, uint64_t id, uint64_t addr, uint64_t size,
-			     uint64_t caller, uint64_t flags);
-void bpprof_heap_free_local(uint64_t token, uint64_t id, uint64_t flags);
-void bpprof_heap_hello_local(uint64_t token, uint64_t exec);
+	".globl " name "\n\t"						\
+	".type " name ", %function\n\t"					\
+	".p2align 4\n"							\
+	name ":\n\t"							\
+	".hidden " name "_at\n\t"						\
+	".set " name "_at, " name "\n\t"					\
+	MARKER_NOP "ret\n\t"						\
+	".size " name ", .-" name "\n\t"
+__asm__(".pushsection .text.bpprof_markers, \"ax\", %progbits\n\t"
+	".p2align 12\n\t"
+	".globl bpprof_markers_page\n\t"
+	".hidden bpprof_markers_page\n"
+	"bpprof_markers_page:\n\t"
+	MARKER(PRELOAD_MARK_ALLOC)
+	MARKER(PRELOAD_MARK_FREE)
+	MARKER(PRELOAD_MARK_HELLO)
+	".p2align 12\n\t"
+	".popsection");
+extern const unsigned char bpprof_markers_page[];
+typedef void alloc_mark_fn(uint64_t token, uint64_t id, uint64_t addr, uint64_t size,
+			   uint64_t caller, uint64_t flags);
+typedef void free_mark_fn(uint64_t token, uint64_t id, uint64_t flags);
+typedef void hello_mark_fn(uint64_t token, uint64_t exec);
+/* where they are loaded (hidden: no PLT, no interposition) */
+alloc_mark_fn bpprof_heap_alloc_at;
+free_mark_fn bpprof_heap_free_at;
+hello_mark_fn bpprof_heap_hello_at;
+
+static struct {
+	alloc_mark_fn *alloc;
+	free_mark_fn *free;
+	hello_mark_fn *hello;
+	void *page;		/* the private mapping, or NULL: called in place */
+} mark = { bpprof_heap_alloc_at, bpprof_heap_free_at, bpprof_heap_hello_at, NULL };
+
 /* C23's, in glibc 2.39+: wrapped whatever the headers say */
 void free_sized(void *p, size_t size);
 void free_aligned_sized(void *p, size_t align, size_t size);
@@ -239,6 +262,83 @@ static bool map_table(uint64_t live)
 	return true;
 }
 
+/* Where the markers' page lies in the library's file. */
+struct page_at {
+	uintptr_t addr;
+	uint64_t off;
+	bool found;
+};
+
+static int find_page(struct dl_phdr_info *info, size_t len, void *data)
+{
+	struct page_at *w = data;
+	unsigned i;
+
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type != PT_LOAD || w->addr < lo || w->addr - lo >= ph->p_filesz)
+			continue;
+		w->off = ph->p_offset + (w->addr - lo);
+		w->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+#define MARK_OFF(fn) ((size_t)((const unsigned char *)(fn) - bpprof_markers_page))
+
+/* The page mapped again is the one loaded (the file was not replaced
+ * since): equal but where probes rewrite each marker's first instruction. */
+static bool same_page(const unsigned char *m, size_t page)
+{
+	size_t starts[3] = { MARK_OFF(bpprof_heap_alloc_at), MARK_OFF(bpprof_heap_free_at),
+			     MARK_OFF(bpprof_heap_hello_at) };
+	size_t at = 0, k;
+
+	for (k = 0; k <= 3; k++) {
+		size_t stop = k < 3 ? starts[k] : page;
+
+		if (stop < at || memcmp(m + at, bpprof_markers_page + at, stop - at))
+			return false;
+		at = stop + 5;
+	}
+	return true;
+}
+
+/* The private, fork-proof mapping of the markers' page (see MARKER). */
+static bool map_markers(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	struct page_at w = { (uintptr_t)bpprof_markers_page, 0, false };
+	unsigned char *m;
+	Dl_info di;
+	int fd;
+
+	if (!dladdr(bpprof_markers_page, &di) || !di.dli_fname || di.dli_fname[0] != '/')
+		return false;
+	dl_iterate_phdr(find_page, &w);
+	if (!w.found || w.off % page)
+		return false;
+	fd = open(di.dli_fname, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	m = mmap(NULL, page, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, (off_t)w.off);
+	close(fd);
+	if (m == MAP_FAILED)
+		return false;
+	if (!same_page(m, page) || madvise(m, page, MADV_DONTFORK)) {
+		munmap(m, page);
+		return false;
+	}
+	mark.page = m;
+	mark.alloc = (alloc_mark_fn *)(void *)(m + MARK_OFF(bpprof_heap_alloc_at));
+	mark.free = (free_mark_fn *)(void *)(m + MARK_OFF(bpprof_heap_free_at));
+	mark.hello = (hello_mark_fn *)(void *)(m + MARK_OFF(bpprof_heap_hello_at));
+	return true;
+}
+
 static void configure(void)
 {
 	const char *env = getenv(PRELOAD_ENV), *s;
@@ -256,6 +356,9 @@ static void configure(void)
 		say("bpprof heap preload: cannot map its table: not sampling\n");
 		return;
 	}
+	if (!map_markers())
+		say("bpprof heap preload: cannot map its markers again: forked children will not be "
+		    "profiled\n");
 	enabled = true;
 }
 
@@ -346,16 +449,23 @@ __attribute__((constructor)) static void preload_start(void)
 {
 	init();
 	if (enabled)
-		bpprof_heap_hello_local(token, 1);
+		mark.hello(token, 1);
 }
 
 /* The child has one thread, ours: a table of its own (the parent's blocks
  * are not the child's allocations), new random numbers (else both would
- * sample the same allocations), and bpprof reads its maps. */
+ * sample the same allocations), its own markers' page, and bpprof reads
+ * its maps. Without that page its markers would be the parent's, which
+ * may call a trampoline the child does not have: it goes unprofiled. */
 static void after_fork_child(void)
 {
 	struct ptable_slot *old = table.slots;
 	size_t bytes = ptable__bytes(table.bits);
+
+	if (!mark.page || !map_markers()) {
+		enabled = false;
+		return;
+	}
 
 	memset(filter, 0, sizeof(filter));
 	arena_repin();
@@ -368,7 +478,7 @@ static void after_fork_child(void)
 	ts.rng = 0;
 	ts.armed = 0;
 	ts.countdown = 0;
-	bpprof_heap_hello_local(token, 0);
+	mark.hello(token, 0);
 }
 
 /* ---- sampling ---- */
@@ -412,7 +522,7 @@ static bool take_sample(uint64_t size)
 
 static void mark_free(uint64_t id, uint64_t flags)
 {
-	bpprof_heap_free_local(token, id, flags);
+	mark.free(token, id, flags);
 }
 
 static void record(void *p, uint64_t size, void *caller)
@@ -422,7 +532,7 @@ static void record(void *p, uint64_t size, void *caller)
 
 	if (r == 1)
 		mark_free(stale, PRELOAD_UNSEEN);
-	bpprof_heap_alloc_local(token, id, (uint64_t)(uintptr_t)p, size, (uint64_t)(uintptr_t)caller,
+	mark.alloc(token, id, (uint64_t)(uintptr_t)p, size, (uint64_t)(uintptr_t)caller,
 				r < 0 ? PRELOAD_UNTRACKED : 0);
 }
 
