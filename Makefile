@@ -240,14 +240,14 @@ e2e: $(BUILD)/bpprof $(PPROFCHECK)
 e2e-record: $(BUILD)/bpprof $(PPROFCHECK) $(SYMCHECK) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-record.sh
 
-e2e-heap: $(BUILD)/bpprof $(PPROFCHECK) workloads
+e2e-heap: $(BUILD)/bpprof $(PRELOAD_SO) $(PPROFCHECK) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-heap.sh
 
 # Pushes to the loopback receiver; e2e-run needs root too (the daemon).
 e2e-push: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER)
 	$(Q)BUILD=$(BUILD) tests/e2e-push.sh
 
-e2e-run: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) workloads
+e2e-run: $(BUILD)/bpprof $(PRELOAD_SO) $(PPROFCHECK) $(RECEIVER) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-run.sh
 
 # Includes point downwards, no banned functions, no overlong function.
