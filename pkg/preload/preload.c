@@ -32,6 +32,9 @@
 #include "preload/ptable.h"
 
 #define EXPORT		__attribute__((visibility("default")))
+/* The hottest entry points start a cache line: measured, where they fall
+ * otherwise moved a malloc+free pair by up to 2 ns (of 8). */
+#define HOT		__attribute__((aligned(64)))
 #define SLOW		__attribute__((noinline, cold))
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
@@ -634,21 +637,21 @@ static inline bool fast(size_t size)
 	return false;
 }
 
-EXPORT void *malloc(size_t size)
+HOT EXPORT void *malloc(size_t size)
 {
 	if (likely(fast(size)))
 		return real.malloc(size);
 	return alloc_slow(K_MALLOC, size, 0, size, __builtin_return_address(0));
 }
 
-EXPORT void free(void *p)
+HOT EXPORT void free(void *p)
 {
 	if (likely(!filter[ptable__filter_slot((uintptr_t)p)]))
 		return real.free(p);
 	free_slow(p, 0, 0, 0);
 }
 
-EXPORT void *calloc(size_t n, size_t size)
+HOT EXPORT void *calloc(size_t n, size_t size)
 {
 	size_t total;
 
@@ -701,7 +704,7 @@ SLOW static void *realloc_slow(void *old, size_t size, void *caller)
 	return p;
 }
 
-EXPORT void *realloc(void *old, size_t size)
+HOT EXPORT void *realloc(void *old, size_t size)
 {
 	if (likely(!filter[ptable__filter_slot((uintptr_t)old)] && fast(size)))
 		return real.realloc(old, size);
