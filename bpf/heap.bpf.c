@@ -33,7 +33,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define SIGSTOP		19
 #define MAP_ANONYMOUS	0x20
 #define MAP_FAILED	(~0ull)
-#define EXEC_STOP	1	/* `targets` value: stop the process until it is probed */
 
 /* Set by user space before load. */
 const volatile __u64 sample_rate = 524288;	/* mean bytes between samples; 0: every one */
@@ -60,7 +59,7 @@ struct {
 } live SEC(".maps");
 
 /* Processes being profiled: their exec and the objects their dynamic linker
- * loads are reported (and, for EXEC_STOP, the process is stopped until user
+ * loads are reported (and, for HEAP_TARGET_STOP, the process is stopped until user
  * space has probed what was mapped). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -224,7 +223,7 @@ static __always_inline void mapped(__u32 tgid, bool exec)
 	__u32 *how = bpf_map_lookup_elem(&targets, &tgid);
 
 	if (how)
-		report_mapped(tgid, exec, *how == EXEC_STOP);
+		report_mapped(tgid, exec, *how == HEAP_TARGET_STOP);
 }
 
 /* Every allocator entry point, told apart by the attach cookie (its kind):
