@@ -41,6 +41,7 @@
 
 #define ARENA_BYTES	(64u << 10)	/* what dlsym may allocate before we can */
 #define ARENA_ALIGN	64u
+#define ARENA_BLOCKS	64u		/* blocks it hands out at most */
 
 /* The markers: a 5-byte nop (the uprobe's site: Linux 6.18 turns a uprobe
  * on it into a call to a trampoline) and a return, exported so bpprof finds
@@ -140,6 +141,8 @@ static struct ptable table = { .filter = filter };
 
 static unsigned char arena[ARENA_BYTES] __attribute__((aligned(ARENA_ALIGN)));
 static size_t arena_used;
+static uint32_t arena_at[ARENA_BLOCKS], arena_len[ARENA_BLOCKS];	/* each block's offset, size */
+static unsigned arena_blocks;
 
 static void say(const char *msg)
 {
@@ -162,54 +165,44 @@ static bool arena_owns(const void *p)
 	return (const unsigned char *)p >= arena && (const unsigned char *)p < arena + ARENA_BYTES;
 }
 
-/* Blocks carry their size in the 16 bytes before them (realloc copies it);
- * they are never freed, and their filter slots are pinned so a free of one
- * takes the slow path, which drops it. */
+/* Only the thread running init() allocates here, so no lock. Blocks are
+ * never freed, and their filter slots are pinned so a free of one takes the
+ * slow path, which drops it. */
 static void *arena_alloc(size_t size, size_t align)
 {
-	size_t start, used;
+	size_t start;
 
 	if (align < 16)
 		align = 16;
-	if (align > ARENA_ALIGN || size > ARENA_BYTES)
+	start = (arena_used + align - 1) & ~(align - 1);
+	if (align > ARENA_ALIGN || arena_blocks == ARENA_BLOCKS || size > ARENA_BYTES - start) {
+		errno = ENOMEM;
 		return NULL;
-	do {
-		used = __atomic_load_n(&arena_used, __ATOMIC_RELAXED);
-		start = (used + 16 + align - 1) & ~(align - 1);
-		if (start + size > ARENA_BYTES) {
-			errno = ENOMEM;
-			return NULL;
-		}
-	} while (!__atomic_compare_exchange_n(&arena_used, &used, start + size, true,
-					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-	memcpy(arena + start - sizeof(size), &size, sizeof(size));
+	}
+	arena_at[arena_blocks] = (uint32_t)start;
+	arena_len[arena_blocks++] = (uint32_t)size;
+	arena_used = start + size;
 	ptable__pin(&table, (uintptr_t)(arena + start));
 	return arena + start;
 }
 
 static size_t arena_size(const void *p)
 {
-	size_t size;
+	unsigned i;
 
-	memcpy(&size, (const unsigned char *)p - sizeof(size), sizeof(size));
-	return size;
+	for (i = 0; i < arena_blocks; i++)
+		if (arena + arena_at[i] == p)
+			return arena_len[i];
+	return 0;
 }
 
 /* After fork the child's filter starts empty: pin the arena's blocks again. */
 static void arena_repin(void)
 {
-	size_t off = 16, used = __atomic_load_n(&arena_used, __ATOMIC_RELAXED);
+	unsigned i;
 
-	while (off < used) {
-		size_t size = arena_size(arena + off);
-
-		ptable__pin(&table, (uintptr_t)(arena + off));
-		off = (off + size + 16 + 15) & ~(size_t)15;
-		/* the next block's start was aligned up from there: find it by
-		 * its non-zero size header */
-		while (off < used && !arena_size(arena + off))
-			off += 16;
-	}
+	for (i = 0; i < arena_blocks; i++)
+		ptable__pin(&table, (uintptr_t)(arena + arena_at[i]));
 }
 
 /* ---- configuration and set-up ---- */
