@@ -593,6 +593,16 @@ t_user_preload() { # the user's LD_PRELOAD of jemalloc: wrapped, so seen
 }
 check "LD_PRELOAD=libjemalloc.so.2 record --heap --heap-rate 0 -- alloc: jemalloc wrapped (ours first), exact" t_user_preload
 
+t_user_tcmalloc() { # and gperftools' tcmalloc (libgoogle-perftools-dev), which has pvalloc
+	local f=$T/usertc.pb.gz tc
+	tc=$(ldconfig -p | awk '$1 == "libtcmalloc.so.4" { print $NF; exit }')
+	[ -n "$tc" ] || { echo "no libtcmalloc.so.4 (make deps)"; return 1; }
+	LD_PRELOAD=$tc rec usertc.pb.gz --heap --heap-rate 0 -- "$WL/alloc" -n 1 -o "$T/usertc.table" || return 1
+	mode_is "$f.err" 'preload mode:' || return 1
+	compare "$f" "$T/usertc.table" 0 && stacks_ok "$f"
+}
+check "LD_PRELOAD=libtcmalloc.so.4 record --heap --heap-rate 0 -- alloc: tcmalloc wrapped, exact" t_user_tcmalloc
+
 t_static_said() {
 	have "$T/static.pb.gz" || return 1
 	mode_is "$T/static.pb.gz.err" 'uprobe mode \(.*statically linked\):'
