@@ -100,6 +100,9 @@ enum heap_counter {
 					 * live: its free went by unprobed */
 	HEAP_CNT_NO_THREAD,		/* no per-thread state could be made: call ignored */
 	HEAP_CNT_MAPPED_LOST,		/* exec/link-map notices lost (ring full) */
+	HEAP_CNT_PRELOAD_FREES,		/* preload mode: frees of sampled blocks reported */
+	HEAP_CNT_PRELOAD_NO_CALLER,	/* preload mode: the walk never reached the
+					 * allocator's caller: the stack is that caller alone */
 	HEAP_CNT_MAX
 };
 

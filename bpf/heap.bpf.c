@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Heap sampling: uprobes on the allocator's entry points, a uretprobe on the
- * allocating ones (for the address). The sampling decision is made here, per
- * thread, before any stack is taken: only a sampled allocation walks its
- * stack and reserves a ring-buffer record. Sampled blocks are remembered in
- * `live`, so a free reaches user space only when it frees one of them. */
+/* Heap sampling. Uprobe mode: uprobes on the allocator's entry points, a
+ * uretprobe on the allocating ones (for the address); the sampling decision
+ * is made here, per thread, before any stack is taken: only a sampled
+ * allocation walks its stack and reserves a ring-buffer record. Preload
+ * mode: the preload library samples in the process and calls its markers
+ * (bpf/heap_preload.h) only for sampled allocations and their frees; one
+ * uprobe program turns them into the same records. Sampled blocks are
+ * remembered in `live`, so a free reaches user space only when it frees
+ * one of them. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -13,8 +17,18 @@
 #define BPPROF_COUNTERS	HEAP_CNT_MAX
 #include "common.bpf.h"
 #include "heap_sample.h"
+#include "heap_preload.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* libbpf 1.1 names five argument registers; the markers pass six */
+#ifndef PT_REGS_PARM6
+#if defined(__TARGET_ARCH_x86)
+#define PT_REGS_PARM6(x) (((const struct pt_regs *)(x))->r9)
+#else
+#error "PT_REGS_PARM6: add this architecture's sixth argument register"
+#endif
+#endif
 
 #define SIGSTOP		19
 #define MAP_ANONYMOUS	0x20
@@ -23,14 +37,19 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by user space before load. */
 const volatile __u64 sample_rate = 524288;	/* mean bytes between samples; 0: every one */
 const volatile __u32 neg_log[HEAP_LOG_TABLE];	/* heap_sample_draw's table */
+const volatile __u64 preload_token = 0;		/* preload mode: this session's markers */
+
+enum { KEY_ADDR, KEY_PRELOAD_ID };
 
 struct live_key {
 	__u32 tgid;
-	__u32 pad;
+	__u32 ns;		/* KEY_ADDR: addr is the block's; KEY_PRELOAD_ID: the
+				 * preload library's id of it */
 	__u64 addr;
 };
 
-/* Sampled blocks not yet freed: (process, address) → the id user space knows. */
+/* Sampled blocks not yet freed: (process, address or the library's id) →
+ * the id user space knows. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);		/* sized by user space */
@@ -103,9 +122,9 @@ static __always_inline __u64 product(__u64 n, __u64 size)
 }
 
 /* Forget a live sampled block: its id, or 0 when it was not one. */
-static __always_inline __u64 untrack(__u32 tgid, __u64 addr)
+static __always_inline __u64 untrack(__u32 tgid, __u32 ns, __u64 addr)
 {
-	struct live_key key = { .tgid = tgid, .addr = addr };
+	struct live_key key = { .tgid = tgid, .ns = ns, .addr = addr };
 	__u64 *v = bpf_map_lookup_elem(&live, &key), id;
 
 	if (!v)
@@ -163,7 +182,7 @@ static __always_inline int enter(struct pt_regs *ctx, __u8 kind, __u64 size, __u
 	/* Taken out of `live` now, before the allocator can hand the address
 	 * to another thread; put back if the resize fails. */
 	if (old)
-		t->old_id = untrack(task->tgid, old);
+		t->old_id = untrack(task->tgid, KEY_ADDR, old);
 	t->sampled = sample(t, size);
 	return 0;
 }
@@ -176,14 +195,10 @@ static __always_inline int enter(struct pt_regs *ctx, __u8 kind, __u64 size, __u
  * startup and in dlopen) and before any of their code runs. A syscall
  * tracepoint on mmap would need tracefs (a classic tracepoint) or slow
  * every system call of every process (the raw sys_enter one). */
-static __always_inline void mapped(__u32 tgid, bool exec)
+static __always_inline void report_mapped(__u32 tgid, bool exec, bool stop)
 {
-	__u32 *how = bpf_map_lookup_elem(&targets, &tgid);
-	struct heap_mapped *m;
+	struct heap_mapped *m = bpf_ringbuf_reserve(&events, sizeof(*m), 0);
 
-	if (!how)
-		return;
-	m = bpf_ringbuf_reserve(&events, sizeof(*m), 0);
 	if (!m) {
 		count(HEAP_CNT_MAPPED_LOST);
 		return;
@@ -193,7 +208,7 @@ static __always_inline void mapped(__u32 tgid, bool exec)
 	m->start_boottime = BPF_CORE_READ((struct task_struct *)bpf_get_current_task_btf(),
 					  group_leader, start_boottime);
 	m->pid = tgid;
-	m->stopped = *how == HEAP_TARGET_STOP;
+	m->stopped = stop;
 	m->exec = exec;
 	m->pad = 0;
 	/* Stopped only when user space will hear of it, or it would never
@@ -201,6 +216,14 @@ static __always_inline void mapped(__u32 tgid, bool exec)
 	if (m->stopped)
 		bpf_send_signal(SIGSTOP);
 	bpf_ringbuf_submit(m, BPF_RB_FORCE_WAKEUP);
+}
+
+static __always_inline void mapped(__u32 tgid, bool exec)
+{
+	__u32 *how = bpf_map_lookup_elem(&targets, &tgid);
+
+	if (how)
+		report_mapped(tgid, exec, *how == HEAP_TARGET_STOP);
 }
 
 /* Every allocator entry point, told apart by the attach cookie (its kind):
@@ -235,7 +258,7 @@ int heap_entry(struct pt_regs *ctx)
 		 * nothing in `live`, realloc's entry took the block out already. */
 		if (!a1)
 			return 0;
-		id = untrack(bpf_get_current_pid_tgid() >> 32, a1);
+		id = untrack(bpf_get_current_pid_tgid() >> 32, KEY_ADDR, a1);
 		if (id)
 			report_free(id);
 		return 0;
@@ -243,10 +266,36 @@ int heap_entry(struct pt_regs *ctx)
 	return 0;
 }
 
-static __always_inline void record(struct pt_regs *ctx, struct heap_thread *t, __u32 tgid,
-				   __u64 addr)
+/* The preload library's walk starts inside it (its marker, its slow path):
+ * the frames before the allocator's caller go. A walk that never reached
+ * the caller keeps just the caller, never the library's frames. */
+static __always_inline void from_caller(struct heap_alloc *a, __u64 caller)
 {
-	struct live_key key = { .tgid = tgid, .addr = addr };
+	__u32 k, i, n = a->ustack_len;
+
+	for (k = 0; k < PRELOAD_MAX_SKIP && k < n; k++)
+		if (a->ustack[k] == caller)
+			break;
+	if (k == n || k == PRELOAD_MAX_SKIP) {
+		count(HEAP_CNT_PRELOAD_NO_CALLER);
+		a->ustack[0] = caller;
+		a->ustack_len = 1;
+		return;
+	}
+	if (!k)
+		return;
+	for (i = 0; i < BPPROF_MAX_STACK - 1; i++) {
+		if (i + k >= n || i + k >= BPPROF_MAX_STACK)
+			break;
+		a->ustack[i] = a->ustack[i + k];
+	}
+	a->ustack_len = n - k;
+}
+
+/* key: where `live` keeps the block; caller: preload mode's leaf (else 0). */
+static __always_inline void record(struct pt_regs *ctx, struct live_key *key, __u64 addr,
+				   __u64 size, __u64 caller, bool untracked)
+{
 	struct heap_alloc *a;
 	__u64 *stale, id;
 
@@ -259,14 +308,14 @@ static __always_inline void record(struct pt_regs *ctx, struct heap_thread *t, _
 		return;
 	}
 	/* The allocator handed out a live address: it was freed unseen. */
-	stale = bpf_map_lookup_elem(&live, &key);
+	stale = bpf_map_lookup_elem(&live, key);
 	if (stale) {
 		count(HEAP_CNT_FREE_UNSEEN);
 		report_free(*stale);
 	}
 	id = __sync_fetch_and_add(&next_id, 1) + 1;
 	a->flags = 0;
-	if (bpf_map_update_elem(&live, &key, &id, BPF_ANY)) {
+	if (untracked || bpf_map_update_elem(&live, key, &id, BPF_ANY)) {
 		a->flags |= HEAP_UNTRACKED;
 		count(HEAP_CNT_LIVE_FULL);
 	}
@@ -276,10 +325,12 @@ static __always_inline void record(struct pt_regs *ctx, struct heap_thread *t, _
 	fill_identity(&a->start_boottime, &a->pid, &a->tid, &a->comm, &a->thread_comm);
 	a->id = id;
 	a->addr = addr;
-	a->size = t->size;
+	a->size = size;
 	/* At the return the registers are the caller's: the walk starts at
 	 * the return address into it, and no frame is skipped. */
 	a->ustack_len = walk_user_stack(ctx, a->ustack, BPPROF_MAX_STACK, &a->flags);
+	if (caller)
+		from_caller(a, caller);
 	bpf_ringbuf_submit(a, submit_flags());
 }
 
@@ -312,8 +363,46 @@ int heap_ret(struct pt_regs *ctx)
 			bpf_map_update_elem(&live, &key, &t->old_id, BPF_NOEXIST);
 		}
 	}
-	if (addr && t->sampled)
-		record(ctx, t, tgid, addr);
+	if (addr && t->sampled) {
+		struct live_key key = { .tgid = tgid, .ns = KEY_ADDR, .addr = addr };
+
+		record(ctx, &key, addr, t->size, 0, false);
+	}
+	return 0;
+}
+
+/* The preload library's markers, told apart by the attach cookie. They
+ * are attached to the library's file in every process (only the commands
+ * bpprof starts load it, with their session's token). */
+SEC("uprobe")
+int heap_marker(struct pt_regs *ctx)
+{
+	__u64 kind = bpf_get_attach_cookie(ctx), id = PT_REGS_PARM2(ctx), found;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct live_key key = { .tgid = tgid, .ns = KEY_PRELOAD_ID, .addr = id };
+
+	if (!preload_token || PT_REGS_PARM1(ctx) != preload_token)
+		return 0;	/* another session's process */
+	switch (kind) {
+	case PRELOAD_ALLOC:
+		record(ctx, &key, PT_REGS_PARM3(ctx), PT_REGS_PARM4(ctx), PT_REGS_PARM5(ctx),
+		       PT_REGS_PARM6(ctx) & PRELOAD_UNTRACKED);
+		return 0;
+	case PRELOAD_FREE:
+		if (PT_REGS_PARM3(ctx) & PRELOAD_UNSEEN)
+			count(HEAP_CNT_FREE_UNSEEN);
+		found = untrack(tgid, KEY_PRELOAD_ID, id);
+		if (found) {
+			count(HEAP_CNT_PRELOAD_FREES);
+			report_free(found);
+		}
+		return 0;
+	case PRELOAD_HELLO:
+		/* stopped until user space has read its maps, as a command is at
+		 * its exec in uprobe mode */
+		report_mapped(tgid, id, true);
+		return 0;
+	}
 	return 0;
 }
 

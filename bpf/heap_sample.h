@@ -54,4 +54,27 @@ static __always_inline __u64 heap_sample_draw(__u32 r, __u64 rate, const volatil
 	return (q * rate) >> HEAP_LOG_SHIFT;
 }
 
+#ifndef __bpf__
+/* The table, for user space: bpprof fills the BPF program's with it, the
+ * preload library its own. No libm (the library must not pull it into the
+ * programs it is loaded into): ln m = 2 atanh z with z = (m − 1)/(m + 1) in
+ * [−⅓, 0), whose series gains a factor 9 a term; 24 terms are exact to
+ * double precision. */
+static inline void heap_sample_fill_table(__u32 *table)
+{
+	unsigned i, k;
+
+	for (i = 0; i < HEAP_LOG_TABLE; i++) {
+		double m = (HEAP_LOG_TABLE + i + 0.5) / (2.0 * HEAP_LOG_TABLE);
+		double z = (m - 1) / (m + 1), z2 = z * z, term = z, sum = 0;
+
+		for (k = 0; k < 24; k++) {
+			sum += term / (2 * k + 1);
+			term *= z2;
+		}
+		table[i] = (__u32)(-2 * sum * (double)(1u << HEAP_LOG_SHIFT) + 0.5);
+	}
+}
+#endif
+
 #endif

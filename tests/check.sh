@@ -2,8 +2,10 @@
 # make check: the rules of the code's shape that a compiler does not check.
 #  1. Includes point downwards. Each module has a rank; a file may include its
 #     own module's headers and those of lower ranks. bpf/ (the programs and
-#     the records shared with them) is for collect and capture only; the
-#     generated protobuf code for pprof and above. Unit tests (*_test.c) are
+#     the records shared with them) is for collect, capture and preload (the
+#     preload library, which shares the sampler and its markers' layout with
+#     the BPF side and links nothing of bpprof) only; the generated protobuf
+#     code for pprof and above. Unit tests (*_test.c) are
 #     leaves: nothing includes them, so they may include what they test with.
 #  2. No banned functions (curl's list, and design.md's): sprintf, vsprintf,
 #     strcpy, strcat, strncat, gets, strtok, atoi, atol, atoll, atof.
@@ -15,7 +17,7 @@ cd "$(dirname "$0")/.." || exit 2
 MAX_FUNCTION_LINES=120
 
 declare -A rank=(
-	[base]=0
+	[base]=0 [preload]=0
 	[compress]=1 [procfs]=1
 	[fileio]=2
 	[pprof]=3 [stacks]=3
@@ -54,7 +56,7 @@ for f in $sources; do
 		*) continue ;;
 		esac
 		case $to in
-		bpf) [ "$m" = collect ] || [ "$m" = capture ] || say "$f:$n: includes $inc (bpf/ is for collect and capture)" ;;
+		bpf) [ "$m" = collect ] || [ "$m" = capture ] || [ "$m" = preload ] || say "$f:$n: includes $inc (bpf/ is for collect, capture and preload)" ;;
 		proto) [ "${rank[$m]}" -ge "${rank[pprof]}" ] || say "$f:$n: includes $inc (generated protobuf code: pprof and above)" ;;
 		"$m") ;;
 		*)

@@ -330,10 +330,12 @@ check "record --heap --heap-rate 0 -- alloc-jemalloc: exact (jemalloc's function
 # A library loaded by dlopen mid-run is probed before its first call: the
 # dynamic linker's hook stops the command until it is. jemalloc's TLS needs
 # more static TLS than glibc keeps spare for dlopen: the tunable gives it.
+# Uprobe mode: an allocator called through dlsym'd pointers bypasses the
+# preload library's wrappers (a limit the README states).
 t_dlopen() {
 	local f=$T/dlopen.pb.gz
 	GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536 \
-		rec dlopen.pb.gz --heap --heap-rate 0 -- "$WL/dlalloc" libjemalloc.so.2 -o "$T/dlopen.table" || return 1
+		rec dlopen.pb.gz --heap --heap-mode uprobe --heap-rate 0 -- "$WL/dlalloc" libjemalloc.so.2 -o "$T/dlopen.table" || return 1
 	compare "$f" "$T/dlopen.table" 0
 }
 check "record --heap --heap-rate 0 -- dlalloc (dlopens jemalloc mid-run): its allocations exact from the first" t_dlopen
@@ -495,5 +497,147 @@ t_quiet() {
 	[ ! -s "$f.err" ] || { echo "stderr under --quiet: $(head -3 "$f.err")"; return 1; }
 }
 check "record --heap --quiet: nothing on stderr" t_quiet
+
+# ---- 6. preload mode (a command) and its fallbacks ----
+# A command that can load build/libbpprof-heap.so is sampled inside its own
+# process (the checks above ran that way); these check what differs: the
+# mode said in the summary line, the sampling error from the per-site
+# variance, the cases a wrapper must get right (allocx), an allocator the
+# user preloads, the fallbacks, and a stress run.
+
+# mode_is FILE.err WANT: the summary line names the heap mode (a regexp)
+mode_is() {
+	grep -qE "^heap, $2" "$1" || { echo "summary line is not 'heap, $2': $(grep '^heap' "$1" || cat "$1")"; return 1; }
+}
+
+t_preload_said() {
+	have "$T/heap0.pb.gz" || return 1
+	mode_is "$T/heap0.pb.gz.err" 'preload mode:'
+}
+check "record --heap -- alloc (dynamic glibc): preload mode, said in the summary line" t_preload_said
+
+# zscores FILE TABLE RATE: each site's sampled estimate against the table,
+# in standard deviations of the unsampling estimator: a site of n blocks of
+# s bytes has each sampled with p = 1 - e^(-s/R) (the countdown is a Poisson
+# process over bytes, so blocks are sampled independently), and k/p objects
+# estimated, of variance n(1-p)/p; alloc_space is s times that. Fails at
+# |z| > 5 (by chance about once in 1.7 million per value); freed sites' inuse
+# must be exactly 0, held sites' inuse is checked against alloc elsewhere.
+zscores() {
+	local f=$1 table=$2 rate=$3
+	have "$f" "$table" || return 1
+	site_values "$f" >"$f.sites" || return 1
+	awk -v R="$rate" '
+		FNR == NR { if ($1 ~ /^site_/ && $2 > 0) { n[$1] = $2; sz[$1] = $3 / $2; held[$1] = $4 > 0 } next }
+		{ got[$1] = $2; gspace[$1] = $3; ginuse[$1] = $4 }
+		END {
+			for (s in n) {
+				p = 1 - exp(-sz[s] / R); sd = sqrt(n[s] * (1 - p) / p)
+				z = sd > 0 ? (got[s] - n[s]) / sd : (got[s] == n[s] ? 0 : 99)
+				zs = sd > 0 ? (gspace[s] / sz[s] - n[s]) / sd : z
+				if (z < 0) z = -z
+				if (zs < 0) zs = -zs
+				if (z > worst) { worst = z; at = s }
+				if (z > 5 || zs > 5) { printf "%s: %d objects (%d bytes), want %d (%d): z = %.1f, %.1f\n", s, got[s], gspace[s], n[s], n[s] * sz[s], z, zs; bad++ }
+				if (!held[s] && ginuse[s] != 0) { printf "%s: freed, but inuse_objects %d\n", s, ginuse[s]; bad++ }
+			}
+			if (bad) exit 1
+			printf "worst |z| %.2f (%s)\n", worst, at > "/dev/stderr"
+		}' "$table" "$f.sites"
+}
+
+t_preload_z() {
+	have "$T/heap.pb.gz" || return 1
+	mode_is "$T/heap.pb.gz.err" 'preload mode:' || return 1
+	zscores "$T/heap.pb.gz" "$T/heap.table" $RATE
+}
+check "record --heap (preload, 512 KiB) -- alloc -n $BIG: every site within 5 standard deviations, freed sites' inuse 0" t_preload_z
+
+t_uprobe_forced() { # the same command in uprobe mode, asked for
+	local f=$T/forced.pb.gz
+	rec forced.pb.gz --heap --heap-mode uprobe --heap-rate 0 -- "$WL/alloc" -n 1 -o "$T/forced.table" || return 1
+	mode_is "$f.err" 'uprobe mode \(--heap-mode uprobe\):' || return 1
+	compare "$f" "$T/forced.table" 0 && stacks_ok "$f"
+}
+check "record --heap --heap-mode uprobe --heap-rate 0 -- alloc: uprobe mode, said, exact" t_uprobe_forced
+
+t_uprobe_forced_z() { # and sampled, against the same variance
+	local f=$T/forced-z.pb.gz
+	rec forced-z.pb.gz --heap --heap-mode uprobe -- "$WL/alloc" -n $BIG -o "$T/forced-z.table" || return 1
+	zscores "$f" "$T/forced-z.table" $RATE
+}
+check "record --heap --heap-mode uprobe -- alloc -n $BIG: every site within 5 standard deviations" t_uprobe_forced_z
+
+t_cases() { # allocx: every case exact at rate 0, children under their own pids
+	local f=$T/cases.pb.gz table=$T/cases.table child exec
+	rec cases.pb.gz --heap --heap-rate 0 -- "$WL/allocx" -o "$table" || return 1
+	mode_is "$f.err" 'preload mode:' || return 1
+	compare "$f" "$table" 0 || return 1
+	child=$(table_field "$table" child)
+	exec=$(table_field "$table" exec)
+	only_value "site_fork_held's samples (the forked child)" "$f" pid "$child" -focus '^site_fork_held$' || return 1
+	only_value "site_exec_held's samples (the exec'd child)" "$f" pid "$exec" -focus '^site_exec_held$' || return 1
+	only_value "site_exec_held's samples" "$f" comm allocx -focus '^site_exec_held$'
+}
+check "record --heap --heap-rate 0 -- allocx: frees on another thread, realloc grow/shrink/NULL/0, calloc overflow (nothing), aligned_alloc(4096), a forked and an exec'd child: exact" t_cases
+
+t_user_preload() { # the user's LD_PRELOAD of jemalloc: wrapped, so seen
+	local f=$T/userpre.pb.gz je
+	je=$(ldconfig -p | awk '$1 == "libjemalloc.so.2" { print $NF; exit }')
+	[ -n "$je" ] || { echo "no libjemalloc.so.2 (make deps)"; return 1; }
+	LD_PRELOAD=$je rec userpre.pb.gz --heap --heap-rate 0 -- "$WL/alloc" -n 1 -o "$T/userpre.table" || return 1
+	grep -q "^# skipped site_pvalloc_held: .*malloc in .*jemalloc" "$T/userpre.table" ||
+		{ echo "alloc's malloc is not jemalloc's: $(grep '^#' "$T/userpre.table")"; return 1; }
+	mode_is "$f.err" 'preload mode:' || return 1
+	compare "$f" "$T/userpre.table" 0 && stacks_ok "$f"
+}
+check "LD_PRELOAD=libjemalloc.so.2 record --heap --heap-rate 0 -- alloc: jemalloc wrapped (ours first), exact" t_user_preload
+
+t_user_tcmalloc() { # and gperftools' tcmalloc (libgoogle-perftools-dev), which has pvalloc
+	local f=$T/usertc.pb.gz tc
+	tc=$(ldconfig -p | awk '$1 == "libtcmalloc.so.4" { print $NF; exit }')
+	[ -n "$tc" ] || { echo "no libtcmalloc.so.4 (make deps)"; return 1; }
+	LD_PRELOAD=$tc rec usertc.pb.gz --heap --heap-rate 0 -- "$WL/alloc" -n 1 -o "$T/usertc.table" || return 1
+	mode_is "$f.err" 'preload mode:' || return 1
+	compare "$f" "$T/usertc.table" 0 && stacks_ok "$f"
+}
+check "LD_PRELOAD=libtcmalloc.so.4 record --heap --heap-rate 0 -- alloc: tcmalloc wrapped, exact" t_user_tcmalloc
+
+t_static_said() {
+	have "$T/static.pb.gz" || return 1
+	mode_is "$T/static.pb.gz.err" 'uprobe mode \(.*statically linked\):'
+}
+check "record --heap -- alloc-static: uprobe mode, and the summary says it is statically linked" t_static_said
+
+t_setuid() { # a setuid copy: the loader would ignore LD_PRELOAD
+	local bin=$T/alloc-setuid f=$T/setuid.pb.gz
+	cp "$WL/alloc" "$bin" && chmod u+s "$bin" || return 1
+	rec setuid.pb.gz --heap --heap-rate 0 -- "$bin" -n 1 -o "$T/setuid.table" || return 1
+	mode_is "$f.err" 'uprobe mode \(.*setuid\):' || return 1
+	compare "$f" "$T/setuid.table" 0
+}
+check "record --heap --heap-rate 0 -- a setuid copy of alloc: uprobe mode, said (setuid), exact" t_setuid
+
+check "record --heap --heap-mode preload -- alloc-static: refused ('statically linked'), nothing written" \
+	rec_fails preload-static 'preload.*statically linked' --heap --heap-mode preload -- "$WL/alloc-static" -n 1 -o /dev/null
+check "record --heap --heap-mode preload -p PID: refused (a running process), nothing written" \
+	rec_fails preload-pid 'heap-mode preload' --heap --heap-mode preload -p 1 -d 1
+check "record --heap --heap-mode bogus: refused, naming --heap-mode" \
+	rec_fails badmode 'heap-mode' --heap --heap-mode bogus -- "$WL/alloc" -n 1
+
+t_stress() { # 8 threads freeing each other's blocks at rate 4096: no crash, nothing in use
+	local f=$T/stress.pb.gz got
+	rec stress.pb.gz --heap --heap-rate 4096 -- "$WL/allocx" --stress 8 100000 || return 1
+	grep -q '^stress ok 800000 ops$' "$f.out" || { echo "allocx --stress: $(cat "$f.out")"; return 1; }
+	mode_is "$f.err" 'preload mode:' || return 1
+	site_values "$f" >"$f.sites" || return 1
+	got=$(awk '$1 == "site_stress" { print $2, $4, $5 }' "$f.sites")
+	case $got in
+	"0 "* | "") echo "site_stress sampled nothing: [$got]"; return 1 ;;
+	*" 0 0") ;;
+	*) echo "site_stress alloc_objects, inuse_objects, inuse_space: $got (want inuse 0 0)"; return 1 ;;
+	esac
+}
+check "record --heap --heap-rate 4096 -- allocx --stress 8 100000: no crash, site_stress in use 0" t_stress
 
 finish

@@ -252,6 +252,21 @@ t_heap_windows() {
 	# per window, not cumulative: the third window is not the sum of two
 	[ "$a2" -lt $((a1 * 3 / 2)) ] || { echo "alloc_space grows across windows: $a1 then $a2"; return 1; }
 }
+t_heap_preload_windows() { # run --heap -- COMMAND: preload mode, said once, windows of allocations
+	local files a n
+	daemon heapcmd -o "$T/heapcmd" --heap --interval 1s -- "$WL/mallocloop" 150000000 4096
+	wait_for 60 sh -c "! kill -0 $(cat "$T/heapcmd.pid") 2>/dev/null" || { daemon_stop heapcmd; echo "still running after 60 s"; return 1; }
+	daemon_stop heapcmd
+	[ "$(cat "$T/heapcmd.rc")" = 0 ] || { echo "exit $(cat "$T/heapcmd.rc"): $(tail -3 "$T/heapcmd.err")"; return 1; }
+	n=$(grep -c 'heap: preload mode' "$T/heapcmd.err" || true)
+	[ "$n" -eq 1 ] || { echo "'heap: preload mode' said $n times: $(head -3 "$T/heapcmd.err")"; return 1; }
+	files=$(ls "$T"/heapcmd/heap-*.pb.gz)
+	[ "$(echo "$files" | wc -l)" -ge 2 ] || { echo "heap windows: $files $(cat "$T/heapcmd.err")"; return 1; }
+	for f in $(echo "$files" | head -n -1); do # the last may be a moment long
+		a=$("$PPROFCHECK" total "$f" alloc_space)
+		[ "$a" -gt 0 ] || { echo "no allocations in window $f"; return 1; }
+	done
+}
 t_schedule() {
 	local s
 	s=$(date +%-S)
@@ -321,6 +336,7 @@ check "/metrics on loopback" t_metrics
 check "SIGHUP reopens the log file" t_sighup_log
 check "--retain and --retain-age" t_retain
 check "heap windows: allocations per window" t_heap_windows
+check "run --heap -- COMMAND: preload mode said once, allocations in every window" t_heap_preload_windows
 check "config file" t_config
 t_schedule_checked() { # the first capture may be hours away: what would fail it fails now
 	local args rc

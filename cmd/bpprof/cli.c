@@ -262,6 +262,16 @@ int capture_flag(const char *cmd, int c, const char *arg, struct capture_opts *o
 	case OPT_NO_LINES:
 		o->no_lines = true;
 		return 1;
+	case OPT_HEAP_MODE:
+		if (!strcmp(arg, "preload")) {
+			o->heap_mode = HEAP_MODE_PRELOAD;
+		} else if (!strcmp(arg, "uprobe")) {
+			o->heap_mode = HEAP_MODE_UPROBE;
+		} else {
+			usage_error(cmd, "unknown --heap-mode '%s' (preload, uprobe)", arg);
+			return 2;
+		}
+		return 1;
 	}
 	return 0;
 }
@@ -290,9 +300,18 @@ int capture_check(const char *cmd, struct capture_opts *o)
 		}
 		o->offcpu_switch_out = true;
 	}
-	if ((o->heap_mmap || o->heap_rate != HEAP_DEFAULT_RATE || o->heap_live != HEAP_DEFAULT_LIVE) &&
-	    !o->heap) {
-		usage_error(cmd, "--heap-rate, --heap-live and --heap-mmap need --heap");
+	if ((o->heap_mmap || o->heap_rate != HEAP_DEFAULT_RATE || o->heap_live != HEAP_DEFAULT_LIVE ||
+	     o->heap_mode != HEAP_MODE_AUTO) && !o->heap) {
+		usage_error(cmd, "--heap-rate, --heap-live, --heap-mmap and --heap-mode need --heap");
+		return 2;
+	}
+	if (o->heap_mode == HEAP_MODE_PRELOAD && !o->command) {
+		usage_error(cmd, "--heap-mode preload needs a command to start (-- COMMAND): a "
+			    "running process cannot load the library");
+		return 2;
+	}
+	if (o->heap_mode == HEAP_MODE_PRELOAD && o->heap_mmap) {
+		usage_error(cmd, "--heap-mmap needs --heap-mode uprobe (mmap is probed, not wrapped)");
 		return 2;
 	}
 	if (o->heap && !o->command && !o->n_pids) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "capture/capture.h"
+#include "capture/heapmode.h"
 #include "base/log.h"
 #include "base/parse.h"
 #include "cmd/bpprof/cli.h"
@@ -107,6 +108,24 @@ static int record_outputs(struct record_sink *out, const char *output, enum conv
 	return 0;
 }
 
+/* The heap's line says which mode ran, and why not preload when it was
+ * not (said once, here). Preload mode sees only sampled calls. */
+static void record_heap_summary(const struct record_sink *out, const struct capture_result *r,
+				const char *intr, const char *tail)
+{
+	const struct capture_heap_result *h = &r->heap;
+	char mode[PRELOAD_WHY_LEN + 32], calls[48] = "";
+
+	snprintf(mode, sizeof(mode), "%s mode%s%s%s", heap_mode__name(h->mode),
+		 h->why[0] ? " (" : "", h->why, h->why[0] ? ")" : "");
+	if (h->mode != HEAP_MODE_PRELOAD)
+		snprintf(calls, sizeof(calls), "%" PRIu64 " allocation calls, ", h->calls);
+	pr_info("heap, %s: %s%" PRIu64 " sampled (%" PRIu64 " freed), %" PRIu64 " lost, %.1f%% of "
+		"frames unsymbolized, %.1f s%s → %s%s", mode, calls, h->kept, h->freed,
+		h->lost + h->frees_lost, out->unsymbolized[CAPTURE_HEAP] * 100, r->seconds, intr,
+		out->path[CAPTURE_HEAP], tail);
+}
+
 /* The one line per profile written (two when off-CPU waits share the CPU
  * file), the first with the command's fate. */
 static void record_summary(const struct record_sink *out, const struct capture_opts *o,
@@ -141,11 +160,7 @@ static void record_summary(const struct record_sink *out, const struct capture_o
 		tail[0] = '\0';
 	}
 	if (out->written[CAPTURE_HEAP])
-		pr_info("heap: %" PRIu64 " allocation calls, %" PRIu64 " sampled (%" PRIu64 " freed), "
-			"%" PRIu64 " lost, %.1f%% of frames unsymbolized, %.1f s%s → %s%s",
-			r->heap.calls, r->heap.kept, r->heap.freed, r->heap.lost + r->heap.frees_lost,
-			out->unsymbolized[CAPTURE_HEAP] * 100, r->seconds, intr,
-			out->path[CAPTURE_HEAP], tail);
+		record_heap_summary(out, r, intr, tail);
 }
 
 /* Where the profiles go, checked writable before we spend the user's time:

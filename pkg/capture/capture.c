@@ -23,6 +23,7 @@
 #include "capture/profile.h"
 #include "capture/ingest.h"
 #include "capture/capture.h"
+#include "capture/heapmode.h"
 #include "base/log.h"
 #include "collect/heap.h"
 #include "collect/offcpu.h"
@@ -64,6 +65,7 @@ struct recorder {
 	struct heap_collector *hcol;
 	struct heap_table heap;
 	struct heap_ingest hin;
+	struct heap_mode_choice hm;
 	struct errmsg heap_err;		/* why a probe failed inside the ring callback */
 	bool heap_rescan;		/* a -p target mapped code: probe it at the next tick */
 	unsigned ticks;
@@ -156,7 +158,10 @@ static int spawn(struct recorder *r, char *const *argv, struct errmsg *e)
 		close(report[0]);
 		if (read(go[0], &c, 1) != 1)
 			_exit(127);
-		execvp(argv[0], argv);
+		if (r->hm.env)
+			execvpe(argv[0], argv, r->hm.env);
+		else
+			execvp(argv[0], argv);
 		child_err = errno;
 		if (write(report[1], &child_err, sizeof(child_err)) < 0)
 			_exit(127);
@@ -172,7 +177,7 @@ static int spawn(struct recorder *r, char *const *argv, struct errmsg *e)
 	if (!err && r->ocol)
 		err = offcpu_collector__add_pid(r->ocol, (uint32_t)pid);
 	/* stopped at its exec, and at each library it maps, until probed */
-	if (!err && r->hcol)
+	if (!err && r->hcol && r->hm.mode == HEAP_MODE_UPROBE)
 		err = heap_collector__target(r->hcol, (uint32_t)pid, true);
 	if (err) {
 		close(go[1]);	/* the child exits without running anything */
@@ -225,7 +230,9 @@ static void show_progress(struct recorder *r, struct collect_counters *c, bool f
 	if (r->ocol && !offcpu_collector__counters(r->ocol, c))
 		fprintf(stderr, ", %" PRIu64 " waits (%.1f s)", c->v[OFFCPU_CNT_WAITS],
 			(double)c->v[OFFCPU_CNT_WAITS_NS] / 1e9);
-	if (r->hcol && !heap_collector__counters(r->hcol, c))
+	if (r->hcol && !heap_collector__counters(r->hcol, c) && r->hm.mode == HEAP_MODE_PRELOAD)
+		fprintf(stderr, ", %" PRIu64 " allocations sampled", c->v[HEAP_CNT_SAMPLED]);
+	else if (r->hcol && !heap_collector__counters(r->hcol, c))
 		fprintf(stderr, ", %" PRIu64 " allocations, %" PRIu64 " sampled", c->v[HEAP_CNT_CALLS],
 			c->v[HEAP_CNT_SAMPLED]);
 }
@@ -534,6 +541,35 @@ static int loop(struct recorder *r, struct capture_result *res, struct errmsg *e
 	}
 }
 
+/* Preload mode: any process of the command's tree, not only bpprof's
+ * child, stops when it starts: its state in /proc says when it has. */
+static bool proc_stopped(uint32_t pid)
+{
+	char path[64], buf[512], *paren;
+	unsigned waited;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	for (waited = 0; waited < 2000; waited++) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return false;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return false;
+		buf[n] = '\0';
+		paren = strrchr(buf, ')');
+		if (!paren || !paren[1] || !paren[2] || paren[2] == 'Z' || paren[2] == 'X')
+			return false;
+		if (paren[2] == 'T' || paren[2] == 't')
+			return true;
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	return false;
+}
+
 /* Wait for a child BPF stopped (or for its end): true once it is stopped.
  * WNOWAIT leaves both for the SIGCHLD handler. */
 static bool wait_stopped(uint32_t pid)
@@ -549,6 +585,25 @@ static bool wait_stopped(uint32_t pid)
 	}
 }
 
+/* Preload mode: a process image of the command's tree (or a forked child)
+ * has its libraries loaded and waits, stopped, while its maps are read, so
+ * its samples are named even if it exits before they are. A process gone
+ * meanwhile costs its names, not the capture. */
+static int on_hello(struct recorder *r, const struct heap_mapped *m)
+{
+	int64_t proc;
+
+	if ((pid_t)m->pid == r->child ? !wait_stopped(m->pid) : !proc_stopped(m->pid))
+		return 0;
+	if (m->exec)
+		symbolizer__exec(r->hsym, m->pid);
+	proc = symbolizer__proc(r->hsym, m->pid, m->start_boottime / r->hin.ns_per_tick);
+	if (proc >= 0 && symbolizer__refresh(r->hsym, proc))
+		pr_debug("heap: cannot read the maps of pid %u", m->pid);
+	kill((pid_t)m->pid, SIGCONT);
+	return 0;
+}
+
 /* A heap target exec'd or mapped code (heap_ingest's on_mapped). The
  * command waits, stopped, until its new objects are probed. */
 static int on_mapped(void *ctx, const struct heap_mapped *m)
@@ -557,6 +612,8 @@ static int on_mapped(void *ctx, const struct heap_mapped *m)
 	struct heap_probe_report rep;
 	int err;
 
+	if (r->hm.mode == HEAP_MODE_PRELOAD)
+		return on_hello(r, m);
 	if (!m->stopped) {
 		r->heap_rescan = true;
 		return 0;
@@ -628,6 +685,14 @@ static int setup_heap(struct recorder *r, struct errmsg *e)
 	};
 	int err;
 
+	err = heap_mode__choose(r->o, &r->hm, e);
+	if (err)
+		return err;
+	ho.preload_token = r->hm.token;
+	/* a daemon has no summary line: the mode is said once, now */
+	if (r->o->interval > 0)
+		pr_info("heap: %s mode%s%s", heap_mode__name(r->hm.mode), r->hm.why[0] ? ": " : "",
+			r->hm.why);
 	if (heap_table__init(&r->heap, r->o->heap_rate, CAPTURE_STACKS_LIMIT))
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	r->hsym = new_symbolizer(r->o);
@@ -639,7 +704,10 @@ static int setup_heap(struct recorder *r, struct errmsg *e)
 	r->hcol = heap_collector__new(&ho, e);
 	if (!r->hcol)
 		return -errno;
-	err = probe_pids(r, e);
+	if (r->hm.mode == HEAP_MODE_PRELOAD)
+		err = heap_collector__attach_preload(r->hcol, r->hm.lib, e);
+	else
+		err = probe_pids(r, e);
 	if (err)
 		return err;
 	err = watch(r, heap_collector__epoll_fd(r->hcol), TAG_HEAP_RING);
@@ -765,6 +833,7 @@ static void teardown(struct recorder *r)
 	stacks__free(&r->stacks);
 	stacks__free(&r->ostacks);
 	heap_table__free(&r->heap);
+	heap_mode__release(&r->hm);
 	for (i = 0; i < r->o->n_pids && i < CAPTURE_MAX_PIDS; i++)
 		if (r->pidfds[i] > 0)
 			close(r->pidfds[i]);
@@ -869,6 +938,11 @@ static void heap_result(struct recorder *r, struct capture_result *res)
 	h->free_unseen = c.v[HEAP_CNT_FREE_UNSEEN];
 	h->truncated = c.v[HEAP_CNT_USTACK_TRUNCATED];
 	h->failed_walks = c.v[HEAP_CNT_STACK_FAILED];
+	h->mode = r->hm.mode;
+	memcpy(h->why, r->hm.why, sizeof(h->why));
+	if (c.v[HEAP_CNT_PRELOAD_NO_CALLER])
+		pr_warn("%" PRIu64 " allocation stacks could not be walked past the preload library: "
+			"they hold the allocator's caller alone", c.v[HEAP_CNT_PRELOAD_NO_CALLER]);
 	if (h->lost)
 		pr_warn("%" PRIu64 " sampled allocations were lost (ring buffer full): the alloc and "
 			"inuse values miss them", h->lost);

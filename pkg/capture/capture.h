@@ -14,6 +14,7 @@
 
 #include "base/errmsg.h"
 #include "collect/collect.h"
+#include "collect/preload.h"
 
 struct pprof_profile;
 
@@ -57,6 +58,7 @@ struct capture_opts {
 					 * profile (off_cpu/nanoseconds), not their own */
 	bool offcpu_switch_out;		/* walk stacks at every switch-out, as on kernels
 					 * before 6.16, even on later ones */
+	enum heap_mode heap_mode;	/* AUTO: preload for a command that can load it */
 	bool kernel_stacks, user_stacks;
 	bool group_by_process;
 	bool no_lines;			/* function names only: no DWARF source lines */
@@ -83,6 +85,8 @@ struct capture_heap_result {
 	uint64_t free_unseen;		/* blocks freed without a probed free */
 	uint64_t truncated, failed_walks;
 	unsigned objects;		/* allocator objects probed */
+	enum heap_mode mode;		/* the one that ran: PRELOAD or UPROBE */
+	char why[PRELOAD_WHY_LEN];	/* uprobe mode: why not preload */
 };
 
 struct capture_offcpu_result {

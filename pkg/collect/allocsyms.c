@@ -9,6 +9,7 @@
 #include <gelf.h>
 
 #include "collect/heap.h"
+#include "collect/internal.h"
 
 const struct alloc_fn alloc_fns[ALLOC_FNS] = {
 	{ "malloc", HEAP_MALLOC },
@@ -74,8 +75,7 @@ static uint64_t probe_point(Elf *elf, GElf_Half machine, uint64_t off)
 					 size - off < 16 ? size - off : 16);
 }
 
-/* The file offset of virtual address vaddr, through the PT_LOAD segments. */
-static int vaddr_to_off(Elf *elf, uint64_t vaddr, uint64_t *off)
+int collect__elf_offset(Elf *elf, uint64_t vaddr, uint64_t *off)
 {
 	size_t i, n;
 
@@ -115,7 +115,7 @@ static void scan(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct alloc_syms 
 		name = elf_strptr(elf, sh->sh_link, sym.st_name);
 		if (!name || (k = alloc_fn__index(name)) < 0 || out->found[k])
 			continue;
-		if (vaddr_to_off(elf, sym.st_value, &off))
+		if (collect__elf_offset(elf, sym.st_value, &off))
 			continue;
 		out->off[k] = off;
 		out->found[k] = true;

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -18,6 +20,7 @@
 #include "collect/heap.h"
 #include "collect/internal.h"
 #include "collect/offcpu.h"
+#include "collect/preload.h"
 
 static void test_cpulist(void **state)
 {
@@ -141,6 +144,109 @@ static void test_offcpu_sizing(void **state)
 	assert_string_equal(what, "waits of 1500 ns or more");
 }
 
+static const char *env_get(char **env, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; *env; env++)
+		if (!strncmp(*env, name, n) && (*env)[n] == '=')
+			return *env + n + 1;
+	return NULL;
+}
+
+/* The command's environment: the library first in LD_PRELOAD (so it wraps an
+ * allocator the user preloads), the session's settings, nothing else
+ * changed, an older PRELOAD_ENV replaced. */
+static void test_preload_env(void **state)
+{
+	char *user[] = { "PATH=/bin", "LD_PRELOAD=/usr/lib/libjemalloc.so.2",
+			 PRELOAD_ENV "=1:2:3", "HOME=/root", NULL };
+	char *bare[] = { "PATH=/bin", NULL };
+	char **env = preload__env(user, "/opt/bpprof/" PRELOAD_LIB, 42, 524288, 262144);
+	size_t n = 0;
+
+	assert_non_null(env);
+	assert_string_equal(env_get(env, "LD_PRELOAD"),
+			    "/opt/bpprof/" PRELOAD_LIB ":/usr/lib/libjemalloc.so.2");
+	assert_string_equal(env_get(env, PRELOAD_ENV), "42:524288:262144");
+	assert_string_equal(env_get(env, "PATH"), "/bin");
+	assert_string_equal(env_get(env, "HOME"), "/root");
+	while (env[n])
+		n++;
+	assert_int_equal(n, 4);
+	preload__free_env(env);
+
+	env = preload__env(bare, "/b/" PRELOAD_LIB, 7, 0, 1);
+	assert_non_null(env);
+	assert_string_equal(env_get(env, "LD_PRELOAD"), "/b/" PRELOAD_LIB);
+	assert_string_equal(env_get(env, PRELOAD_ENV), "7:0:1");
+	preload__free_env(env);
+}
+
+static void test_preload_lib_path(void **state)
+{
+	char why[PRELOAD_WHY_LEN];
+
+	assert_int_equal(preload__check_lib("/usr/lib/bpprof/" PRELOAD_LIB, why, sizeof(why)), 0);
+	/* LD_PRELOAD splits on both */
+	assert_int_equal(preload__check_lib("/my dir/" PRELOAD_LIB, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "LD_PRELOAD"));
+	assert_int_equal(preload__check_lib("/a:b/" PRELOAD_LIB, why, sizeof(why)), 1);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* What makes a command unfit for preload mode, from files of the test's
+ * own: set-id bits (checked before anything is read), scripts followed to
+ * their interpreter, and what is neither ELF nor script. */
+static void test_preload_command(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[PATH_MAX], path[PATH_MAX + 16], why[PRELOAD_WHY_LEN];
+
+	snprintf(dir, sizeof(dir), "%s/bpprof-preload-test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/suid", dir);
+	write_file(path, "#!/nonexistent/interpreter\n", 04755);
+	assert_int_equal(preload__check_command(path, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "setuid"));
+	snprintf(path, sizeof(path), "%s/sgid", dir);
+	write_file(path, "#!/nonexistent/interpreter\n", 02755);
+	assert_int_equal(preload__check_command(path, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "setgid"));
+	/* an interpreter that is not there: left to the exec to say */
+	snprintf(path, sizeof(path), "%s/script", dir);
+	write_file(path, "#!  /nonexistent/interpreter -x\necho\n", 0755);
+	assert_int_equal(preload__check_command(path, why, sizeof(why)), -ENOENT);
+	snprintf(path, sizeof(path), "%s/text", dir);
+	write_file(path, "neither ELF nor a script\n", 0755);
+	assert_int_equal(preload__check_command(path, why, sizeof(why)), -ENOEXEC);
+	/* a script naming a script naming ...: followed so far, no further */
+	snprintf(path, sizeof(path), "%s/loop", dir);
+	write_file(path, "", 0755);
+	{
+		char text[sizeof(path) + 8];
+
+		snprintf(text, sizeof(text), "#!%s\n", path);
+		write_file(path, text, 0755);
+	}
+	assert_int_equal(preload__check_command(path, why, sizeof(why)), -ELOOP);
+	assert_int_equal(preload__check_command("/nonexistent/command", why, sizeof(why)), -ENOENT);
+	for (const char *f = "suid\0sgid\0script\0text\0loop\0"; *f; f += strlen(f) + 1) {
+		snprintf(path, sizeof(path), "%s/%s", dir, f);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,6 +254,9 @@ int main(void)
 		cmocka_unit_test(test_ring_size),
 		cmocka_unit_test(test_offcpu_sizing),
 		cmocka_unit_test(test_alloc_syms),
+		cmocka_unit_test(test_preload_env),
+		cmocka_unit_test(test_preload_lib_path),
+		cmocka_unit_test(test_preload_command),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include "bpf/heap_sample.h"
 #include "collect/heap.h"
 #include "collect/internal.h"
+#include "collect/preload.h"
 #include "procfs/procfs.h"
 
 #define UPROBE_MULTI_RETURN	1	/* BPF_F_UPROBE_MULTI_RETURN */
@@ -44,6 +44,7 @@ struct heap_collector {
 	size_t n_fds, cap_fds;
 	struct probed *probed;
 	size_t n_probed, cap_probed;
+	bool preload;			/* the preload library's markers are attached */
 	size_t ring_bytes;
 	int possible_cpus;
 	collect_record_fn *on_record;
@@ -52,13 +53,7 @@ struct heap_collector {
 
 void heap__fill_log_table(uint32_t *table)
 {
-	unsigned i;
-
-	for (i = 0; i < HEAP_LOG_TABLE; i++) {
-		double m = (HEAP_LOG_TABLE + i + 0.5) / (2.0 * HEAP_LOG_TABLE);
-
-		table[i] = (uint32_t)llround(-log(m) * (double)(1u << HEAP_LOG_SHIFT));
-	}
+	heap_sample_fill_table(table);
 }
 
 static int on_ring_record(void *ctx, void *data, size_t size)
@@ -94,6 +89,7 @@ static int load(struct heap_collector *h, const struct heap_collect_opts *o, boo
 	h->skel = skel;
 	h->multi = multi;
 	skel->rodata->sample_rate = o->rate;
+	skel->rodata->preload_token = o->preload_token;
 	skel->rodata->max_frames = collect__max_frames();
 	heap__fill_log_table((uint32_t *)skel->rodata->neg_log);
 	h->ring_bytes = ring_size(o->rate);
@@ -108,6 +104,9 @@ static int load(struct heap_collector *h, const struct heap_collect_opts *o, boo
 							    ATTACH_UPROBE_MULTI);
 	if (!err && multi)
 		err = bpf_program__set_expected_attach_type(skel->progs.heap_ret,
+							    ATTACH_UPROBE_MULTI);
+	if (!err && multi)
+		err = bpf_program__set_expected_attach_type(skel->progs.heap_marker,
 							    ATTACH_UPROBE_MULTI);
 	if (err)
 		return errmsg__set(e, err, "configuring the BPF maps: %s", strerror(-err));
@@ -419,7 +418,39 @@ int heap_collector__probe(struct heap_collector *h, uint32_t pid, struct heap_pr
 	return err;
 }
 
-unsigned heap_collector__n_probed(const struct heap_collector *h) { return (unsigned)h->n_probed; }
+int heap_collector__attach_preload(struct heap_collector *h, const char *path, struct errmsg *e)
+{
+	uint64_t offs[PRELOAD_MARKS], cookies[PRELOAD_MARKS];
+	unsigned k;
+	int err;
+
+	err = preload__markers(path, offs);
+	if (err)
+		return errmsg__set(e, err, "%s: %s", path, err == -ENOENT ?
+				   "not bpprof's preload library (no markers)" : strerror(-err));
+	for (k = 0; k < PRELOAD_MARKS; k++)
+		cookies[k] = k;
+	/* pid 0 (multi) and -1 (perf): any process that maps the library */
+	if (h->multi) {
+		err = attach_multi(h, h->skel->progs.heap_marker, 0, path, offs, cookies,
+				   PRELOAD_MARKS, false);
+	} else {
+		for (k = 0; k < PRELOAD_MARKS && !err; k++)
+			err = attach_one(h, h->skel->progs.heap_marker, (uint32_t)-1, path, offs[k],
+					 (int)k, false);
+	}
+	if (err == -EPERM || err == -EACCES)
+		return collect__permission_error(e, err, "attaching uprobes");
+	if (err)
+		return errmsg__set(e, err, "attaching to the markers of %s: %s", path, strerror(-err));
+	h->preload = true;
+	return 0;
+}
+
+unsigned heap_collector__n_probed(const struct heap_collector *h)
+{
+	return (unsigned)h->n_probed + h->preload;
+}
 
 int heap_collector__epoll_fd(const struct heap_collector *h) { return ring_buffer__epoll_fd(h->rb); }
 

@@ -61,6 +61,7 @@ struct heap_collect_opts {
 	uint64_t rate;			/* mean bytes between samples; 0: every allocation */
 	uint32_t live_max;		/* sampled blocks tracked at once, <= HEAP_MAX_LIVE */
 	bool mmap;			/* anonymous mmap/munmap calls too */
+	uint64_t preload_token;		/* preload mode: the session's token (else 0) */
 	collect_record_fn *on_record;
 	void *ctx;
 };
@@ -89,7 +90,12 @@ int heap_collector__target(struct heap_collector *h, uint32_t pid, bool stop);
 int heap_collector__probe(struct heap_collector *h, uint32_t pid, struct heap_probe_report *r,
 			  struct errmsg *e);
 
-/* Objects probed, over all processes. */
+/* Preload mode: attach to the markers of the library at path, in every
+ * process that maps it (markers of other sessions are ignored by token).
+ * 0, or negative errno with e set. */
+int heap_collector__attach_preload(struct heap_collector *h, const char *path, struct errmsg *e);
+
+/* Objects probed, over all processes (the preload library counts as one). */
 unsigned heap_collector__n_probed(const struct heap_collector *h);
 /* Detach every probe: records already in the ring can still be consumed. */
 void heap_collector__stop(struct heap_collector *h);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include <bpf/libbpf.h>
+#include <libelf.h>
 
 #include "base/errmsg.h"
 #include "collect/collect.h"
@@ -29,6 +30,10 @@ int collect__sum_counters(int fd, unsigned n, int possible_cpus, struct collect_
 unsigned collect__max_frames(void);
 /* The smallest power-of-two multiple of page holding want bytes, within [min, max]. */
 size_t collect__pow2_size(uint64_t want, size_t page, size_t min, size_t max);
+
+/* The file offset of virtual address vaddr of an executable segment
+ * (where a uprobe on it goes): 0, -ENOENT, or -ENOEXEC. */
+int collect__elf_offset(Elf *elf, uint64_t vaddr, uint64_t *off);
 
 /* The online CPUs in a sysfs list ("0-3,8,10-11") as a bitmap of at most
  * max entries: the count, or -EINVAL. */

@@ -52,6 +52,20 @@ static void test_draw_is_exponential(void **state)
 	assert_true(heap_sample_draw(1, HEAP_MAX_RATE, table) > 0);	/* no overflow */
 }
 
+/* The table is filled without libm (the preload library fills its own):
+ * every entry as libm's log gives it. */
+static void test_log_table(void **state)
+{
+	unsigned i;
+
+	heap__fill_log_table(table);
+	for (i = 0; i < HEAP_LOG_TABLE; i++) {
+		double m = (HEAP_LOG_TABLE + i + 0.5) / (2.0 * HEAP_LOG_TABLE);
+
+		assert_int_equal(table[i], llround(-log(m) * (double)(1u << HEAP_LOG_SHIFT)));
+	}
+}
+
 static void test_weight(void **state)
 {
 	assert_true(heap__weight(100, 0) == 1);
@@ -203,6 +217,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_draw_is_exponential),
+		cmocka_unit_test(test_log_table),
 		cmocka_unit_test(test_weight),
 		cmocka_unit_test(test_unsampling),
 		cmocka_unit_test(test_live_table),

@@ -67,12 +67,16 @@
 //                               no rounding). Skipped when pvalloc is not
 //                               in the object malloc is in (jemalloc has
 //                               none, and glibc's would hand out glibc
-//                               memory in a jemalloc process)
+//                               memory in a jemalloc process; under
+//                               bpprof's preload library, the objects its
+//                               wrappers call on to are compared)
 //   site_thread_held            malloc(32768) x 16 in each of 2 threads, held
 // Nothing else in this program allocates, except libc's own stdio buffers
 // and thread set-up (never under a site_* frame).
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -441,6 +445,47 @@ static void read_maps(void)
 	close(fd);
 }
 
+#ifndef ALLOC_STATIC	// (a static program has no dynamic linker to ask)
+// Under an allocator wrapper loaded ahead of the allocator (bpprof's heap
+// preload library), what a function really runs is the first definition
+// after the wrapper, in link-map order: the one the wrapper calls on to.
+// That object's name, as the dynamic linker has it, into out ("" if none).
+struct next_def {
+	const char *name;
+	char *out;
+	size_t size;
+};
+
+static int next_definition(struct dl_phdr_info *info, size_t len __attribute__((unused)), void *data)
+{
+	struct next_def *d = data;
+	Dl_info where;
+	void *h, *f;
+	int found = 0;
+
+	if (!info->dlpi_name[0] || strstr(info->dlpi_name, "libbpprof-heap"))
+		return 0;
+	h = dlopen(info->dlpi_name, RTLD_NOLOAD | RTLD_LAZY);
+	if (!h)
+		return 0;
+	f = dlsym(h, d->name);
+	if (f && dladdr(f, &where) && where.dli_fname && !strcmp(where.dli_fname, info->dlpi_name)) {
+		snprintf(d->out, d->size, "%s", info->dlpi_name);
+		found = 1;
+	}
+	dlclose(h);
+	return found;
+}
+
+static void wrapped_object(const char *name, char *out, size_t size)
+{
+	struct next_def d = { name, out, size };
+
+	out[0] = 0;
+	dl_iterate_phdr(next_definition, &d);
+}
+#endif
+
 // The allocator functions the sites call, as the program calls them (in a
 // PIE, a function's address is its definition's, not a PLT stub's).
 static const struct {
@@ -569,6 +614,12 @@ int main(int argc, char **argv)
 	read_maps();
 	object_of((void *)malloc, mobj, sizeof(mobj));
 	object_of((void *)pvalloc, pobj, sizeof(pobj));
+#ifndef ALLOC_STATIC
+	if (strstr(mobj, "libbpprof-heap")) {
+		wrapped_object("malloc", mobj, sizeof(mobj));
+		wrapped_object("pvalloc", pobj, sizeof(pobj));
+	}
+#endif
 	if (strcmp(mobj, pobj)) {
 		skip_pvalloc = 1;
 		snprintf(skip_why, sizeof(skip_why), "site_pvalloc_held: pvalloc is in %s, malloc in %s",

@@ -5,10 +5,14 @@
 //   malloc   p = malloc(SIZE); touch a byte; free(p)
 //   calloc   p = calloc(1, SIZE); touch; free(p)
 //   realloc  p = malloc(SIZE); p = realloc(p, 2 * SIZE); touch; free(p)
+//   range    p = malloc(one of 256 sizes from SIZE to 5 * SIZE, in turn);
+//            touch; free(p) (64: 64-320 bytes, several glibc size classes)
 // all through the dynamic glibc (never inlined or elided: the pointer escapes
 // through a volatile). Only the loop is timed, with CLOCK_MONOTONIC, so a
 // tracer's startup and attach are not counted. Prints one line on stdout:
-//   ns_per_iter 123.4 iterations N size S mode M
+//   ns_per_iter 123.4 iterations N size S mode M bytes B
+// B: the bytes all its allocations asked for, warm-up included (what a
+// sampling profiler counts down).
 // and nothing else. A short warm-up (1/100 of the iterations, at most
 // 10000) runs first, untimed, so the first page faults of the arena and the
 // lazy binding of malloc/free are not in the figure.
@@ -24,9 +28,11 @@
 #define NOINLINE __attribute__((noinline, noclone, used))
 #endif
 
-enum mode { MODE_MALLOC, MODE_CALLOC, MODE_REALLOC };
+enum mode { MODE_MALLOC, MODE_CALLOC, MODE_REALLOC, MODE_RANGE };
 
 static char *volatile sink;
+static size_t sizes[256];	// MODE_RANGE's, in turn
+static unsigned long long bytes;
 
 static double now_ns(void)
 {
@@ -50,6 +56,9 @@ NOINLINE void malloc_loop(unsigned long n, size_t size, enum mode mode)
 			p = malloc(size);
 			if (p)
 				p = realloc(p, 2 * size);
+			break;
+		case MODE_RANGE:
+			p = malloc(sizes[i & 255]);
 			break;
 		default:
 			p = malloc(size);
@@ -83,7 +92,7 @@ int main(int argc, char **argv)
 
 	if (argc < 3 || argc > 4 || !parse_ulong(argv[1], &n) || !parse_ulong(argv[2], &size) ||
 	    n == 0 || size == 0) {
-		fprintf(stderr, "usage: mallocloop ITERATIONS SIZE [malloc|calloc|realloc]\n");
+		fprintf(stderr, "usage: mallocloop ITERATIONS SIZE [malloc|calloc|realloc|range]\n");
 		return 2;
 	}
 	if (argc == 4) {
@@ -92,17 +101,28 @@ int main(int argc, char **argv)
 			mode = MODE_CALLOC;
 		} else if (strcmp(mname, "realloc") == 0) {
 			mode = MODE_REALLOC;
+		} else if (strcmp(mname, "range") == 0) {
+			mode = MODE_RANGE;
 		} else if (strcmp(mname, "malloc") != 0) {
 			fprintf(stderr, "mallocloop: unknown mode %s\n", mname);
 			return 2;
 		}
 	}
+	for (unsigned k = 0; k < 256; k++)
+		sizes[k] = size + k * 4 * size / 255;
 	warm = n / 100 < 10000 ? n / 100 : 10000;
-	malloc_loop(warm ? warm : 1, size, mode);
+	warm = warm ? warm : 1;
+	for (unsigned long i = 0; i < warm + n; i++) {
+		unsigned long j = i < warm ? i : i - warm;	// the index each loop uses
+
+		bytes += mode == MODE_RANGE ? sizes[j & 255] : mode == MODE_REALLOC ? 3 * size : size;
+	}
+	malloc_loop(warm, size, mode);
 
 	t0 = now_ns();
 	malloc_loop(n, size, mode);
 	t1 = now_ns();
-	printf("ns_per_iter %.1f iterations %lu size %lu mode %s\n", (t1 - t0) / n, n, size, mname);
+	printf("ns_per_iter %.1f iterations %lu size %lu mode %s bytes %llu\n", (t1 - t0) / n, n, size,
+	       mname, bytes);
 	return 0;
 }
