@@ -155,7 +155,7 @@ only_value() {
 KERNEL_RE='(^|;)(entry_SYSCALL[A-Za-z0-9_]*|do_syscall_64|x64_sys_call|__x64_sys_[a-z0-9_]+|__arm64_sys_[a-z0-9_]+|ksys_write|vfs_write|el0_svc[a-z0-9_]*|invoke_syscall)(;|$)'
 # frames that only a kernel stack has (syscall entry, interrupts, locking)
 ANY_KERNEL_RE="$KERNEL_RE|(^|;)(asm_sysvec[a-z_]*|asm_common_interrupt|irqentry[a-z_]*|_raw_spin[a-z_]*|handle_softirqs|__irq_exit_rcu|el0_interrupt|el1_interrupt|fdget_pos|rw_verify_area|write_null)(;|$)"
-USER_RE='(^|;)(main|sys_spin|hot_three|hot_one|loop_a|loop_b|__libc_start_call_main|__libc_start_main[A-Za-z0-9_@.]*|_start|clock_gettime[A-Za-z0-9_@.]*|__vdso_clock_gettime)(;|$)'
+USER_RE='(^|;)(main|sys_spin|hot_three|hot_one|loop_a|loop_b|spin|__libc_start_call_main|__libc_start_main[A-Za-z0-9_@.]*|_start|clock_gettime[A-Za-z0-9_@.]*|__vdso_clock_gettime)(;|$)'
 
 # ---- 1. record -- hot: ratio, stacks, labels, types, period, duration ----
 
@@ -225,10 +225,10 @@ stacks_below() {
 }
 t_hot_stacks() {
 	have "$T/hot.pb.gz" || return 1
-	stacks_below "$T/hot.pb.gz" hot_three '(^|;)main;loop_a;hot_three(;|$)' &&
-		stacks_below "$T/hot.pb.gz" hot_one '(^|;)main;loop_b;hot_one(;|$)'
+	stacks_below "$T/hot.pb.gz" hot_three '(^|;)main;spin;loop_a;hot_three(;|$)' &&
+		stacks_below "$T/hot.pb.gz" hot_one '(^|;)main;spin;loop_b;hot_one(;|$)'
 }
-check "record -- hot: stacks main;loop_a;hot_three and main;loop_b;hot_one" t_hot_stacks
+check "record -- hot: stacks main;spin;loop_a;hot_three and main;spin;loop_b;hot_one" t_hot_stacks
 
 t_hot_labels() {
 	local f=$T/hot.pb.gz pid labels c
@@ -296,7 +296,7 @@ t_threads() { # comm is the process, thread_comm the thread; ratio holds across 
 	[ "$t" -le 2 ] || { echo "$t samples of thread_comm=hot are not the main thread's"; return 1; }
 	t=$(values "$f" tid -tag thread_comm=worker-1)
 	case $t in '' | *' '* | "$pid") echo "worker-1's tid values [$t], want one, not the pid $pid"; return 1 ;; esac
-	stacks_below "$f" hot_three '(^|;)(worker_)?main;loop_a;hot_three(;|$)' || return 1
+	stacks_below "$f" hot_three '(^|;)(worker_)?main;spin;loop_a;hot_three(;|$)' || return 1
 	three=$(flat "$f" hot_three)
 	one=$(flat "$f" hot_one)
 	between "flat hot_three/hot_one ($three/$one)" 2.4 "$(awk -v a="$three" -v b="$one" 'BEGIN { printf "%.3f", b ? a / b : 0 }')" 3.6
@@ -322,7 +322,7 @@ t_system() { # hot and sys run beside the capture; each has its own samples
 	only_value "pid $s" "$f" comm sys -tag "pid=$s" || return 1
 	expect_samples "$f" "pid $h (hot)" 199 2 0.3 -tag "pid=$h" || return 1
 	expect_samples "$f" "pid $s (sys)" 199 2 0.3 -tag "pid=$s" || return 1
-	stacks_below "$f" hot_three '(^|;)main;loop_a;hot_three(;|$)' -tag "pid=$h"
+	stacks_below "$f" hot_three '(^|;)main;spin;loop_a;hot_three(;|$)' -tag "pid=$h"
 }
 check "record -d 2 (whole system): hot's and sys's samples under their own pids" t_system
 
@@ -453,8 +453,8 @@ t_folded() {
 	grep -v -E '^.+ [0-9]+$' "$f" | head -3 | grep . && { echo "(lines that are not 'STACK COUNT')"; return 1; }
 	n=$(folded_total "$f")
 	between "folded total" "$((HZ * 2 * 40 / 100))" "$n" "$((HZ * 2 * 110 / 100))" || return 1
-	grep -qE '(^|;)main;loop_a;hot_three [0-9]+$' "$f" || { echo "no main;loop_a;hot_three: $(head -3 "$f")"; return 1; }
-	grep -qE '(^|;)main;loop_b;hot_one [0-9]+$' "$f" || { echo "no main;loop_b;hot_one: $(head -3 "$f")"; return 1; }
+	grep -qE '(^|;)main;spin;loop_a;hot_three [0-9]+$' "$f" || { echo "no main;spin;loop_a;hot_three: $(head -3 "$f")"; return 1; }
+	grep -qE '(^|;)main;spin;loop_b;hot_one [0-9]+$' "$f" || { echo "no main;spin;loop_b;hot_one: $(head -3 "$f")"; return 1; }
 	# google/pprof reads what bpprof convert makes of it, with the same total
 	# (not named *.folded*, which would mean folded output)
 	"$BPPROF" convert --from folded "$f" -o "$T/hot-folded.pb.gz" 2>"$T/hot-folded.err" ||
@@ -494,7 +494,7 @@ t_group() { # the process name is the root frame of every stack
 	rec group.pb.gz -F $HZ --group-by process -- "$WL/hot" 2 || return 1
 	"$PPROFCHECK" folded -type samples "$f" >"$f.txt"
 	! grep -v -e '^hot;' -e "^$SELF;" "$f.txt" | head -3 | grep . || { echo "(stacks whose root is not hot)"; return 1; }
-	grep -qE '^hot;(.*;)?main;loop_a;hot_three [0-9]+$' "$f.txt" || { echo "no hot;...;main;loop_a;hot_three: $(head -3 "$f.txt")"; return 1; }
+	grep -qE '^hot;(.*;)?main;spin;loop_a;hot_three [0-9]+$' "$f.txt" || { echo "no hot;...;main;spin;loop_a;hot_three: $(head -3 "$f.txt")"; return 1; }
 }
 check "record --group-by process: comm is the root frame" t_group
 
@@ -543,7 +543,7 @@ t_exec_other() { # execer -> hot: a new binary and a new comm under the same pid
 	only_value "hot_three's samples" "$f" comm hot -focus '^hot_three$' || return 1
 	only_value "hot_three's samples" "$f" pid "$pid" -focus '^hot_three$' || return 1
 	expect_samples "$f" "hot_three + hot_one" $HZ 1.5 0.3 -tag comm=hot -focus '^hot_(three|one)$' || return 1
-	stacks_below "$f" hot_three '(^|;)main;loop_a;hot_three(;|$)' || return 1
+	stacks_below "$f" hot_three '(^|;)main;spin;loop_a;hot_three(;|$)' || return 1
 	between "share of samples with an unsymbolized frame" 0 "$(unsym_share "$f")" 0.02
 }
 check "exec mid-capture (execer -> hot): each binary's functions under its comm, one pid" t_exec_other

@@ -70,7 +70,8 @@ HOT void loop_b(void)
 }
 
 // Work slices until the deadline; the clock is read once per 16 slices.
-// Inlined, so that loop_a and loop_b sit right above main and worker_main.
+// Inlined: its frame between main (or worker_main) and loop_a and loop_b
+// is an inline frame, there only with source lines (--no-lines: none).
 static inline __attribute__((always_inline)) void spin(void)
 {
 	for (;;) {
