@@ -32,7 +32,7 @@ GO       ?= go
 
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 GEN      := $(BUILD)/gen
-LIBS     := -lbpf -lelf -liberty -lprotobuf-c -lcurl -lmicrohttpd -linih -lzstd -lz -lxxhash -lm -lpthread
+LIBS     := -lbpf -ldw -lelf -liberty -lprotobuf-c -lcurl -lmicrohttpd -linih -lzstd -lz -lxxhash -lm -lpthread
 CFLAGS   ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \
@@ -212,6 +212,25 @@ $(BUILD)/workloads/alloc-jemalloc: tests/workloads/alloc.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -D_GNU_SOURCE \
 	  -Wall -Wextra -Werror -o $@ $< -ljemalloc -lpthread
+
+# The unwinding tests' programs: -O2 without frame pointers, so only unwind
+# tables walk them; the same without .eh_frame (.debug_frame only); and the
+# library it dlopens. The table unit test reads them too.
+UNWIND_WL := $(BUILD)/workloads/unwind $(BUILD)/workloads/unwind-nocfi \
+             $(BUILD)/workloads/libunwind-dl.so
+WORKLOADS += $(UNWIND_WL)
+UNWIND_CFLAGS := -std=gnu11 -O2 -g -fomit-frame-pointer -Wall -Wextra -Werror
+$(BUILD)/workloads/unwind: tests/workloads/unwind/uw.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(UNWIND_CFLAGS) -o $@ $< -ldl -lpthread
+$(BUILD)/workloads/unwind-nocfi: tests/workloads/unwind/uw.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(UNWIND_CFLAGS) -fno-asynchronous-unwind-tables -fno-unwind-tables \
+	  -o $@ $< -ldl -lpthread
+$(BUILD)/workloads/libunwind-dl.so: tests/workloads/unwind/dl.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(UNWIND_CFLAGS) -shared -fPIC -o $@ $<
+$(BUILD)/test/unwind/unwind_test: | $(UNWIND_WL)
 
 workloads: $(WORKLOADS)
 

@@ -1,0 +1,533 @@
+/* unwind: tables agree with binutils' reading of the same CFI (readelf
+ * --debug-dump=frames-interp) row by row, on this test's own executable and
+ * on the workloads built beside it (one with .debug_frame only); the page
+ * index finds the row a linear scan finds, within the walker's step bound;
+ * rules are shared; the pointer decoder reads every encoding CFI uses; a
+ * process's mappings become sorted table slots, with every limit counted.
+ *
+ *   unwind_test                 the unit tests (no host state is read)
+ *   unwind_test --readelf FILE  compare FILE's table with readelf's rows
+ *                               (the e2e suite runs it on libc, python3, ...) */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <dwarf.h>
+
+#include "unwind/table.h"
+
+static char self_dir[PATH_MAX / 2], self_exe[PATH_MAX];
+
+/* --- readelf's rows --- */
+
+struct re_row {
+	uint64_t pc, hi;	/* the row holds [pc, hi) */
+	char cfa[32], ra[32], rbp[32];
+	bool debug;		/* from .debug_frame */
+};
+
+struct re_cie {
+	uint64_t off;
+	char cfa[32], ra[32], rbp[32];
+};
+
+struct re_fde {
+	uint64_t lo, hi;
+	bool debug;
+};
+
+struct readelf {
+	struct re_row *rows;
+	size_t n_rows, cap_rows;
+	struct re_cie *cies;
+	size_t n_cies, cap_cies;
+	struct re_fde *fdes;
+	size_t n_fdes, cap_fdes;
+};
+
+static void *grow(void *p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return p;
+	*cap = need * 2;
+	p = realloc(p, *cap * size);
+	assert_non_null(p);
+	return p;
+}
+
+/* "r5 (rdi)" is one column value: squeeze out the name. */
+static void squeeze(char *line)
+{
+	char *p;
+
+	while ((p = strstr(line, " ("))) {
+		char *q = strchr(p, ')');
+
+		if (!q)
+			break;
+		memmove(p, q + 1, strlen(q + 1) + 1);
+	}
+}
+
+/* One table row of readelf's: its values by column name. */
+static void parse_row(char *line, char cols[][16], int n_cols, char *cfa, char *ra, char *rbp)
+{
+	char *save = NULL, *tok;
+	int i;
+
+	strtok_r(line, " \n", &save);	/* LOC */
+	for (i = 0; i < n_cols && (tok = strtok_r(NULL, " \n", &save)); i++) {
+		if (!strcmp(cols[i], "CFA"))
+			snprintf(cfa, 32, "%s", tok);
+		else if (!strcmp(cols[i], "ra"))
+			snprintf(ra, 32, "%s", tok);
+		else if (!strcmp(cols[i], "rbp"))
+			snprintf(rbp, 32, "%s", tok);
+	}
+}
+
+static void fde_done(struct readelf *re, size_t first_row, const struct re_fde *f,
+		     const struct re_cie *cie)
+{
+	size_t i;
+
+	if (!f)
+		return;
+	if (re->n_rows == first_row && cie) {	/* no rows: the CIE's initial state */
+		re->rows = grow(re->rows, &re->cap_rows, re->n_rows + 1, sizeof(*re->rows));
+		re->rows[re->n_rows] = (struct re_row){ .pc = f->lo, .debug = f->debug };
+		memcpy(re->rows[re->n_rows].cfa, cie->cfa, 32);
+		memcpy(re->rows[re->n_rows].ra, cie->ra, 32);
+		memcpy(re->rows[re->n_rows].rbp, cie->rbp, 32);
+		re->n_rows++;
+	}
+	for (i = first_row; i < re->n_rows; i++)
+		re->rows[i].hi = i + 1 < re->n_rows ? re->rows[i + 1].pc : f->hi;
+	re->fdes = grow(re->fdes, &re->cap_fdes, re->n_fdes + 1, sizeof(*re->fdes));
+	re->fdes[re->n_fdes++] = *f;
+}
+
+static const struct re_cie *find_cie(const struct readelf *re, uint64_t off, bool debug)
+{
+	size_t i;
+
+	for (i = 0; i < re->n_cies; i++)
+		if (re->cies[i].off == (off | (uint64_t)debug << 63))
+			return &re->cies[i];
+	return NULL;
+}
+
+static void readelf_read(const char *path, struct readelf *re)
+{
+	char cmd[PATH_MAX + 64], line[1024], cols[40][16];
+	struct re_fde cur = { 0 };
+	const struct re_cie *cie = NULL;
+	struct re_cie *in_cie = NULL;
+	bool debug = false, in_fde = false;
+	size_t first_row = 0;
+	int n_cols = 0;
+	FILE *f;
+
+	memset(re, 0, sizeof(*re));
+	snprintf(cmd, sizeof(cmd), "readelf --debug-dump=frames-interp '%s' 2>/dev/null", path);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long off, lo, hi, cie_off;
+		char *save = NULL, *tok;
+
+		squeeze(line);
+		if (strstr(line, "Contents of the .debug_frame"))
+			debug = true;
+		else if (strstr(line, "Contents of the .eh_frame"))
+			debug = false;
+		if (sscanf(line, "%llx %*x %*x CIE", &off) == 1 && strstr(line, " CIE")) {
+			fde_done(re, first_row, in_fde ? &cur : NULL, cie);
+			in_fde = false;
+			re->cies = grow(re->cies, &re->cap_cies, re->n_cies + 1, sizeof(*re->cies));
+			in_cie = &re->cies[re->n_cies++];
+			*in_cie = (struct re_cie){ .off = off | (uint64_t)debug << 63 };
+		} else if (sscanf(line, "%llx %*x %*x FDE cie=%llx pc=%llx..%llx", &off, &cie_off, &lo,
+				  &hi) == 4) {
+			fde_done(re, first_row, in_fde ? &cur : NULL, cie);
+			in_cie = NULL;
+			in_fde = true;
+			cur = (struct re_fde){ lo, hi, debug };
+			cie = find_cie(re, cie_off, debug);
+			first_row = re->n_rows;
+		} else if (strstr(line, "   LOC ")) {
+			n_cols = 0;
+			strtok_r(line, " \n", &save);
+			while (n_cols < 40 && (tok = strtok_r(NULL, " \n", &save)))
+				snprintf(cols[n_cols++], sizeof(cols[0]), "%s", tok);
+		} else if (sscanf(line, "%llx", &lo) == 1 && strlen(line) > 17 && line[16] == ' ') {
+			char cfa[32] = "", ra[32] = "", rbp[32] = "";
+
+			parse_row(line, cols, n_cols, cfa, ra, rbp);
+			if (in_cie) {
+				memcpy(in_cie->cfa, cfa, 32);
+				memcpy(in_cie->ra, ra, 32);
+				memcpy(in_cie->rbp, rbp, 32);
+			} else if (in_fde) {
+				re->rows = grow(re->rows, &re->cap_rows, re->n_rows + 1, sizeof(*re->rows));
+				re->rows[re->n_rows] = (struct re_row){ .pc = lo, .debug = debug };
+				memcpy(re->rows[re->n_rows].cfa, cfa, 32);
+				memcpy(re->rows[re->n_rows].ra, ra, 32);
+				memcpy(re->rows[re->n_rows].rbp, rbp, 32);
+				re->n_rows++;
+			}
+		}
+	}
+	fde_done(re, first_row, in_fde ? &cur : NULL, cie);
+	pclose(f);
+}
+
+static void readelf_free(struct readelf *re)
+{
+	free(re->rows);
+	free(re->cies);
+	free(re->fdes);
+}
+
+/* Does our rule say what readelf's row says, as far as the walker goes?
+ * Registers and CFA rules the walker cannot follow must give a cut (NONE)
+ * rule; an expression CFA is a PLT, a signal frame or a cut. */
+static bool row_agrees(const struct re_row *r, const struct unwind_rule *u)
+{
+	int off, reg;
+	char kind[4];
+
+	if (!strcmp(r->ra, "u"))
+		return u->cfa == UNWIND_CFA_STOP;
+	if (!strcmp(r->cfa, "exp"))
+		return u->cfa == UNWIND_CFA_PLT || u->cfa == UNWIND_CFA_SIGNAL ||
+		       u->cfa == UNWIND_CFA_NONE;
+	if (sscanf(r->cfa, "%3[a-z]+%d", kind, &off) != 2 ||
+	    (strcmp(kind, "rsp") && strcmp(kind, "rbp")))
+		return u->cfa == UNWIND_CFA_NONE;
+	if (sscanf(r->ra, "c%d", &off) == 1) {
+		if (u->ra != UNWIND_RA_AT_CFA || u->ra_off != off)
+			return false;
+	} else if (sscanf(r->ra, "r%d", &reg) == 1 && reg < UNWIND_REGS) {
+		if (u->ra != UNWIND_RA_REG || u->ra_reg != reg)
+			return false;
+	} else {
+		return u->cfa == UNWIND_CFA_NONE;
+	}
+	sscanf(r->cfa, "%3[a-z]+%d", kind, &off);
+	if (u->cfa != (strcmp(kind, "rsp") ? UNWIND_CFA_BP : UNWIND_CFA_SP) || u->cfa_off != off)
+		return false;
+	/* readelf shows a register not yet saved as "u": unchanged */
+	if (!r->rbp[0] || !strcmp(r->rbp, "s") || !strcmp(r->rbp, "u"))
+		return u->bp == UNWIND_BP_SAME || (!strcmp(r->rbp, "u") && u->bp == UNWIND_BP_UNDEF);
+	if (sscanf(r->rbp, "c%d", &off) == 1)
+		return u->bp == UNWIND_BP_AT_CFA && u->bp_off == off;
+	return u->bp == UNWIND_BP_UNDEF;
+}
+
+static int fde_cmp(const void *a, const void *b)
+{
+	const struct re_fde *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Every readelf row against the table's lookup at its first byte and its
+ * last, and the code past each FDE that no other FDE covers against no
+ * rule. The number of disagreements (the first few printed). */
+static int compare(const char *path, const struct unwind_table *t, const struct unwind_rules *rules,
+		   size_t *checked)
+{
+	struct readelf re;
+	int bad = 0;
+	size_t i;
+
+	readelf_read(path, &re);
+	*checked = 0;
+	for (i = 0; i < re.n_rows; i++) {
+		const struct re_row *r = &re.rows[i];
+		const uint64_t at[2] = { r->pc, r->hi - 1 };
+		int k;
+
+		if ((r->debug && !t->debug_frame) || r->hi <= r->pc)
+			continue;
+		for (k = 0; k < 2; k++) {
+			const struct unwind_entry *e = unwind_table__lookup(t, at[k]);
+
+			(*checked)++;
+			if (e && row_agrees(r, &rules->v[e->rule]))
+				continue;
+			if (bad++ < 10)
+				print_message("%s: %#" PRIx64 ": readelf CFA %s ra %s rbp %s; ours %s\n",
+					      path, at[k], r->cfa, r->ra, r->rbp[0] ? r->rbp : "-",
+					      e ? "another rule" : "no row");
+		}
+	}
+	qsort(re.fdes, re.n_fdes, sizeof(*re.fdes), fde_cmp);
+	for (i = 0; i + 1 < re.n_fdes; i++) {
+		const struct unwind_entry *e;
+
+		if (re.fdes[i + 1].lo <= re.fdes[i].hi || (re.fdes[i].debug && !t->debug_frame))
+			continue;
+		e = unwind_table__lookup(t, re.fdes[i].hi);
+		(*checked)++;
+		if (e && rules->v[e->rule].cfa != UNWIND_CFA_NONE && bad++ < 10)
+			print_message("%s: %#" PRIx64 ": between FDEs, but ours has a rule\n", path,
+				      re.fdes[i].hi);
+	}
+	readelf_free(&re);
+	return bad;
+}
+
+static Elf *open_elf(const char *path, int *fd)
+{
+	Elf *elf;
+
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return NULL;
+	elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		close(*fd);
+	return elf;
+}
+
+/* path's table against readelf: 0 when every row agrees. */
+static int check_file(const char *path, bool verbose)
+{
+	struct unwind_rules rules;
+	struct unwind_table t;
+	size_t checked = 0;
+	int fd, err, bad;
+	Elf *elf = open_elf(path, &fd);
+
+	if (!elf) {
+		print_message("%s: cannot open: %s\n", path, strerror(errno));
+		return 1;
+	}
+	assert_int_equal(unwind_rules__init(&rules, 65536), 0);
+	err = unwind_table__build(&t, elf, NULL, &rules, UNWIND_MAX_FILE_ROWS);
+	if (err) {
+		print_message("%s: no table: %s\n", path, strerror(-err));
+		bad = 1;
+	} else {
+		bad = compare(path, &t, &rules, &checked);
+		if (verbose || bad)
+			print_message("%s: %u FDEs, %u rows, %u cut, %zu rules%s; %zu points checked, "
+				      "%d disagree\n", path, t.fdes, t.n_rows, t.cut_rows, rules.n,
+				      t.debug_frame ? ", .debug_frame" : "", checked, bad);
+		if (!checked)
+			bad = 1;
+	}
+	unwind_table__free(&t);
+	unwind_rules__free(&rules);
+	elf_end(elf);
+	close(fd);
+	return bad;
+}
+
+/* --- tests --- */
+
+static void test_readelf_self(void **state)
+{
+	assert_int_equal(check_file(self_exe, false), 0);
+}
+
+/* The workloads are built by make beside this test (build/workloads). */
+static void workload(char *out, size_t len, const char *name)
+{
+	if ((size_t)snprintf(out, len, "%s/../../workloads/%s", self_dir, name) >= len)
+		fail_msg("path too long");
+}
+
+static void test_readelf_workloads(void **state)
+{
+	static const char *const names[] = { "unwind", "unwind-nocfi", "libunwind-dl.so" };
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		workload(path, sizeof(path), names[i]);
+		if (access(path, R_OK)) {
+			print_message("%s: not built (make workloads)\n", path);
+			fail();
+		}
+		assert_int_equal(check_file(path, false), 0);
+	}
+}
+
+/* Built with -fno-asynchronous-unwind-tables -g: the code's rows come
+ * from .debug_frame, not from the few .eh_frame FDEs of crt's. */
+static void test_debug_frame(void **state)
+{
+	struct unwind_rules rules;
+	struct unwind_table t;
+	char path[PATH_MAX];
+	int fd;
+	Elf *elf;
+
+	workload(path, sizeof(path), "unwind-nocfi");
+	elf = open_elf(path, &fd);
+	assert_non_null(elf);
+	assert_false(unwind__eh_frame_thin(elf));	/* it has its own .debug_frame */
+	assert_int_equal(unwind_rules__init(&rules, 1024), 0);
+	assert_int_equal(unwind_table__build(&t, elf, NULL, &rules, UNWIND_MAX_FILE_ROWS), 0);
+	assert_true(t.debug_frame);
+	unwind_table__free(&t);
+	unwind_rules__free(&rules);
+	elf_end(elf);
+	close(fd);
+}
+
+static void test_rules_shared(void **state)
+{
+	struct unwind_rules r;
+	struct unwind_rule a = { .cfa = UNWIND_CFA_SP, .cfa_off = 16, .ra_off = -8 };
+	struct unwind_rule b = { .cfa = UNWIND_CFA_SP, .cfa_off = 24, .ra_off = -8 };
+
+	assert_int_equal(unwind_rules__init(&r, 2), 0);
+	assert_int_equal(unwind_rules__intern(&r, &a), 0);
+	assert_int_equal(unwind_rules__intern(&r, &b), 1);
+	assert_int_equal(unwind_rules__intern(&r, &a), 0);
+	b.cfa_off = 32;
+	assert_int_equal(unwind_rules__intern(&r, &b), -ENOSPC);
+	assert_int_equal(r.n, 2);
+	unwind_rules__free(&r);
+}
+
+/* xorshift: reproducible row layouts */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Rows at random gaps (dense runs of 1-byte rows, long functions, a huge
+ * hole): every pc finds the row a linear scan finds, in the walker's
+ * steps, and no page spans more rows than the walker searches. */
+static void test_index(void **state)
+{
+	enum { N = 20000 };
+	static struct unwind_entry rows[N];
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	int layout;
+
+	for (layout = 0; layout < 4; layout++) {
+		struct unwind_table t = { .base = 0x1000 };
+		uint32_t pc = 0, i, p, worst = 0;
+		uint64_t q;
+
+		for (i = 0; i < N; i++) {
+			rows[i] = (struct unwind_entry){ .pc = pc, .rule = i };
+			switch (layout) {
+			case 0: pc += 1 + rnd(&seed) % 64; break;
+			case 1: pc += 1; break;				/* 1-byte rows */
+			case 2: pc += rnd(&seed) % 8 ? 1 : 4096; break;	/* dense runs */
+			default: pc += i == N / 2 ? 1u << 30 : 1 + rnd(&seed) % 300; break;
+			}
+		}
+		assert_int_equal(unwind_table__index(&t, rows, N), 0);
+		assert_int_equal(t.n_rows, N);
+		for (p = 0; p < t.pages; p++)
+			if (t.entries[p].last - t.entries[p].first > worst)
+				worst = t.entries[p].last - t.entries[p].first;
+		assert_true(worst <= UNWIND_MAX_SPAN);
+		/* the index stays within the rows' size, but where a hole forces
+		 * small pages (shift 7 always fits the walker's span) */
+		assert_true(t.pages <= N || t.shift == 7 ||
+			    t.pages <= (uint32_t)(rows[N - 1].pc >> 7) + 1);
+		if (layout < 3)
+			assert_true(t.pages <= N);
+		for (i = 0, q = 0; q <= rows[N - 1].pc; q += 1 + rnd(&seed) % 97) {
+			const struct unwind_entry *e = unwind_table__lookup(&t, t.base + q);
+
+			while (i + 1 < N && rows[i + 1].pc <= q)
+				i++;
+			assert_non_null(e);
+			if (e->rule != i)
+				fail_msg("layout %d: pc %#" PRIx64 ": row %u, want %u (shift %u, pages %u)",
+					 layout, q, e->rule, i, t.shift, t.pages);
+		}
+		/* past the last page and before the first row: none (a table's
+		 * last row is the end of its last FDE) */
+		assert_null(unwind_table__lookup(&t, t.base + ((uint64_t)t.pages << t.shift)));
+		assert_null(unwind_table__lookup(&t, t.base - 1));
+		unwind_table__free(&t);
+	}
+}
+
+static void test_pointers(void **state)
+{
+	static const uint8_t sdata4[] = { 0xf0, 0xff, 0xff, 0xff }, udata2[] = { 0x34, 0x12 },
+			     uleb[] = { 0xe5, 0x8e, 0x26 }, sleb[] = { 0x7f },
+			     abs8[] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	const uint8_t *p;
+	uint64_t v;
+
+	p = sdata4;	/* pcrel: relative to the field's own address */
+	assert_int_equal(unwind__read_pointer(&p, sdata4 + 4, DW_EH_PE_pcrel | DW_EH_PE_sdata4,
+					      0x1000, &v), 0);
+	assert_int_equal(v, 0x1000 - 16);
+	assert_ptr_equal(p, sdata4 + 4);
+	p = udata2;
+	assert_int_equal(unwind__read_pointer(&p, udata2 + 2, DW_EH_PE_udata2, 0, &v), 0);
+	assert_int_equal(v, 0x1234);
+	p = uleb;
+	assert_int_equal(unwind__read_pointer(&p, uleb + 3, DW_EH_PE_uleb128, 0, &v), 0);
+	assert_int_equal(v, 624485);
+	p = sleb;
+	assert_int_equal(unwind__read_pointer(&p, sleb + 1, DW_EH_PE_sleb128, 0, &v), 0);
+	assert_int_equal((int64_t)v, -1);
+	p = abs8;
+	assert_int_equal(unwind__read_pointer(&p, abs8 + 8, DW_EH_PE_absptr, 0, &v), 0);
+	assert_int_equal(v, 0x0807060504030201ull);
+	/* short input, and encodings CFI ranges never use, are refused */
+	p = abs8;
+	assert_int_equal(unwind__read_pointer(&p, abs8 + 7, DW_EH_PE_udata8, 0, &v), -EINVAL);
+	p = sdata4;
+	assert_int_equal(unwind__read_pointer(&p, sdata4 + 4, DW_EH_PE_datarel | DW_EH_PE_sdata4, 0,
+					      &v), -EINVAL);
+	assert_ptr_equal(p, sdata4);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pointers),
+		cmocka_unit_test(test_rules_shared),
+		cmocka_unit_test(test_index),
+		cmocka_unit_test(test_readelf_self),
+		cmocka_unit_test(test_readelf_workloads),
+		cmocka_unit_test(test_debug_frame),
+	};
+	char exe[PATH_MAX];
+	ssize_t n;
+	int i, bad = 0;
+
+	elf_version(EV_CURRENT);
+	if (argc > 2 && !strcmp(argv[1], "--readelf")) {
+		for (i = 2; i < argc; i++)
+			bad |= check_file(argv[i], true);
+		return bad;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		snprintf(self_exe, sizeof(self_exe), "%s", exe);
+		snprintf(self_dir, sizeof(self_dir), "%s", dirname(exe));
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
