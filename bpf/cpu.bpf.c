@@ -125,8 +125,11 @@ int BPF_PROG(on_exit, struct task_struct *task)
 {
 	__u32 tgid = task->tgid;
 
-	if (filter_pids && task->signal->live.counter == 0)
+	if (task->signal->live.counter)
+		return 0;
+	if (filter_pids)
 		bpf_map_delete_elem(&pids, &tgid);
+	unwind_forget(tgid);	/* its tables' kernel memory */
 	return 0;
 }
 
@@ -137,6 +140,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	__u32 tgid = task->tgid;
 	struct exec_event *e;
 
+	unwind_forget(tgid);	/* a new image: its mappings are loaded anew */
 	if (!wanted(tgid))
 		return 0;
 	/* a new image: its first sample is a first sight again */

@@ -103,7 +103,8 @@ struct unwind_mapping {
 };
 
 struct unwind_proc {
-	__u64 start_boottime;	/* of the thread group leader: a reused pid does not match */
+	__u64 start_boottime;	/* of the thread group leader: a reused pid does not match
+				 * (0: not known yet, not checked) */
 	__u32 n;		/* maps used */
 	__u32 pad;
 	struct unwind_mapping maps[UNWIND_PROC_MAPPINGS];	/* sorted by start */

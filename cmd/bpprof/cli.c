@@ -150,6 +150,18 @@ int capture_flag(const char *cmd, int c, const char *arg, struct capture_opts *o
 	case OPT_HEAP_MMAP:
 		o->heap_mmap = true;
 		return 1;
+	case OPT_UNWIND:
+		if (!strcmp(arg, "auto")) {
+			o->unwind = CAPTURE_UNWIND_AUTO;
+		} else if (!strcmp(arg, "dwarf")) {
+			o->unwind = CAPTURE_UNWIND_DWARF;
+		} else if (!strcmp(arg, "fp")) {
+			o->unwind = CAPTURE_UNWIND_FP;
+		} else {
+			usage_error(cmd, "unknown --unwind '%s' (auto, dwarf, fp)", arg);
+			return 2;
+		}
+		return 1;
 	}
 	return 0;
 }

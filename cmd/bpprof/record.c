@@ -93,25 +93,58 @@ static int record_outputs(struct record_sink *out, const char *output, enum conv
 	return 0;
 }
 
+/* ", unwind tables: ..." for the summary line: their size, the stacks
+ * walked otherwise, every limit hit; "" when stacks were walked with frame
+ * pointers only. */
+static void describe_unwind(char *buf, size_t len, const struct capture_unwind_stats *u,
+			    uint64_t fallback, uint64_t cut)
+{
+	uint64_t limits = u->files_too_big + u->tables_full + u->rules_full + u->procs_full +
+			  u->maps_dropped;
+	int n;
+
+	buf[0] = '\0';
+	if (!u->on)
+		return;
+	n = snprintf(buf, len, "; unwind tables: %" PRIu64 " files, %.1f MiB in the kernel",
+		     u->files, (double)u->kernel_bytes / (1 << 20));
+	if (fallback && n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, ", %" PRIu64 " stacks walked with frame "
+			      "pointers before their process's tables were loaded", fallback);
+	if (cut && n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, ", %" PRIu64 " stacks cut at a frame no "
+			      "rule unwinds", cut);
+	if (limits && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, ", limits hit: %" PRIu64 " files too big, %" PRIu64
+			 " tables over %.0f MiB, %" PRIu64 " over the rules, %" PRIu64 " processes "
+			 "and %" PRIu64 " mappings over the maps", u->files_too_big, u->tables_full,
+			 (double)u->limit_bytes / (1 << 20), u->rules_full, u->procs_full,
+			 u->maps_dropped);
+}
+
 /* The one line per profile written, with the command's fate. */
 static void record_summary(const struct record_sink *out, const struct capture_opts *o,
 			   const struct capture_result *r, const char *status)
 {
 	const char *cmd = status[0] ? o->command[0] : "";
+	char unwind[512];
 
+	describe_unwind(unwind, sizeof(unwind), &r->unwind, r->unwind.fallback, r->unwind.cut);
 	if (out->written[CAPTURE_CPU])
 		pr_info("%" PRIu64 " samples, %" PRIu64 " lost, %.1f%% of frames unsymbolized, %.1f s%s "
-			"→ %s%s%s%s%s", r->kept, r->lost, out->unsymbolized[CAPTURE_CPU] * 100,
+			"→ %s%s%s%s%s%s", r->kept, r->lost, out->unsymbolized[CAPTURE_CPU] * 100,
 			r->seconds, r->interrupted ? " (interrupted)" : "", out->path[CAPTURE_CPU],
-			status[0] ? "; " : "", cmd, status[0] ? " " : "", status);
+			status[0] ? "; " : "", cmd, status[0] ? " " : "", status, unwind);
+	describe_unwind(unwind, sizeof(unwind), &r->unwind, r->heap.unwind_fallback,
+			r->heap.unwind_cut);
 	if (out->written[CAPTURE_HEAP])
 		pr_info("heap: %" PRIu64 " allocation calls, %" PRIu64 " sampled (%" PRIu64 " freed), "
-			"%" PRIu64 " lost, %.1f%% of frames unsymbolized, %.1f s%s → %s%s%s%s%s",
+			"%" PRIu64 " lost, %.1f%% of frames unsymbolized, %.1f s%s → %s%s%s%s%s%s",
 			r->heap.calls, r->heap.kept, r->heap.freed, r->heap.lost + r->heap.frees_lost,
 			out->unsymbolized[CAPTURE_HEAP] * 100, r->seconds,
 			r->interrupted ? " (interrupted)" : "", out->path[CAPTURE_HEAP],
 			status[0] && !o->cpu ? "; " : "", o->cpu ? "" : cmd,
-			status[0] && !o->cpu ? " " : "", o->cpu ? "" : status);
+			status[0] && !o->cpu ? " " : "", o->cpu ? "" : status, unwind);
 }
 
 int cmd_record(int argc, char **argv)

@@ -27,6 +27,7 @@
 #include "collect/heap.h"
 #include "stacks/stacks.h"
 #include "symbolize/symbolize.h"
+#include "unwind/maps.h"
 
 #define TICK_MS		250	/* ring-buffer drain and progress redraw */
 #define CPU_SYNC_TICKS	4	/* CPUs brought online are sampled within a second */
@@ -45,6 +46,7 @@ struct window {
 	int64_t wall0;
 	struct timespec mono0;
 	uint64_t cpu_samples, cpu_lost, heap_sampled, heap_lost, heap_kept;
+	uint64_t unwind_fallback, unwind_cut;
 	struct timespec sym_born;
 };
 
@@ -58,6 +60,9 @@ struct recorder {
 	struct heap_collector *hcol;
 	struct heap_table heap;
 	struct heap_ingest hin;
+	struct unwind_maps *umaps;	/* NULL: user stacks from frame pointers */
+	struct unwinder *unw;
+	uint32_t unwind_mode;		/* enum unwind_mode */
 	struct errmsg heap_err;		/* why a probe failed inside the ring callback */
 	bool heap_rescan;		/* a -p target mapped code: probe it at the next tick */
 	unsigned ticks;
@@ -299,6 +304,35 @@ static int hand_over(struct recorder *r, struct capture_window *w, struct pprof_
 	return err;
 }
 
+/* The tables now, and the walker's counters c (cumulative). */
+static void unwind_stats(const struct recorder *r, const struct collect_counters *c,
+			 struct capture_unwind_stats *u)
+{
+	struct unwind_maps_stats ms;
+	struct unwinder_stats us;
+
+	memset(u, 0, sizeof(*u));
+	if (!r->unw)
+		return;
+	unwinder__stats(r->unw, &us);
+	unwind_maps__stats(r->umaps, &ms);
+	*u = (struct capture_unwind_stats){
+		.on = true,
+		.fallback = c->unwind[UNWIND_CNT_FALLBACK],
+		.cut = c->unwind[UNWIND_CNT_CUT],
+		.files = us.files,
+		.rows = us.rows,
+		.procs = ms.procs,
+		.kernel_bytes = ms.kernel_bytes,
+		.limit_bytes = ms.limit_bytes,
+		.files_too_big = us.files_too_big,
+		.tables_full = us.tables_full,
+		.rules_full = us.rules_full,
+		.procs_full = us.procs_full,
+		.maps_dropped = us.maps_dropped,
+	};
+}
+
 static int cut_cpu(struct recorder *r, struct capture_window *w, struct errmsg *e)
 {
 	struct cpu_profile_opts po = {
@@ -321,6 +355,11 @@ static int cut_cpu(struct recorder *r, struct capture_window *w, struct errmsg *
 	w->kept = r->stacks.total;
 	r->win.cpu_samples = c.v[CPU_CNT_SAMPLES];
 	r->win.cpu_lost = lost;
+	unwind_stats(r, &c, &w->unwind);
+	w->unwind.fallback -= r->win.unwind_fallback;
+	w->unwind.cut -= r->win.unwind_cut;
+	r->win.unwind_fallback += w->unwind.fallback;
+	r->win.unwind_cut += w->unwind.cut;
 	err = hand_over(r, w, cpu_profile__build(&r->stacks, r->sym, &po, &st, e), &st, e);
 	if (!err && stacks__reset(&r->stacks))
 		err = errmsg__set(e, -ENOMEM, "out of memory");
@@ -486,6 +525,12 @@ static int on_mapped(void *ctx, const struct heap_mapped *m)
 	struct heap_probe_report rep;
 	int err;
 
+	/* its new code's tables, before a stopped command goes on */
+	if (r->unw) {
+		err = unwinder__load(r->unw, m->pid, m->start_boottime, true);
+		if (err < 0)
+			return err;
+	}
 	if (!m->stopped) {
 		r->heap_rescan = true;
 		return 0;
@@ -552,6 +597,7 @@ static int setup_heap(struct recorder *r, struct errmsg *e)
 		.rate = r->o->heap_rate,
 		.live_max = r->o->heap_live,
 		.mmap = r->o->heap_mmap,
+		.unwind = { r->umaps, r->unwind_mode },
 		.on_record = heap_ingest__record,
 		.ctx = &r->hin,
 	};
@@ -563,6 +609,7 @@ static int setup_heap(struct recorder *r, struct errmsg *e)
 	if (!r->hsym)
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	heap_ingest__init(&r->hin, r->hsym, &r->heap);
+	r->hin.unwind = r->unw;
 	r->hin.on_mapped = on_mapped;
 	r->hin.mapped_ctx = r;
 	r->hcol = heap_collector__new(&ho, e);
@@ -585,6 +632,7 @@ static int setup_cpu(struct recorder *r, struct errmsg *e)
 		.cgroup = r->o->cgroup,
 		.kernel_stacks = r->o->kernel_stacks,
 		.user_stacks = r->o->user_stacks,
+		.unwind = { r->umaps, r->unwind_mode },
 		.on_record = cpu_ingest__record,
 		.ctx = &r->in,
 	};
@@ -594,6 +642,7 @@ static int setup_cpu(struct recorder *r, struct errmsg *e)
 	if (stacks__init(&r->stacks, CAPTURE_STACKS_LIMIT))
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	cpu_ingest__init(&r->in, r->sym, &r->stacks);
+	r->in.unwind = r->unw;
 	r->col = collector__new(&co, e);
 	if (!r->col)
 		return -errno;
@@ -602,9 +651,47 @@ static int setup_cpu(struct recorder *r, struct errmsg *e)
 		if (err)
 			return errmsg__set(e, err, "cannot follow pid %" PRIu32 ": %s", r->o->pids[i],
 					   strerror(-err));
+		/* tables before the first sample (its start time comes with it) */
+		if (r->unw && unwinder__load(r->unw, r->o->pids[i], 0, false) < 0)
+			return errmsg__set(e, -ENOMEM, "out of memory");
 	}
 	err = watch(r, collector__epoll_fd(r->col), TAG_RING);
 	return err ? errmsg__set(e, err, "epoll: %s", strerror(-err)) : 0;
+}
+
+/* Unwind tables for user stacks, unless frame pointers were asked for or
+ * the kernel cannot walk them (said once: the capture goes on with frame
+ * pointers). */
+static void setup_unwind(struct recorder *r)
+{
+	static bool said;
+	struct unwinder_opts uo = { 0 };
+	struct errmsg e = { "" };
+	char why[160];
+
+	if (r->o->unwind == CAPTURE_UNWIND_FP || (!r->o->user_stacks && !r->o->heap))
+		return;
+	if (unwind__kernel_check(why, sizeof(why))) {
+		errmsg__set(&e, -EOPNOTSUPP, "%s", why);
+		goto fp;
+	}
+	r->umaps = unwind_maps__new(UNWIND_DEFAULT_BYTES, &e);
+	if (!r->umaps)
+		goto fp;
+	uo.sink = unwind_maps__sink(r->umaps);
+	r->unw = unwinder__new(&uo);
+	if (!r->unw) {
+		errmsg__set(&e, -errno, "the unwinder: %s", strerror(errno));
+		unwind_maps__free(r->umaps);
+		r->umaps = NULL;
+		goto fp;
+	}
+	r->unwind_mode = r->o->unwind == CAPTURE_UNWIND_DWARF ? UNWIND_MODE_DWARF : UNWIND_MODE_AUTO;
+	return;
+fp:
+	if (!said)
+		pr_warn("%s: user stacks are walked with frame pointers only", e.text);
+	said = true;
 }
 
 static int setup(struct recorder *r, struct errmsg *e)
@@ -624,6 +711,7 @@ static int setup(struct recorder *r, struct errmsg *e)
 	r->sym = symbolizer__new(NULL);
 	if (!r->sym)
 		return errmsg__set(e, -ENOMEM, "out of memory");
+	setup_unwind(r);
 	err = r->o->cpu ? setup_cpu(r, e) : 0;
 	if (!err && r->o->heap)
 		err = setup_heap(r, e);
@@ -647,6 +735,8 @@ static void teardown(struct recorder *r)
 
 	collector__free(r->col);
 	heap_collector__free(r->hcol);
+	unwinder__free(r->unw);
+	unwind_maps__free(r->umaps);
 	symbolizer__free(r->sym);
 	symbolizer__free(r->hsym);
 	stacks__free(&r->stacks);
@@ -679,6 +769,7 @@ static void cpu_result(struct recorder *r, struct capture_result *res)
 	res->failed_walks = c.v[CPU_CNT_STACK_FAILED];
 	res->before_exec = r->in.before_exec;
 	res->kept = r->stacks.total;
+	unwind_stats(r, &c, &res->unwind);
 	if (res->truncated)
 		pr_warn("%" PRIu64 " stacks reached %u frames and may be cut short at the root end",
 			res->truncated, BPPROF_MAX_STACK);
@@ -713,6 +804,10 @@ static void heap_result(struct recorder *r, struct capture_result *res)
 	h->free_unseen = c.v[HEAP_CNT_FREE_UNSEEN];
 	h->truncated = c.v[HEAP_CNT_USTACK_TRUNCATED];
 	h->failed_walks = c.v[HEAP_CNT_STACK_FAILED];
+	h->unwind_fallback = c.unwind[UNWIND_CNT_FALLBACK];
+	h->unwind_cut = c.unwind[UNWIND_CNT_CUT];
+	if (!res->unwind.on)
+		unwind_stats(r, &c, &res->unwind);
 	if (h->lost)
 		pr_warn("%" PRIu64 " sampled allocations were lost (ring buffer full): the alloc and "
 			"inuse values miss them", h->lost);

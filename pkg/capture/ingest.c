@@ -96,6 +96,12 @@ static int add_sample(struct cpu_ingest *in, const struct cpu_sample *s)
 	}
 	if (before_exec(in, s))
 		return 0;
+	/* a process with a user stack (not a kernel thread): its tables */
+	if (in->unwind && s->ustack_len) {
+		err = unwinder__load(in->unwind, s->pid, s->start_boottime, s->flags & SAMPLE_MAPPED);
+		if (err < 0)
+			return err;
+	}
 	err = sample_key(in->sym, in->stacks, in->ns_per_tick, s->comm, s->thread_comm,
 			 s->start_boottime, (const uint64_t *)s->kstack,
 			 frames_used(s->kstack, s->kstack_len), (const uint64_t *)s->ustack,
@@ -140,11 +146,19 @@ int cpu_ingest__record(void *ctx, const void *data, size_t size)
 	case EV_CPU_SAMPLE:
 		err = add_sample(in, data);
 		break;
-	case EV_EXEC:
-		symbolizer__exec(in->sym, ((const struct exec_event *)data)->pid);
-		if (((const struct exec_event *)data)->pid == in->await_exec)
+	case EV_EXEC: {
+		const struct exec_event *x = data;
+
+		symbolizer__exec(in->sym, x->pid);
+		if (x->pid == in->await_exec)
 			in->await_exec = 0;
+		/* the new image and its dynamic linker: the rest comes as it
+		 * is mapped (SAMPLE_MAPPED) */
+		if (in->unwind)
+			err = unwinder__load(in->unwind, x->pid, x->start_boottime, true);
+		err = err < 0 ? err : 0;
 		break;
+	}
 	default:
 		in->dropped++;
 	}
@@ -174,6 +188,11 @@ static int add_alloc(struct heap_ingest *in, const struct heap_alloc *a)
 	}
 	/* Every frame is a return address, the leaf too (the walk starts at
 	 * the allocator's return): look each up at the call before it. */
+	if (in->unwind) {
+		err = unwinder__load(in->unwind, a->pid, a->start_boottime, false);
+		if (err < 0)
+			return err;
+	}
 	n = frames_used(a->ustack, a->ustack_len);
 	memcpy(ustack, a->ustack, n * sizeof(*ustack));
 	if (n)

@@ -9,9 +9,12 @@
 #include "heap/heap.h"
 #include "stacks/stacks.h"
 #include "symbolize/symbolize.h"
+#include "unwind/unwind.h"
 
 struct cpu_ingest {
 	struct symbolizer *sym;
+	struct unwinder *unwind;	/* NULL: frame pointers; else each process's tables
+					 * are loaded at its first sample, exec, new code */
 	struct stacks *stacks;
 	uint64_t ns_per_tick;		/* of /proc/PID/stat start times */
 	uint64_t received;		/* samples taken into the table */
@@ -32,6 +35,7 @@ int cpu_ingest__record(void *ctx, const void *data, size_t size);
 
 struct heap_ingest {
 	struct symbolizer *sym;
+	struct unwinder *unwind;	/* as cpu_ingest's */
 	struct heap_table *heap;
 	uint64_t ns_per_tick;
 	uint64_t dropped;		/* not kept: table full, malformed record */

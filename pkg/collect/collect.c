@@ -19,6 +19,7 @@
 #include "bpf/cpu.skel.h"
 #include "collect/collect.h"
 #include "collect/internal.h"
+#include "unwind/maps.h"
 
 #define MAX_CPUS	4096u
 #define VMLINUX_BTF	"/sys/kernel/btf/vmlinux"
@@ -459,6 +460,8 @@ struct collector *collector__new(const struct collect_opts *o, struct errmsg *e)
 		err = bpf_map__set_max_entries(skel->maps.pids, COLLECT_MAX_PIDS);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.seen, COLLECT_SEEN_PIDS);
+	if (!err)
+		err = collect__unwind_setup(&o->unwind, skel->obj, &skel->rodata->unwind_mode);
 	if (err) {
 		errmsg__set(e, err, "configuring the BPF maps: %s", strerror(-err));
 		goto err_free;
@@ -551,17 +554,16 @@ unsigned collector__ncpus(const struct collector *c) { return c->n_cpus; }
 
 size_t collector__ring_bytes(const struct collector *c) { return c->ring_bytes; }
 
-int collect__sum_counters(int fd, unsigned n, int possible_cpus, struct collect_counters *out)
+static int sum_per_cpu(int fd, unsigned n, int possible_cpus, uint64_t *out)
 {
 	__u64 *per_cpu;
 	__u32 k;
 	int i;
 
-	memset(out, 0, sizeof(*out));
 	per_cpu = calloc((size_t)possible_cpus, sizeof(*per_cpu));
 	if (!per_cpu)
 		return -ENOMEM;
-	for (k = 0; k < n && k < COLLECT_MAX_COUNTERS; k++) {
+	for (k = 0; k < n; k++) {
 		if (bpf_map_lookup_elem(fd, &k, per_cpu)) {
 			int err = -errno;
 
@@ -569,14 +571,36 @@ int collect__sum_counters(int fd, unsigned n, int possible_cpus, struct collect_
 			return err;
 		}
 		for (i = 0; i < possible_cpus; i++)
-			out->v[k] += per_cpu[i];
+			out[k] += per_cpu[i];
 	}
 	free(per_cpu);
 	return 0;
 }
 
+int collect__sum_counters(int fd, unsigned n, int possible_cpus, struct collect_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	return sum_per_cpu(fd, n < COLLECT_MAX_COUNTERS ? n : COLLECT_MAX_COUNTERS, possible_cpus,
+			   out->v);
+}
+
+int collect__sum_unwind(int fd, int possible_cpus, struct collect_counters *out)
+{
+	memset(out->unwind, 0, sizeof(out->unwind));
+	return sum_per_cpu(fd, UNWIND_CNT_MAX, possible_cpus, out->unwind);
+}
+
+int collect__unwind_setup(const struct collect_unwind *u, struct bpf_object *obj, __u32 *mode)
+{
+	*mode = u->maps ? u->mode : UNWIND_MODE_FP;
+	return u->maps ? unwind_maps__share(u->maps, obj) : 0;
+}
+
 int collector__counters(const struct collector *c, struct collect_counters *out)
 {
-	return collect__sum_counters(bpf_map__fd(c->skel->maps.counters), CPU_CNT_MAX, c->possible_cpus,
-				     out);
+	int err = collect__sum_counters(bpf_map__fd(c->skel->maps.counters), CPU_CNT_MAX,
+					c->possible_cpus, out);
+
+	return err ? err : collect__sum_unwind(bpf_map__fd(c->skel->maps.unwind_counters),
+					       c->possible_cpus, out);
 }

@@ -9,6 +9,9 @@
 
 #include "base/errmsg.h"
 #include "bpf/events.h"
+#include "bpf/unwind.h"
+
+struct unwind_maps;
 
 #define COLLECT_MAX_FREQ	100000u		/* Hz; perf's own ceiling is lower */
 #define COLLECT_MAX_PIDS	65536u		/* followed processes at once */
@@ -27,6 +30,13 @@ enum collect_event { COLLECT_CPU_CLOCK, COLLECT_CYCLES };
  * checked). Returning non-zero stops the current consume call. */
 typedef int collect_record_fn(void *ctx, const void *data, size_t size);
 
+/* How the programs walk user stacks: from the tables in maps (shared by
+ * every program), mode an enum unwind_mode; maps NULL: frame pointers. */
+struct collect_unwind {
+	struct unwind_maps *maps;
+	uint32_t mode;
+};
+
 struct collect_opts {
 	unsigned freq;			/* samples per second per CPU */
 	enum collect_event event;
@@ -35,6 +45,7 @@ struct collect_opts {
 	const char *cgroup;		/* cgroup v2 directory, absolute or under
 					 * /sys/fs/cgroup; NULL: any */
 	bool kernel_stacks, user_stacks;
+	struct collect_unwind unwind;
 	collect_record_fn *on_record;
 	void *ctx;
 };
@@ -44,6 +55,7 @@ struct collect_opts {
 struct collect_counters {
 	uint64_t v[COLLECT_MAX_COUNTERS];	/* enum cpu_counter (or heap_counter),
 						 * summed over CPUs */
+	uint64_t unwind[UNWIND_CNT_MAX];	/* the stack walker's: enum unwind_counter */
 };
 _Static_assert(CPU_CNT_MAX <= COLLECT_MAX_COUNTERS && HEAP_CNT_MAX <= COLLECT_MAX_COUNTERS,
 	       "collect_counters too small");

@@ -61,6 +61,7 @@ struct heap_collect_opts {
 	uint64_t rate;			/* mean bytes between samples; 0: every allocation */
 	uint32_t live_max;		/* sampled blocks tracked at once, <= HEAP_MAX_LIVE */
 	bool mmap;			/* anonymous mmap/munmap calls too */
+	struct collect_unwind unwind;
 	collect_record_fn *on_record;
 	void *ctx;
 };

@@ -245,7 +245,8 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "vfork")) {
 		sink = (unsigned long)vfork_loop();
 	} else if (!strcmp(mode, "dlopen")) {
-		return dl_main(argv[0]);
+		sink = (unsigned long)dl_main(argv[0]);	// not a tail call: main stays
+		return (int)sink;
 	} else if (!strcmp(mode, "heap")) {
 		heap_main();
 	} else {

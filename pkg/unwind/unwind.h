@@ -1,0 +1,81 @@
+/* The unwinder: what the BPF walker needs to know of each process, kept up
+ * to date from user space. For a process (when first seen, and again when
+ * it maps new code or execs) it reads /proc/PID/maps, builds the table of
+ * every executable file it maps that has not been built yet (once per file:
+ * cached by dev:inode and shared by build-id, so every process mapping libc
+ * shares one table), the vDSO's from our own image, and hands the tables
+ * and the process's sorted mappings to a sink (pkg/unwind/maps.c: the BPF
+ * maps; the tests: memory). Every limit hit is counted. */
+#ifndef BPPROF_UNWIND_UNWIND_H
+#define BPPROF_UNWIND_UNWIND_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/unwind.h"
+#include "unwind/table.h"
+
+#define UNWIND_MAX_RULES	16384u		/* distinct rules (256 KiB of kernel memory) */
+#define UNWIND_MAX_FILES	8192u		/* files with a table */
+#define UNWIND_MAX_PROCS	16384u		/* processes known at once */
+#define UNWIND_DEFAULT_BYTES	(64u << 20)	/* kernel memory for rows and indexes */
+#define UNWIND_MAPS_MAX_BYTES	(64u << 20)	/* of /proc/PID/maps text read */
+
+/* Where tables and processes go. Each returns 0 or a negative errno:
+ * -ENOSPC when it is full. */
+struct unwind_sink {
+	/* rules ids first..first+n-1, before any table uses them */
+	int (*rules)(void *ctx, const struct unwind_rule *v, uint32_t first, uint32_t n);
+	/* a table, under a new file id */
+	int (*table)(void *ctx, const struct unwind_table *t, uint32_t *file);
+	/* pid's mappings (NULL: forget pid) */
+	int (*proc)(void *ctx, uint32_t pid, const struct unwind_proc *p);
+	void *ctx;
+};
+
+struct unwinder_opts {
+	const char *proc_root;		/* NULL: "/proc" */
+	struct unwind_sink sink;
+};
+
+struct unwinder_stats {
+	uint64_t procs;			/* processes loaded (again after exec or new code) */
+	uint64_t files;			/* files with a table */
+	uint64_t rows;			/* in those tables */
+	uint64_t rules;			/* distinct */
+	uint64_t entries;		/* rows and index entries handed to the sink */
+	uint64_t build_ns;		/* spent building tables */
+	/* what got no table, or did not fit */
+	uint64_t files_no_cfi;		/* no .eh_frame or .debug_frame: frame pointers there */
+	uint64_t files_failed;		/* could not be opened or read */
+	uint64_t files_too_big;		/* over UNWIND_MAX_FILE_ROWS rows */
+	uint64_t tables_full;		/* the sink had no room (kernel memory, files) */
+	uint64_t rules_full;		/* past UNWIND_MAX_RULES */
+	uint64_t procs_full;		/* the sink had no room for a process */
+	uint64_t maps_dropped;		/* mappings past UNWIND_PROC_MAPPINGS in a process */
+	uint64_t procs_gone;		/* exited before their maps were read */
+};
+
+struct unwinder;
+
+/* NULL with errno set. */
+struct unwinder *unwinder__new(const struct unwinder_opts *o);
+void unwinder__free(struct unwinder *u);
+
+/* Make pid's tables known to the sink: nothing when they are, for the
+ * process started at start_boottime (its leader's, ns, as BPF reads it);
+ * read its maps again when again (it exec'd or mapped code since). 1 when
+ * it was (re)loaded, 0 when nothing was to be done or the process is gone,
+ * negative errno only when memory runs out. */
+int unwinder__load(struct unwinder *u, uint32_t pid, uint64_t start_boottime, bool again);
+
+void unwinder__stats(const struct unwinder *u, struct unwinder_stats *st);
+
+/* Pure helpers, exposed for tests. */
+/* The runtime address of a table's pc 0 in a mapping of the file at
+ * start (file offset off), given the segment holding off: its p_offset
+ * and p_vaddr, and the table's base (an ELF address). */
+uint64_t unwind__mapping_base(uint64_t start, uint64_t off, uint64_t p_offset, uint64_t p_vaddr,
+			      uint64_t table_base);
+
+#endif
