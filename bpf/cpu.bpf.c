@@ -156,6 +156,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	e->start_boottime = task->group_leader->start_boottime;
 	e->pid = tgid;
 	e->pad = 0;
-	bpf_ringbuf_submit(e, submit_flags());
+	/* a followed process's new image: its tables at once */
+	bpf_ringbuf_submit(e, filter_pids ? BPF_RB_FORCE_WAKEUP : submit_flags());
 	return 0;
 }

@@ -643,6 +643,7 @@ static int setup_cpu(struct recorder *r, struct errmsg *e)
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	cpu_ingest__init(&r->in, r->sym, &r->stacks);
 	r->in.unwind = r->unw;
+	r->in.unwind_at_exec = co.filter_pids;
 	r->col = collector__new(&co, e);
 	if (!r->col)
 		return -errno;
@@ -687,6 +688,8 @@ static void setup_unwind(struct recorder *r)
 		goto fp;
 	}
 	r->unwind_mode = r->o->unwind == CAPTURE_UNWIND_DWARF ? UNWIND_MODE_DWARF : UNWIND_MODE_AUTO;
+	if (unwinder__preload(r->unw))
+		pr_warn("out of memory for unwind tables");
 	return;
 fp:
 	if (!said)

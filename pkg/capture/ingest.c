@@ -154,7 +154,7 @@ int cpu_ingest__record(void *ctx, const void *data, size_t size)
 			in->await_exec = 0;
 		/* the new image and its dynamic linker: the rest comes as it
 		 * is mapped (SAMPLE_MAPPED) */
-		if (in->unwind)
+		if (in->unwind && (in->unwind_at_exec || unwinder__known(in->unwind, x->pid)))
 			err = unwinder__load(in->unwind, x->pid, x->start_boottime, true);
 		err = err < 0 ? err : 0;
 		break;

@@ -15,6 +15,8 @@ struct cpu_ingest {
 	struct symbolizer *sym;
 	struct unwinder *unwind;	/* NULL: frame pointers; else each process's tables
 					 * are loaded at its first sample, exec, new code */
+	bool unwind_at_exec;		/* load at any exec, not only of processes known:
+					 * the capture follows a few processes */
 	struct stacks *stacks;
 	uint64_t ns_per_tick;		/* of /proc/PID/stat start times */
 	uint64_t received;		/* samples taken into the table */

@@ -1,9 +1,11 @@
-/* Call-frame information into unwind rows. libdw interprets the CFA
- * programs (dwarf_cfi_addrframe gives each row and its extent); the FDE
- * list it has no public walk for is read here with dwarf_next_cfi and a
- * small pointer decoder. Rows are classified into the few rules the BPF
- * walker follows; anything else becomes a cut rule, so the walk stops
- * there rather than guessing. */
+/* Call-frame information into unwind rows. libdw splits a CFI section into
+ * its CIEs and FDEs (dwarf_next_cfi); each FDE's CFA program is run here,
+ * once, from its CIE's initial state, tracking only what the BPF walker
+ * uses: the CFA, the return address and RBP. (libdw's dwarf_cfi_addrframe
+ * runs the program again for every row and cached FDEs in a tree: 26 ms
+ * for python3's 64,575 rows, against ms here.) Each row is classified into
+ * one of the few rules the walker follows; anything else becomes a cut
+ * rule, so the walk stops there rather than guess. */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <errno.h>
@@ -168,133 +170,434 @@ static uint64_t code_bytes(Elf *elf)
 	return n;
 }
 
-/* --- the FDE list --- */
+/* --- CFA programs --- */
+
+/* How a register of the caller is recovered. */
+enum { R_UNSET, R_SAME, R_UNDEF, R_AT_CFA, R_IN_REG, R_OTHER };
+
+struct reg_rule {
+	uint8_t how;
+	uint8_t reg;		/* R_IN_REG */
+	int64_t off;		/* R_AT_CFA */
+};
+
+/* How the CFA is found. */
+enum { C_UNSET, C_REG, C_PLT, C_SIGNAL, C_OTHER };
+
+struct cfa_state {
+	uint8_t cfa;
+	uint8_t cfa_reg;	/* C_REG */
+	uint8_t plt_k;		/* C_PLT */
+	int64_t cfa_off;	/* C_REG, C_PLT */
+	struct reg_rule ra, bp;
+};
+
+#define MAX_REMEMBERED	16	/* DW_CFA_remember_state depth */
+
+/* A CIE: what its FDEs need. */
+struct cie {
+	uint64_t off;
+	uint64_t caf;		/* code alignment factor */
+	int64_t daf;		/* data alignment factor */
+	uint32_t ra_reg;	/* the return address column */
+	uint8_t enc;		/* its FDEs' pointer encoding */
+	bool z;			/* FDEs carry augmentation data */
+	bool signal;		/* 'S': frames of signal trampolines */
+	bool bad;		/* a program we could not run */
+	struct cfa_state init;	/* after its initial instructions */
+	const uint8_t *insns, *insns_end;
+};
 
 struct fde {
 	uint64_t lo, hi;
+	uint32_t cie;		/* index in the section's CIEs */
 	uint8_t src;		/* 0: .eh_frame, 1: .debug_frame */
-};
-
-struct cie_enc {
-	uint64_t off;
-	uint8_t enc;		/* its FDEs' pointer encoding */
+	const uint8_t *insns, *insns_end;
 };
 
 struct fdes {
 	struct fde *v;
 	size_t n, cap;
-	struct cie_enc *cies;	/* by offset: appended in section order */
-	size_t n_cies, cap_cies;
+	struct cie *cies[2];	/* by source, each by offset (section order) */
+	size_t n_cies[2], cap_cies[2];
 	uint64_t covered;	/* bytes of code the FDEs of the last section cover */
+	uint64_t sh_addr[2];	/* by source: the section's address, */
+	const uint8_t *base[2];	/* and where its bytes are (DW_CFA_set_loc) */
 };
 
-/* The pointer encoding of a CIE's FDEs, from its 'z' augmentation. */
-static uint8_t cie_encoding(const Dwarf_CIE *cie)
+/* The DW_OP_breg (0x70..0x8f) or DW_OP_lit (0x30..0x4f) op at *p. */
+static bool op_breg(const uint8_t **p, const uint8_t *end, unsigned reg, int64_t *off)
 {
-	const uint8_t *d = cie->augmentation_data, *end = d + cie->augmentation_data_size;
-	const char *a = cie->augmentation;
-	uint8_t enc = DW_EH_PE_absptr, penc;
-	uint64_t skip;
+	uint64_t v;
 
-	if (!a || a[0] != 'z' || !d)
-		return enc;
-	for (a++; *a; a++) {
+	if (*p >= end || **p != 0x70 + reg)
+		return false;
+	(*p)++;
+	if (read_leb(p, end, true, &v))
+		return false;
+	*off = (int64_t)v;
+	return true;
+}
+
+/* The two CFA expressions the walker knows, by their bytes: the PLT's
+ * (binutils': RSP + N + ((RIP & 15) >= K ? 8 : 0)) and a signal frame's
+ * (*(RSP + 160)). */
+static void cfa_expression(struct cfa_state *s, const uint8_t *p, const uint8_t *end, bool signal)
+{
+	static const uint8_t plt_tail[] = { DW_OP_lit15, DW_OP_and, 0, DW_OP_ge, DW_OP_lit3, DW_OP_shl,
+					    DW_OP_plus };
+	int64_t off, rip_off;
+	size_t i;
+
+	s->cfa = C_OTHER;
+	if (!op_breg(&p, end, REG_RSP, &off))
+		return;
+	if (signal && off == SIGFRAME_CFA && end - p == 1 && *p == DW_OP_deref) {
+		s->cfa = C_SIGNAL;
+		return;
+	}
+	if (!op_breg(&p, end, REG_RIP, &rip_off) || rip_off || (size_t)(end - p) != sizeof(plt_tail))
+		return;
+	for (i = 0; i < sizeof(plt_tail); i++)
+		if (i == 2 ? p[i] < DW_OP_lit0 || p[i] > DW_OP_lit15 : p[i] != plt_tail[i])
+			return;
+	s->cfa = C_PLT;
+	s->cfa_off = off;
+	s->plt_k = (uint8_t)(p[2] - DW_OP_lit0);
+}
+
+/* The rule of register reg, or NULL for one the walker does not track. */
+static struct reg_rule *reg_of(struct cfa_state *s, const struct cie *c, uint64_t reg)
+{
+	return reg == c->ra_reg ? &s->ra : reg == REG_RBP ? &s->bp : NULL;
+}
+
+struct cfa_run {
+	const struct cie *cie;
+	struct cfa_state s;
+	struct cfa_state saved[MAX_REMEMBERED];
+	unsigned depth;
+	uint64_t loc;
+	uint8_t enc;		/* DW_CFA_set_loc's pointer encoding */
+	uint64_t sh_addr;	/* where the section's bytes are, for pcrel */
+	const uint8_t *base;
+};
+
+/* The instructions of a CFA program that set a rule: 0, or -EINVAL for
+ * one it cannot read. Registers the walker does not track are skipped. */
+static int cfa_operand(struct cfa_run *r, uint8_t op, const uint8_t **p, const uint8_t *end)
+{
+	const struct cie *c = r->cie;
+	struct cfa_state *s = &r->s;
+	uint64_t reg = 0, a = 0;
+	struct reg_rule *rr;
+
+	switch (op) {
+	case DW_CFA_offset_extended:
+	case DW_CFA_offset_extended_sf:
+	case DW_CFA_val_offset:
+	case DW_CFA_val_offset_sf:
+	case DW_CFA_GNU_negative_offset_extended:
+		if (read_leb(p, end, false, &reg) ||
+		    read_leb(p, end, op == DW_CFA_offset_extended_sf || op == DW_CFA_val_offset_sf, &a))
+			return -EINVAL;
+		rr = reg_of(s, c, reg);
+		if (op == DW_CFA_GNU_negative_offset_extended)
+			a = -a;
+		if (rr)	/* a value at an offset is not a saved register: not followed */
+			*rr = op == DW_CFA_val_offset || op == DW_CFA_val_offset_sf
+				      ? (struct reg_rule){ R_OTHER, 0, 0 }
+				      : (struct reg_rule){ R_AT_CFA, 0, (int64_t)a * c->daf };
+		return 0;
+	case DW_CFA_restore_extended:
+	case DW_CFA_undefined:
+	case DW_CFA_same_value:
+		if (read_leb(p, end, false, &reg))
+			return -EINVAL;
+		rr = reg_of(s, c, reg);
+		if (rr)
+			*rr = op == DW_CFA_restore_extended ? *reg_of((struct cfa_state *)&c->init, c, reg)
+			      : (struct reg_rule){ op == DW_CFA_undefined ? R_UNDEF : R_SAME, 0, 0 };
+		return 0;
+	case DW_CFA_register:
+		if (read_leb(p, end, false, &reg) || read_leb(p, end, false, &a))
+			return -EINVAL;
+		rr = reg_of(s, c, reg);
+		if (rr)
+			*rr = a < UNWIND_REGS ? (struct reg_rule){ R_IN_REG, (uint8_t)a, 0 }
+					      : (struct reg_rule){ R_OTHER, 0, 0 };
+		return 0;
+	case DW_CFA_def_cfa:
+	case DW_CFA_def_cfa_sf:
+		if (read_leb(p, end, false, &reg) || read_leb(p, end, op == DW_CFA_def_cfa_sf, &a))
+			return -EINVAL;
+		s->cfa = C_REG;
+		s->cfa_reg = reg < 256 ? (uint8_t)reg : 255;
+		s->cfa_off = op == DW_CFA_def_cfa_sf ? (int64_t)a * c->daf : (int64_t)a;
+		return 0;
+	case DW_CFA_def_cfa_register:
+		if (read_leb(p, end, false, &reg))
+			return -EINVAL;
+		if (s->cfa != C_REG)	/* a register without an offset */
+			s->cfa = C_OTHER;
+		s->cfa_reg = reg < 256 ? (uint8_t)reg : 255;
+		return 0;
+	case DW_CFA_def_cfa_offset:
+	case DW_CFA_def_cfa_offset_sf:
+		if (read_leb(p, end, op == DW_CFA_def_cfa_offset_sf, &a))
+			return -EINVAL;
+		if (s->cfa != C_REG)
+			s->cfa = C_OTHER;
+		s->cfa_off = op == DW_CFA_def_cfa_offset_sf ? (int64_t)a * c->daf : (int64_t)a;
+		return 0;
+	case DW_CFA_def_cfa_expression:
+		if (read_leb(p, end, false, &a) || a > (uint64_t)(end - *p))
+			return -EINVAL;
+		cfa_expression(s, *p, *p + a, c->signal);
+		*p += a;
+		return 0;
+	case DW_CFA_expression:
+	case DW_CFA_val_expression:
+		if (read_leb(p, end, false, &reg) || read_leb(p, end, false, &a) ||
+		    a > (uint64_t)(end - *p))
+			return -EINVAL;
+		*p += a;
+		rr = reg_of(s, c, reg);
+		if (rr)
+			*rr = (struct reg_rule){ R_OTHER, 0, 0 };
+		return 0;
+	default:	/* another architecture's, or a vendor's we do not know */
+		return -EINVAL;
+	}
+}
+
+/* Runs the program from *p until it moves the location (a new row begins:
+ * 1, *p after that instruction, r->loc the new location) or ends (0).
+ * -EINVAL for an instruction it cannot read: the rest has no rule. */
+static int cfa_step(struct cfa_run *r, const uint8_t **p, const uint8_t *end)
+{
+	const struct cie *c = r->cie;
+	uint64_t a, b, delta;
+	struct reg_rule *rr;
+	uint8_t op;
+
+	while (*p < end) {
+		op = *(*p)++;
+		delta = 0;
+		switch (op & 0xc0) {
+		case DW_CFA_advance_loc:
+			delta = op & 0x3f;
+			goto advance;
+		case DW_CFA_offset:
+			if (read_leb(p, end, false, &a))
+				return -EINVAL;
+			rr = reg_of(&r->s, c, op & 0x3f);
+			if (rr)
+				*rr = (struct reg_rule){ R_AT_CFA, 0, (int64_t)a * c->daf };
+			continue;
+		case DW_CFA_restore:
+			rr = reg_of(&r->s, c, op & 0x3f);
+			if (rr)
+				*rr = *reg_of((struct cfa_state *)&c->init, c, op & 0x3f);
+			continue;
+		}
+		switch (op) {
+		case DW_CFA_nop:
+		case DW_CFA_GNU_args_size:
+			if (op == DW_CFA_GNU_args_size && read_leb(p, end, false, &a))
+				return -EINVAL;
+			continue;
+		case DW_CFA_set_loc:
+			if (unwind__read_pointer(p, end, r->enc, r->sh_addr + (uint64_t)(*p - r->base), &a) ||
+			    a < r->loc)
+				return -EINVAL;
+			r->loc = a;
+			return 1;
+		case DW_CFA_advance_loc1:
+		case DW_CFA_advance_loc2:
+		case DW_CFA_advance_loc4:
+			b = op == DW_CFA_advance_loc1 ? 1 : op == DW_CFA_advance_loc2 ? 2 : 4;
+			if ((uint64_t)(end - *p) < b)
+				return -EINVAL;
+			for (a = 0; a < b; a++)
+				delta |= (uint64_t)(*p)[a] << (8 * a);
+			*p += b;
+			goto advance;
+		case DW_CFA_remember_state:
+			if (r->depth == MAX_REMEMBERED)
+				return -EINVAL;
+			r->saved[r->depth++] = r->s;
+			continue;
+		case DW_CFA_restore_state:
+			if (!r->depth)
+				return -EINVAL;
+			r->s = r->saved[--r->depth];
+			continue;
+		default:
+			if (cfa_operand(r, op, p, end))
+				return -EINVAL;
+			continue;
+		}
+advance:
+		r->loc += delta * c->caf;
+		if (delta)
+			return 1;
+	}
+	return 0;
+}
+/* --- the FDE list --- */
+
+static void cie_augmentation(struct cie *c, const Dwarf_CIE *d)
+{
+	const uint8_t *p = d->augmentation_data, *end = p + d->augmentation_data_size;
+	const char *a = d->augmentation;
+	uint64_t skip;
+	uint8_t penc;
+
+	c->enc = DW_EH_PE_absptr;
+	if (!a || a[0] != 'z')
+		return;
+	c->z = true;
+	for (a++; *a && p; a++) {
 		switch (*a) {
 		case 'R':
-			if (d >= end)
-				return enc;
-			enc = *d++;
+			if (p >= end)
+				return;
+			c->enc = *p++;
 			break;
 		case 'L':
-			d++;
+			p++;
 			break;
 		case 'P':	/* the personality routine: skipped */
-			if (d >= end)
-				return enc;
-			penc = *d++;
-			if (unwind__read_pointer(&d, end, penc & 0x0f, 0, &skip))
-				return enc;
+			if (p >= end)
+				return;
+			penc = *p++;
+			if (unwind__read_pointer(&p, end, penc & 0x0f, 0, &skip))
+				return;
 			break;
 		case 'S':
+			c->signal = true;
+			break;
 		case 'B':
 		case 'G':
 			break;
 		default:	/* unknown: what follows cannot be parsed */
-			return enc;
+			return;
 		}
 	}
-	return enc;
 }
 
-static int cie_find(const struct fdes *f, uint64_t off)
+static int cie_add(struct fdes *f, uint8_t src, uint64_t off, const Dwarf_CIE *d)
 {
-	size_t lo = 0, hi = f->n_cies;
+	struct cie *c;
+	struct cfa_run r = { 0 };
+	const uint8_t *p = d->initial_instructions;
+
+	if (BUF_GROW_ARRAY(f->cies[src], f->cap_cies[src], f->n_cies[src] + 1))
+		return -ENOMEM;
+	c = &f->cies[src][f->n_cies[src]++];
+	*c = (struct cie){
+		.off = off,
+		.caf = d->code_alignment_factor,
+		.daf = d->data_alignment_factor,
+		.ra_reg = d->return_address_register < UINT32_MAX ? (uint32_t)d->return_address_register
+								    : UINT32_MAX,
+	};
+	cie_augmentation(c, d);
+	/* the state every FDE of it starts from: initial instructions move
+	 * no location, so one run to their end */
+	r.cie = c;
+	r.enc = c->enc;
+	while (!c->bad) {
+		int more = cfa_step(&r, &p, d->initial_instructions_end);
+
+		c->bad = more < 0;
+		if (more <= 0)
+			break;
+	}
+	c->init = r.s;
+	return 0;
+}
+
+static const struct cie *cie_find(const struct fdes *f, uint8_t src, uint64_t off, uint32_t *idx)
+{
+	size_t lo = 0, hi = f->n_cies[src];
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (f->cies[mid].off < off)
+		if (f->cies[src][mid].off < off)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < f->n_cies && f->cies[lo].off == off ? f->cies[lo].enc : -1;
+	if (lo == f->n_cies[src] || f->cies[src][lo].off != off)
+		return NULL;
+	*idx = (uint32_t)lo;
+	return &f->cies[src][lo];
 }
 
-/* One FDE's [lo, hi), appended to f. Entries we cannot read are skipped. */
-static int fde_add(struct fdes *f, const Dwarf_FDE *fde, const Elf_Data *data, uint64_t sh_addr,
-		   bool eh, uint8_t src)
+/* One FDE, appended to f. One we cannot read is skipped. */
+static int fde_add(struct fdes *f, uint8_t src, const Dwarf_FDE *d, const Elf_Data *data,
+		   uint64_t sh_addr)
 {
-	const uint8_t *p = fde->start, *base = data->d_buf;
-	uint64_t lo, range;
-	int enc = eh ? cie_find(f, fde->CIE_pointer) : DW_EH_PE_absptr;
+	const uint8_t *p = d->start, *base = data->d_buf;
+	const struct cie *c;
+	uint64_t lo, range, aug;
+	uint32_t idx;
 
-	if (enc < 0 || unwind__read_pointer(&p, fde->end, (uint8_t)enc, sh_addr + (uint64_t)(p - base),
-					    &lo) ||
-	    unwind__read_pointer(&p, fde->end, (uint8_t)(enc & 0x0f), 0, &range) || !range ||
-	    lo + range < lo)
+	c = cie_find(f, src, d->CIE_pointer, &idx);
+	if (!c || unwind__read_pointer(&p, d->end, c->enc, sh_addr + (uint64_t)(p - base), &lo) ||
+	    unwind__read_pointer(&p, d->end, c->enc & 0x0f, 0, &range) || !range || lo + range < lo)
 		return 0;
+	if (c->z && (read_leb(&p, d->end, false, &aug) || aug > (uint64_t)(d->end - p)))
+		return 0;
+	if (c->z)
+		p += aug;
 	if (BUF_GROW_ARRAY(f->v, f->cap, f->n + 1))
 		return -ENOMEM;
-	f->v[f->n++] = (struct fde){ lo, lo + range, src };
+	f->v[f->n++] = (struct fde){ lo, lo + range, idx, src, p, d->end };
 	f->covered += range;
 	return 0;
 }
 
-/* Every FDE of a CFI section into f. */
-static int fdes_read(struct fdes *f, Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, bool eh,
-		     uint8_t src)
+/* Every CIE and FDE of a CFI section (src: 0 .eh_frame, 1 .debug_frame)
+ * into f. */
+static int fdes_read(struct fdes *f, Elf *elf, const char *name, uint8_t src)
 {
 	const unsigned char *ident = (const unsigned char *)elf_getident(elf, NULL);
 	Dwarf_Off off = 0, next;
 	Dwarf_CFI_Entry e;
 	Elf_Data *data;
-	int err;
+	GElf_Shdr sh;
+	Elf_Scn *scn = find_section(elf, name, &sh);
+	int err = 0;
 
-	f->n_cies = 0;
 	f->covered = 0;
-	if ((sh->sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
+	if (!scn || ((sh.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0))
 		return -ENODATA;
 	data = elf_getdata(scn, NULL);
 	if (!ident || !data || !data->d_buf)
 		return -ENODATA;
-	while (off < data->d_size) {
-		if (dwarf_next_cfi(ident, data, eh, off, &next, &e))
+	f->sh_addr[src] = sh.sh_addr;
+	f->base[src] = data->d_buf;
+	while (!err && off < data->d_size) {
+		if (dwarf_next_cfi(ident, data, src == 0, off, &next, &e))
 			break;	/* the terminator, or bytes we cannot read: keep what we have */
-		if (dwarf_cfi_cie_p(&e)) {
-			if (BUF_GROW_ARRAY(f->cies, f->cap_cies, f->n_cies + 1))
-				return -ENOMEM;
-			f->cies[f->n_cies++] = (struct cie_enc){ off, cie_encoding(&e.cie) };
-		} else {
-			err = fde_add(f, &e.fde, data, sh->sh_addr, eh, src);
-			if (err)
-				return err;
-		}
+		err = dwarf_cfi_cie_p(&e) ? cie_add(f, src, off, &e.cie)
+					  : fde_add(f, src, &e.fde, data, sh.sh_addr);
 		if (next <= off)
 			break;
 		off = next;
 	}
-	return 0;
+	return err;
+}
+
+static void fdes_free(struct fdes *f)
+{
+	free(f->v);
+	free(f->cies[0]);
+	free(f->cies[1]);
 }
 
 static int fde_cmp(const void *a, const void *b)
@@ -319,141 +622,58 @@ bool unwind__eh_frame_thin(Elf *elf)
 {
 	struct fdes f = { 0 };
 	GElf_Shdr sh;
-	Elf_Scn *scn;
 	bool thin;
 
 	if (!x86_64(elf) || find_section(elf, ".debug_frame", &sh))
 		return false;
-	scn = find_section(elf, ".eh_frame", &sh);
-	if (scn)
-		fdes_read(&f, elf, scn, &sh, true, 0);
+	fdes_read(&f, elf, ".eh_frame", 0);
 	thin = f.covered * 2 < code_bytes(elf);
-	free(f.v);
-	free(f.cies);
+	fdes_free(&f);
 	return thin;
 }
 
 /* --- rows --- */
 
-static bool is_breg(const Dwarf_Op *op, unsigned reg, int64_t *off)
-{
-	if (op->atom == DW_OP_bregx && op->number == reg) {
-		*off = (int64_t)op->number2;
-		return true;
-	}
-	if (reg <= 31 && op->atom == DW_OP_breg0 + reg) {
-		*off = (int64_t)op->number;
-		return true;
-	}
-	return false;
-}
-
-/* libdw spells "saved at CFA + off" (DW_CFA_offset) this way. */
-static bool at_cfa(const Dwarf_Op *ops, size_t n, int64_t *off)
-{
-	if (n == 1 && ops[0].atom == DW_OP_call_frame_cfa) {
-		*off = 0;
-		return true;
-	}
-	if (n == 2 && ops[0].atom == DW_OP_call_frame_cfa && ops[1].atom == DW_OP_plus_uconst) {
-		*off = (int64_t)ops[1].number;
-		return true;
-	}
-	return false;
-}
-
-/* The expression binutils writes for a PLT (.plt, .plt.sec): a stub's
- * first instructions run before its push, the rest after it. */
-static bool is_plt(const Dwarf_Op *o, size_t n, int64_t *off, uint8_t *k)
-{
-	static const uint8_t tail[] = { DW_OP_lit15, DW_OP_and, 0, DW_OP_ge, DW_OP_lit3, DW_OP_shl,
-					DW_OP_plus };
-	int64_t rip_off;
-	size_t i;
-
-	if (n != 2 + sizeof(tail) || !is_breg(&o[0], REG_RSP, off) || !is_breg(&o[1], REG_RIP, &rip_off) ||
-	    rip_off)
-		return false;
-	for (i = 0; i < sizeof(tail); i++) {
-		uint8_t a = o[2 + i].atom;
-
-		if (i == 2 ? a < DW_OP_lit0 || a > DW_OP_lit15 : a != tail[i])
-			return false;
-	}
-	*k = (uint8_t)(o[4].atom - DW_OP_lit0);
-	return true;
-}
-
 static bool fits(int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; }
 
-/* Where the caller's return address and RBP are: into r (whose CFA kind
- * is set); a rule we cannot follow leaves r NONE. */
-static void classify_saved(Dwarf_Frame *f, int ra_reg, struct unwind_rule *r)
-{
-	Dwarf_Op mem[3], *ops;
-	size_t n;
-	int64_t off;
-
-	if (dwarf_frame_register(f, ra_reg, mem, &ops, &n))
-		goto none;
-	if (at_cfa(ops, n, &off) && fits(off, INT16_MIN, INT16_MAX)) {
-		r->ra = UNWIND_RA_AT_CFA;
-		r->ra_off = (int16_t)off;
-	} else if (n == 1 && ((ops[0].atom == DW_OP_regx && ops[0].number < UNWIND_REGS) ||
-			      (ops[0].atom >= DW_OP_reg0 && ops[0].atom < DW_OP_reg0 + UNWIND_REGS))) {
-		r->ra = UNWIND_RA_REG;
-		r->ra_reg = (uint8_t)(ops[0].atom == DW_OP_regx ? ops[0].number
-								: (Dwarf_Word)(ops[0].atom - DW_OP_reg0));
-	} else {
-		goto none;
-	}
-	r->bp = UNWIND_BP_UNDEF;
-	if (dwarf_frame_register(f, REG_RBP, mem, &ops, &n))
-		return;
-	if (n == 0 && ops == NULL)
-		r->bp = UNWIND_BP_SAME;
-	else if (at_cfa(ops, n, &off) && fits(off, INT16_MIN, INT16_MAX)) {
-		r->bp = UNWIND_BP_AT_CFA;
-		r->bp_off = (int16_t)off;
-	}
-	return;
-none:
-	*r = (struct unwind_rule){ .cfa = UNWIND_CFA_NONE };
-}
-
-/* One CFI row as a rule the walker can follow, or a NONE rule. */
-static struct unwind_rule classify(Dwarf_Frame *f, bool signal, int ra_reg)
+/* A row's state as a rule the walker can follow, or a NONE rule. */
+static struct unwind_rule classify(const struct cfa_state *s)
 {
 	struct unwind_rule r = { .cfa = UNWIND_CFA_NONE };
-	Dwarf_Op mem[3], *ops;
-	size_t n;
-	int64_t off;
-	uint8_t k;
 
-	/* An undefined return address is the outermost frame, whatever
-	 * the CFA. */
-	if (!dwarf_frame_register(f, ra_reg, mem, &ops, &n) && n == 0 && ops == mem)
+	/* an undefined return address is the outermost frame, whatever the CFA */
+	if (s->ra.how == R_UNDEF)
 		return (struct unwind_rule){ .cfa = UNWIND_CFA_STOP };
-	if (dwarf_frame_cfa(f, &ops, &n) || n == 0)
-		return r;
-	if (signal) {
-		if (n == 2 && is_breg(&ops[0], REG_RSP, &off) && off == SIGFRAME_CFA &&
-		    ops[1].atom == DW_OP_deref)
-			r.cfa = UNWIND_CFA_SIGNAL;
-		return r;
-	}
-	if (n == 1 && is_breg(&ops[0], REG_RSP, &off) && fits(off, INT32_MIN, INT32_MAX)) {
-		r.cfa = UNWIND_CFA_SP;
-	} else if (n == 1 && is_breg(&ops[0], REG_RBP, &off) && fits(off, INT32_MIN, INT32_MAX)) {
-		r.cfa = UNWIND_CFA_BP;
-	} else if (is_plt(ops, n, &off, &k) && fits(off, INT32_MIN, INT32_MAX)) {
+	if (s->cfa == C_SIGNAL)
+		return (struct unwind_rule){ .cfa = UNWIND_CFA_SIGNAL };
+	if (s->cfa == C_REG && (s->cfa_reg == REG_RSP || s->cfa_reg == REG_RBP))
+		r.cfa = s->cfa_reg == REG_RSP ? UNWIND_CFA_SP : UNWIND_CFA_BP;
+	else if (s->cfa == C_PLT)
 		r.cfa = UNWIND_CFA_PLT;
-		r.plt_k = k;
-	} else {
+	else
 		return r;
+	if (!fits(s->cfa_off, INT32_MIN, INT32_MAX))
+		return (struct unwind_rule){ .cfa = UNWIND_CFA_NONE };
+	r.cfa_off = (int32_t)s->cfa_off;
+	r.plt_k = s->plt_k;
+	if (s->ra.how == R_AT_CFA && fits(s->ra.off, INT16_MIN, INT16_MAX)) {
+		r.ra = UNWIND_RA_AT_CFA;
+		r.ra_off = (int16_t)s->ra.off;
+	} else if (s->ra.how == R_IN_REG) {
+		r.ra = UNWIND_RA_REG;
+		r.ra_reg = s->ra.reg;
+	} else {
+		return (struct unwind_rule){ .cfa = UNWIND_CFA_NONE };
 	}
-	r.cfa_off = (int32_t)off;
-	classify_saved(f, ra_reg, &r);
+	/* RBP is callee-saved: unmentioned, it is the same in the caller */
+	if (s->bp.how == R_UNSET || s->bp.how == R_SAME) {
+		r.bp = UNWIND_BP_SAME;
+	} else if (s->bp.how == R_AT_CFA && fits(s->bp.off, INT16_MIN, INT16_MAX)) {
+		r.bp = UNWIND_BP_AT_CFA;
+		r.bp_off = (int16_t)s->bp.off;
+	} else {
+		r.bp = UNWIND_BP_UNDEF;
+	}
 	return r;
 }
 
@@ -463,7 +683,7 @@ struct build {
 	size_t n, cap;
 	uint32_t max_rows;
 	uint64_t base, cursor;
-	uint32_t none, cut;
+	uint32_t cut;
 };
 
 /* A row from pc on: merged into the last when the rule is the same. */
@@ -489,54 +709,52 @@ static int emit(struct build *b, uint64_t pc, const struct unwind_rule *rule)
 	return 0;
 }
 
-/* The rows of one FDE, from where the last one ended. */
-static int fde_rows(struct build *b, Dwarf_CFI *cfi, const struct fde *fde)
+/* The rows of one FDE, from where the last one ended: its program run
+ * once, a row at each location it moves to. */
+static int fde_rows(struct build *b, const struct fdes *f, const struct fde *fde)
 {
 	static const struct unwind_rule none = { .cfa = UNWIND_CFA_NONE };
-	uint64_t addr = fde->lo > b->cursor ? fde->lo : b->cursor;
-	int err = 0;
+	const struct cie *c = &f->cies[fde->src][fde->cie];
+	uint64_t start = fde->lo > b->cursor ? fde->lo : b->cursor, row, row_end;
+	struct cfa_run r = {
+		.cie = c, .s = c->init, .loc = fde->lo, .enc = c->enc,
+		.sh_addr = f->sh_addr[fde->src], .base = f->base[fde->src],
+	};
+	const uint8_t *p = fde->insns;
+	struct unwind_rule rule;
+	int err = 0, more;
 
-	if (addr >= fde->hi)
+	if (start >= fde->hi)
 		return 0;
-	if (b->n && addr > b->cursor)	/* code between FDEs has no rule */
+	if (b->n && start > b->cursor)	/* code between FDEs has no rule */
 		err = emit(b, b->cursor, &none);
-	while (!err && addr < fde->hi) {
-		struct unwind_rule rule;
-		Dwarf_Addr start, end;
-		Dwarf_Frame *frame;
-		bool signal;
-		int ra;
-
-		if (dwarf_cfi_addrframe(cfi, addr, &frame))
+	while (!err) {
+		row = r.loc;
+		more = c->bad ? -EINVAL : cfa_step(&r, &p, fde->insns_end);
+		rule = more < 0 ? none : classify(&r.s);
+		row_end = more == 1 && r.loc < fde->hi ? r.loc : fde->hi;
+		if (row_end > start && row < fde->hi) {
+			b->cut += rule.cfa == UNWIND_CFA_NONE;
+			err = emit(b, row > start ? row : start, &rule);
+		}
+		if (more != 1 || r.loc >= fde->hi)
 			break;
-		ra = dwarf_frame_info(frame, &start, &end, &signal);
-		rule = ra < 0 ? none : classify(frame, signal, ra);
-		free(frame);
-		b->cut += rule.cfa == UNWIND_CFA_NONE;
-		err = emit(b, addr, &rule);
-		if (end <= addr)
-			break;
-		addr = end;
 	}
 	b->cursor = fde->hi;
 	return err;
 }
 
 /* The rows of every FDE, sorted, with a final row that ends the last. */
-static int build_rows(struct build *b, struct fdes *f, Dwarf_CFI *eh, Dwarf_CFI *debug)
+static int build_rows(struct build *b, struct fdes *f)
 {
 	static const struct unwind_rule none = { .cfa = UNWIND_CFA_NONE };
-	int64_t id = unwind_rules__intern(b->rules, &none);
 	size_t i;
 	int err = 0;
 
-	if (id < 0)
-		return (int)id;
-	b->none = (uint32_t)id;
 	qsort(f->v, f->n, sizeof(*f->v), fde_cmp);
 	b->base = b->cursor = f->v[0].lo;
 	for (i = 0; !err && i < f->n; i++)
-		err = fde_rows(b, f->v[i].src ? debug : eh, &f->v[i]);
+		err = fde_rows(b, f, &f->v[i]);
 	if (!err)
 		err = emit(b, b->cursor, &none);
 	return err;
@@ -625,52 +843,34 @@ void unwind_table__free(struct unwind_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* The FDEs of a CFI section of elf, and libdw's reader for it. */
-static int add_source(struct fdes *f, Elf *elf, const char *name, uint8_t src, Dwarf **dw,
-		      Dwarf_CFI **cfi)
-{
-	GElf_Shdr sh;
-	Elf_Scn *scn;
-
-	if (src == 0) {
-		*cfi = dwarf_getcfi_elf(elf);
-	} else {
-		/* libdw decompresses .debug_frame as it opens it */
-		*dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
-		*cfi = *dw ? dwarf_getcfi(*dw) : NULL;
-	}
-	scn = find_section(elf, name, &sh);
-	if (!*cfi || !scn)
-		return -ENODATA;
-	return fdes_read(f, elf, scn, &sh, src == 0, src);
-}
-
 int unwind_table__build(struct unwind_table *t, Elf *elf, Elf *debug, struct unwind_rules *rules,
 			uint32_t max_rows)
 {
 	struct build b = { .rules = rules, .max_rows = max_rows };
 	struct fdes f = { 0 };
-	Dwarf_CFI *eh = NULL, *dcfi = NULL;
-	Dwarf *dw = NULL;
+	GElf_Shdr sh;
 	int err;
 
 	memset(t, 0, sizeof(*t));
 	if (!x86_64(elf))
 		return -ENODATA;
-	err = add_source(&f, elf, ".eh_frame", 0, NULL, &eh);
+	err = fdes_read(&f, elf, ".eh_frame", 0);
 	if (err == -ENOMEM)
 		goto out;
-	/* .eh_frame thin (built without unwind tables): .debug_frame too */
+	/* .eh_frame thin (code built without unwind tables): .debug_frame too,
+	 * the file's own or its separate debug file's */
 	if (f.covered * 2 < code_bytes(elf)) {
-		GElf_Shdr sh;
 		Elf *src = find_section(elf, ".debug_frame", &sh) ? elf : debug;
+		size_t before = f.n;
 
 		if (src && x86_64(src)) {
-			err = add_source(&f, src, ".debug_frame", 1, &dw, &dcfi);
-			t->debug_frame = !err && dcfi;
+			err = fdes_read(&f, src, ".debug_frame", 1);
+			if (err == -ENOMEM)
+				goto out;
+			t->debug_frame = f.n > before;
 		}
 	}
-	err = f.n ? build_rows(&b, &f, eh, dcfi) : -ENODATA;
+	err = f.n ? build_rows(&b, &f) : -ENODATA;
 	if (!err && b.n < 2)
 		err = -ENODATA;
 	if (!err) {
@@ -681,11 +881,6 @@ int unwind_table__build(struct unwind_table *t, Elf *elf, Elf *debug, struct unw
 	}
 out:
 	free(b.rows);
-	free(f.v);
-	free(f.cies);
-	if (dw)
-		dwarf_end(dw);
-	if (eh)
-		dwarf_cfi_end(eh);
+	fdes_free(&f);
 	return err;
 }

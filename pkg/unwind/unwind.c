@@ -80,6 +80,7 @@ struct unwinder {
 	struct unwinder_stats st;
 	struct unwind_proc scratch;	/* the process being loaded */
 	uint32_t pid;			/* its pid */
+	bool preloading;		/* only the tables of files shared by all */
 	int err;			/* what stopped its maps being read */
 };
 
@@ -410,6 +411,19 @@ static void add_mapping(struct unwinder *u, const struct proc_map *m, const stru
 	};
 }
 
+/* A file every process maps (unwinder__preload). */
+static bool shared_by_all(const struct proc_map *m)
+{
+	const char *base = memrchr(m->path, '/', m->path_len);
+	size_t len;
+
+	if (!base)
+		return m->path_len == 6 && !memcmp(m->path, "[vdso]", 6);
+	base++;
+	len = m->path_len - (size_t)(base - m->path);
+	return (len > 7 && !memcmp(base, "libc.so", 7)) || (len > 3 && !memcmp(base, "ld-", 3));
+}
+
 static int on_maps_line(void *ctx, const char *line, size_t len)
 {
 	struct unwinder *u = ctx;
@@ -417,6 +431,8 @@ static int on_maps_line(void *ctx, const char *line, size_t len)
 	int32_t t;
 
 	if (procfs__parse_maps_line(line, len, &m) != 1)
+		return 0;
+	if (u->preloading && !shared_by_all(&m))
 		return 0;
 	if (m.path_len == 6 && !memcmp(m.path, "[vdso]", 6))
 		t = vdso_table(u, m.end - m.start);
@@ -428,7 +444,7 @@ static int on_maps_line(void *ctx, const char *line, size_t len)
 		u->err = -ENOMEM;
 		return 1;
 	}
-	if (t >= 0)
+	if (t >= 0 && !u->preloading)
 		add_mapping(u, &m, &u->tables[t]);
 	return 0;
 }
@@ -466,6 +482,31 @@ static int remember(struct unwinder *u, int64_t idx, uint32_t pid, uint64_t star
 		return -ENOMEM;
 	u->procs[u->n_procs++] = (struct uproc){ pid, start };
 	return 0;
+}
+
+bool unwinder__known(const struct unwinder *u, uint32_t pid)
+{
+	return htab__find(&u->proc_index, htab__hash(&pid, sizeof(pid), SEED_PID), proc_eq, u,
+			  &pid) >= 0;
+}
+
+int unwinder__preload(struct unwinder *u)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%d/maps", u->proc_root, (int)getpid());
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	u->pid = (uint32_t)getpid();
+	u->err = 0;
+	u->preloading = true;
+	err = lines__read(fd, LINE_CHUNK, UNWIND_MAPS_MAX_BYTES, on_maps_line, u, NULL);
+	u->preloading = false;
+	close(fd);
+	(void)err;	/* a maps line too long to read: nothing preloaded */
+	return u->err;
 }
 
 int unwinder__load(struct unwinder *u, uint32_t pid, uint64_t start_boottime, bool again)

@@ -69,6 +69,13 @@ void unwinder__free(struct unwinder *u);
  * negative errno only when memory runs out. */
 int unwinder__load(struct unwinder *u, uint32_t pid, uint64_t start_boottime, bool again);
 
+/* pid was loaded (for any start time). */
+bool unwinder__known(const struct unwinder *u, uint32_t pid);
+/* The tables of the files nearly every process maps, before any process
+ * needs them: the C library and dynamic linker this process maps, and the
+ * vDSO. 0, or negative errno when memory runs out. */
+int unwinder__preload(struct unwinder *u);
+
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *st);
 
 /* Pure helpers, exposed for tests. */
