@@ -13,6 +13,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+#define SIGSTOP		19
+
 /* Set by user space before load. */
 const volatile bool filter_pids = false;	/* only tgids in `pids` */
 const volatile bool follow_children = false;	/* children of those join `pids` */
@@ -27,6 +29,10 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } pids SEC(".maps");
+
+/* Set by user space at run time: the command bpprof started, stopped at
+ * each exec until its unwind tables are loaded (0: none). */
+__u32 stop_tgid = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
@@ -155,7 +161,11 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	e->time_ns = bpf_ktime_get_ns();
 	e->start_boottime = task->group_leader->start_boottime;
 	e->pid = tgid;
-	e->pad = 0;
+	/* Stopped only once user space is sure to hear of it (the record
+	 * is reserved), or nothing would send the SIGCONT. */
+	e->stopped = stop_tgid && tgid == stop_tgid;
+	if (e->stopped)
+		bpf_send_signal(SIGSTOP);
 	/* a followed process's new image: its tables at once */
 	bpf_ringbuf_submit(e, filter_pids ? BPF_RB_FORCE_WAKEUP : submit_flags());
 	return 0;

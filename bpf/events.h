@@ -151,7 +151,8 @@ struct exec_event {
 	__u64 time_ns;
 	__u64 start_boottime;
 	__u32 pid;
-	__u32 pad;
+	__u32 stopped;		/* 1: SIGSTOPped until user space has loaded its unwind
+				 * tables and sends SIGCONT */
 };
 
 _Static_assert(sizeof(struct cpu_sample) == 80 + 2 * 8 * BPPROF_MAX_STACK, "cpu_sample layout");

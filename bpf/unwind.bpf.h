@@ -179,14 +179,15 @@ static __always_inline long unwind_cut(struct unwind_state *st)
 }
 
 /* No table for this code (JIT, anonymous memory): in auto mode, a
- * frame-pointer step when RBP points into the stack above SP. */
+ * frame-pointer step when RBP points into the stack at or above SP (at it
+ * right after `push %rbp; mov %rsp,%rbp`). */
 static __always_inline long unwind_fp_step(struct unwind_state *st)
 {
 	__u64 fr[2];
 
 	if (unwind_mode != UNWIND_MODE_AUTO)
 		return unwind_cut(st);
-	if (st->bp <= st->sp || st->bp - st->sp > UNWIND_FP_MAX_GAP || (st->bp & 7) ||
+	if (st->bp < st->sp || st->bp - st->sp > UNWIND_FP_MAX_GAP || (st->bp & 7) ||
 	    bpf_probe_read_user(fr, sizeof(fr), (void *)st->bp))
 		return 1;
 	unwind_count(UNWIND_CNT_FP_FRAMES);

@@ -167,6 +167,10 @@ static int spawn(struct recorder *r, char *const *argv, struct errmsg *e)
 	close(report[1]);
 	go[0] = report[1] = -1;
 	err = r->col ? collector__add_pid(r->col, (uint32_t)pid) : 0;
+	/* held at its exec until its tables are loaded (the heap probes hold
+	 * it then anyway, and load them) */
+	if (!err && r->col && r->unw && !r->hcol)
+		collector__stop_at_exec(r->col, (uint32_t)pid);
 	/* stopped at its exec, and at each library it maps, until probed */
 	if (!err && r->hcol)
 		err = heap_collector__target(r->hcol, (uint32_t)pid, true);
@@ -668,23 +672,28 @@ static void setup_unwind(struct recorder *r)
 	static bool said;
 	struct unwinder_opts uo = { 0 };
 	struct errmsg e = { "" };
-	char why[160];
+	char why[160] = "";
+	int err;
 
 	if (r->o->unwind == CAPTURE_UNWIND_FP || (!r->o->user_stacks && !r->o->heap))
 		return;
-	if (unwind__kernel_check(why, sizeof(why))) {
-		errmsg__set(&e, -EOPNOTSUPP, "%s", why);
+	err = unwind__kernel_check(why, sizeof(why));
+	if (err) {
+		errmsg__set(&e, err, "%s", why);
 		goto fp;
 	}
 	r->umaps = unwind_maps__new(UNWIND_DEFAULT_BYTES, &e);
-	if (!r->umaps)
+	if (!r->umaps) {
+		err = -errno;
 		goto fp;
+	}
 	uo.sink = unwind_maps__sink(r->umaps);
 	r->unw = unwinder__new(&uo);
 	if (!r->unw) {
 		errmsg__set(&e, -errno, "the unwinder: %s", strerror(errno));
 		unwind_maps__free(r->umaps);
 		r->umaps = NULL;
+		err = -ENOMEM;
 		goto fp;
 	}
 	r->unwind_mode = r->o->unwind == CAPTURE_UNWIND_DWARF ? UNWIND_MODE_DWARF : UNWIND_MODE_AUTO;
@@ -692,6 +701,9 @@ static void setup_unwind(struct recorder *r)
 		pr_warn("out of memory for unwind tables");
 	return;
 fp:
+	/* without privileges nothing will load: that error is the one to say */
+	if (err == -EPERM || err == -EACCES)
+		return;
 	if (!said)
 		pr_warn("%s: user stacks are walked with frame pointers only", e.text);
 	said = true;
@@ -912,7 +924,8 @@ int capture__run(const struct capture_opts *o, struct capture_result *res, struc
 				  "mapped defines malloc or free",
 				  o->command ? o->command[0] : "the target");
 out:
-	if (r.child && r.hcol)	/* never left stopped by a capture that ended between stops */
+	/* never left stopped by a capture that ended between stops */
+	if (r.child && (r.hcol || r.unw))
 		kill(r.child, SIGCONT);
 	/* The command outlives a capture cut by -d or an error (or was never
 	 * let run). */

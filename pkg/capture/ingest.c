@@ -1,6 +1,7 @@
 /* Checks each record's type and size before trusting a field of it, then
  * interns names and stacks and counts the sample. */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -155,8 +156,12 @@ int cpu_ingest__record(void *ctx, const void *data, size_t size)
 		/* the new image and its dynamic linker: the rest comes as it
 		 * is mapped (SAMPLE_MAPPED) */
 		if (in->unwind && (in->unwind_at_exec || unwinder__known(in->unwind, x->pid)))
-			err = unwinder__load(in->unwind, x->pid, x->start_boottime, true);
+			err = unwinder__exec(in->unwind, x->pid, x->start_boottime);
 		err = err < 0 ? err : 0;
+		/* our command waited for its tables: its first instruction is
+		 * unwound, not only sampled */
+		if (x->stopped)
+			kill((pid_t)x->pid, SIGCONT);
 		break;
 	}
 	default:

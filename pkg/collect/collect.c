@@ -546,6 +546,8 @@ int collector__add_pid(struct collector *c, uint32_t pid)
 	return 0;
 }
 
+void collector__stop_at_exec(struct collector *c, uint32_t pid) { c->skel->bss->stop_tgid = pid; }
+
 int collector__epoll_fd(const struct collector *c) { return ring_buffer__epoll_fd(c->rb); }
 
 int collector__consume(struct collector *c) { return ring_buffer__consume(c->rb); }

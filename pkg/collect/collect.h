@@ -71,6 +71,9 @@ void collector__free(struct collector *c);
 void collector__stop(struct collector *c);
 /* Add a process to the filter (filter_pids). */
 int collector__add_pid(struct collector *c, uint32_t pid);
+/* Stop pid (SIGSTOP) at each of its execs until the EV_EXEC record's
+ * reader sends SIGCONT (exec_event.stopped). */
+void collector__stop_at_exec(struct collector *c, uint32_t pid);
 /* Readable when records wait; then call collector__consume. */
 int collector__epoll_fd(const struct collector *c);
 /* Hand every waiting record to on_record: count, or negative errno. */

@@ -282,9 +282,12 @@ void unwind_maps__stats(const struct unwind_maps *m, struct unwind_maps_stats *s
 
 int unwind__kernel_check(char *why, size_t len)
 {
+	int ok = libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_loop, NULL);
 	struct utsname u;
 
-	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_loop, NULL) > 0)
+	if (ok < 0)	/* cannot tell (no privileges): loading the programs will say */
+		return ok;
+	if (ok > 0)
 		return 0;
 	snprintf(why, len, "this kernel (%s) has no bpf_loop (Linux 5.17 or later)",
 		 uname(&u) ? "?" : u.release);

@@ -38,8 +38,9 @@ int unwind_maps__share(struct unwind_maps *m, struct bpf_object *obj);
 struct unwind_sink unwind_maps__sink(struct unwind_maps *m);
 void unwind_maps__stats(const struct unwind_maps *m, struct unwind_maps_stats *st);
 
-/* Has this kernel what the walker uses? 0, or -EOPNOTSUPP with why set
- * (bpf_loop came in Linux 5.17). */
+/* Has this kernel what the walker uses? 0, -EOPNOTSUPP with why set
+ * (bpf_loop came in Linux 5.17), or another negative errno when it cannot
+ * tell (no privileges to load a program). */
 int unwind__kernel_check(char *why, size_t len);
 
 #endif

@@ -58,6 +58,7 @@ struct ufile {
 /* A process loaded, by pid. */
 struct uproc {
 	uint32_t pid;
+	bool stale;			/* exec'd: read its maps again at the next load */
 	uint64_t start;			/* its leader's start_boottime */
 };
 
@@ -374,6 +375,8 @@ static int32_t file_table(struct unwinder *u, const struct proc_map *m)
 			return -ENOMEM;
 	} else {
 		u->st.files_failed++;
+		pr_debug("unwind: pid %" PRIu32 ": cannot open %.*s: %s\n", u->pid, (int)m->path_len,
+			 m->path, strerror(-fd));
 	}
 	if (BUF_GROW_ARRAY(u->files, u->cap_files, u->n_files + 1) ||
 	    htab__insert(&u->file_index, h, (uint32_t)u->n_files))
@@ -469,6 +472,7 @@ static int remember(struct unwinder *u, int64_t idx, uint32_t pid, uint64_t star
 
 	if (idx >= 0) {
 		u->procs[idx].start = start;
+		u->procs[idx].stale = false;
 		return 0;
 	}
 	if (u->n_procs >= UNWIND_MAX_PROCS) {
@@ -480,8 +484,19 @@ static int remember(struct unwinder *u, int64_t idx, uint32_t pid, uint64_t star
 	if (BUF_GROW_ARRAY(u->procs, u->cap_procs, u->n_procs + 1) ||
 	    htab__insert(&u->proc_index, h, (uint32_t)u->n_procs))
 		return -ENOMEM;
-	u->procs[u->n_procs++] = (struct uproc){ pid, start };
+	u->procs[u->n_procs++] = (struct uproc){ .pid = pid, .start = start };
 	return 0;
+}
+
+int unwinder__exec(struct unwinder *u, uint32_t pid, uint64_t start_boottime)
+{
+	int err = unwinder__load(u, pid, start_boottime, true);
+	int64_t idx = htab__find(&u->proc_index, htab__hash(&pid, sizeof(pid), SEED_PID), proc_eq, u,
+				 &pid);
+
+	if (idx >= 0)
+		u->procs[idx].stale = true;
+	return err;
 }
 
 bool unwinder__known(const struct unwinder *u, uint32_t pid)
@@ -516,7 +531,7 @@ int unwinder__load(struct unwinder *u, uint32_t pid, uint64_t start_boottime, bo
 	char path[PATH_MAX];
 	int fd, err;
 
-	if (idx >= 0 && u->procs[idx].start == start_boottime && !again)
+	if (idx >= 0 && u->procs[idx].start == start_boottime && !again && !u->procs[idx].stale)
 		return 0;
 	snprintf(path, sizeof(path), "%s/%" PRIu32 "/maps", u->proc_root, pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -69,6 +69,10 @@ void unwinder__free(struct unwinder *u);
  * negative errno only when memory runs out. */
 int unwinder__load(struct unwinder *u, uint32_t pid, uint64_t start_boottime, bool again);
 
+/* pid exec'd: load its new image now (its executable and dynamic linker)
+ * and read its maps again at its next unwinder__load, when the dynamic
+ * linker has mapped the rest. As unwinder__load otherwise. */
+int unwinder__exec(struct unwinder *u, uint32_t pid, uint64_t start_boottime);
 /* pid was loaded (for any start time). */
 bool unwinder__known(const struct unwinder *u, uint32_t pid);
 /* The tables of the files nearly every process maps, before any process
