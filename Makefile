@@ -46,7 +46,8 @@ DEPS_PKGS := gcc g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev li
              zlib1g-dev libzstd-dev libxxhash-dev libprotobuf-c-dev protobuf-c-compiler \
              libiberty-dev libcurl4-openssl-dev libcmocka-dev golang-go golang-github-google-pprof-dev \
              hyperfine zstd linux-perf time bc libjemalloc-dev bpftrace \
-             libmicrohttpd-dev libinih-dev curl jq golang-google-protobuf-dev golang-github-robfig-cron-dev
+             libmicrohttpd-dev libinih-dev curl jq golang-google-protobuf-dev golang-github-robfig-cron-dev \
+             libgoogle-perftools-dev
 
 PROTO_SRCS := $(wildcard proto/*.proto)
 PROTO_C    := $(PROTO_SRCS:%.proto=$(GEN)/%.pb-c.c)
@@ -232,12 +233,21 @@ $(BUILD)/workloads/libunwind-dl.so: tests/workloads/unwind/dl.c
 	$(Q)mkdir -p $(@D) && $(CC) $(UNWIND_CFLAGS) -shared -fPIC -o $@ $<
 $(BUILD)/test/unwind/unwind_test: | $(UNWIND_WL)
 
-workloads: $(WORKLOADS)
+# Profiled by gperftools itself (CPUPROFILE, HEAPPROFILE, tcmalloc's sampled
+# heap) for the legacy readers; --no-as-needed keeps libprofiler, which the
+# program never calls, loaded.
+LEGACY_WORKLOAD := $(BUILD)/legacy/gperf
+$(LEGACY_WORKLOAD): tests/legacy/gperf.cc
+	$(call msg,CXX,$<)
+	$(Q)mkdir -p $(@D) && $(CXX) -std=gnu++11 -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls \
+	  -Wall -Wextra -Werror -o $@ $< -Wl,--no-as-needed -lprofiler -ltcmalloc
+
+workloads: $(WORKLOADS) $(LEGACY_WORKLOAD)
 
 unit: $(TEST_BINS)
 	$(Q)tests/run-unit.sh $(TEST_BINS)
 
-e2e: $(BUILD)/bpprof $(PPROFCHECK)
+e2e: $(BUILD)/bpprof $(PPROFCHECK) $(LEGACY_WORKLOAD)
 	$(Q)BUILD=$(BUILD) tests/e2e.sh
 
 # Profiles real processes: needs root (skipped without it).
@@ -248,7 +258,7 @@ e2e-heap: $(BUILD)/bpprof $(PPROFCHECK) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-heap.sh
 
 # Pushes to the loopback receiver; e2e-run needs root too (the daemon).
-e2e-push: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER)
+e2e-push: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) $(LEGACY_WORKLOAD)
 	$(Q)BUILD=$(BUILD) tests/e2e-push.sh
 
 e2e-run: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) workloads

@@ -99,6 +99,10 @@ enum heap_counter {
 	HEAP_CNT_MAX
 };
 
+/* Values of heap.bpf.c's `targets` map: what to do when a target execs or
+ * its dynamic linker loads objects. */
+enum heap_target { HEAP_TARGET_REPORT = 0, HEAP_TARGET_STOP = 1 };
+
 /* enum heap_kind: how an allocator function takes its arguments. */
 enum {
 	HEAP_MALLOC,		/* (size): malloc, valloc, pvalloc */

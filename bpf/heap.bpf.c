@@ -19,7 +19,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define SIGSTOP		19
 #define MAP_ANONYMOUS	0x20
 #define MAP_FAILED	(~0ull)
-#define EXEC_STOP	1	/* `targets` value: stop the process until it is probed */
 
 /* Set by user space before load. */
 const volatile __u64 sample_rate = 524288;	/* mean bytes between samples; 0: every one */
@@ -41,7 +40,7 @@ struct {
 } live SEC(".maps");
 
 /* Processes being profiled: their exec and the objects their dynamic linker
- * loads are reported (and, for EXEC_STOP, the process is stopped until user
+ * loads are reported (and, for HEAP_TARGET_STOP, the process is stopped until user
  * space has probed what was mapped). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -194,7 +193,7 @@ static __always_inline void mapped(__u32 tgid, bool exec)
 	m->start_boottime = BPF_CORE_READ((struct task_struct *)bpf_get_current_task_btf(),
 					  group_leader, start_boottime);
 	m->pid = tgid;
-	m->stopped = *how == EXEC_STOP;
+	m->stopped = *how == HEAP_TARGET_STOP;
 	m->exec = exec;
 	m->pad = 0;
 	/* Stopped only when user space will hear of it, or it would never

@@ -203,6 +203,39 @@ t_bad_input() {
 	if "$BPPROF" push "$T/junk.pb" --url "$R" >"$T/out" 2>&1; then echo "junk accepted"; return 1; fi
 	grep -q "junk.pb" "$T/out" && [ "$(wc -l <"$T/out")" -eq 1 ] || { cat "$T/out"; return 1; }
 }
+# Anything convert reads is converted on the way (issue 20): the legacy
+# formats, folded stacks, perf script; text that is none is refused in one
+# line naming the file, as convert refuses it.
+t_push_converted() {
+	local f
+	"$BPPROF" push testdata/legacy/cppbench.contention --url "$R" --app legacy-contention >"$T/out" 2>&1 ||
+		{ cat "$T/out"; return 1; }
+	stored r '.app == "legacy-contention" and .sample_types == ["contentions/count", "delay/nanoseconds"] and
+		.totals["contentions/count"] == 3500 and .totals["delay/nanoseconds"] == 690508213' || return 1
+	"$BPPROF" push testdata/legacy/cppbench.cpu --url "$R" --api push --app legacy-cpu >"$T/out" 2>&1 ||
+		{ cat "$T/out"; return 1; }
+	stored r '.labels.service_name == "legacy-cpu" and .name == "process_cpu" and .totals["samples/count"] == 712' || return 1
+	gzip -c testdata/legacy/gobench.heap >"$T/gobench.heap.gz"
+	"$BPPROF" push "$T/gobench.heap.gz" --url "$R" --app legacy-heap >"$T/out" 2>&1 || { cat "$T/out"; return 1; }
+	stored r '.app == "legacy-heap" and .name == "memory" and .totals["inuse_space/bytes"] == 7196884' || return 1
+	for f in testdata/perf/perf-script-gzip-dd.txt testdata/perf/libbpf-tools-profile-folded.txt; do
+		"$BPPROF" push "$f" --url "$R" --app text >"$T/out" 2>&1 || { echo "$f: $(cat "$T/out")"; return 1; }
+	done
+	stored r '.app == "text" and .totals["samples/count"] == 2499' || return 1
+	if "$BPPROF" push testdata/perf/perf-script-comm-tid-ip-sym.txt --url "$R" >"$T/out" 2>&1; then
+		echo "perf script -F comm,tid,ip,sym accepted"; return 1
+	fi
+	[ "$(wc -l <"$T/out")" -eq 1 ] && grep -qF "perf-script-comm-tid-ip-sym.txt: looks like folded stacks, but line 2" "$T/out" ||
+		{ cat "$T/out"; return 1; }
+}
+t_push_symbolized() { # a gperftools profile pushed with function names
+	local wl=${LEGACY_WL:-$build/legacy/gperf}
+	[ -x "$wl" ] || { echo "$wl not built"; return 1; }
+	(cd "$T" && CPUPROFILE=$T/g.cpu CPUPROFILE_FREQUENCY=500 "$wl" "$T/g.s" "$T/g.g" 0.5 >/dev/null 2>&1) ||
+		{ echo "workload failed"; return 1; }
+	"$BPPROF" push "$T/g.cpu" --symbolize --url "$R" --app gperf >"$T/out" 2>&1 || { cat "$T/out"; return 1; }
+	stored r '.app == "gperf" and (.folded | keys | map(test("bpprof::hot_loop")) | any)'
+}
 t_usage_errors() {
 	local rc
 	for args in "--url $R --label bad-key=v" "--url $R --label k=a,b" "--url $R --label __name__=x" \
@@ -263,6 +296,8 @@ check "TLS: verified by default, --ca-file, --insecure-skip-verify" t_tls
 check "mutual TLS: --cert and --key" t_mtls
 check "several files, one missing: others pushed, exit 1" t_many_files_one_bad
 check "not a profile: one-line error" t_bad_input
+check "legacy, folded and perf script files are converted on the way" t_push_converted
+check "push --symbolize: a gperftools profile arrives with function names" t_push_symbolized
 check "bad flags refused before sending" t_usage_errors
 check "config file, command line adds to it" t_config
 finish

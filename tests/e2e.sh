@@ -153,6 +153,48 @@ check "folded -> pprof -> folded round trip (detected format)" t_folded_roundtri
 check "folded -> pprof: google/pprof reads the same stacks" t_folded_pprof_view
 check "folded --from folded --to pprof same as detected" t_folded_explicit
 
+# Text is one format throughout, or refused (issue 19 item 7, issue 20).
+# perf script -F comm,tid,ip,sym with call chains: "COMM TID" looks like a
+# stack with the thread id for count, its frames are no folded lines.
+t_not_folded() {
+	local in=testdata/perf/perf-script-comm-tid-ip-sym.txt
+	t_bad_input "$in" || return 1
+	grep -qF "looks like folded stacks, but line 2: expected 'frame;frame COUNT', got '1160 leaf'" \
+		"$T/err.$(basename "$in")" || { echo "message: $(cat "$T/err.$(basename "$in")")"; return 1; }
+	t_bad_input "$in" --from folded || return 1
+	grep -qF "most lines are not 'frame;frame COUNT' (23 of 29" "$T/err.$(basename "$in")" ||
+		{ echo "--from folded: $(cat "$T/err.$(basename "$in")")"; return 1; }
+}
+
+t_srcline() { # perf script -F +srcline: source lines are read past
+	local f
+	for f in perf-script-srcline.txt perf-script-srcline-no-callchain.txt; do
+		convert "$T/$f.pb.gz" "testdata/perf/$f" || return 1
+		grep -q '(perf-script)' "$T/$f.pb.gz.stderr" || { echo "$f: $(cat "$T/$f.pb.gz.stderr")"; return 1; }
+		[ "$("$PPROFCHECK" total "$T/$f.pb.gz" samples/count)" = 6 ] || { echo "$f: total $("$PPROFCHECK" total "$T/$f.pb.gz" samples/count)"; return 1; }
+	done
+}
+check "perf script -F +srcline is read, with or without call chains" t_srcline
+
+t_folded_empty_frames() { # ";;; 2" holds no frame: skipped, not four [unknown]
+	printf 'main;work 3\n;;; 2\n' >"$T/empty-frames.folded"
+	convert "$T/empty-frames.pb.gz" "$T/empty-frames.folded" || return 1
+	[ "$("$PPROFCHECK" folded "$T/empty-frames.pb.gz")" = "main;work 3" ] ||
+		{ echo "stacks: $("$PPROFCHECK" folded "$T/empty-frames.pb.gz")"; return 1; }
+	grep -q 'lines skipped.*: 1, the first at line 2' "$T/empty-frames.pb.gz.stderr" ||
+		{ echo "no warning: $(cat "$T/empty-frames.pb.gz.stderr")"; return 1; }
+}
+check "folded ';;; 2' is skipped, not four [unknown] frames" t_folded_empty_frames
+
+t_folded_nul() { # one NUL byte does not make text "pprof"
+	printf 'main;work 3\nmain;w\0rk 2\nmain 1\n' >"$P/nul.folded"
+	t_bad_input "$P/nul.folded" || return 1
+	grep -qF "looks like folded stacks, but line 2: expected 'frame;frame COUNT' (it holds a NUL byte)" \
+		"$T/err.nul.folded" || { echo "message: $(cat "$T/err.nul.folded")"; return 1; }
+	convert "$T/nul.pb.gz" "$P/nul.folded" --from folded || return 1
+	[ "$("$PPROFCHECK" total "$T/nul.pb.gz" samples/count)" = 4 ] || { echo "total $("$PPROFCHECK" total "$T/nul.pb.gz" samples/count)"; return 1; }
+}
+
 # pprof -> folded gives google/pprof's stacks (profiles with one sample type
 # and every location symbolized, so neither a value column nor the spelling
 # of a raw address is a matter of choice).
@@ -394,6 +436,8 @@ bytes "$P/two-time-nanos.pb" $strings4 $sample_type $function1 $location1 $sampl
 	$(vi 9 1) $(vi 9 2)
 # a sample but no sample_type
 bytes "$P/no-sample-type.pb" $strings4 $function1 $location1 $sample1
+# a sample type but not one sample: google/pprof reads it, bpprof refuses it
+bytes "$P/no-samples.pb" $strings4 $sample_type $function1 $location1
 
 # Other bad inputs.
 : >"$P/empty.pb.gz"
@@ -488,6 +532,14 @@ t_nul_string() {
 }
 check "bad input: a string holding a NUL byte is refused, and says so" t_nul_string
 check "bad input: empty file fails cleanly" t_bad_input "$P/empty.pb.gz"
+t_no_samples() { # README: input that yields no samples is refused, pprof too
+	"$PPROFCHECK" check "$P/no-samples.pb" >/dev/null || { echo "(fixture: google/pprof refuses it)"; return 1; }
+	t_bad_input "$P/no-samples.pb" || return 1
+	grep -q 'a profile without samples' "$T/err.no-samples.pb" || { echo "message: $(cat "$T/err.no-samples.pb")"; return 1; }
+}
+check "bad input: a pprof with no samples is refused, as the README says" t_no_samples
+check "a NUL byte in folded text is refused as folded (named: skipped), not as pprof" t_folded_nul
+check "perf script -F comm,tid,ip,sym is refused, not read as folded thread ids" t_not_folded
 check "bad input: random bytes as --from pprof fail cleanly" t_bad_input "$P/random.bin" --from pprof
 check "bad input: missing file fails cleanly" t_bad_input "$T/no-such-file.pb.gz"
 check "bad input: a directory fails cleanly" t_bad_input "$P"
@@ -525,6 +577,52 @@ check "bad option: --compress lz4" t_bad_option lz4 --compress lz4
 check "bad option: --compress gzip --level 99" t_bad_option level --compress gzip --level 99
 check "bad option: --from nonsense" t_bad_option from --from nonsense
 check "bad option: --compress zstd --level 23" t_bad_option zlevel --compress zstd --level 23
+
+# One convention for every command (README, "Exit status"): a command line
+# that cannot be used exits 2 with "bpprof CMD: ..." and the hint, and does
+# nothing; getopt's own errors included (issue 19 item 13).
+t_usage_exit() { # t_usage_exit WHAT ARGS...: exit 2, bpprof's words, the hint
+	local rc=0 err=$T/usage.err
+	"$BPPROF" "$@" >/dev/null 2>"$err" </dev/null || rc=$?
+	[ "$rc" = 2 ] || { echo "exit status $rc: $(head -3 "$err")"; return 1; }
+	head -1 "$err" | grep -q "^bpprof $1: " || { echo "stderr: $(head -3 "$err")"; return 1; }
+	grep -qx "Try 'bpprof help $1'." "$err" || { echo "no hint: $(head -3 "$err")"; return 1; }
+}
+check "usage: convert --bogus" t_usage_exit convert --bogus testdata/pprof/parca-fib.pb.gz
+check "usage: convert -Z (unknown short option)" t_usage_exit convert -Z testdata/pprof/parca-fib.pb.gz
+check "usage: convert --from (no value)" t_usage_exit convert testdata/pprof/parca-fib.pb.gz --from
+check "usage: convert --from nonsense" t_usage_exit convert --from nonsense testdata/pprof/parca-fib.pb.gz
+check "usage: record --bogus" t_usage_exit record --bogus
+check "usage: record -F (no value)" t_usage_exit record -F
+check "usage: push --bogus" t_usage_exit push --bogus x
+check "usage: push --config of a missing file" t_usage_exit push --config "$T/no-such.ini" x --url http://127.0.0.1:9
+check "usage: run --bogus" t_usage_exit run --bogus
+check "usage: run --config of a missing file" t_usage_exit run --config "$T/no-such.ini" -o "$T"
+check "usage: version takes no arguments" t_usage_exit version extra
+
+t_convert_quiet() { # -q as for record and push: no summary line
+	"$BPPROF" convert -q testdata/pprof/parca-fib.pb.gz -o "$T/quiet.pb.gz" 2>"$T/quiet.err" ||
+		{ echo "failed: $(cat "$T/quiet.err")"; return 1; }
+	[ ! -s "$T/quiet.err" ] || { echo "said: $(cat "$T/quiet.err")"; return 1; }
+	same_summary testdata/pprof/parca-fib.pb.gz "$T/quiet.pb.gz"
+}
+check "convert -q converts and says nothing" t_convert_quiet
+
+t_convert_terminal() { # as gzip does: no binary output to a terminal
+	local d=$T/tty out
+	mkdir -p "$d"
+	command -v script >/dev/null || { echo "skipped (no script(1))"; return 0; }
+	for cmd in "convert $root/testdata/pprof/parca-fib.pb.gz -o -" \
+		"convert - <$root/testdata/pprof/parca-fib.pb.gz" \
+		"convert --to folded --compress gzip $root/testdata/pprof/parca-fib.pb.gz -o -"; do
+		out=$(cd "$d" && script -qec "$BPPROF $cmd" /dev/null </dev/null 2>&1) && { echo "$cmd: exit 0"; return 1; }
+		printf '%s' "$out" | grep -q 'not written to a terminal' || { echo "$cmd: $out" | head -3; return 1; }
+	done
+	[ -z "$(ls -A "$d")" ] || { echo "files written: $(ls -A "$d")"; return 1; }
+	out=$(script -qec "$BPPROF convert --to folded $root/testdata/pprof/parca-two-stacks.pb.gz -o -" /dev/null </dev/null) ||
+		{ echo "folded text to a terminal refused: $out"; return 1; }
+}
+check "convert refuses pprof or compressed output to a terminal, not folded text" t_convert_terminal
 
 # ---- perf script: inlined frames, side-band records, several events ----
 
@@ -600,6 +698,143 @@ for f in header-only.perf zero-counts.folded; do
 done
 check "bad input: header-only.perf --from perf-script fails cleanly" t_bad_input "$P/header-only.perf" --from perf-script
 
+
+# ---- legacy formats: what go tool pprof -proto makes of the same file ----
+# google/pprof's own fixtures (and their re-encodings in every word size and
+# byte order), then profiles gperftools itself writes of tests/legacy/gperf.
+# Same sample types, units, period, totals, drop/keep frames, mappings,
+# and stacks as address lists (summary -full -labels).
+
+LEGACY_WL=${LEGACY_WL:-$build/legacy/gperf}
+gopprof() { GOCACHE="$build/gocache" GO111MODULE=off GOFLAGS= "${GO:-go}" tool pprof "$@"; }
+mkdir -p "$T/legacy"
+
+t_legacy() { # t_legacy FILE FORMAT: converted as go tool pprof reads it
+	local in=$1 b
+	b=$(basename "$in")
+	convert "$T/legacy/$b.pb.gz" "$in" || return 1
+	grep -qF "($2)" "$T/legacy/$b.pb.gz.stderr" || { echo "read as: $(cat "$T/legacy/$b.pb.gz.stderr")"; return 1; }
+	strict "$T/legacy/$b.pb.gz" || return 1
+	gopprof -proto -symbolize=none "$in" >"$T/legacy/$b.want.pb.gz" 2>"$T/legacy/$b.want.err" ||
+		{ echo "go tool pprof: $(cat "$T/legacy/$b.want.err")"; return 1; }
+	same_summary "$T/legacy/$b.want.pb.gz" "$T/legacy/$b.pb.gz"
+}
+legacy_format() {
+	case $1 in
+	java.contention | java.heap) echo java ;;
+	*.cpu) echo gperftools-cpu ;;
+	*.heap | *.growth) echo heap-text ;;
+	*.thread.* | cppbench.thread) echo threadz ;;
+	go.*.thread) echo go-count ;;
+	*.contention) echo contention-text ;;
+	esac
+}
+for in in testdata/legacy/*; do
+	b=$(basename "$in")
+	case $b in LICENSE* | README*) continue ;; esac
+	check "legacy $b: same profile as go tool pprof -proto" t_legacy "$in" "$(legacy_format "$b")"
+done
+
+t_gperftools() { # gperftools' own output of a program of ours
+	local f
+	(cd "$T/legacy" && CPUPROFILE=$T/legacy/gperf.cpu CPUPROFILE_FREQUENCY=500 \
+		HEAPPROFILE=$T/legacy/gperf.hprof TCMALLOC_SAMPLE_PARAMETER=524288 \
+		"$LEGACY_WL" "$T/legacy/gperf.sample" "$T/legacy/gperf.growth" 1 >/dev/null 2>&1) ||
+		{ echo "$LEGACY_WL failed"; return 1; }
+	t_legacy "$T/legacy/gperf.cpu" gperftools-cpu || return 1
+	[ "$("$PPROFCHECK" total "$T/legacy/gperf.cpu.pb.gz" samples/count)" -gt 100 ] ||
+		{ echo "few CPU samples: $("$PPROFCHECK" total "$T/legacy/gperf.cpu.pb.gz" samples/count)"; return 1; }
+	for f in gperf.hprof.0001.heap gperf.sample gperf.growth; do
+		t_legacy "$T/legacy/$f" heap-text || { echo "($f)"; return 1; }
+	done
+	head -1 "$T/legacy/gperf.sample" | grep -q '@ heap_v2/524288$' || { echo "not sampled: $(head -1 "$T/legacy/gperf.sample")"; return 1; }
+	head -1 "$T/legacy/gperf.hprof.0001.heap" | grep -q '@ heapprofile$' || { echo "$(head -1 "$T/legacy/gperf.hprof.0001.heap")"; return 1; }
+}
+[ -x "$LEGACY_WL" ] && check "gperftools' CPU, heap, sampled heap and growth profiles of our workload: as go tool pprof reads them" t_gperftools
+
+t_gperftools_symbolized() { # convert --symbolize names the workload's known functions
+	local top
+	[ -s "$T/legacy/gperf.cpu" ] || { echo "(no gperf.cpu: t_gperftools failed)"; return 1; }
+	convert "$T/legacy/gperf.sym.pb.gz" "$T/legacy/gperf.cpu" --symbolize || return 1
+	strict "$T/legacy/gperf.sym.pb.gz" || return 1
+	grep -q 'symbolize: [0-9]* of [0-9]* addresses named' "$T/legacy/gperf.sym.pb.gz.stderr" ||
+		{ echo "said: $(cat "$T/legacy/gperf.sym.pb.gz.stderr")"; return 1; }
+	top=$("$PPROFCHECK" top "$T/legacy/gperf.sym.pb.gz" | head -1)
+	[ "${top#* * }" = "bpprof::hot_loop(double)" ] || { echo "top: $top"; return 1; }
+	# the same samples, now with names
+	[ "$("$PPROFCHECK" total "$T/legacy/gperf.sym.pb.gz" cpu)" = "$("$PPROFCHECK" total "$T/legacy/gperf.cpu.pb.gz" cpu)" ] ||
+		{ echo "cpu total changed"; return 1; }
+	# and go tool pprof shows it, drop_frames applied
+	gopprof -top -symbolize=none "$T/legacy/gperf.sym.pb.gz" 2>/dev/null | grep -q 'bpprof::hot_loop' ||
+		{ echo "go tool pprof -top: $(gopprof -top -symbolize=none "$T/legacy/gperf.sym.pb.gz" 2>&1 | head -12)"; return 1; }
+	convert "$T/legacy/gperf.heap.sym.pb.gz" "$T/legacy/gperf.hprof.0001.heap" --symbolize || return 1
+	top=$("$PPROFCHECK" top -type inuse_space "$T/legacy/gperf.heap.sym.pb.gz" | head -1)
+	[ "${top#* * }" = "bpprof::keep_block(unsigned long)" ] || { echo "heap top: $top"; return 1; }
+}
+[ -x "$LEGACY_WL" ] && check "gperftools profiles of our workload, --symbolize: bpprof::hot_loop and keep_block on top" t_gperftools_symbolized
+
+t_symbolize_gone() { # a binary no longer here: addresses kept, said once, exit 0
+	local d=$T/legacy/gone
+	mkdir -p "$d"
+	cp "$LEGACY_WL" "$d/gperf-copy"
+	(cd "$d" && CPUPROFILE=$d/copy.cpu CPUPROFILE_FREQUENCY=500 ./gperf-copy "$d/s" "$d/g" 0.3 >/dev/null 2>&1) ||
+		{ echo "workload failed"; return 1; }
+	rm "$d/gperf-copy"
+	convert "$d/copy.pb.gz" "$d/copy.cpu" --symbolize || return 1
+	grep -qF "in files that cannot be read here or are another build, the first in $d/gperf-copy" "$d/copy.pb.gz.stderr" ||
+		{ echo "said: $(cat "$d/copy.pb.gz.stderr")"; return 1; }
+	convert "$d/plain.pb.gz" "$d/copy.cpu" || return 1
+	"$PPROFCHECK" summary -full "$d/plain.pb.gz" | grep -v '^0x' | grep -F "gperf-copy" >"$d/plain.maps"
+	"$PPROFCHECK" summary -full "$d/copy.pb.gz" | grep -v '^0x' | grep -F "gperf-copy" >"$d/sym.maps"
+	cmp -s "$d/plain.maps" "$d/sym.maps" || { echo "the gone binary's frames changed"; diff "$d/plain.maps" "$d/sym.maps" | head -5; return 1; }
+}
+[ -x "$LEGACY_WL" ] && check "convert --symbolize with the binary gone keeps its addresses and says so" t_symbolize_gone
+
+# Cut short or corrupted: one line naming the file and the problem, exit 1,
+# no output. A cut is moved off a line's end, where text would be whole.
+t_legacy_cut() {
+	local in=$1 b n
+	b=$(basename "$in")
+	n=$(($(wc -c <"$in") / 2))
+	while [ "$(tail -c +"$n" "$in" | head -c 1 | od -An -c | tr -d ' ')" = '\n' ]; do n=$((n + 1)); done
+	head -c "$n" "$in" >"$P/cut.$b"
+	t_bad_input "$P/cut.$b"
+}
+for in in testdata/legacy/*; do
+	b=$(basename "$in")
+	case $b in LICENSE* | README*) continue ;; esac
+	check "legacy $b cut short fails cleanly" t_legacy_cut "$in"
+done
+# one defect each, where the format has a fixed shape
+corrupt() { # corrupt NAME FROM LINE_NO TEXT: FROM with TEXT inserted after line LINE_NO
+	{ head -n "$3" "testdata/legacy/$2"; printf '%s\n' "$4"; tail -n +"$(($3 + 1))" "testdata/legacy/$2"; } >"$P/$1"
+}
+corrupt bad-sample.heap cppbench.heap 3 '1: 2 [3: 4] @ 0x1 ok?'
+corrupt bad-attr.contention cppbench.contention 2 'speed = 3'
+corrupt bad-sample.contention cppbench.contention 7 '12 @ 0x1'
+corrupt bad-map.contention cppbench.contention 14 'not a mapping'
+corrupt bad-count.thread go.godoc.thread 2 '1 @ 0x44cb3  0x45045'
+corrupt bad-section.thread cppbench.thread 5 '--- not a thread ---'
+corrupt bad-location.heapz java.heap 20 'garbage here'
+# the first sample claims 2^32 - 1 frames
+{ head -c 48 testdata/legacy/cppbench.cpu; printf '\377\377\377\377\0\0\0\0'; tail -c +57 testdata/legacy/cppbench.cpu; } >"$P/bad-depth.cpu"
+for f in bad-sample.heap bad-attr.contention bad-sample.contention bad-map.contention bad-count.thread \
+	bad-section.thread bad-location.heapz bad-depth.cpu; do
+	check "legacy corrupted: $f fails cleanly" t_bad_input "$P/$f"
+done
+t_legacy_message() { # the format it looked like and the first line that does not fit
+	t_bad_input "$P/bad-sample.heap" || return 1
+	grep -qF "looks like a heap profile ('heap profile:'), but line 4: expected a heap sample" "$T/err.bad-sample.heap" ||
+		{ echo "message: $(cat "$T/err.bad-sample.heap")"; return 1; }
+}
+check "a refused legacy text says what it looked like and which line does not fit" t_legacy_message
+t_contention_not_folded() { # issue 20: cppbench.contention was read as folded stacks
+	convert "$T/contention.pb.gz" testdata/legacy/cppbench.contention || return 1
+	[ "$("$PPROFCHECK" summary "$T/contention.pb.gz" | sed -n 's/^sample_types: //p')" = "contentions/count delay/nanoseconds" ] || return 1
+	[ "$("$PPROFCHECK" total "$T/contention.pb.gz" contentions)" = 3500 ] || return 1
+	[ "$("$PPROFCHECK" total "$T/contention.pb.gz" delay)" = 690508213 ] || return 1
+}
+check "cppbench.contention: contentions 3500, delay 690508213 ns, not folded stacks" t_contention_not_folded
 
 # ---- output targets that are not plain new files ----
 

@@ -23,6 +23,34 @@ void usage_error(const char *cmd, const char *fmt, ...)
 	fprintf(stderr, "\nTry 'bpprof help %s'.\n", cmd);
 }
 
+int usage_getopt(const char *cmd, int c, char **argv, const struct option *opts)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	size_t len = strcspn(arg, "=");
+	const struct option *o;
+	bool is_long = false;
+
+	/* a long option's own element, not a short one further on in a
+	 * cluster after it */
+	if (!strncmp(arg, "--", 2)) {
+		is_long = !optopt;
+		for (o = opts; o->name && !is_long; o++)
+			is_long = o->val == optopt && strlen(o->name) == len - 2 &&
+				  !strncmp(o->name, arg + 2, len - 2);
+	}
+	if (c == ':' && is_long)
+		usage_error(cmd, "option '%.*s' needs a value", (int)len, arg);
+	else if (c == ':')
+		usage_error(cmd, "option '-%c' needs a value", optopt);
+	else if (is_long && optopt)
+		usage_error(cmd, "option '%.*s' takes no value", (int)len, arg);
+	else if (is_long)
+		usage_error(cmd, "unknown option '%.*s'", (int)len, arg);
+	else
+		usage_error(cmd, "unknown option '-%c'", optopt);
+	return EXIT_USAGE;
+}
+
 int parse_out_format(const char *cmd, const char *arg, enum convert_format *f)
 {
 	if (convert__parse_format(arg, f) || (*f != FORMAT_PPROF && *f != FORMAT_FOLDED)) {
@@ -373,6 +401,8 @@ struct config {
 	struct errmsg why;	/* the first bad line's problem; ini_parse says which line */
 };
 
+/* Append arg; on failure the caller still owns it (argv's are not ours
+ * to free). */
 static int config_add(struct config *c, char *arg)
 {
 	char **grown;
@@ -380,13 +410,11 @@ static int config_add(struct config *c, char *arg)
 	if (!arg)
 		return -ENOMEM;
 	if (c->n + 1 >= c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 32;
-		grown = realloc(c->args, (size_t)c->cap * sizeof(*grown));
-		if (!grown) {
-			free(arg);
+		grown = realloc(c->args, (size_t)(c->cap ? c->cap * 2 : 32) * sizeof(*grown));
+		if (!grown)
 			return -ENOMEM;
-		}
 		c->args = grown;
+		c->cap = c->cap ? c->cap * 2 : 32;
 	}
 	c->args[c->n++] = arg;
 	return 0;
@@ -437,17 +465,29 @@ static int on_setting(void *user, const char *section, const char *key, const ch
 		arg = NULL;
 	}
 	if (config_add(c, arg)) {
+		free(arg);
 		c->oom = true;
 		return 0;
 	}
 	return 1;
 }
 
+/* A config that came to nothing: the settings' own copies go (argv's
+ * strings are not ours). */
+static int config_drop(struct config *c, int owned, int rc)
+{
+	while (owned > 0)
+		free(c->args[--owned]);
+	free(c->args);
+	return rc;
+}
+
 int config_args(const char *cmd, const struct option *opts, int *argc, char ***argv)
 {
 	struct config c = { .cmd = cmd, .opts = opts };
 	const char *path = NULL;
-	int i, rc;
+	char *self;
+	int i, rc, owned;
 
 	for (i = 1; i < *argc && strcmp((*argv)[i], "--"); i++) {
 		if (!strcmp((*argv)[i], "--config") && i + 1 < *argc)
@@ -457,28 +497,34 @@ int config_args(const char *cmd, const struct option *opts, int *argc, char ***a
 	}
 	if (!path)
 		return 0;
-	if (config_add(&c, strdup((*argv)[0])))
+	self = strdup((*argv)[0]);
+	if (config_add(&c, self)) {
+		free(self);
 		goto oom;
+	}
 	rc = ini_parse(path, on_setting, &c);
 	if (rc == -1) {
-		pr_err("cannot read config file %s: %s", path, strerror(errno));
-		return 1;
+		usage_error(cmd, "cannot read config file %s: %s", path, strerror(errno));
+		return config_drop(&c, c.n, EXIT_USAGE);
 	}
 	if (rc == -2 || c.oom)
 		goto oom;
 	if (rc > 0) {
 		usage_error(cmd, "%s:%d: %s", path, rc, c.why.text[0] ? c.why.text :
 			    "not a `key = value` line");
-		return 2;
+		return config_drop(&c, c.n, EXIT_USAGE);
 	}
+	owned = c.n;
 	for (i = 1; i < *argc; i++)
-		if (config_add(&c, (*argv)[i]))
-			goto oom;
+		if (config_add(&c, (*argv)[i])) {
+			pr_err("out of memory");
+			return config_drop(&c, owned, 1);
+		}
 	c.args[c.n] = NULL;
 	*argc = c.n;
 	*argv = c.args;	/* lives as long as the command */
 	return 0;
 oom:
 	pr_err("out of memory");
-	return 1;
+	return config_drop(&c, c.n, 1);
 }

@@ -18,7 +18,17 @@ int cmd_record(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
+/* Exit statuses, the same for every command: 0 done; 1 the command ran and
+ * failed (bad input, a write or network error); 2 the command line cannot be
+ * used as given (unknown flag, bad value, missing argument, unreadable
+ * --config): nothing was done. */
+#define EXIT_USAGE 2
+
 void usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* getopt_long's errors (the optstring starts with ':', after any '+', so
+ * that getopt itself says nothing) in bpprof's words, with the hint:
+ * returns EXIT_USAGE. */
+int usage_getopt(const char *cmd, int c, char **argv, const struct option *opts);
 
 /* Each: 0, or 2 after a usage error. */
 int parse_out_format(const char *cmd, const char *arg, enum convert_format *f);
@@ -93,7 +103,8 @@ int push_check(const char *cmd, struct push_opts *o);
 /* --config FILE: the INI file's settings (long flag names; `flag = true`
  * for a switch; any key may repeat) become flags in front of the command
  * line's, so the command line wins. *argv is replaced by a new array.
- * 0, 1 after an error (said), 2 after a usage error. */
+ * 0, 1 when memory runs out (said), 2 after a usage error (an unreadable
+ * file included). */
 int config_args(const char *cmd, const struct option *opts, int *argc, char ***argv);
 
 #endif

@@ -36,6 +36,13 @@ struct command {
 
 static int cmd_version(int argc, char **argv)
 {
+	/* "bpprof --version" comes here too, with the rest of its line */
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+		return cmd_help(2, (char *[]){ "help", "version", NULL });
+	if (argc > 1) {
+		usage_error("version", "takes no arguments ('%s')", argv[1]);
+		return EXIT_USAGE;
+	}
 	printf("bpprof %s\n", BPPROF_VERSION);
 	printf("  libbpf %u.%u\n", libbpf_major_version(), libbpf_minor_version());
 	printf("  protobuf-c %s\n", protobuf_c_version());
@@ -57,6 +64,8 @@ static int cmd_convert(int argc, char **argv)
 		{ "compress", required_argument, NULL, 'c' },
 		{ "level", required_argument, NULL, 'l' },
 		{ "sample-type", required_argument, NULL, 's' },
+		{ "symbolize", no_argument, NULL, 'S' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -65,14 +74,15 @@ static int cmd_convert(int argc, char **argv)
 	struct errmsg e = { "" };
 	int c;
 
-	while ((c = getopt_long(argc, argv, "o:f:t:c:l:s:h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:f:t:c:l:s:qh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			o.output = optarg;
 			break;
 		case 'f':
 			if (convert__parse_format(optarg, &o.from)) {
-				usage_error("convert", "unknown input format '%s' (pprof, folded, perf-script)", optarg);
+				usage_error("convert", "unknown input format '%s' (%s)", optarg,
+					    convert__format_list());
 				return 2;
 			}
 			break;
@@ -92,10 +102,16 @@ static int cmd_convert(int argc, char **argv)
 		case 's':
 			o.sample_type = optarg;
 			break;
+		case 'S':
+			o.symbolize = true;
+			break;
+		case 'q':
+			log__set_level(LOG_ERROR);
+			break;
 		case 'h':
 			return cmd_help(2, (char *[]){ "help", "convert", NULL });
 		default:
-			return 2;
+			return usage_getopt("convert", c, argv, long_opts);
 		}
 	}
 	if (optind != argc - 1) {
@@ -104,6 +120,12 @@ static int cmd_convert(int argc, char **argv)
 		return 2;
 	}
 	o.input = argv[optind];
+	/* as gzip does: a terminal shows text, not compressed bytes */
+	if (convert__binary_to_stdout(&o) && isatty(STDOUT_FILENO)) {
+		usage_error("convert", "pprof and compressed output is not written to a terminal: "
+			    "name a file with -o, or pipe it");
+		return EXIT_USAGE;
+	}
 	if (convert__run(&o, &r, &e)) {
 		pr_err("%s", e.text);
 		return 1;
@@ -123,13 +145,16 @@ static int cmd_convert(int argc, char **argv)
 
 static const struct command commands[] = {
 	{ "convert", cmd_convert,
-	  "convert IN [-o OUT] [--from pprof|folded|perf-script] [--to pprof|folded]\n"
-	  "        [--compress gzip|zstd|none] [--level N] [--sample-type TYPE]\n"
-	  "  Convert between pprof (gzip, zstd or plain), folded stacks and `perf script`\n"
-	  "  text. The input format is detected unless --from is given; IN or OUT '-' is\n"
-	  "  stdin/stdout. OUT defaults to IN's name with the output suffix (.pb.gz).\n"
-	  "  Compression follows OUT's suffix (.gz .zst .pb) unless --compress is given;\n"
-	  "  an OUT named *.folded* means --to folded." },
+	  "convert IN [-o OUT] [--from FORMAT] [--to pprof|folded]\n"
+	  "        [--compress gzip|zstd|none] [--level N] [--sample-type TYPE] [--symbolize] [-q]\n"
+	  "  Convert pprof (gzip, zstd or plain), folded stacks, `perf script` text or a\n"
+	  "  legacy profile go tool pprof reads to pprof or folded stacks. The input\n"
+	  "  format is detected unless --from is given: pprof, folded, perf-script,\n"
+	  "  gperftools-cpu, heap-text, contention-text, go-count, threadz, java.\n"
+	  "  IN or OUT '-' is stdin/stdout. OUT defaults to IN's name with the output\n"
+	  "  suffix (.pb.gz). Compression follows OUT's suffix (.gz .zst .pb) unless\n"
+	  "  --compress is given; an OUT named *.folded* means --to folded. --symbolize\n"
+	  "  names unnamed addresses from the ELF files the mappings name." },
 	{ "record", cmd_record,
 	  "record [-F HZ] [-d DURATION] [-p PID[,PID...]] [--cgroup PATH] [-o FILE]\n"
 	  "        [--format pprof|folded] [--compress gzip|zstd|none] [--level N]\n"
@@ -168,10 +193,12 @@ static const struct command commands[] = {
 	  "        [--label K=V]... [--tenant ID] [--basic-auth U:P | --basic-auth-file F |\n"
 	  "        --bearer T | --bearer-file F] [--header 'K: V']... [--content-type T]\n"
 	  "        [--ca-file F] [--cert F --key F] [--insecure-skip-verify] [--timeout D]\n"
-	  "        [--retries N] [--retry-wait D] [--config FILE]\n"
-	  "  Push pprof files (gzip, zstd or plain) to Pyroscope's /ingest (default;\n"
-	  "  multipart, or --ingest-raw), its push.v1 Push API, or any endpoint taking\n"
-	  "  pprof (--api http). Network errors, 429 and 5xx are retried with backoff;\n"
+	  "        [--retries N] [--retry-wait D] [--config FILE] [--symbolize]\n"
+	  "  Push profiles to Pyroscope's /ingest (default; multipart, or --ingest-raw),\n"
+	  "  its push.v1 Push API, or any endpoint taking pprof (--api http): pprof\n"
+	  "  (gzip, zstd or plain) as it is, anything convert reads converted to it\n"
+	  "  (--symbolize: named from the files its mappings name first). Network\n"
+	  "  errors, 429 and 5xx are retried with backoff;\n"
 	  "  other refusals are not. BPPROF_BASIC_AUTH and BPPROF_BEARER_TOKEN give\n"
 	  "  credentials too. Exit status 1 when any file was not accepted." },
 	{ "version", cmd_version, "version\n  Print the version of bpprof and of the libraries it links." },
@@ -215,10 +242,10 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[argi], "-h") || !strcmp(argv[argi], "--help"))
 			return cmd_help(1, argv);
 		else if (!strcmp(argv[argi], "--version"))
-			return cmd_version(1, argv);
+			return cmd_version(argc - argi, argv + argi);
 		else {
-			fprintf(stderr, "bpprof: unknown option '%s'\n", argv[argi]);
-			return 2;
+			fprintf(stderr, "bpprof: unknown option '%s'\nTry 'bpprof help'.\n", argv[argi]);
+			return EXIT_USAGE;
 		}
 	}
 	if (argi >= argc) {

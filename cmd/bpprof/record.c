@@ -180,7 +180,7 @@ int cmd_record(int argc, char **argv)
 	char status[128] = "";
 	int c, n, err;
 
-	while ((c = getopt_long(argc, argv, "+F:d:p:o:c:l:qh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:F:d:p:o:c:l:qh", long_opts, NULL)) != -1) {
 		n = capture_flag("record", c, optarg, &o, pids);
 		if (n == 2)
 			return 2;
@@ -217,7 +217,7 @@ int cmd_record(int argc, char **argv)
 		case 'h':
 			return cmd_help(2, (char *[]){ "help", "record", NULL });
 		default:
-			return 2;
+			return usage_getopt("record", c, argv, long_opts);
 		}
 	}
 	if (optind < argc)

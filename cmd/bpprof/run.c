@@ -194,7 +194,9 @@ int cmd_run(int argc, char **argv)
 	rc = config_args("run", long_opts, &argc, &argv);
 	if (rc)
 		return rc;
-	while ((c = getopt_long(argc, argv, "+F:p:d:o:c:l:qh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:F:p:d:o:c:l:qh", long_opts, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			return usage_getopt("run", c, argv, long_opts);
 		rc = capture_flag("run", c, optarg, &o.rec, pids);
 		if (!rc)
 			rc = push_flag("run", c, optarg, &o.sender.push, &secrets);

@@ -302,7 +302,7 @@ static int hand_over(struct recorder *r, struct capture_window *w, struct pprof_
 	w->profile = p;
 	w->unsymbolized = st->frames ? (double)st->unsymbolized / (double)st->frames : 0;
 	err = r->o->on_window(r->o->window_ctx, w, e);
-	pprof_profile__free(w->profile);	/* NULL when on_window took it */
+	pprof__free(w->profile);	/* NULL when on_window took it */
 	if (err && !e->text[0])
 		errmsg__set(e, err, "%s", strerror(-err));
 	return err;

@@ -137,17 +137,16 @@ static int resolve_all(struct resolver *r, const struct stacks *t, struct profil
 	return 0;
 }
 
-static uint64_t mapping_id(struct pprof_builder *b, struct resolver *r,
-			   const struct sym_mapping *map)
+static int mapping_id(struct pprof_builder *b, struct resolver *r, const struct sym_mapping *map,
+		      uint64_t *id)
 {
 	int64_t i = htab__find(&r->map_index, map_hash(map), map_eq, r, map);
 	struct map_state *ms;
 	struct pprof_mapping pm;
+	int err;
 
-	if (i < 0) {
-		errno = ENOENT;
-		return 0;
-	}
+	if (i < 0)
+		return -ENOENT;
 	ms = &r->maps[i];
 	if (!ms->id) {
 		pm = (struct pprof_mapping){
@@ -155,31 +154,33 @@ static uint64_t mapping_id(struct pprof_builder *b, struct resolver *r,
 			.file_offset = map->offset, .filename = map->path,
 			.build_id = map->build_id, .has_functions = ms->all_named,
 		};
-		ms->id = pprof_builder__mapping(b, &pm);
+		err = pprof_builder__mapping(b, &pm, &ms->id);
+		if (err)
+			return err;
 	}
-	return ms->id;
+	*id = ms->id;
+	return 0;
 }
 
-static uint64_t location_id(struct pprof_builder *b, struct resolver *r, struct frame *f)
+static int location_id(struct pprof_builder *b, struct resolver *r, struct frame *f, uint64_t *id)
 {
 	struct pprof_line line = { 0, 0 };
 	uint64_t map = 0;
+	int err;
 
-	if (f->location_id)
-		return f->location_id;
-	if (f->sym.map) {
-		map = mapping_id(b, r, f->sym.map);
-		if (!map)
-			return 0;
+	if (!f->location_id) {
+		err = f->sym.map ? mapping_id(b, r, f->sym.map, &map) : 0;
+		if (!err && f->sym.name)
+			err = pprof_builder__function(b, f->sym.name, f->sym.system_name, NULL, 0,
+						      &line.function_id);
+		if (!err)
+			err = pprof_builder__location(b, map, f->addr, &line,
+						      line.function_id ? 1 : 0, &f->location_id);
+		if (err)
+			return err;
 	}
-	if (f->sym.name) {
-		line.function_id = pprof_builder__function(b, f->sym.name, f->sym.system_name,
-							   NULL, 0);
-		if (!line.function_id)
-			return 0;
-	}
-	f->location_id = pprof_builder__location(b, map, f->addr, &line, line.function_id ? 1 : 0);
-	return f->location_id;
+	*id = f->location_id;
+	return 0;
 }
 
 static int add_stack(struct pprof_builder *b, struct resolver *r, const struct stacks *t,
@@ -187,6 +188,7 @@ static int add_stack(struct pprof_builder *b, struct resolver *r, const struct s
 {
 	size_t j, n;
 	const uint64_t *f = stacks__frames(t, stack, &n);
+	int err;
 
 	for (j = 0; j < n; j++) {
 		/* resolve_all saw every frame: this only finds it */
@@ -194,9 +196,9 @@ static int add_stack(struct pprof_builder *b, struct resolver *r, const struct s
 
 		if (k < 0)
 			return (int)k;
-		locs[*n_locs] = location_id(b, r, &r->frames[k]);
-		if (!locs[(*n_locs)++])
-			return -errno;
+		err = location_id(b, r, &r->frames[k], &locs[(*n_locs)++]);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -243,13 +245,13 @@ static int add_samples(struct pprof_builder *b, struct resolver *r, const struct
 		if (err)
 			return err;
 		if (o->group_by_process) {
-			struct pprof_line line = { pprof_builder__function(b, comm, comm, NULL, 0), 0 };
+			struct pprof_line line = { 0, 0 };
 
-			if (!line.function_id)
-				return -errno;
-			locs[n] = pprof_builder__location(b, 0, 0, &line, 1);
-			if (!locs[n++])
-				return -errno;
+			err = pprof_builder__function(b, comm, comm, NULL, 0, &line.function_id);
+			if (!err)
+				err = pprof_builder__location(b, 0, 0, &line, 1, &locs[n++]);
+			if (err)
+				return err;
 		}
 		err = pprof_builder__add_sample(b, locs, n, values, labels,
 						sizeof(labels) / sizeof(labels[0]));

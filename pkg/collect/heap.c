@@ -26,8 +26,6 @@
 #include "procfs/procfs.h"
 
 #define UPROBE_MULTI_RETURN	1	/* BPF_F_UPROBE_MULTI_RETURN */
-#define EXEC_REPORT	0	/* `targets` values, as heap.bpf.c reads them */
-#define EXEC_STOP	1
 
 struct probed {			/* an object probed in a process */
 	uint32_t pid;
@@ -215,7 +213,7 @@ void heap_collector__free(struct heap_collector *h)
 
 int heap_collector__target(struct heap_collector *h, uint32_t pid, bool stop)
 {
-	__u32 how = stop ? EXEC_STOP : EXEC_REPORT;
+	__u32 how = stop ? HEAP_TARGET_STOP : HEAP_TARGET_REPORT;
 
 	if (bpf_map_update_elem(bpf_map__fd(h->skel->maps.targets), &pid, &how, BPF_ANY))
 		return -errno;

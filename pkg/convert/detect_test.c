@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -22,8 +23,10 @@ static void test_names(void **state)
 		enum convert_format format;
 	} names[] = {
 		{ "auto", FORMAT_AUTO }, { "pprof", FORMAT_PPROF }, { "folded", FORMAT_FOLDED },
-		{ "collapsed", FORMAT_FOLDED }, { "perf-script", FORMAT_PERF_SCRIPT },
-		{ "perf", FORMAT_PERF_SCRIPT },
+		{ "collapsed", FORMAT_FOLDED }, { "gperftools-cpu", FORMAT_GPERFTOOLS_CPU },
+		{ "heap-text", FORMAT_HEAP_TEXT }, { "contention-text", FORMAT_CONTENTION_TEXT },
+		{ "go-count", FORMAT_GO_COUNT }, { "threadz", FORMAT_THREADZ }, { "java", FORMAT_JAVA },
+		{ "perf-script", FORMAT_PERF_SCRIPT }, { "perf", FORMAT_PERF_SCRIPT },
 	};
 	enum convert_format f = FORMAT_PPROF;
 	size_t i;
@@ -31,6 +34,11 @@ static void test_names(void **state)
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		assert_int_equal(convert__parse_format(names[i].name, &f), 0);
 		assert_int_equal(f, names[i].format);
+		/* every name is listed for --from, and is its format's own */
+		if (f != FORMAT_AUTO && strcmp(names[i].name, "collapsed") && strcmp(names[i].name, "perf")) {
+			assert_non_null(strstr(convert__format_list(), names[i].name));
+			assert_string_equal(convert__format_name(f), names[i].name);
+		}
 	}
 	assert_int_equal(convert__parse_format("Folded", &f), -EINVAL);
 	assert_int_equal(convert__parse_format("", &f), -EINVAL);
@@ -99,7 +107,60 @@ static void test_text_variants(void **state)
 	/* binary and empty input are pprof's to refuse */
 	assert_int_equal(DETECT(""), FORMAT_PPROF);
 	assert_int_equal(DETECT("\x0a\x04\x08\x01\x10\x02"), FORMAT_PPROF);
-	assert_int_equal(DETECT("main;work 3\n\0"), FORMAT_PPROF);
+	/* one NUL byte does not make text binary (issue 19): the reader of
+	 * the text it is says what is wrong with that line */
+	assert_int_equal(DETECT("main;work 3\n\0"), FORMAT_FOLDED);
+	assert_int_equal(DETECT("main;work 3\nmain;w\0rk 2\nmain 1\n"), FORMAT_FOLDED);
+	assert_int_equal(DETECT("main;work 3\n\0\0\0\0\0\0"), FORMAT_PPROF);
+	/* perf script -F +srcline without call chains: a source line follows
+	 * the header's IP */
+	assert_int_equal(DETECT("s 16040  3147.809398: cpu-clock:pppH:      55e06e3b3160 leaf "
+				"(/tmp/gp/s)\n  s.c:2\n"), FORMAT_PERF_SCRIPT);
+}
+
+/* The legacy formats by their first line (after comments), as google/pprof
+ * tells them apart. */
+static void test_legacy(void **state)
+{
+	static const struct {
+		const char *file;
+		enum convert_format format;
+	} files[] = {
+		{ "cppbench.contention", FORMAT_CONTENTION_TEXT }, { "cppbench.cpu", FORMAT_GPERFTOOLS_CPU },
+		{ "cppbench-64be.cpu", FORMAT_GPERFTOOLS_CPU }, { "cppbench.growth", FORMAT_HEAP_TEXT },
+		{ "cppbench.heap", FORMAT_HEAP_TEXT }, { "cppbench.thread", FORMAT_THREADZ },
+		{ "cppbench.thread.all", FORMAT_THREADZ }, { "cppbench.thread.none", FORMAT_THREADZ },
+		{ "go.crc32.cpu", FORMAT_GPERFTOOLS_CPU }, { "go.godoc.thread", FORMAT_GO_COUNT },
+		{ "gobench.cpu", FORMAT_GPERFTOOLS_CPU }, { "gobench-32le.cpu", FORMAT_GPERFTOOLS_CPU },
+		{ "gobench-32be.cpu", FORMAT_GPERFTOOLS_CPU }, { "gobench-64be.cpu", FORMAT_GPERFTOOLS_CPU },
+		{ "gobench.heap", FORMAT_HEAP_TEXT }, { "java.contention", FORMAT_JAVA },
+		{ "java.cpu", FORMAT_GPERFTOOLS_CPU }, { "java-32be.cpu", FORMAT_GPERFTOOLS_CPU },
+		{ "java-64le.cpu", FORMAT_GPERFTOOLS_CPU }, { "java.heap", FORMAT_JAVA },
+	};
+	char path[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "testdata/legacy/%s", files[i].file);
+		if (detect_file(path) != files[i].format)
+			fail_msg("%s: detected as %s", files[i].file,
+				 convert__format_name(detect_file(path)));
+	}
+	assert_int_equal(DETECT("goroutine profile: total 4\n1 @ 0x1 0x2\n"), FORMAT_GO_COUNT);
+	assert_int_equal(DETECT("# made by hand\n\nheap profile: 1: 2 [ 3: 4] @ heap_v2/524288\n"),
+			 FORMAT_HEAP_TEXT);
+	assert_int_equal(DETECT("--- mutex:\ncycles/second=1\n1 1 @ 0x1\n"), FORMAT_CONTENTION_TEXT);
+	assert_int_equal(DETECT("--- contention:\ncycles/second=1\n1 1 @ 0x1\n"),
+			 FORMAT_CONTENTION_TEXT);
+	assert_int_equal(DETECT("--- contentionz 1 ---\nsampling period = 1\nresolution = ms\n"),
+			 FORMAT_JAVA);
+	assert_int_equal(DETECT("--- Thread 7f (name: main/1) stack: ---\n"), FORMAT_THREADZ);
+	/* a name with a blank in it is no Go count profile */
+	assert_int_equal(DETECT("a b profile: total 4\n"), FORMAT_FOLDED);
+	/* 0, 3, 0, period 0: no header (the period is never 0) */
+	assert_int_equal(convert__detect("\0\0\0\0\3\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20), FORMAT_PPROF);
+	assert_int_equal(convert__detect("\0\0\0\0\3\0\0\0\0\0\0\0\x10\0\0\0\0\0\0\0", 20),
+			 FORMAT_GPERFTOOLS_CPU);
 }
 
 /* Only the start is read: a long perf capture cut by the window is still
@@ -163,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_real_files),
 		cmocka_unit_test(test_text_variants),
+		cmocka_unit_test(test_legacy),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_long_header),
 	};

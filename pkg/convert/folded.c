@@ -15,6 +15,13 @@
 
 #define FOLDED_SEP ';'
 #define FOLDED_UNKNOWN "[unknown]"
+#define FOLDED_QUOTE 60			/* bytes of a bad line quoted in errors */
+/* bcc/libbpf-tools `profile -f` may print this line among its stacks */
+#define FOLDED_WARNING "WARNING:"
+
+/* What a line was: a stack, a line that holds none but belongs (comments,
+ * counts of 0, profile's warning), or one that is no folded line at all. */
+enum { LINE_STACK, LINE_SKIP, LINE_BAD };
 
 struct folded_reader {
 	struct pprof_builder *b;
@@ -23,7 +30,7 @@ struct folded_reader {
 	uint64_t locs[CONVERT_MAX_FRAMES];
 	uint64_t total;
 	size_t stacks;
-	struct tally skipped, deep;
+	struct tally skipped, bad, deep;
 };
 
 /* Split "STACK COUNT": the count is the last blank-separated token because
@@ -62,9 +69,9 @@ static int folded__location(struct folded_reader *r, const char *name, size_t le
 	 * is known about (what folded__write prints as [unknown]). */
 	if (len == 0) {
 		if (!r->unknown_loc) {
-			r->unknown_loc = pprof_builder__location(r->b, 0, 0, NULL, 0);
-			if (!r->unknown_loc)
-				return convert__builder_err();
+			err = pprof_builder__location(r->b, 0, 0, NULL, 0, &r->unknown_loc);
+			if (err)
+				return err;
 		}
 		*loc = r->unknown_loc;
 		return 0;
@@ -77,17 +84,27 @@ static int folded__location(struct folded_reader *r, const char *name, size_t le
 		return 0;
 	}
 	name = strmap__key(&r->frames, idx);
-	line.function_id = pprof_builder__function(r->b, name, name, NULL, 0);
-	if (!line.function_id)
-		return convert__builder_err();
-	*loc = pprof_builder__location(r->b, 0, 0, &line, 1);
-	if (!*loc)
-		return convert__builder_err();
+	err = pprof_builder__function(r->b, name, name, NULL, 0, &line.function_id);
+	if (!err)
+		err = pprof_builder__location(r->b, 0, 0, &line, 1, loc);
+	if (err)
+		return err;
 	r->frames.items[idx].val = (int64_t)*loc;
 	return 0;
 }
 
-/* One line: 0, 1 when it holds no stack to keep, or a negative errno. */
+/* Every frame empty (";;; 2"): nothing is known of any of them. */
+static bool folded__all_empty(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] != FOLDED_SEP && !text__is_space(s[i]))
+			return false;
+	return true;
+}
+
+/* One line: LINE_STACK, LINE_SKIP, LINE_BAD, or a negative errno. */
 static int folded__line(struct folded_reader *r, const struct text_line *l, struct errmsg *e)
 {
 	const char *s = l->p, *f, *end;
@@ -100,21 +117,23 @@ static int folded__line(struct folded_reader *r, const struct text_line *l, stru
 	/* Comments: perf script --header, or notes people add; no frame name
 	 * a tool writes starts with '#'. */
 	if (len && *s == '#')
-		return 1;
+		return LINE_SKIP;
+	if (len >= strlen(FOLDED_WARNING) && !memcmp(s, FOLDED_WARNING, strlen(FOLDED_WARNING)))
+		return LINE_SKIP;
 	if (memchr(s, '\0', len))
-		return 1;
+		return LINE_BAD;
 	err = folded__split(s, len, &stack_len, &count);
 	if (err == -ERANGE)
 		return errmsg__set(e, -EBADMSG, "line %zu: count out of range", l->no);
 	if (err)
-		return 1;
+		return LINE_BAD;
 	/* A count of 0 says the stack was never seen: nothing a profile can
 	 * hold. Such lines are skipped and counted like any other line without
 	 * a stack, so that text whose lines merely end in 0 (such as "# CPU 0:
 	 * Core ID 0, Socket ID 0" headers) is refused, not read as an empty
 	 * profile. */
-	if (count == 0)
-		return 1;
+	if (count == 0 || folded__all_empty(s, stack_len))
+		return LINE_SKIP;
 	for (f = s; (f = memchr(f, FOLDED_SEP, stack_len - (size_t)(f - s))); f++)
 		depth++;
 	/* Keep the leaf end of an over-deep stack, as stack walkers do. */
@@ -143,10 +162,34 @@ static int folded__line(struct folded_reader *r, const struct text_line *l, stru
 	err = pprof_builder__add_sample(r->b, r->locs, kept, &value, NULL, 0);
 	if (err)
 		return errmsg__set(e, err, "line %zu: %s", l->no, strerror(-err));
+	return LINE_STACK;
+}
+
+/* A line that is no folded line, in detected input: refused. */
+static int folded__refuse_line(const struct text_line *l, struct errmsg *e)
+{
+	const char *s = l->p;
+	size_t len = l->len;
+
+	text__trim(&s, &len);
+	return errmsg__set(e, -EBADMSG, "line %zu: expected 'frame;frame COUNT'%s, got '%.*s'",
+			   l->no, memchr(s, '\0', len) ? " (it holds a NUL byte)" : "",
+			   len > FOLDED_QUOTE ? FOLDED_QUOTE : (int)len, s);
+}
+
+/* Input named folded may hold a few lines that are none, but not most:
+ * perf script with thread ids where counts would be is no folded text. */
+static int folded__judge(const struct folded_reader *r, struct errmsg *e)
+{
+	if (r->bad.n > r->stacks)
+		return errmsg__set(e, -EBADMSG, "most lines are not 'frame;frame COUNT' (%zu of %zu, "
+				   "the first at line %zu): not folded stacks?", r->bad.n,
+				   r->bad.n + r->stacks, r->bad.first);
 	return 0;
 }
 
-int folded__read(const char *data, size_t len, struct pprof_profile **out, struct errmsg *e)
+int folded__read_mode(const char *data, size_t len, bool strict, struct pprof_profile **out,
+		      struct errmsg *e)
 {
 	static const struct pprof_value_type type = { "samples", "count" };
 	struct text_iter it = { .data = data, .len = len };
@@ -177,7 +220,14 @@ int folded__read(const char *data, size_t len, struct pprof_profile **out, struc
 		err = folded__line(r, &l, e);
 		if (err < 0)
 			goto free_reader;
-		if (err)
+		if (err == LINE_BAD) {
+			tally__add(&r->bad, l.no);
+			if (strict) {
+				err = folded__refuse_line(&l, e);
+				goto free_reader;
+			}
+		}
+		if (err != LINE_STACK)
 			tally__add(&r->skipped, l.no);
 		err = 0;
 	}
@@ -189,6 +239,9 @@ int folded__read(const char *data, size_t len, struct pprof_profile **out, struc
 				   : errmsg__set(e, -EBADMSG, "no stacks found: not folded stacks?");
 		goto free_reader;
 	}
+	err = folded__judge(r, e);
+	if (err)
+		goto free_reader;
 	if (r->skipped.n)
 		pr_warn("folded: lines skipped (# comments, or not 'frame;frame COUNT' with COUNT "
 			"above 0): %zu, the first at line %zu", r->skipped.n, r->skipped.first);
@@ -201,4 +254,9 @@ free_reader:
 	strmap__free(&r->frames);
 	free(r);
 	return err;
+}
+
+int folded__read(const char *data, size_t len, struct pprof_profile **out, struct errmsg *e)
+{
+	return folded__read_mode(data, len, false, out, e);
 }

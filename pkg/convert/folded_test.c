@@ -14,11 +14,13 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "convert/convert.h"
+#include "convert/internal.h"
 #include "pprof/folded.h"
 #include "convert/reader_test.h"
 #include "fileio/fileio.h"
 #include "pprof/builder.h"
 #include "pprof/codec.h"
+#include "pprof/builder_test.h"
 
 static const char fixture[] = "testdata/perf/libbpf-tools-profile-folded.txt";
 
@@ -103,7 +105,7 @@ static void test_libbpf_tools_capture(void **state)
 			    "kdamond.0;ret_from_fork_asm;ret_from_fork;kthread;kdamond_fn;"
 			    "damon_pa_check_accesses;damon_pa_batch_lock 1\n");
 	free(out);
-	pprof_profile__free(p);
+	pprof__free(p);
 	buf__free(&b);
 }
 
@@ -141,7 +143,7 @@ static void test_shapes(void **state)
 				 "app;main 2\n"
 				 "app;[unknown];leaf 1\n");
 	free(out);
-	pprof_profile__free(p);
+	pprof__free(p);
 }
 
 static void test_refused(void **state)
@@ -165,19 +167,77 @@ static void test_refused(void **state)
 	free(big);
 }
 
-/* Lines a tool would not write are skipped and counted, never fatal. */
+/* Lines a tool would not write are skipped and counted when they are a few
+ * in input named folded (--from folded); most such lines are refused. */
 static void test_skipped_lines(void **state)
 {
-	static const char text[] = "a;b 2\n5\n a\x00 3\n;a -1\nx;y 1\nc 1.5\n";
+	static const char text[] = "a;b 2\n5\n a\x00 3\n;a -1\nx;y 1\nc 1.5\nq 1\nr 1\ns 1\n";
 	struct pprof_profile *p;
 	struct capture c;
 
 	capture__begin(&c);
 	p = read_ok(text, sizeof(text) - 1);
 	assert_non_null(strstr(capture__end(&c), "COUNT above 0): 4, the first at line 2"));
-	assert_int_equal(p->pb->n_sample, 2);
+	assert_int_equal(p->pb->n_sample, 5);
+	assert_int_equal(total(p->pb, 0), 6);
+	pprof__free(p);
+}
+
+/* perf script -F comm,tid,ip,sym with call chains: "COMM TID" looks like a
+ * stack of one frame with the thread id as its count, the frames are no
+ * folded lines. Named folded, most lines do not parse: refused (issue 19),
+ * not read as thread ids summed. Detected, the first such line refuses. */
+static void test_mostly_not_folded(void **state)
+{
+	static const char capture[] = "testdata/perf/perf-script-comm-tid-ip-sym.txt";
+	struct pprof_profile *p = (void *)1;
+	struct buf b = BUF_INIT(0);
+	struct errmsg e = { "" };
+
+	assert_int_equal(fileio__read_all(capture, &b, &e), 0);
+	expect_refused((const char *)b.data, b.len, "most lines are not 'frame;frame COUNT' (23 of "
+		       "29, the first at line 2): not folded stacks?");
+	assert_int_equal(folded__read_mode((const char *)b.data, b.len, true, &p, &e), -EBADMSG);
+	assert_null(p);
+	assert_non_null(strstr(e.text, "line 2: expected 'frame;frame COUNT', got '1160 leaf'"));
+	/* half and half is not most: skipped, counted */
+	log__set_level(LOG_ERROR);
+	p = read_ok("a 1\nzzz\n", 8);
+	assert_int_equal(total(p->pb, 0), 1);
+	pprof__free(p);
+	log__set_level(LOG_INFO);
+	buf__free(&b);
+}
+
+/* Detected folded text (strict): every line a stack, a comment, a count of
+ * 0, profile's WARNING line or a stack of empty frames; anything else is
+ * refused, a NUL byte said. ";;; 2" holds no frame at all: skipped, not
+ * four [unknown] frames (issue 19). */
+static void test_strict(void **state)
+{
+	static const char fixture_text[] = "WARNING: 1 stack traces could not be displayed.\n"
+					   "# note\na;b 0\n;;; 2\na;b 3\n";
+	struct pprof_profile *p = NULL;
+	struct errmsg e = { "" };
+
+	log__set_level(LOG_ERROR);
+	assert_int_equal(folded__read_mode(fixture_text, sizeof(fixture_text) - 1, true, &p, &e), 0);
+	assert_int_equal(p->pb->n_sample, 1);
+	assert_int_equal(p->pb->n_location, 2);
 	assert_int_equal(total(p->pb, 0), 3);
-	pprof_profile__free(p);
+	pprof__free(p);
+	p = read_ok(";;; 2\n; ; 1\na 1\n", 16);
+	assert_int_equal(p->pb->n_sample, 1);
+	assert_int_equal(p->pb->n_location, 1);
+	pprof__free(p);
+	p = (void *)1;
+	assert_int_equal(folded__read_mode("a 1\nb\0c 2\n", 11, true, &p, &e), -EBADMSG);
+	assert_null(p);
+	assert_non_null(strstr(e.text, "line 2: expected 'frame;frame COUNT' (it holds a NUL byte)"));
+	p = (void *)1;
+	assert_int_equal(folded__read_mode(";;; 2\n", 6, true, &p, &e), -EBADMSG);
+	assert_non_null(strstr(e.text, "no stacks found"));
+	log__set_level(LOG_INFO);
 }
 
 /* "#" comments and counts of 0 carry no stack: skipped and counted, and
@@ -197,7 +257,7 @@ static void test_comments_and_zero_counts(void **state)
 	assert_non_null(strstr(capture__end(&c), "COUNT above 0): 4, the first at line 1"));
 	assert_int_equal(p->pb->n_sample, 2);
 	assert_int_equal(total(p->pb, 0), 3);
-	pprof_profile__free(p);
+	pprof__free(p);
 
 	expect_refused("a;b 0\nc 0\n", 10, "no stacks found: not folded stacks? (lines skipped: "
 		       "2, the first at line 1)");
@@ -226,7 +286,7 @@ static void test_deep_stack(void **state)
 	assert_int_equal(s->n_location_id, CONVERT_MAX_FRAMES);
 	assert_string_equal(function_name(p->pb, s->location_id[0], 0), "f4195");
 	assert_string_equal(function_name(p->pb, s->location_id[CONVERT_MAX_FRAMES - 1], 0), "f100");
-	pprof_profile__free(p);
+	pprof__free(p);
 	buf__free(&text);
 }
 
@@ -255,7 +315,7 @@ static void test_random_bytes(void **state)
 			char *out = write_ok(p, 0);
 
 			free(out);
-			pprof_profile__free(p);
+			pprof__free(p);
 		}
 	}
 	log__set_level(LOG_INFO);
@@ -278,19 +338,19 @@ static struct pprof_profile *inlined_profile(void)
 	struct pprof_profile *p;
 
 	assert_non_null(b);
-	map = pprof_builder__mapping(b, &m);
-	f_main = pprof_builder__function(b, "main", NULL, NULL, 0);
-	f_outer = pprof_builder__function(b, "outer", NULL, NULL, 0);
-	f_inner = pprof_builder__function(b, "inner", NULL, NULL, 0);
-	f_odd = pprof_builder__function(b, "a;b\nc", NULL, NULL, 0);
+	map = builder_test__mapping(b, &m);
+	f_main = builder_test__function(b, "main", NULL, NULL, 0);
+	f_outer = builder_test__function(b, "outer", NULL, NULL, 0);
+	f_inner = builder_test__function(b, "inner", NULL, NULL, 0);
+	f_odd = builder_test__function(b, "a;b\nc", NULL, NULL, 0);
 	lines[0] = (struct pprof_line){ f_main, 3 };
-	l_main = pprof_builder__location(b, map, 0x1100, lines, 1);
+	l_main = builder_test__location(b, map, 0x1100, lines, 1);
 	lines[0] = (struct pprof_line){ f_inner, 20 };	/* inlined into outer */
 	lines[1] = (struct pprof_line){ f_outer, 10 };
-	l_inl = pprof_builder__location(b, map, 0x1200, lines, 2);
-	l_unk = pprof_builder__location(b, map, 0x1300, NULL, 0);
+	l_inl = builder_test__location(b, map, 0x1200, lines, 2);
+	l_unk = builder_test__location(b, map, 0x1300, NULL, 0);
 	lines[0] = (struct pprof_line){ f_odd, 1 };
-	l_odd = pprof_builder__location(b, map, 0x1400, lines, 1);
+	l_odd = builder_test__location(b, map, 0x1400, lines, 1);
 
 	stack[0] = l_unk, stack[1] = l_inl, stack[2] = l_main;
 	assert_int_equal(pprof_builder__add_sample(b, stack, 3, v1, &pid1, 1), 0);
@@ -336,7 +396,7 @@ static void test_write(void **state)
 	p->pb->location[1]->line[0]->function_id = 0;
 	assert_int_equal(folded__write(p, 0, buf_sink, &out, &e), -EINVAL);
 	assert_non_null(strstr(e.text, "location 2: no function 0"));
-	pprof_profile__free(p);
+	pprof__free(p);
 }
 
 struct chunks {
@@ -379,7 +439,7 @@ static void test_write_chunks(void **state)
 	assert_int_equal(folded__write(p, 0, chunk_sink, &c, &e), -EIO);
 	assert_non_null(strstr(e.text, "cannot write folded stacks"));
 	buf__free(&c.all);
-	pprof_profile__free(p);
+	pprof__free(p);
 	buf__free(&text);
 }
 
@@ -404,8 +464,8 @@ static void test_round_trip(void **state)
 	out = write_ok(b, 0);
 	assert_string_equal(out, "app;main;work 4\napp;main;idle 2\napp;[unknown];x 4\n");
 	free(out);
-	pprof_profile__free(a);
-	pprof_profile__free(b);
+	pprof__free(a);
+	pprof__free(b);
 	buf__free(&bytes);
 }
 
@@ -416,6 +476,8 @@ int main(void)
 		cmocka_unit_test(test_shapes),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_skipped_lines),
+		cmocka_unit_test(test_mostly_not_folded),
+		cmocka_unit_test(test_strict),
 		cmocka_unit_test(test_comments_and_zero_counts),
 		cmocka_unit_test(test_deep_stack),
 		cmocka_unit_test(test_random_bytes),

@@ -91,6 +91,12 @@ static inline void tally__warn_deep(const struct tally *t, const char *reader)
 			"at line %zu", reader, CONVERT_MAX_FRAMES, CONVERT_MAX_FRAMES, t->n, t->first);
 }
 
+/* folded__read with strict: every line a stack, a '#' comment, a count of
+ * 0 or profile's WARNING line (detected input); else lines that are none of
+ * these are skipped, unless they are most lines. */
+int folded__read_mode(const char *data, size_t len, bool strict, struct pprof_profile **out,
+		      struct errmsg *e);
+
 /* One sample header of `perf script`: COMM [PID/]TID [CPU] TIME: [PERIOD] [EVENT:] REST */
 struct perf_header {
 	const char *comm, *event, *rest;
@@ -106,5 +112,7 @@ int perf_script__parse_header(const char *s, size_t len, struct perf_header *h);
 bool perf_script__is_sideband(const struct perf_header *h);
 /* Blank-led hex address, then a blank or the end: a call chain line. */
 bool perf_script__is_frame(const char *s, size_t len);
+/* "  file.c:12": the source line -F +srcline prints after a frame. */
+bool perf_script__is_srcline(const char *s, size_t len);
 
 #endif

@@ -210,6 +210,12 @@ int perf_script__parse_header(const char *s, size_t len, struct perf_header *h)
 	return 0;
 }
 
+bool perf_script__is_srcline(const char *s, size_t len)
+{
+	return len > 2 && s[0] == ' ' && s[1] == ' ' && !text__is_space(s[2]) &&
+	       !perf_script__is_frame(s, len);
+}
+
 bool perf_script__is_frame(const char *s, size_t len)
 {
 	size_t i = 0, n;
@@ -298,9 +304,9 @@ static int perf__dso(struct perf_reader *r, const char *path, size_t len, size_t
 	/* Placeholder range: the real one is known at the end (perf__patch). */
 	m.filename = strmap__key(&r->dsos, idx);
 	d = &r->dso[r->n_dso];
-	d->mapping_id = pprof_builder__mapping(r->b, &m);
-	if (!d->mapping_id)
-		return convert__builder_err();
+	err = pprof_builder__mapping(r->b, &m, &d->mapping_id);
+	if (err)
+		return err;
 	d->lo = UINT64_MAX;
 	d->hi = 0;
 	d->symbolized = true;
@@ -316,8 +322,7 @@ static int perf__function(struct perf_reader *r, const struct perf_frame *f, uin
 
 	if (!name)
 		return -ENOMEM;
-	*id = pprof_builder__function(r->b, name, name, NULL, 0);
-	return *id ? 0 : convert__builder_err();
+	return pprof_builder__function(r->b, name, name, NULL, 0, id);
 }
 
 /* The location of frame f (NULL: inlined frames whose own frame perf did not
@@ -366,8 +371,7 @@ static int perf__location(struct perf_reader *r, const struct perf_frame *f, uin
 	}
 	/* Without a symbol, keep mapping and address and no line: pprof and
 	 * servers can symbolize it later from the binary. */
-	*loc = pprof_builder__location(r->b, mapping_id, f ? f->addr : r->inl_addr, r->lines, n);
-	return *loc ? 0 : convert__builder_err();
+	return pprof_builder__location(r->b, mapping_id, f ? f->addr : r->inl_addr, r->lines, n, loc);
 }
 
 /* Keep the leaf end of an over-deep stack, as stack walkers do. */
@@ -747,7 +751,7 @@ static int perf__finish(struct perf_reader *r, struct pprof_profile **out, struc
 		return errmsg__set(e, convert__builder_err(), "cannot finish the profile");
 	err = perf__patch(r, *out);
 	if (err) {
-		pprof_profile__free(*out);
+		pprof__free(*out);
 		*out = NULL;
 		return errmsg__set(e, err, "mapping ids are not 1..N");
 	}
@@ -800,6 +804,10 @@ static int perf__line(struct perf_reader *r, const struct text_line *l, struct e
 	/* Call chain lines start with a tab; padded command names with spaces. */
 	if (r->in_sample && l->p[0] == '\t')
 		return perf__frame(r, l->p, l->len, l->no, e);
+	/* -F +srcline: "  file.c:12" after a frame (or the header's IP); the
+	 * source line is not kept */
+	if (r->in_sample && perf_script__is_srcline(l->p, l->len))
+		return 0;
 	/* PERF_RECORD_NAMESPACES goes on over tab-led lines. */
 	if (r->in_sideband && l->p[0] == '\t')
 		return 0;

@@ -158,7 +158,7 @@ static void test_gzip_dd_capture(void **state)
 	m = mapping_named(pb, "[kernel.kallsyms]");
 	assert_int_equal(m->memory_start, 0xffffffff81000130ull);
 	assert_true(m->has_functions);
-	pprof_profile__free(p);
+	pprof__free(p);
 	buf__free(&b);
 }
 
@@ -189,7 +189,7 @@ static void test_header_variants(void **state)
 	assert_string_equal(function_name(pb, location(pb, s->location_id[0])), "foo");
 	assert_int_equal(location(pb, s->location_id[0])->address, 0xffffffff81000010ull);
 	assert_string_equal(function_name(pb, location(pb, s->location_id[1])), "bar");
-	pprof_profile__free(p);
+	pprof__free(p);
 
 	/* a command name with blanks; a counting event: samples only */
 	p = READ_OK("Web Content 42 [000] 5.500000: 100003 cycles:u: \n"
@@ -205,7 +205,7 @@ static void test_header_variants(void **state)
 	assert_string_equal(pprof__str(pb, pb->period_type->unit), "count");
 	assert_int_equal(pb->period, 100003);
 	assert_int_equal(pb->duration_nanos, 100000000);
-	pprof_profile__free(p);
+	pprof__free(p);
 
 	/* without call chains: padded names, the IP on the header line, no
 	 * blank lines; a sample without frames still counts, and is reported */
@@ -223,7 +223,7 @@ static void test_header_variants(void **state)
 	assert_string_equal(pprof__str(pb, label(pb, pb->sample[1], "comm")->str), "dd");
 	assert_string_equal(function_name(pb, location(pb, pb->sample[1]->location_id[0])), "x");
 	assert_int_equal(pb->sample[2]->n_location_id, 0);
-	pprof_profile__free(p);
+	pprof__free(p);
 
 	/* symbols with blanks and parentheses; deleted binaries; no period;
 	 * a tracepoint's payload after the event */
@@ -242,7 +242,7 @@ static void test_header_variants(void **state)
 	assert_string_equal(function_name(pb, location(pb, s->location_id[1])), "operator+");
 	assert_int_equal(location(pb, s->location_id[2])->n_line, 0);
 	assert_false(pb->mapping[0]->has_functions);
-	pprof_profile__free(p);
+	pprof__free(p);
 }
 
 static int buf_sink(void *ctx, const void *data, size_t len)
@@ -329,7 +329,7 @@ static void test_inline_capture(void **state)
 			    "_start;__libc_start_main_impl;__libc_start_call_main;main;outer;inner 18\n"
 			    "_start;__libc_start_main_impl;__libc_start_call_main;main 1\n");
 	free(text);
-	pprof_profile__free(p);
+	pprof__free(p);
 }
 
 /* A frame with inlined functions before it is another location than the
@@ -378,7 +378,7 @@ static void test_inline_cache(void **state)
 				  "main;outer;middle 1\n"
 				  "lonely;outer 1\n");
 	free(text);
-	pprof_profile__free(p);
+	pprof__free(p);
 }
 
 /* perf script --header --show-task-events --show-mmap-events
@@ -401,7 +401,7 @@ static void test_side_band(void **state)
 	for (i = 0; i < pb->n_sample; i++)
 		assert_string_not_equal(pprof__str(pb, label(pb, pb->sample[i], "comm")->str),
 					"perf-exec");
-	pprof_profile__free(p);
+	pprof__free(p);
 
 	/* "PERF_RECORD_COMM:" where the event goes is not the first event; a
 	 * record's tab-led continuation lines are not frames */
@@ -417,7 +417,7 @@ static void test_side_band(void **state)
 	assert_int_equal(pb->n_sample_type, 2);
 	assert_int_equal(pb->n_sample, 1);
 	assert_int_equal(pb->duration_nanos, 1001001);
-	pprof_profile__free(p);
+	pprof__free(p);
 	REFUSED("perf-exec 0 0.000000: PERF_RECORD_COMM: perf-exec:29756/29756\n"
 		"sh 29756 11856.578438: PERF_RECORD_FORK(29758:29758):(29756:29756)\n",
 		"no samples found: not perf script output?");
@@ -443,7 +443,7 @@ static void test_two_events(void **state)
 	assert_false(has_mapping(pb, "/usr/lib/x86_64-linux-gnu/libc.so.6"));
 	for (i = 0; i < pb->n_location; i++)
 		assert_true(pb->location[i]->address != 0x11d8);
-	pprof_profile__free(p);
+	pprof__free(p);
 
 	/* the other way round: CPU time only, its window only */
 	capture__begin(&c);
@@ -458,7 +458,7 @@ static void test_two_events(void **state)
 	assert_int_equal(total(pb, 1), 2000);
 	assert_int_equal(pb->duration_nanos, 1001000);
 	assert_int_equal(pb->n_mapping, 1);
-	pprof_profile__free(p);
+	pprof__free(p);
 	/* a skipped sample's frames are still checked */
 	REFUSED("a 1 1.0: 1 cpu-clock:\n\t10 f (/bin/a)\n\na 1 1.1: 1 page-faults:\n\tzz g\n",
 		"line 5: expected a stack frame");
@@ -486,20 +486,45 @@ static void test_no_callchain(void **state)
 	loc = location_at(pb, 0x5556f8184c5cull);
 	assert_int_equal(loc->n_line, 0);
 	assert_int_equal(pb->n_mapping, 0);
-	pprof_profile__free(p);
+	pprof__free(p);
 
 	/* -F ...,ip alone */
 	p = READ_OK("app 1 1.000000: cpu-clock:  4330\n");
 	pb = p->pb;
 	assert_int_equal(location(pb, pb->sample[0]->location_id[0])->address, 0x4330);
-	pprof_profile__free(p);
+	pprof__free(p);
 	/* a tracepoint's payload is no IP, even when it starts with hex */
 	capture__begin(&c);
 	p = READ_OK("app 7 1.000000: sched:sched_switch: cafe 1 ==> next\n");
 	assert_non_null(strstr(capture__end(&c), "samples without any stack frame (no ip "
 				"field?): 1, the first at line 1"));
 	assert_int_equal(p->pb->sample[0]->n_location_id, 0);
-	pprof_profile__free(p);
+	pprof__free(p);
+}
+
+/* perf script -F +srcline: "  s.c:2" after each frame (and after the
+ * header's IP without call chains) is read past, not refused (issue 19). */
+static void test_srcline(void **state)
+{
+	struct pprof_profile *p;
+	const pprof_location_pb *loc;
+	const pprof_pb *pb;
+
+	p = read_file_ok("testdata/perf/perf-script-srcline.txt", NULL);
+	pb = p->pb;
+	assert_int_equal(pb->n_sample_type, 2);
+	assert_int_equal(total(pb, 0), 6);
+	loc = location_at(pb, 0x1160);
+	assert_string_equal(function_name(pb, loc), "leaf");
+	pprof__free(p);
+	p = read_file_ok("testdata/perf/perf-script-srcline-no-callchain.txt", NULL);
+	pb = p->pb;
+	assert_int_equal(total(pb, 0), 6);
+	assert_int_equal(pb->sample[0]->n_location_id, 1);
+	pprof__free(p);
+	/* a source line where no frame was: still no frame */
+	REFUSED("app 1 1.000000: 1 cpu-clock:\n\t1234 foo (bar)\nfoo.c:12\n",
+		"line 3: expected a stack frame or a sample header");
 }
 
 static void test_refused(void **state)
@@ -547,12 +572,12 @@ static void test_truncated(void **state)
 				fail_msg("cut at %zu after a newline: %s", cut, e.text);
 			assert_true(total(p->pb, 0) <= 2499);
 			parsed++;
-			pprof_profile__free(p);
+			pprof__free(p);
 		} else if (err) {
 			assert_int_equal(err, -EBADMSG);
 			assert_non_null(strstr(e.text, "input ends mid-line"));
 		} else {
-			pprof_profile__free(p);	/* cut right after a frame or header */
+			pprof__free(p);	/* cut right after a frame or header */
 		}
 	}
 	log__set_level(LOG_INFO);
@@ -578,7 +603,7 @@ static void test_deep_stack(void **state)
 	s = p->pb->sample[0];
 	assert_int_equal(s->n_location_id, CONVERT_MAX_FRAMES);
 	assert_int_equal(location(p->pb, s->location_id[0])->address, 0x1000);
-	pprof_profile__free(p);
+	pprof__free(p);
 	buf__free(&text);
 }
 
@@ -617,7 +642,7 @@ static void test_random_bytes(void **state)
 		if (!err) {
 			if (pprof__validate(p->pb, 1, &e))
 				fail_msg("round %d: %s", round, e.text);
-			pprof_profile__free(p);
+			pprof__free(p);
 		}
 	}
 	log__set_level(LOG_INFO);
@@ -633,6 +658,7 @@ int main(void)
 		cmocka_unit_test(test_side_band),
 		cmocka_unit_test(test_two_events),
 		cmocka_unit_test(test_no_callchain),
+		cmocka_unit_test(test_srcline),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_deep_stack),

@@ -8,7 +8,6 @@
 #include "convert/pipeline.h"
 #include "export/sink.h"
 #include "fileio/fileio.h"
-#include "pprof/codec.h"
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -65,38 +64,14 @@ static int read_profile(const struct convert_opts *o, struct pprof_profile **p,
 			struct convert_result *r, struct errmsg *e)
 {
 	struct buf file = BUF_INIT(CONVERT_MAX_INPUT_BYTES);
-	struct buf raw = BUF_INIT(PPROF_MAX_DECODED_BYTES);
-	const struct buf *in = &file;
 	int err;
 
 	err = fileio__read_all(o->input, &file, e);
-	if (err)
-		goto out;
-	if (file.len == 0) {
-		err = errmsg__set(e, -EBADMSG, "empty file");
-		goto out;
-	}
-	if (compress__detect(file.data, file.len) != COMPRESS_NONE) {
-		err = compress__decode(file.data, file.len, &raw, e);
-		if (err)
-			goto out;
-		buf__free(&file);
-		in = &raw;
-	}
-	r->from = o->from != FORMAT_AUTO ? o->from : convert__detect(in->data, in->len);
-	switch (r->from) {
-	case FORMAT_FOLDED:
-		err = folded__read((const char *)in->data, in->len, p, e);
-		break;
-	case FORMAT_PERF_SCRIPT:
-		err = perf_script__read((const char *)in->data, in->len, p, e);
-		break;
-	default:
-		err = pprof__decode(in->data, in->len, p, e);
-	}
-out:
+	if (!err)
+		err = convert__read(file.data, file.len, o->from, p, &r->from, e);
 	buf__free(&file);
-	buf__free(&raw);
+	if (!err && o->symbolize)
+		err = convert__symbolize(*p, e);
 	return err;
 }
 
@@ -118,19 +93,34 @@ static int64_t sampled_total(const pprof_pb *pb)
 	return total;
 }
 
+/* The output's format: --to, else folded when OUT's name says so. */
+static enum convert_format output_format(const struct convert_opts *o)
+{
+	if (o->to != FORMAT_AUTO)
+		return o->to;
+	return o->output && strstr(base_name(o->output), ".folded") ? FORMAT_FOLDED : FORMAT_PPROF;
+}
+
+bool convert__binary_to_stdout(const struct convert_opts *o)
+{
+	enum convert_format to = output_format(o);
+	enum compress_kind kind = o->compress_set ? o->compress
+						  : sink__output_compression(o->output, sink_format(to));
+	bool to_stdout = o->output ? !strcmp(o->output, "-") : !strcmp(o->input, "-");
+
+	return to_stdout && (to == FORMAT_PPROF || kind != COMPRESS_NONE);
+}
+
 int convert__run(const struct convert_opts *opts, struct convert_result *r, struct errmsg *e)
 {
 	const struct convert_opts *o = opts;
-	enum convert_format to = o->to;
+	enum convert_format to = output_format(o);
 	enum compress_kind kind;
 	struct pprof_profile *p = NULL;
 	char msg[ERRMSG_MAX];
 	int err;
 
 	memset(r, 0, sizeof(*r));
-	if (to == FORMAT_AUTO)
-		to = o->output && strstr(base_name(o->output), ".folded") ? FORMAT_FOLDED
-									   : FORMAT_PPROF;
 	r->to = to;
 	if (o->sample_type && to != FORMAT_FOLDED)
 		return errmsg__set(e, -EINVAL, "--sample-type chooses the value of folded output; "
@@ -159,6 +149,6 @@ int convert__run(const struct convert_opts *opts, struct convert_result *r, stru
 	r->sampled = sampled_total(p->pb);
 	err = sink__write(p, r->output, sink_format(to), kind, o->level, o->sample_type, e);
 out:
-	pprof_profile__free(p);
+	pprof__free(p);
 	return err;
 }

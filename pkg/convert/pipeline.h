@@ -20,6 +20,7 @@ struct convert_opts {
 	bool compress_set;		/* else from the output's suffix, or the format's default */
 	int level;			/* COMPRESS_LEVEL_DEFAULT */
 	const char *sample_type;	/* folded output: which value; NULL = pprof's default */
+	bool symbolize;			/* name unnamed addresses from the files mappings name */
 };
 
 struct convert_result {
@@ -30,6 +31,10 @@ struct convert_result {
 	int64_t sampled;		/* their total of the first count-unit type, or -1 */
 	char output_buf[4096];
 };
+
+/* The output goes to stdout and is no plain text (pprof, or compressed
+ * folded stacks): what no terminal should be sent. */
+bool convert__binary_to_stdout(const struct convert_opts *o);
 
 /* On error the message names what failed; no output file is left behind. */
 int convert__run(const struct convert_opts *o, struct convert_result *r, struct errmsg *e);

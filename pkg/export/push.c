@@ -730,7 +730,7 @@ int pusher__push(struct pusher *p, const void *pprof, size_t len, const char *wh
 	buf__free(&plain);
 	err = pusher__deliver(p, prof, gz, len, what, retries, r, e);
 out:
-	pprof_profile__free(prof);
+	pprof__free(prof);
 	buf__free(&plain);
 	return err;
 }

@@ -24,6 +24,7 @@
 #include "pprof/builder.h"
 #include "pprof/codec.h"
 #include "proto/push.pb-c.h"
+#include "pprof/builder_test.h"
 
 #define MAX_REQS	96	/* a 1.1M-sample profile takes 69 requests */
 #define MAX_PAIRS	48
@@ -245,10 +246,10 @@ static struct pprof_profile *build_profile(const struct pprof_value_type *types,
 	size_t i;
 
 	assert_non_null(b);
-	line = (struct pprof_line){ pprof_builder__function(b, "leaf", NULL, "a.c", 1), 3 };
-	locs[0] = pprof_builder__location(b, 0, 0, &line, 1);
-	line = (struct pprof_line){ pprof_builder__function(b, "main", NULL, "a.c", 10), 12 };
-	locs[1] = pprof_builder__location(b, 0, 0, &line, 1);
+	line = (struct pprof_line){ builder_test__function(b, "leaf", NULL, "a.c", 1), 3 };
+	locs[0] = builder_test__location(b, 0, 0, &line, 1);
+	line = (struct pprof_line){ builder_test__function(b, "main", NULL, "a.c", 10), 12 };
+	locs[1] = builder_test__location(b, 0, 0, &line, 1);
 	for (i = 0; i < n; i++) {
 		struct pprof_label l = { .key = "tid", .num = (int64_t)i + 1 };
 
@@ -276,7 +277,7 @@ static struct buf make_profile(const struct pprof_value_type *types, size_t n_ty
 		fail_msg("%s", e.text);
 	assert_int_equal(compress_writer__finish(w), 0);
 	compress_writer__free(w);
-	pprof_profile__free(p);
+	pprof__free(p);
 	return out;
 }
 
@@ -304,7 +305,7 @@ static size_t sample_count(const void *data, size_t len)
 	if (pprof__decode_any(data, len, &p, &e))
 		fail_msg("%s", e.text);
 	n = p->pb->n_sample;
-	pprof_profile__free(p);
+	pprof__free(p);
 	return n;
 }
 
@@ -892,8 +893,8 @@ static void test_split_by_size(void **state)
 		char name[32];
 
 		snprintf(name, sizeof(name), "f%zu", i);
-		line = (struct pprof_line){ pprof_builder__function(b, name, NULL, NULL, 0), 1 };
-		locs[i] = pprof_builder__location(b, 0, 0, &line, 1);
+		line = (struct pprof_line){ builder_test__function(b, name, NULL, NULL, 0), 1 };
+		locs[i] = builder_test__location(b, 0, 0, &line, 1);
 	}
 	for (i = 0; i < 10000; i++) {
 		struct pprof_label l = { .key = "tid", .num = (int64_t)i };
@@ -910,7 +911,7 @@ static void test_split_by_size(void **state)
 	assert_int_equal(pprof__encode(prof, w, &e), 0);
 	assert_int_equal(compress_writer__finish(w), 0);
 	compress_writer__free(w);
-	pprof_profile__free(prof);
+	pprof__free(prof);
 	if (pusher__push(p, big.data, big.len, "deep", 0, &r, &e))
 		fail_msg("%s", e.text);
 	assert_true(r.parts >= 2);
@@ -934,8 +935,8 @@ static void test_split_by_size(void **state)
 	memset(value, 'x', 3u << 20);
 	value[(3u << 20) - 1] = 0;
 	b = pprof_builder__new(cpu_types, 2);
-	line = (struct pprof_line){ pprof_builder__function(b, "f", NULL, NULL, 0), 1 };
-	locs[0] = pprof_builder__location(b, 0, 0, &line, 1);
+	line = (struct pprof_line){ builder_test__function(b, "f", NULL, NULL, 0), 1 };
+	locs[0] = builder_test__location(b, 0, 0, &line, 1);
 	for (i = 0; i < 2; i++) {
 		struct pprof_label l = { .key = "blob", .str = value };
 
@@ -949,7 +950,7 @@ static void test_split_by_size(void **state)
 	assert_int_equal(pprof__encode(prof, w, &e), 0);
 	assert_int_equal(compress_writer__finish(w), 0);
 	compress_writer__free(w);
-	pprof_profile__free(prof);
+	pprof__free(prof);
 	assert_int_equal(pusher__push(p, huge.data, huge.len, "blob", 3, &r, &e), -EINVAL);
 	assert_non_null(strstr(e.text, "4 MiB"));
 	assert_false(r.transient);
@@ -986,7 +987,7 @@ static void test_push_profile(void **state)
 	assert_ptr_equal(prof->pb->sample, samples);
 	assert_int_equal(prof->pb->n_sample, 20000);
 	assert_int_equal(pprof__encoded_size(prof), size);
-	pprof_profile__free(prof);
+	pprof__free(prof);
 	pusher__free(p);
 	server_stop(s);
 }
@@ -1009,8 +1010,8 @@ static void test_split_uneven(void **state)
 	struct errmsg e;
 
 	assert_non_null(stack);
-	line = (struct pprof_line){ pprof_builder__function(b, "f", NULL, NULL, 0), 1 };
-	stack[0] = pprof_builder__location(b, 0, 0, &line, 1);
+	line = (struct pprof_line){ builder_test__function(b, "f", NULL, NULL, 0), 1 };
+	stack[0] = builder_test__location(b, 0, 0, &line, 1);
 	for (i = 1; i < deep; i++)
 		stack[i] = stack[0];
 	for (i = 0; i < 10; i++) {
@@ -1040,7 +1041,7 @@ static void test_split_uneven(void **state)
 	}
 	assert_int_equal(total, 10);
 	free(stack);
-	pprof_profile__free(prof);
+	pprof__free(prof);
 	pusher__free(p);
 	server_stop(s);
 }

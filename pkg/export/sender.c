@@ -196,7 +196,7 @@ static void *run(void *arg)
 			s->queued--;
 			pthread_mutex_unlock(&s->lock);
 			deliver(s, it, last_try);
-			pprof_profile__free(it->profile);
+			pprof__free(it->profile);
 			free(it);
 			pthread_mutex_lock(&s->lock);
 			continue;
@@ -276,7 +276,7 @@ int sender__submit(struct sender *s, struct pprof_profile *profile, const char *
 	struct item *it = calloc(1, sizeof(*it)), *old = NULL;
 
 	if (!it) {
-		pprof_profile__free(profile);
+		pprof__free(profile);
 		return -ENOMEM;
 	}
 	it->profile = profile;
@@ -305,7 +305,7 @@ int sender__submit(struct sender *s, struct pprof_profile *profile, const char *
 		r.error = e.text;
 		if (s->o.on_report)
 			s->o.on_report(s->o.ctx, &r);
-		pprof_profile__free(old->profile);
+		pprof__free(old->profile);
 		free(old);
 	}
 	return 0;

@@ -51,6 +51,7 @@ struct pprof_builder {
 	size_t n_types;
 	pprof_value_type_pb period_type;
 	int64_t period, time_nanos, duration_nanos, default_sample_type;
+	int64_t drop_frames, keep_frames;
 	int64_t *comments;
 	size_t n_comments, cap_comments;
 
@@ -63,6 +64,27 @@ static int builder__fail(struct pprof_builder *b, int err)
 	if (!b->err)
 		b->err = err;
 	return b->err;
+}
+
+/* Interned string index; 0 for "" and NULL; the builder's error on failure. */
+static int64_t builder__string(struct pprof_builder *b, const char *s, size_t len)
+{
+	size_t idx;
+	int err;
+
+	if (b->err)
+		return b->err;
+	if ((!s || !len) && b->strings.n)
+		return 0;
+	err = strmap__intern(&b->strings, s ? s : "", s ? len : 0, &idx);
+	if (err < 0)
+		return builder__fail(b, err);
+	return (int64_t)idx;
+}
+
+static int64_t builder__cstring(struct pprof_builder *b, const char *s)
+{
+	return s ? builder__string(b, s, strlen(s)) : 0;
 }
 
 struct pprof_builder *pprof_builder__new(const struct pprof_value_type *types, size_t n_types)
@@ -85,7 +107,7 @@ struct pprof_builder *pprof_builder__new(const struct pprof_value_type *types, s
 	    htab__init(&b->function_index, 1024) || htab__init(&b->location_index, 1024) ||
 	    htab__init(&b->sample_index, 1024))
 		goto err_free;
-	if (pprof_builder__string(b, "", 0) != 0)
+	if (builder__string(b, "", 0) != 0)
 		goto err_free;
 	b->sample_types = arena__zalloc(b->arena, (n_types ? n_types : 1) * sizeof(*b->sample_types));
 	if (!b->sample_types)
@@ -93,8 +115,8 @@ struct pprof_builder *pprof_builder__new(const struct pprof_value_type *types, s
 	b->n_types = n_types;
 	for (i = 0; i < n_types; i++) {
 		perftools__profiles__value_type__init(&b->sample_types[i]);
-		b->sample_types[i].type = pprof_builder__string(b, types[i].type, strlen(types[i].type));
-		b->sample_types[i].unit = pprof_builder__string(b, types[i].unit, strlen(types[i].unit));
+		b->sample_types[i].type = builder__string(b, types[i].type, strlen(types[i].type));
+		b->sample_types[i].unit = builder__string(b, types[i].unit, strlen(types[i].unit));
 	}
 	perftools__profiles__value_type__init(&b->period_type);
 	if (b->err)
@@ -129,26 +151,6 @@ void pprof_builder__free(struct pprof_builder *b)
 
 /* Strings */
 
-int64_t pprof_builder__string(struct pprof_builder *b, const char *s, size_t len)
-{
-	size_t idx;
-	int err;
-
-	if (b->err)
-		return b->err;
-	if ((!s || !len) && b->strings.n)
-		return 0;
-	err = strmap__intern(&b->strings, s ? s : "", s ? len : 0, &idx);
-	if (err < 0)
-		return builder__fail(b, err);
-	return (int64_t)idx;
-}
-
-static int64_t builder__cstring(struct pprof_builder *b, const char *s)
-{
-	return s ? pprof_builder__string(b, s, strlen(s)) : 0;
-}
-
 /* Mappings */
 
 static bool mapping__eq(const void *ctx, uint32_t idx, const void *key)
@@ -162,7 +164,7 @@ static bool mapping__eq(const void *ctx, uint32_t idx, const void *key)
 	       a->has_inline_frames == m->has_inline_frames;
 }
 
-uint64_t pprof_builder__mapping(struct pprof_builder *b, const struct pprof_mapping *m)
+int pprof_builder__mapping(struct pprof_builder *b, const struct pprof_mapping *m, uint64_t *id)
 {
 	pprof_mapping_pb k = PERFTOOLS__PROFILES__MAPPING__INIT;
 	uint64_t words[5];
@@ -187,8 +189,10 @@ uint64_t pprof_builder__mapping(struct pprof_builder *b, const struct pprof_mapp
 	words[4] = (uint64_t)k.build_id;
 	h = htab__hash(words, sizeof(words), 1);
 	idx = htab__find(&b->mapping_index, h, mapping__eq, b, &k);
-	if (idx >= 0)
-		return (uint64_t)idx + 1;
+	if (idx >= 0) {
+		*id = (uint64_t)idx + 1;
+		return 0;
+	}
 	if (BUF_GROW_ARRAY(b->mappings, b->cap_mappings, b->n_mappings + 1) ||
 	    htab__insert(&b->mapping_index, h, (uint32_t)b->n_mappings)) {
 		builder__fail(b, -ENOMEM);
@@ -196,10 +200,10 @@ uint64_t pprof_builder__mapping(struct pprof_builder *b, const struct pprof_mapp
 	}
 	k.id = b->n_mappings + 1;
 	b->mappings[b->n_mappings++] = k;
-	return k.id;
-err:
-	errno = -b->err;
+	*id = k.id;
 	return 0;
+err:
+	return b->err;
 }
 
 /* Functions */
@@ -212,8 +216,8 @@ static bool function__eq(const void *ctx, uint32_t idx, const void *key)
 	       a->filename == f->filename && a->start_line == f->start_line;
 }
 
-uint64_t pprof_builder__function(struct pprof_builder *b, const char *name,
-				 const char *system_name, const char *filename, int64_t start_line)
+int pprof_builder__function(struct pprof_builder *b, const char *name, const char *system_name,
+			    const char *filename, int64_t start_line, uint64_t *id)
 {
 	pprof_function_pb k = PERFTOOLS__PROFILES__FUNCTION__INIT;
 	int64_t words[4], idx;
@@ -231,8 +235,10 @@ uint64_t pprof_builder__function(struct pprof_builder *b, const char *name,
 	words[3] = k.start_line;
 	h = htab__hash(words, sizeof(words), 2);
 	idx = htab__find(&b->function_index, h, function__eq, b, &k);
-	if (idx >= 0)
-		return (uint64_t)idx + 1;
+	if (idx >= 0) {
+		*id = (uint64_t)idx + 1;
+		return 0;
+	}
 	if (BUF_GROW_ARRAY(b->functions, b->cap_functions, b->n_functions + 1) ||
 	    htab__insert(&b->function_index, h, (uint32_t)b->n_functions)) {
 		builder__fail(b, -ENOMEM);
@@ -240,10 +246,10 @@ uint64_t pprof_builder__function(struct pprof_builder *b, const char *name,
 	}
 	k.id = b->n_functions + 1;
 	b->functions[b->n_functions++] = k;
-	return k.id;
-err:
-	errno = -b->err;
+	*id = k.id;
 	return 0;
+err:
+	return b->err;
 }
 
 /* Locations */
@@ -269,8 +275,8 @@ static bool location__eq(const void *ctx, uint32_t idx, const void *key)
 	return true;
 }
 
-uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
-				 const struct pprof_line *lines, size_t n_lines)
+int pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
+			    const struct pprof_line *lines, size_t n_lines, uint64_t *id)
 {
 	struct location_key k = { mapping_id, address, lines, n_lines };
 	pprof_location_pb *loc;
@@ -293,8 +299,10 @@ uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, u
 	h64 = XXH3_64bits_withSeed(lines, n_lines * sizeof(*lines), mapping_id * 31 + address);
 	h = (uint32_t)(h64 ^ (h64 >> 32));
 	idx = htab__find(&b->location_index, h, location__eq, b, &k);
-	if (idx >= 0)
-		return (uint64_t)idx + 1;
+	if (idx >= 0) {
+		*id = (uint64_t)idx + 1;
+		return 0;
+	}
 	if (BUF_GROW_ARRAY(b->locations, b->cap_locations, b->n_locations + 1))
 		goto err_nomem;
 	loc = &b->locations[b->n_locations];
@@ -318,13 +326,13 @@ uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, u
 	}
 	if (htab__insert(&b->location_index, h, (uint32_t)b->n_locations))
 		goto err_nomem;
-	return ++b->n_locations;
+	*id = ++b->n_locations;
+	return 0;
 
 err_nomem:
 	builder__fail(b, -ENOMEM);
 err:
-	errno = -b->err;
-	return 0;
+	return b->err;
 }
 
 /* Samples */
@@ -461,6 +469,13 @@ int pprof_builder__set_default_sample_type(struct pprof_builder *b, const char *
 	return b->err;
 }
 
+int pprof_builder__set_frames(struct pprof_builder *b, const char *drop, const char *keep)
+{
+	b->drop_frames = builder__cstring(b, drop);
+	b->keep_frames = builder__cstring(b, keep);
+	return b->err;
+}
+
 int pprof_builder__add_comment(struct pprof_builder *b, const char *comment)
 {
 	int64_t s = builder__cstring(b, comment);
@@ -543,6 +558,8 @@ struct pprof_profile *pprof_builder__finish(struct pprof_builder *b)
 	pb->time_nanos = b->time_nanos;
 	pb->duration_nanos = b->duration_nanos;
 	pb->default_sample_type = b->default_sample_type;
+	pb->drop_frames = b->drop_frames;
+	pb->keep_frames = b->keep_frames;
 	if (b->n_comments) {
 		pb->comment = arena__alloc(b->arena, b->n_comments * sizeof(*pb->comment));
 		if (pb->comment) {

@@ -45,18 +45,20 @@ void pprof_builder__set_period(struct pprof_builder *b, const char *type, const 
 			       int64_t period);
 void pprof_builder__set_time(struct pprof_builder *b, int64_t time_nanos, int64_t duration_nanos);
 int pprof_builder__set_default_sample_type(struct pprof_builder *b, const char *type);
+/* drop_frames and keep_frames: regular expressions pprof applies to function
+ * names (NULL: none). */
+int pprof_builder__set_frames(struct pprof_builder *b, const char *drop, const char *keep);
 int pprof_builder__add_comment(struct pprof_builder *b, const char *comment);
 
-/* Interned string index; 0 for "" and NULL, -ENOMEM on failure. */
-int64_t pprof_builder__string(struct pprof_builder *b, const char *s, size_t len);
-
-/* Interned ids (>= 1) or 0 with errno set. */
-uint64_t pprof_builder__mapping(struct pprof_builder *b, const struct pprof_mapping *m);
-uint64_t pprof_builder__function(struct pprof_builder *b, const char *name,
-				 const char *system_name, const char *filename, int64_t start_line);
+/* Interned ids (>= 1, in *id): 0, or the builder's error (-ENOMEM, or
+ * -EINVAL for a location naming a mapping or function it does not have). An
+ * error sticks: every later call and pprof_builder__finish return it. */
+int pprof_builder__mapping(struct pprof_builder *b, const struct pprof_mapping *m, uint64_t *id);
+int pprof_builder__function(struct pprof_builder *b, const char *name, const char *system_name,
+			    const char *filename, int64_t start_line, uint64_t *id);
 /* lines: innermost first, the last one is the caller (pprof's order). */
-uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
-				 const struct pprof_line *lines, size_t n_lines);
+int pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
+			    const struct pprof_line *lines, size_t n_lines, uint64_t *id);
 
 /* Add values (n_types of them) to the sample with these locations (leaf
  * first) and labels, creating it on first sight. Label keys starting

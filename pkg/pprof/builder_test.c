@@ -10,6 +10,7 @@
 
 #include "pprof/builder.h"
 #include "pprof/codec.h"
+#include "pprof/builder_test.h"
 
 static const struct pprof_value_type cpu_types[] = {
 	{ "samples", "count" }, { "cpu", "nanoseconds" },
@@ -24,29 +25,28 @@ static void test_interning(void **state)
 	struct pprof_line line;
 
 	assert_non_null(b);
-	assert_int_equal(pprof_builder__string(b, "", 0), 0);
-	assert_int_equal(pprof_builder__string(b, NULL, 0), 0);
-	assert_int_equal(pprof_builder__string(b, "main", 4), pprof_builder__string(b, "main", 4));
-	m1 = pprof_builder__mapping(b, &m);
+	m1 = builder_test__mapping(b, &m);
 	assert_int_equal(m1, 1);
-	assert_int_equal(pprof_builder__mapping(b, &m), 1);
-	f1 = pprof_builder__function(b, "main", NULL, "main.c", 10);
-	f2 = pprof_builder__function(b, "work", NULL, "main.c", 20);
+	assert_int_equal(builder_test__mapping(b, &m), 1);
+	f1 = builder_test__function(b, "main", NULL, "main.c", 10);
+	f2 = builder_test__function(b, "work", NULL, "main.c", 20);
 	assert_int_equal(f1, 1);
 	assert_int_equal(f2, 2);
-	assert_int_equal(pprof_builder__function(b, "main", NULL, "main.c", 10), 1);
+	assert_int_equal(builder_test__function(b, "main", NULL, "main.c", 10), 1);
 	/* the same name in another file is another function */
-	assert_int_equal(pprof_builder__function(b, "main", NULL, "other.c", 10), 3);
+	assert_int_equal(builder_test__function(b, "main", NULL, "other.c", 10), 3);
 	line = (struct pprof_line){ f1, 12 };
-	l1 = pprof_builder__location(b, m1, 0x1100, &line, 1);
-	l2 = pprof_builder__location(b, m1, 0x1200, &line, 1);
+	l1 = builder_test__location(b, m1, 0x1100, &line, 1);
+	l2 = builder_test__location(b, m1, 0x1200, &line, 1);
 	assert_int_equal(l1, 1);
 	assert_int_equal(l2, 2);
-	assert_int_equal(pprof_builder__location(b, m1, 0x1100, &line, 1), 1);
-	/* a location may not point at a function that does not exist */
+	assert_int_equal(builder_test__location(b, m1, 0x1100, &line, 1), 1);
+	/* a location may not point at a function that does not exist, and the
+	 * builder stays failed */
 	line.function_id = 99;
-	assert_int_equal(pprof_builder__location(b, m1, 0x1300, &line, 1), 0);
-	assert_int_equal(errno, EINVAL);
+	assert_int_equal(pprof_builder__location(b, m1, 0x1300, &line, 1, &l1), -EINVAL);
+	assert_int_equal(pprof_builder__function(b, "late", NULL, NULL, 0, &f1), -EINVAL);
+	assert_null(pprof_builder__finish(b));
 	pprof_builder__free(b);
 }
 
@@ -70,12 +70,12 @@ static void test_samples_aggregate(void **state)
 	struct errmsg e;
 	size_t i;
 
-	f = pprof_builder__function(b, "leaf", NULL, NULL, 0);
+	f = builder_test__function(b, "leaf", NULL, NULL, 0);
 	line = (struct pprof_line){ f, 1 };
-	l[0] = pprof_builder__location(b, 0, 0, &line, 1);
-	f = pprof_builder__function(b, "main", NULL, NULL, 0);
+	l[0] = builder_test__location(b, 0, 0, &line, 1);
+	f = builder_test__function(b, "main", NULL, NULL, 0);
 	line = (struct pprof_line){ f, 2 };
-	l[1] = pprof_builder__location(b, 0, 0, &line, 1);
+	l[1] = builder_test__location(b, 0, 0, &line, 1);
 	stack[0] = l[0];
 	stack[1] = l[1];
 	for (i = 0; i < 5; i++)
@@ -87,6 +87,7 @@ static void test_samples_aggregate(void **state)
 	pprof_builder__set_period(b, "cpu", "nanoseconds", 10000000);
 	pprof_builder__set_time(b, 1700000000000000000, 10000000000);
 	assert_int_equal(pprof_builder__add_comment(b, "made by a test"), 0);
+	assert_int_equal(pprof_builder__set_frames(b, "malloc|free", NULL), 0);
 	p = pprof_builder__finish(b);
 	pprof_builder__free(b);
 	assert_non_null(p);
@@ -101,12 +102,19 @@ static void test_samples_aggregate(void **state)
 	assert_int_equal(p->pb->sample[2]->n_location_id, 1);
 	assert_string_equal(p->pb->string_table[0], "");
 	assert_string_equal(pprof__str(p->pb, p->pb->comment[0]), "made by a test");
+	assert_string_equal(pprof__str(p->pb, p->pb->drop_frames), "malloc|free");
+	assert_int_equal(p->pb->keep_frames, 0);
 	for (i = 0; i < p->pb->n_string_table; i++) {
+		size_t j;
+
 		assert_string_not_equal(p->pb->string_table[i], "never_kept");
 		assert_string_not_equal(p->pb->string_table[i], "nor_this");
+		/* strings are interned: each once ("app" and "pid" are used twice) */
+		for (j = 0; j < i; j++)
+			assert_string_not_equal(p->pb->string_table[i], p->pb->string_table[j]);
 	}
 	assert_int_equal(pprof__default_sample_index(p->pb), 1);
-	pprof_profile__free(p);
+	pprof__free(p);
 }
 
 /* Values that would add up past 64 bits are refused and change nothing, and
@@ -121,9 +129,9 @@ static void test_value_overflow(void **state)
 	struct pprof_line line;
 	size_t i;
 
-	f = pprof_builder__function(b, "leaf", NULL, NULL, 0);
+	f = builder_test__function(b, "leaf", NULL, NULL, 0);
 	line = (struct pprof_line){ f, 1 };
-	l = pprof_builder__location(b, 0, 0, &line, 1);
+	l = builder_test__location(b, 0, 0, &line, 1);
 	assert_int_equal(pprof_builder__add_sample(b, &l, 1, big, NULL, 0), 0);
 	assert_int_equal(pprof_builder__add_sample(b, &l, 1, big, NULL, 0), -ERANGE);
 	assert_int_equal(pprof_builder__add_sample(b, &l, 1, neg, NULL, 0), 0);
@@ -133,7 +141,7 @@ static void test_value_overflow(void **state)
 	assert_non_null(p);
 	assert_int_equal(p->pb->sample[0]->value[0], 2);
 	assert_int_equal(p->pb->sample[0]->value[1], -1);
-	pprof_profile__free(p);
+	pprof__free(p);
 
 	for (i = 0; i < PPROF_MAX_SAMPLE_TYPES + 1; i++)
 		many[i] = (struct pprof_value_type){ "samples", "count" };

@@ -153,7 +153,7 @@ int pprof__decode(const void *data, size_t len, struct pprof_profile **out, stru
 	return 0;
 
 err_free:
-	pprof_profile__free(p);
+	pprof__free(p);
 	return err;
 }
 

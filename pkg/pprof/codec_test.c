@@ -14,6 +14,7 @@
 #include "fileio/fileio.h"
 #include "pprof/builder.h"
 #include "pprof/codec.h"
+#include "pprof/builder_test.h"
 
 static const char *const foreign[] = {
 	"testdata/pprof/go-runtime-cpu.pb.gz",
@@ -96,10 +97,10 @@ static void test_foreign_round_trip(void **state)
 			assert_int_equal(b->pb->time_nanos, a->pb->time_nanos);
 			for (t = 0; t < a->pb->n_sample_type; t++)
 				assert_int_equal(total(a->pb, t), total(b->pb, t));
-			pprof_profile__free(b);
+			pprof__free(b);
 			buf__free(&out);
 		}
-		pprof_profile__free(a);
+		pprof__free(a);
 	}
 }
 
@@ -115,7 +116,7 @@ static void test_go_cpu_reading(void **state)
 	assert_string_equal(pprof__str(pb, pb->period_type->type), "cpu");
 	assert_true(pb->n_sample > 0);
 	assert_int_equal(total(pb, 1), total(pb, 0) * (uint64_t)pb->period);
-	pprof_profile__free(p);
+	pprof__free(p);
 }
 
 static void expect_refused(const void *data, size_t len, const char *needle)
@@ -200,7 +201,7 @@ static void test_every_truncation(void **state)
 		struct pprof_profile *p = NULL;
 
 		if (pprof__decode(raw.data, cut, &p, &e) == 0)
-			pprof_profile__free(p);	/* a cut at a field boundary is a smaller valid profile */
+			pprof__free(p);	/* a cut at a field boundary is a smaller valid profile */
 	}
 	buf__free(&b);
 	buf__free(&raw);
@@ -216,15 +217,15 @@ static void test_normalize_refused(void **state)
 	struct pprof_profile *p;
 
 	assert_non_null(b);
-	assert_int_equal(pprof_builder__mapping(b, &m), 1);
+	assert_int_equal(builder_test__mapping(b, &m), 1);
 	m.filename = "/bin/b";
-	assert_int_equal(pprof_builder__mapping(b, &m), 2);
+	assert_int_equal(builder_test__mapping(b, &m), 2);
 	p = pprof_builder__finish(b);
 	pprof_builder__free(b);
 	assert_non_null(p);
 	p->pb->mapping[1]->id = 1;
 	assert_int_equal(pprof__normalize_ids(p), -EINVAL);
-	pprof_profile__free(p);
+	pprof__free(p);
 }
 
 int main(void)

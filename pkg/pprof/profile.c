@@ -10,7 +10,7 @@
 #include "base/htab.h"
 #include "pprof/profile.h"
 
-void pprof_profile__free(struct pprof_profile *p)
+void pprof__free(struct pprof_profile *p)
 {
 	if (!p)
 		return;

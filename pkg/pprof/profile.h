@@ -36,7 +36,7 @@ struct pprof_profile {
 	struct arena *arena;
 };
 
-void pprof_profile__free(struct pprof_profile *p);
+void pprof__free(struct pprof_profile *p);
 
 /* Check every rule google/pprof's parser enforces; strict adds what bpprof
  * writes: Parca's ids 1..N in order, no label with both a string and a

@@ -1159,13 +1159,28 @@ static int proc__perfmap_find(struct symbolizer *s, struct proc *p, uint64_t add
 	return 0;
 }
 
+/* The one place a byte of an ELF file becomes a name (and, when the
+ * symbolizer reads DWARF, lines): process frames and files named by path
+ * alike. The table is read at its first lookup. */
+static int symtab__lookup(struct symbolizer *s, struct symtab *t, uint64_t file_offset,
+			  const char **raw)
+{
+	uint64_t vaddr;
+	int err;
+
+	if (t->state == ST_NEW && (err = symtab__load(s, t)))
+		return err;
+	if (elfinfo__to_vaddr(t->segs, t->n_segs, file_offset, &vaddr))
+		*raw = esymtab__find(&t->syms, vaddr);
+	return 0;
+}
+
 int symbolizer__user(struct symbolizer *s, int64_t proc_id, uint64_t addr, struct sym_result *r)
 {
 	const char *raw = NULL;
 	struct symtab *t;
 	struct proc *p;
 	struct umap *um;
-	uint64_t vaddr;
 	int err = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -1187,12 +1202,8 @@ int symbolizer__user(struct symbolizer *s, int64_t proc_id, uint64_t addr, struc
 				break;
 			}
 			t = &s->symtabs[um->symtab];
-			if (t->state == ST_NEW && (err = symtab__load(s, t)))
-				break;
+			err = symtab__lookup(s, t, addr - um->m.start + um->m.offset, &raw);
 			um->m.has_symbols = t->syms.n > 0;
-			if (elfinfo__to_vaddr(t->segs, t->n_segs, addr - um->m.start + um->m.offset,
-					      &vaddr))
-				raw = esymtab__find(&t->syms, vaddr);
 			break;
 		case UMAP_ANON:
 			err = proc__perfmap_find(s, p, addr, &raw);
@@ -1201,6 +1212,98 @@ int symbolizer__user(struct symbolizer *s, int64_t proc_id, uint64_t addr, struc
 			break;
 		}
 	}
+	if (raw) {
+		r->system_name = raw;
+		r->name = symbolizer__demangle(s, raw);
+	}
+	return err;
+}
+
+/* The table of a file seen by path, cached by dev:inode (replaced files
+ * told apart by ctime) and shared by build-id with process snapshots. */
+static int64_t file__by_path(struct symbolizer *s, const char *path, const struct stat *st, int fd)
+{
+	struct file_key k = { (uint64_t)major(st->st_dev) << 32 | minor(st->st_dev),
+			      (uint64_t)st->st_ino };
+	uint32_t h = htab__hash(&k, sizeof(k), SEED_FILE), idx = NONE;
+	int64_t found = htab__find(&s->file_index, h, file__eq, s->files, &k);
+	struct elf_info ei;
+	struct symfile *f;
+	struct symtab *t;
+	Elf *elf;
+
+	if (found >= 0 && s->files[found].ctime.tv_sec == st->st_ctim.tv_sec &&
+	    s->files[found].ctime.tv_nsec == st->st_ctim.tv_nsec)
+		return s->files[found].symtab;
+	if (found >= 0)
+		s->files[found].retired = true;
+	if (s->n_files >= NONE - 1 || BUF_GROW_ARRAY(s->files, s->cap_files, s->n_files + 1))
+		return -ENOMEM;
+	s->st.files++;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (elf && !elfinfo__read(elf, &ei)) {
+		found = ei.build_id[0] ? symtab__by_build_id(s, ei.build_id) : -1;
+		if (found >= 0) {
+			idx = (uint32_t)found;
+		} else if ((t = symtab__add(s, &ei, &idx))) {
+			t->inode = (uint64_t)st->st_ino;
+			t->reopen = arena__strndup(s->arena, path, strlen(path));
+			if (!t->reopen)
+				idx = NONE;
+		} else if (errno == ENOMEM) {
+			elf_end(elf);
+			return -ENOMEM;
+		}
+	}
+	elf_end(elf);
+	if (idx == NONE)
+		s->st.files_failed++;
+	f = &s->files[s->n_files];
+	memset(f, 0, sizeof(*f));
+	f->dev = k.dev;
+	f->inode = k.inode;
+	f->ctime = st->st_ctim;
+	f->symtab = idx;
+	if (htab__insert(&s->file_index, h, (uint32_t)s->n_files))
+		return -ENOMEM;
+	s->n_files++;
+	return idx;
+}
+
+int64_t symbolizer__open_file(struct symbolizer *s, const char *path, const char *build_id)
+{
+	struct stat st;
+	int64_t idx;
+	int fd = open_regular(AT_FDCWD, path, false, 0, &st);
+
+	if (fd < 0) {
+		/* gone or replaced, but a table of its build-id may be known */
+		idx = build_id && build_id[0] ? symtab__by_build_id(s, build_id) : -1;
+		return idx >= 0 ? idx : -ENOENT;
+	}
+	idx = file__by_path(s, path, &st, fd);
+	close(fd);
+	if (idx < 0)
+		return idx;
+	if (idx == NONE)
+		return -ENOENT;
+	/* another build of the file: its names would be wrong */
+	if (build_id && build_id[0] && s->symtabs[idx].build_id[0] &&
+	    strcmp(build_id, s->symtabs[idx].build_id))
+		return -ENOENT;
+	return idx;
+}
+
+int symbolizer__file(struct symbolizer *s, int64_t file_id, uint64_t file_offset,
+		     struct sym_result *r)
+{
+	const char *raw = NULL;
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	if (file_id < 0 || (uint64_t)file_id >= s->n_symtabs)
+		return -EINVAL;
+	err = symtab__lookup(s, &s->symtabs[file_id], file_offset, &raw);
 	if (raw) {
 		r->system_name = raw;
 		r->name = symbolizer__demangle(s, raw);

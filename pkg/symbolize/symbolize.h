@@ -94,6 +94,17 @@ void symbolizer__exec(struct symbolizer *s, uint32_t pid);
 int symbolizer__user(struct symbolizer *s, int64_t proc_id, uint64_t addr, struct sym_result *r);
 int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_result *r);
 
+/* Addresses of a file named by path rather than of a process (a profile's
+ * mapping): the same symbol tables, cached by build-id and dev:inode, and
+ * the same demangling. open_file gives the file's id (>= 0), or -ENOENT
+ * when it cannot be read, is no ELF file, or is another build than
+ * build_id (NULL or "": not checked); -ENOMEM. file then names the byte at
+ * file_offset (a mapping's offset plus the address's distance from its
+ * start); r->map is NULL. 0, or negative errno when memory runs out. */
+int64_t symbolizer__open_file(struct symbolizer *s, const char *path, const char *build_id);
+int symbolizer__file(struct symbolizer *s, int64_t file_id, uint64_t file_offset,
+		     struct sym_result *r);
+
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *st);
 
 

@@ -739,6 +739,67 @@ static void test_cxx_demangle(void **state)
 	buf__free(&b);
 }
 
+/* The build-id of file, as readelf would print it. */
+static void build_id_of(const char *file, char out[BUILD_ID_MAX * 2 + 1])
+{
+	int fd = open(file, O_RDONLY);
+	struct elf_info ei;
+	Elf *elf;
+
+	assert_true(fd >= 0);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	assert_int_equal(elfinfo__read(elf, &ei), 0);
+	snprintf(out, BUILD_ID_MAX * 2 + 1, "%s", ei.build_id);
+	elf_end(elf);
+	close(fd);
+}
+
+/* Files named by path, as a profile's mappings name them (convert
+ * --symbolize): by file offset, the same tables and demangling as
+ * processes get, and never a file of another build. */
+static void test_file_by_path(void **state)
+{
+	char prog[PATH_MAX], lib[PATH_MAX], cxx[PATH_MAX], id[BUILD_ID_MAX * 2 + 1];
+	int64_t delta, f, again;
+	struct sym_result r;
+	struct symbolizer *s = fake_symbolizer(false);
+
+	built(prog, "prog");
+	built(lib, "libx-stripped.so");
+	built(cxx, "libcxx.so");
+	delta = exec_seg_delta(prog);
+	build_id_of(prog, id);
+	f = symbolizer__open_file(s, prog, id);
+	assert_true(f >= 0);
+	assert_int_equal(symbolizer__file(s, f, elf_value(prog, "prog_alpha") - delta + 2, &r), 0);
+	assert_string_equal(r.name, "prog_alpha");
+	assert_null(r.map);
+	assert_int_equal(symbolizer__file(s, f, elf_value(prog, "prog_hidden") - delta, &r), 0);
+	assert_string_equal(r.name, "prog_hidden");
+	again = symbolizer__open_file(s, prog, NULL);
+	assert_int_equal(again, f);	/* one table per file */
+	/* another build: refused, not misnamed */
+	assert_int_equal(symbolizer__open_file(s, prog, "0123456789abcdef0123456789abcdef01234567"),
+			 -ENOENT);
+	/* a stripped library: its exported names (.dynsym) */
+	f = symbolizer__open_file(s, lib, NULL);
+	assert_true(f >= 0);
+	assert_int_equal(symbolizer__file(s, f, elf_value(lib, "lib_exported_two"), &r), 0);
+	assert_string_equal(r.name, "lib_exported_two");
+	/* C++: demangled, the raw name kept */
+	f = symbolizer__open_file(s, cxx, NULL);
+	assert_int_equal(symbolizer__file(s, f, elf_value(cxx, "_ZN2ns5twiceEid"), &r), 0);
+	assert_string_equal(r.name, "ns::twice(int, double)");
+	assert_string_equal(r.system_name, "_ZN2ns5twiceEid");
+	/* no such file, no ELF file: no id; a file gone whose build-id is
+	 * known still is */
+	assert_int_equal(symbolizer__open_file(s, "/nonexistent/prog", NULL), -ENOENT);
+	assert_int_equal(symbolizer__open_file(s, FIXTURES "/kallsyms", NULL), -ENOENT);
+	assert_true(symbolizer__open_file(s, "/nonexistent/prog", id) >= 0);
+	assert_int_equal(symbolizer__file(s, -1, 0, &r), -EINVAL);
+	symbolizer__free(s);
+}
+
 /* JIT code: anonymous executable memory, and a memfd that holds no ELF
  * file, named by perf-NSPID.map in the process's own /tmp, NSpid 7 inside
  * its pid namespace. */
@@ -935,6 +996,7 @@ int main(void)
 		cmocka_unit_test(test_replaced_file),
 		cmocka_unit_test(test_build_id_dedupe),
 		cmocka_unit_test(test_cxx_demangle),
+		cmocka_unit_test(test_file_by_path),
 		cmocka_unit_test(test_perfmap_container),
 		cmocka_unit_test(test_exec),
 		cmocka_unit_test(test_refresh),

@@ -44,6 +44,11 @@
 # uprobe_floor starts the loop stopped, attaches to its pid, then lets it
 # exec, as bpprof does; it is given the loop's libc (ldd) with --libc.
 set -eu
+# One at a time with the suites that load BPF or change host settings (see
+# tests/lib.sh): a benchmark measured beside another's capture means nothing.
+if [ -z "${BPPROF_E2E_LOCKED:-}" ]; then
+	BPPROF_E2E_LOCKED=1 exec flock -o /tmp/bpprof-e2e.lock "$0" "$@"
+fi
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"

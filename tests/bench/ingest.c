@@ -164,7 +164,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ingest: %" PRIu64 " of %zu records kept\n", in.received, records);
 			return 1;
 		}
-		pprof_profile__free(p);
+		pprof__free(p);
 		stacks__free(&t);
 		symbolizer__free(sym);
 	}

@@ -109,7 +109,7 @@ static int hand_over(struct sender *s, struct pprof_profile *p, struct errmsg *e
 		err = sender__submit(s, pb.data, pb.len, "cpu", "window");
 	else
 		buf__free(&pb);
-	pprof_profile__free(p);
+	pprof__free(p);
 	return err;
 }
 #else

@@ -8,6 +8,11 @@
 #   make bench     or     BUILD=build tests/bench/record.sh
 # Knobs: RUNS (3) DURATION (10) FREQ (99). Needs root.
 set -eu
+# One at a time with the suites that load BPF or change host settings (see
+# tests/lib.sh): a benchmark measured beside another's capture means nothing.
+if [ -z "${BPPROF_E2E_LOCKED:-}" ]; then
+	BPPROF_E2E_LOCKED=1 exec flock -o /tmp/bpprof-e2e.lock "$0" "$@"
+fi
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"

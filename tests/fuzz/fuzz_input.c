@@ -1,5 +1,8 @@
 /* libFuzzer harness for every reader of untrusted bytes: format detection,
- * the pprof decoder (with decompression), the folded and perf-script readers,
+ * the pprof decoder (with decompression), the folded and perf-script readers
+ * (folded also as detected text reads it), the legacy readers (gperftools'
+ * binary CPU profile, heap, contention, Go counts, threadz, Java) and
+ * convert__read, which picks among them,
  * the bounded decompressor, and what the symbolizer reads from processes it
  * does not trust: /proc/PID/maps, stat and status lines, kallsyms, perf maps
  * (written by any JIT) and ELF files (any binary that runs). Any input must end in success or a clean
@@ -19,6 +22,7 @@
 #include "collect/heap.h"
 #include "compress/compress.h"
 #include "convert/convert.h"
+#include "convert/internal.h"
 #include "pprof/codec.h"
 #include "pprof/folded.h"
 #include "pprof/profile.h"
@@ -78,7 +82,7 @@ static void roundtrip(struct pprof_profile *p)
 		if (err && err != -ERANGE)	/* values may add up past 64 bits */
 			die("folded__write", err, &e);
 	}
-	pprof_profile__free(q);
+	pprof__free(q);
 	buf__free(&enc);
 }
 
@@ -92,13 +96,35 @@ static void try_read(int (*reader)(const char *, size_t, struct pprof_profile **
 	if (reader((const char *)data, len, &p, &e))
 		return;
 	roundtrip(p);
-	pprof_profile__free(p);
+	pprof__free(p);
 }
 
 static int decode_any(const char *data, size_t len, struct pprof_profile **out,
 		      struct errmsg *e)
 {
 	return pprof__decode_any(data, len, out, e);
+}
+
+static int folded_strict(const char *data, size_t len, struct pprof_profile **out,
+			 struct errmsg *e)
+{
+	return folded__read_mode(data, len, true, out, e);
+}
+
+static int read_detected(const char *data, size_t len, struct pprof_profile **out,
+			 struct errmsg *e)
+{
+	return convert__read(data, len, FORMAT_AUTO, out, NULL, e);
+}
+
+static void legacy_readers(const uint8_t *data, size_t len)
+{
+	try_read(legacy_cpu__read, data, len);
+	try_read(legacy_heap__read, data, len);
+	try_read(legacy_contention__read, data, len);
+	try_read(legacy_count__read, data, len);
+	try_read(legacy_threadz__read, data, len);
+	try_read(legacy_java__read, data, len);
 }
 
 static int one_maps_line(void *ctx, const char *line, size_t len)
@@ -189,14 +215,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	case FORMAT_FOLDED:
 	case FORMAT_PERF_SCRIPT:
 	case FORMAT_PPROF:
-	case FORMAT_AUTO:
+	case FORMAT_GPERFTOOLS_CPU:
+	case FORMAT_HEAP_TEXT:
+	case FORMAT_CONTENTION_TEXT:
+	case FORMAT_GO_COUNT:
+	case FORMAT_THREADZ:
+	case FORMAT_JAVA:
 		break;
 	default:
 		abort();
 	}
 	try_read(decode_any, data, len);
 	try_read(folded__read, data, len);
+	try_read(folded_strict, data, len);
 	try_read(perf_script__read, data, len);
+	legacy_readers(data, len);
+	try_read(read_detected, data, len);
 	symbol_sources(data, len);
 	elf_file(data, len);
 
@@ -209,6 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (!err && compress__detect(data, len) != COMPRESS_NONE) {
 		try_read(folded__read, raw.data, raw.len);
 		try_read(perf_script__read, raw.data, raw.len);
+		legacy_readers(raw.data, raw.len);
 	}
 	buf__free(&raw);
 	return 0;

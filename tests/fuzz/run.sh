@@ -13,6 +13,10 @@ OUT=$(dirname "$FUZZ_BIN")
 mkdir -p "$OUT/corpus" "$OUT/seed" "$OUT/artifacts"
 
 cp testdata/pprof/* testdata/perf/* "$OUT/seed/"
+for f in testdata/legacy/*; do
+	case $f in *LICENSE* | *README*) continue ;; esac
+	cp "$f" "$OUT/seed/legacy-${f##*/}"
+done
 # The big perf-script fixture is past -max_len: also seed its head.
 head -c 16000 testdata/perf/perf-script-gzip-dd.txt >"$OUT/seed/perf-head.txt"
 printf 'main;foo;bar 10\nmain;foo 3\nmain;;baz 1\n' >"$OUT/seed/folded.txt"
