@@ -5,7 +5,9 @@
  * rules are shared; the pointer decoder reads every encoding CFI uses; a
  * process's mappings become sorted table slots, with every limit counted.
  *
- *   unwind_test                 the unit tests (no host state is read)
+ *   unwind_test                 the unit tests (no host state is read: the
+ *                               processes are fixtures over this test's
+ *                               own executable and maps)
  *   unwind_test --readelf FILE  compare FILE's table with readelf's rows
  *                               (the e2e suite runs it on libc, python3, ...) */
 #include <errno.h>
@@ -24,8 +26,12 @@
 
 #include <cmocka.h>
 #include <dwarf.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "unwind/table.h"
+#include "unwind/unwind.h"
 
 static char self_dir[PATH_MAX / 2], self_exe[PATH_MAX];
 
@@ -503,6 +509,355 @@ static void test_pointers(void **state)
 	assert_ptr_equal(p, sdata4);
 }
 
+
+/* --- processes: the unwinder over a procfs fixture, into memory --- */
+
+/* A sink keeping what it is given, with room for max_tables and
+ * max_procs (-ENOSPC past them). */
+struct mem_sink {
+	struct unwind_rule rules[UNWIND_MAX_RULES];
+	struct unwind_table tables[16];
+	uint32_t n_tables, max_tables;
+	struct unwind_proc procs[8];
+	uint32_t pids[8], n_procs, max_procs, proc_calls;
+};
+
+static int mem_rules(void *ctx, const struct unwind_rule *v, uint32_t first, uint32_t n)
+{
+	struct mem_sink *m = ctx;
+
+	assert_true(first + n <= UNWIND_MAX_RULES);
+	memcpy(m->rules + first, v, n * sizeof(*v));
+	return 0;
+}
+
+static int mem_table(void *ctx, const struct unwind_table *t, uint32_t *file)
+{
+	struct mem_sink *m = ctx;
+	struct unwind_table *c;
+	size_t bytes = ((size_t)t->pages + t->n_rows) * sizeof(*t->entries);
+
+	if (m->n_tables >= m->max_tables)
+		return -ENOSPC;
+	c = &m->tables[m->n_tables];
+	*c = *t;
+	c->entries = malloc(bytes);
+	assert_non_null(c->entries);
+	memcpy(c->entries, t->entries, bytes);
+	*file = m->n_tables++;
+	return 0;
+}
+
+static int mem_proc(void *ctx, uint32_t pid, const struct unwind_proc *p)
+{
+	struct mem_sink *m = ctx;
+	uint32_t i;
+
+	m->proc_calls++;
+	for (i = 0; i < m->n_procs && m->pids[i] != pid; i++)
+		;
+	if (i == m->n_procs) {
+		if (m->n_procs >= m->max_procs)
+			return -ENOSPC;
+		m->pids[m->n_procs++] = pid;
+	}
+	m->procs[i] = *p;
+	return 0;
+}
+
+static const struct unwind_proc *mem_proc_of(const struct mem_sink *m, uint32_t pid)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->n_procs; i++)
+		if (m->pids[i] == pid)
+			return &m->procs[i];
+	return NULL;
+}
+
+/* The rule the BPF walker finds for a runtime address of pid, as it finds
+ * it: the mapping, the address relative to the table, the page index. */
+static const struct unwind_rule *mem_rule(const struct mem_sink *m, uint32_t pid, uint64_t addr)
+{
+	const struct unwind_proc *p = mem_proc_of(m, pid);
+	const struct unwind_entry *e;
+	uint32_t i;
+
+	for (i = 0; p && i < p->n; i++) {
+		const struct unwind_mapping *mp = &p->maps[i];
+		const struct unwind_table *t = &m->tables[mp->file];
+
+		if (addr < mp->start || addr - mp->start >= mp->size)
+			continue;
+		e = unwind_table__lookup(t, addr - mp->base + t->base);
+		return e ? &m->rules[e->rule] : NULL;
+	}
+	return NULL;
+}
+
+static void mem_free(struct mem_sink *m)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->n_tables; i++)
+		unwind_table__free(&m->tables[i]);
+}
+
+struct fixture {
+	char root[PATH_MAX / 4];
+	struct mem_sink sink;
+	struct unwinder *u;
+};
+
+/* root/PID/maps holding text, and root/PID/root the real root (the
+ * files the maps name are this test's own build). */
+static void write_proc(const struct fixture *fx, uint32_t pid, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%u", fx->root, pid);
+	assert_true(!mkdir(path, 0700) || errno == EEXIST);
+	snprintf(path, sizeof(path), "%s/%u/root", fx->root, pid);
+	assert_true(!symlink("/", path) || errno == EEXIST);
+	snprintf(path, sizeof(path), "%s/%u/maps", fx->root, pid);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A maps line mapping file (its dev and inode) executable at start. */
+static void maps_line(char *out, size_t len, uint64_t start, uint64_t end, uint64_t off,
+		      const char *file)
+{
+	struct stat st;
+
+	assert_int_equal(stat(file, &st), 0);
+	snprintf(out, len, "%" PRIx64 "-%" PRIx64 " r-xp %08" PRIx64 " %02x:%02x %lu %s\n", start, end,
+		 off, major(st.st_dev), minor(st.st_dev), (unsigned long)st.st_ino, file);
+}
+
+static void append(char *out, size_t len, const char *more)
+{
+	size_t n = strlen(out);
+
+	if ((size_t)snprintf(out + n, len - n, "%s", more) >= len - n)
+		fail_msg("fixture text too long");
+}
+
+/* This test's own executable mappings, as its maps say. */
+static void self_exec_lines(char *out, size_t len)
+{
+	char line[PATH_MAX + 128];
+	size_t n = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	assert_non_null(f);
+	out[0] = '\0';
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, " r-xp ") && (strstr(line, self_exe) || strstr(line, "[vdso]")) &&
+		    n + strlen(line) < len)
+			n += (size_t)snprintf(out + n, len - n, "%s", line);
+	fclose(f);
+}
+
+static int fixture_setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct unwinder_opts o = { 0 };
+
+	assert_non_null(fx);
+	snprintf(fx->root, sizeof(fx->root), "%s/unwind-test.XXXXXX", getenv("TMPDIR") ?
+		 getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(fx->root));
+	fx->sink.max_tables = 16;
+	fx->sink.max_procs = 8;
+	o.proc_root = fx->root;
+	o.sink = (struct unwind_sink){ mem_rules, mem_table, mem_proc, &fx->sink };
+	fx->u = unwinder__new(&o);
+	assert_non_null(fx->u);
+	*state = fx;
+	return 0;
+}
+
+static int fixture_teardown(void **state)
+{
+	struct fixture *fx = *state;
+	char cmd[PATH_MAX];
+
+	unwinder__free(fx->u);
+	mem_free(&fx->sink);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->root);
+	assert_int_equal(system(cmd), 0);
+	free(fx);
+	return 0;
+}
+
+extern char __executable_start[];
+
+/* A process mapping this executable, the vDSO, anonymous code and a file
+ * that is no ELF: tables for the first two, its mappings sorted, and every
+ * address of ours gets the rule the file's own table gives it. */
+static void test_process(void **state)
+{
+	struct fixture *fx = *state;
+	const uintptr_t fns[] = { (uintptr_t)test_process, (uintptr_t)check_file,
+				  (uintptr_t)readelf_read, (uintptr_t)row_agrees };
+	char text[16384], line[PATH_MAX + 128], notelf[PATH_MAX / 2];
+	struct unwinder_stats st;
+	struct unwind_rules rules;
+	struct unwind_table t;
+	const struct unwind_proc *p;
+	int fd;
+	Elf *elf;
+	size_t i;
+
+	self_exec_lines(text, sizeof(text));
+	append(text, sizeof(text), "7f0000000000-7f0000001000 r-xp 00000000 00:00 0 \n");
+	snprintf(notelf, sizeof(notelf), "%s/notelf", fx->root);
+	fd = open(notelf, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0 && write(fd, "not an ELF file\n", 16) == 16);
+	close(fd);
+	maps_line(line, sizeof(line), 0x7f0000100000, 0x7f0000101000, 0, notelf);
+	append(text, sizeof(text), line);
+	write_proc(fx, 100, text);
+	assert_int_equal(unwinder__load(fx->u, 100, 12345, false), 1);
+	unwinder__stats(fx->u, &st);
+	assert_int_equal(st.files, 2);		/* this executable, the vDSO */
+	assert_int_equal(st.files_no_cfi, 1);	/* the text file */
+	p = mem_proc_of(&fx->sink, 100);
+	assert_non_null(p);
+	assert_int_equal(p->start_boottime, 12345);
+	assert_true(p->n >= 2);
+	for (i = 1; i < p->n; i++)
+		assert_true(p->maps[i - 1].start < p->maps[i].start);
+
+	/* the same rule as the file's own table at the function's ELF address */
+	elf = open_elf(self_exe, &fd);
+	assert_non_null(elf);
+	assert_int_equal(unwind_rules__init(&rules, 65536), 0);
+	assert_int_equal(unwind_table__build(&t, elf, NULL, &rules, UNWIND_MAX_FILE_ROWS), 0);
+	for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+		const struct unwind_entry *e = unwind_table__lookup(&t, fns[i] -
+								    (uintptr_t)__executable_start);
+		const struct unwind_rule *got = mem_rule(&fx->sink, 100, fns[i]);
+
+		assert_non_null(e);
+		assert_non_null(got);
+		assert_memory_equal(got, &rules.v[e->rule], sizeof(*got));
+		assert_int_equal(got->cfa, UNWIND_CFA_SP);	/* a function's entry */
+	}
+	unwind_table__free(&t);
+	unwind_rules__free(&rules);
+	elf_end(elf);
+	close(fd);
+}
+
+/* Loaded once per start time; again when asked, or at the next load after
+ * an exec; a process that is gone gets no mappings and is not an error. */
+static void test_reload(void **state)
+{
+	struct fixture *fx = *state;
+	char text[16384];
+	struct unwinder_stats st;
+	uint32_t calls;
+
+	self_exec_lines(text, sizeof(text));
+	write_proc(fx, 100, text);
+	assert_int_equal(unwinder__load(fx->u, 100, 1, false), 1);
+	calls = fx->sink.proc_calls;
+	assert_int_equal(unwinder__load(fx->u, 100, 1, false), 0);
+	assert_int_equal(fx->sink.proc_calls, calls);
+	assert_true(unwinder__known(fx->u, 100));
+	assert_int_equal(unwinder__load(fx->u, 100, 2, false), 1);	/* a new process, same pid */
+	assert_int_equal(unwinder__load(fx->u, 100, 2, true), 1);	/* mapped code since */
+	assert_int_equal(unwinder__exec(fx->u, 100, 2), 1);
+	assert_int_equal(unwinder__load(fx->u, 100, 2, false), 1);	/* its libraries since */
+	assert_int_equal(unwinder__load(fx->u, 100, 2, false), 0);
+	assert_int_equal(unwinder__load(fx->u, 999, 1, false), 0);	/* no such process */
+	unwinder__stats(fx->u, &st);
+	assert_int_equal(st.procs_gone, 1);
+	assert_false(unwinder__known(fx->u, 4242));
+}
+
+/* A file is built once: for a second process mapping it, and for a copy
+ * of it elsewhere (another inode, the same build-id). */
+static void test_shared(void **state)
+{
+	struct fixture *fx = *state;
+	char text[16384], copy[PATH_MAX / 2], cmd[2 * PATH_MAX];
+	struct unwinder_stats st;
+
+	self_exec_lines(text, sizeof(text));
+	write_proc(fx, 100, text);
+	write_proc(fx, 101, text);
+	assert_int_equal(unwinder__load(fx->u, 100, 1, false), 1);
+	assert_int_equal(unwinder__load(fx->u, 101, 1, false), 1);
+	snprintf(copy, sizeof(copy), "%s/copy", fx->root);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", self_exe, copy);
+	assert_int_equal(system(cmd), 0);
+	maps_line(text, sizeof(text), 0x555500002000, 0x555500007000, 0x2000, copy);
+	write_proc(fx, 102, text);
+	assert_int_equal(unwinder__load(fx->u, 102, 1, false), 1);
+	unwinder__stats(fx->u, &st);
+	assert_int_equal(st.files, 2);		/* the executable and the vDSO, once */
+	assert_int_equal(fx->sink.n_tables, 2);
+	assert_int_equal(mem_proc_of(&fx->sink, 102)->n, 1);
+	assert_int_equal(mem_proc_of(&fx->sink, 102)->maps[0].file,
+			 mem_proc_of(&fx->sink, 100)->maps[0].file);
+}
+
+/* Each limit, counted when hit: no room for a table (the process keeps its
+ * other mappings), for a process, for more mappings in one. */
+static void test_limits(void **state)
+{
+	struct fixture *fx = *state;
+	static char text[200 * (PATH_MAX + 128)];
+	char line[PATH_MAX + 128];
+	struct unwinder_stats st;
+	size_t n = 0;
+	int i;
+
+	fx->sink.max_tables = 1;	/* ours (mapped below the vDSO, so first), not the vDSO's */
+	self_exec_lines(text, sizeof(text));
+	write_proc(fx, 100, text);
+	assert_int_equal(unwinder__load(fx->u, 100, 1, false), 1);
+	unwinder__stats(fx->u, &st);
+	assert_int_equal(st.tables_full, 1);
+	assert_int_equal(mem_proc_of(&fx->sink, 100)->n, 1);
+
+	for (i = 0; i < (int)UNWIND_PROC_MAPPINGS + 2; i++) {
+		maps_line(line, sizeof(line), 0x100000000ull + (uint64_t)i * 0x10000,
+			  0x100000000ull + (uint64_t)i * 0x10000 + 0x5000, 0x2000, self_exe);
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s", line);
+	}
+	write_proc(fx, 101, text);
+	assert_int_equal(unwinder__load(fx->u, 101, 1, false), 1);
+	unwinder__stats(fx->u, &st);
+	assert_int_equal(mem_proc_of(&fx->sink, 101)->n, UNWIND_PROC_MAPPINGS);
+	assert_int_equal(st.maps_dropped, 2);
+
+	fx->sink.max_procs = 2;
+	write_proc(fx, 102, "");
+	assert_int_equal(unwinder__load(fx->u, 102, 1, false), 1);
+	unwinder__stats(fx->u, &st);
+	assert_int_equal(st.procs_full, 1);
+}
+
+/* A segment whose file offset and address differ (lld, gold): the table's
+ * pc 0 lands where the loader put the address. */
+static void test_mapping_base(void **state)
+{
+	/* text at file offset 0x1000, ELF address 0x201000; mapped from
+	 * offset 0x1000 at 0x7f0000001000; the table starts at 0x201230 */
+	assert_int_equal(unwind__mapping_base(0x7f0000001000, 0x1000, 0x1000, 0x201000, 0x201230),
+			 0x7f0000001230);
+	/* PIE: offset and address equal; a mapping cut from the segment's middle */
+	assert_int_equal(unwind__mapping_base(0x555500004000, 0x4000, 0x2000, 0x2000, 0x2020),
+			 0x555500002020);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -512,6 +867,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_readelf_self),
 		cmocka_unit_test(test_readelf_workloads),
 		cmocka_unit_test(test_debug_frame),
+		cmocka_unit_test(test_mapping_base),
+		cmocka_unit_test_setup_teardown(test_process, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_reload, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_shared, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_limits, fixture_setup, fixture_teardown),
 	};
 	char exe[PATH_MAX];
 	ssize_t n;
