@@ -17,6 +17,8 @@ enum bpprof_event_type {
 	EV_HEAP_ALLOC = 3,	/* a sampled allocation */
 	EV_HEAP_FREE = 4,	/* a sampled allocation was freed */
 	EV_HEAP_MAPPED = 5,	/* a heap target exec'd or loaded objects: probe it */
+	EV_LINKMAP = 7,		/* the command's dynamic linker mapped objects (a struct
+				 * exec_event): it waits, stopped, for their unwind tables */
 };
 
 /* Flags of every record that carries stacks (cpu_sample, heap_alloc): the

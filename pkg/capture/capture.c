@@ -595,6 +595,21 @@ static int probe_pids(struct recorder *r, struct errmsg *e)
 	return 0;
 }
 
+/* The command, held at its exec: its dynamic linker is probed too, so it
+ * waits again after mapping its libraries (and at each dlopen) until their
+ * tables are loaded. Not being able to probe it costs a few samples. */
+static int on_held_exec(void *ctx, uint32_t pid)
+{
+	struct recorder *r = ctx;
+	int err = collector__hold_linkmap(r->col, pid);
+
+	if (err == -ENOMEM)
+		return err;
+	if (err)
+		pr_debug("unwind: cannot probe the dynamic linker of %u: %s\n", pid, strerror(-err));
+	return 0;
+}
+
 static int setup_heap(struct recorder *r, struct errmsg *e)
 {
 	struct heap_collect_opts ho = {
@@ -648,6 +663,8 @@ static int setup_cpu(struct recorder *r, struct errmsg *e)
 	cpu_ingest__init(&r->in, r->sym, &r->stacks);
 	r->in.unwind = r->unw;
 	r->in.unwind_at_exec = co.filter_pids;
+	r->in.on_held_exec = on_held_exec;
+	r->in.held_ctx = r;
 	r->col = collector__new(&co, e);
 	if (!r->col)
 		return -errno;

@@ -129,6 +129,7 @@ static uint32_t record_type(const void *data, size_t size)
 		[EV_HEAP_ALLOC] = sizeof(struct heap_alloc),
 		[EV_HEAP_FREE] = sizeof(struct heap_free),
 		[EV_HEAP_MAPPED] = sizeof(struct heap_mapped),
+		[EV_LINKMAP] = sizeof(struct exec_event),
 	};
 	const struct event_header *h = data;
 
@@ -160,8 +161,21 @@ int cpu_ingest__record(void *ctx, const void *data, size_t size)
 		err = err < 0 ? err : 0;
 		/* our command waited for its tables: its first instruction is
 		 * unwound, not only sampled */
+		if (x->stopped && !err && in->on_held_exec)
+			err = in->on_held_exec(in->held_ctx, x->pid);
 		if (x->stopped)
 			kill((pid_t)x->pid, SIGCONT);
+		break;
+	}
+	case EV_LINKMAP: {
+		const struct exec_event *x = data;
+
+		/* its dynamic linker mapped objects: their tables before their
+		 * code runs */
+		if (in->unwind)
+			err = unwinder__load(in->unwind, x->pid, x->start_boottime, true);
+		err = err < 0 ? err : 0;
+		kill((pid_t)x->pid, SIGCONT);
 		break;
 	}
 	default:

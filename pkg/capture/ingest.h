@@ -17,6 +17,10 @@ struct cpu_ingest {
 					 * are loaded at its first sample, exec, new code */
 	bool unwind_at_exec;		/* load at any exec, not only of processes known:
 					 * the capture follows a few processes */
+	/* The command, held (stopped) at its exec until its tables are
+	 * loaded: called then, before it goes on. Non-zero stops ingestion. */
+	int (*on_held_exec)(void *ctx, uint32_t pid);
+	void *held_ctx;
 	struct stacks *stacks;
 	uint64_t ns_per_tick;		/* of /proc/PID/stat start times */
 	uint64_t received;		/* samples taken into the table */

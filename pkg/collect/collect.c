@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -15,10 +16,13 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "base/buf.h"
 #include "base/log.h"
 #include "bpf/cpu.skel.h"
 #include "collect/collect.h"
+#include "collect/heap.h"
 #include "collect/internal.h"
+#include "procfs/procfs.h"
 #include "unwind/maps.h"
 
 #define MAX_CPUS	4096u
@@ -35,8 +39,17 @@ struct cpu_slot {
 	uint64_t enabled_ns;		/* time_enabled at the last sync */
 };
 
+/* A dynamic linker probed for the command (collector__hold_linkmap). */
+struct linkmap_probe {
+	struct bpf_link *link;
+	uint32_t pid;
+	uint64_t dev, ino;
+};
+
 struct collector {
 	struct cpu_bpf *skel;
+	struct linkmap_probe *linkmaps;
+	size_t n_linkmaps, cap_linkmaps;
 	struct ring_buffer *rb;
 	struct cpu_slot *cpus;		/* indexed by CPU number, n_slots of them */
 	unsigned n_slots;
@@ -523,6 +536,9 @@ void collector__stop(struct collector *c)
 
 	for (i = 0; i < c->n_slots && c->cpus; i++)
 		close_cpu(c, i);
+	for (i = 0; i < c->n_linkmaps; i++)
+		bpf_link__destroy(c->linkmaps[i].link);
+	c->n_linkmaps = 0;
 	c->stopped = true;
 }
 
@@ -531,6 +547,7 @@ void collector__free(struct collector *c)
 	if (!c)
 		return;
 	collector__stop(c);
+	free(c->linkmaps);
 	free(c->cpus);
 	ring_buffer__free(c->rb);
 	cpu_bpf__destroy(c->skel);
@@ -547,6 +564,60 @@ int collector__add_pid(struct collector *c, uint32_t pid)
 }
 
 void collector__stop_at_exec(struct collector *c, uint32_t pid) { c->skel->bss->stop_tgid = pid; }
+
+/* One mapped file: its _dl_debug_state probed if it defines one. */
+static int linkmap_file(struct collector *c, uint32_t pid, const struct proc_map *m)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts);
+	uint64_t dev = makedev(m->dev_major, m->dev_minor);
+	char path[PATH_MAX + 32];
+	struct alloc_syms syms;
+	struct bpf_link *link;
+	size_t i;
+
+	for (i = 0; i < c->n_linkmaps; i++)	/* one or two, ever */
+		if (c->linkmaps[i].pid == pid && c->linkmaps[i].dev == dev &&
+		    c->linkmaps[i].ino == m->inode)
+			return 0;
+	if ((size_t)snprintf(path, sizeof(path), "/proc/%u/root%.*s", pid, (int)m->path_len,
+			     m->path) >= sizeof(path) ||
+	    alloc_syms__read_file(path, &syms) || !alloc_syms__loads(&syms))
+		return 0;
+	if (BUF_GROW_ARRAY(c->linkmaps, c->cap_linkmaps, c->n_linkmaps + 1))
+		return -ENOMEM;
+	link = bpf_program__attach_uprobe_opts(c->skel->progs.on_linkmap, (pid_t)pid, path,
+					       syms.probe[alloc_fn__index("_dl_debug_state")], &opts);
+	if (!link)
+		return -errno;
+	c->linkmaps[c->n_linkmaps++] = (struct linkmap_probe){ link, pid, dev, m->inode };
+	return 0;
+}
+
+int collector__hold_linkmap(struct collector *c, uint32_t pid)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	FILE *f;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (!err && (len = getline(&line, &cap, f)) > 0) {
+		struct proc_map m;
+
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (procfs__parse_maps_line(line, (size_t)len, &m) == 1 && m.path_len &&
+		    m.path[0] == '/' && !m.deleted)
+			err = linkmap_file(c, pid, &m);
+	}
+	free(line);
+	fclose(f);
+	return err;
+}
 
 int collector__epoll_fd(const struct collector *c) { return ring_buffer__epoll_fd(c->rb); }
 

@@ -72,8 +72,12 @@ void collector__stop(struct collector *c);
 /* Add a process to the filter (filter_pids). */
 int collector__add_pid(struct collector *c, uint32_t pid);
 /* Stop pid (SIGSTOP) at each of its execs until the EV_EXEC record's
- * reader sends SIGCONT (exec_event.stopped). */
+ * reader sends SIGCONT (exec_event.stopped), and after its dynamic linker
+ * maps objects once collector__hold_linkmap probed it (EV_LINKMAP). */
 void collector__stop_at_exec(struct collector *c, uint32_t pid);
+/* Probe the dynamic linker pid maps (its _dl_debug_state: a uprobe in that
+ * process only), unless it is already: 0 or negative errno. */
+int collector__hold_linkmap(struct collector *c, uint32_t pid);
 /* Readable when records wait; then call collector__consume. */
 int collector__epoll_fd(const struct collector *c);
 /* Hand every waiting record to on_record: count, or negative errno. */
