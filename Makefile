@@ -80,7 +80,7 @@ PPROFCHECK := $(BUILD)/pprofcheck
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOADS     := $(WORKLOAD_SRCS:tests/workloads/%.c=$(BUILD)/workloads/%)
 
-.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-push e2e-run cron-peer workloads run bench fuzz clean tools vmlinux-dump FORCE
+.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-unwind e2e-push e2e-run cron-peer workloads run bench fuzz clean tools vmlinux-dump FORCE
 .DEFAULT_GOAL := all
 all: $(BUILD)/bpprof
 
@@ -257,6 +257,10 @@ e2e-record: $(BUILD)/bpprof $(PPROFCHECK) $(SYMCHECK) workloads
 e2e-heap: $(BUILD)/bpprof $(PPROFCHECK) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-heap.sh
 
+# Stacks without frame pointers, against readelf and perf's DWARF mode (root).
+e2e-unwind: $(BUILD)/bpprof $(PPROFCHECK) $(BUILD)/test/unwind/unwind_test workloads
+	$(Q)BUILD=$(BUILD) tests/e2e-unwind.sh
+
 # Pushes to the loopback receiver; e2e-run needs root too (the daemon).
 e2e-push: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) $(LEGACY_WORKLOAD)
 	$(Q)BUILD=$(BUILD) tests/e2e-push.sh
@@ -272,12 +276,13 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all tools $(TEST_BINS) workloads
 	$(Q)tests/check.sh && tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/cron/peer.sh && \
 	  BUILD=$(BUILD) tests/e2e.sh && BUILD=$(BUILD) tests/e2e-record.sh && \
-	  BUILD=$(BUILD) tests/e2e-heap.sh && BUILD=$(BUILD) tests/e2e-push.sh && BUILD=$(BUILD) tests/e2e-run.sh
+	  BUILD=$(BUILD) tests/e2e-heap.sh && BUILD=$(BUILD) tests/e2e-unwind.sh && \
+	  BUILD=$(BUILD) tests/e2e-push.sh && BUILD=$(BUILD) tests/e2e-run.sh
 
 # The suites that load BPF again, as on a fresh machine: tracefs and debugfs
 # unmounted in a private mount namespace (the host's mounts stay).
 test-fresh: deps
-	$(Q)$(MAKE) --no-print-directory all tools workloads
+	$(Q)$(MAKE) --no-print-directory all tools workloads $(BUILD)/test/unwind/unwind_test
 	$(Q)BUILD=$(BUILD) tests/fresh.sh
 
 # The main job: 10 s of the whole system at 99 Hz, then its top functions.

@@ -100,7 +100,7 @@ FN static unsigned sorter(unsigned *v, size_t n, unsigned seed)
 
 // --- deep: deeper than any frame limit ---
 
-FN static unsigned long deep_leaf(void) { return spin(2000000); }
+FN static unsigned long deep_leaf(void) { return spin(2000000) + 1; }
 
 static unsigned long (*volatile recurse_p)(int);	// no tail-recursion elimination
 
@@ -198,7 +198,13 @@ FN static int dl_main(const char *self)
 
 // --- heap: allocations inside glibc (strdup calls malloc) ---
 
-FN static char *dup_site(const char *s) { return strdup(s); }
+FN static char *dup_site(const char *s)
+{
+	char *p = strdup(s);
+
+	sink += p != NULL;
+	return p;
+}
 
 FN static void heap_main(void)
 {
