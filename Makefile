@@ -301,6 +301,7 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBA)
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all tools workloads $(BENCH_BINS)
 	$(Q)BUILD=$(BUILD) tests/bench/record.sh
+	$(Q)BUILD=$(BUILD) tests/bench/unwind.sh
 	$(Q)BUILD=$(BUILD) tests/bench/heap.sh
 	$(Q)BUILD=$(BUILD) GOENV="$(GOENV)" tests/bench/convert.sh
 	$(Q)BUILD=$(BUILD) tests/bench/push.sh

@@ -326,6 +326,7 @@ static void unwind_stats(const struct recorder *r, const struct collect_counters
 		.cut = c->unwind[UNWIND_CNT_CUT],
 		.files = us.files,
 		.rows = us.rows,
+		.entries = ms.slots,
 		.procs = ms.procs,
 		.kernel_bytes = ms.kernel_bytes,
 		.limit_bytes = ms.limit_bytes,
@@ -792,6 +793,7 @@ static void teardown(struct recorder *r)
 static void cpu_result(struct recorder *r, struct capture_result *res)
 {
 	struct collect_counters c;
+	uint64_t runs, ns;
 
 	if (collector__counters(r->col, &c))
 		pr_warn("cannot read the BPF loss counters");
@@ -802,6 +804,15 @@ static void cpu_result(struct recorder *r, struct capture_result *res)
 	res->before_exec = r->in.before_exec;
 	res->kept = r->stacks.total;
 	unwind_stats(r, &c, &res->unwind);
+	if (res->unwind.on)
+		pr_debug("unwind: %" PRIu64 " files, %" PRIu64 " rows, %.2f MiB of table entries, %" PRIu64
+			 " processes; the maps hold %.2f MiB of kernel memory (rows may grow to %.0f MiB)",
+			 res->unwind.files, res->unwind.rows, (double)res->unwind.entries * 8 / (1 << 20),
+			 res->unwind.procs, (double)res->unwind.kernel_bytes / (1 << 20),
+			 (double)res->unwind.limit_bytes / (1 << 20));
+	if (!collector__prog_stats(r->col, &runs, &ns) && runs)
+		pr_debug("bpf: on_cpu_sample ran %" PRIu64 " times, %" PRIu64 " ns each (kernel.bpf_stats_enabled)",
+			 runs, ns / runs);
 	if (res->truncated)
 		pr_warn("%" PRIu64 " stacks reached %u frames and may be cut short at the root end",
 			res->truncated, BPPROF_MAX_STACK);

@@ -669,6 +669,18 @@ int collect__unwind_setup(const struct collect_unwind *u, struct bpf_object *obj
 	return u->maps ? unwind_maps__share(u->maps, obj) : 0;
 }
 
+int collector__prog_stats(const struct collector *c, uint64_t *runs, uint64_t *ns)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(c->skel->progs.on_cpu_sample), &info, &len))
+		return -errno;
+	*runs = info.run_cnt;
+	*ns = info.run_time_ns;
+	return 0;
+}
+
 int collector__counters(const struct collector *c, struct collect_counters *out)
 {
 	int err = collect__sum_counters(bpf_map__fd(c->skel->maps.counters), CPU_CNT_MAX,

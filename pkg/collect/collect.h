@@ -83,6 +83,9 @@ int collector__epoll_fd(const struct collector *c);
 /* Hand every waiting record to on_record: count, or negative errno. */
 int collector__consume(struct collector *c);
 int collector__counters(const struct collector *c, struct collect_counters *out);
+/* The kernel's statistics of the sampling program (kernel.bpf_stats_enabled):
+ * its runs and their total time; 0 runs while the statistics are off. */
+int collector__prog_stats(const struct collector *c, uint64_t *runs, uint64_t *ns);
 /* CPUs with an event. */
 unsigned collector__ncpus(const struct collector *c);
 /* Sample CPUs that came online since the last call (or went offline and
