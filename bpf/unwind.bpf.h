@@ -77,11 +77,21 @@ struct {
 	__type(value, __u64);
 } unwind_counters SEC(".maps");
 
+/* The mapping the last frame was in (the next is usually in it too), with
+ * its file's table. Values, not pointers into maps, so nothing the verifier
+ * tracks depends on the pc. */
+struct unwind_cached_map {
+	__u64 start, base;
+	__u32 size;
+	__u32 index, pages, rows, shift;	/* the file's unwind_file */
+};
+
 struct unwind_state {
 	__u64 pc, sp, bp;
 	__u64 regs[UNWIND_REGS];	/* rax..rdi, while regs_known */
 	__u64 *frames;
 	const struct unwind_proc *proc;
+	struct unwind_cached_map m;
 	__u32 n;		/* frames recorded: the last index + 1 (never compared:
 				 * the verifier need not track it, so the callback's
 				 * states converge) */
@@ -107,53 +117,62 @@ static __always_inline const struct unwind_entry *unwind_slot(__u32 i)
 	return inner ? bpf_map_lookup_elem(inner, &k) : NULL;
 }
 
-/* 1 when a > b, for values below 2^63 (user addresses, table offsets):
- * arithmetic, not a branch, so a search step is one path for the verifier
- * (a branch per halving doubles the states it explores). */
+/* 1 when a > b, for values below 2^63 (table offsets): arithmetic, not a
+ * branch, so a search step is one path for the verifier (a branch per
+ * halving doubles the states it explores). */
 static __always_inline __u64 unwind_above(__u64 a, __u64 b)
 {
 	return (b - a) >> 63;
 }
 
-/* The process's mapping holding pc, or NULL: the last one starting at or
- * below it, found in halvings that depend on the count alone. */
-static __always_inline const struct unwind_mapping *unwind_mapping(const struct unwind_proc *p,
-								   __u64 pc)
+/* Makes st->m the process's mapping holding pc: false when none does. The
+ * cached one first, then the mappings in order: a scan that ends where it
+ * finds it (a path that ends, for the verifier), where a binary search
+ * would make the pc an offset it must track exactly. A process maps a few
+ * dozen files with tables, and consecutive frames mostly share one. */
+static __always_inline bool unwind_mapping(struct unwind_state *st, __u64 pc)
 {
+	const struct unwind_proc *p = st->proc;
 	const struct unwind_mapping *m;
-	__u32 base = 0, n = p->n, half, k;
+	const struct unwind_file *f;
+	__u32 k, n = p->n;
 
-	if (n == 0 || n > UNWIND_PROC_MAPPINGS)
-		return NULL;
-	for (k = 0; k <= UNWIND_MAP_STEPS && n > 1; k++) {
-		half = n / 2;
-		m = &p->maps[(base + half) & (UNWIND_PROC_MAPPINGS - 1)];
-		base += half & (__u32)(unwind_above(m->start, pc) - 1);
-		n -= half;
+	if (pc - st->m.start < st->m.size)
+		return true;
+	for (k = 0; k < UNWIND_PROC_MAPPINGS; k++) {
+		if (k >= n)
+			break;
+		m = &p->maps[k];
+		if (pc - m->start >= m->size)
+			continue;
+		f = bpf_map_lookup_elem(&unwind_files, &m->file);
+		if (!f)
+			return false;
+		st->m = (struct unwind_cached_map){ m->start, m->base, m->size, f->index, f->pages,
+						    f->rows, f->shift };
+		return true;
 	}
-	m = &p->maps[base & (UNWIND_PROC_MAPPINGS - 1)];
-	return pc >= m->start && pc - m->start < m->size ? m : NULL;
+	return false;
 }
 
 /* The rule for pc in mapping m, or NULL: the page index gives the rows
  * that may hold it, bounded halvings the last one starting at or below. */
-static __always_inline const struct unwind_rule *unwind_rule(const struct unwind_mapping *m, __u64 pc)
+static __always_inline const struct unwind_rule *unwind_rule(const struct unwind_cached_map *m,
+							     __u64 pc)
 {
 	const struct unwind_entry *e;
-	const struct unwind_file *f;
-	__u32 id = m->file, base, n, half, k;
+	__u32 id, base, n, half, k;
 	__u64 rel = pc - m->base, page;
 
-	f = bpf_map_lookup_elem(&unwind_files, &id);
-	if (!f || pc < m->base || rel > 0xffffffffull)
+	if (pc < m->base || rel > 0xffffffffull)
 		return NULL;
-	page = rel >> (f->shift & 31);
-	if (page >= f->pages)
+	page = rel >> (m->shift & 31);
+	if (page >= m->pages)
 		return NULL;
-	e = unwind_slot(f->index + (__u32)page);
+	e = unwind_slot(m->index + (__u32)page);
 	if (!e || e->last < e->first)
 		return NULL;
-	base = f->rows + e->first;
+	base = m->rows + e->first;
 	n = e->last - e->first + 1;
 	for (k = 0; k < UNWIND_SEARCH_STEPS && n > 1; k++) {
 		half = n / 2;
@@ -243,7 +262,6 @@ static __always_inline __u64 unwind_reg(const struct unwind_state *st, __u8 reg)
 static long unwind_step(__u32 i, void *ctx)
 {
 	struct unwind_state *st = ctx;
-	const struct unwind_mapping *m;
 	const struct unwind_rule *r;
 	__u64 at, cfa, ra, bp, pair[2];
 
@@ -255,10 +273,9 @@ static long unwind_step(__u32 i, void *ctx)
 	st->frames[i] = st->exact && i ? st->pc + 1 : st->pc;
 	st->n = i + 1;
 	at = st->exact ? st->pc : st->pc - 1;
-	m = unwind_mapping(st->proc, at);
-	if (!m)
+	if (!unwind_mapping(st, at))
 		return unwind_fp_step(st);
-	r = unwind_rule(m, at);
+	r = unwind_rule(&st->m, at);
 	if (!r)
 		return unwind_cut(st);
 	switch (r->cfa) {
@@ -315,10 +332,10 @@ static long unwind_step(__u32 i, void *ctx)
  * time of 0: loaded before its first sample told user space the exact one.) */
 static __always_inline const struct unwind_proc *unwind_proc_of(struct task_struct *leader)
 {
-	__u32 tgid = BPF_CORE_READ(leader, tgid);
+	__u32 tgid = leader->tgid;
 	const struct unwind_proc *p = bpf_map_lookup_elem(&unwind_procs, &tgid);
 
-	if (p && p->start_boottime && p->start_boottime != BPF_CORE_READ(leader, start_boottime))
+	if (p && p->start_boottime && p->start_boottime != leader->start_boottime)
 		return NULL;
 	return p;
 }
@@ -329,18 +346,17 @@ static __always_inline const struct unwind_proc *unwind_proc_of(struct task_stru
  * forked worker's first moments) is walked before user space hears of it. */
 static __always_inline const struct unwind_proc *unwind_current_proc(struct task_struct *task)
 {
-	struct task_struct *leader = BPF_CORE_READ(task, group_leader), *parent;
+	struct task_struct *leader = task->group_leader, *parent;
 	const struct unwind_proc *p = unwind_proc_of(leader);
 	__u64 forked_at;
 
 	if (p)
 		return p;
-	forked_at = BPF_CORE_READ(leader, parent_exec_id);
-	parent = BPF_CORE_READ(leader, real_parent);
-	if (BPF_CORE_READ(leader, self_exec_id) != forked_at ||
-	    BPF_CORE_READ(parent, self_exec_id) != forked_at)
+	forked_at = leader->parent_exec_id;
+	parent = leader->real_parent;
+	if (leader->self_exec_id != forked_at || parent->self_exec_id != forked_at)
 		return NULL;
-	return unwind_proc_of(BPF_CORE_READ(parent, group_leader));
+	return unwind_proc_of(parent->group_leader);
 }
 
 /* The current task's user stack from its tables into frames: how many
@@ -357,16 +373,18 @@ static __always_inline long unwind_user_stack(struct task_struct *task, __u64 *f
 		unwind_count(UNWIND_CNT_FALLBACK);
 		return -1;
 	}
+	/* BTF pointers, here and above: plain loads the kernel's exception
+	 * table guards, not a helper call per field */
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	st.pc = BPF_CORE_READ(regs, ip);
-	st.sp = BPF_CORE_READ(regs, sp);
-	st.bp = BPF_CORE_READ(regs, bp);
-	st.regs[0] = BPF_CORE_READ(regs, ax);
-	st.regs[1] = BPF_CORE_READ(regs, dx);
-	st.regs[2] = BPF_CORE_READ(regs, cx);
-	st.regs[3] = BPF_CORE_READ(regs, bx);
-	st.regs[4] = BPF_CORE_READ(regs, si);
-	st.regs[5] = BPF_CORE_READ(regs, di);
+	st.pc = regs->ip;
+	st.sp = regs->sp;
+	st.bp = regs->bp;
+	st.regs[0] = regs->ax;
+	st.regs[1] = regs->dx;
+	st.regs[2] = regs->cx;
+	st.regs[3] = regs->bx;
+	st.regs[4] = regs->si;
+	st.regs[5] = regs->di;
 	bpf_loop(max, unwind_step, &st, 0);
 	if (st.cut) {
 		*flags |= USTACK_TRUNCATED;

@@ -1,11 +1,12 @@
 // unwind: call chains for the unwinding tests, built -O2 -fomit-frame-pointer
 // (and again with .debug_frame only), so only unwind tables can walk them.
-//   unwind MODE [SECONDS]     default 3 s; prints nothing
+//   unwind MODE [SECONDS [N]]   default 3 s; prints nothing (N: qsort's array)
 // Every mode first spins in warmup() for WARMUP seconds, so a profiler has
 // seen the process and loaded its tables before the hot part starts; then
 // the hot function of the mode runs under a known chain:
 //   chain    main;chain_a;chain_b;chain_leaf (chain_leaf has a 128 KiB frame)
-//   qsort    main;sorter;qsort;...glibc...;cmp_slow (glibc calls back)
+//   qsort    main;sorter;qsort;...glibc...;cmp_slow (glibc calls back; N elements,
+//            4096 by default: the merge sort recurses log2 N deep)
 //   deep     main;deep_start;recurse x DEPTH;deep_leaf (deeper than 127 frames)
 //   signal   main;sig_main;sig_spin;<signal frame>;on_prof;handler_work
 //   thread   clone3;start_thread;thread_main;thread_work;thread_leaf
@@ -234,9 +235,11 @@ int main(int argc, char **argv)
 		while (!done())
 			sink = chain_a(64);
 	} else if (!strcmp(mode, "qsort")) {
-		v = malloc(4096 * sizeof(*v));
+		size_t n = argc > 3 ? strtoul(argv[3], NULL, 10) : 4096;
+
+		v = n ? malloc(n * sizeof(*v)) : NULL;
 		for (unsigned seed = 1; v && !done(); seed++)
-			sink = sorter(v, 4096, seed);
+			sink = sorter(v, n, seed);
 		free(v);
 	} else if (!strcmp(mode, "deep")) {
 		while (!done())
