@@ -284,6 +284,29 @@ t_dwarf() { # --unwind dwarf: code without a table ends the walk, and it is said
 }
 check "record --unwind dwarf: JIT code ends the walk (said); auto steps over it with frame pointers" t_dwarf
 
+# ---- 6. the daemon: windows unwound, the tables in /metrics ----
+
+t_daemon() {
+	local port pid rc=0 f
+	for port in $(shuf -i 20000-60000 -n 20); do ss -ltn | grep -q ":$port " || break; done
+	"$BPPROF" run -o "$T/win" --interval 1s -F $HZ --metrics-addr "$port" -- "$WL/unwind" chain 4 \
+		</dev/null >"$T/run.out" 2>"$T/run.err" &
+	pid=$!
+	echo "$pid" >>"$T/bg.pids"
+	sleep 3
+	curl -sf "http://127.0.0.1:$port/metrics" >"$T/metrics.txt" || rc=1
+	wait "$pid" || rc=1
+	[ "$rc" -eq 0 ] || { echo "run or /metrics failed: $(tail -3 "$T/run.err")"; return 1; }
+	grep -qE '^bpprof_unwind_tables [1-9]' "$T/metrics.txt" &&
+		grep -qE '^bpprof_unwind_kernel_bytes [1-9]' "$T/metrics.txt" &&
+		grep -qE '^bpprof_unwind_fallback_total [0-9]' "$T/metrics.txt" &&
+		grep -q '^bpprof_unwind_limit_hits_total{type="kernel_memory"} 0' "$T/metrics.txt" ||
+		{ echo "unwind metrics: $(grep unwind "$T/metrics.txt")"; return 1; }
+	f=$(ls "$T"/win/cpu-*.pb.gz | tail -2 | head -1)
+	chains "$f" chain_leaf "${START}chain_a;chain_b;chain_leaf(;|$)"
+}
+check "run: its windows unwound from tables, /metrics shows the tables and their limits" t_daemon
+
 t_bad_flag() {
 	local rc=0
 	"$BPPROF" record --unwind sideways -o "$T/bad.pb.gz" -d 1 >"$T/bad.out" 2>"$T/bad.err" || rc=$?

@@ -46,7 +46,8 @@ struct window {
 	int64_t wall0;
 	struct timespec mono0;
 	uint64_t cpu_samples, cpu_lost, heap_sampled, heap_lost, heap_kept;
-	uint64_t unwind_fallback, unwind_cut;
+	struct capture_unwind_stats unwind;	/* cumulative at the window's start: cpu */
+	uint64_t heap_fallback, heap_cut;
 	struct timespec sym_born;
 };
 
@@ -338,6 +339,24 @@ static void unwind_stats(const struct recorder *r, const struct collect_counters
 	};
 }
 
+/* A cpu window's unwind counts: what happened since the last window. */
+static void window_unwind(struct recorder *r, const struct collect_counters *c,
+			  struct capture_unwind_stats *w)
+{
+	struct capture_unwind_stats now, *then = &r->win.unwind;
+
+	unwind_stats(r, c, &now);
+	*w = now;
+	w->fallback -= then->fallback;
+	w->cut -= then->cut;
+	w->files_too_big -= then->files_too_big;
+	w->tables_full -= then->tables_full;
+	w->rules_full -= then->rules_full;
+	w->procs_full -= then->procs_full;
+	w->maps_dropped -= then->maps_dropped;
+	*then = now;
+}
+
 static int cut_cpu(struct recorder *r, struct capture_window *w, struct errmsg *e)
 {
 	struct cpu_profile_opts po = {
@@ -360,11 +379,7 @@ static int cut_cpu(struct recorder *r, struct capture_window *w, struct errmsg *
 	w->kept = r->stacks.total;
 	r->win.cpu_samples = c.v[CPU_CNT_SAMPLES];
 	r->win.cpu_lost = lost;
-	unwind_stats(r, &c, &w->unwind);
-	w->unwind.fallback -= r->win.unwind_fallback;
-	w->unwind.cut -= r->win.unwind_cut;
-	r->win.unwind_fallback += w->unwind.fallback;
-	r->win.unwind_cut += w->unwind.cut;
+	window_unwind(r, &c, &w->unwind);
 	err = hand_over(r, w, cpu_profile__build(&r->stacks, r->sym, &po, &st, e), &st, e);
 	if (!err && stacks__reset(&r->stacks))
 		err = errmsg__set(e, -ENOMEM, "out of memory");
@@ -394,6 +409,17 @@ static int cut_heap(struct recorder *r, struct capture_window *w, struct errmsg 
 	r->win.heap_sampled = c.v[HEAP_CNT_SAMPLED];
 	r->win.heap_lost = lost;
 	r->win.heap_kept = r->heap.allocs;
+	/* the heap stacks' walks; the tables and their limits are the cpu
+	 * window's to say (or this one's, without cpu) */
+	if (r->col) {
+		w->unwind = (struct capture_unwind_stats){ .on = r->unw != NULL };
+		w->unwind.fallback = c.unwind[UNWIND_CNT_FALLBACK] - r->win.heap_fallback;
+		w->unwind.cut = c.unwind[UNWIND_CNT_CUT] - r->win.heap_cut;
+	} else {
+		window_unwind(r, &c, &w->unwind);
+	}
+	r->win.heap_fallback = c.unwind[UNWIND_CNT_FALLBACK];
+	r->win.heap_cut = c.unwind[UNWIND_CNT_CUT];
 	err = hand_over(r, w, heap_profile__build(&r->heap, r->hsym, &po, &st, e), &st, e);
 	if (!err && heap_table__next_window(&r->heap))
 		err = errmsg__set(e, -ENOMEM, "out of memory");

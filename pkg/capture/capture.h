@@ -28,8 +28,8 @@ enum capture_unwind {
 	CAPTURE_UNWIND_FP,		/* frame pointers only */
 };
 
-/* The unwind tables: counts since the capture began (a window's: since
- * the window began) and the tables' size now. */
+/* The unwind tables: counts since the capture began (a window's: during
+ * the window) and the tables' size now. */
 struct capture_unwind_stats {
 	bool on;			/* stacks were walked from tables */
 	uint64_t fallback;		/* stacks walked with frame pointers: their process's
@@ -60,7 +60,8 @@ struct capture_window {
 	uint64_t lost;			/* of those, dropped */
 	uint64_t kept;			/* in the profile: cpu samples, heap allocations */
 	double unsymbolized;		/* share of frames without a function name */
-	struct capture_unwind_stats unwind;	/* cpu: this window's counts, the tables now */
+	struct capture_unwind_stats unwind;	/* this window's counts (its kind's stacks),
+						 * the tables now */
 	bool last;			/* the capture ends with it */
 };
 

@@ -52,6 +52,19 @@ static void describe(char *s, size_t n, const struct capture_window *w, size_t b
 		 w->kind == CAPTURE_CPU ? "samples" : "sampled allocations", w->lost, size);
 }
 
+static void window_unwind_metrics(struct metrics *m, const struct capture_unwind_stats *u)
+{
+	metrics__add(m, MC_UNWIND_FALLBACK, u->fallback);
+	metrics__add(m, MC_UNWIND_CUT, u->cut);
+	metrics__add(m, MC_UNWIND_FILE_ROWS, u->files_too_big);
+	metrics__add(m, MC_UNWIND_KERNEL_MEMORY, u->tables_full);
+	metrics__add(m, MC_UNWIND_RULES, u->rules_full);
+	metrics__add(m, MC_UNWIND_PROCESSES, u->procs_full);
+	metrics__add(m, MC_UNWIND_MAPPINGS, u->maps_dropped);
+	metrics__set(m, MG_UNWIND_TABLES, u->files);
+	metrics__set(m, MG_UNWIND_BYTES, u->kernel_bytes);
+}
+
 static int on_window(void *ctx, struct capture_window *w, struct errmsg *why)
 {
 	struct daemon *d = ctx;
@@ -65,6 +78,8 @@ static int on_window(void *ctx, struct capture_window *w, struct errmsg *why)
 	metrics__add(d->metrics, w->kind == CAPTURE_CPU ? MC_CPU_SAMPLES : MC_HEAP_SAMPLES, w->samples);
 	metrics__add(d->metrics, w->kind == CAPTURE_CPU ? MC_CPU_LOST : MC_HEAP_LOST, w->lost);
 	metrics__set(d->metrics, MG_LAST_WINDOW, (uint64_t)((w->time_nanos + w->duration_nanos) / 1000000000));
+	if (w->unwind.on)
+		window_unwind_metrics(d->metrics, &w->unwind);
 	describe(what, sizeof(what), w, pprof__encoded_size(w->profile));
 	if (o->out.dir) {
 		err = outdir__write(&o->out, w->profile, kinds[w->kind], w->time_nanos, path,
