@@ -28,6 +28,9 @@ enum {
 	USTACK_TRUNCATED = 1 << 1,
 	KSTACK_FAILED = 1 << 2,		/* the walk failed: no frames */
 	USTACK_FAILED = 1 << 3,
+	USTACK_PENDING = 1 << 5,	/* the walk reached code whose unwind table is not
+					 * built yet: user space builds the tables of the
+					 * files its frames are in */
 };
 
 /* cpu_sample.flags, beside the stack ones */

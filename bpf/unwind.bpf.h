@@ -81,10 +81,13 @@ struct {
  * its file's table. Values, not pointers into maps, so nothing the verifier
  * tracks depends on the pc. */
 struct unwind_cached_map {
-	__u64 start, base;
+	__u64 start, base;			/* base: runtime address of the table's pc 0 */
 	__u32 size;
 	__u32 index, pages, rows, shift;	/* the file's unwind_file */
 };
+
+/* What unwind_mapping found for a pc. */
+enum { UNWIND_MAP_FOUND, UNWIND_MAP_PENDING, UNWIND_MAP_NONE };
 
 struct unwind_state {
 	__u64 pc, sp, bp;
@@ -98,6 +101,7 @@ struct unwind_state {
 	bool exact;		/* pc is where the thread was, not a return address */
 	bool regs_known;	/* the first frame, or just past a signal frame */
 	bool cut;		/* ended at a frame it could not unwind */
+	bool pending;		/* reached code whose table is not built yet */
 };
 
 static __always_inline void unwind_count(__u32 idx)
@@ -125,12 +129,12 @@ static __always_inline __u64 unwind_above(__u64 a, __u64 b)
 	return (b - a) >> 63;
 }
 
-/* Makes st->m the process's mapping holding pc: false when none does. The
- * cached one first, then the mappings in order: a scan that ends where it
- * finds it (a path that ends, for the verifier), where a binary search
+/* Makes st->m the process's mapping holding pc, when its table is ready.
+ * The cached one first, then the mappings in order: a scan that ends where
+ * it finds it (a path that ends, for the verifier), where a binary search
  * would make the pc an offset it must track exactly. A process maps a few
- * dozen files with tables, and consecutive frames mostly share one. */
-static __always_inline bool unwind_mapping(struct unwind_state *st, __u64 pc)
+ * dozen files, and consecutive frames mostly share one. */
+static __always_inline int unwind_mapping(struct unwind_state *st, __u64 pc)
 {
 	const struct unwind_proc *p = st->proc;
 	const struct unwind_mapping *m;
@@ -138,7 +142,7 @@ static __always_inline bool unwind_mapping(struct unwind_state *st, __u64 pc)
 	__u32 k, n = p->n;
 
 	if (pc - st->m.start < st->m.size)
-		return true;
+		return UNWIND_MAP_FOUND;
 	for (k = 0; k < UNWIND_PROC_MAPPINGS; k++) {
 		if (k >= n)
 			break;
@@ -146,13 +150,15 @@ static __always_inline bool unwind_mapping(struct unwind_state *st, __u64 pc)
 		if (pc - m->start >= m->size)
 			continue;
 		f = bpf_map_lookup_elem(&unwind_files, &m->file);
-		if (!f)
-			return false;
-		st->m = (struct unwind_cached_map){ m->start, m->base, m->size, f->index, f->pages,
-						    f->rows, f->shift };
-		return true;
+		if (!f || f->state == UNWIND_FILE_NONE)
+			return UNWIND_MAP_NONE;
+		if (f->state != UNWIND_FILE_READY)
+			return UNWIND_MAP_PENDING;
+		st->m = (struct unwind_cached_map){ m->start, m->bias + f->base, m->size, f->index,
+						    f->pages, f->rows, f->shift };
+		return UNWIND_MAP_FOUND;
 	}
-	return false;
+	return UNWIND_MAP_NONE;
 }
 
 /* The rule for pc in mapping m, or NULL: the page index gives the rows
@@ -273,8 +279,15 @@ static long unwind_step(__u32 i, void *ctx)
 	st->frames[i] = st->exact && i ? st->pc + 1 : st->pc;
 	st->n = i + 1;
 	at = st->exact ? st->pc : st->pc - 1;
-	if (!unwind_mapping(st, at))
+	switch (unwind_mapping(st, at)) {
+	case UNWIND_MAP_FOUND:
+		break;
+	case UNWIND_MAP_PENDING:	/* user space builds it when it sees the flag */
+		st->pending = true;
 		return unwind_fp_step(st);
+	default:
+		return unwind_fp_step(st);
+	}
 	r = unwind_rule(&st->m, at);
 	if (!r)
 		return unwind_cut(st);
@@ -389,6 +402,10 @@ static __always_inline long unwind_user_stack(struct task_struct *task, __u64 *f
 	if (st.cut) {
 		*flags |= USTACK_TRUNCATED;
 		unwind_count(UNWIND_CNT_CUT);
+	}
+	if (st.pending) {	/* walked in part with frame pointers: counted so */
+		*flags |= USTACK_PENDING;
+		unwind_count(UNWIND_CNT_FALLBACK);
 	}
 	return st.n;
 }

@@ -85,19 +85,29 @@ struct unwind_entry {
 	};
 };
 
+/* A file's table: built when a process maps it, or (whole-system captures)
+ * when a stack first reaches it; until then its entry is zero: pending. */
+enum unwind_file_state {
+	UNWIND_FILE_PENDING,	/* not built yet: the walk takes a frame-pointer step
+				 * and flags the sample USTACK_PENDING */
+	UNWIND_FILE_READY,
+	UNWIND_FILE_NONE,	/* it has none (no CFI, a limit hit): frame pointers */
+};
+
 struct unwind_file {
+	__u64 base;		/* ELF address of the table's pc 0 */
 	__u32 index;		/* row-space slot of page 0 of the index */
 	__u32 pages;
 	__u32 rows;		/* row-space slot of row 0 */
 	__u32 n_rows;
 	__u32 shift;		/* page = pc >> shift */
-	__u32 pad;
+	__u32 state;		/* enum unwind_file_state: written last */
 };
 
-/* An executable mapping of a file with a table. */
+/* An executable mapping of a file that has, or may get, a table. */
 struct unwind_mapping {
 	__u64 start;		/* runtime address range */
-	__u64 base;		/* runtime address of the table's pc 0 */
+	__u64 bias;		/* runtime address of the file's ELF address 0 */
 	__u32 size;		/* bytes from start */
 	__u32 file;		/* index in the files array */
 };
@@ -112,8 +122,8 @@ struct unwind_proc {
 
 /* Indexes of each program's per-CPU `unwind_counters` array. */
 enum unwind_counter {
-	UNWIND_CNT_FALLBACK,	/* walks with frame pointers: the process's tables were
-				 * not loaded yet */
+	UNWIND_CNT_FALLBACK,	/* walks with frame pointers (in part) because the
+				 * process's tables, or a file's, were not loaded yet */
 	UNWIND_CNT_CUT,		/* walks that ended at a frame they could not unwind
 				 * (no rule, unreadable stack): flagged USTACK_TRUNCATED */
 	UNWIND_CNT_FP_FRAMES,	/* frames stepped with frame pointers (code without a
@@ -123,7 +133,7 @@ enum unwind_counter {
 
 _Static_assert(sizeof(struct unwind_rule) == 16, "unwind_rule layout");
 _Static_assert(sizeof(struct unwind_entry) == 8, "unwind_entry layout");
-_Static_assert(sizeof(struct unwind_file) == 24, "unwind_file layout");
+_Static_assert(sizeof(struct unwind_file) == 32, "unwind_file layout");
 _Static_assert(sizeof(struct unwind_mapping) == 24, "unwind_mapping layout");
 _Static_assert(sizeof(struct unwind_proc) == 16 + 24 * UNWIND_PROC_MAPPINGS, "unwind_proc layout");
 _Static_assert((1u << UNWIND_MAP_STEPS) == UNWIND_PROC_MAPPINGS, "UNWIND_MAP_STEPS");

@@ -97,9 +97,15 @@ static int add_sample(struct cpu_ingest *in, const struct cpu_sample *s)
 	}
 	if (before_exec(in, s))
 		return 0;
-	/* a process with a user stack (not a kernel thread): its tables */
+	/* a process with a user stack (not a kernel thread): its tables, and
+	 * those of the files its stack reached before they were built */
 	if (in->unwind && s->ustack_len) {
 		err = unwinder__load(in->unwind, s->pid, s->start_boottime, s->flags & SAMPLE_MAPPED);
+		if (err >= 0 && (s->flags & USTACK_PENDING)) {
+			in->pending++;
+			err = unwinder__need(in->unwind, s->pid, (const uint64_t *)s->ustack,
+					     frames_used(s->ustack, s->ustack_len));
+		}
 		if (err < 0)
 			return err;
 	}
@@ -209,6 +215,9 @@ static int add_alloc(struct heap_ingest *in, const struct heap_alloc *a)
 	 * the allocator's return): look each up at the call before it. */
 	if (in->unwind) {
 		err = unwinder__load(in->unwind, a->pid, a->start_boottime, false);
+		if (err >= 0 && (a->flags & USTACK_PENDING))
+			err = unwinder__need(in->unwind, a->pid, (const uint64_t *)a->ustack,
+					     frames_used(a->ustack, a->ustack_len));
 		if (err < 0)
 			return err;
 	}

@@ -26,6 +26,8 @@ struct cpu_ingest {
 	uint64_t received;		/* samples taken into the table */
 	uint64_t dropped;		/* not kept: table full, malformed record */
 	uint64_t before_exec;		/* samples of await_exec still running our code */
+	uint64_t pending;		/* samples whose walk reached a file whose table was
+					 * not built yet (USTACK_PENDING) */
 	uint32_t await_exec;		/* a child of ours not yet exec'd: skip it */
 	char own_comm[16];		/* what that child is called until it execs */
 	int fatal;			/* the error that stopped ingestion */

@@ -218,27 +218,48 @@ static int put_entries(struct unwind_maps *m, uint64_t slot, const struct unwind
 	return 0;
 }
 
-static int sink_table(void *ctx, const struct unwind_table *t, uint32_t *file)
+/* A new file: its entry zero, pending, until sink_table. */
+static int sink_file(void *ctx, uint32_t *file)
 {
 	struct unwind_maps *m = ctx;
-	uint64_t n = (uint64_t)t->pages + t->n_rows;
-	int err;
 
-	if (m->n_files >= UNWIND_MAX_FILES ||
-	    m->next_slot + n > (uint64_t)m->max_chunks * UNWIND_CHUNK_ENTRIES)
+	if (m->n_files >= UNWIND_MAX_FILES)
 		return -ENOSPC;
-	err = put_entries(m, m->next_slot, t->entries, n);
-	if (err)
+	*file = m->n_files++;
+	return 0;
+}
+
+static int sink_table(void *ctx, uint32_t file, const struct unwind_table *t)
+{
+	struct unwind_maps *m = ctx;
+	struct unwind_file *f = &m->files[file];
+	uint64_t n = t ? (uint64_t)t->pages + t->n_rows : 0;
+	int err = 0;
+
+	if (file >= m->n_files)
+		return -EINVAL;
+	if (t && m->next_slot + n > (uint64_t)m->max_chunks * UNWIND_CHUNK_ENTRIES)
+		err = -ENOSPC;
+	if (t && !err)
+		err = put_entries(m, m->next_slot, t->entries, n);
+	if (!t || err) {	/* the walker takes frame pointers there */
+		f->state = UNWIND_FILE_NONE;
 		return err;
-	m->files[m->n_files] = (struct unwind_file){
+	}
+	*f = (struct unwind_file){
+		.base = t->base,
 		.index = (__u32)m->next_slot,
 		.pages = t->pages,
 		.rows = (__u32)(m->next_slot + t->pages),
 		.n_rows = t->n_rows,
 		.shift = t->shift,
+		.state = UNWIND_FILE_PENDING,
 	};
 	m->next_slot += n;
-	*file = m->n_files++;
+	/* the rows and the rest of the entry before the state that makes the
+	 * walker read them (x86 keeps stores in order; the fence keeps the
+	 * compiler from moving this one up) */
+	__atomic_store_n(&f->state, UNWIND_FILE_READY, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -258,7 +279,8 @@ static int sink_proc(void *ctx, uint32_t pid, const struct unwind_proc *p)
 struct unwind_sink unwind_maps__sink(struct unwind_maps *m)
 {
 	return (struct unwind_sink){
-		.rules = sink_rules, .table = sink_table, .proc = sink_proc, .ctx = m,
+		.rules = sink_rules, .file = sink_file, .table = sink_table, .proc = sink_proc,
+		.ctx = m,
 	};
 }
 
@@ -278,6 +300,32 @@ void unwind_maps__stats(const struct unwind_maps *m, struct unwind_maps_stats *s
 	}
 	st->kernel_bytes = (uint64_t)m->n_chunks * UNWIND_CHUNK_BYTES + m->rules_len + m->files_len +
 			   (uint64_t)st->procs * PROC_BYTES + UNWIND_MAX_CHUNKS * sizeof(void *);
+}
+
+int unwind_maps__reset(struct unwind_maps *m)
+{
+	__u32 key;
+
+	/* the processes first: once none is reachable, no walk starts on a
+	 * table about to be overwritten (one already running takes µs; the
+	 * first table is rebuilt at a later sample, ms away) */
+	while (!bpf_map_get_next_key(m->procs_fd, NULL, &key))
+		if (bpf_map_delete_elem(m->procs_fd, &key) && errno != ENOENT)
+			return -errno;
+	/* reused ids start pending again */
+	memset(m->files, 0, (size_t)m->n_files * sizeof(*m->files));
+	m->n_files = 0;
+	m->next_slot = 0;
+	return 0;
+}
+
+int unwind_maps__file(const struct unwind_maps *m, uint32_t id, struct unwind_file *f)
+{
+	if (id >= m->n_files)
+		return -ENOENT;
+	*f = m->files[id];
+	f->state = __atomic_load_n(&m->files[id].state, __ATOMIC_ACQUIRE);
+	return 0;
 }
 
 int unwind__kernel_check(char *why, size_t len)

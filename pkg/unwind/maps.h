@@ -15,6 +15,7 @@
 #include "unwind/unwind.h"
 
 #define UNWIND_CHUNK_BYTES	(UNWIND_CHUNK_ENTRIES * 8u)
+#define UNWIND_MAX_BYTES	(UNWIND_MAX_CHUNKS * UNWIND_CHUNK_BYTES)	/* 128 MiB */
 
 struct unwind_maps_stats {
 	uint64_t kernel_bytes;		/* every unwind map, as allocated */
@@ -37,6 +38,13 @@ int unwind_maps__share(struct unwind_maps *m, struct bpf_object *obj);
 /* The unwinder's sink: tables, rules and processes into the maps. */
 struct unwind_sink unwind_maps__sink(struct unwind_maps *m);
 void unwind_maps__stats(const struct unwind_maps *m, struct unwind_maps_stats *st);
+/* Forget every process, then every table (their space is reused; the
+ * chunks stay allocated, the rules stay): walks find no tables until the
+ * processes are loaded again. 0 or -errno. */
+int unwind_maps__reset(struct unwind_maps *m);
+/* File id's entry as the walker reads it (its state says pending, ready or
+ * none): 0, or -ENOENT past the files handed out. */
+int unwind_maps__file(const struct unwind_maps *m, uint32_t id, struct unwind_file *f);
 
 /* Has this kernel what the walker uses? 0, -EOPNOTSUPP with why set
  * (bpf_loop came in Linux 5.17), or another negative errno when it cannot

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "unwind/maps.h"
 #include "unwind/table.h"
 #include "unwind/unwind.h"
 
@@ -512,12 +513,13 @@ static void test_pointers(void **state)
 
 /* --- processes: the unwinder over a procfs fixture, into memory --- */
 
-/* A sink keeping what it is given, with room for max_tables and
+/* A sink keeping what it is given, with room for max_tables files and
  * max_procs (-ENOSPC past them). */
 struct mem_sink {
 	struct unwind_rule rules[UNWIND_MAX_RULES];
-	struct unwind_table tables[16];
-	uint32_t n_tables, max_tables;
+	struct unwind_table tables[16];	/* by file id; entries NULL: none, or pending */
+	bool built[16];
+	uint32_t n_tables, max_tables, n_built;
 	struct unwind_proc procs[8];
 	uint32_t pids[8], n_procs, max_procs, proc_calls;
 };
@@ -531,20 +533,33 @@ static int mem_rules(void *ctx, const struct unwind_rule *v, uint32_t first, uin
 	return 0;
 }
 
-static int mem_table(void *ctx, const struct unwind_table *t, uint32_t *file)
+static int mem_file(void *ctx, uint32_t *file)
 {
 	struct mem_sink *m = ctx;
-	struct unwind_table *c;
-	size_t bytes = ((size_t)t->pages + t->n_rows) * sizeof(*t->entries);
 
 	if (m->n_tables >= m->max_tables)
 		return -ENOSPC;
-	c = &m->tables[m->n_tables];
+	*file = m->n_tables++;
+	return 0;
+}
+
+static int mem_table(void *ctx, uint32_t file, const struct unwind_table *t)
+{
+	struct mem_sink *m = ctx;
+	struct unwind_table *c = &m->tables[file];
+	size_t bytes;
+
+	assert_true(file < m->n_tables);
+	assert_false(m->built[file]);	/* built once */
+	m->built[file] = true;
+	if (!t)
+		return 0;
+	bytes = ((size_t)t->pages + t->n_rows) * sizeof(*t->entries);
 	*c = *t;
 	c->entries = malloc(bytes);
 	assert_non_null(c->entries);
 	memcpy(c->entries, t->entries, bytes);
-	*file = m->n_tables++;
+	m->n_built++;
 	return 0;
 }
 
@@ -589,7 +604,9 @@ static const struct unwind_rule *mem_rule(const struct mem_sink *m, uint32_t pid
 
 		if (addr < mp->start || addr - mp->start >= mp->size)
 			continue;
-		e = unwind_table__lookup(t, addr - mp->base + t->base);
+		if (!t->entries)	/* pending, or none */
+			return NULL;
+		e = unwind_table__lookup(t, addr - mp->bias);
 		return e ? &m->rules[e->rule] : NULL;
 	}
 	return NULL;
@@ -674,7 +691,8 @@ static int fixture_setup(void **state)
 	fx->sink.max_tables = 16;
 	fx->sink.max_procs = 8;
 	o.proc_root = fx->root;
-	o.sink = (struct unwind_sink){ mem_rules, mem_table, mem_proc, &fx->sink };
+	o.sink = (struct unwind_sink){ mem_rules, mem_file, mem_table, mem_proc, &fx->sink };
+	o.lazy = *state != NULL;	/* the lazy fixture passes a non-NULL state */
 	fx->u = unwinder__new(&o);
 	assert_non_null(fx->u);
 	*state = fx;
@@ -781,6 +799,125 @@ static void test_reload(void **state)
 	assert_false(unwinder__known(fx->u, 4242));
 }
 
+/* Lazy (a whole-system capture): a process's files get ids, their tables
+ * wait until a stack reaches them; then the one a stack's frames are in is
+ * built, once, and its rules are the file's own. */
+static void test_lazy(void **state)
+{
+	struct fixture *fx = *state;
+	const uint64_t stack[] = { (uint64_t)(uintptr_t)test_lazy, 0x7f0000000010 };
+	struct unwinder_stats st;
+	char text[16384];
+
+	self_exec_lines(text, sizeof(text));
+	write_proc(fx, 100, text);
+	assert_int_equal(unwinder__load(fx->u, 100, 1, false), 1);
+	unwinder__stats(fx->u, &st);
+	assert_int_equal(st.files, 1);		/* the vDSO: small, built at once */
+	assert_int_equal(st.pending, 1);	/* this executable */
+	assert_null(mem_rule(&fx->sink, 100, (uintptr_t)test_lazy));
+	assert_int_equal(fx->sink.n_tables, 2);	/* both have ids */
+	assert_int_equal(fx->sink.n_built, 1);	/* only the vDSO's table */
+	assert_int_equal(unwinder__need(fx->u, 100, stack, 2), 1);
+	assert_int_equal(fx->sink.n_built, 2);
+	assert_non_null(mem_rule(&fx->sink, 100, (uintptr_t)test_lazy));
+	assert_int_equal(mem_rule(&fx->sink, 100, (uintptr_t)test_lazy)->cfa, UNWIND_CFA_SP);
+	assert_int_equal(unwinder__need(fx->u, 100, stack, 2), 0);	/* built already */
+	assert_int_equal(unwinder__need(fx->u, 4242, stack, 2), 0);	/* no such process */
+	unwinder__stats(fx->u, &st);
+	assert_int_equal(st.files, 2);
+	assert_int_equal(st.pending, 0);
+}
+
+/* Started afresh (a long run's tables, full): every process loads again,
+ * every file is built again. */
+static void test_reset(void **state)
+{
+	struct fixture *fx = *state;
+	char text[16384];
+	struct unwinder_stats st;
+
+	self_exec_lines(text, sizeof(text));
+	write_proc(fx, 100, text);
+	assert_int_equal(unwinder__load(fx->u, 100, 1, false), 1);
+	assert_int_equal(fx->sink.n_tables, 2);
+	unwinder__reset(fx->u);
+	assert_false(unwinder__known(fx->u, 100));
+	assert_int_equal(unwinder__load(fx->u, 100, 1, false), 1);
+	assert_int_equal(fx->sink.n_tables, 4);	/* the sink forgot its own: built again */
+	assert_int_equal(fx->sink.n_built, 4);
+	assert_int_equal(unwinder__load(fx->u, 100, 1, false), 0);
+	unwinder__stats(fx->u, &st);
+	assert_int_equal(st.procs, 2);
+}
+
+/* The kernel's side (needs root: BPF maps): a file id's entry is pending
+ * (zero) until its table is in, ready after, none when it has no table or
+ * the row space is full; a reset forgets processes, files and rows, and
+ * ids handed out again start pending. */
+static void test_maps(void **state)
+{
+	struct unwind_entry *e = calloc(UNWIND_CHUNK_ENTRIES + 1, sizeof(*e));
+	struct unwind_table t = { .base = 0x1000, .entries = e, .pages = 1, .n_rows = 2,
+				  .shift = 12 };
+	struct unwind_proc p = { .n = 1 };
+	struct unwind_maps_stats ms;
+	struct unwind_file f;
+	struct unwind_sink s;
+	struct unwind_maps *m;
+	struct errmsg err;
+	uint32_t id;
+
+	(void)state;
+	assert_non_null(e);
+	m = geteuid() ? NULL : unwind_maps__new(UNWIND_CHUNK_BYTES, &err);
+	if (!m) {
+		free(e);
+		skip();	/* not root, or no BPF here */
+	}
+	s = unwind_maps__sink(m);
+	assert_int_equal(s.file(s.ctx, &id), 0);
+	assert_int_equal(id, 0);
+	assert_int_equal(unwind_maps__file(m, 0, &f), 0);
+	assert_int_equal(f.state, UNWIND_FILE_PENDING);
+	assert_int_equal(s.table(s.ctx, 0, &t), 0);
+	assert_int_equal(unwind_maps__file(m, 0, &f), 0);
+	assert_int_equal(f.state, UNWIND_FILE_READY);
+	assert_int_equal(f.base, 0x1000);
+	assert_int_equal(f.pages, 1);
+	assert_int_equal(f.rows, 1);
+	assert_int_equal(f.n_rows, 2);
+	assert_int_equal(s.file(s.ctx, &id), 0);	/* no table: frame pointers there */
+	assert_int_equal(s.table(s.ctx, id, NULL), 0);
+	assert_int_equal(unwind_maps__file(m, id, &f), 0);
+	assert_int_equal(f.state, UNWIND_FILE_NONE);
+	t.n_rows = UNWIND_CHUNK_ENTRIES;		/* past the one chunk allowed */
+	assert_int_equal(s.file(s.ctx, &id), 0);
+	assert_int_equal(s.table(s.ctx, id, &t), -ENOSPC);
+	assert_int_equal(unwind_maps__file(m, id, &f), 0);
+	assert_int_equal(f.state, UNWIND_FILE_NONE);
+	p.maps[0] = (struct unwind_mapping){ .start = 0x400000, .size = 0x1000, .file = 0 };
+	assert_int_equal(s.proc(s.ctx, 42, &p), 0);
+	unwind_maps__stats(m, &ms);
+	assert_int_equal(ms.files, 3);
+	assert_int_equal(ms.slots, 3);
+	assert_int_equal(ms.procs, 1);
+
+	assert_int_equal(unwind_maps__reset(m), 0);
+	unwind_maps__stats(m, &ms);
+	assert_int_equal(ms.files, 0);
+	assert_int_equal(ms.slots, 0);
+	assert_int_equal(ms.procs, 0);
+	assert_int_equal(unwind_maps__file(m, 0, &f), -ENOENT);
+	assert_int_equal(s.file(s.ctx, &id), 0);
+	assert_int_equal(id, 0);
+	assert_int_equal(unwind_maps__file(m, 0, &f), 0);
+	assert_int_equal(f.state, UNWIND_FILE_PENDING);
+	assert_int_equal(f.n_rows, 0);
+	unwind_maps__free(m);
+	free(e);
+}
+
 /* A file is built once: for a second process mapping it, and for a copy
  * of it elsewhere (another inode, the same build-id). */
 static void test_shared(void **state)
@@ -845,17 +982,19 @@ static void test_limits(void **state)
 	assert_int_equal(st.procs_full, 1);
 }
 
-/* A segment whose file offset and address differ (lld, gold): the table's
- * pc 0 lands where the loader put the address. */
-static void test_mapping_base(void **state)
+/* A segment whose file offset and address differ (lld, gold, non-PIE):
+ * ELF address 0 lands where the loader put the segment. */
+static void test_mapping_bias(void **state)
 {
-	/* text at file offset 0x1000, ELF address 0x201000; mapped from
-	 * offset 0x1000 at 0x7f0000001000; the table starts at 0x201230 */
-	assert_int_equal(unwind__mapping_base(0x7f0000001000, 0x1000, 0x1000, 0x201000, 0x201230),
+	/* text at file offset 0x1000, ELF address 0x201000, mapped from offset
+	 * 0x1000 at 0x7f0000001000: ELF 0x201230 runs at 0x7f0000001230 */
+	assert_int_equal(unwind__mapping_bias(0x7f0000001000, 0x1000, 0x1000, 0x201000) + 0x201230,
 			 0x7f0000001230);
 	/* PIE: offset and address equal; a mapping cut from the segment's middle */
-	assert_int_equal(unwind__mapping_base(0x555500004000, 0x4000, 0x2000, 0x2000, 0x2020),
-			 0x555500002020);
+	assert_int_equal(unwind__mapping_bias(0x555500004000, 0x4000, 0x2000, 0x2000),
+			 0x555500000000);
+	/* non-PIE, loaded where linked: no bias */
+	assert_int_equal(unwind__mapping_bias(0x401000, 0x1000, 0x1000, 0x401000), 0);
 }
 
 int main(int argc, char **argv)
@@ -867,9 +1006,13 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_readelf_self),
 		cmocka_unit_test(test_readelf_workloads),
 		cmocka_unit_test(test_debug_frame),
-		cmocka_unit_test(test_mapping_base),
+		cmocka_unit_test(test_mapping_bias),
 		cmocka_unit_test_setup_teardown(test_process, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_reload, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_reset, fixture_setup, fixture_teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_lazy, fixture_setup, fixture_teardown,
+							 (void *)1),
+		cmocka_unit_test(test_maps),
 		cmocka_unit_test_setup_teardown(test_shared, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_limits, fixture_setup, fixture_teardown),
 	};
