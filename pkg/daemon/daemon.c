@@ -214,7 +214,7 @@ int daemon__run(const struct daemon_opts *o, struct errmsg *e)
 	struct daemon d = { .o = o };
 	struct capture_opts rec = o->rec;
 	struct capture_result res;
-	sigset_t old;
+	sigset_t old, chld, before;
 	int err;
 
 	sigemptyset(&d.signals);
@@ -222,6 +222,14 @@ int daemon__run(const struct daemon_opts *o, struct errmsg *e)
 	sigaddset(&d.signals, SIGTERM);
 	sigaddset(&d.signals, SIGHUP);
 	sigprocmask(SIG_BLOCK, &d.signals, &old);
+	/* The threads started below (metrics, sender) never take SIGCHLD:
+	 * the kernel hands a process's signal to a thread not blocking it,
+	 * and one ignored by default is dropped there; the capture (its
+	 * signalfd) would wait for its command's exit forever. This thread's
+	 * mask back before the capture, which blocks it itself. */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &chld, &before);
 	d.metrics = metrics__new(BPPROF_VERSION);
 	if (!d.metrics) {
 		err = errmsg__set(e, -ENOMEM, "out of memory");
@@ -248,6 +256,7 @@ int daemon__run(const struct daemon_opts *o, struct errmsg *e)
 			goto out;
 		}
 	}
+	pthread_sigmask(SIG_SETMASK, &before, NULL);
 	rec.on_window = on_window;
 	rec.on_hangup = on_hangup;
 	rec.window_ctx = &d;
