@@ -170,6 +170,27 @@ t_system() { # whole system: loaded at its first sample; the stacks before are s
 }
 check "whole system: a running process's stacks whole but for the few the summary counts" t_system
 
+t_system_qsort() { # whole system, lazy tables: the program's own built when a stack first reaches it
+	local f=$T/system-qsort.pb.gz a rc=0 fb n ok
+	spawn "$WL/unwind" qsort 5
+	a=$!
+	sleep 0.5
+	rec system-qsort.pb.gz -F $HZ -d 2 || rc=1
+	stop "$a"
+	[ "$rc" -eq 0 ] || return 1
+	fb=$(sed -n 's/.*, \([0-9]*\) stacks walked with frame pointers.*/\1/p' "$f.err")
+	"$PPROFCHECK" folded -type samples -focus '^cmp_slow$' -tag "pid=$a" "$f" >"$f.folded"
+	n=$(awk '{ t += $NF } END { print t + 0 }' "$f.folded")
+	ok=$(grep -E "${START}sorter;(__)?qsort(_r)?(;[A-Za-z_.0-9]+)*;cmp_slow(;| )" "$f.folded" |
+		awk '{ t += $NF } END { print t + 0 }')
+	[ "$n" -ge 100 ] || { echo "only $n samples of cmp_slow"; return 1; }
+	# the samples before its table was built are walked with frame pointers, and said
+	at_least "main;sorter;qsort;...;cmp_slow from _start (of $n; ${fb:-0} said walked with frame pointers)" \
+		"$ok" "$(awk -v n="$n" -v f="${fb:-0}" 'BEGIN { printf "%d", n * 0.99 - f }')"
+}
+check "whole system: glibc's qsort calling back, main;sorter;qsort...;cmp_slow from _start (lazy tables)" \
+	t_system_qsort
+
 # ---- 4. against perf record --call-graph dwarf ----
 
 # edges FOLDED: "CALLER CALLEE SHARE" for each caller->callee edge (the share
@@ -307,6 +328,24 @@ t_daemon() {
 }
 check "run: its windows unwound from tables, /metrics shows the tables and their limits" t_daemon
 
+t_memory_limit() { # python3's table (590 KiB) does not fit 512 KiB: counted and said, the profile written
+	rec py-small.pb.gz -F 99 --unwind-memory 512k -- "$PY" tests/workloads/unwind/spin.py 1 || return 1
+	grep -qE 'limits hit: [0-9]+ files too big, [1-9][0-9]* tables over 0\.5 MiB' "$T/py-small.pb.gz.err" ||
+		{ echo "no kernel-memory limit said: $(cat "$T/py-small.pb.gz.err")"; return 1; }
+}
+check "record --unwind-memory 512k: python3's table does not fit, said in the summary" t_memory_limit
+
+t_renew() { # a run whose tables fill 3/4 of --unwind-memory starts them afresh at each cut, and goes on
+	local n
+	"$BPPROF" run -o "$T/renew" --interval 1s -F $HZ --unwind-memory 1m -- "$PY" tests/workloads/unwind/spin.py 4 \
+		</dev/null >"$T/renew.out" 2>"$T/renew.err" || { echo "run failed: $(tail -3 "$T/renew.err")"; return 1; }
+	n=$(grep -c 'unwind tables started afresh' "$T/renew.err" || true)
+	[ "$n" -ge 1 ] || { echo "never started afresh: $(cat "$T/renew.err")"; return 1; }
+	"$PPROFCHECK" folded -type samples "$(ls "$T"/renew/cpu-*.pb.gz | tail -2 | head -1)" >"$T/renew.folded"
+	grep -q '^_start;' "$T/renew.folded" || { echo "no stack reaches _start after the renewal"; return 1; }
+}
+check "run --unwind-memory 1m: tables started afresh when 3/4 full, stacks whole again after" t_renew
+
 t_bad_flag() {
 	local rc=0
 	"$BPPROF" record --unwind sideways -o "$T/bad.pb.gz" -d 1 >"$T/bad.out" 2>"$T/bad.err" || rc=$?
@@ -315,5 +354,18 @@ t_bad_flag() {
 	[ ! -e "$T/bad.pb.gz" ] || { echo "wrote a profile"; return 1; }
 }
 check "record --unwind sideways: refused in one line, exit 2, nothing written" t_bad_flag
+
+t_bad_memory() { # below a chunk, above the most, not a size: refused before anything is loaded
+	local a rc
+	for a in 0 511k 129m lots -1; do
+		rc=0
+		"$BPPROF" record --unwind-memory "$a" -o "$T/badmem.pb.gz" -d 1 >"$T/badmem.out" 2>"$T/badmem.err" || rc=$?
+		[ "$rc" -eq 2 ] || { echo "--unwind-memory $a: exit $rc, want 2"; return 1; }
+		grep -qF "bad --unwind-memory '$a' (512k to 128m" "$T/badmem.err" ||
+			{ echo "--unwind-memory $a: $(cat "$T/badmem.err")"; return 1; }
+		[ ! -e "$T/badmem.pb.gz" ] || { echo "--unwind-memory $a: wrote a profile"; return 1; }
+	done
+}
+check "record --unwind-memory 0|511k|129m|lots|-1: refused in one line, exit 2, nothing written" t_bad_memory
 
 finish

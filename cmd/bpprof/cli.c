@@ -11,6 +11,7 @@
 #include "cmd/bpprof/cli.h"
 #include "collect/collect.h"
 #include "collect/heap.h"
+#include "unwind/maps.h"
 
 void usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -189,6 +190,14 @@ int capture_flag(const char *cmd, int c, const char *arg, struct capture_opts *o
 			usage_error(cmd, "unknown --unwind '%s' (auto, dwarf, fp)", arg);
 			return 2;
 		}
+		return 1;
+	case OPT_UNWIND_MEMORY:
+		if (parse__size(arg, UNWIND_MAX_BYTES, &size) || size < UNWIND_CHUNK_BYTES) {
+			usage_error(cmd, "bad --unwind-memory '%s' (512k to %um of kernel memory for "
+				    "unwind tables)", arg, UNWIND_MAX_BYTES >> 20);
+			return 2;
+		}
+		o->unwind_bytes = size;
 		return 1;
 	}
 	return 0;

@@ -40,7 +40,7 @@ int parse_pids(const char *cmd, const char *list, uint32_t *pids, size_t max, si
 /* Flags of what to capture, shared by record and run (ids from 300). */
 enum {
 	OPT_CGROUP = 300, OPT_KERNEL, OPT_USER, OPT_GROUP, OPT_EVENT, OPT_CPU, OPT_HEAP,
-	OPT_HEAP_RATE, OPT_HEAP_LIVE, OPT_HEAP_MMAP, OPT_UNWIND,
+	OPT_HEAP_RATE, OPT_HEAP_LIVE, OPT_HEAP_MMAP, OPT_UNWIND, OPT_UNWIND_MEMORY,
 };
 #define CAPTURE_LONG_OPTS \
 	{ "freq", required_argument, NULL, 'F' }, \
@@ -55,7 +55,8 @@ enum {
 	{ "heap-rate", required_argument, NULL, OPT_HEAP_RATE }, \
 	{ "heap-live", required_argument, NULL, OPT_HEAP_LIVE }, \
 	{ "heap-mmap", no_argument, NULL, OPT_HEAP_MMAP }, \
-	{ "unwind", required_argument, NULL, OPT_UNWIND }
+	{ "unwind", required_argument, NULL, OPT_UNWIND }, \
+	{ "unwind-memory", required_argument, NULL, OPT_UNWIND_MEMORY }
 
 /* pids: CAPTURE_MAX_PIDS of room behind o->pids. 1 when c was a capture
  * flag, 0 when it is not one, 2 after a usage error. */

@@ -160,7 +160,7 @@ static const struct command commands[] = {
 	  "        [--format pprof|folded] [--compress gzip|zstd|none] [--level N]\n"
 	  "        [--kernel-only|--user-only] [--group-by process] [--event cpu-clock|cycles]\n"
 	  "        [--cpu] [--heap [--heap-rate BYTES] [--heap-live N] [--heap-mmap]] [-q]\n"
-	  "        [--unwind auto|dwarf|fp] [-- COMMAND ARGS...]\n"
+	  "        [--unwind auto|dwarf|fp] [--unwind-memory SIZE] [-- COMMAND ARGS...]\n"
 	  "  Sample CPU stacks (kernel and user) with eBPF and write a pprof profile.\n"
 	  "  Whole system by default, 99 Hz for 10 s, to cpu.pb.gz. -p profiles those\n"
 	  "  processes until -d or until they all exit; --cgroup one cgroup (v2) and\n"
@@ -175,7 +175,7 @@ static const struct command commands[] = {
 	  "  writes both, -o naming their directory.\n"
 	  "  --unwind: user stacks from the .eh_frame unwind tables where a file has them\n"
 	  "  and frame pointers elsewhere (auto, the default), tables only (dwarf), or\n"
-	  "  frame pointers only (fp)." },
+	  "  frame pointers only (fp). --unwind-memory: the tables' kernel memory (64m)." },
 	{ "run", cmd_run,
 	  "run [--cpu] [--heap -p PID...] [-F HZ] [--interval D | --schedule 'CRON' -d D]\n"
 	  "        [-o|--output-dir DIR [--retain N] [--retain-age D] [--compress K]]\n"

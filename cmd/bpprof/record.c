@@ -110,13 +110,13 @@ static void describe_unwind(char *buf, size_t len, const struct capture_unwind_s
 		     u->files, (double)u->kernel_bytes / (1 << 20));
 	if (fallback && n > 0 && (size_t)n < len)
 		n += snprintf(buf + n, len - (size_t)n, ", %" PRIu64 " stacks walked with frame "
-			      "pointers before their process's tables were loaded", fallback);
+			      "pointers (in part) before their tables were loaded", fallback);
 	if (cut && n > 0 && (size_t)n < len)
 		n += snprintf(buf + n, len - (size_t)n, ", %" PRIu64 " stacks cut at a frame no "
 			      "rule unwinds", cut);
 	if (limits && n > 0 && (size_t)n < len)
 		snprintf(buf + n, len - (size_t)n, ", limits hit: %" PRIu64 " files too big, %" PRIu64
-			 " tables over %.0f MiB, %" PRIu64 " over the rules, %" PRIu64 " processes "
+			 " tables over %.1f MiB, %" PRIu64 " over the rules, %" PRIu64 " processes "
 			 "and %" PRIu64 " mappings over the maps", u->files_too_big, u->tables_full,
 			 (double)u->limit_bytes / (1 << 20), u->rules_full, u->procs_full,
 			 u->maps_dropped);

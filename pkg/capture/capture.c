@@ -291,6 +291,32 @@ static void renew_symbolizer(struct recorder *r, const struct timespec *now)
 		 st.procs, st.files);
 }
 
+/* A long run's unwind tables start afresh, at a window's cut, once three
+ * quarters of their kernel memory or of their files are used: each process
+ * is loaded again at its next sample (walked with frame pointers until
+ * then, counted), its files built again. */
+static void renew_unwind(struct recorder *r)
+{
+	struct unwind_maps_stats ms;
+	int err;
+
+	if (!r->unw)
+		return;
+	unwind_maps__stats(r->umaps, &ms);
+	if (ms.slots * 8 * 4 < ms.limit_bytes * 3 && ms.files * 4 < UNWIND_MAX_FILES * 3)
+		return;
+	err = unwind_maps__reset(r->umaps);
+	if (err) {
+		pr_warn("unwind tables: cannot start afresh: %s", strerror(-err));
+		return;
+	}
+	unwinder__reset(r->unw);
+	if (unwinder__preload(r->unw))
+		pr_warn("out of memory for unwind tables");
+	pr_info("unwind tables started afresh (%u files, %.0f MiB of rows)", ms.files,
+		(double)ms.slots * 8 / (1 << 20));
+}
+
 /* Give a window's profile (NULL: its build failed, errno says why) to the
  * callback, then free it unless the callback took it. */
 static int hand_over(struct recorder *r, struct capture_window *w, struct pprof_profile *p,
@@ -328,6 +354,7 @@ static void unwind_stats(const struct recorder *r, const struct collect_counters
 		.files = us.files,
 		.rows = us.rows,
 		.entries = ms.slots,
+		.build_ns = us.build_ns,
 		.procs = ms.procs,
 		.kernel_bytes = ms.kernel_bytes,
 		.limit_bytes = ms.limit_bytes,
@@ -450,6 +477,8 @@ static int cut_window(struct recorder *r, bool last, struct errmsg *e)
 	r->win.mono0 = mono;
 	if (!err && r->col && !last)
 		renew_symbolizer(r, &mono);
+	if (!err && !last)
+		renew_unwind(r);
 	return err;
 }
 
@@ -726,12 +755,17 @@ static void setup_unwind(struct recorder *r)
 		errmsg__set(&e, err, "%s", why);
 		goto fp;
 	}
-	r->umaps = unwind_maps__new(UNWIND_DEFAULT_BYTES, &e);
+	r->umaps = unwind_maps__new(r->o->unwind_bytes ? r->o->unwind_bytes : UNWIND_DEFAULT_BYTES,
+				    &e);
 	if (!r->umaps) {
 		err = -errno;
 		goto fp;
 	}
 	uo.sink = unwind_maps__sink(r->umaps);
+	/* a few processes: all their files at once, so their first samples
+	 * are whole; the whole system or a cgroup: a file when a stack first
+	 * reaches it (most files mapped are never on a sampled stack) */
+	uo.lazy = !r->o->n_pids && !r->o->command;
 	r->unw = unwinder__new(&uo);
 	if (!r->unw) {
 		errmsg__set(&e, -errno, "the unwinder: %s", strerror(errno));
@@ -832,10 +866,12 @@ static void cpu_result(struct recorder *r, struct capture_result *res)
 	unwind_stats(r, &c, &res->unwind);
 	if (res->unwind.on)
 		pr_debug("unwind: %" PRIu64 " files, %" PRIu64 " rows, %.2f MiB of table entries, %" PRIu64
-			 " processes; the maps hold %.2f MiB of kernel memory (rows may grow to %.0f MiB)",
+			 " processes; the maps hold %.2f MiB of kernel memory (rows may grow to %.0f MiB); "
+			 "built in %.1f ms; %" PRIu64 " samples reached a file before its table was built",
 			 res->unwind.files, res->unwind.rows, (double)res->unwind.entries * 8 / (1 << 20),
 			 res->unwind.procs, (double)res->unwind.kernel_bytes / (1 << 20),
-			 (double)res->unwind.limit_bytes / (1 << 20));
+			 (double)res->unwind.limit_bytes / (1 << 20), (double)res->unwind.build_ns / 1e6,
+			 r->in.pending);
 	if (!collector__prog_stats(r->col, &runs, &ns) && runs)
 		pr_debug("bpf: on_cpu_sample ran %" PRIu64 " times, %" PRIu64 " ns each (kernel.bpf_stats_enabled)",
 			 runs, ns / runs);

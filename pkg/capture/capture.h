@@ -32,12 +32,13 @@ enum capture_unwind {
  * the window) and the tables' size now. */
 struct capture_unwind_stats {
 	bool on;			/* stacks were walked from tables */
-	uint64_t fallback;		/* stacks walked with frame pointers: their process's
-					 * tables were not loaded yet */
+	uint64_t fallback;		/* stacks walked with frame pointers (in part): their
+					 * process's tables, or a file's, were not loaded yet */
 	uint64_t cut;			/* stacks that ended at a frame no rule could unwind
 					 * (kept, flagged truncated) */
 	uint64_t files, rows;		/* tables loaded, and their rows */
 	uint64_t entries;		/* rows and index entries in the kernel, 8 bytes each */
+	uint64_t build_ns;		/* building them */
 	uint64_t procs;			/* processes whose mappings the kernel holds */
 	uint64_t kernel_bytes;		/* the tables' BPF maps */
 	uint64_t limit_bytes;		/* what the row space may grow to */
@@ -80,6 +81,7 @@ struct capture_opts {
 	bool heap_mmap;			/* anonymous mmap/munmap as allocations too */
 	bool kernel_stacks, user_stacks;
 	enum capture_unwind unwind;
+	uint64_t unwind_bytes;		/* kernel memory for the tables' rows; 0: the default */
 	bool group_by_process;
 	enum collect_event event;
 	char *const *command;		/* argv to start and profile, or NULL */

@@ -57,8 +57,8 @@ static const struct series counter_series[MC__COUNT] = {
 	{ "bpprof_push_requests_total", NULL, "HTTP push requests sent.", MC_PUSH_REQUESTS },
 	{ "bpprof_push_errors_total", NULL, "HTTP push requests that failed.", MC_PUSH_ERRORS },
 	{ "bpprof_push_bytes_total", NULL, "Request body bytes sent by push requests.", MC_PUSH_BYTES },
-	{ "bpprof_unwind_fallback_total", NULL, "Stacks walked with frame pointers because their "
-	  "process's unwind tables were not loaded yet.", MC_UNWIND_FALLBACK },
+	{ "bpprof_unwind_fallback_total", NULL, "Stacks walked with frame pointers (in part) "
+	  "because their process's or a file's unwind tables were not loaded yet.", MC_UNWIND_FALLBACK },
 	{ "bpprof_unwind_cut_total", NULL, "Stacks that ended at a frame no unwind rule covers "
 	  "(kept, flagged truncated).", MC_UNWIND_CUT },
 	{ "bpprof_unwind_limit_hits_total", "file_rows", "Files, processes or mappings walked with "

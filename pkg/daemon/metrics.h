@@ -23,7 +23,7 @@ enum metric_counter {
 	MC_PUSH_ERRORS,		/* bpprof_push_errors_total: requests that failed */
 	MC_PUSH_BYTES,		/* bpprof_push_bytes_total: request bodies */
 	MC_UNWIND_FALLBACK,	/* bpprof_unwind_fallback_total: stacks walked with frame
-				 * pointers, their process's tables not loaded yet */
+				 * pointers (in part), tables not loaded yet */
 	MC_UNWIND_CUT,		/* bpprof_unwind_cut_total: stacks ended at a frame no rule
 				 * unwinds */
 	MC_UNWIND_FILE_ROWS,	/* bpprof_unwind_limit_hits_total{type="file_rows"} */
