@@ -47,6 +47,7 @@ DEPS_PKGS := gcc g++ make pkg-config clang llvm bpftool libbpf-dev libelf-dev li
              libiberty-dev libcurl4-openssl-dev libcmocka-dev golang-go golang-github-google-pprof-dev \
              hyperfine zstd linux-perf time bc libjemalloc-dev bpftrace \
              libmicrohttpd-dev libinih-dev curl jq golang-google-protobuf-dev golang-github-robfig-cron-dev \
+             python3-minimal \
              libgoogle-perftools-dev libbpf-tools binutils libc6-dbg libdeflate-dev
 
 PROTO_SRCS := $(wildcard proto/*.proto)
@@ -93,7 +94,7 @@ PRELOAD_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden -ftls-model=initia
                   -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -D_GNU_SOURCE \
                   -Ipkg -iquote .
 
-.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-offcpu e2e-lines e2e-push e2e-run e2e-faults cron-peer workloads run bench fuzz clean tools vmlinux-dump FORCE
+.PHONY: all deps check test test-fresh unit e2e e2e-record e2e-heap e2e-unwind e2e-offcpu e2e-lines e2e-push e2e-run e2e-faults cron-peer workloads run bench fuzz clean tools vmlinux-dump FORCE
 .DEFAULT_GOAL := all
 all: $(BUILD)/bpprof $(PRELOAD_SO)
 
@@ -243,6 +244,25 @@ $(BUILD)/workloads/inline: tests/workloads/inline.c
 	$(Q)mkdir -p $(@D) && $(CC) -std=gnu11 -O2 -g -fno-omit-frame-pointer -fno-shrink-wrap \
 	  -fno-optimize-sibling-calls -D_GNU_SOURCE -Wall -Wextra -Werror -o $@ $<
 
+# The unwinding tests' programs: -O2 without frame pointers, so only unwind
+# tables walk them; the same without .eh_frame (.debug_frame only); and the
+# library it dlopens. The table unit test reads them too.
+UNWIND_WL := $(BUILD)/workloads/unwind $(BUILD)/workloads/unwind-nocfi \
+             $(BUILD)/workloads/libunwind-dl.so
+WORKLOADS += $(UNWIND_WL)
+UNWIND_CFLAGS := -std=gnu11 -O2 -g -fomit-frame-pointer -Wall -Wextra -Werror
+$(BUILD)/workloads/unwind: tests/workloads/unwind/uw.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(UNWIND_CFLAGS) -o $@ $< -ldl -lpthread
+$(BUILD)/workloads/unwind-nocfi: tests/workloads/unwind/uw.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(UNWIND_CFLAGS) -fno-asynchronous-unwind-tables -fno-unwind-tables \
+	  -o $@ $< -ldl -lpthread
+$(BUILD)/workloads/libunwind-dl.so: tests/workloads/unwind/dl.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(UNWIND_CFLAGS) -shared -fPIC -o $@ $<
+$(BUILD)/test/unwind/unwind_test: | $(UNWIND_WL)
+
 # Profiled by gperftools itself (CPUPROFILE, HEAPPROFILE, tcmalloc's sampled
 # heap) for the legacy readers; --no-as-needed keeps libprofiler, which the
 # program never calls, loaded.
@@ -274,6 +294,10 @@ e2e-offcpu: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) workloads
 e2e-lines: $(BUILD)/bpprof $(PPROFCHECK) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-lines.sh
 
+# Stacks without frame pointers, against readelf and perf's DWARF mode (root).
+e2e-unwind: $(BUILD)/bpprof $(PPROFCHECK) $(BUILD)/test/unwind/unwind_test workloads
+	$(Q)BUILD=$(BUILD) tests/e2e-unwind.sh
+
 # Pushes to the loopback receiver; e2e-run needs root too (the daemon).
 e2e-push: $(BUILD)/bpprof $(PPROFCHECK) $(RECEIVER) $(LEGACY_WORKLOAD)
 	$(Q)BUILD=$(BUILD) tests/e2e-push.sh
@@ -293,14 +317,15 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all tools $(TEST_BINS) workloads
 	$(Q)tests/check.sh && tests/run-unit.sh $(TEST_BINS) && BUILD=$(BUILD) tests/cron/peer.sh && \
 	  BUILD=$(BUILD) tests/e2e.sh && BUILD=$(BUILD) tests/e2e-record.sh && \
-	  BUILD=$(BUILD) tests/e2e-heap.sh && BUILD=$(BUILD) tests/e2e-offcpu.sh && \
-	  BUILD=$(BUILD) tests/e2e-lines.sh && BUILD=$(BUILD) tests/e2e-push.sh && \
-	  BUILD=$(BUILD) tests/e2e-run.sh && BUILD=$(BUILD) tests/e2e-faults.sh
+	  BUILD=$(BUILD) tests/e2e-heap.sh && BUILD=$(BUILD) tests/e2e-unwind.sh && \
+	  BUILD=$(BUILD) tests/e2e-offcpu.sh && BUILD=$(BUILD) tests/e2e-lines.sh && \
+	  BUILD=$(BUILD) tests/e2e-push.sh && BUILD=$(BUILD) tests/e2e-run.sh && \
+	  BUILD=$(BUILD) tests/e2e-faults.sh
 
 # The suites that load BPF again, as on a fresh machine: tracefs and debugfs
 # unmounted in a private mount namespace (the host's mounts stay).
 test-fresh: deps
-	$(Q)$(MAKE) --no-print-directory all tools workloads
+	$(Q)$(MAKE) --no-print-directory all tools workloads $(BUILD)/test/unwind/unwind_test
 	$(Q)BUILD=$(BUILD) tests/fresh.sh
 
 # The main job: 10 s of the whole system at 99 Hz, then its top functions.
@@ -319,6 +344,7 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBA)
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all tools workloads $(BENCH_BINS)
 	$(Q)BUILD=$(BUILD) tests/bench/record.sh
+	$(Q)BUILD=$(BUILD) tests/bench/unwind.sh
 	$(Q)BUILD=$(BUILD) tests/bench/heap.sh
 	$(Q)BUILD=$(BUILD) GOENV="$(GOENV)" tests/bench/convert.sh
 	$(Q)BUILD=$(BUILD) tests/bench/push.sh

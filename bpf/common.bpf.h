@@ -2,8 +2,9 @@
 /* What every bpprof BPF program shares: the ring buffer, the loss counters
  * and the two settings user space finds under the same names in each
  * skeleton, the reader's wake-up policy, who a record is about, and the
- * stack walks. A program defines BPPROF_COUNTERS (its counter enum's _MAX)
- * and includes this once; nothing here is for user space. */
+ * stack walks (user stacks from unwind tables: unwind.bpf.h). A program
+ * defines BPPROF_COUNTERS (its counter enum's _MAX) and includes this once;
+ * nothing here is for user space. */
 #ifndef BPPROF_BPF_COMMON_BPF_H
 #define BPPROF_BPF_COMMON_BPF_H
 
@@ -40,6 +41,8 @@ static __always_inline void count(__u32 idx)
 	if (c)
 		(*c)++;
 }
+
+#include "unwind.bpf.h"
 
 /* Batch wake-ups: the reader also drains on its own timer, so waking it for
  * every record would only burn CPU on both sides. */
@@ -101,18 +104,30 @@ static __always_inline __u32 walk_kernel_stack(void *ctx, __u64 *frames, __u32 m
 			    STACK_CNT_KERNEL_TRUNCATED);
 }
 
-/* The current thread's user stack at ctx, leaf first, into frames (room
- * for max): how many frames it holds. Every program walks user stacks
- * here, so an unwinder that needs no frame pointers replaces this one
- * function. */
+/* The current thread's user stack, leaf first, into frames (room for
+ * max): how many frames it holds. Every program walks user stacks here,
+ * from any context (a perf event, a uprobe, a tracepoint: the registers
+ * come from the task): with the unwind tables user space loaded for the
+ * process (unwind_mode set), else with frame pointers. */
 static __always_inline __u32 walk_user_stack(void *ctx, __u64 *frames, __u32 max, __u32 *flags)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 limit = max < max_frames ? max : max_frames;
 	long n;
 
 	/* A kernel thread has no user stack: nothing to walk, nothing lost. */
-	if (!BPF_CORE_READ(task, mm))
+	if (!task->mm)
 		return 0;
+	if (unwind_mode != UNWIND_MODE_FP) {
+		n = unwind_user_stack(task, frames, limit, flags);
+		if (n >= 0) {
+			if (n >= limit) {
+				*flags |= USTACK_TRUNCATED;
+				count(STACK_CNT_USER_TRUNCATED);
+			}
+			return n;
+		}
+	}
 	n = bpf_get_stack(ctx, frames, max * sizeof(__u64), BPF_F_USER_STACK);
 	return stack_walked(n, max, flags, USTACK_TRUNCATED, USTACK_FAILED,
 			    STACK_CNT_USER_TRUNCATED);

@@ -55,3 +55,32 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	bpf_ringbuf_submit(s, flags);
 	return 0;
 }
+
+/* The dynamic linker of the command bpprof started (stop_tgid) calls its
+ * _dl_debug_state after it maps objects (at startup, at each dlopen) and
+ * before their code runs: the command waits, stopped, until their unwind
+ * tables are loaded. A uprobe in that one process only. */
+SEC("uprobe")
+int on_linkmap(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct exec_event *e;
+
+	if (!stop_tgid || tgid != stop_tgid)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(CPU_CNT_EVENTS_LOST);
+		return 0;
+	}
+	e->hdr.type = EV_LINKMAP;
+	e->hdr.size = sizeof(*e);
+	e->time_ns = bpf_ktime_get_ns();
+	e->start_boottime = BPF_CORE_READ((struct task_struct *)bpf_get_current_task_btf(),
+					  group_leader, start_boottime);
+	e->pid = tgid;
+	e->stopped = 1;
+	bpf_send_signal(SIGSTOP);
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}

@@ -18,6 +18,8 @@ enum bpprof_event_type {
 	EV_HEAP_FREE = 4,	/* a sampled allocation was freed */
 	EV_HEAP_MAPPED = 5,	/* a heap target exec'd or loaded objects: probe it */
 	EV_OFFCPU = 6,		/* a thread ran again after a wait of at least min_ns */
+	EV_LINKMAP = 7,		/* the command's dynamic linker mapped objects (a struct
+				 * exec_event): it waits, stopped, for their unwind tables */
 };
 
 /* Flags of every record that carries stacks (cpu_sample, heap_alloc): the
@@ -27,6 +29,9 @@ enum {
 	USTACK_TRUNCATED = 1 << 1,
 	KSTACK_FAILED = 1 << 2,		/* the walk failed: no frames */
 	USTACK_FAILED = 1 << 3,
+	USTACK_PENDING = 1 << 5,	/* the walk reached code whose unwind table is not
+					 * built yet: user space builds the tables of the
+					 * files its frames are in */
 };
 
 /* cpu_sample.flags and offcpu_sample.flags, beside the stack ones */
@@ -209,7 +214,8 @@ struct exec_event {
 	__u64 time_ns;
 	__u64 start_boottime;
 	__u32 pid;
-	__u32 pad;
+	__u32 stopped;		/* 1: SIGSTOPped until user space has loaded its unwind
+				 * tables and sends SIGCONT */
 };
 
 _Static_assert(sizeof(struct cpu_sample) == 80 + 2 * 8 * BPPROF_MAX_STACK, "cpu_sample layout");

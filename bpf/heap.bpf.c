@@ -409,6 +409,7 @@ int heap_marker(struct pt_regs *ctx)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(heap_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
+	unwind_forget(task->tgid);
 	mapped(task->tgid, true);
 	return 0;
 }

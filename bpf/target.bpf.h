@@ -19,6 +19,13 @@ const volatile bool filter_pids = false;	/* only tgids in `pids` */
 const volatile bool follow_children = false;	/* children of those join `pids` */
 const volatile bool filter_cgroup = false;	/* only tasks under cgroups[0] */
 
+#define SIGSTOP		19
+
+/* Set by user space at run time (the cpu program's only): the command
+ * bpprof started, stopped at each exec until its unwind tables are loaded
+ * (0: none). */
+__u32 stop_tgid = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);		/* sized by user space */
@@ -96,15 +103,19 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-/* When the last thread of a followed process exits, its pid leaves the set:
- * a later process reusing the number is not ours. */
+/* When the last thread of a followed process exits, its pid leaves the set
+ * (a later process reusing the number is not ours), and its unwind tables'
+ * entry the kernel's memory. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *task)
 {
 	__u32 tgid = task->tgid;
 
-	if (filter_pids && task->signal->live.counter == 0)
+	if (task->signal->live.counter)
+		return 0;
+	if (filter_pids)
 		bpf_map_delete_elem(&pids, &tgid);
+	unwind_forget(tgid);
 	return 0;
 }
 
@@ -115,6 +126,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	__u32 tgid = task->tgid;
 	struct exec_event *e;
 
+	unwind_forget(tgid);	/* a new image: its mappings are loaded anew */
 	if (!wanted(tgid))
 		return 0;
 	/* a new image: its next record is a first sight again */
@@ -129,8 +141,13 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	e->time_ns = bpf_ktime_get_ns();
 	e->start_boottime = task->group_leader->start_boottime;
 	e->pid = tgid;
-	e->pad = 0;
-	bpf_ringbuf_submit(e, submit_flags());
+	/* Stopped only once user space is sure to hear of it (the record
+	 * is reserved), or nothing would send the SIGCONT. */
+	e->stopped = stop_tgid && tgid == stop_tgid;
+	if (e->stopped)
+		bpf_send_signal(SIGSTOP);
+	/* a followed process's new image: its tables at once */
+	bpf_ringbuf_submit(e, filter_pids ? BPF_RB_FORCE_WAKEUP : submit_flags());
 	return 0;
 }
 

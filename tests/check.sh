@@ -4,7 +4,8 @@
 #     own module's headers and those of lower ranks. bpf/ (the programs and
 #     the records shared with them) is for collect, capture and preload (the
 #     preload library, which shares the sampler and its markers' layout with
-#     the BPF side and links nothing of bpprof) only; the generated protobuf
+#     the BPF side and links nothing of bpprof) only, but for bpf/unwind.h,
+#     the unwind tables' layout, which unwind builds; the generated protobuf
 #     code for pprof and above. Unit tests (*_test.c) are
 #     leaves: nothing includes them, so they may include what they test with.
 #  2. No banned functions (curl's list, and design.md's): sprintf, vsprintf,
@@ -21,7 +22,7 @@ declare -A rank=(
 	[compress]=1 [procfs]=1
 	[fileio]=2
 	[pprof]=3 [stacks]=3
-	[heap]=4 [symbolize]=4
+	[heap]=4 [symbolize]=4 [unwind]=4
 	[collect]=5
 	[export]=5
 	[convert]=6 [capture]=6
@@ -56,7 +57,9 @@ for f in $sources; do
 		*) continue ;;
 		esac
 		case $to in
-		bpf) [ "$m" = collect ] || [ "$m" = capture ] || [ "$m" = preload ] || say "$f:$n: includes $inc (bpf/ is for collect, capture and preload)" ;;
+		bpf) [ "$m" = collect ] || [ "$m" = capture ] || [ "$m" = preload ] ||
+			[ "$inc" = bpf/unwind.h ] ||
+			say "$f:$n: includes $inc (bpf/ is for collect, capture and preload; bpf/unwind.h for unwind too)" ;;
 		proto) [ "${rank[$m]}" -ge "${rank[pprof]}" ] || say "$f:$n: includes $inc (generated protobuf code: pprof and above)" ;;
 		"$m") ;;
 		*)

@@ -24,7 +24,7 @@ done
 echo "fresh: tracefs and debugfs unmounted in a private mount namespace"
 
 rc=0
-for suite in e2e-record e2e-heap e2e-offcpu e2e-lines e2e-run e2e-faults; do
+for suite in e2e-record e2e-heap e2e-unwind e2e-offcpu e2e-lines e2e-run e2e-faults; do
 	BUILD=${BUILD:-build} "tests/$suite.sh" || rc=1
 done
 if [ -n "$(mounted)" ]; then

@@ -40,9 +40,11 @@ enum {
  * values never change; only the ones used are listed. */
 enum bpf_map_type {
 	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_CGROUP_ARRAY = 8,
 	BPF_MAP_TYPE_LRU_HASH = 9,
+	BPF_MAP_TYPE_ARRAY_OF_MAPS = 12,
 	BPF_MAP_TYPE_RINGBUF = 27,
 	BPF_MAP_TYPE_TASK_STORAGE = 29,
 };
@@ -54,6 +56,7 @@ enum {	/* map update flags */
 
 enum {	/* map_flags */
 	BPF_F_NO_PREALLOC = 1,
+	BPF_F_MMAPABLE = 1024,
 };
 
 enum {	/* bpf_get_stack flags */
@@ -102,6 +105,9 @@ struct task_struct {
 	pid_t pid;			/* the thread's id */
 	pid_t tgid;
 	struct task_struct *group_leader;
+	struct task_struct *real_parent;
+	u64 parent_exec_id;		/* the forking thread's self_exec_id at the fork */
+	u64 self_exec_id;		/* incremented by each exec */
 	u64 start_boottime;
 	char comm[16];			/* TASK_COMM_LEN */
 	struct mm_struct *mm;		/* NULL in kernel threads */

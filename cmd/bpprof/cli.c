@@ -15,6 +15,7 @@
 #include "collect/collect.h"
 #include "collect/heap.h"
 #include "collect/offcpu.h"
+#include "unwind/maps.h"
 
 /* The config file's settings, as the flags config_args made of them:
  * where each came from is told by its bytes (a flag's argument points into
@@ -170,6 +171,47 @@ int parse_pids(const char *cmd, const char *list, uint32_t *pids, size_t max, si
 
 static bool pids_from_config;
 
+/* capture_flag's choices of how: the heap's mode, the unwinder's and its
+ * memory. */
+static int capture_how_flag(const char *cmd, int c, const char *arg, struct capture_opts *o)
+{
+	uint64_t size;
+
+	switch (c) {
+	case OPT_HEAP_MODE:
+		if (!strcmp(arg, "preload")) {
+			o->heap_mode = HEAP_MODE_PRELOAD;
+		} else if (!strcmp(arg, "uprobe")) {
+			o->heap_mode = HEAP_MODE_UPROBE;
+		} else {
+			usage_error(cmd, "unknown --heap-mode '%s' (preload, uprobe)", arg);
+			return 2;
+		}
+		return 1;
+	case OPT_UNWIND:
+		if (!strcmp(arg, "auto")) {
+			o->unwind = CAPTURE_UNWIND_AUTO;
+		} else if (!strcmp(arg, "dwarf")) {
+			o->unwind = CAPTURE_UNWIND_DWARF;
+		} else if (!strcmp(arg, "fp")) {
+			o->unwind = CAPTURE_UNWIND_FP;
+		} else {
+			usage_error(cmd, "unknown --unwind '%s' (auto, dwarf, fp)", arg);
+			return 2;
+		}
+		return 1;
+	case OPT_UNWIND_MEMORY:
+		if (parse__size(arg, UNWIND_MAX_BYTES, &size) || size < UNWIND_CHUNK_BYTES) {
+			usage_error(cmd, "bad --unwind-memory '%s' (512k to %um of kernel memory for "
+				    "unwind tables)", arg, UNWIND_MAX_BYTES >> 20);
+			return 2;
+		}
+		o->unwind_bytes = size;
+		return 1;
+	}
+	return 0;
+}
+
 int capture_flag(const char *cmd, int c, const char *arg, struct capture_opts *o, uint32_t *pids)
 {
 	uint64_t size;
@@ -262,18 +304,8 @@ int capture_flag(const char *cmd, int c, const char *arg, struct capture_opts *o
 	case OPT_NO_LINES:
 		o->no_lines = true;
 		return 1;
-	case OPT_HEAP_MODE:
-		if (!strcmp(arg, "preload")) {
-			o->heap_mode = HEAP_MODE_PRELOAD;
-		} else if (!strcmp(arg, "uprobe")) {
-			o->heap_mode = HEAP_MODE_UPROBE;
-		} else {
-			usage_error(cmd, "unknown --heap-mode '%s' (preload, uprobe)", arg);
-			return 2;
-		}
-		return 1;
 	}
-	return 0;
+	return capture_how_flag(cmd, c, arg, o);
 }
 
 int capture_check(const char *cmd, struct capture_opts *o)

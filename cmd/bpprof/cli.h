@@ -42,7 +42,7 @@ int parse_pids(const char *cmd, const char *list, uint32_t *pids, size_t max, si
 enum {
 	OPT_CGROUP = 300, OPT_KERNEL, OPT_USER, OPT_GROUP, OPT_EVENT, OPT_CPU, OPT_HEAP,
 	OPT_HEAP_RATE, OPT_HEAP_LIVE, OPT_HEAP_MMAP, OPT_OFFCPU, OPT_OFFCPU_MIN, OPT_NO_LINES,
-	OPT_HEAP_MODE,
+	OPT_HEAP_MODE, OPT_UNWIND, OPT_UNWIND_MEMORY,
 };
 #define CAPTURE_LONG_OPTS \
 	{ "freq", required_argument, NULL, 'F' }, \
@@ -60,7 +60,9 @@ enum {
 	{ "off-cpu", no_argument, NULL, OPT_OFFCPU }, \
 	{ "off-cpu-min", required_argument, NULL, OPT_OFFCPU_MIN }, \
 	{ "no-lines", no_argument, NULL, OPT_NO_LINES }, \
-	{ "heap-mode", required_argument, NULL, OPT_HEAP_MODE }
+	{ "heap-mode", required_argument, NULL, OPT_HEAP_MODE }, \
+	{ "unwind", required_argument, NULL, OPT_UNWIND }, \
+	{ "unwind-memory", required_argument, NULL, OPT_UNWIND_MEMORY }
 
 /* pids: CAPTURE_MAX_PIDS of room behind o->pids. 1 when c was a capture
  * flag, 0 when it is not one, 2 after a usage error. */

@@ -161,7 +161,7 @@ static const struct command commands[] = {
 	  "        [--kernel-only|--user-only] [--group-by process] [--event cpu-clock|cycles]\n"
 	  "        [--cpu] [--off-cpu [--off-cpu-min D]] [--heap [--heap-rate BYTES]\n"
 	  "        [--heap-live N] [--heap-mmap] [--heap-mode preload|uprobe]] [--no-lines]\n"
-	  "        [-q] [-- COMMAND ARGS...]\n"
+	  "        [--unwind auto|dwarf|fp] [--unwind-memory SIZE] [-q] [-- COMMAND ARGS...]\n"
 	  "  Sample CPU stacks (kernel and user) with eBPF and write a pprof profile.\n"
 	  "  Whole system by default, 99 Hz for 10 s, to cpu.pb.gz. -p profiles those\n"
 	  "  processes until -d or until they all exit; --cgroup one cgroup (v2) and\n"
@@ -183,7 +183,10 @@ static const struct command commands[] = {
 	  "  waits shorter than --off-cpu-min (default 1ms; 0: all) are only counted.\n"
 	  "  --cpu --off-cpu writes one profile with samples, cpu and off_cpu.\n"
 	  "  User frames get source lines and inline frames from DWARF debug info (the\n"
-	  "  binary's, or a debug file by build-id or .gnu_debuglink); --no-lines: names only." },
+	  "  binary's, or a debug file by build-id or .gnu_debuglink); --no-lines: names only.\n"
+	  "  --unwind: user stacks from the .eh_frame unwind tables where a file has them\n"
+	  "  and frame pointers elsewhere (auto, the default), tables only (dwarf), or\n"
+	  "  frame pointers only (fp). --unwind-memory: the tables' kernel memory (64m)." },
 	{ "run", cmd_run,
 	  "run [--cpu] [--off-cpu [--off-cpu-min D]] [--heap -p PID...] [-F HZ]\n"
 	  "        [--interval D | --schedule 'CRON' -d D]\n"

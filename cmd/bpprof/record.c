@@ -108,22 +108,52 @@ static int record_outputs(struct record_sink *out, const char *output, enum conv
 	return 0;
 }
 
+/* ", unwind tables: ..." for the summary line: their size, the stacks
+ * walked otherwise, every limit hit; "" when stacks were walked with frame
+ * pointers only. */
+static void describe_unwind(char *buf, size_t len, const struct capture_unwind_stats *u,
+			    uint64_t fallback, uint64_t cut)
+{
+	uint64_t limits = u->files_too_big + u->tables_full + u->rules_full + u->procs_full +
+			  u->maps_dropped;
+	int n;
+
+	buf[0] = '\0';
+	if (!u->on)
+		return;
+	n = snprintf(buf, len, "; unwind tables: %" PRIu64 " files, %.1f MiB in the kernel",
+		     u->files, (double)u->kernel_bytes / (1 << 20));
+	if (fallback && n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, ", %" PRIu64 " stacks walked with frame "
+			      "pointers (in part) before their tables were loaded", fallback);
+	if (cut && n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, ", %" PRIu64 " stacks cut at a frame no "
+			      "rule unwinds", cut);
+	if (limits && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, ", limits hit: %" PRIu64 " files too big, %" PRIu64
+			 " tables over %.1f MiB, %" PRIu64 " over the rules, %" PRIu64 " processes "
+			 "and %" PRIu64 " mappings over the maps", u->files_too_big, u->tables_full,
+			 (double)u->limit_bytes / (1 << 20), u->rules_full, u->procs_full,
+			 u->maps_dropped);
+}
+
 /* The heap's line says which mode ran, and why not preload when it was
  * not (said once, here). Preload mode sees only sampled calls. */
 static void record_heap_summary(const struct record_sink *out, const struct capture_result *r,
 				const char *intr, const char *tail)
 {
 	const struct capture_heap_result *h = &r->heap;
-	char mode[PRELOAD_WHY_LEN + 32], calls[48] = "";
+	char mode[PRELOAD_WHY_LEN + 32], calls[48] = "", unwind[512];
 
 	snprintf(mode, sizeof(mode), "%s mode%s%s%s", heap_mode__name(h->mode),
 		 h->why[0] ? " (" : "", h->why, h->why[0] ? ")" : "");
 	if (h->mode != HEAP_MODE_PRELOAD)
 		snprintf(calls, sizeof(calls), "%" PRIu64 " allocation calls, ", h->calls);
+	describe_unwind(unwind, sizeof(unwind), &r->unwind, h->unwind_fallback, h->unwind_cut);
 	pr_info("heap, %s: %s%" PRIu64 " sampled (%" PRIu64 " freed), %" PRIu64 " lost, %.1f%% of "
-		"frames unsymbolized, %.1f s%s → %s%s", mode, calls, h->kept, h->freed,
+		"frames unsymbolized, %.1f s%s → %s%s%s", mode, calls, h->kept, h->freed,
 		h->lost + h->frees_lost, out->unsymbolized[CAPTURE_HEAP] * 100, r->seconds, intr,
-		out->path[CAPTURE_HEAP], tail);
+		out->path[CAPTURE_HEAP], tail, unwind);
 }
 
 /* The one line per profile written (two when off-CPU waits share the CPU
@@ -134,14 +164,16 @@ static void record_summary(const struct record_sink *out, const struct capture_o
 	const struct capture_offcpu_result *w = &r->offcpu;
 	enum capture_kind wk = o->cpu ? CAPTURE_CPU : CAPTURE_OFFCPU;
 	const char *intr = r->interrupted ? " (interrupted)" : "";
-	char tail[256] = "";
+	char tail[256] = "", unwind[512];
 
 	if (status[0])
 		snprintf(tail, sizeof(tail), "; %s %s", o->command[0], status);
 	if (out->written[CAPTURE_CPU]) {
+		describe_unwind(unwind, sizeof(unwind), &r->unwind, r->unwind.fallback,
+				r->unwind.cut);
 		pr_info("%" PRIu64 " samples, %" PRIu64 " lost, %.1f%% of frames unsymbolized, %.1f s%s "
-			"→ %s%s", r->kept, r->lost, out->unsymbolized[CAPTURE_CPU] * 100, r->seconds,
-			intr, out->path[CAPTURE_CPU], tail);
+			"→ %s%s%s", r->kept, r->lost, out->unsymbolized[CAPTURE_CPU] * 100, r->seconds,
+			intr, out->path[CAPTURE_CPU], tail, unwind);
 		tail[0] = '\0';
 	}
 	if (o->offcpu && out->written[wk]) {

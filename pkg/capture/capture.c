@@ -29,6 +29,7 @@
 #include "collect/offcpu.h"
 #include "stacks/stacks.h"
 #include "symbolize/symbolize.h"
+#include "unwind/maps.h"
 
 #define TICK_MS		250	/* ring-buffer drain and progress redraw */
 #define CPU_SYNC_TICKS	4	/* CPUs brought online are sampled within a second */
@@ -49,6 +50,8 @@ struct window {
 	struct timespec mono0;
 	uint64_t cpu_samples, cpu_lost, heap_sampled, heap_lost, heap_kept;
 	uint64_t cpu_kept, waits, waits_lost, waits_kept, short_waits, short_ns;
+	struct capture_unwind_stats unwind;	/* cumulative at the window's start: cpu */
+	uint64_t heap_fallback, heap_cut;
 	struct timespec sym_born;
 };
 
@@ -66,6 +69,9 @@ struct recorder {
 	struct heap_table heap;
 	struct heap_ingest hin;
 	struct heap_mode_choice hm;
+	struct unwind_maps *umaps;	/* NULL: user stacks from frame pointers */
+	struct unwinder *unw;
+	uint32_t unwind_mode;		/* enum unwind_mode */
 	struct errmsg heap_err;		/* why a probe failed inside the ring callback */
 	bool heap_rescan;		/* a -p target mapped code: probe it at the next tick */
 	unsigned ticks;
@@ -176,6 +182,10 @@ static int spawn(struct recorder *r, char *const *argv, struct errmsg *e)
 	err = r->col ? collector__add_pid(r->col, (uint32_t)pid) : 0;
 	if (!err && r->ocol)
 		err = offcpu_collector__add_pid(r->ocol, (uint32_t)pid);
+	/* held at its exec until its tables are loaded (the heap probes hold
+	 * it then anyway, and load them) */
+	if (!err && r->col && r->unw && !r->hcol)
+		collector__stop_at_exec(r->col, (uint32_t)pid);
 	/* stopped at its exec, and at each library it maps, until probed */
 	if (!err && r->hcol && r->hm.mode == HEAP_MODE_UPROBE)
 		err = heap_collector__target(r->hcol, (uint32_t)pid, true);
@@ -309,6 +319,32 @@ static void renew_symbolizer(struct recorder *r, const struct timespec *now)
 		 st.procs, st.files);
 }
 
+/* A long run's unwind tables start afresh, at a window's cut, once three
+ * quarters of their kernel memory or of their files are used: each process
+ * is loaded again at its next sample (walked with frame pointers until
+ * then, counted), its files built again. */
+static void renew_unwind(struct recorder *r)
+{
+	struct unwind_maps_stats ms;
+	int err;
+
+	if (!r->unw)
+		return;
+	unwind_maps__stats(r->umaps, &ms);
+	if (ms.slots * 8 * 4 < ms.limit_bytes * 3 && ms.files * 4 < UNWIND_MAX_FILES * 3)
+		return;
+	err = unwind_maps__reset(r->umaps);
+	if (err) {
+		pr_warn("unwind tables: cannot start afresh: %s", strerror(-err));
+		return;
+	}
+	unwinder__reset(r->unw);
+	if (unwinder__preload(r->unw))
+		pr_warn("out of memory for unwind tables");
+	pr_info("unwind tables started afresh (%u files, %.0f MiB of rows)", ms.files,
+		(double)ms.slots * 8 / (1 << 20));
+}
+
 /* Give a window's profile (NULL: its build failed, errno says why) to the
  * callback, then free it unless the callback took it. */
 static int hand_over(struct recorder *r, struct capture_window *w, struct pprof_profile *p,
@@ -325,6 +361,55 @@ static int hand_over(struct recorder *r, struct capture_window *w, struct pprof_
 	if (err && !e->text[0])
 		errmsg__set(e, err, "%s", strerror(-err));
 	return err;
+}
+
+/* The tables now, and the walker's counters c (cumulative). */
+static void unwind_stats(const struct recorder *r, const struct collect_counters *c,
+			 struct capture_unwind_stats *u)
+{
+	struct unwind_maps_stats ms;
+	struct unwinder_stats us;
+
+	memset(u, 0, sizeof(*u));
+	if (!r->unw)
+		return;
+	unwinder__stats(r->unw, &us);
+	unwind_maps__stats(r->umaps, &ms);
+	*u = (struct capture_unwind_stats){
+		.on = true,
+		.fallback = c->unwind[UNWIND_CNT_FALLBACK],
+		.cut = c->unwind[UNWIND_CNT_CUT],
+		.files = us.files,
+		.rows = us.rows,
+		.entries = ms.slots,
+		.build_ns = us.build_ns,
+		.procs = ms.procs,
+		.kernel_bytes = ms.kernel_bytes,
+		.limit_bytes = ms.limit_bytes,
+		.files_too_big = us.files_too_big,
+		.tables_full = us.tables_full,
+		.rules_full = us.rules_full,
+		.procs_full = us.procs_full,
+		.maps_dropped = us.maps_dropped,
+	};
+}
+
+/* A cpu window's unwind counts: what happened since the last window. */
+static void window_unwind(struct recorder *r, const struct collect_counters *c,
+			  struct capture_unwind_stats *w)
+{
+	struct capture_unwind_stats now, *then = &r->win.unwind;
+
+	unwind_stats(r, c, &now);
+	*w = now;
+	w->fallback -= then->fallback;
+	w->cut -= then->cut;
+	w->files_too_big -= then->files_too_big;
+	w->tables_full -= then->tables_full;
+	w->rules_full -= then->rules_full;
+	w->procs_full -= then->procs_full;
+	w->maps_dropped -= then->maps_dropped;
+	*then = now;
 }
 
 static int cut_cpu(struct recorder *r, struct capture_window *w, struct errmsg *e)
@@ -353,6 +438,7 @@ static int cut_cpu(struct recorder *r, struct capture_window *w, struct errmsg *
 	r->win.cpu_kept = r->in.received;
 	r->win.cpu_samples = c.v[CPU_CNT_SAMPLES];
 	r->win.cpu_lost = lost;
+	window_unwind(r, &c, &w->unwind);
 	err = hand_over(r, w, cpu_profile__build(&r->stacks, r->sym, &po, &st, e), &st, e);
 	if (!err && stacks__reset(&r->stacks))
 		err = errmsg__set(e, -ENOMEM, "out of memory");
@@ -383,6 +469,17 @@ static int cut_heap(struct recorder *r, struct capture_window *w, struct errmsg 
 	r->win.heap_sampled = c.v[HEAP_CNT_SAMPLED];
 	r->win.heap_lost = lost;
 	r->win.heap_kept = r->heap.allocs;
+	/* the heap stacks' walks; the tables and their limits are the cpu
+	 * window's to say (or this one's, without cpu) */
+	if (r->col) {
+		w->unwind = (struct capture_unwind_stats){ .on = r->unw != NULL };
+		w->unwind.fallback = c.unwind[UNWIND_CNT_FALLBACK] - r->win.heap_fallback;
+		w->unwind.cut = c.unwind[UNWIND_CNT_CUT] - r->win.heap_cut;
+	} else {
+		window_unwind(r, &c, &w->unwind);
+	}
+	r->win.heap_fallback = c.unwind[UNWIND_CNT_FALLBACK];
+	r->win.heap_cut = c.unwind[UNWIND_CNT_CUT];
 	err = hand_over(r, w, heap_profile__build(&r->heap, r->hsym, &po, &st, e), &st, e);
 	if (!err && heap_table__next_window(&r->heap))
 		err = errmsg__set(e, -ENOMEM, "out of memory");
@@ -457,6 +554,8 @@ static int cut_window(struct recorder *r, bool last, struct errmsg *e)
 	r->win.mono0 = mono;
 	if (!err && (r->col || r->ocol) && !last)
 		renew_symbolizer(r, &mono);
+	if (!err && !last)
+		renew_unwind(r);
 	return err;
 }
 
@@ -612,6 +711,12 @@ static int on_mapped(void *ctx, const struct heap_mapped *m)
 	struct heap_probe_report rep;
 	int err;
 
+	/* its new code's tables, before a stopped command goes on */
+	if (r->unw) {
+		err = unwinder__load(r->unw, m->pid, m->start_boottime, true);
+		if (err < 0)
+			return err;
+	}
 	if (r->hm.mode == HEAP_MODE_PRELOAD)
 		return on_hello(r, m);
 	if (!m->stopped) {
@@ -674,12 +779,28 @@ static int probe_pids(struct recorder *r, struct errmsg *e)
 	return 0;
 }
 
+/* The command, held at its exec: its dynamic linker is probed too, so it
+ * waits again after mapping its libraries (and at each dlopen) until their
+ * tables are loaded. Not being able to probe it costs a few samples. */
+static int on_held_exec(void *ctx, uint32_t pid)
+{
+	struct recorder *r = ctx;
+	int err = collector__hold_linkmap(r->col, pid);
+
+	if (err == -ENOMEM)
+		return err;
+	if (err)
+		pr_debug("unwind: cannot probe the dynamic linker of %u: %s\n", pid, strerror(-err));
+	return 0;
+}
+
 static int setup_heap(struct recorder *r, struct errmsg *e)
 {
 	struct heap_collect_opts ho = {
 		.rate = r->o->heap_rate,
 		.live_max = r->o->heap_live,
 		.mmap = r->o->heap_mmap,
+		.unwind = { r->umaps, r->unwind_mode },
 		.on_record = heap_ingest__record,
 		.ctx = &r->hin,
 	};
@@ -699,6 +820,7 @@ static int setup_heap(struct recorder *r, struct errmsg *e)
 	if (!r->hsym)
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	heap_ingest__init(&r->hin, r->hsym, &r->heap);
+	r->hin.unwind = r->unw;
 	r->hin.on_mapped = on_mapped;
 	r->hin.mapped_ctx = r;
 	r->hcol = heap_collector__new(&ho, e);
@@ -724,6 +846,7 @@ static int setup_cpu(struct recorder *r, struct errmsg *e)
 		.cgroup = r->o->cgroup,
 		.kernel_stacks = r->o->kernel_stacks,
 		.user_stacks = r->o->user_stacks,
+		.unwind = { r->umaps, r->unwind_mode },
 		.on_record = cpu_ingest__record,
 		.ctx = &r->in,
 	};
@@ -733,6 +856,10 @@ static int setup_cpu(struct recorder *r, struct errmsg *e)
 	if (stacks__init(&r->stacks, CAPTURE_STACKS_LIMIT))
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	cpu_ingest__init(&r->in, r->sym, &r->stacks);
+	r->in.unwind = r->unw;
+	r->in.unwind_at_exec = co.filter_pids;
+	r->in.on_held_exec = on_held_exec;
+	r->in.held_ctx = r;
 	r->col = collector__new(&co, e);
 	if (!r->col)
 		return -errno;
@@ -741,6 +868,9 @@ static int setup_cpu(struct recorder *r, struct errmsg *e)
 		if (err)
 			return errmsg__set(e, err, "cannot follow pid %" PRIu32 ": %s", r->o->pids[i],
 					   strerror(-err));
+		/* tables before the first sample (its start time comes with it) */
+		if (r->unw && unwinder__load(r->unw, r->o->pids[i], 0, false) < 0)
+			return errmsg__set(e, -ENOMEM, "out of memory");
 	}
 	err = watch(r, collector__epoll_fd(r->col), TAG_RING);
 	return err ? errmsg__set(e, err, "epoll: %s", strerror(-err)) : 0;
@@ -759,6 +889,7 @@ static int setup_offcpu(struct recorder *r, struct errmsg *e)
 		.kernel_stacks = r->o->kernel_stacks,
 		.user_stacks = r->o->user_stacks,
 		.walk_on_switch_out = r->o->offcpu_switch_out,
+		.unwind = { r->umaps, r->unwind_mode },
 		.on_record = cpu_ingest__record,
 		.ctx = &r->oin,
 	};
@@ -768,6 +899,8 @@ static int setup_offcpu(struct recorder *r, struct errmsg *e)
 	if (!merged && stacks__init(&r->ostacks, CAPTURE_STACKS_LIMIT))
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	cpu_ingest__init(&r->oin, r->sym, merged ? &r->stacks : &r->ostacks);
+	r->oin.unwind = r->unw;
+	r->oin.unwind_at_exec = oo.filter_pids;
 	r->ocol = offcpu_collector__new(&oo, e);
 	if (!r->ocol)
 		return -errno;
@@ -780,9 +913,62 @@ static int setup_offcpu(struct recorder *r, struct errmsg *e)
 		if (err)
 			return errmsg__set(e, err, "cannot follow pid %" PRIu32 ": %s", r->o->pids[i],
 					   strerror(-err));
+		/* without a CPU capture loading them: tables before the first wait */
+		if (r->unw && !r->col && unwinder__load(r->unw, r->o->pids[i], 0, false) < 0)
+			return errmsg__set(e, -ENOMEM, "out of memory");
 	}
 	err = watch(r, offcpu_collector__epoll_fd(r->ocol), TAG_OFFCPU_RING);
 	return err ? errmsg__set(e, err, "epoll: %s", strerror(-err)) : 0;
+}
+
+/* Unwind tables for user stacks, unless frame pointers were asked for or
+ * the kernel cannot walk them (said once: the capture goes on with frame
+ * pointers). */
+static void setup_unwind(struct recorder *r)
+{
+	static bool said;
+	struct unwinder_opts uo = { 0 };
+	struct errmsg e = { "" };
+	char why[160] = "";
+	int err;
+
+	if (r->o->unwind == CAPTURE_UNWIND_FP || (!r->o->user_stacks && !r->o->heap))
+		return;
+	err = unwind__kernel_check(why, sizeof(why));
+	if (err) {
+		errmsg__set(&e, err, "%s", why);
+		goto fp;
+	}
+	r->umaps = unwind_maps__new(r->o->unwind_bytes ? r->o->unwind_bytes : UNWIND_DEFAULT_BYTES,
+				    &e);
+	if (!r->umaps) {
+		err = -errno;
+		goto fp;
+	}
+	uo.sink = unwind_maps__sink(r->umaps);
+	/* a few processes: all their files at once, so their first samples
+	 * are whole; the whole system or a cgroup: a file when a stack first
+	 * reaches it (most files mapped are never on a sampled stack) */
+	uo.lazy = !r->o->n_pids && !r->o->command;
+	r->unw = unwinder__new(&uo);
+	if (!r->unw) {
+		errmsg__set(&e, -errno, "the unwinder: %s", strerror(errno));
+		unwind_maps__free(r->umaps);
+		r->umaps = NULL;
+		err = -ENOMEM;
+		goto fp;
+	}
+	r->unwind_mode = r->o->unwind == CAPTURE_UNWIND_DWARF ? UNWIND_MODE_DWARF : UNWIND_MODE_AUTO;
+	if (unwinder__preload(r->unw))
+		pr_warn("out of memory for unwind tables");
+	return;
+fp:
+	/* without privileges nothing will load: that error is the one to say */
+	if (err == -EPERM || err == -EACCES)
+		return;
+	if (!said)
+		pr_warn("%s: user stacks are walked with frame pointers only", e.text);
+	said = true;
 }
 
 static int setup(struct recorder *r, struct errmsg *e)
@@ -802,6 +988,7 @@ static int setup(struct recorder *r, struct errmsg *e)
 	r->sym = new_symbolizer(r->o);
 	if (!r->sym)
 		return errmsg__set(e, -ENOMEM, "out of memory");
+	setup_unwind(r);
 	err = r->o->cpu ? setup_cpu(r, e) : 0;
 	if (!err && r->o->offcpu)
 		err = setup_offcpu(r, e);
@@ -828,6 +1015,8 @@ static void teardown(struct recorder *r)
 	collector__free(r->col);
 	offcpu_collector__free(r->ocol);
 	heap_collector__free(r->hcol);
+	unwinder__free(r->unw);
+	unwind_maps__free(r->umaps);
 	symbolizer__free(r->sym);
 	symbolizer__free(r->hsym);
 	stacks__free(&r->stacks);
@@ -853,6 +1042,7 @@ static void teardown(struct recorder *r)
 static void cpu_result(struct recorder *r, struct capture_result *res)
 {
 	struct collect_counters c;
+	uint64_t runs, ns;
 
 	if (collector__counters(r->col, &c))
 		pr_warn("cannot read the BPF loss counters");
@@ -862,6 +1052,18 @@ static void cpu_result(struct recorder *r, struct capture_result *res)
 	res->failed_walks = c.v[CPU_CNT_STACK_FAILED];
 	res->before_exec = r->in.before_exec;
 	res->kept = r->stacks.total;
+	unwind_stats(r, &c, &res->unwind);
+	if (res->unwind.on)
+		pr_debug("unwind: %" PRIu64 " files, %" PRIu64 " rows, %.2f MiB of table entries, %" PRIu64
+			 " processes; the maps hold %.2f MiB of kernel memory (rows may grow to %.0f MiB); "
+			 "built in %.1f ms; %" PRIu64 " samples reached a file before its table was built",
+			 res->unwind.files, res->unwind.rows, (double)res->unwind.entries * 8 / (1 << 20),
+			 res->unwind.procs, (double)res->unwind.kernel_bytes / (1 << 20),
+			 (double)res->unwind.limit_bytes / (1 << 20), (double)res->unwind.build_ns / 1e6,
+			 r->in.pending);
+	if (!collector__prog_stats(r->col, &runs, &ns) && runs)
+		pr_debug("bpf: on_cpu_sample ran %" PRIu64 " times, %" PRIu64 " ns each (kernel.bpf_stats_enabled)",
+			 runs, ns / runs);
 	if (res->truncated)
 		pr_warn("%" PRIu64 " stacks reached %u frames and may be cut short at the root end",
 			res->truncated, BPPROF_MAX_STACK);
@@ -943,6 +1145,10 @@ static void heap_result(struct recorder *r, struct capture_result *res)
 	if (c.v[HEAP_CNT_PRELOAD_NO_CALLER])
 		pr_warn("%" PRIu64 " allocation stacks could not be walked past the preload library: "
 			"they hold the allocator's caller alone", c.v[HEAP_CNT_PRELOAD_NO_CALLER]);
+	h->unwind_fallback = c.unwind[UNWIND_CNT_FALLBACK];
+	h->unwind_cut = c.unwind[UNWIND_CNT_CUT];
+	if (!res->unwind.on)
+		unwind_stats(r, &c, &res->unwind);
 	if (h->lost)
 		pr_warn("%" PRIu64 " sampled allocations were lost (ring buffer full): the alloc and "
 			"inuse values miss them", h->lost);
@@ -1063,7 +1269,8 @@ int capture__run(const struct capture_opts *o, struct capture_result *res, struc
 				  "mapped defines malloc or free",
 				  o->command ? o->command[0] : "the target");
 out:
-	if (r.child && r.hcol)	/* never left stopped by a capture that ended between stops */
+	/* never left stopped by a capture that ended between stops */
+	if (r.child && (r.hcol || r.unw))
 		kill(r.child, SIGCONT);
 	/* The command outlives a capture cut by -d or an error (or was never
 	 * let run). */

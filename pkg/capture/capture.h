@@ -15,11 +15,39 @@
 #include "base/errmsg.h"
 #include "collect/collect.h"
 #include "collect/preload.h"
+#include "unwind/unwind.h"
 
 struct pprof_profile;
 
 #define CAPTURE_MAX_PIDS	1024u		/* -p list */
 #define CAPTURE_STACKS_LIMIT	(512u << 20)	/* aggregation table bytes per window */
+
+/* How user stacks are walked (--unwind). */
+enum capture_unwind {
+	CAPTURE_UNWIND_AUTO,		/* unwind tables where a file has them, frame pointers
+					 * elsewhere */
+	CAPTURE_UNWIND_DWARF,		/* unwind tables only */
+	CAPTURE_UNWIND_FP,		/* frame pointers only */
+};
+
+/* The unwind tables: counts since the capture began (a window's: during
+ * the window) and the tables' size now. */
+struct capture_unwind_stats {
+	bool on;			/* stacks were walked from tables */
+	uint64_t fallback;		/* stacks walked with frame pointers (in part): their
+					 * process's tables, or a file's, were not loaded yet */
+	uint64_t cut;			/* stacks that ended at a frame no rule could unwind
+					 * (kept, flagged truncated) */
+	uint64_t files, rows;		/* tables loaded, and their rows */
+	uint64_t entries;		/* rows and index entries in the kernel, 8 bytes each */
+	uint64_t build_ns;		/* building them */
+	uint64_t procs;			/* processes whose mappings the kernel holds */
+	uint64_t kernel_bytes;		/* the tables' BPF maps */
+	uint64_t limit_bytes;		/* what the row space may grow to */
+	/* limits hit: each a file, process or mapping walked with frame
+	 * pointers instead */
+	uint64_t files_too_big, tables_full, rules_full, procs_full, maps_dropped;
+};
 
 /* One window's profile, handed to capture_opts.on_window. */
 enum capture_kind { CAPTURE_CPU, CAPTURE_HEAP, CAPTURE_OFFCPU, CAPTURE_KINDS };
@@ -37,6 +65,8 @@ struct capture_window {
 	uint64_t kept;			/* in the profile: cpu samples, heap allocations,
 					 * waits */
 	double unsymbolized;		/* share of frames without a function name */
+	struct capture_unwind_stats unwind;	/* this window's counts (its kind's stacks),
+						 * the tables now */
 	bool last;			/* the capture ends with it */
 };
 
@@ -60,6 +90,8 @@ struct capture_opts {
 					 * before 6.16, even on later ones */
 	enum heap_mode heap_mode;	/* AUTO: preload for a command that can load it */
 	bool kernel_stacks, user_stacks;
+	enum capture_unwind unwind;
+	uint64_t unwind_bytes;		/* kernel memory for the tables' rows; 0: the default */
 	bool group_by_process;
 	bool no_lines;			/* function names only: no DWARF source lines */
 	enum collect_event event;
@@ -84,6 +116,7 @@ struct capture_heap_result {
 	uint64_t untracked;		/* live map full: their frees could not be seen */
 	uint64_t free_unseen;		/* blocks freed without a probed free */
 	uint64_t truncated, failed_walks;
+	uint64_t unwind_fallback, unwind_cut;	/* as capture_unwind_stats's, of heap stacks */
 	unsigned objects;		/* allocator objects probed */
 	enum heap_mode mode;		/* the one that ran: PRELOAD or UPROBE */
 	char why[PRELOAD_WHY_LEN];	/* uprobe mode: why not preload */
@@ -111,6 +144,7 @@ struct capture_result {
 	int command_status;		/* wait status, when command_exited */
 	bool command_exited;
 	unsigned pids_exited;		/* -p targets that ended during the capture */
+	struct capture_unwind_stats unwind;	/* of cpu stacks, and the tables */
 	struct capture_heap_result heap;
 	struct capture_offcpu_result offcpu;
 };

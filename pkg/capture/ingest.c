@@ -1,6 +1,7 @@
 /* Checks each record's type and size before trusting a field of it, then
  * interns names and stacks and counts the sample. */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -85,6 +86,24 @@ static void table_full(uint64_t *dropped, const struct stacks *t)
 			"dropped and counted", t->limit >> 20);
 }
 
+/* A process with a user stack (not a kernel thread): its unwind tables,
+ * and those of the files its stack reached before they were built. */
+static int load_tables(struct cpu_ingest *in, uint32_t pid, uint64_t start_boottime,
+		       uint32_t flags, const __u64 *ustack, uint32_t ustack_len)
+{
+	int err;
+
+	if (!in->unwind || !ustack_len)
+		return 0;
+	err = unwinder__load(in->unwind, pid, start_boottime, flags & SAMPLE_MAPPED);
+	if (err >= 0 && (flags & USTACK_PENDING)) {
+		in->pending++;
+		err = unwinder__need(in->unwind, pid, (const uint64_t *)ustack,
+				     frames_used(ustack, ustack_len));
+	}
+	return err < 0 ? err : 0;
+}
+
 static int add_sample(struct cpu_ingest *in, const struct cpu_sample *s)
 {
 	struct stacks_sample key = { .pid = s->pid, .tid = s->tid };
@@ -96,6 +115,9 @@ static int add_sample(struct cpu_ingest *in, const struct cpu_sample *s)
 	}
 	if (before_exec(in, s->pid, s->comm))
 		return 0;
+	err = load_tables(in, s->pid, s->start_boottime, s->flags, s->ustack, s->ustack_len);
+	if (err < 0)
+		return err;
 	err = sample_key(in->sym, in->stacks, in->ns_per_tick, s->comm, s->thread_comm,
 			 s->start_boottime, (const uint64_t *)s->kstack,
 			 frames_used(s->kstack, s->kstack_len), (const uint64_t *)s->ustack,
@@ -148,6 +170,9 @@ static int add_wait(struct cpu_ingest *in, const struct offcpu_sample *w)
 	}
 	if (before_exec(in, w->pid, w->comm))
 		return 0;
+	err = load_tables(in, w->pid, w->start_boottime, w->flags, w->ustack, w->ustack_len);
+	if (err < 0)
+		return err;
 	err = sample_key(in->sym, in->stacks, in->ns_per_tick, w->comm, w->thread_comm,
 			 w->start_boottime, (const uint64_t *)w->kstack,
 			 frames_used(w->kstack, w->kstack_len), (const uint64_t *)w->ustack,
@@ -177,6 +202,7 @@ static uint32_t record_type(const void *data, size_t size)
 		[EV_HEAP_FREE] = sizeof(struct heap_free),
 		[EV_HEAP_MAPPED] = sizeof(struct heap_mapped),
 		[EV_OFFCPU] = sizeof(struct offcpu_sample),
+		[EV_LINKMAP] = sizeof(struct exec_event),
 	};
 	const struct event_header *h = data;
 
@@ -198,11 +224,36 @@ int cpu_ingest__record(void *ctx, const void *data, size_t size)
 	case EV_OFFCPU:
 		err = add_wait(in, data);
 		break;
-	case EV_EXEC:
-		symbolizer__exec(in->sym, ((const struct exec_event *)data)->pid);
-		if (((const struct exec_event *)data)->pid == in->await_exec)
+	case EV_EXEC: {
+		const struct exec_event *x = data;
+
+		symbolizer__exec(in->sym, x->pid);
+		if (x->pid == in->await_exec)
 			in->await_exec = 0;
+		/* the new image and its dynamic linker: the rest comes as it
+		 * is mapped (SAMPLE_MAPPED) */
+		if (in->unwind && (in->unwind_at_exec || unwinder__known(in->unwind, x->pid)))
+			err = unwinder__exec(in->unwind, x->pid, x->start_boottime);
+		err = err < 0 ? err : 0;
+		/* our command waited for its tables: its first instruction is
+		 * unwound, not only sampled */
+		if (x->stopped && !err && in->on_held_exec)
+			err = in->on_held_exec(in->held_ctx, x->pid);
+		if (x->stopped)
+			kill((pid_t)x->pid, SIGCONT);
 		break;
+	}
+	case EV_LINKMAP: {
+		const struct exec_event *x = data;
+
+		/* its dynamic linker mapped objects: their tables before their
+		 * code runs */
+		if (in->unwind)
+			err = unwinder__load(in->unwind, x->pid, x->start_boottime, true);
+		err = err < 0 ? err : 0;
+		kill((pid_t)x->pid, SIGCONT);
+		break;
+	}
 	default:
 		in->dropped++;
 	}
@@ -232,6 +283,14 @@ static int add_alloc(struct heap_ingest *in, const struct heap_alloc *a)
 	}
 	/* Every frame is a return address, the leaf too (the walk starts at
 	 * the allocator's return): look each up at the call before it. */
+	if (in->unwind) {
+		err = unwinder__load(in->unwind, a->pid, a->start_boottime, false);
+		if (err >= 0 && (a->flags & USTACK_PENDING))
+			err = unwinder__need(in->unwind, a->pid, (const uint64_t *)a->ustack,
+					     frames_used(a->ustack, a->ustack_len));
+		if (err < 0)
+			return err;
+	}
 	n = frames_used(a->ustack, a->ustack_len);
 	memcpy(ustack, a->ustack, n * sizeof(*ustack));
 	if (n)

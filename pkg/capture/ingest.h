@@ -9,12 +9,21 @@
 #include "heap/heap.h"
 #include "stacks/stacks.h"
 #include "symbolize/symbolize.h"
+#include "unwind/unwind.h"
 
 /* CPU samples and off-CPU waits (records with both stacks of a followed
  * target) into a stacks table: a CPU sample counts 1, a wait counts 1 and
  * its nanoseconds as the value, tagged with its thread state + 1. */
 struct cpu_ingest {
 	struct symbolizer *sym;
+	struct unwinder *unwind;	/* NULL: frame pointers; else each process's tables
+					 * are loaded at its first sample, exec, new code */
+	bool unwind_at_exec;		/* load at any exec, not only of processes known:
+					 * the capture follows a few processes */
+	/* The command, held (stopped) at its exec until its tables are
+	 * loaded: called then, before it goes on. Non-zero stops ingestion. */
+	int (*on_held_exec)(void *ctx, uint32_t pid);
+	void *held_ctx;
 	struct stacks *stacks;
 	uint64_t ns_per_tick;		/* of /proc/PID/stat start times */
 	uint64_t received;		/* samples or waits taken into the table */
@@ -22,6 +31,8 @@ struct cpu_ingest {
 	uint64_t dropped;		/* not kept: table full, malformed record */
 	uint64_t dropped_ns;		/* the nanoseconds of waits not kept */
 	uint64_t before_exec;		/* samples of await_exec still running our code */
+	uint64_t pending;		/* samples whose walk reached a file whose table was
+					 * not built yet (USTACK_PENDING) */
 	uint32_t await_exec;		/* a child of ours not yet exec'd: skip it */
 	char own_comm[16];		/* what that child is called until it execs */
 	int fatal;			/* the error that stopped ingestion */
@@ -37,6 +48,7 @@ int cpu_ingest__record(void *ctx, const void *data, size_t size);
 
 struct heap_ingest {
 	struct symbolizer *sym;
+	struct unwinder *unwind;	/* as cpu_ingest's */
 	struct heap_table *heap;
 	uint64_t ns_per_tick;
 	uint64_t dropped;		/* not kept: table full, malformed record */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -15,10 +16,14 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "base/buf.h"
 #include "base/log.h"
 #include "bpf/cpu.skel.h"
 #include "collect/collect.h"
+#include "collect/heap.h"
 #include "collect/internal.h"
+#include "procfs/procfs.h"
+#include "unwind/maps.h"
 
 #define MAX_CPUS	4096u
 #define VMLINUX_BTF	"/sys/kernel/btf/vmlinux"
@@ -34,8 +39,17 @@ struct cpu_slot {
 	uint64_t enabled_ns;		/* time_enabled at the last sync */
 };
 
+/* A dynamic linker probed for the command (collector__hold_linkmap). */
+struct linkmap_probe {
+	struct bpf_link *link;
+	uint32_t pid;
+	uint64_t dev, ino;
+};
+
 struct collector {
 	struct cpu_bpf *skel;
+	struct linkmap_probe *linkmaps;
+	size_t n_linkmaps, cap_linkmaps;
 	struct ring_buffer *rb;
 	struct cpu_slot *cpus;		/* indexed by CPU number, n_slots of them */
 	unsigned n_slots;
@@ -459,6 +473,8 @@ struct collector *collector__new(const struct collect_opts *o, struct errmsg *e)
 		err = bpf_map__set_max_entries(skel->maps.pids, COLLECT_MAX_PIDS);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.seen, COLLECT_SEEN_PIDS);
+	if (!err)
+		err = collect__unwind_setup(&o->unwind, skel->obj, &skel->rodata->unwind_mode);
 	if (err) {
 		errmsg__set(e, err, "configuring the BPF maps: %s", strerror(-err));
 		goto err_free;
@@ -520,6 +536,9 @@ void collector__stop(struct collector *c)
 
 	for (i = 0; i < c->n_slots && c->cpus; i++)
 		close_cpu(c, i);
+	for (i = 0; i < c->n_linkmaps; i++)
+		bpf_link__destroy(c->linkmaps[i].link);
+	c->n_linkmaps = 0;
 	c->stopped = true;
 }
 
@@ -528,6 +547,7 @@ void collector__free(struct collector *c)
 	if (!c)
 		return;
 	collector__stop(c);
+	free(c->linkmaps);
 	free(c->cpus);
 	ring_buffer__free(c->rb);
 	cpu_bpf__destroy(c->skel);
@@ -543,6 +563,62 @@ int collector__add_pid(struct collector *c, uint32_t pid)
 	return 0;
 }
 
+void collector__stop_at_exec(struct collector *c, uint32_t pid) { c->skel->bss->stop_tgid = pid; }
+
+/* One mapped file: its _dl_debug_state probed if it defines one. */
+static int linkmap_file(struct collector *c, uint32_t pid, const struct proc_map *m)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts);
+	uint64_t dev = makedev(m->dev_major, m->dev_minor);
+	char path[PATH_MAX + 32];
+	struct alloc_syms syms;
+	struct bpf_link *link;
+	size_t i;
+
+	for (i = 0; i < c->n_linkmaps; i++)	/* one or two, ever */
+		if (c->linkmaps[i].pid == pid && c->linkmaps[i].dev == dev &&
+		    c->linkmaps[i].ino == m->inode)
+			return 0;
+	if ((size_t)snprintf(path, sizeof(path), "/proc/%u/root%.*s", pid, (int)m->path_len,
+			     m->path) >= sizeof(path) ||
+	    alloc_syms__read_file(path, &syms) || !alloc_syms__loads(&syms))
+		return 0;
+	if (BUF_GROW_ARRAY(c->linkmaps, c->cap_linkmaps, c->n_linkmaps + 1))
+		return -ENOMEM;
+	link = bpf_program__attach_uprobe_opts(c->skel->progs.on_linkmap, (pid_t)pid, path,
+					       syms.probe[alloc_fn__index("_dl_debug_state")], &opts);
+	if (!link)
+		return -errno;
+	c->linkmaps[c->n_linkmaps++] = (struct linkmap_probe){ link, pid, dev, m->inode };
+	return 0;
+}
+
+int collector__hold_linkmap(struct collector *c, uint32_t pid)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	FILE *f;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (!err && (len = getline(&line, &cap, f)) > 0) {
+		struct proc_map m;
+
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (procfs__parse_maps_line(line, (size_t)len, &m) == 1 && m.path_len &&
+		    m.path[0] == '/' && !m.deleted)
+			err = linkmap_file(c, pid, &m);
+	}
+	free(line);
+	fclose(f);
+	return err;
+}
+
 int collector__epoll_fd(const struct collector *c) { return ring_buffer__epoll_fd(c->rb); }
 
 int collector__consume(struct collector *c) { return ring_buffer__consume(c->rb); }
@@ -551,17 +627,16 @@ unsigned collector__ncpus(const struct collector *c) { return c->n_cpus; }
 
 size_t collector__ring_bytes(const struct collector *c) { return c->ring_bytes; }
 
-int collect__sum_counters(int fd, unsigned n, int possible_cpus, struct collect_counters *out)
+static int sum_per_cpu(int fd, unsigned n, int possible_cpus, uint64_t *out)
 {
 	__u64 *per_cpu;
 	__u32 k;
 	int i;
 
-	memset(out, 0, sizeof(*out));
 	per_cpu = calloc((size_t)possible_cpus, sizeof(*per_cpu));
 	if (!per_cpu)
 		return -ENOMEM;
-	for (k = 0; k < n && k < COLLECT_MAX_COUNTERS; k++) {
+	for (k = 0; k < n; k++) {
 		if (bpf_map_lookup_elem(fd, &k, per_cpu)) {
 			int err = -errno;
 
@@ -569,14 +644,48 @@ int collect__sum_counters(int fd, unsigned n, int possible_cpus, struct collect_
 			return err;
 		}
 		for (i = 0; i < possible_cpus; i++)
-			out->v[k] += per_cpu[i];
+			out[k] += per_cpu[i];
 	}
 	free(per_cpu);
 	return 0;
 }
 
+int collect__sum_counters(int fd, unsigned n, int possible_cpus, struct collect_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	return sum_per_cpu(fd, n < COLLECT_MAX_COUNTERS ? n : COLLECT_MAX_COUNTERS, possible_cpus,
+			   out->v);
+}
+
+int collect__sum_unwind(int fd, int possible_cpus, struct collect_counters *out)
+{
+	memset(out->unwind, 0, sizeof(out->unwind));
+	return sum_per_cpu(fd, UNWIND_CNT_MAX, possible_cpus, out->unwind);
+}
+
+int collect__unwind_setup(const struct collect_unwind *u, struct bpf_object *obj, __u32 *mode)
+{
+	*mode = u->maps ? u->mode : UNWIND_MODE_FP;
+	return u->maps ? unwind_maps__share(u->maps, obj) : 0;
+}
+
+int collector__prog_stats(const struct collector *c, uint64_t *runs, uint64_t *ns)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(c->skel->progs.on_cpu_sample), &info, &len))
+		return -errno;
+	*runs = info.run_cnt;
+	*ns = info.run_time_ns;
+	return 0;
+}
+
 int collector__counters(const struct collector *c, struct collect_counters *out)
 {
-	return collect__sum_counters(bpf_map__fd(c->skel->maps.counters), CPU_CNT_MAX, c->possible_cpus,
-				     out);
+	int err = collect__sum_counters(bpf_map__fd(c->skel->maps.counters), CPU_CNT_MAX,
+					c->possible_cpus, out);
+
+	return err ? err : collect__sum_unwind(bpf_map__fd(c->skel->maps.unwind_counters),
+					       c->possible_cpus, out);
 }

@@ -99,6 +99,8 @@ static int load(struct heap_collector *h, const struct heap_collect_opts *o, boo
 		err = bpf_map__set_max_entries(skel->maps.live, o->live_max);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.targets, HEAP_MAX_TARGETS);
+	if (!err)
+		err = collect__unwind_setup(&o->unwind, skel->obj, &skel->rodata->unwind_mode);
 	if (!err && multi)
 		err = bpf_program__set_expected_attach_type(skel->progs.heap_entry,
 							    ATTACH_UPROBE_MULTI);
@@ -460,6 +462,9 @@ size_t heap_collector__ring_bytes(const struct heap_collector *h) { return h->ri
 
 int heap_collector__counters(const struct heap_collector *h, struct collect_counters *out)
 {
-	return collect__sum_counters(bpf_map__fd(h->skel->maps.counters), HEAP_CNT_MAX,
-				     h->possible_cpus, out);
+	int err = collect__sum_counters(bpf_map__fd(h->skel->maps.counters), HEAP_CNT_MAX,
+					h->possible_cpus, out);
+
+	return err ? err : collect__sum_unwind(bpf_map__fd(h->skel->maps.unwind_counters),
+					       h->possible_cpus, out);
 }

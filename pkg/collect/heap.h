@@ -62,6 +62,7 @@ struct heap_collect_opts {
 	uint32_t live_max;		/* sampled blocks tracked at once, <= HEAP_MAX_LIVE */
 	bool mmap;			/* anonymous mmap/munmap calls too */
 	uint64_t preload_token;		/* preload mode: the session's token (else 0) */
+	struct collect_unwind unwind;
 	collect_record_fn *on_record;
 	void *ctx;
 };

@@ -23,8 +23,14 @@ int collect__check_btf(struct errmsg *e);
  * into slot 0 of a cgroup array map: 0, or negative errno with e naming
  * the path and the problem. */
 int collect__set_cgroup(int map_fd, const char *path, struct errmsg *e);
-/* The first n counters of a per-CPU array map, summed over CPUs. */
+/* The first n counters of a per-CPU array map, summed over CPUs into out->v
+ * (collect__sum_counters) or out->unwind (collect__sum_unwind, the
+ * unwind_counters map). */
 int collect__sum_counters(int fd, unsigned n, int possible_cpus, struct collect_counters *out);
+int collect__sum_unwind(int fd, int possible_cpus, struct collect_counters *out);
+/* Before load: obj walks user stacks from u's tables (its unwind maps are
+ * u's, *mode set), or with frame pointers. 0 or -errno. */
+int collect__unwind_setup(const struct collect_unwind *u, struct bpf_object *obj, __u32 *mode);
 /* Frames bpf_get_stack can return: BPPROF_MAX_STACK, or less when
  * kernel.perf_event_max_stack is lower (said once). */
 unsigned collect__max_frames(void);

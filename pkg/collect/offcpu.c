@@ -71,6 +71,8 @@ static int configure(struct offcpu_collector *c, const struct offcpu_collect_opt
 		err = bpf_map__set_max_entries(skel->maps.pids, COLLECT_MAX_PIDS);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.seen, COLLECT_SEEN_PIDS);
+	if (!err)
+		err = collect__unwind_setup(&o->unwind, skel->obj, &skel->rodata->unwind_mode);
 	return err ? errmsg__set(e, err, "configuring the BPF maps: %s", strerror(-err)) : 0;
 }
 

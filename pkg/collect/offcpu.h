@@ -32,6 +32,7 @@ struct offcpu_collect_opts {
 	const char *cgroup;		/* cgroup v2 directory; NULL: any */
 	bool kernel_stacks, user_stacks;
 	bool walk_on_switch_out;	/* as on kernels before 6.16, even on later ones */
+	struct collect_unwind unwind;	/* the user stacks' tables (shared with cpu's) */
 	collect_record_fn *on_record;
 	void *ctx;
 };

@@ -75,6 +75,19 @@ static uint64_t file_size(const char *path)
 	return stat(path, &st) ? 0 : (uint64_t)st.st_size;
 }
 
+static void window_unwind_metrics(struct metrics *m, const struct capture_unwind_stats *u)
+{
+	metrics__add(m, MC_UNWIND_FALLBACK, u->fallback);
+	metrics__add(m, MC_UNWIND_CUT, u->cut);
+	metrics__add(m, MC_UNWIND_FILE_ROWS, u->files_too_big);
+	metrics__add(m, MC_UNWIND_KERNEL_MEMORY, u->tables_full);
+	metrics__add(m, MC_UNWIND_RULES, u->rules_full);
+	metrics__add(m, MC_UNWIND_PROCESSES, u->procs_full);
+	metrics__add(m, MC_UNWIND_MAPPINGS, u->maps_dropped);
+	metrics__set(m, MG_UNWIND_TABLES, u->files);
+	metrics__set(m, MG_UNWIND_BYTES, u->kernel_bytes);
+}
+
 static int on_window(void *ctx, struct capture_window *w, struct errmsg *why)
 {
 	struct daemon *d = ctx;
@@ -88,6 +101,8 @@ static int on_window(void *ctx, struct capture_window *w, struct errmsg *why)
 	metrics__add(d->metrics, sampled[w->kind], w->samples);
 	metrics__add(d->metrics, lost[w->kind], w->lost);
 	metrics__set(d->metrics, MG_LAST_WINDOW, (uint64_t)((w->time_nanos + w->duration_nanos) / 1000000000));
+	if (w->unwind.on)
+		window_unwind_metrics(d->metrics, &w->unwind);
 	describe(what, sizeof(what), w);
 	if (o->out.dir) {
 		err = outdir__write(&o->out, w->profile, kinds[w->kind], w->time_nanos, path,
@@ -240,14 +255,22 @@ int daemon__run(const struct daemon_opts *o, struct errmsg *e)
 	struct daemon d = { .o = o };
 	struct capture_opts rec = o->rec;
 	struct capture_result res;
+	sigset_t old, chld, before;
 	int err, out_lock = -1;
-	sigset_t old;
 
 	sigemptyset(&d.signals);
 	sigaddset(&d.signals, SIGINT);
 	sigaddset(&d.signals, SIGTERM);
 	sigaddset(&d.signals, SIGHUP);
 	sigprocmask(SIG_BLOCK, &d.signals, &old);
+	/* The threads started below (metrics, sender) never take SIGCHLD:
+	 * the kernel hands a process's signal to a thread not blocking it,
+	 * and one ignored by default is dropped there; the capture (its
+	 * signalfd) would wait for its command's exit forever. This thread's
+	 * mask back before the capture, which blocks it itself. */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &chld, &before);
 	d.metrics = metrics__new(BPPROF_VERSION);
 	if (!d.metrics) {
 		err = errmsg__set(e, -ENOMEM, "out of memory");
@@ -275,6 +298,7 @@ int daemon__run(const struct daemon_opts *o, struct errmsg *e)
 			goto out;
 		}
 	}
+	pthread_sigmask(SIG_SETMASK, &before, NULL);
 	rec.on_window = on_window;
 	rec.on_hangup = on_hangup;
 	rec.window_ctx = &d;

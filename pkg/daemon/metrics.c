@@ -65,12 +65,24 @@ static const struct series counter_series[MC__COUNT] = {
 	{ "bpprof_push_errors_total", NULL, "HTTP push requests that failed.", MC_PUSH_ERRORS },
 	{ "bpprof_push_bytes_total", NULL, "Request body bytes sent by push requests.", MC_PUSH_BYTES },
 	{ "bpprof_spool_unreadable_total", NULL, "Spool entries found corrupt or gone, removed.", MC_SPOOL_UNREADABLE },
+	{ "bpprof_unwind_fallback_total", NULL, "Stacks walked with frame pointers (in part) "
+	  "because their process's or a file's unwind tables were not loaded yet.", MC_UNWIND_FALLBACK },
+	{ "bpprof_unwind_cut_total", NULL, "Stacks that ended at a frame no unwind rule covers "
+	  "(kept, flagged truncated).", MC_UNWIND_CUT },
+	{ "bpprof_unwind_limit_hits_total", "file_rows", "Files, processes or mappings walked with "
+	  "frame pointers because an unwind table limit was hit, by limit.", MC_UNWIND_FILE_ROWS },
+	{ "bpprof_unwind_limit_hits_total", "kernel_memory", NULL, MC_UNWIND_KERNEL_MEMORY },
+	{ "bpprof_unwind_limit_hits_total", "rules", NULL, MC_UNWIND_RULES },
+	{ "bpprof_unwind_limit_hits_total", "processes", NULL, MC_UNWIND_PROCESSES },
+	{ "bpprof_unwind_limit_hits_total", "mappings", NULL, MC_UNWIND_MAPPINGS },
 };
 
 static const struct series gauge_series[MG__COUNT] = {
 	{ "bpprof_spool_bytes", NULL, "Bytes held in the disk spool.", MG_SPOOL_BYTES },
 	{ "bpprof_spool_entries", NULL, "Profiles held in the disk spool.", MG_SPOOL_ENTRIES },
 	{ "bpprof_last_window_timestamp_seconds", NULL, "Unix time the last capture window ended.", MG_LAST_WINDOW },
+	{ "bpprof_unwind_tables", NULL, "Files whose unwind tables are in the kernel.", MG_UNWIND_TABLES },
+	{ "bpprof_unwind_kernel_bytes", NULL, "Kernel memory of the unwind tables' BPF maps.", MG_UNWIND_BYTES },
 };
 
 struct metrics *metrics__new(const char *version)

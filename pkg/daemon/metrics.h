@@ -25,6 +25,15 @@ enum metric_counter {
 	MC_PUSH_ERRORS,		/* bpprof_push_errors_total: requests that failed */
 	MC_PUSH_BYTES,		/* bpprof_push_bytes_total: request bodies */
 	MC_SPOOL_UNREADABLE,	/* bpprof_spool_unreadable_total: entries found corrupt */
+	MC_UNWIND_FALLBACK,	/* bpprof_unwind_fallback_total: stacks walked with frame
+				 * pointers (in part), tables not loaded yet */
+	MC_UNWIND_CUT,		/* bpprof_unwind_cut_total: stacks ended at a frame no rule
+				 * unwinds */
+	MC_UNWIND_FILE_ROWS,	/* bpprof_unwind_limit_hits_total{type="file_rows"} */
+	MC_UNWIND_KERNEL_MEMORY,	/* ...{type="kernel_memory"} */
+	MC_UNWIND_RULES,	/* ...{type="rules"} */
+	MC_UNWIND_PROCESSES,	/* ...{type="processes"} */
+	MC_UNWIND_MAPPINGS,	/* ...{type="mappings"} */
 	MC__COUNT
 };
 
@@ -32,6 +41,8 @@ enum metric_gauge {
 	MG_SPOOL_BYTES,		/* bpprof_spool_bytes */
 	MG_SPOOL_ENTRIES,	/* bpprof_spool_entries */
 	MG_LAST_WINDOW,		/* bpprof_last_window_timestamp_seconds */
+	MG_UNWIND_TABLES,	/* bpprof_unwind_tables: files with a table in the kernel */
+	MG_UNWIND_BYTES,	/* bpprof_unwind_kernel_bytes: the tables' BPF maps */
 	MG__COUNT
 };
 

@@ -117,6 +117,11 @@ static void test_concurrent_totals(void **state)
 	metrics__set(m, MG_SPOOL_BYTES, 4096);
 	metrics__set(m, MG_SPOOL_ENTRIES, 3);
 	metrics__set(m, MG_LAST_WINDOW, 1700000000);
+	metrics__add(m, MC_UNWIND_FALLBACK, 19);
+	metrics__add(m, MC_UNWIND_CUT, 20);
+	metrics__add(m, MC_UNWIND_KERNEL_MEMORY, 21);
+	metrics__set(m, MG_UNWIND_TABLES, 22);
+	metrics__set(m, MG_UNWIND_BYTES, 2 << 20);
 	text = render(m, NULL);
 
 	assert_family(text, "bpprof_samples_total", "counter");
@@ -138,9 +143,14 @@ static void test_concurrent_totals(void **state)
 	assert_family(text, "process_resident_memory_bytes", "gauge");
 	assert_family(text, "process_start_time_seconds", "gauge");
 	assert_family(text, "bpprof_build_info", "gauge");
-	/* every line is a comment or a sample: 19 families, 14 + 3 + 15 + 3 samples */
-	assert_int_equal(lines_with(text, "# HELP "), 19);
-	assert_int_equal(lines_with(text, "# TYPE "), 19);
+	assert_family(text, "bpprof_unwind_fallback_total", "counter");
+	assert_family(text, "bpprof_unwind_cut_total", "counter");
+	assert_family(text, "bpprof_unwind_limit_hits_total", "counter");
+	assert_family(text, "bpprof_unwind_tables", "gauge");
+	assert_family(text, "bpprof_unwind_kernel_bytes", "gauge");
+	/* every line is a comment or a sample: 24 families, 20 + 5 + 15 + 3 samples */
+	assert_int_equal(lines_with(text, "# HELP "), 24);
+	assert_int_equal(lines_with(text, "# TYPE "), 24);
 
 	assert_true(value_of(text, "bpprof_samples_total{type=\"cpu\"}") == THREADS * ADDS);
 	assert_true(value_of(text, "bpprof_samples_total{type=\"heap\"}") == 7);
@@ -159,6 +169,12 @@ static void test_concurrent_totals(void **state)
 	assert_true(value_of(text, "bpprof_spool_bytes") == 4096);
 	assert_true(value_of(text, "bpprof_spool_entries") == 3);
 	assert_true(value_of(text, "bpprof_last_window_timestamp_seconds") == 1700000000);
+	assert_true(value_of(text, "bpprof_unwind_fallback_total") == 19);
+	assert_true(value_of(text, "bpprof_unwind_cut_total") == 20);
+	assert_true(value_of(text, "bpprof_unwind_limit_hits_total{type=\"kernel_memory\"}") == 21);
+	assert_true(value_of(text, "bpprof_unwind_limit_hits_total{type=\"file_rows\"}") == 0);
+	assert_true(value_of(text, "bpprof_unwind_tables") == 22);
+	assert_true(value_of(text, "bpprof_unwind_kernel_bytes") == 2 << 20);
 	assert_true(value_of(text, "bpprof_push_duration_seconds_count") == THREADS * ADDS);
 	assert_true(value_of(text, "bpprof_push_duration_seconds_bucket{le=\"0.01\"}") == 0);
 	assert_true(value_of(text, "bpprof_push_duration_seconds_bucket{le=\"0.025\"}") == THREADS * ADDS);

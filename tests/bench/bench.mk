@@ -19,8 +19,6 @@ $(BENCH_FLOOR_SKEL): $(BENCH_FLOOR_BPF)
 # Compiled by the Makefile's $(BUILD)/%.o rule; it includes the skeleton.
 $(BUILD)/tests/bench/uprobe_floor.o: $(BENCH_FLOOR_SKEL)
 
--include $(wildcard $(BENCH_FLOOR_BPF:.o=.d) $(BUILD)/tests/bench/uprobe_floor.d)
-
 # switch_floor (tests/bench/offcpu.sh's floor row): programs that only read
 # the clock on the two tracepoints bpprof's off-CPU programs use.
 BENCH_SWITCH_BPF  := $(BUILD)/bench/bpf/switch_floor.bpf.o
@@ -35,4 +33,21 @@ $(BENCH_SWITCH_SKEL): $(BENCH_SWITCH_BPF)
 
 $(BUILD)/tests/bench/switch_floor.o: $(BENCH_SWITCH_SKEL)
 
--include $(wildcard $(BENCH_SWITCH_BPF:.o=.d) $(BUILD)/tests/bench/switch_floor.d)
+
+# walk (tests/bench/unwind.sh): walk_user_stack() alone, by the kernel's
+# statistics, with the unwind tables or with frame pointers.
+BENCH_WALK_BPF  := $(BUILD)/bench/bpf/walk.bpf.o
+BENCH_WALK_SKEL := $(GEN)/bench/walk.skel.h
+BENCH_BINS      += $(BUILD)/bench/walk
+
+$(BENCH_WALK_BPF): tests/bench/walk.bpf.c $(GEN)/vmlinux.h
+	$(bpf_object)
+
+$(BENCH_WALK_SKEL): $(BENCH_WALK_BPF)
+	$(bpf_skeleton)
+
+$(BUILD)/tests/bench/walk.o: $(BENCH_WALK_SKEL)
+
+-include $(wildcard $(BENCH_FLOOR_BPF:.o=.d) $(BUILD)/tests/bench/uprobe_floor.d \
+  $(BENCH_SWITCH_BPF:.o=.d) $(BUILD)/tests/bench/switch_floor.d \
+  $(BENCH_WALK_BPF:.o=.d) $(BUILD)/tests/bench/walk.d)

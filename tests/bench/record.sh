@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Benchmark `bpprof record` against `perf record -F 99 -g -a` on a busy
-# machine (one CPU-bound spinner per core): both profile the whole system for
-# DURATION seconds at 99 Hz; we compare their own CPU time (user+sys, which
-# for bpprof includes symbolization and writing the pprof) and peak RSS, run
-# alternately RUNS times, medians and ratios; bpprof also with --no-lines,
-# the baseline of what source lines cost. Then the synthetic ingest
-# benchmark: samples per second the user-space side absorbs, ns per sample.
+# Benchmark `bpprof record` against `perf record -F 99 -g -a` and against
+# `perf record -F 99 --call-graph dwarf -a` + `perf script` (what a user of
+# perf pays for stacks without frame pointers) on a busy machine (one
+# CPU-bound spinner per core): all profile the whole system for DURATION
+# seconds at 99 Hz; we compare their own CPU time (user+sys, which for bpprof
+# includes building unwind tables, symbolization with source lines and
+# writing the pprof) and peak RSS, run alternately RUNS times, medians and
+# ratios; bpprof with frame pointers only (--unwind fp) is the baseline of
+# its tables' cost, bpprof --no-lines that of source lines. Then the
+# synthetic ingest benchmark: samples per second the user-space side
+# absorbs, ns per sample.
 #   make bench     or     BUILD=build tests/bench/record.sh
 # Knobs: RUNS (3) DURATION (10) FREQ (99). Needs root.
 set -eu
@@ -51,13 +55,19 @@ measure() {
 	awk '{ printf "%.3f %d\n", $1 + $2, $3 }' "$dir/$name.time" >>"$dir/$name.runs"
 }
 
-rm -f "$dir"/perf.runs "$dir"/bpprof.runs "$dir"/bpprof-nolines.runs
+rm -f "$dir"/perf.runs "$dir"/bpprof.runs "$dir"/perf-dwarf.runs "$dir"/perf-script.runs \
+	"$dir"/bpprof-fp.runs "$dir"/bpprof-nolines.runs
 for i in $(seq "$RUNS"); do
-	echo "bench: run $i/$RUNS: perf record, bpprof record, bpprof record --no-lines ($DURATION s each, all cores busy)"
+	echo "bench: run $i/$RUNS: perf record -g, perf --call-graph dwarf (+ perf script), bpprof" \
+		"--unwind fp, bpprof, bpprof --no-lines ($DURATION s each, all cores busy)"
 	measure perf perf record -F "$FREQ" -g -a -o "$dir/perf.data" -- sleep "$DURATION"
+	measure perf-dwarf perf record -F "$FREQ" --call-graph dwarf -a -o "$dir/perf-dwarf.data" -- sleep "$DURATION"
+	measure perf-script perf script -i "$dir/perf-dwarf.data"
+	measure bpprof-fp "$BPPROF" record -q -F "$FREQ" -d "$DURATION" --unwind fp -o "$dir/record-fp.pb.gz"
 	measure bpprof "$BPPROF" record -q -F "$FREQ" -d "$DURATION" -o "$dir/record.pb.gz"
 	measure bpprof-nolines "$BPPROF" record -q --no-lines -F "$FREQ" -d "$DURATION" -o "$dir/record-nolines.pb.gz"
 done
+rm -f "$dir/perf-dwarf.data"
 samples=$("$build/pprofcheck" total "$dir/record.pb.gz" samples 2>/dev/null || echo '?')
 cleanup
 spinners=()
@@ -67,6 +77,11 @@ p_cpu=$(cut -d' ' -f1 "$dir/perf.runs" | median)
 b_cpu=$(cut -d' ' -f1 "$dir/bpprof.runs" | median)
 p_rss=$(cut -d' ' -f2 "$dir/perf.runs" | median)
 b_rss=$(cut -d' ' -f2 "$dir/bpprof.runs" | median)
+# perf's DWARF mode: the recording and its perf script, run by run
+d_cpu=$(paste -d' ' "$dir/perf-dwarf.runs" "$dir/perf-script.runs" | awk '{ printf "%.3f\n", $1 + $3 }' | median)
+d_rss=$(paste -d' ' "$dir/perf-dwarf.runs" "$dir/perf-script.runs" | awk '{ print ($2 > $4 ? $2 : $4) }' | median)
+f_cpu=$(cut -d' ' -f1 "$dir/bpprof-fp.runs" | median)
+f_rss=$(cut -d' ' -f2 "$dir/bpprof-fp.runs" | median)
 n_cpu=$(cut -d' ' -f1 "$dir/bpprof-nolines.runs" | median)
 n_rss=$(cut -d' ' -f2 "$dir/bpprof-nolines.runs" | median)
 
@@ -76,17 +91,23 @@ echo "bench: ingest (synthetic ring-buffer records through the capture's own pat
 {
 	echo "record: whole system, ${DURATION} s at ${FREQ} Hz, $(nproc) CPUs all busy; median of $RUNS"
 	printf '  %-28s %10s %12s\n' tool "CPU s" "peak RSS MiB"
-	printf '  %-28s %10s %12.1f\n' "perf record -g -a" "$p_cpu" "$(echo "$p_rss / 1024" | bc -l)"
-	printf '  %-28s %10s %12.1f\n' "bpprof record" "$b_cpu" "$(echo "$b_rss / 1024" | bc -l)"
-	printf '  %-28s %10s %12.1f\n' "bpprof record --no-lines" "$n_cpu" "$(echo "$n_rss / 1024" | bc -l)"
-	printf '  bpprof/perf: CPU %.2fx (target <= 0.5x), RSS %.2fx; bpprof RSS %.1f MiB (target <= 24)\n' \
+	printf '  %-38s %10s %12.1f\n' "perf record -g -a" "$p_cpu" "$(echo "$p_rss / 1024" | bc -l)"
+	printf '  %-38s %10s %12.1f\n' "perf record --call-graph dwarf + script" "$d_cpu" "$(echo "$d_rss / 1024" | bc -l)"
+	printf '  %-38s %10s %12.1f\n' "bpprof record --unwind fp (baseline)" "$f_cpu" "$(echo "$f_rss / 1024" | bc -l)"
+	printf '  %-38s %10s %12.1f\n' "bpprof record --no-lines" "$n_cpu" "$(echo "$n_rss / 1024" | bc -l)"
+	printf '  %-38s %10s %12.1f\n' "bpprof record (tables and lines)" "$b_cpu" "$(echo "$b_rss / 1024" | bc -l)"
+	printf '  bpprof/perf -g: CPU %.2fx (target <= 0.5x), RSS %.2fx; bpprof RSS %.1f MiB (target <= 24 + tables)\n' \
 		"$(echo "$b_cpu / $p_cpu" | bc -l)" "$(echo "$b_rss / $p_rss" | bc -l)" \
 		"$(echo "$b_rss / 1024" | bc -l)"
-	printf '  source lines cost: CPU %+.3f s, RSS %+.1f MiB (--no-lines/perf: CPU %.2fx)\n' \
+	printf '  bpprof/perf dwarf (record + script): CPU %.3fx (target <= 0.1x); tables/frame pointers: CPU %.2fx\n' \
+		"$(echo "$b_cpu / $d_cpu" | bc -l)" "$(echo "$b_cpu / $f_cpu" | bc -l)"
+	printf '  source lines cost: CPU %+.3f s, RSS %+.1f MiB (--no-lines/perf -g: CPU %.2fx)\n' \
 		"$(echo "$b_cpu - $n_cpu" | bc -l)" "$(echo "($b_rss - $n_rss) / 1024" | bc -l)" \
 		"$(echo "$n_cpu / $p_cpu" | bc -l)"
 	echo "  samples in bpprof's last profile: $samples"
-	echo "  runs (cpu_s rss_kib): perf $(tr '\n' ' ' <"$dir/perf.runs")| bpprof $(tr '\n' ' ' <"$dir/bpprof.runs")| --no-lines $(tr '\n' ' ' <"$dir/bpprof-nolines.runs")"
+	echo "  runs (cpu_s rss_kib): perf $(tr '\n' ' ' <"$dir/perf.runs")| bpprof $(tr '\n' ' ' <"$dir/bpprof.runs")"
+	echo "    perf dwarf $(tr '\n' ' ' <"$dir/perf-dwarf.runs")| perf script $(tr '\n' ' ' <"$dir/perf-script.runs")"
+	echo "    bpprof --unwind fp $(tr '\n' ' ' <"$dir/bpprof-fp.runs")| --no-lines $(tr '\n' ' ' <"$dir/bpprof-nolines.runs")"
 	echo "ingest:"
 	sed 's/^/  /' "$dir/ingest.txt"
 } | tee "$dir/record.txt"

@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The user-stack walker from unwind tables (bpf/unwind.h), for every
+ * program through common.bpf.h's walk_user_stack(). Included by it; nothing
+ * here is for user space.
+ *
+ * One frame per bpf_loop iteration: find the mapping that holds the pc (a
+ * binary search in the process's sorted mappings), its rule (the file's page
+ * index, then at most UNWIND_SEARCH_STEPS halvings of its rows), then the
+ * caller's CFA, return address and RBP. A pc in code without a table takes
+ * a frame-pointer step in auto mode. The registers come from the task
+ * (bpf_task_pt_regs), so the walk is the same from a perf event, a uprobe or
+ * a tracepoint. A process user space has not loaded yet is walked with
+ * frame pointers (bpf_get_stack), counted. */
+#ifndef BPPROF_BPF_UNWIND_BPF_H
+#define BPPROF_BPF_UNWIND_BPF_H
+
+#include "unwind.h"
+
+/* Set by user space before load: UNWIND_MODE_FP keeps bpf_get_stack and
+ * never reaches bpf_loop, so a kernel without it still loads the program. */
+const volatile __u32 unwind_mode = UNWIND_MODE_FP;
+
+/* A frame-pointer step trusts RBP only this far above the stack pointer. */
+#define UNWIND_FP_MAX_GAP	(8u << 20)
+/* The rt_sigframe's registers, from the RSP __restore_rt sees: uc_mcontext
+ * at 40, and in it rdi (64) up to rip (128). */
+#define UNWIND_SIGFRAME_REGS	(40 + 64)
+
+/* (sizes, not types: clang gives an inner map's value type as a mere
+ * declaration, which libbpf cannot size) */
+struct unwind_chunk {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UNWIND_CHUNK_ENTRIES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct unwind_entry));
+};
+
+/* The maps below are user space's (pkg/unwind/maps.c), shared by every
+ * program that walks stacks; these definitions are their shape. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, UNWIND_MAX_CHUNKS);
+	__type(key, __u32);
+	__array(values, struct unwind_chunk);
+} unwind_chunks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct unwind_rule);
+} unwind_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct unwind_file);
+} unwind_files SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);		/* tgid */
+	__type(value, struct unwind_proc);
+} unwind_procs SEC(".maps");
+
+/* Each program's own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, UNWIND_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} unwind_counters SEC(".maps");
+
+/* The mapping the last frame was in (the next is usually in it too), with
+ * its file's table. Values, not pointers into maps, so nothing the verifier
+ * tracks depends on the pc. */
+struct unwind_cached_map {
+	__u64 start, base;			/* base: runtime address of the table's pc 0 */
+	__u32 size;
+	__u32 index, pages, rows, shift;	/* the file's unwind_file */
+};
+
+/* What unwind_mapping found for a pc. */
+enum { UNWIND_MAP_FOUND, UNWIND_MAP_PENDING, UNWIND_MAP_NONE };
+
+struct unwind_state {
+	__u64 pc, sp, bp;
+	__u64 regs[UNWIND_REGS];	/* rax..rdi, while regs_known */
+	__u64 *frames;
+	const struct unwind_proc *proc;
+	struct unwind_cached_map m;
+	__u32 n;		/* frames recorded: the last index + 1 (never compared:
+				 * the verifier need not track it, so the callback's
+				 * states converge) */
+	bool exact;		/* pc is where the thread was, not a return address */
+	bool regs_known;	/* the first frame, or just past a signal frame */
+	bool cut;		/* ended at a frame it could not unwind */
+	bool pending;		/* reached code whose table is not built yet */
+};
+
+static __always_inline void unwind_count(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&unwind_counters, &idx);
+
+	if (c)
+		(*c)++;
+}
+
+/* Row-space slot i: an entry of a chunk. */
+static __always_inline const struct unwind_entry *unwind_slot(__u32 i)
+{
+	__u32 chunk = i >> UNWIND_CHUNK_SHIFT, k = i & (UNWIND_CHUNK_ENTRIES - 1);
+	void *inner = bpf_map_lookup_elem(&unwind_chunks, &chunk);
+
+	return inner ? bpf_map_lookup_elem(inner, &k) : NULL;
+}
+
+/* 1 when a > b, for values below 2^63 (table offsets): arithmetic, not a
+ * branch, so a search step is one path for the verifier (a branch per
+ * halving doubles the states it explores). */
+static __always_inline __u64 unwind_above(__u64 a, __u64 b)
+{
+	return (b - a) >> 63;
+}
+
+/* Makes st->m the process's mapping holding pc, when its table is ready.
+ * The cached one first, then the mappings in order: a scan that ends where
+ * it finds it (a path that ends, for the verifier), where a binary search
+ * would make the pc an offset it must track exactly. A process maps a few
+ * dozen files, and consecutive frames mostly share one. */
+static __always_inline int unwind_mapping(struct unwind_state *st, __u64 pc)
+{
+	const struct unwind_proc *p = st->proc;
+	const struct unwind_mapping *m;
+	const struct unwind_file *f;
+	__u32 k, n = p->n;
+
+	if (pc - st->m.start < st->m.size)
+		return UNWIND_MAP_FOUND;
+	for (k = 0; k < UNWIND_PROC_MAPPINGS; k++) {
+		if (k >= n)
+			break;
+		m = &p->maps[k];
+		if (pc - m->start >= m->size)
+			continue;
+		f = bpf_map_lookup_elem(&unwind_files, &m->file);
+		if (!f || f->state == UNWIND_FILE_NONE)
+			return UNWIND_MAP_NONE;
+		if (f->state != UNWIND_FILE_READY)
+			return UNWIND_MAP_PENDING;
+		st->m = (struct unwind_cached_map){ m->start, m->bias + f->base, m->size, f->index,
+						    f->pages, f->rows, f->shift };
+		return UNWIND_MAP_FOUND;
+	}
+	return UNWIND_MAP_NONE;
+}
+
+/* The rule for pc in mapping m, or NULL: the page index gives the rows
+ * that may hold it, bounded halvings the last one starting at or below. */
+static __always_inline const struct unwind_rule *unwind_rule(const struct unwind_cached_map *m,
+							     __u64 pc)
+{
+	const struct unwind_entry *e;
+	__u32 id, base, n, half, k;
+	__u64 rel = pc - m->base, page;
+
+	if (pc < m->base || rel > 0xffffffffull)
+		return NULL;
+	page = rel >> (m->shift & 31);
+	if (page >= m->pages)
+		return NULL;
+	e = unwind_slot(m->index + (__u32)page);
+	if (!e || e->last < e->first)
+		return NULL;
+	base = m->rows + e->first;
+	n = e->last - e->first + 1;
+	for (k = 0; k < UNWIND_SEARCH_STEPS && n > 1; k++) {
+		half = n / 2;
+		e = unwind_slot(base + half);
+		if (!e)
+			return NULL;
+		base += half & (__u32)(unwind_above(e->pc, rel) - 1);
+		n -= half;
+	}
+	e = unwind_slot(base);
+	if (!e || e->pc > rel)
+		return NULL;
+	id = e->rule;
+	return bpf_map_lookup_elem(&unwind_rules, &id);
+}
+
+/* Ends the walk at a frame that could not be unwound: the sample keeps
+ * what was walked, flagged. */
+static __always_inline long unwind_cut(struct unwind_state *st)
+{
+	st->cut = true;
+	return 1;
+}
+
+/* No table for this code (JIT, anonymous memory): in auto mode, a
+ * frame-pointer step when RBP points into the stack at or above SP (at it
+ * right after `push %rbp; mov %rsp,%rbp`). */
+static __always_inline long unwind_fp_step(struct unwind_state *st)
+{
+	__u64 fr[2];
+
+	if (unwind_mode != UNWIND_MODE_AUTO)
+		return unwind_cut(st);
+	if (st->bp < st->sp || st->bp - st->sp > UNWIND_FP_MAX_GAP || (st->bp & 7) ||
+	    bpf_probe_read_user(fr, sizeof(fr), (void *)st->bp))
+		return 1;
+	unwind_count(UNWIND_CNT_FP_FRAMES);
+	st->sp = st->bp + 16;
+	st->bp = fr[0];
+	st->pc = fr[1];
+	st->exact = false;
+	st->regs_known = false;
+	return st->pc ? 0 : 1;
+}
+
+/* glibc's __restore_rt: the registers the signal interrupted are in the
+ * kernel's rt_sigframe at SP. The next frame is where the thread was, so
+ * its pc is exact and its registers known. */
+static __always_inline long unwind_signal(struct unwind_state *st, __u32 i)
+{
+	__u64 mc[9];	/* rdi rsi rbp rbx rdx rax rcx rsp rip */
+
+	if (bpf_probe_read_user(mc, sizeof(mc), (void *)(st->sp + UNWIND_SIGFRAME_REGS)))
+		return unwind_cut(st);
+	/* the handler "returns" to __restore_rt itself: name it, not the
+	 * byte before */
+	if (i < BPPROF_MAX_STACK)
+		st->frames[i] = st->pc + 1;
+	st->regs[5] = mc[0];
+	st->regs[4] = mc[1];
+	st->bp = mc[2];
+	st->regs[3] = mc[3];
+	st->regs[1] = mc[4];
+	st->regs[0] = mc[5];
+	st->regs[2] = mc[6];
+	st->sp = mc[7];
+	st->pc = mc[8];
+	st->exact = true;
+	st->regs_known = true;
+	return st->pc ? 0 : 1;
+}
+
+static __always_inline __u64 unwind_reg(const struct unwind_state *st, __u8 reg)
+{
+	switch (reg) {
+	case 0: return st->regs[0];
+	case 1: return st->regs[1];
+	case 2: return st->regs[2];
+	case 3: return st->regs[3];
+	case 4: return st->regs[4];
+	default: return st->regs[5];
+	}
+}
+
+/* Frame i: record its pc, then find the caller's registers. 0 goes on, 1
+ * ends the walk. (bpf_loop bounds i by the frames wanted.) */
+static long unwind_step(__u32 i, void *ctx)
+{
+	struct unwind_state *st = ctx;
+	const struct unwind_rule *r;
+	__u64 at, cfa, ra, bp, pair[2];
+
+	if (i >= BPPROF_MAX_STACK)
+		return 1;
+	/* Callers are looked up at the byte before their return address (by
+	 * this walk, and by the symbolizer); an exact pc past the first frame
+	 * (after a signal) is recorded one further, so it is looked up itself. */
+	st->frames[i] = st->exact && i ? st->pc + 1 : st->pc;
+	st->n = i + 1;
+	at = st->exact ? st->pc : st->pc - 1;
+	switch (unwind_mapping(st, at)) {
+	case UNWIND_MAP_FOUND:
+		break;
+	case UNWIND_MAP_PENDING:	/* user space builds it when it sees the flag */
+		st->pending = true;
+		return unwind_fp_step(st);
+	default:
+		return unwind_fp_step(st);
+	}
+	r = unwind_rule(&st->m, at);
+	if (!r)
+		return unwind_cut(st);
+	switch (r->cfa) {
+	case UNWIND_CFA_STOP:
+		return 1;	/* the outermost frame: the stack is whole */
+	case UNWIND_CFA_SP:
+		cfa = st->sp + r->cfa_off;
+		break;
+	case UNWIND_CFA_BP:
+		cfa = st->bp + r->cfa_off;
+		break;
+	case UNWIND_CFA_PLT:
+		cfa = st->sp + r->cfa_off + ((st->pc & 15) >= r->plt_k ? 8 : 0);
+		break;
+	case UNWIND_CFA_SIGNAL:
+		return unwind_signal(st, i);
+	default:
+		return unwind_cut(st);
+	}
+	bp = r->bp == UNWIND_BP_SAME ? st->bp : 0;
+	if (r->ra == UNWIND_RA_REG) {
+		if (!st->regs_known)
+			return unwind_cut(st);
+		ra = unwind_reg(st, r->ra_reg);
+		if (r->bp == UNWIND_BP_AT_CFA &&
+		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + r->bp_off)))
+			return unwind_cut(st);
+	} else if (r->bp == UNWIND_BP_AT_CFA && r->bp_off == r->ra_off - 8) {
+		/* the usual frame: RBP saved right below the return address */
+		if (bpf_probe_read_user(pair, sizeof(pair), (void *)(cfa + r->bp_off)))
+			return unwind_cut(st);
+		bp = pair[0];
+		ra = pair[1];
+	} else {
+		if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa + r->ra_off)))
+			return unwind_cut(st);
+		if (r->bp == UNWIND_BP_AT_CFA &&
+		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + r->bp_off)))
+			return unwind_cut(st);
+	}
+	/* The caller's stack lies above ours; only a return address kept in
+	 * a register leaves it where it is (__vfork). Else: a loop, or junk. */
+	if (cfa < st->sp || (cfa == st->sp && r->ra != UNWIND_RA_REG))
+		return unwind_cut(st);
+	st->sp = cfa;
+	st->bp = bp;
+	st->pc = ra;
+	st->exact = false;
+	st->regs_known = false;
+	return ra ? 0 : 1;	/* a zero return address: nothing called this frame */
+}
+
+/* The mappings user space loaded for process leader, or NULL. (A start
+ * time of 0: loaded before its first sample told user space the exact one.) */
+static __always_inline const struct unwind_proc *unwind_proc_of(struct task_struct *leader)
+{
+	__u32 tgid = leader->tgid;
+	const struct unwind_proc *p = bpf_map_lookup_elem(&unwind_procs, &tgid);
+
+	if (p && p->start_boottime && p->start_boottime != leader->start_boottime)
+		return NULL;
+	return p;
+}
+
+/* The current process's mappings; for a child that has not exec'd since
+ * its fork (and whose parent has not either), its parent's: it maps what
+ * they mapped then, and a short-lived child (vfork, a shell's pipeline, a
+ * forked worker's first moments) is walked before user space hears of it. */
+static __always_inline const struct unwind_proc *unwind_current_proc(struct task_struct *task)
+{
+	struct task_struct *leader = task->group_leader, *parent;
+	const struct unwind_proc *p = unwind_proc_of(leader);
+	__u64 forked_at;
+
+	if (p)
+		return p;
+	forked_at = leader->parent_exec_id;
+	parent = leader->real_parent;
+	if (leader->self_exec_id != forked_at || parent->self_exec_id != forked_at)
+		return NULL;
+	return unwind_proc_of(parent->group_leader);
+}
+
+/* The current task's user stack from its tables into frames: how many
+ * frames, or -1 when the process has none loaded (the caller walks frame
+ * pointers instead). */
+static __always_inline long unwind_user_stack(struct task_struct *task, __u64 *frames, __u32 max,
+					      __u32 *flags)
+{
+	struct unwind_state st = { .frames = frames, .exact = true, .regs_known = true };
+	struct pt_regs *regs;
+
+	st.proc = unwind_current_proc(task);
+	if (!st.proc) {
+		unwind_count(UNWIND_CNT_FALLBACK);
+		return -1;
+	}
+	/* BTF pointers, here and above: plain loads the kernel's exception
+	 * table guards, not a helper call per field */
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	st.pc = regs->ip;
+	st.sp = regs->sp;
+	st.bp = regs->bp;
+	st.regs[0] = regs->ax;
+	st.regs[1] = regs->dx;
+	st.regs[2] = regs->cx;
+	st.regs[3] = regs->bx;
+	st.regs[4] = regs->si;
+	st.regs[5] = regs->di;
+	bpf_loop(max, unwind_step, &st, 0);
+	if (st.cut) {
+		*flags |= USTACK_TRUNCATED;
+		unwind_count(UNWIND_CNT_CUT);
+	}
+	if (st.pending) {	/* walked in part with frame pointers: counted so */
+		*flags |= USTACK_PENDING;
+		unwind_count(UNWIND_CNT_FALLBACK);
+	}
+	return st.n;
+}
+
+/* The exec tracepoints call this: a new image, new mappings. */
+static __always_inline void unwind_forget(__u32 tgid)
+{
+	if (unwind_mode != UNWIND_MODE_FP)
+		bpf_map_delete_elem(&unwind_procs, &tgid);
+}
+
+#endif
