@@ -38,7 +38,7 @@ enum {
 enum {
 	SAMPLE_MAPPED = 1 << 4,		/* the process mapped or unmapped code since
 					 * its previous sample */
-	OFFCPU_NOTICE = 1 << 5,		/* no wait: a thread of a process new to user
+	OFFCPU_NOTICE = 1 << 6,		/* no wait: a thread of a process new to user
 					 * space (or that mapped code) left the CPU;
 					 * read its maps while it waits */
 };
@@ -220,6 +220,10 @@ struct exec_event {
 
 _Static_assert(sizeof(struct cpu_sample) == 80 + 2 * 8 * BPPROF_MAX_STACK, "cpu_sample layout");
 _Static_assert(sizeof(struct exec_event) == 32, "exec_event layout");
+/* The walks' flags and each record's own share one field: no bit twice. */
+_Static_assert(((KSTACK_TRUNCATED | USTACK_TRUNCATED | KSTACK_FAILED | USTACK_FAILED |
+		 USTACK_PENDING) & (SAMPLE_MAPPED | OFFCPU_NOTICE | HEAP_UNTRACKED)) == 0 &&
+	       (SAMPLE_MAPPED & OFFCPU_NOTICE) == 0, "record flags overlap");
 _Static_assert(sizeof(struct heap_alloc) == 96 + 8 * BPPROF_MAX_STACK, "heap_alloc layout");
 _Static_assert(sizeof(struct heap_free) == 16, "heap_free layout");
 _Static_assert(sizeof(struct heap_mapped) == 32, "heap_mapped layout");

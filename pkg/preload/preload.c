@@ -51,7 +51,11 @@
  * private mapping of that page which fork does not copy (MADV_DONTFORK):
  * 6.18 maps the trampoline with VM_DONTCOPY, so a forked child inherits the
  * patched call without its target and dies at its first marker. The child
- * maps the page afresh, where the kernel plants its probes anew. */
+ * maps the page afresh, where the kernel plants its probes anew.
+ *
+ * Each has call-frame information (nothing but the entry's CFA = SP + 8),
+ * so the BPF walker, which starts at the marker, unwinds it from the
+ * library's .eh_frame as any other frame. */
 #if defined(__x86_64__)
 #define MARKER_NOP ".byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n\t"	/* nopl 0x0(%rax,%rax,1) */
 #elif defined(__aarch64__)
@@ -64,9 +68,11 @@
 	".type " name ", %function\n\t"					\
 	".p2align 4\n"							\
 	name ":\n\t"							\
+	".cfi_startproc\n\t"						\
 	".hidden " name "_at\n\t"						\
 	".set " name "_at, " name "\n\t"					\
 	MARKER_NOP "ret\n\t"						\
+	".cfi_endproc\n\t"						\
 	".size " name ", .-" name "\n\t"
 __asm__(".pushsection .text.bpprof_markers, \"ax\", %progbits\n\t"
 	".p2align 12\n\t"
