@@ -77,6 +77,22 @@ struct {
 	__type(value, __u64);
 } unwind_counters SEC(".maps");
 
+/* RBX, from frame to frame: a frame whose CFA is RBX-based (ld.so's
+ * _dl_runtime_resolve realigns RSP) needs it. Kept in a map value, not in
+ * the walk's state on the stack: the verifier does not follow a map's
+ * contents, and following these would multiply the states it explores. */
+struct unwind_bx {
+	__u64 value;		/* RBX, when at is 0 */
+	__u64 at;		/* 0: value holds RBX; 1: not known; else where it is saved */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct unwind_bx);
+} unwind_bx SEC(".maps");
+
 /* The mapping the last frame was in (the next is usually in it too), with
  * its file's table. Values, not pointers into maps, so nothing the verifier
  * tracks depends on the pc. */
@@ -98,6 +114,7 @@ struct unwind_state {
 	__u32 n;		/* frames recorded: the last index + 1 (never compared:
 				 * the verifier need not track it, so the callback's
 				 * states converge) */
+	struct unwind_bx *bx;	/* this CPU's: RBX, followed from frame to frame */
 	bool exact;		/* pc is where the thread was, not a return address */
 	bool regs_known;	/* the first frame, or just past a signal frame */
 	bool cut;		/* ended at a frame it could not unwind */
@@ -130,35 +147,39 @@ static __always_inline __u64 unwind_above(__u64 a, __u64 b)
 }
 
 /* Makes st->m the process's mapping holding pc, when its table is ready.
- * The cached one first, then the mappings in order: a scan that ends where
- * it finds it (a path that ends, for the verifier), where a binary search
- * would make the pc an offset it must track exactly. A process maps a few
- * dozen files, and consecutive frames mostly share one. */
+ * The cached one first (consecutive frames mostly share one), then a
+ * search of the sorted mappings: fixed halvings with no branch on the
+ * comparison and a masked index, so the verifier walks UNWIND_MAP_STEPS
+ * short steps once, where a scan of every mapping cost it a pass per
+ * mapping (tens of milliseconds of CPU at each load). */
 static __always_inline int unwind_mapping(struct unwind_state *st, __u64 pc)
 {
 	const struct unwind_proc *p = st->proc;
 	const struct unwind_mapping *m;
 	const struct unwind_file *f;
-	__u32 k, n = p->n;
+	__u32 k, base = 0, half, n = p->n;
 
 	if (pc - st->m.start < st->m.size)
 		return UNWIND_MAP_FOUND;
-	for (k = 0; k < UNWIND_PROC_MAPPINGS; k++) {
-		if (k >= n)
-			break;
-		m = &p->maps[k];
-		if (pc - m->start >= m->size)
-			continue;
-		f = bpf_map_lookup_elem(&unwind_files, &m->file);
-		if (!f || f->state == UNWIND_FILE_NONE)
-			return UNWIND_MAP_NONE;
-		if (f->state != UNWIND_FILE_READY)
-			return UNWIND_MAP_PENDING;
-		st->m = (struct unwind_cached_map){ m->start, m->bias + f->base, m->size, f->index,
-						    f->pages, f->rows, f->shift };
-		return UNWIND_MAP_FOUND;
+	if (!n || n > UNWIND_PROC_MAPPINGS)
+		return UNWIND_MAP_NONE;
+	for (k = 0; k < UNWIND_MAP_STEPS; k++) {
+		half = n / 2;
+		m = &p->maps[(base + half) & (UNWIND_PROC_MAPPINGS - 1)];
+		base += half & (__u32)(unwind_above(m->start, pc) - 1);
+		n -= half;
 	}
-	return UNWIND_MAP_NONE;
+	m = &p->maps[base & (UNWIND_PROC_MAPPINGS - 1)];
+	if (pc - m->start >= m->size)
+		return UNWIND_MAP_NONE;
+	f = bpf_map_lookup_elem(&unwind_files, &m->file);
+	if (!f || f->state == UNWIND_FILE_NONE)
+		return UNWIND_MAP_NONE;
+	if (f->state != UNWIND_FILE_READY)
+		return UNWIND_MAP_PENDING;
+	st->m = (struct unwind_cached_map){ m->start, m->bias + f->base, m->size, f->index,
+					    f->pages, f->rows, f->shift };
+	return UNWIND_MAP_FOUND;
 }
 
 /* The rule for pc in mapping m, or NULL: the page index gives the rows
@@ -180,7 +201,7 @@ static __always_inline const struct unwind_rule *unwind_rule(const struct unwind
 		return NULL;
 	base = m->rows + e->first;
 	n = e->last - e->first + 1;
-	for (k = 0; k < UNWIND_SEARCH_STEPS && n > 1; k++) {
+	for (k = 0; k < UNWIND_SEARCH_STEPS; k++) {
 		half = n / 2;
 		e = unwind_slot(base + half);
 		if (!e)
@@ -216,6 +237,7 @@ static __always_inline long unwind_fp_step(struct unwind_state *st)
 	    bpf_probe_read_user(fr, sizeof(fr), (void *)st->bp))
 		return 1;
 	unwind_count(UNWIND_CNT_FP_FRAMES);
+	st->bx->at = 1;		/* code without a table may have saved it anywhere */
 	st->sp = st->bp + 16;
 	st->bp = fr[0];
 	st->pc = fr[1];
@@ -241,6 +263,8 @@ static __always_inline long unwind_signal(struct unwind_state *st, __u32 i)
 	st->regs[4] = mc[1];
 	st->bp = mc[2];
 	st->regs[3] = mc[3];
+	st->bx->value = mc[3];
+	st->bx->at = 0;
 	st->regs[1] = mc[4];
 	st->regs[0] = mc[5];
 	st->regs[2] = mc[6];
@@ -269,7 +293,7 @@ static long unwind_step(__u32 i, void *ctx)
 {
 	struct unwind_state *st = ctx;
 	const struct unwind_rule *r;
-	__u64 at, cfa, ra, bp, pair[2];
+	__u64 at, cfa, ra, bp, pair[2], undef;
 
 	if (i >= BPPROF_MAX_STACK)
 		return 1;
@@ -305,6 +329,13 @@ static long unwind_step(__u32 i, void *ctx)
 		break;
 	case UNWIND_CFA_SIGNAL:
 		return unwind_signal(st, i);
+	case UNWIND_CFA_BX:	/* RBX read only here, where a frame needs it */
+		if (st->bx->at == 1 || (st->bx->at && bpf_probe_read_user(&st->bx->value, 8,
+									  (void *)st->bx->at)))
+			return unwind_cut(st);
+		st->bx->at = 0;
+		cfa = st->bx->value + r->cfa_off;
+		break;
 	default:
 		return unwind_cut(st);
 	}
@@ -333,6 +364,12 @@ static long unwind_step(__u32 i, void *ctx)
 	 * a register leaves it where it is (__vfork). Else: a loop, or junk. */
 	if (cfa < st->sp || (cfa == st->sp && r->ra != UNWIND_RA_REG))
 		return unwind_cut(st);
+	/* The caller's RBX: where it is saved, read only if a frame needs it.
+	 * Masks, not branches (BPF has no conditional move): SAME (0) keeps
+	 * the slot, AT_CFA (1) takes the caller's, UNDEF (2) marks it unknown. */
+	at = -(__u64)(r->bx & 1);
+	undef = -(__u64)((r->bx >> 1) & 1);
+	st->bx->at = (at & (cfa + r->bx_off)) | (undef & 1) | (~(at | undef) & st->bx->at);
 	st->sp = cfa;
 	st->bp = bp;
 	st->pc = ra;
@@ -380,9 +417,11 @@ static __always_inline long unwind_user_stack(struct task_struct *task, __u64 *f
 {
 	struct unwind_state st = { .frames = frames, .exact = true, .regs_known = true };
 	struct pt_regs *regs;
+	__u32 zero = 0;
 
 	st.proc = unwind_current_proc(task);
-	if (!st.proc) {
+	st.bx = bpf_map_lookup_elem(&unwind_bx, &zero);
+	if (!st.proc || !st.bx) {
 		unwind_count(UNWIND_CNT_FALLBACK);
 		return -1;
 	}
@@ -396,6 +435,8 @@ static __always_inline long unwind_user_stack(struct task_struct *task, __u64 *f
 	st.regs[1] = regs->dx;
 	st.regs[2] = regs->cx;
 	st.regs[3] = regs->bx;
+	st.bx->value = regs->bx;
+	st.bx->at = 0;
 	st.regs[4] = regs->si;
 	st.regs[5] = regs->di;
 	bpf_loop(max, unwind_step, &st, 0);

@@ -40,6 +40,8 @@ enum unwind_cfa {
 				 * the interrupted registers are read from its ucontext */
 	UNWIND_CFA_STOP,	/* the return address is undefined: the outermost frame
 				 * (_start, a thread's clone) */
+	UNWIND_CFA_BX,		/* RBX + cfa_off (ld.so's _dl_runtime_resolve, which
+				 * realigns RSP) */
 };
 
 enum unwind_ra {
@@ -48,6 +50,7 @@ enum unwind_ra {
 				 * first frame and after a signal frame only */
 };
 
+/* Where the caller's RBP (and, the same way, its RBX) is. */
 enum unwind_bp {
 	UNWIND_BP_SAME,		/* the caller's RBP is this frame's */
 	UNWIND_BP_AT_CFA,	/* saved at CFA + bp_off */
@@ -67,7 +70,8 @@ struct unwind_rule {
 	__u8 bp;		/* enum unwind_bp */
 	__u8 ra_reg;		/* UNWIND_RA_REG: < UNWIND_REGS */
 	__u8 plt_k;		/* UNWIND_CFA_PLT */
-	__u8 pad[3];
+	__u8 bx;		/* enum unwind_bp, for RBX */
+	__s16 bx_off;		/* UNWIND_BP_AT_CFA */
 };
 
 /* One 8-byte slot of the row space. */

@@ -19,7 +19,7 @@
 #define RULE_SEED	0x72756c6573ull
 
 /* x86-64 DWARF register numbers */
-enum { REG_RBP = 6, REG_RSP = 7, REG_RIP = 16 };
+enum { REG_RBX = 3, REG_RBP = 6, REG_RSP = 7, REG_RIP = 16 };
 
 /* At glibc's __restore_rt, RSP points at the kernel's ucontext; the
  * interrupted RSP is 160 bytes in (uc_mcontext at 40, rsp at 120 in it).
@@ -189,7 +189,7 @@ struct cfa_state {
 	uint8_t cfa_reg;	/* C_REG */
 	uint8_t plt_k;		/* C_PLT */
 	int64_t cfa_off;	/* C_REG, C_PLT */
-	struct reg_rule ra, bp;
+	struct reg_rule ra, bp, bx;
 };
 
 #define MAX_REMEMBERED	16	/* DW_CFA_remember_state depth */
@@ -269,7 +269,7 @@ static void cfa_expression(struct cfa_state *s, const uint8_t *p, const uint8_t 
 /* The rule of register reg, or NULL for one the walker does not track. */
 static struct reg_rule *reg_of(struct cfa_state *s, const struct cie *c, uint64_t reg)
 {
-	return reg == c->ra_reg ? &s->ra : reg == REG_RBP ? &s->bp : NULL;
+	return reg == c->ra_reg ? &s->ra : reg == REG_RBP ? &s->bp : reg == REG_RBX ? &s->bx : NULL;
 }
 
 struct cfa_run {
@@ -636,6 +636,18 @@ bool unwind__eh_frame_thin(Elf *elf)
 
 static bool fits(int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; }
 
+/* A callee-saved register's rule: enum unwind_bp, *off where it is saved. */
+static uint8_t saved_reg(const struct reg_rule *g, int16_t *off)
+{
+	if (g->how == R_UNSET || g->how == R_SAME)
+		return UNWIND_BP_SAME;
+	if (g->how == R_AT_CFA && fits(g->off, INT16_MIN, INT16_MAX)) {
+		*off = (int16_t)g->off;
+		return UNWIND_BP_AT_CFA;
+	}
+	return UNWIND_BP_UNDEF;
+}
+
 /* A row's state as a rule the walker can follow, or a NONE rule. */
 static struct unwind_rule classify(const struct cfa_state *s)
 {
@@ -646,8 +658,10 @@ static struct unwind_rule classify(const struct cfa_state *s)
 		return (struct unwind_rule){ .cfa = UNWIND_CFA_STOP };
 	if (s->cfa == C_SIGNAL)
 		return (struct unwind_rule){ .cfa = UNWIND_CFA_SIGNAL };
-	if (s->cfa == C_REG && (s->cfa_reg == REG_RSP || s->cfa_reg == REG_RBP))
-		r.cfa = s->cfa_reg == REG_RSP ? UNWIND_CFA_SP : UNWIND_CFA_BP;
+	if (s->cfa == C_REG && (s->cfa_reg == REG_RSP || s->cfa_reg == REG_RBP ||
+				s->cfa_reg == REG_RBX))
+		r.cfa = s->cfa_reg == REG_RSP ? UNWIND_CFA_SP :
+			s->cfa_reg == REG_RBP ? UNWIND_CFA_BP : UNWIND_CFA_BX;
 	else if (s->cfa == C_PLT)
 		r.cfa = UNWIND_CFA_PLT;
 	else
@@ -665,15 +679,9 @@ static struct unwind_rule classify(const struct cfa_state *s)
 	} else {
 		return (struct unwind_rule){ .cfa = UNWIND_CFA_NONE };
 	}
-	/* RBP is callee-saved: unmentioned, it is the same in the caller */
-	if (s->bp.how == R_UNSET || s->bp.how == R_SAME) {
-		r.bp = UNWIND_BP_SAME;
-	} else if (s->bp.how == R_AT_CFA && fits(s->bp.off, INT16_MIN, INT16_MAX)) {
-		r.bp = UNWIND_BP_AT_CFA;
-		r.bp_off = (int16_t)s->bp.off;
-	} else {
-		r.bp = UNWIND_BP_UNDEF;
-	}
+	/* RBP and RBX are callee-saved: unmentioned, each is the same in the caller */
+	r.bp = saved_reg(&s->bp, &r.bp_off);
+	r.bx = saved_reg(&s->bx, &r.bx_off);
 	return r;
 }
 

@@ -40,13 +40,13 @@ static char self_dir[PATH_MAX / 2], self_exe[PATH_MAX];
 
 struct re_row {
 	uint64_t pc, hi;	/* the row holds [pc, hi) */
-	char cfa[32], ra[32], rbp[32];
+	char cfa[32], ra[32], rbp[32], rbx[32];
 	bool debug;		/* from .debug_frame */
 };
 
 struct re_cie {
 	uint64_t off;
-	char cfa[32], ra[32], rbp[32];
+	char cfa[32], ra[32], rbp[32], rbx[32];
 };
 
 struct re_fde {
@@ -88,7 +88,8 @@ static void squeeze(char *line)
 }
 
 /* One table row of readelf's: its values by column name. */
-static void parse_row(char *line, char cols[][16], int n_cols, char *cfa, char *ra, char *rbp)
+static void parse_row(char *line, char cols[][16], int n_cols, char *cfa, char *ra, char *rbp,
+		      char *rbx)
 {
 	char *save = NULL, *tok;
 	int i;
@@ -101,6 +102,8 @@ static void parse_row(char *line, char cols[][16], int n_cols, char *cfa, char *
 			snprintf(ra, 32, "%s", tok);
 		else if (!strcmp(cols[i], "rbp"))
 			snprintf(rbp, 32, "%s", tok);
+		else if (!strcmp(cols[i], "rbx"))
+			snprintf(rbx, 32, "%s", tok);
 	}
 }
 
@@ -117,6 +120,7 @@ static void fde_done(struct readelf *re, size_t first_row, const struct re_fde *
 		memcpy(re->rows[re->n_rows].cfa, cie->cfa, 32);
 		memcpy(re->rows[re->n_rows].ra, cie->ra, 32);
 		memcpy(re->rows[re->n_rows].rbp, cie->rbp, 32);
+		memcpy(re->rows[re->n_rows].rbx, cie->rbx, 32);
 		re->n_rows++;
 	}
 	for (i = first_row; i < re->n_rows; i++)
@@ -179,19 +183,21 @@ static void readelf_read(const char *path, struct readelf *re)
 			while (n_cols < 40 && (tok = strtok_r(NULL, " \n", &save)))
 				snprintf(cols[n_cols++], sizeof(cols[0]), "%s", tok);
 		} else if (sscanf(line, "%llx", &lo) == 1 && strlen(line) > 17 && line[16] == ' ') {
-			char cfa[32] = "", ra[32] = "", rbp[32] = "";
+			char cfa[32] = "", ra[32] = "", rbp[32] = "", rbx[32] = "";
 
-			parse_row(line, cols, n_cols, cfa, ra, rbp);
+			parse_row(line, cols, n_cols, cfa, ra, rbp, rbx);
 			if (in_cie) {
 				memcpy(in_cie->cfa, cfa, 32);
 				memcpy(in_cie->ra, ra, 32);
 				memcpy(in_cie->rbp, rbp, 32);
+				memcpy(in_cie->rbx, rbx, 32);
 			} else if (in_fde) {
 				re->rows = grow(re->rows, &re->cap_rows, re->n_rows + 1, sizeof(*re->rows));
 				re->rows[re->n_rows] = (struct re_row){ .pc = lo, .debug = debug };
 				memcpy(re->rows[re->n_rows].cfa, cfa, 32);
 				memcpy(re->rows[re->n_rows].ra, ra, 32);
 				memcpy(re->rows[re->n_rows].rbp, rbp, 32);
+				memcpy(re->rows[re->n_rows].rbx, rbx, 32);
 				re->n_rows++;
 			}
 		}
@@ -205,6 +211,19 @@ static void readelf_free(struct readelf *re)
 	free(re->rows);
 	free(re->cies);
 	free(re->fdes);
+}
+
+/* A callee-saved register's column (rbp, rbx) against our rule for it. */
+static bool saved_agrees(const char *col, uint8_t how, int16_t at)
+{
+	int off;
+
+	/* readelf shows a register not yet saved as "u": unchanged */
+	if (!col[0] || !strcmp(col, "s") || !strcmp(col, "u"))
+		return how == UNWIND_BP_SAME || (!strcmp(col, "u") && how == UNWIND_BP_UNDEF);
+	if (sscanf(col, "c%d", &off) == 1)
+		return how == UNWIND_BP_AT_CFA && at == off;
+	return how == UNWIND_BP_UNDEF;
 }
 
 /* Does our rule say what readelf's row says, as far as the walker goes?
@@ -221,7 +240,7 @@ static bool row_agrees(const struct re_row *r, const struct unwind_rule *u)
 		return u->cfa == UNWIND_CFA_PLT || u->cfa == UNWIND_CFA_SIGNAL ||
 		       u->cfa == UNWIND_CFA_NONE;
 	if (sscanf(r->cfa, "%3[a-z]+%d", kind, &off) != 2 ||
-	    (strcmp(kind, "rsp") && strcmp(kind, "rbp")))
+	    (strcmp(kind, "rsp") && strcmp(kind, "rbp") && strcmp(kind, "rbx")))
 		return u->cfa == UNWIND_CFA_NONE;
 	if (sscanf(r->ra, "c%d", &off) == 1) {
 		if (u->ra != UNWIND_RA_AT_CFA || u->ra_off != off)
@@ -233,14 +252,10 @@ static bool row_agrees(const struct re_row *r, const struct unwind_rule *u)
 		return u->cfa == UNWIND_CFA_NONE;
 	}
 	sscanf(r->cfa, "%3[a-z]+%d", kind, &off);
-	if (u->cfa != (strcmp(kind, "rsp") ? UNWIND_CFA_BP : UNWIND_CFA_SP) || u->cfa_off != off)
+	if (u->cfa != (!strcmp(kind, "rsp") ? UNWIND_CFA_SP : !strcmp(kind, "rbp") ? UNWIND_CFA_BP
+		       : UNWIND_CFA_BX) || u->cfa_off != off)
 		return false;
-	/* readelf shows a register not yet saved as "u": unchanged */
-	if (!r->rbp[0] || !strcmp(r->rbp, "s") || !strcmp(r->rbp, "u"))
-		return u->bp == UNWIND_BP_SAME || (!strcmp(r->rbp, "u") && u->bp == UNWIND_BP_UNDEF);
-	if (sscanf(r->rbp, "c%d", &off) == 1)
-		return u->bp == UNWIND_BP_AT_CFA && u->bp_off == off;
-	return u->bp == UNWIND_BP_UNDEF;
+	return saved_agrees(r->rbp, u->bp, u->bp_off) && saved_agrees(r->rbx, u->bx, u->bx_off);
 }
 
 static int fde_cmp(const void *a, const void *b)
