@@ -86,52 +86,75 @@ static void table_full(uint64_t *dropped, const struct stacks *t)
 			"dropped and counted", t->limit >> 20);
 }
 
+/* What a CPU sample and an off-CPU wait share: who, both stacks, flags. */
+struct stacked {
+	uint32_t pid;
+	const char *comm, *thread_comm;
+	uint64_t start_boottime;
+	uint32_t flags;
+	const __u64 *kstack, *ustack;
+	uint32_t kstack_len, ustack_len;
+};
+
 /* A process with a user stack (not a kernel thread): its unwind tables,
  * and those of the files its stack reached before they were built. */
-static int load_tables(struct cpu_ingest *in, uint32_t pid, uint64_t start_boottime,
-		       uint32_t flags, const __u64 *ustack, uint32_t ustack_len)
+static int load_tables(struct cpu_ingest *in, const struct stacked *r)
 {
 	int err;
 
-	if (!in->unwind || !ustack_len)
+	if (!in->unwind || !r->ustack_len)
 		return 0;
-	err = unwinder__load(in->unwind, pid, start_boottime, flags & SAMPLE_MAPPED);
-	if (err >= 0 && (flags & USTACK_PENDING)) {
+	err = unwinder__load(in->unwind, r->pid, r->start_boottime, r->flags & SAMPLE_MAPPED);
+	if (err >= 0 && (r->flags & USTACK_PENDING)) {
 		in->pending++;
-		err = unwinder__need(in->unwind, pid, (const uint64_t *)ustack,
-				     frames_used(ustack, ustack_len));
+		err = unwinder__need(in->unwind, r->pid, (const uint64_t *)r->ustack,
+				     frames_used(r->ustack, r->ustack_len));
 	}
 	return err < 0 ? err : 0;
 }
 
-static int add_sample(struct cpu_ingest *in, const struct cpu_sample *s)
+/* r's stacks into the table under key, counting 1 and adding value (an
+ * off-CPU wait's nanoseconds; 0 for a CPU sample), into received or, when
+ * the table is full, dropped. 0, or negative errno. */
+static int add_stacked(struct cpu_ingest *in, const struct stacked *r, struct stacks_sample *key,
+		       uint64_t value)
 {
-	struct stacks_sample key = { .pid = s->pid, .tid = s->tid };
 	int err;
 
-	if (s->kstack_len > BPPROF_MAX_STACK || s->ustack_len > BPPROF_MAX_STACK) {
-		in->dropped++;
+	if (before_exec(in, r->pid, r->comm))
 		return 0;
-	}
-	if (before_exec(in, s->pid, s->comm))
-		return 0;
-	err = load_tables(in, s->pid, s->start_boottime, s->flags, s->ustack, s->ustack_len);
+	err = load_tables(in, r);
 	if (err < 0)
 		return err;
-	err = sample_key(in->sym, in->stacks, in->ns_per_tick, s->comm, s->thread_comm,
-			 s->start_boottime, (const uint64_t *)s->kstack,
-			 frames_used(s->kstack, s->kstack_len), (const uint64_t *)s->ustack,
-			 frames_used(s->ustack, s->ustack_len), s->flags & SAMPLE_MAPPED, &key);
+	err = sample_key(in->sym, in->stacks, in->ns_per_tick, r->comm, r->thread_comm,
+			 r->start_boottime, (const uint64_t *)r->kstack,
+			 frames_used(r->kstack, r->kstack_len), (const uint64_t *)r->ustack,
+			 frames_used(r->ustack, r->ustack_len), r->flags & SAMPLE_MAPPED, key);
 	if (!err)
-		err = stacks__add(in->stacks, &key, 1);
+		err = stacks__add_value(in->stacks, key, 1, value);
 	if (err == -E2BIG) {
 		table_full(&in->dropped, in->stacks);
+		in->dropped_ns += value;
 		return 0;
 	}
 	if (err < 0)
 		return err;
 	in->received++;
+	in->received_ns += value;
 	return 0;
+}
+
+static int add_sample(struct cpu_ingest *in, const struct cpu_sample *s)
+{
+	struct stacks_sample key = { .pid = s->pid, .tid = s->tid };
+	struct stacked r = { s->pid, s->comm, s->thread_comm, s->start_boottime, s->flags,
+			     s->kstack, s->ustack, s->kstack_len, s->ustack_len };
+
+	if (s->kstack_len > BPPROF_MAX_STACK || s->ustack_len > BPPROF_MAX_STACK) {
+		in->dropped++;
+		return 0;
+	}
+	return add_stacked(in, &r, &key, 0);
 }
 
 /* A process new to us has a thread waiting: read its maps now, while it
@@ -158,7 +181,8 @@ static int notice(struct cpu_ingest *in, const struct offcpu_sample *w)
 static int add_wait(struct cpu_ingest *in, const struct offcpu_sample *w)
 {
 	struct stacks_sample key = { .pid = w->pid, .tid = w->tid, .tag = w->state + 1 };
-	int err;
+	struct stacked r = { w->pid, w->comm, w->thread_comm, w->start_boottime, w->flags,
+			     w->kstack, w->ustack, w->kstack_len, w->ustack_len };
 
 	if (w->flags & OFFCPU_NOTICE)
 		return notice(in, w);
@@ -168,27 +192,7 @@ static int add_wait(struct cpu_ingest *in, const struct offcpu_sample *w)
 		in->dropped_ns += w->blocked_ns;
 		return 0;
 	}
-	if (before_exec(in, w->pid, w->comm))
-		return 0;
-	err = load_tables(in, w->pid, w->start_boottime, w->flags, w->ustack, w->ustack_len);
-	if (err < 0)
-		return err;
-	err = sample_key(in->sym, in->stacks, in->ns_per_tick, w->comm, w->thread_comm,
-			 w->start_boottime, (const uint64_t *)w->kstack,
-			 frames_used(w->kstack, w->kstack_len), (const uint64_t *)w->ustack,
-			 frames_used(w->ustack, w->ustack_len), w->flags & SAMPLE_MAPPED, &key);
-	if (!err)
-		err = stacks__add_value(in->stacks, &key, 1, w->blocked_ns);
-	if (err == -E2BIG) {
-		table_full(&in->dropped, in->stacks);
-		in->dropped_ns += w->blocked_ns;
-		return 0;
-	}
-	if (err < 0)
-		return err;
-	in->received++;
-	in->received_ns += w->blocked_ns;
-	return 0;
+	return add_stacked(in, &r, &key, w->blocked_ns);
 }
 
 /* The record's type when its header and size agree with what that type
