@@ -66,6 +66,8 @@ struct proc {
 	bool retired;		/* exec() since: a new snapshot takes the key */
 	uint8_t refreshes;	/* fruitless re-reads of the maps since the snapshot */
 	uint64_t next_refresh;	/* CLOCK_MONOTONIC ns: no refresh before */
+	bool mapped_since;	/* a sample said it mapped code since the snapshot: the
+				 * next frame no mapping holds reads the maps at once */
 };
 
 enum symtab_state { ST_NEW, ST_LOADED, ST_FAILED };
@@ -1065,6 +1067,9 @@ int symbolizer__check(struct symbolizer *s, int64_t proc_id, const uint64_t *fra
 	p = &s->procs[proc_id];
 	if (!p->real_start)
 		return 0;	/* gone when first seen: nothing to read */
+	/* kept until a frame needs it: the sample that says so may have
+	 * none in the new code (ld.so's own, after it mapped libc) */
+	p->mapped_since |= mapped;
 	for (i = 0; i < n; i++)
 		if (!proc__find_map(p, frames[i]))
 			break;
@@ -1074,7 +1079,7 @@ int symbolizer__check(struct symbolizer *s, int64_t proc_id, const uint64_t *fra
 	 * addresses that no refresh explains: back off, doubling the gap,
 	 * unless the process is known to have mapped code since. */
 	now = now_ns();
-	if (!mapped && (p->refreshes >= SYM_MAX_REFRESHES || now < p->next_refresh))
+	if (!p->mapped_since && (p->refreshes >= SYM_MAX_REFRESHES || now < p->next_refresh))
 		return 0;
 	s->st.refreshes++;
 	gone = s->st.procs_gone;
@@ -1082,6 +1087,7 @@ int symbolizer__check(struct symbolizer *s, int64_t proc_id, const uint64_t *fra
 	s->st.procs_gone = gone;	/* exited since: the snapshot stays as it was */
 	if (err)
 		return err;
+	p->mapped_since = false;
 	/* A refresh that explained the frame was needed: the next may be too
 	 * (ld.so maps one library after another). Only fruitless ones count. */
 	if (!proc__find_map(p, frames[i]))

@@ -99,8 +99,9 @@ int64_t symbolizer__proc(struct symbolizer *s, uint32_t pid, uint64_t start_time
  * linker, dlopen, a JIT) and its maps are read again, under the same id.
  * Rate-limited per snapshot (the gap doubles each time), since a broken
  * frame-pointer walk also yields addresses no mapping holds; not when
- * mapped says the process did map code since its previous sample. 1 when
- * the maps were read again, 0, or negative errno. */
+ * mapped says the process did map code since its previous sample (kept
+ * for its next frame no mapping holds, should this sample have none). 1
+ * when the maps were read again, 0, or negative errno. */
 int symbolizer__check(struct symbolizer *s, int64_t proc_id, const uint64_t *frames, size_t n,
 		      bool mapped);
 

@@ -896,12 +896,12 @@ static void test_refresh(void **state)
 {
 	const uint32_t pid = 4260;
 	const uint64_t base = 0x7f6000000000ull, base2 = 0x7f6100000000ull,
-		       base3 = 0x7f6200000000ull;
+		       base3 = 0x7f6200000000ull, base4 = 0x7f6300000000ull;
 	struct buf b = BUF_INIT(0);
 	char lib[PATH_MAX], cxx[PATH_MAX], in[PATH_MAX];
 	struct symbolizer_stats st;
 	struct symbolizer *s;
-	uint64_t known, later, third, garbage = 0x1234;
+	uint64_t known, later, third, fourth, garbage = 0x1234;
 	int64_t id;
 
 	built(lib, "libx-stripped.so");
@@ -940,8 +940,19 @@ static void test_refresh(void **state)
 	assert_int_equal(symbolizer__check(s, id, &third, 1, false), 0);
 	assert_int_equal(symbolizer__check(s, id, &third, 1, true), 1);
 	expect_name(s, id, third, "lib_exported_two");
+	/* the sample that says so holds only known frames (ld.so's own, after
+	 * it mapped libc): the next one with a new frame reads the maps */
+	install(pid, cxx, "/usr/lib/libz2.so");
+	maps_add_elf(&b, cxx, base4, "/usr/lib/libz2.so", root_of(in, pid, "/usr/lib/libz2.so"),
+		     NULL);
+	write_maps(pid, &b);
+	fourth = base4 + elf_value(cxx, "_ZN2ns5twiceEid");
+	assert_int_equal(symbolizer__check(s, id, &known, 1, true), 0);
+	assert_int_equal(symbolizer__check(s, id, &fourth, 1, false), 1);
+	expect_name(s, id, fourth, "ns::twice(int, double)");
+	assert_int_equal(symbolizer__check(s, id, &garbage, 1, false), 0);
 	symbolizer__stats(s, &st);
-	assert_int_equal(st.refreshes, 3);
+	assert_int_equal(st.refreshes, 4);
 	assert_int_equal(symbolizer__check(s, 424242, &garbage, 1, false), -EINVAL);
 	symbolizer__free(s);
 	buf__free(&b);
