@@ -868,9 +868,6 @@ static int setup_cpu(struct recorder *r, struct errmsg *e)
 		if (err)
 			return errmsg__set(e, err, "cannot follow pid %" PRIu32 ": %s", r->o->pids[i],
 					   strerror(-err));
-		/* tables before the first sample (its start time comes with it) */
-		if (r->unw && unwinder__load(r->unw, r->o->pids[i], 0, false) < 0)
-			return errmsg__set(e, -ENOMEM, "out of memory");
 	}
 	err = watch(r, collector__epoll_fd(r->col), TAG_RING);
 	return err ? errmsg__set(e, err, "epoll: %s", strerror(-err)) : 0;
@@ -913,9 +910,6 @@ static int setup_offcpu(struct recorder *r, struct errmsg *e)
 		if (err)
 			return errmsg__set(e, err, "cannot follow pid %" PRIu32 ": %s", r->o->pids[i],
 					   strerror(-err));
-		/* without a CPU capture loading them: tables before the first wait */
-		if (r->unw && !r->col && unwinder__load(r->unw, r->o->pids[i], 0, false) < 0)
-			return errmsg__set(e, -ENOMEM, "out of memory");
 	}
 	err = watch(r, offcpu_collector__epoll_fd(r->ocol), TAG_OFFCPU_RING);
 	return err ? errmsg__set(e, err, "epoll: %s", strerror(-err)) : 0;
@@ -973,6 +967,7 @@ fp:
 
 static int setup(struct recorder *r, struct errmsg *e)
 {
+	size_t i;
 	int err;
 
 	r->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -989,6 +984,11 @@ static int setup(struct recorder *r, struct errmsg *e)
 	if (!r->sym)
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	setup_unwind(r);
+	/* -p targets' tables before their first sample or wait (its start
+	 * time comes with it), whichever program records them */
+	for (i = 0; r->unw && i < r->o->n_pids; i++)
+		if (unwinder__load(r->unw, r->o->pids[i], 0, false) < 0)
+			return errmsg__set(e, -ENOMEM, "out of memory");
 	err = r->o->cpu ? setup_cpu(r, e) : 0;
 	if (!err && r->o->offcpu)
 		err = setup_offcpu(r, e);

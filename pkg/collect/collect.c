@@ -554,13 +554,16 @@ void collector__free(struct collector *c)
 	free(c);
 }
 
-int collector__add_pid(struct collector *c, uint32_t pid)
+int collect__add_pid(int map_fd, uint32_t pid)
 {
 	__u8 one = 1;
 
-	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.pids), &pid, &one, BPF_ANY))
-		return -errno;
-	return 0;
+	return bpf_map_update_elem(map_fd, &pid, &one, BPF_ANY) ? -errno : 0;
+}
+
+int collector__add_pid(struct collector *c, uint32_t pid)
+{
+	return collect__add_pid(bpf_map__fd(c->skel->maps.pids), pid);
 }
 
 void collector__stop_at_exec(struct collector *c, uint32_t pid) { c->skel->bss->stop_tgid = pid; }

@@ -23,6 +23,8 @@ int collect__check_btf(struct errmsg *e);
  * into slot 0 of a cgroup array map: 0, or negative errno with e naming
  * the path and the problem. */
 int collect__set_cgroup(int map_fd, const char *path, struct errmsg *e);
+/* pid into a target.bpf.h `pids` set: 0 or -errno. */
+int collect__add_pid(int map_fd, uint32_t pid);
 /* The first n counters of a per-CPU array map, summed over CPUs into out->v
  * (collect__sum_counters) or out->unwind (collect__sum_unwind, the
  * unwind_counters map). */

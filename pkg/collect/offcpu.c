@@ -161,11 +161,7 @@ void offcpu_collector__free(struct offcpu_collector *c)
 
 int offcpu_collector__add_pid(struct offcpu_collector *c, uint32_t pid)
 {
-	__u8 one = 1;
-
-	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.pids), &pid, &one, BPF_ANY))
-		return -errno;
-	return 0;
+	return collect__add_pid(bpf_map__fd(c->skel->maps.pids), pid);
 }
 
 int offcpu_collector__epoll_fd(const struct offcpu_collector *c)
