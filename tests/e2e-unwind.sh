@@ -239,7 +239,8 @@ t_perf() { # t_perf MODE: the same edges as perf's DWARF unwinding, user mode on
 		>"$p.out" 2>&1 || { echo "perf record failed: $(tail -3 "$p.out")"; return 1; }
 	perf script --no-inline -i "$p.data" >"$p.txt" 2>/dev/null || { echo "perf script failed"; return 1; }
 	"$BPPROF" convert -q --from perf-script --to folded "$p.txt" -o "$p.folded" || return 1
-	rec "bp-$mode.pb.gz" -F $HZ --user-only -- "$WL/unwind" "$mode" $SECS || return 1
+	# frames as perf script --no-inline shows them: no inline functions
+	rec "bp-$mode.pb.gz" -F $HZ --user-only --no-lines -- "$WL/unwind" "$mode" $SECS || return 1
 	"$PPROFCHECK" folded -type samples "$T/bp-$mode.pb.gz" >"$T/bp-$mode.folded"
 	edges "$p.folded" >"$p.edges"
 	edges "$T/bp-$mode.folded" >"$T/bp-$mode.edges"
