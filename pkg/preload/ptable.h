@@ -66,10 +66,14 @@ static inline void ptable__buckets(const struct ptable *t, uintptr_t addr, size_
 		b[1] ^= 1;
 }
 
+/* addr's slot, or NULL. Address 0 marks an empty slot: it is no block
+ * (free(NULL) comes here whenever filter slot 0 is in use). */
 static inline struct ptable_slot *ptable__find(const struct ptable *t, uintptr_t addr)
 {
 	size_t b[2], i, k;
 
+	if (!addr)
+		return NULL;
 	ptable__buckets(t, addr, b);
 	for (k = 0; k < 2; k++) {
 		struct ptable_slot *s = t->slots + b[k] * PTABLE_WAYS;
