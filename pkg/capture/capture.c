@@ -26,6 +26,7 @@
 #include "capture/heapmode.h"
 #include "base/log.h"
 #include "collect/heap.h"
+#include "collect/ksym.h"
 #include "collect/offcpu.h"
 #include "stacks/stacks.h"
 #include "symbolize/symbolize.h"
@@ -60,6 +61,7 @@ struct recorder {
 	struct collector *col;
 	struct symbolizer *sym;		/* CPU frames */
 	struct symbolizer *hsym;	/* heap frames: its snapshots outlive windows */
+	struct ksym_namer *kn;		/* kernel frames' names, for both */
 	struct stacks stacks;
 	struct cpu_ingest in;
 	struct offcpu_collector *ocol;
@@ -290,10 +292,15 @@ static int64_t mono_ns(const struct timespec *a, const struct timespec *b)
 	return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000 + (b->tv_nsec - a->tv_nsec);
 }
 
-static struct symbolizer *new_symbolizer(const struct capture_opts *o)
+/* Kernel frames are named by the running kernel, per address, rather than
+ * from all of /proc/kallsyms (a third of a short capture's CPU time). */
+static struct symbolizer *new_symbolizer(struct recorder *r)
 {
-	struct symbolizer_opts so = { .no_lines = o->no_lines };
+	struct symbolizer_opts so = { .no_lines = r->o->no_lines, .kernel_names = ksym_namer__names };
 
+	if (!r->kn && ksym_namer__new(&r->kn))
+		return NULL;
+	so.kernel_names_ctx = r->kn;
 	return symbolizer__new(&so);
 }
 
@@ -309,7 +316,7 @@ static void renew_symbolizer(struct recorder *r, const struct timespec *now)
 	if (st.procs < SYM_RENEW_PROCS && st.files < SYM_RENEW_FILES &&
 	    mono_ns(&r->win.sym_born, now) < (int64_t)(SYM_RENEW_SECS * 1e9))
 		return;
-	fresh = new_symbolizer(r->o);
+	fresh = new_symbolizer(r);
 	if (!fresh)
 		return;		/* the old one serves on */
 	symbolizer__free(r->sym);
@@ -816,7 +823,7 @@ static int setup_heap(struct recorder *r, struct errmsg *e)
 			r->hm.why);
 	if (heap_table__init(&r->heap, r->o->heap_rate, CAPTURE_STACKS_LIMIT))
 		return errmsg__set(e, -ENOMEM, "out of memory");
-	r->hsym = new_symbolizer(r->o);
+	r->hsym = new_symbolizer(r);
 	if (!r->hsym)
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	heap_ingest__init(&r->hin, r->hsym, &r->heap);
@@ -980,7 +987,7 @@ static int setup(struct recorder *r, struct errmsg *e)
 	err = open_pids(r, e);
 	if (err)
 		return err;
-	r->sym = new_symbolizer(r->o);
+	r->sym = new_symbolizer(r);
 	if (!r->sym)
 		return errmsg__set(e, -ENOMEM, "out of memory");
 	setup_unwind(r);
@@ -1019,6 +1026,7 @@ static void teardown(struct recorder *r)
 	unwind_maps__free(r->umaps);
 	symbolizer__free(r->sym);
 	symbolizer__free(r->hsym);
+	ksym_namer__free(r->kn);
 	stacks__free(&r->stacks);
 	stacks__free(&r->ostacks);
 	heap_table__free(&r->heap);

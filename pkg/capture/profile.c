@@ -233,10 +233,31 @@ static int resolve_stack(struct resolver *r, const struct stacks *t, const struc
 	return 0;
 }
 
+/* The kernel names the window's kernel addresses a batch at a time
+ * (symbolizer__kernel_batch) before they are resolved one by one. */
+static int name_kernel_frames(struct resolver *r, const struct stacks *t)
+{
+	uint64_t *addrs = NULL;
+	size_t i, j, n, cap = 0, k = 0;
+	int err = 0;
+
+	for (i = 0; i < t->n_samples && !err; i++) {
+		const uint64_t *f = stacks__frames(t, t->samples[i].kstack, &n);
+
+		err = BUF_GROW_ARRAY(addrs, cap, k + n);
+		for (j = 0; j < n && !err; j++)
+			addrs[k++] = lookup_addr(r, KERNEL_PROC, f, j);
+	}
+	if (!err)
+		err = symbolizer__kernel_batch(r->sym, addrs, k);
+	free(addrs);
+	return err;
+}
+
 static int resolve_all(struct resolver *r, const struct stacks *t, struct profile_stats *st)
 {
 	size_t i, skip;
-	int err = 0;
+	int err = name_kernel_frames(r, t);
 
 	for (i = 0; i < t->n_samples && !err; i++) {
 		err = resolve_stack(r, t, &t->samples[i], true, &skip, st);

@@ -74,6 +74,10 @@
 #define DEMANGLE_MAX_INPUT	8192
 #define DEMANGLE_BUDGET		(16u << 20)
 #define DEMANGLE_MAX_ENTRIES	(1u << 20)
+/* Kernel addresses named by the kernel, kept; past either, kallsyms is read
+ * instead (a kernel has ~100,000 functions, a profile a few thousand). */
+#define KNAME_MAX_ENTRIES	(1u << 18)
+#define KNAME_BUDGET		(16u << 20)
 
 /* DWARF (dwlines.c). Debug data held open: sections as read (decompressed)
  * plus our indexes of them; past this the least recently used file is
@@ -112,6 +116,13 @@ static inline const char *ksyms__name(const struct ksyms *k, size_t i)
 	return k->text + (k->names[i] & ~KSYM_PFX);
 }
 size_t ksyms__bytes(const struct ksyms *k);
+/* The name in the kernel's %pS answer for an address, as kallsyms lines
+ * are named above: "name", or "name [module]" (a BPF program's "[bpf]",
+ * which %pS leaves out), padding named for the function after it. Its
+ * length, written to out (cap bytes with the NUL); 0 for an address no
+ * symbol covers ("0x..."); -EINVAL for text that is no %pS answer;
+ * -ENAMETOOLONG. */
+int ksyms__parse_ps(const char *text, char *out, size_t cap);
 void ksyms__free(struct ksyms *k);
 
 /* --- perf-PID.map --- */

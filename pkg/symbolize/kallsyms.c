@@ -10,6 +10,7 @@
  * kernels with CONFIG_FUNCTION_PADDING. Of several names for one address the
  * global one wins over the local, the local over the weak, then the one with
  * fewer leading underscores, then the first. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,4 +334,75 @@ void ksyms__free(struct ksyms *k)
 	free(k->names);
 	free(k->text);
 	memset(k, 0, sizeof(*k));
+}
+
+/* "bpf_prog_<16 hex digits>" and its end or "_<name>": a JIT-ed program */
+static bool bpf_prog_name(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len < 25 || strncmp(s, "bpf_prog_", 9))
+		return false;
+	for (i = 9; i < 25; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return len == 25 || s[25] == '_';
+}
+
+static bool hex_field(const char *s, const char *end)
+{
+	if (end - s < 3 || s[0] != '0' || s[1] != 'x')
+		return false;
+	for (s += 2; s < end; s++)
+		if (!isxdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+int ksyms__parse_ps(const char *text, char *out, size_t cap)
+{
+	size_t len = strlen(text), name_len, mod_len = 0, need;
+	const char *end = text + len, *mod = NULL, *plus, *slash, *p;
+
+	if (len >= 2 && text[0] == '0' && text[1] == 'x')
+		return hex_field(text, end) ? 0 : -EINVAL;
+	/* " [module]", or " [module build-id]" */
+	if (len && end[-1] == ']') {
+		for (p = end - 1; p > text && !(p[-1] == ' ' && p[0] == '['); p--)
+			;
+		if (p == text)
+			return -EINVAL;
+		mod = p + 1;
+		mod_len = (size_t)(end - 1 - mod);
+		if ((p = memchr(mod, ' ', mod_len)))
+			mod_len = (size_t)(p - mod);
+		end = mod - 2;
+	}
+	for (plus = end; plus > text && plus[-1] != '+'; plus--)
+		;
+	if (plus == text || !(slash = memchr(plus, '/', (size_t)(end - plus))) ||
+	    !hex_field(plus, slash) || !hex_field(slash + 1, end))
+		return -EINVAL;
+	name_len = (size_t)(plus - 1 - text);
+	if (name_len > 6 && !strncmp(text, "__pfx_", 6)) {
+		text += 6;
+		name_len -= 6;
+	}
+	if (!name_len || !mod_len != !mod)
+		return -EINVAL;
+	if (!mod && bpf_prog_name(text, name_len)) {
+		mod = "bpf";
+		mod_len = 3;
+	}
+	need = name_len + (mod ? mod_len + 3 : 0);
+	if (need + 1 > cap || need > INT32_MAX)
+		return -ENAMETOOLONG;
+	memcpy(out, text, name_len);
+	if (mod) {
+		memcpy(out + name_len, " [", 2);
+		memcpy(out + name_len + 2, mod, mod_len);
+		out[need - 1] = ']';
+	}
+	out[need] = '\0';
+	return (int)need;
 }

@@ -96,6 +96,11 @@ struct dem {
 	const char *raw, *dem;
 };
 
+struct kname {
+	uint64_t addr;
+	const char *name;	/* NULL: no symbol covers it */
+};
+
 struct symbolizer {
 	char *proc_root, *kallsyms, *perf_map_dir;
 	bool no_demangle;
@@ -130,6 +135,13 @@ struct symbolizer {
 	struct ksyms ksyms;
 	bool ksyms_tried;
 	struct sym_mapping kmap;
+	/* kernel names asked of the running kernel, per address (opts) */
+	sym_kernel_names_fn *kernel_names;
+	void *kernel_names_ctx;
+	struct arena *kname_arena;
+	struct kname *knames;
+	size_t n_knames, cap_knames;
+	struct htab kname_index;	/* by address */
 
 	bool vdso_tried;
 	uint32_t vdso_symtab;
@@ -146,7 +158,7 @@ struct symbolizer {
 	struct dwlines *dw;	/* NULL: no lines */
 };
 
-enum { SEED_PROC = 1, SEED_FILE, SEED_BUILD_ID, SEED_DEM };
+enum { SEED_PROC = 1, SEED_FILE, SEED_BUILD_ID, SEED_DEM, SEED_KNAME };
 
 /* --- small helpers --- */
 
@@ -335,6 +347,13 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *o)
 	    htab__init(&s->build_id_index, 256) || strmap__init(&s->paths, SYM_ARENA_BUDGET) ||
 	    htab__init(&s->dem_index, 1024))
 		goto err_free;
+	if (o->kernel_names) {
+		s->kernel_names = o->kernel_names;
+		s->kernel_names_ctx = o->kernel_names_ctx;
+		s->kname_arena = arena__new(KNAME_BUDGET);
+		if (!s->kname_arena || htab__init(&s->kname_index, 1024))
+			goto err_free;
+	}
 	if (!o->no_lines) {
 		struct dwlines_opts dwo = { .no_demangle = o->no_demangle };
 
@@ -372,6 +391,9 @@ void symbolizer__free(struct symbolizer *s)
 	htab__free(&s->build_id_index);
 	strmap__free(&s->paths);
 	htab__free(&s->dem_index);
+	htab__free(&s->kname_index);
+	free(s->knames);
+	arena__free(s->kname_arena);
 	free(s->procs);
 	free(s->files);
 	free(s->symtabs);
@@ -1379,6 +1401,104 @@ static int symbolizer__load_kallsyms(struct symbolizer *s)
 	return 0;
 }
 
+/* --- kernel names asked per address --- */
+
+static bool kname__eq(const void *ctx, uint32_t idx, const void *key)
+{
+	return ((const struct kname *)ctx)[idx].addr == *(const uint64_t *)key;
+}
+
+static uint32_t kname__hash(uint64_t addr)
+{
+	return htab__hash(&addr, sizeof(addr), SEED_KNAME);
+}
+
+static int64_t kname__find(const struct symbolizer *s, uint64_t addr)
+{
+	return htab__find(&s->kname_index, kname__hash(addr), kname__eq, s->knames, &addr);
+}
+
+/* The kernel could not answer: kallsyms from now on. */
+static void kernel_names_off(struct symbolizer *s)
+{
+	s->kernel_names = NULL;
+	s->kmap.has_symbols = false;
+}
+
+/* addr into the cache, not named yet: 1, 0 when the cache is full (kallsyms
+ * from now on: names handed out stay valid), or -ENOMEM. */
+static int kname__add(struct symbolizer *s, uint64_t addr)
+{
+	if (s->n_knames >= KNAME_MAX_ENTRIES || arena__over_budget(s->kname_arena)) {
+		pr_debug("symbolize: %zu kernel addresses named: reading kallsyms from now on\n",
+			 s->n_knames);
+		kernel_names_off(s);
+		return 0;
+	}
+	if (BUF_GROW_ARRAY(s->knames, s->cap_knames, s->n_knames + 1) ||
+	    htab__insert(&s->kname_index, kname__hash(addr), (uint32_t)s->n_knames))
+		return -ENOMEM;
+	s->knames[s->n_knames++] = (struct kname){ .addr = addr };
+	return 1;
+}
+
+/* Ask the kernel to name the cache's entries from first on (at most
+ * SYM_KERNEL_BATCH). */
+static int kernel_names_ask(struct symbolizer *s, size_t first)
+{
+	uint64_t addrs[SYM_KERNEL_BATCH], text_start = 0;
+	const char *out[SYM_KERNEL_BATCH];
+	char name[KSYM_NAME_MAX + 64];
+	size_t i, n = s->n_knames - first;
+
+	if (!n || !s->kernel_names)
+		return 0;
+	for (i = 0; i < n; i++)
+		addrs[i] = s->knames[first + i].addr;
+	if (s->kernel_names(s->kernel_names_ctx, addrs, n, out, &text_start)) {
+		kernel_names_off(s);
+		return 0;
+	}
+	if (!s->kmap.has_symbols) {
+		s->kmap.start = text_start;
+		s->kmap.limit = UINT64_MAX;
+		s->kmap.has_symbols = true;
+	}
+	for (i = 0; i < n; i++) {
+		int len = out[i] ? ksyms__parse_ps(out[i], name, sizeof(name)) : -ENAMETOOLONG;
+
+		if (len > 0) {
+			s->knames[first + i].name = arena__strndup(s->kname_arena, name, (size_t)len);
+			if (!s->knames[first + i].name)
+				return -ENOMEM;
+		} else if (len < 0) {
+			pr_debug("symbolize: the kernel's name for %#" PRIx64 " not understood: %s\n",
+				 addrs[i], out[i] ? out[i] : "(too long)");
+		}
+	}
+	s->st.kernel_symbols += n;
+	return 0;
+}
+
+int symbolizer__kernel_batch(struct symbolizer *s, const uint64_t *addrs, size_t n)
+{
+	size_t i, first = s->n_knames;
+	int err;
+
+	for (i = 0; i < n && s->kernel_names; i++) {
+		if (kname__find(s, addrs[i]) >= 0)
+			continue;
+		if ((err = kname__add(s, addrs[i])) < 0)
+			return err;
+		if (s->n_knames - first == SYM_KERNEL_BATCH) {
+			if ((err = kernel_names_ask(s, first)))
+				return err;
+			first = s->n_knames;
+		}
+	}
+	return kernel_names_ask(s, first);
+}
+
 int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_result *r)
 {
 	int64_t i;
@@ -1386,6 +1506,19 @@ int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_result *r
 
 	memset(r, 0, sizeof(*r));
 	r->map = &s->kmap;
+	if (s->kernel_names) {
+		i = kname__find(s, addr);
+		if (i < 0 && (err = symbolizer__kernel_batch(s, &addr, 1)))
+			return err;
+		if (i < 0 && s->kernel_names)
+			i = kname__find(s, addr);
+		if (i >= 0 && s->kernel_names) {
+			r->system_name = s->knames[i].name;
+			r->name = r->system_name ? symbolizer__demangle(s, r->system_name) : NULL;
+			return 0;
+		}
+		/* the kernel could not answer: kallsyms */
+	}
 	if (!s->ksyms_tried && (err = symbolizer__load_kallsyms(s)))
 		return err;
 	i = ksyms__find(&s->ksyms, addr);

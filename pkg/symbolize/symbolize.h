@@ -19,9 +19,20 @@
 
 struct symbolizer;
 
+/* Names kernel addresses from the running kernel, up to SYM_KERNEL_BATCH
+ * at a time: out[i] as the kernel's %pS prints addrs[i] (NULL: no answer),
+ * *text_start where its text starts (0: unknown). 0, or negative errno:
+ * the symbolizer reads the kallsyms file from then on. (collect/ksym.h's
+ * ksym_namer__names is one.) */
+#define SYM_KERNEL_BATCH	128
+typedef int sym_kernel_names_fn(void *ctx, const uint64_t *addrs, size_t n, const char **out,
+				uint64_t *text_start);
+
 struct symbolizer_opts {
 	const char *proc_root;		/* NULL: "/proc" */
 	const char *kallsyms;		/* NULL: "<proc_root>/kallsyms" */
+	sym_kernel_names_fn *kernel_names;	/* NULL: kernel names from the kallsyms file */
+	void *kernel_names_ctx;
 	const char *perf_map_dir;	/* NULL: "/tmp", seen from inside the process's root */
 	bool no_demangle;		/* keep C++/Rust names as the symbol table has them */
 	bool no_lines;			/* names only: no DWARF lookups */
@@ -68,7 +79,8 @@ struct symbolizer_stats {
 					 * before their maps could be read */
 	uint64_t files;			/* distinct files opened */
 	uint64_t files_failed;		/* mapped files that could not be opened or parsed */
-	uint64_t kernel_symbols;	/* kallsyms text symbols loaded */
+	uint64_t kernel_symbols;	/* kallsyms text symbols loaded, or kernel addresses
+					 * named by kernel_names */
 	uint64_t refreshes;		/* maps read again by symbolizer__check */
 	uint64_t maps_dropped;		/* executable mappings not kept: malformed maps lines,
 					 * past the per-process or memory limits */
@@ -119,6 +131,11 @@ void symbolizer__exec(struct symbolizer *s, uint32_t pid);
  * memory runs out (-EINVAL for a proc_id never handed out). */
 int symbolizer__user(struct symbolizer *s, int64_t proc_id, uint64_t addr, struct sym_result *r);
 int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_result *r);
+/* With kernel_names: name addrs[0..n) now, SYM_KERNEL_BATCH to a call,
+ * rather than one call per symbolizer__kernel (a window's kernel
+ * addresses, before they are resolved). Without it, nothing. 0, or
+ * -ENOMEM. */
+int symbolizer__kernel_batch(struct symbolizer *s, const uint64_t *addrs, size_t n);
 
 /* Addresses of a file named by path rather than of a process (a profile's
  * mapping): the same symbol tables, cached by build-id and dev:inode, and

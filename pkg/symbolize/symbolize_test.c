@@ -353,6 +353,132 @@ static void test_kallsyms_fixture(void **state)
 	symbolizer__free(s);
 }
 
+/* The kernel's %pS answers, named as kallsyms lines are. */
+static void test_parse_ps(void **state)
+{
+	static const struct {
+		const char *text, *name;	/* name NULL: no symbol; "!": refused */
+	} cases[] = {
+		{ "do_syscall_64+0x5d/0xf0", "do_syscall_64" },
+		{ "ext4_file_read_iter+0x10/0x1a0 [ext4]", "ext4_file_read_iter [ext4]" },
+		{ "nvme_irq+0x0/0x40 [nvme 0123abcd]", "nvme_irq [nvme]" },
+		{ "bpf_prog_6deef7357e7b4530_on_cpu_sample+0x42/0x12a", "bpf_prog_6deef7357e7b4530_on_cpu_sample [bpf]" },
+		{ "bpf_prog_6deef7357e7b4530+0x0/0x10", "bpf_prog_6deef7357e7b4530 [bpf]" },
+		{ "bpf_prog_put+0x1/0x90", "bpf_prog_put" },	/* the kernel's own */
+		{ "__pfx_set_reset_devices+0x3/0x10", "set_reset_devices" },
+		{ "a+b+0x1/0x2", "a+b" },
+		{ "0xffffffffc0201000", NULL },
+		{ "0xzz", "!" },
+		{ "no_offset", "!" },
+		{ "f+0x1", "!" },
+		{ "f+0x1/0x", "!" },
+		{ "+0x1/0x2", "!" },
+		{ "f+0x1/0x2 []", "!" },
+		{ "f+0x1/0x2 mod]", "!" },
+		{ "", "!" },
+	};
+	char out[KSYM_NAME_MAX + 64];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int len = ksyms__parse_ps(cases[i].text, out, sizeof(out));
+
+		if (!cases[i].name) {
+			assert_int_equal(len, 0);
+		} else if (!strcmp(cases[i].name, "!")) {
+			if (len != -EINVAL)
+				fail_msg("'%s': %d, want -EINVAL", cases[i].text, len);
+		} else {
+			if (len <= 0)
+				fail_msg("'%s': %d", cases[i].text, len);
+			assert_string_equal(out, cases[i].name);
+			assert_int_equal(len, strlen(cases[i].name));
+		}
+	}
+	assert_int_equal(ksyms__parse_ps("do_syscall_64+0x5d/0xf0", out, 13), -ENAMETOOLONG);
+	assert_int_equal(ksyms__parse_ps("do_syscall_64+0x5d/0xf0", out, 14), 13);
+}
+
+/* A kernel that names addresses on request (a symbol every 0x100 bytes
+ * from 0xffffffff81000000, none past 0xffffffff82000000), counting what it
+ * is asked; failing from the call `fail_at` on. */
+struct fake_kernel {
+	unsigned calls, fail_at;
+	size_t asked, most;
+	char text[SYM_KERNEL_BATCH][64];
+};
+
+static int fake_names(void *ctx, const uint64_t *addrs, size_t n, const char **out,
+		      uint64_t *text_start)
+{
+	struct fake_kernel *k = ctx;
+	size_t i;
+
+	if (++k->calls >= k->fail_at)
+		return -EPERM;
+	assert_true(n >= 1 && n <= SYM_KERNEL_BATCH);
+	k->asked += n;
+	k->most = n > k->most ? n : k->most;
+	for (i = 0; i < n; i++) {
+		if (addrs[i] >= 0xffffffff82000000ull)
+			snprintf(k->text[i], sizeof(k->text[i]), "0x%" PRIx64, addrs[i]);
+		else
+			snprintf(k->text[i], sizeof(k->text[i]), "fn_%" PRIx64 "+0x%" PRIx64 "/0x100",
+				 (addrs[i] >> 8) & 0xffff, addrs[i] & 0xff);
+		out[i] = k->text[i];
+	}
+	*text_start = 0xffffffff81000000ull;
+	return 0;
+}
+
+static void test_kernel_names(void **state)
+{
+	struct fake_kernel k = { .fail_at = 1000 };
+	struct symbolizer_opts o = { .proc_root = proc_root, .kallsyms = FIXTURES "/kallsyms",
+				     .kernel_names = fake_names, .kernel_names_ctx = &k };
+	struct symbolizer *s = symbolizer__new(&o);
+	uint64_t addrs[1000];
+	struct sym_result r;
+	size_t i;
+
+	assert_non_null(s);
+	/* 1,000 frames of 300 distinct addresses: 300 asked, 128 a call */
+	for (i = 0; i < 1000; i++)
+		addrs[i] = 0xffffffff81000000ull + (i % 300) * 0x100 + 0x10;
+	assert_int_equal(symbolizer__kernel_batch(s, addrs, 1000), 0);
+	assert_int_equal(k.asked, 300);
+	assert_int_equal(k.calls, 3);
+	assert_int_equal(k.most, SYM_KERNEL_BATCH);
+	for (i = 0; i < 300; i++) {
+		char want[32];
+
+		assert_int_equal(symbolizer__kernel(s, addrs[i], &r), 0);
+		snprintf(want, sizeof(want), "fn_%zx", (size_t)(0x10000 + i) & 0xffff);
+		assert_non_null(r.name);
+		assert_string_equal(r.name, want);
+	}
+	assert_int_equal(k.calls, 3);		/* from the cache */
+	assert_true(r.map->has_symbols);
+	assert_int_equal(r.map->start, 0xffffffff81000000ull);
+	/* one not seen before is asked alone; one without a symbol stays unnamed */
+	assert_int_equal(symbolizer__kernel(s, 0xffffffff81abcd00ull, &r), 0);
+	assert_string_equal(r.name, "fn_abcd");
+	assert_int_equal(symbolizer__kernel(s, 0xffffffff82000010ull, &r), 0);
+	assert_null(r.name);
+	assert_int_equal(k.calls, 5);
+	/* the kernel refuses: kallsyms (the fixture) from then on */
+	k.fail_at = k.calls + 1;
+	assert_int_equal(symbolizer__kernel(s, 0xffffffff81001450ull, &r), 0);
+	assert_string_equal(r.name, "local_alias_of_three");
+	assert_int_equal(r.map->limit, 0xffffffffc0002000ull + KSYM_MAX_EXTENT);
+	assert_int_equal(k.calls, 6);
+	assert_int_equal(symbolizer__kernel(s, 0xffffffff81000010ull, &r), 0);
+	assert_string_equal(r.name, "srso_alias_untrain_ret");
+	assert_int_equal(symbolizer__kernel_batch(s, addrs, 10), 0);
+	assert_int_equal(k.calls, 6);		/* not asked again */
+	symbolizer__free(s);
+}
+
 static void test_kallsyms_restricted(void **state)
 {
 	struct symbolizer_opts o = { .proc_root = proc_root, .kallsyms = FIXTURES "/kallsyms-restricted" };
@@ -998,6 +1124,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kallsyms_fixture),
 		cmocka_unit_test(test_kallsyms_restricted),
+		cmocka_unit_test(test_parse_ps),
+		cmocka_unit_test(test_kernel_names),
 		cmocka_unit_test(test_perfmap_parse),
 		cmocka_unit_test(test_pid_reuse_and_gone),
 		cmocka_unit_test(test_container_pie),

@@ -5,6 +5,9 @@
  *   symcheck kallsyms [FILE]  every text symbol of FILE (/proc/kallsyms)
  *                             resolves to itself, an alias at its address,
  *                             or the function whose __pfx_ padding starts there
+ *   symcheck knames           the same symbols (and the byte after each) as the
+ *                             running kernel names them per address (the
+ *                             way bpprof record does) against /proc/kallsyms
  *   symcheck self             this program's own function and libc's malloc
  *   symcheck vdso             every function the vDSO image's symbols cover
  * Exit 0 when all hold, 1 with a line on stderr for the first that does not,
@@ -23,6 +26,7 @@
 
 #include <gelf.h>
 
+#include "collect/ksym.h"
 #include "symbolize/internal.h"
 #include "symbolize/symbolize.h"
 
@@ -161,6 +165,85 @@ static int check_kallsyms(const char *path)
 	printf("kallsyms: %zu text symbols checked (%zu labels on a function's padding), "
 	       "table of %zu\n", checked, via_padding, k.n);
 	ksyms__free(&k);
+	free(l);
+	return checked ? 0 : fail("no text symbols in %s", path);
+}
+
+/* Every text symbol of /proc/kallsyms, and the byte after it when it has
+ * more than one, named by the running kernel through a symbolizer as
+ * bpprof record does: as kallsyms names it, an alias at its address, or
+ * the function whose padding it labels. */
+static int check_knames(void)
+{
+	struct symbolizer_opts so = { .kallsyms = "/dev/null", .no_lines = true,
+				      .kernel_names = ksym_namer__names };
+	const char *path = "/proc/kallsyms";
+	struct symbolizer *s;
+	struct ksym_namer *kn;
+	struct kline *l;
+	uint64_t *addrs;
+	size_t n, i, m = 0, checked = 0, unnamed = 0;
+	int err;
+
+	err = read_klines(path, &l, &n);
+	if (err)
+		return fail("%s: %s", path, strerror(-err));
+	if (!n || !l[0].addr) {
+		printf("knames: kallsyms hides its addresses: nothing to compare with\n");
+		free(l);
+		return SKIP;
+	}
+	if (ksym_namer__new(&kn) || !(addrs = calloc(2 * n, sizeof(*addrs))))
+		return fail("out of memory");
+	so.kernel_names_ctx = kn;
+	s = symbolizer__new(&so);
+	if (!s)
+		return fail("symbolizer: %s", strerror(errno));
+	for (i = 0; i < n; i++) {
+		if ((l[i].type != 'T' && l[i].type != 't') || !strncmp(l[i].name, "__pfx_", 6))
+			continue;
+		addrs[m++] = l[i].addr;
+		if (i + 1 < n && l[i + 1].addr > l[i].addr + 1)
+			addrs[m++] = l[i].addr + 1;
+	}
+	if ((err = symbolizer__kernel_batch(s, addrs, m)))
+		return fail("naming %zu kernel addresses: %s", m, strerror(-err));
+	for (i = 0; i < n; i++) {
+		struct sym_result r;
+		int k;
+
+		if ((l[i].type != 'T' && l[i].type != 't') || !strncmp(l[i].name, "__pfx_", 6))
+			continue;
+		for (k = 0; k < 2; k++) {
+			uint64_t addr = l[i].addr + (uint64_t)k;
+
+			if (k && !(i + 1 < n && l[i + 1].addr > addr))
+				continue;
+			if ((err = symbolizer__kernel(s, addr, &r)))
+				return fail("%016" PRIx64 ": %s", addr, strerror(-err));
+			/* the ends of the text sections label no code, and the
+			 * kernel's lookup leaves ftrace's trampolines out */
+			if (!r.name && (!strcmp(l[i].name, "_etext") ||
+					!strcmp(l[i].name, "_einittext") ||
+					!strcmp(l[i].name, "ftrace_trampoline"))) {
+				unnamed++;
+				continue;
+			}
+			if (!r.name)
+				return fail("%016" PRIx64 " (%s): the kernel did not name it",
+					    addr, l[i].name);
+			checked++;
+			if (alias_at(l, n, i, r.name) || padding_of(l, n, i, r.name))
+				continue;
+			return fail("%016" PRIx64 " (%s) named %s by the kernel", addr,
+				    l[i].name, r.name);
+		}
+	}
+	printf("knames: %zu kernel addresses named by the kernel as kallsyms names them, %zu "
+	       "unnamed (section ends, ftrace trampolines)\n", checked, unnamed);
+	symbolizer__free(s);
+	ksym_namer__free(kn);
+	free(addrs);
 	free(l);
 	return checked ? 0 : fail("no text symbols in %s", path);
 }
@@ -315,10 +398,12 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "kallsyms"))
 		return check_kallsyms(argc > 2 ? argv[2] : "/proc/kallsyms");
+	if (argc == 2 && !strcmp(argv[1], "knames"))
+		return check_knames();
 	if (argc == 2 && !strcmp(argv[1], "self"))
 		return check_self();
 	if (argc == 2 && !strcmp(argv[1], "vdso"))
 		return check_vdso();
-	fprintf(stderr, "usage: symcheck kallsyms [FILE] | self | vdso\n");
+	fprintf(stderr, "usage: symcheck kallsyms [FILE] | knames | self | vdso\n");
 	return 2;
 }
