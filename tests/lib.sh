@@ -89,6 +89,12 @@ CLEANUP_HOOK=stop_stray
 host_set() {
 	[ -w "$1" ] || { echo "$1: not writable"; return 1; }
 	grep -qsxF "$1" "$T/host.files" || { echo "$1" >>"$T/host.files" && cat "$1" >>"$T/host.old"; }
+	# a few tries, as host_restore's: perf_event_max_stack is EBUSY while
+	# the callchain buffers of the run before are still being freed
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		echo "$2" >"$1" 2>/dev/null && return 0
+		sleep 0.2
+	done
 	echo "$2" >"$1"
 }
 host_restore() {
