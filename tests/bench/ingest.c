@@ -17,6 +17,7 @@
 #include "capture/profile.h"
 #include "capture/ingest.h"
 #include "bpf/events.h"
+#include "collect/ksym.h"
 #include "export/sink.h"
 #include "stacks/stacks.h"
 #include "symbolize/symbolize.h"
@@ -105,6 +106,7 @@ int main(int argc, char **argv)
 	uint64_t klo, khi, seed = 42, start_ns = self_start_ns();
 	double ingest[REPEATS], build[REPEATS];
 	struct errmsg e = { "" };
+	struct ksym_namer *kn;
 	size_t i, j, rep, frames = 0;
 
 	if (!records || !distinct || kernel_text(&klo, &khi)) {
@@ -134,8 +136,13 @@ int main(int argc, char **argv)
 							    xorshift(&seed) % 8;
 		frames += s->kstack_len + s->ustack_len;
 	}
+	if (ksym_namer__new(&kn))
+		return 1;
 	for (rep = 0; rep < REPEATS; rep++) {
-		struct symbolizer *sym = symbolizer__new(NULL);
+		/* kernel frames named by the kernel per address, as record's are */
+		struct symbolizer_opts so = { .kernel_names = ksym_namer__names,
+					      .kernel_names_ctx = kn };
+		struct symbolizer *sym = symbolizer__new(&so);
 		struct stacks t;
 		struct cpu_ingest in;
 		struct cpu_profile_opts po = { .freq = 99, .duration_nanos = 10000000000 };
@@ -168,6 +175,7 @@ int main(int argc, char **argv)
 		stacks__free(&t);
 		symbolizer__free(sym);
 	}
+	ksym_namer__free(kn);
 	qsort(ingest, REPEATS, sizeof(double), cmp_double);
 	qsort(build, REPEATS, sizeof(double), cmp_double);
 	printf("records=%zu\ndistinct_stacks=%zu\nframes_per_stack=%.1f\n", records, distinct,
