@@ -1425,21 +1425,22 @@ static void kernel_names_off(struct symbolizer *s)
 	s->kmap.has_symbols = false;
 }
 
-/* addr into the cache, not named yet: 1, 0 when the cache is full (kallsyms
- * from now on: names handed out stay valid), or -ENOMEM. */
+/* The cache is full: kallsyms from now on (names handed out stay valid). */
+static void knames_full(struct symbolizer *s)
+{
+	pr_debug("symbolize: %zu kernel addresses named: reading kallsyms from now on\n",
+		 s->n_knames);
+	kernel_names_off(s);
+}
+
+/* addr into the cache, not named yet: 0 or -ENOMEM. */
 static int kname__add(struct symbolizer *s, uint64_t addr)
 {
-	if (s->n_knames >= KNAME_MAX_ENTRIES || arena__over_budget(s->kname_arena)) {
-		pr_debug("symbolize: %zu kernel addresses named: reading kallsyms from now on\n",
-			 s->n_knames);
-		kernel_names_off(s);
-		return 0;
-	}
 	if (BUF_GROW_ARRAY(s->knames, s->cap_knames, s->n_knames + 1) ||
 	    htab__insert(&s->kname_index, kname__hash(addr), (uint32_t)s->n_knames))
 		return -ENOMEM;
 	s->knames[s->n_knames++] = (struct kname){ .addr = addr };
-	return 1;
+	return 0;
 }
 
 /* Ask the kernel to name the cache's entries from first on (at most
@@ -1469,8 +1470,12 @@ static int kernel_names_ask(struct symbolizer *s, size_t first)
 
 		if (len > 0) {
 			s->knames[first + i].name = arena__strndup(s->kname_arena, name, (size_t)len);
-			if (!s->knames[first + i].name)
+			if (s->knames[first + i].name)
+				continue;
+			if (!arena__over_budget(s->kname_arena))
 				return -ENOMEM;
+			knames_full(s);
+			return 0;
 		} else if (len < 0) {
 			pr_debug("symbolize: the kernel's name for %#" PRIx64 " not understood: %s\n",
 				 addrs[i], out[i] ? out[i] : "(too long)");
@@ -1483,12 +1488,17 @@ static int kernel_names_ask(struct symbolizer *s, size_t first)
 int symbolizer__kernel_batch(struct symbolizer *s, const uint64_t *addrs, size_t n)
 {
 	size_t i, first = s->n_knames;
+	bool full = false;
 	int err;
 
 	for (i = 0; i < n && s->kernel_names; i++) {
 		if (kname__find(s, addrs[i]) >= 0)
 			continue;
-		if ((err = kname__add(s, addrs[i])) < 0)
+		if (s->n_knames >= KNAME_MAX_ENTRIES || arena__over_budget(s->kname_arena)) {
+			full = true;
+			break;
+		}
+		if ((err = kname__add(s, addrs[i])))
 			return err;
 		if (s->n_knames - first == SYM_KERNEL_BATCH) {
 			if ((err = kernel_names_ask(s, first)))
@@ -1496,7 +1506,10 @@ int symbolizer__kernel_batch(struct symbolizer *s, const uint64_t *addrs, size_t
 			first = s->n_knames;
 		}
 	}
-	return kernel_names_ask(s, first);
+	err = kernel_names_ask(s, first);
+	if (!err && full && s->kernel_names)
+		knames_full(s);
+	return err;
 }
 
 int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_result *r)

@@ -479,6 +479,37 @@ static void test_kernel_names(void **state)
 	symbolizer__free(s);
 }
 
+/* Past KNAME_MAX_ENTRIES the kernel is asked no more: kallsyms instead,
+ * and a name handed out before stays valid. */
+static void test_kernel_names_full(void **state)
+{
+	struct fake_kernel k = { .fail_at = UINT32_MAX };
+	struct symbolizer_opts o = { .proc_root = proc_root, .kallsyms = FIXTURES "/kallsyms",
+				     .kernel_names = fake_names, .kernel_names_ctx = &k };
+	struct symbolizer *s = symbolizer__new(&o);
+	size_t i, n = KNAME_MAX_ENTRIES + 10;
+	uint64_t *addrs = malloc(n * sizeof(*addrs));
+	struct sym_result r;
+	const char *before;
+
+	assert_non_null(s);
+	assert_non_null(addrs);
+	for (i = 0; i < n; i++)
+		addrs[i] = 0xffffffff81000000ull + i * 0x10;
+	assert_int_equal(symbolizer__kernel(s, addrs[0], &r), 0);
+	before = r.name;
+	assert_string_equal(before, "fn_0");
+	assert_int_equal(symbolizer__kernel_batch(s, addrs, n), 0);
+	assert_int_equal(k.asked, KNAME_MAX_ENTRIES);
+	assert_int_equal(symbolizer__kernel(s, 0xffffffff81000005ull, &r), 0);
+	assert_non_null(r.name);
+	assert_string_equal(r.name, "srso_alias_untrain_ret");	/* the fixture's */
+	assert_int_equal(k.asked, KNAME_MAX_ENTRIES);
+	assert_string_equal(before, "fn_0");
+	symbolizer__free(s);
+	free(addrs);
+}
+
 static void test_kallsyms_restricted(void **state)
 {
 	struct symbolizer_opts o = { .proc_root = proc_root, .kallsyms = FIXTURES "/kallsyms-restricted" };
@@ -1126,6 +1157,7 @@ int main(void)
 		cmocka_unit_test(test_kallsyms_restricted),
 		cmocka_unit_test(test_parse_ps),
 		cmocka_unit_test(test_kernel_names),
+		cmocka_unit_test(test_kernel_names_full),
 		cmocka_unit_test(test_perfmap_parse),
 		cmocka_unit_test(test_pid_reuse_and_gone),
 		cmocka_unit_test(test_container_pie),

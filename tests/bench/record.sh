@@ -11,7 +11,10 @@
 # synthetic ingest benchmark: samples per second the user-space side
 # absorbs, ns per sample.
 #   make bench     or     BUILD=build tests/bench/record.sh
-# Knobs: RUNS (3) DURATION (10) FREQ (99). Needs root.
+# Knobs: RUNS (3) DURATION (10) FREQ (99), LOAD (shell: `while :; do :;
+# done`, shallow stacks; python3: a generator summed in a loop, CPython's
+# deeper native stacks, where perf's DWARF mode has more to copy and
+# unwind). Needs root.
 set -eu
 # One at a time with the suites that load BPF or change host settings (see
 # tests/lib.sh): a benchmark measured beside another's capture means nothing.
@@ -24,6 +27,12 @@ cd "$root"
 BUILD=${BUILD:-build}
 build=$(cd "$BUILD" && pwd)
 RUNS=${RUNS:-3}
+LOAD=${LOAD:-shell}
+case $LOAD in
+shell) load=(sh -c 'while :; do :; done') ;;
+python3) load=(python3 -c 'while True: sum(i * i for i in range(1000))') ;;
+*) echo "bench: LOAD is shell or python3, not $LOAD" >&2; exit 2 ;;
+esac
 DURATION=${DURATION:-10}
 FREQ=${FREQ:-99}
 BPPROF=$build/bpprof
@@ -41,7 +50,7 @@ spinners=()
 cleanup() { [ ${#spinners[@]} -eq 0 ] || kill "${spinners[@]}" 2>/dev/null || true; }
 trap cleanup EXIT
 for _ in $(seq "$(nproc)"); do
-	sh -c 'while :; do :; done' &
+	"${load[@]}" &
 	spinners+=($!)
 done
 sleep 1
@@ -89,7 +98,7 @@ echo "bench: ingest (synthetic ring-buffer records through the capture's own pat
 "$INGEST" 2000000 5000 "$dir/ingest.pb.gz" >"$dir/ingest.txt"
 
 {
-	echo "record: whole system, ${DURATION} s at ${FREQ} Hz, $(nproc) CPUs all busy; median of $RUNS"
+	echo "record: whole system, ${DURATION} s at ${FREQ} Hz, $(nproc) CPUs all busy ($LOAD loops); median of $RUNS"
 	printf '  %-28s %10s %12s\n' tool "CPU s" "peak RSS MiB"
 	printf '  %-38s %10s %12.1f\n' "perf record -g -a" "$p_cpu" "$(echo "$p_rss / 1024" | bc -l)"
 	printf '  %-38s %10s %12.1f\n' "perf record --call-graph dwarf + script" "$d_cpu" "$(echo "$d_rss / 1024" | bc -l)"
@@ -110,4 +119,4 @@ echo "bench: ingest (synthetic ring-buffer records through the capture's own pat
 	echo "    bpprof --unwind fp $(tr '\n' ' ' <"$dir/bpprof-fp.runs")| --no-lines $(tr '\n' ' ' <"$dir/bpprof-nolines.runs")"
 	echo "ingest:"
 	sed 's/^/  /' "$dir/ingest.txt"
-} | tee "$dir/record.txt"
+} | tee "$dir/record$([ "$LOAD" = shell ] || echo "-$LOAD").txt"
