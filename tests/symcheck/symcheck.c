@@ -50,6 +50,7 @@ static int fail(const char *fmt, ...)
 struct kline {
 	uint64_t addr;
 	char type;
+	bool bpf;			/* a BPF program's ("[bpf]"): they come and go */
 	char name[KSYM_NAME_MAX];
 };
 
@@ -69,6 +70,7 @@ static int read_klines(const char *path, struct kline **out, size_t *n)
 		/* module symbols ("name\t[mod]") are checked as the kernel's are */
 		if (sscanf(line, "%" SCNx64 " %c %127s", &k.addr, &k.type, k.name) != 3)
 			continue;
+		k.bpf = strstr(line, "\t[bpf]") != NULL;
 		if (*n == cap) {
 			struct kline *p = realloc(*out, (cap = cap ? 2 * cap : 65536) * sizeof(*p));
 
@@ -221,11 +223,12 @@ static int check_knames(void)
 				continue;
 			if ((err = symbolizer__kernel(s, addr, &r)))
 				return fail("%016" PRIx64 ": %s", addr, strerror(-err));
-			/* the ends of the text sections label no code, and the
-			 * kernel's lookup leaves ftrace's trampolines out */
+			/* the ends of the text sections label no code, the
+			 * kernel's lookup leaves ftrace's trampolines out, and a
+			 * BPF program may be gone since kallsyms listed it */
 			if (!r.name && (!strcmp(l[i].name, "_etext") ||
 					!strcmp(l[i].name, "_einittext") ||
-					!strcmp(l[i].name, "ftrace_trampoline"))) {
+					!strcmp(l[i].name, "ftrace_trampoline") || l[i].bpf)) {
 				unnamed++;
 				continue;
 			}
@@ -240,7 +243,7 @@ static int check_knames(void)
 		}
 	}
 	printf("knames: %zu kernel addresses named by the kernel as kallsyms names them, %zu "
-	       "unnamed (section ends, ftrace trampolines)\n", checked, unnamed);
+	       "unnamed (section ends, ftrace trampolines, BPF programs gone since)\n", checked, unnamed);
 	symbolizer__free(s);
 	ksym_namer__free(kn);
 	free(addrs);
