@@ -12,9 +12,8 @@
 # absorbs, ns per sample.
 #   make bench     or     BUILD=build tests/bench/record.sh
 # Knobs: RUNS (3) DURATION (10) FREQ (99), LOAD (shell: `while :; do :;
-# done`, shallow stacks; python3: a generator summed in a loop, CPython's
-# deeper native stacks, where perf's DWARF mode has more to copy and
-# unwind). Needs root.
+# done`, shallow stacks; python3: Debian's /usr/bin/python3 summing a
+# generator in a loop, CPython's deeper native stacks). Needs root.
 set -eu
 # One at a time with the suites that load BPF or change host settings (see
 # tests/lib.sh): a benchmark measured beside another's capture means nothing.
@@ -30,7 +29,7 @@ RUNS=${RUNS:-3}
 LOAD=${LOAD:-shell}
 case $LOAD in
 shell) load=(sh -c 'while :; do :; done') ;;
-python3) load=(python3 -c 'while True: sum(i * i for i in range(1000))') ;;
+python3) load=(/usr/bin/python3 -c 'while True: sum(i * i for i in range(1000))') ;;
 *) echo "bench: LOAD is shell or python3, not $LOAD" >&2; exit 2 ;;
 esac
 DURATION=${DURATION:-10}
