@@ -1,3 +1,5 @@
+/* The ksym skeleton: loaded at the first kernel address to name, run once
+ * per batch; a load or run that fails is not tried again (kallsyms then). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
