@@ -1418,11 +1418,11 @@ static int64_t kname__find(const struct symbolizer *s, uint64_t addr)
 	return htab__find(&s->kname_index, kname__hash(addr), kname__eq, s->knames, &addr);
 }
 
-/* The kernel could not answer: kallsyms from now on. */
+/* The kernel could not answer: kallsyms from now on (the kernel mapping
+ * keeps has_symbols for the names it already gave). */
 static void kernel_names_off(struct symbolizer *s)
 {
 	s->kernel_names = NULL;
-	s->kmap.has_symbols = false;
 }
 
 /* The cache is full: kallsyms from now on (names handed out stay valid). */
