@@ -176,6 +176,21 @@ static int notice(struct cpu_ingest *in, const struct offcpu_sample *w)
 	return 0;
 }
 
+/* A held process's snapshot read again: a short command's samples are
+ * often read only after it exited, too late to find the objects its
+ * dynamic linker mapped (the libc frames of `hot 0.1` stayed unnamed in
+ * 1 capture of 5). 0, or negative errno when memory runs out. */
+static int refresh_held(struct cpu_ingest *in, const struct exec_event *x)
+{
+	int64_t proc = symbolizer__proc(in->sym, x->pid, x->start_boottime / in->ns_per_tick);
+
+	if (proc == -E2BIG)
+		return 0;	/* the snapshot limit: said by the symbolizer's stats */
+	if (proc < 0)
+		return (int)proc;
+	return symbolizer__refresh(in->sym, proc);
+}
+
 /* A wait counts once and adds its nanoseconds; its thread state keeps it
  * apart from the same stack waiting otherwise. */
 static int add_wait(struct cpu_ingest *in, const struct offcpu_sample *w)
@@ -250,11 +265,12 @@ int cpu_ingest__record(void *ctx, const void *data, size_t size)
 	case EV_LINKMAP: {
 		const struct exec_event *x = data;
 
-		/* its dynamic linker mapped objects: their tables before their
-		 * code runs */
+		/* its dynamic linker mapped objects: their tables and their
+		 * names (it is held: its maps are complete and it cannot have
+		 * exited) before their code runs */
 		if (in->unwind)
 			err = unwinder__load(in->unwind, x->pid, x->start_boottime, true);
-		err = err < 0 ? err : 0;
+		err = err < 0 ? err : refresh_held(in, x);
 		kill((pid_t)x->pid, SIGCONT);
 		break;
 	}
