@@ -88,7 +88,8 @@ ours() {
 }
 
 # peer TOOL BINARY: the same, from TOOL (addr2line or llvm) for the
-# addresses in $W/addrs
+# addresses in $W/addrs; an answer without a line ("??:0", or a unit's
+# file with "?" as crtstuff.c's __do_global_dtors_aux gets) is no Line
 peer() {
 	local tool=$1 bin=$2
 	if [ "$tool" = addr2line ]; then
@@ -97,7 +98,7 @@ peer() {
 		llvm-symbolizer --inlines --no-demangle --output-style=GNU -a --obj="$bin" <"$W/addrs"
 	fi | awk "$HEX"'/^0x[0-9a-f]+$/ { if (n) print a "\t" s; a = sprintf("0x%x", hex($0)); s = ""; n = 1; fn = ""; next }
 		fn == "" { fn = $0; next }
-		{ sub(/ \(discriminator [0-9]+\)$/, ""); if ($0 !~ /^\?\?:/) s = s (s == "" ? "" : "|") fn "@" $0; fn = "" }
+		{ sub(/ \(discriminator [0-9]+\)$/, ""); if ($0 !~ /^\?\?:/ && $0 !~ /:\?$/) s = s (s == "" ? "" : "|") fn "@" $0; fn = "" }
 		END { if (n) print a "\t" s }' | LC_ALL=C sort -u
 }
 
