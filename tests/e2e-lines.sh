@@ -74,7 +74,7 @@ vaddrs() {
 
 # ours FILE BINARY: per location of BINARY "0xVADDR<TAB>name@file:line|..."
 # (the system name, as the peers print it without demangling), the Lines
-# that have a file: what DWARF gave (a name from the symbol table alone is
+# that have a file and a line: what DWARF gave (a name from the symbol table alone is
 # the symbolizer's older business, and the peers differ on it: llvm-symbolizer
 # names PLT stubs after the symbol before them), sorted by address; its
 # scratch files in $W
@@ -82,14 +82,15 @@ ours() {
 	local f=$1 bin=$2
 	lines_of "$f" | awk -F'\t' -v b="$bin" '$2 == b { print $4 }' | vaddrs "$bin" >"$W/ours.va"
 	lines_of "$f" | awk -F'\t' -v b="$bin" '$2 == b {
-			s = ""; for (i = 7; i + 4 <= NF; i += 5) if ($(i + 2) != "")
+			s = ""; for (i = 7; i + 4 <= NF; i += 5) if ($(i + 2) != "" && $(i + 3) != 0)
 				s = s (s == "" ? "" : "|") $(i + 1) "@" $(i + 2) ":" $(i + 3)
 			print s }' | paste "$W/ours.va" - | LC_ALL=C sort -u
 }
 
 # peer TOOL BINARY: the same, from TOOL (addr2line or llvm) for the
 # addresses in $W/addrs; an answer without a line ("??:0", or a unit's
-# file with "?" as crtstuff.c's __do_global_dtors_aux gets) is no Line
+# file with line "?" or "0", as addr2line and llvm-symbolizer give
+# crtstuff.c's __do_global_dtors_aux) is no Line
 peer() {
 	local tool=$1 bin=$2
 	if [ "$tool" = addr2line ]; then
@@ -98,7 +99,7 @@ peer() {
 		llvm-symbolizer --inlines --no-demangle --output-style=GNU -a --obj="$bin" <"$W/addrs"
 	fi | awk "$HEX"'/^0x[0-9a-f]+$/ { if (n) print a "\t" s; a = sprintf("0x%x", hex($0)); s = ""; n = 1; fn = ""; next }
 		fn == "" { fn = $0; next }
-		{ sub(/ \(discriminator [0-9]+\)$/, ""); if ($0 !~ /^\?\?:/ && $0 !~ /:\?$/) s = s (s == "" ? "" : "|") fn "@" $0; fn = "" }
+		{ sub(/ \(discriminator [0-9]+\)$/, ""); if ($0 !~ /^\?\?:/ && $0 !~ /:(\?|0)$/) s = s (s == "" ? "" : "|") fn "@" $0; fn = "" }
 		END { if (n) print a "\t" s }' | LC_ALL=C sort -u
 }
 
