@@ -116,7 +116,7 @@ static __always_inline __u32 walk_user_stack(void *ctx, __u64 *frames, __u32 max
 	long n;
 
 	/* A kernel thread has no user stack: nothing to walk, nothing lost. */
-	if (!task->mm)
+	if (!BPF_CORE_READ(task, mm))
 		return 0;
 	if (unwind_mode != UNWIND_MODE_FP) {
 		n = unwind_user_stack(task, frames, limit, flags);

@@ -111,7 +111,7 @@ int BPF_PROG(on_exit, struct task_struct *task)
 {
 	__u32 tgid = task->tgid;
 
-	if (task->signal->live.counter)
+	if (BPF_CORE_READ(task, signal, live.counter))
 		return 0;
 	if (filter_pids)
 		bpf_map_delete_elem(&pids, &tgid);
@@ -139,7 +139,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	e->hdr.type = EV_EXEC;
 	e->hdr.size = sizeof(*e);
 	e->time_ns = bpf_ktime_get_ns();
-	e->start_boottime = task->group_leader->start_boottime;
+	e->start_boottime = BPF_CORE_READ(task, group_leader, start_boottime);
 	e->pid = tgid;
 	/* Stopped only once user space is sure to hear of it (the record
 	 * is reserved), or nothing would send the SIGCONT. */

@@ -382,10 +382,10 @@ static long unwind_step(__u32 i, void *ctx)
  * time of 0: loaded before its first sample told user space the exact one.) */
 static __always_inline const struct unwind_proc *unwind_proc_of(struct task_struct *leader)
 {
-	__u32 tgid = leader->tgid;
+	__u32 tgid = BPF_CORE_READ(leader, tgid);
 	const struct unwind_proc *p = bpf_map_lookup_elem(&unwind_procs, &tgid);
 
-	if (p && p->start_boottime && p->start_boottime != leader->start_boottime)
+	if (p && p->start_boottime && p->start_boottime != BPF_CORE_READ(leader, start_boottime))
 		return NULL;
 	return p;
 }
@@ -396,17 +396,18 @@ static __always_inline const struct unwind_proc *unwind_proc_of(struct task_stru
  * forked worker's first moments) is walked before user space hears of it. */
 static __always_inline const struct unwind_proc *unwind_current_proc(struct task_struct *task)
 {
-	struct task_struct *leader = task->group_leader, *parent;
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader), *parent;
 	const struct unwind_proc *p = unwind_proc_of(leader);
 	__u64 forked_at;
 
 	if (p)
 		return p;
-	forked_at = leader->parent_exec_id;
-	parent = leader->real_parent;
-	if (leader->self_exec_id != forked_at || parent->self_exec_id != forked_at)
+	forked_at = BPF_CORE_READ(leader, parent_exec_id);
+	parent = BPF_CORE_READ(leader, real_parent);
+	if (BPF_CORE_READ(leader, self_exec_id) != forked_at ||
+	    BPF_CORE_READ(parent, self_exec_id) != forked_at)
 		return NULL;
-	return unwind_proc_of(parent->group_leader);
+	return unwind_proc_of(BPF_CORE_READ(parent, group_leader));
 }
 
 /* The current task's user stack from its tables into frames: how many

@@ -470,7 +470,7 @@ struct collector *collector__new(const struct collect_opts *o, struct errmsg *e)
 	skel->rodata->wakeup_bytes = c->ring_bytes / 4;
 	err = bpf_map__set_max_entries(skel->maps.events, (__u32)c->ring_bytes);
 	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.pids, COLLECT_MAX_PIDS);
+		err = bpf_map__set_max_entries(skel->maps.pids, collect__pids_room(o->filter_pids));
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.seen, COLLECT_SEEN_PIDS);
 	if (!err)

@@ -50,4 +50,13 @@ int collect__parse_cpulist(const char *text, bool *online, unsigned max);
  * within [COLLECT_MIN_RING, COLLECT_MAX_RING]. */
 size_t collect__ring_size(unsigned freq, unsigned ncpus, size_t record, size_t page);
 
+/* Entries of the pids map: room for COLLECT_MAX_PIDS when processes are
+ * followed, one when not (a hash map's entries are all allocated, and
+ * zeroed, when it is created: 64 Ki of them cost every whole-system
+ * capture milliseconds of CPU for a map it never reads). */
+static inline __u32 collect__pids_room(bool filter_pids)
+{
+	return filter_pids ? COLLECT_MAX_PIDS : 1;
+}
+
 #endif

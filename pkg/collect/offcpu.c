@@ -68,7 +68,7 @@ static int configure(struct offcpu_collector *c, const struct offcpu_collect_opt
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.events, (__u32)c->ring_bytes);
 	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.pids, COLLECT_MAX_PIDS);
+		err = bpf_map__set_max_entries(skel->maps.pids, collect__pids_room(o->filter_pids));
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.seen, COLLECT_SEEN_PIDS);
 	if (!err)
