@@ -191,6 +191,7 @@ void esymtab__free(struct esymtab *t);
 struct dwimage {
 	char *data;
 	size_t size;
+	bool mapped;	/* data is an anonymous mapping, not malloc's */
 };
 
 /* elf is the file open on fd. 0; -ENOENT when it has no .debug_info,
