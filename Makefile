@@ -334,7 +334,7 @@ run: deps
 	$(Q)$(BUILD)/bpprof record -d 10 -o $(BUILD)/cpu.pb.gz
 	$(Q)$(GOENV) $(GO) tool pprof -top -nodecount=15 $(BUILD)/cpu.pb.gz
 
-BENCH_BINS := $(BUILD)/bench/ingest $(BUILD)/bench/push $(BUILD)/bench/lines
+BENCH_BINS := $(BUILD)/bench/ingest $(BUILD)/bench/push $(BUILD)/bench/lines $(BUILD)/bench/cputime
 # The uprobe floor: empty programs at the points bpprof's heap probes use.
 include tests/bench/bench.mk
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBA)

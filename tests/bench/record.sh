@@ -3,8 +3,8 @@
 # `perf record -F 99 --call-graph dwarf -a` + `perf script` (what a user of
 # perf pays for stacks without frame pointers) on a busy machine (one
 # CPU-bound spinner per core): all profile the whole system for DURATION
-# seconds at 99 Hz; we compare their own CPU time (user+sys, which for bpprof
-# includes building unwind tables, symbolization with source lines and
+# seconds at 99 Hz; we compare their own CPU time (user+sys to the
+# microsecond, by $BUILD/bench/cputime; for bpprof it includes building unwind tables, symbolization with source lines and
 # writing the pprof) and peak RSS, run alternately RUNS times, medians and
 # ratios; bpprof with frame pointers only (--unwind fp) is the baseline of
 # its tables' cost, bpprof --no-lines that of source lines. Then the
@@ -41,7 +41,8 @@ for tool in "$BPPROF" "$INGEST"; do
 done
 [ "$(id -u)" = 0 ] || { echo "bench: record needs root" >&2; exit 2; }
 command -v perf >/dev/null || { echo "bench: perf not installed (make deps)" >&2; exit 2; }
-[ -x /usr/bin/time ] || { echo "bench: GNU time not installed (make deps)" >&2; exit 2; }
+CPUTIME=$build/bench/cputime
+[ -x "$CPUTIME" ] || { echo "bench: $CPUTIME not built (make bench)" >&2; exit 2; }
 
 dir=$build/bench
 mkdir -p "$dir"
@@ -58,9 +59,9 @@ sleep 1
 measure() {
 	local name=$1
 	shift
-	/usr/bin/time -f '%U %S %M' -o "$dir/$name.time" "$@" >/dev/null 2>"$dir/$name.err" ||
+	"$CPUTIME" -o "$dir/$name.time" "$@" >/dev/null 2>"$dir/$name.err" ||
 		{ echo "bench: $name failed:"; cat "$dir/$name.err"; exit 1; }
-	awk '{ printf "%.3f %d\n", $1 + $2, $3 }' "$dir/$name.time" >>"$dir/$name.runs"
+	awk '{ printf "%.4f %d\n", $1, $2 }' "$dir/$name.time" >>"$dir/$name.runs"
 }
 
 rm -f "$dir"/perf.runs "$dir"/bpprof.runs "$dir"/perf-dwarf.runs "$dir"/perf-script.runs \
@@ -86,7 +87,7 @@ b_cpu=$(cut -d' ' -f1 "$dir/bpprof.runs" | median)
 p_rss=$(cut -d' ' -f2 "$dir/perf.runs" | median)
 b_rss=$(cut -d' ' -f2 "$dir/bpprof.runs" | median)
 # perf's DWARF mode: the recording and its perf script, run by run
-d_cpu=$(paste -d' ' "$dir/perf-dwarf.runs" "$dir/perf-script.runs" | awk '{ printf "%.3f\n", $1 + $3 }' | median)
+d_cpu=$(paste -d' ' "$dir/perf-dwarf.runs" "$dir/perf-script.runs" | awk '{ printf "%.4f\n", $1 + $3 }' | median)
 d_rss=$(paste -d' ' "$dir/perf-dwarf.runs" "$dir/perf-script.runs" | awk '{ print ($2 > $4 ? $2 : $4) }' | median)
 f_cpu=$(cut -d' ' -f1 "$dir/bpprof-fp.runs" | median)
 f_rss=$(cut -d' ' -f2 "$dir/bpprof-fp.runs" | median)
