@@ -74,10 +74,10 @@ vaddrs() {
 
 # ours FILE BINARY: per location of BINARY "0xVADDR<TAB>name@file:line|..."
 # (the system name, as the peers print it without demangling), the Lines
-# that have a file and a line: what DWARF gave (a name from the symbol table alone is
-# the symbolizer's older business, and the peers differ on it: llvm-symbolizer
-# names PLT stubs after the symbol before them), sorted by address; its
-# scratch files in $W
+# that have a file and a line: what DWARF gave (a name from the symbol table
+# alone is the symbolizer's older business, and the peers differ on it:
+# llvm-symbolizer names PLT stubs after the symbol before them), sorted by
+# address; its scratch files in $W
 ours() {
 	local f=$1 bin=$2
 	lines_of "$f" | awk -F'\t' -v b="$bin" '$2 == b { print $4 }' | vaddrs "$bin" >"$W/ours.va"

@@ -20,7 +20,7 @@
 #define ELFCOMPRESS_ZSTD 2
 #endif
 #define MAX_PARTS 16
-#define HUGE_IMAGE (2u << 20)	/* a transparent huge page's size, on x86-64 */
+#define HUGE_IMAGE (4u << 20)	/* an image this big goes on transparent huge pages */
 
 /* What libdw reads for units, their address ranges, DIEs and line
  * tables (and the link to a dwz file of shared DIEs). */
@@ -239,7 +239,7 @@ static char *image__alloc(size_t size, bool *mapped)
 {
 	char *p;
 
-	*mapped = size >= 2 * HUGE_IMAGE;
+	*mapped = size >= HUGE_IMAGE;
 	if (!*mapped)
 		return calloc(1, size);
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

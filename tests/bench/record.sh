@@ -4,8 +4,9 @@
 # perf pays for stacks without frame pointers) on a busy machine (one
 # CPU-bound spinner per core): all profile the whole system for DURATION
 # seconds at 99 Hz; we compare their own CPU time (user+sys to the
-# microsecond, by $BUILD/bench/cputime; for bpprof it includes building unwind tables, symbolization with source lines and
-# writing the pprof) and peak RSS, run alternately RUNS times, medians and
+# microsecond, by $BUILD/bench/cputime; for bpprof it includes building
+# unwind tables, symbolization with source lines and writing the pprof) and
+# peak RSS, run alternately RUNS times, medians and
 # ratios; bpprof with frame pointers only (--unwind fp) is the baseline of
 # its tables' cost, bpprof --no-lines that of source lines. Then the
 # synthetic ingest benchmark: samples per second the user-space side
