@@ -157,38 +157,28 @@ static int add_sample(struct cpu_ingest *in, const struct cpu_sample *s)
 	return add_stacked(in, &r, &key, 0);
 }
 
+/* Process pid's snapshot, its maps read at first sight, and read again
+ * when again is set (it mapped code since). 0, or negative errno when
+ * memory runs out. */
+static int snapshot(struct cpu_ingest *in, uint32_t pid, uint64_t start_boottime, bool again)
+{
+	int64_t proc = symbolizer__proc(in->sym, pid, start_boottime / in->ns_per_tick);
+
+	if (proc == -E2BIG)
+		return 0;	/* the snapshot limit: said by the symbolizer's stats */
+	if (proc < 0)
+		return (int)proc;
+	return again ? symbolizer__refresh(in->sym, proc) : 0;
+}
+
 /* A process new to us has a thread waiting: read its maps now, while it
  * cannot have exited yet (its wait is recorded when it ends, maybe just
  * before the process does). Our own child before its exec is skipped. */
 static int notice(struct cpu_ingest *in, const struct offcpu_sample *w)
 {
-	int64_t proc;
-
 	if (in->await_exec == w->pid && !strncmp(w->comm, in->own_comm, BPPROF_COMM_LEN))
 		return 0;
-	proc = symbolizer__proc(in->sym, w->pid, w->start_boottime / in->ns_per_tick);
-	if (proc == -E2BIG)
-		return 0;	/* the snapshot limit: said by the symbolizer's stats */
-	if (proc < 0)
-		return (int)proc;
-	if (w->flags & SAMPLE_MAPPED)
-		symbolizer__refresh(in->sym, proc);
-	return 0;
-}
-
-/* A held process's snapshot read again: a short command's samples are
- * often read only after it exited, too late to find the objects its
- * dynamic linker mapped (the libc frames of `hot 0.1` stayed unnamed in
- * 1 capture of 5). 0, or negative errno when memory runs out. */
-static int refresh_held(struct cpu_ingest *in, const struct exec_event *x)
-{
-	int64_t proc = symbolizer__proc(in->sym, x->pid, x->start_boottime / in->ns_per_tick);
-
-	if (proc == -E2BIG)
-		return 0;	/* the snapshot limit: said by the symbolizer's stats */
-	if (proc < 0)
-		return (int)proc;
-	return symbolizer__refresh(in->sym, proc);
+	return snapshot(in, w->pid, w->start_boottime, w->flags & SAMPLE_MAPPED);
 }
 
 /* A wait counts once and adds its nanoseconds; its thread state keeps it
@@ -266,11 +256,13 @@ int cpu_ingest__record(void *ctx, const void *data, size_t size)
 		const struct exec_event *x = data;
 
 		/* its dynamic linker mapped objects: their tables and their
-		 * names (it is held: its maps are complete and it cannot have
-		 * exited) before their code runs */
+		 * names before their code runs (it is held: its maps are
+		 * complete, and it cannot have exited; a short command's
+		 * samples are often read only after it did, too late to find
+		 * its libc) */
 		if (in->unwind)
 			err = unwinder__load(in->unwind, x->pid, x->start_boottime, true);
-		err = err < 0 ? err : refresh_held(in, x);
+		err = err < 0 ? err : snapshot(in, x->pid, x->start_boottime, true);
 		kill((pid_t)x->pid, SIGCONT);
 		break;
 	}
