@@ -32,7 +32,7 @@ GO       ?= go
 
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 GEN      := $(BUILD)/gen
-LIBS     := -lbpf -ldw -lelf -ldeflate -liberty -lprotobuf-c -lcurl -lmicrohttpd -linih -lzstd -lz -lxxhash -lm -lpthread
+LIBS     := -lbpf -ldw -lelf -ldeflate -liberty -lprotobuf-c -linih -lzstd -lz -lxxhash -lm -lpthread
 CFLAGS   ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \

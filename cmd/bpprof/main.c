@@ -36,6 +36,9 @@ struct command {
 
 static int cmd_version(int argc, char **argv)
 {
+	const curl_version_info_data *curl;
+	const char *mhd;
+
 	/* "bpprof --version" comes here too, with the rest of its line */
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
 		return cmd_help(2, (char *[]){ "help", "version", NULL });
@@ -46,8 +49,11 @@ static int cmd_version(int argc, char **argv)
 	printf("bpprof %s\n", BPPROF_VERSION);
 	printf("  libbpf %u.%u\n", libbpf_major_version(), libbpf_minor_version());
 	printf("  protobuf-c %s\n", protobuf_c_version());
-	printf("  libcurl %s\n", curl_version_info(CURLVERSION_NOW)->version);
-	printf("  libmicrohttpd %s\n", MHD_get_version());
+	/* opened only here and when pushing or serving: NULL if they cannot be */
+	curl = curl_version_info(CURLVERSION_NOW);
+	mhd = MHD_get_version();
+	printf("  libcurl %s\n", curl ? curl->version : "(not loadable)");
+	printf("  libmicrohttpd %s\n", mhd ? mhd : "(not loadable)");
 	printf("  zlib %s\n", zlibVersion());
 	printf("  zstd %s\n", ZSTD_versionString());
 	printf("  xxhash %u.%u.%u\n", XXH_versionNumber() / 10000, XXH_versionNumber() / 100 % 100,

@@ -10,9 +10,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/dynlib.h"
 #include "base/htab.h"
 #include "base/parse.h"
 
@@ -292,6 +294,35 @@ static void test_arena_budget(void **state)
 	arena__free(a);
 }
 
+/* A library opened on first use: its functions resolved, the same as the
+ * ones linked; a missing library or function fails, and keeps failing,
+ * without a crash. (zlib: a dependency of every build.) */
+static const char *const zlib_names[] = { "zlibVersion", "adler32" };
+static const char *const missing_fn_names[] = { "zlibVersion", "bpprof_no_such_function" };
+
+static void test_dynlib(void **state)
+{
+	struct { const char *(*version)(void); unsigned long (*adler)(unsigned long,
+								     const unsigned char *,
+								     unsigned); } z;
+	struct { void *version, *missing; } m;
+	static struct dynlib absent, partial, zlib;
+
+	zlib = (struct dynlib)DYNLIB_INIT("libz.so.1", "the test", zlib_names, &z);
+	assert_true(dynlib__load(&zlib));
+	assert_true(dynlib__load(&zlib));	/* once: still loaded */
+	assert_string_equal(z.version(), zlibVersion());
+	assert_int_equal(z.adler(1, (const unsigned char *)"bpprof", 6),
+			 adler32(1, (const unsigned char *)"bpprof", 6));
+
+	absent = (struct dynlib)DYNLIB_INIT("libbpprof-absent.so.0", "the test", zlib_names, &z);
+	assert_false(dynlib__load(&absent));
+	assert_false(dynlib__load(&absent));
+
+	partial = (struct dynlib)DYNLIB_INIT("libz.so.1", "the test", missing_fn_names, &m);
+	assert_false(dynlib__load(&partial));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +335,7 @@ int main(void)
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_arena_budget),
+		cmocka_unit_test(test_dynlib),
 	};
 
 	return cmocka_run_group_tests_name("base", tests, NULL, NULL);
