@@ -219,11 +219,14 @@ edges() {
 }
 
 # compare_edges A B WHAT: every edge A holds in >= 2% of its samples, between
-# functions B names too, B holds as well
+# a function B names as a caller and one B names as a callee, B holds as
+# well. (By role: perf looks a caller up at its return address - 1, and for
+# the signal frame that is the nop before __restore_rt, which it leaves
+# unnamed; it names __restore_rt only in the rare sample taken inside it.)
 compare_edges() {
 	awk -v what="$3" '
-		NR == FNR { have[$1 " " $2] = 1; named[$1] = 1; named[$2] = 1; next }
-		$3 >= 0.02 && ($1 in named) && ($2 in named) && !(($1 " " $2) in have) {
+		NR == FNR { have[$1 " " $2] = 1; caller[$1] = 1; callee[$2] = 1; next }
+		$3 >= 0.02 && ($1 in caller) && ($2 in callee) && !(($1 " " $2) in have) {
 			printf "%s %s -> %s (%.1f%% of samples)\n", what, $1, $2, $3 * 100; bad = 1
 		}
 		END { exit bad }' "$2" "$1"
@@ -264,11 +267,20 @@ t_python() {
 	"$BPPROF" convert -q --from perf-script --to folded "$p.txt" -o "$p.folded" || return 1
 	rec py.pb.gz -F $HZ --user-only -- "$PY" tests/workloads/unwind/spin.py $SECS || return 1
 	"$PPROFCHECK" folded -type samples "$T/py.pb.gz" >"$T/py.folded"
-	share() { awk '{ t += $NF } /^(_start|0x[0-9a-f]+@ld-linux[^;]*);/ { s += $NF } END { printf "%.4f", t ? s / t : 0 }' "$1"; }
+	# "reached total" of a folded file
+	share() { awk '{ t += $NF } /^(_start|0x[0-9a-f]+@ld-linux[^;]*);/ { s += $NF } END { print s + 0, t + 0 }' "$1"; }
 	bp=$(share "$T/py.folded")
 	pf=$(share "$p.folded")
-	awk -v b="$bp" -v p="$pf" 'BEGIN { exit !(b >= p) }' ||
-		{ echo "bpprof: $bp of samples reach _start, perf: $pf"; return 1; }
+	# Two runs, sampled apart: bpprof's misses (stacks short of _start) may
+	# exceed what perf's rate predicts for its sample count by sampling
+	# error alone, three standard deviations and one sample (a leaf in
+	# code with no unwind row, such as .init, ends both tools' walks).
+	echo "$bp $pf" | awk '{
+		if (!$2 || !$4) exit 1
+		m = 1 - $3 / $4; if (m < 1 / $4) m = 1 / $4
+		exp_miss = $2 * m
+		exit !($2 - $1 <= exp_miss + 3 * sqrt(exp_miss * (1 - m)) + 1) }' ||
+		{ echo "bpprof: ${bp% *} of ${bp#* } samples reach _start, perf: ${pf% *} of ${pf#* }"; return 1; }
 }
 check "python3: native stacks reach _start as often as with perf --call-graph dwarf" t_python
 
