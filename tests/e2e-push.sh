@@ -258,6 +258,32 @@ t_push_symbolized() { # a gperftools profile pushed with function names
 	"$BPPROF" push "$T/g.cpu" --symbolize --url "$R" --app gperf >"$T/out" 2>&1 || { cat "$T/out"; return 1; }
 	stored r '.app == "gperf" and (.folded | keys | map(test("bpprof::hot_loop")) | any)'
 }
+# libcurl and libmicrohttpd are opened on first use: where one cannot be
+# (here an empty file bound over it, in a private mount namespace), what
+# needs it fails in one line naming it, and the rest of bpprof works.
+t_libraries_missing() {
+	local curl mhd
+	curl=$(readlink -f "$(ldconfig -p | awk '/libcurl\.so\.4 .*x86-64/ { print $NF; exit }')")
+	mhd=$(readlink -f "$(ldconfig -p | awk '/libmicrohttpd\.so\.12 .*x86-64/ { print $NF; exit }')")
+	[ -f "$curl" ] && [ -f "$mhd" ] || { echo "libcurl ($curl) or libmicrohttpd ($mhd) not found"; return 1; }
+	unshare -m --propagation private sh -c '
+		mount --bind /dev/null "$1" && mount --bind /dev/null "$2" || exit 9
+		"$3" push "$4/cpu.pb.gz" --url "$5" >"$4/nocurl.out" 2>&1; echo "push $?"
+		"$3" run --interval 1s --metrics-addr 127.0.0.1:0 -o "$4/nomhd" >"$4/nomhd.out" 2>&1; echo "run $?"
+		"$3" convert -q "$4/cpu.pb.gz" -o "$4/nolibs.folded"; echo "convert $?"
+		"$3" --version >"$4/nolibs.version"; echo "version $?"' \
+		sh "$curl" "$mhd" "$BPPROF" "$T" "$R" >"$T/nolibs.rc" || { cat "$T/nolibs.rc"; return 1; }
+	[ "$(cat "$T/nolibs.rc")" = "$(printf 'push 1\nrun 1\nconvert 0\nversion 0')" ] ||
+		{ echo "exit statuses: $(cat "$T/nolibs.rc")"; return 1; }
+	[ "$(wc -l <"$T/nocurl.out")" -eq 1 ] && grep -q '^bpprof: pushing over HTTP needs libcurl.so.4, which cannot be loaded' "$T/nocurl.out" ||
+		{ echo "push: $(cat "$T/nocurl.out")"; return 1; }
+	[ "$(wc -l <"$T/nomhd.out")" -eq 1 ] && grep -q '^bpprof: metrics address 127.0.0.1:0: the /metrics server needs libmicrohttpd.so.12' "$T/nomhd.out" ||
+		{ echo "run: $(cat "$T/nomhd.out")"; return 1; }
+	[ -s "$T/nolibs.folded" ] || { echo "convert wrote nothing"; return 1; }
+	grep -q '^  libcurl (not loadable)$' "$T/nolibs.version" || { cat "$T/nolibs.version"; return 1; }
+	# and with them, the same commands find them
+	"$BPPROF" --version | grep -q '^  libcurl [0-9]' || { echo "libcurl not loaded with it present"; return 1; }
+}
 t_usage_errors() {
 	local rc
 	for args in "--url $R --label bad-key=v" "--url $R --label k=a,b" "--url $R --label __name__=x" \
@@ -359,6 +385,7 @@ check "not a profile: one-line error" t_bad_input
 check "legacy, folded and perf script files are converted on the way" t_push_converted
 check "push --symbolize: a gperftools profile arrives with function names" t_push_symbolized
 check "bad flags refused before sending" t_usage_errors
+check "libcurl or libmicrohttpd missing: push and /metrics fail in one line naming it; convert works" t_libraries_missing
 check "config file, command line adds to it" t_config
 check "config and command line: flags win, per label and header, said with -v; inline # comments" t_config_flags_win
 check "config: a directory refused, indented lines are settings" t_config_shapes

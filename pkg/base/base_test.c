@@ -296,7 +296,7 @@ static void test_arena_budget(void **state)
 
 /* A library opened on first use: its functions resolved, the same as the
  * ones linked; a missing library or function fails, and keeps failing,
- * without a crash. (zlib: a dependency of every build.) */
+ * without a crash, saying which. (zlib: a dependency of every build.) */
 static const char *const zlib_names[] = { "zlibVersion", "adler32" };
 static const char *const missing_fn_names[] = { "zlibVersion", "bpprof_no_such_function" };
 
@@ -316,11 +316,16 @@ static void test_dynlib(void **state)
 			 adler32(1, (const unsigned char *)"bpprof", 6));
 
 	absent = (struct dynlib)DYNLIB_INIT("libbpprof-absent.so.0", "the test", zlib_names, &z);
+	assert_string_equal(dynlib__error(&zlib), "");
 	assert_false(dynlib__load(&absent));
 	assert_false(dynlib__load(&absent));
+	assert_non_null(strstr(dynlib__error(&absent),
+			       "the test needs libbpprof-absent.so.0, which cannot be loaded ("));
 
 	partial = (struct dynlib)DYNLIB_INIT("libz.so.1", "the test", missing_fn_names, &m);
 	assert_false(dynlib__load(&partial));
+	assert_string_equal(dynlib__error(&partial),
+			    "the test needs bpprof_no_such_function from libz.so.1, which it lacks");
 }
 
 int main(void)

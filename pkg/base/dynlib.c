@@ -1,7 +1,7 @@
 #include <dlfcn.h>
+#include <stdio.h>
 
 #include "base/dynlib.h"
-#include "base/log.h"
 
 /* pthread_once's routine takes no argument: the library being loaded is
  * handed over here, under the once's own serialisation. */
@@ -14,19 +14,19 @@ static void dynlib__open(void)
 	size_t i;
 
 	if (!h) {
-		pr_err("bpprof: %s needs %s, which cannot be loaded: %s\n", lib->what,
-		       lib->soname, dlerror());
+		snprintf(lib->error, sizeof(lib->error), "%s needs %s, which cannot be loaded (%s)",
+			 lib->what, lib->soname, dlerror());
 		return;
 	}
 	for (i = 0; i < lib->n; i++) {
 		lib->fns[i] = dlsym(h, lib->names[i]);
 		if (!lib->fns[i]) {
-			pr_err("bpprof: %s needs %s from %s, which it lacks\n", lib->what,
-			       lib->names[i], lib->soname);
+			snprintf(lib->error, sizeof(lib->error), "%s needs %s from %s, which it lacks",
+				 lib->what, lib->names[i], lib->soname);
 			return;		/* kept open: its functions are never called */
 		}
 	}
-	lib->ok = true;
+	__atomic_store_n(&lib->ok, true, __ATOMIC_RELEASE);
 }
 
 bool dynlib__load(struct dynlib *lib)
@@ -35,4 +35,9 @@ bool dynlib__load(struct dynlib *lib)
 	pthread_once(&lib->once, dynlib__open);
 	loading = NULL;
 	return __atomic_load_n(&lib->ok, __ATOMIC_ACQUIRE);
+}
+
+const char *dynlib__error(const struct dynlib *lib)
+{
+	return lib->error;
 }

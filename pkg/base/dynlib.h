@@ -16,6 +16,7 @@ struct dynlib {
 	size_t n;
 	pthread_once_t once;
 	bool ok;
+	char error[256];		/* why not, when not */
 };
 
 #define DYNLIB_INIT(so, purpose, fn_names, fn_table)				\
@@ -24,8 +25,10 @@ struct dynlib {
 	  .n = sizeof(fn_names) / sizeof((fn_names)[0]), .once = PTHREAD_ONCE_INIT }
 
 /* Opens lib and resolves every name, once for the process (thread-safe).
- * false, with one error logged at the first failure, if the library or a
- * function in it cannot be found. */
+ * false if the library or a function in it cannot be found: then
+ * dynlib__error says which, for the caller's own one-line error (an empty
+ * string otherwise). */
 bool dynlib__load(struct dynlib *lib);
+const char *dynlib__error(const struct dynlib *lib);
 
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon/metrics.h"
+#include "daemon/mhd_dl.h"
 #include "base/log.h"
 #include "base/parse.h"
 
@@ -382,6 +383,7 @@ int metrics__serve(struct metrics *m, const char *addr, struct errmsg *e)
 	socklen_t len = sizeof(ss);
 	char name[INET6_ADDRSTRLEN + 16];
 	int fd, one = 1, err;
+	const char *why;
 
 	if (!m || !addr)
 		return errmsg__set(e, -EINVAL, "metrics address: none given");
@@ -390,6 +392,9 @@ int metrics__serve(struct metrics *m, const char *addr, struct errmsg *e)
 	err = metrics__parse_addr(addr, &ss, name, sizeof(name), e);
 	if (err)
 		return err;
+	why = mhd_dl__missing();
+	if (why)
+		return errmsg__set(e, -ELIBACC, "metrics address %s: %s", name, why);
 	/* Our own socket, so a bind failure reports its real errno. */
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)

@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 
 #include "base/dynlib.h"
+#include "daemon/mhd_dl.h"
 
 #define MHD_FUNCS(X)								\
 	X(MHD_start_daemon_va) X(MHD_stop_daemon) X(MHD_get_daemon_info)	\
@@ -29,9 +30,16 @@ static const char *const names[] = {
 #undef NAME
 };
 
-static struct dynlib lib = DYNLIB_INIT("libmicrohttpd.so.12", "an HTTP server", names, &fn);
+static struct dynlib lib = DYNLIB_INIT("libmicrohttpd.so.12", "the /metrics server", names, &fn);
 
 #define LOADED()	dynlib__load(&lib)
+_Static_assert(sizeof(fn) == sizeof(names) / sizeof(names[0]) * sizeof(void *),
+	       "a function pointer for every name, in order");
+
+const char *mhd_dl__missing(void)
+{
+	return LOADED() ? NULL : dynlib__error(&lib);
+}
 
 struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port,
 				    MHD_AcceptPolicyCallback apc, void *apc_cls,

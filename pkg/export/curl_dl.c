@@ -20,6 +20,7 @@ CURLUcode curl_url_get(const CURLU *u, CURLUPart what, char **part, unsigned int
 CURLU *curl_url_dup(const CURLU *u);
 
 #include "base/dynlib.h"
+#include "export/curl_dl.h"
 
 #define CURL_FUNCS(X)								\
 	X(curl_global_init) X(curl_global_cleanup) X(curl_version_info)		\
@@ -49,7 +50,15 @@ static const char *const names[] = {
 static struct dynlib lib = DYNLIB_INIT("libcurl.so.4", "pushing over HTTP", names, &fn);
 
 #define LOADED()	dynlib__load(&lib)
+_Static_assert(sizeof(fn) == sizeof(names) / sizeof(names[0]) * sizeof(void *),
+	       "a function pointer for every name, in order");
+
 static const char unloaded[] = "libcurl.so.4 could not be loaded";
+
+const char *curl_dl__missing(void)
+{
+	return LOADED() ? NULL : dynlib__error(&lib);
+}
 
 CURLcode curl_global_init(long flags)
 {

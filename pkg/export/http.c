@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "base/buf.h"
+#include "export/curl_dl.h"
 #include "export/http.h"
 #include "export/redact.h"
 
@@ -421,9 +422,15 @@ static int http_client__setup(struct http_client *h, const struct http_opts *o,
 
 struct http_client *http_client__new(const struct http_opts *o, struct errmsg *e)
 {
+	const char *why = curl_dl__missing();
 	struct http_client *h;
 	int err;
 
+	if (why) {
+		errmsg__set(e, -ELIBACC, "%s", why);
+		errno = ELIBACC;
+		return NULL;
+	}
 	if (pthread_once(&curl_once, curl_init) || curl_init_rc) {
 		errmsg__set(e, -ENOMEM, "cannot initialise libcurl");
 		errno = ENOMEM;
