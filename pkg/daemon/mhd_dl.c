@@ -1,7 +1,7 @@
 /* libmicrohttpd, opened when a /metrics server (or a test's HTTP peer)
  * starts instead of at every start of bpprof: see export/curl_dl.c, whose
- * pattern this follows. Without the library a server fails to start, after
- * one logged line saying why. */
+ * pattern this follows. Without the library a server fails to start;
+ * metrics asks mhd_dl__missing first, for its one-line error. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/types.h>

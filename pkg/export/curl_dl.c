@@ -4,9 +4,9 @@
  * start, for `record` and `convert` that never push. The functions bpprof
  * uses are defined here under libcurl's own names and forward to the
  * library's, so call sites keep libcurl's API and its type checks. Without
- * the library they fail as libcurl itself reports failing to start, after
- * one logged line saying why; a cleanup of a handle that could not have
- * been made does nothing. */
+ * the library they fail as libcurl itself reports failing to start (the
+ * HTTP client asks curl_dl__missing first, for its one-line error); a
+ * cleanup of a handle that could not have been made does nothing. */
 #define CURL_DISABLE_TYPECHECK		/* its macros would rename the definitions */
 /* These two took a const handle only in later libcurls: declared under
  * other names, defined below with const (the same calls either way). */
