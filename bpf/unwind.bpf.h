@@ -122,7 +122,6 @@ struct unwind_state {
 				 * the verifier need not track it, so the callback's
 				 * states converge) */
 	struct unwind_scratch *x;	/* this CPU's */
-	__u64 owner;		/* the mark this walk left on it */
 	bool exact;		/* pc is where the thread was, not a return address */
 	bool regs_known;	/* the first frame, or just past a signal frame */
 	bool cut;		/* ended at a frame it could not unwind */
@@ -429,8 +428,7 @@ static __always_inline long unwind_user_stack(struct task_struct *task, __u64 *f
 	}
 	/* BTF pointers, here and above: plain loads the kernel's exception
 	 * table guards, not a helper call per field */
-	st.owner = bpf_get_current_pid_tgid();
-	st.x->owner = st.owner;
+	st.x->owner = bpf_get_current_pid_tgid();
 	st.x->m.size = 0;	/* no mapping cached: the last walk's was another's */
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	st.pc = regs->ip;
@@ -448,7 +446,7 @@ static __always_inline long unwind_user_stack(struct task_struct *task, __u64 *f
 	/* Another walk took this CPU's scratch while this one was preempted:
 	 * from then on this one read another stack's state. Only the leaf,
 	 * taken from the registers, is sure. */
-	if (st.x->owner != st.owner) {
+	if (st.x->owner != bpf_get_current_pid_tgid()) {
 		st.n = 1;
 		st.cut = true;
 	}
