@@ -19,6 +19,15 @@ $(BENCH_FLOOR_SKEL): $(BENCH_FLOOR_BPF)
 # Compiled by the Makefile's $(BUILD)/%.o rule; it includes the skeleton.
 $(BUILD)/tests/bench/uprobe_floor.o: $(BENCH_FLOOR_SKEL)
 
+# libinterpose.so (tests/bench/heap.sh's floor-preload row): an LD_PRELOAD
+# heap wrapper that only passes each call on, built as the preload library.
+BENCH_INTERPOSE := $(BUILD)/bench/libinterpose.so
+BENCH_BINS      += $(BENCH_INTERPOSE)
+
+$(BENCH_INTERPOSE): tests/bench/interpose.c
+	$(call msg,SO,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(PRELOAD_CFLAGS) -fno-plt -shared -Wl,-z,defs -Wl,-z,now -o $@ $<
+
 # switch_floor (tests/bench/offcpu.sh's floor row): programs that only read
 # the clock on the two tracepoints bpprof's off-CPU programs use.
 BENCH_SWITCH_BPF  := $(BUILD)/bench/bpf/switch_floor.bpf.o

@@ -36,6 +36,10 @@
 #                   the markers trap once per sampled allocation and
 #                   once per free of a sampled block (about 2 per rate
 #                   bytes); their hits are reported against bytes/rate
+#   floor-preload   LD_PRELOAD=$BUILD/bench/libinterpose.so: wrappers     0
+#                   that only pass each call on to glibc's, aligned and
+#                   jumping as preload mode's fast paths do: the least
+#                   any LD_PRELOAD sampler costs (preload mode's floor)
 #   floor-bpprof    uprobe_floor: empty uprobe malloc + uretprobe malloc  3
 #                   + uprobe free at uprobe mode's own offsets (free+3,
 #                   past the test), uprobe_multi links, pid-filtered, as
@@ -53,7 +57,8 @@
 #   floor-free      bpftrace, empty uprobe on free (free+0)               2
 #   floor-set       bpftrace, empty uprobe malloc + uretprobe malloc +    4
 #                   uprobe free (free+0: not bpprof's attach points)
-# The other loops run base, bpprof-preload, bpprof-uprobe and floor-malloc.
+# The other loops run base, bpprof-preload, floor-preload, bpprof-uprobe and
+# floor-malloc.
 # bpftrace 0.17 attaches uprobes to every process mapping libc, with -c as
 # with -p (no pid filter): other processes pay too, but the loop's cost per
 # call is the same. -c starts the command only once the probes are attached.
@@ -74,11 +79,11 @@ ROUNDS=${ROUNDS:-5}
 SIZE=${SIZE:-64}
 TARGET=${TARGET:-0.75}
 ITERATIONS=${ITERATIONS:-}
-ROWS=${ROWS:-base bpprof-preload floor-bpprof floor-entry floor-malloc bpftrace-count bpprof-uprobe bpprof-rate0}
+ROWS=${ROWS:-base bpprof-preload floor-preload floor-bpprof floor-entry floor-malloc bpftrace-count bpprof-uprobe bpprof-rate0}
 LOOPS=${LOOPS:-malloc range map map-l2}
 MAP_KEYS=${MAP_KEYS:-100000}
 MAP_L2_KEYS=${MAP_L2_KEYS:-10000}
-OTHER_ROWS="base bpprof-preload bpprof-uprobe floor-malloc"
+OTHER_ROWS="base bpprof-preload floor-preload bpprof-uprobe floor-malloc"
 RATE=524288 # bpprof's default --heap-rate: what preload mode's marker hits are held against
 PILOT=20000
 MIN_ITER=20000
@@ -90,6 +95,7 @@ MALLOCLOOP=$build/workloads/mallocloop
 MAPCHURN=$build/workloads/mapchurn
 PPROFCHECK=$build/pprofcheck
 UPROBE_FLOOR=$build/bench/uprobe_floor
+INTERPOSE=$build/bench/libinterpose.so
 for w in "$MALLOCLOOP" "$MAPCHURN"; do
 	[ -x "$w" ] || { echo "bench: $w not built (make workloads)" >&2; exit 2; }
 	case $w in *[[:space:]]*)
@@ -128,6 +134,7 @@ run() {
 	: >"$o"
 	case $row in
 	base) timeout $TIMEOUT "${argv[@]}" >"$o" 2>"$e" ;;
+	floor-preload) LD_PRELOAD=$INTERPOSE timeout $TIMEOUT "${argv[@]}" >"$o" 2>"$e" ;;
 	floor-bpprof) timeout $TIMEOUT "$UPROBE_FLOOR" --libc "$L" -- "${argv[@]}" >"$o" 2>"$e" ;;
 	floor-entry) timeout $TIMEOUT "$UPROBE_FLOOR" --at-entry --libc "$L" -- "${argv[@]}" >"$o" 2>"$e" ;;
 	floor-perf) timeout $TIMEOUT "$UPROBE_FLOOR" --perf --libc "$L" -- "${argv[@]}" >"$o" 2>"$e" ;;
@@ -169,11 +176,12 @@ failed() {
 	esac
 }
 
-declare -A entries=([base]=0 [bpprof-preload]=0 [floor-bpprof]=3 [floor-entry]=4 [floor-perf]=3
+declare -A entries=([base]=0 [bpprof-preload]=0 [floor-preload]=0 [floor-bpprof]=3 [floor-entry]=4 [floor-perf]=3
 	[floor-malloc]=1 [floor-ret]=2 [floor-free]=2 [floor-set]=4
 	[bpftrace-count]=1 [bpprof-uprobe]=3 [bpprof-rate0]=3)
 declare -A what=([base]="no tracing"
 	[bpprof-preload]="bpprof record --heap (preload mode)"
+	[floor-preload]="LD_PRELOAD wrappers that only pass calls on"
 	[floor-bpprof]="uprobe_floor: malloc+ret, free at bpprof's points {}"
 	[floor-entry]="uprobe_floor --at-entry: malloc+ret, free+0 {}"
 	[floor-perf]="uprobe_floor --perf: floor-bpprof, perf-event links"
@@ -198,6 +206,9 @@ for row in "${malloc_rows[@]}"; do
 	case $row in floor-bpprof | floor-entry | floor-perf)
 		[ -x "$UPROBE_FLOOR" ] ||
 			{ echo "bench: $UPROBE_FLOOR not built (make bench, or make $UPROBE_FLOOR)" >&2; exit 2; } ;;
+	floor-preload)
+		[ -f "$INTERPOSE" ] ||
+			{ echo "bench: $INTERPOSE not built (make bench, or make $INTERPOSE)" >&2; exit 2; } ;;
 	esac
 done
 rows_of() { if [ "$1" = malloc ]; then echo "$ROWS"; else echo "$OTHER_ROWS"; fi; }
@@ -254,7 +265,8 @@ for loop in "${loops[@]}"; do
 	# count, so their runs compare like for like (the uprobe rows are too
 	# slow for that: they keep their own).
 	case $loop in malloc) ;; *)
-		[ -z "${iters[$loop/base]:-}" ] || iters[$loop/bpprof-preload]=${iters[$loop/base]} ;;
+		[ -z "${iters[$loop/base]:-}" ] || iters[$loop/bpprof-preload]=${iters[$loop/base]}
+		[ -z "${iters[$loop/base]:-}" ] || iters[$loop/floor-preload]=${iters[$loop/base]} ;;
 	esac
 
 	nrows=${#rows[@]}
@@ -352,6 +364,11 @@ verdict() {
 	else
 		echo "preload mode slowdown, $loop loop: ${ratio}× bare (no target); $(calc %.2f 'b - a' "$base" "$pre") ns an iteration"
 	fi
+	local fl=${med[$loop/floor-preload]:-}
+	[ -z "$fl" ] ||
+		echo "  interposition floor (floor-preload): $(calc %.3f 'b / a' "$base" "$fl")× bare," \
+			"$(calc %.2f 'b - a' "$base" "$fl") ns an iteration; preload mode adds $(calc %.2f 'b - a' "$fl" "$pre") ns over it" \
+			"($(calc %.3f 'b / a' "$fl" "$pre")×)"
 	[ -z "${marks[$loop]:-}" ] || echo "  marker hits (last run): ${marks[$loop]}"
 	[ -z "${med[$loop/bpprof-uprobe]:-}" ] ||
 		echo "  uprobe mode on the same loop: $(calc %.1f 'b / a' "$base" "${med[$loop/bpprof-uprobe]}")× bare," \
