@@ -180,7 +180,7 @@ LIBC_DBG=/usr/lib/debug/.build-id/${LIBC_ID:0:2}/${LIBC_ID:2}.debug
 
 # ---- 1. the workload: inline chains at their lines, as the peers read them ----
 
-t_record() { rec inline.pb.gz -F $HZ -- "$WL/inline" 3 libc; }
+t_record() { rec inline.pb.gz --cache-dir "$T/cache" -F $HZ -- "$WL/inline" 3 libc; }
 check "record -- inline (-O2 -g, always_inline) with glibc's strtod: a valid profile" t_record
 
 t_chain() { # the hottest leaf address is inside all three, each at its line
@@ -211,6 +211,19 @@ t_peers_libc() {
 	agree "$IL" "$LIBC" "$LIBC_DBG" llvm
 }
 check "glibc's frames: with libc6-dbg, the Lines llvm-symbolizer --inlines gives (names only without)" t_peers_libc
+
+t_cache_warm() { # libc6-dbg's sections are compressed: kept inflated, mapped by the next run
+	have "$IL" || return 1
+	[ -f "$LIBC_DBG" ] || { echo "no $LIBC_DBG (make deps installs libc6-dbg)"; return 1; }
+	local before after
+	before=$(stat -c '%i %n' "$T/cache"/*.img 2>/dev/null) || true
+	[ -n "$before" ] || { echo "the first record left no image in $T/cache"; return 1; }
+	rec inline-warm.pb.gz --cache-dir "$T/cache" -F $HZ -- "$WL/inline" 3 libc || return 1
+	after=$(stat -c '%i %n' "$T/cache"/*.img)
+	[ "$after" = "$before" ] || { echo "images rewritten, not reused: [$before] then [$after]"; return 1; }
+	agree "$T/inline-warm.pb.gz" "$LIBC" "$LIBC_DBG" llvm
+}
+check "record again with the cache warm (libc6-dbg's image mapped, not inflated): glibc's Lines as llvm-symbolizer gives them" t_cache_warm
 
 t_flags() { have "$IL" && honest_flags "$IL"; }
 check "mapping flags: has_functions, has_filenames, has_line_numbers exactly where every location has them" t_flags

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/parse.h"
@@ -304,8 +305,35 @@ int capture_flag(const char *cmd, int c, const char *arg, struct capture_opts *o
 	case OPT_NO_LINES:
 		o->no_lines = true;
 		return 1;
+	case OPT_CACHE_DIR:
+		if (!*arg) {
+			usage_error(cmd, "--cache-dir needs a directory, or off");
+			return 2;
+		}
+		o->cache_dir = strcmp(arg, "off") ? arg : NULL;
+		o->cache_dir_set = true;
+		return 1;
 	}
 	return capture_how_flag(cmd, c, arg, o);
+}
+
+/* Where decompressed debug sections are kept by default: root's in
+ * /var/cache, anyone else's in their own cache directory; NULL: nowhere. */
+static const char *default_cache_dir(void)
+{
+	static char dir[4096];
+	const char *base = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	int n;
+
+	if (!geteuid())
+		return "/var/cache/bpprof";
+	if (base && base[0] == '/')
+		n = snprintf(dir, sizeof(dir), "%s/bpprof", base);
+	else if (home && home[0] == '/')
+		n = snprintf(dir, sizeof(dir), "%s/.cache/bpprof", home);
+	else
+		return NULL;
+	return n > 0 && (size_t)n < sizeof(dir) ? dir : NULL;
 }
 
 int capture_check(const char *cmd, struct capture_opts *o)
@@ -354,6 +382,8 @@ int capture_check(const char *cmd, struct capture_opts *o)
 		usage_error(cmd, "--heap follows processes, not a cgroup: use -p PID or a command");
 		return 2;
 	}
+	if (!o->cache_dir_set)
+		o->cache_dir = default_cache_dir();
 	return 0;
 }
 

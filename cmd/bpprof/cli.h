@@ -42,7 +42,7 @@ int parse_pids(const char *cmd, const char *list, uint32_t *pids, size_t max, si
 enum {
 	OPT_CGROUP = 300, OPT_KERNEL, OPT_USER, OPT_GROUP, OPT_EVENT, OPT_CPU, OPT_HEAP,
 	OPT_HEAP_RATE, OPT_HEAP_LIVE, OPT_HEAP_MMAP, OPT_OFFCPU, OPT_OFFCPU_MIN, OPT_NO_LINES,
-	OPT_HEAP_MODE, OPT_UNWIND, OPT_UNWIND_MEMORY,
+	OPT_HEAP_MODE, OPT_UNWIND, OPT_UNWIND_MEMORY, OPT_CACHE_DIR,
 };
 #define CAPTURE_LONG_OPTS \
 	{ "freq", required_argument, NULL, 'F' }, \
@@ -62,12 +62,15 @@ enum {
 	{ "no-lines", no_argument, NULL, OPT_NO_LINES }, \
 	{ "heap-mode", required_argument, NULL, OPT_HEAP_MODE }, \
 	{ "unwind", required_argument, NULL, OPT_UNWIND }, \
-	{ "unwind-memory", required_argument, NULL, OPT_UNWIND_MEMORY }
+	{ "unwind-memory", required_argument, NULL, OPT_UNWIND_MEMORY }, \
+	{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR }
 
 /* pids: CAPTURE_MAX_PIDS of room behind o->pids. 1 when c was a capture
  * flag, 0 when it is not one, 2 after a usage error. */
 int capture_flag(const char *cmd, int c, const char *arg, struct capture_opts *o, uint32_t *pids);
-/* The checks once all flags are in (the default kind is CPU): 0 or 2.
+/* The checks once all flags are in (the default kind is CPU; the default
+ * cache directory is root's /var/cache/bpprof, or $XDG_CACHE_HOME/bpprof,
+ * else ~/.cache/bpprof): 0 or 2.
  * BPPROF_OFFCPU_WALK=switch-out walks off-CPU stacks as on kernels before
  * 6.16 (for the tests and the benchmark). */
 int capture_check(const char *cmd, struct capture_opts *o);

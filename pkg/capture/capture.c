@@ -296,7 +296,8 @@ static int64_t mono_ns(const struct timespec *a, const struct timespec *b)
  * from all of /proc/kallsyms (a third of a short capture's CPU time). */
 static struct symbolizer *new_symbolizer(struct recorder *r)
 {
-	struct symbolizer_opts so = { .no_lines = r->o->no_lines, .kernel_names = ksym_namer__names };
+	struct symbolizer_opts so = { .no_lines = r->o->no_lines, .cache_dir = r->o->cache_dir,
+				      .kernel_names = ksym_namer__names };
 
 	if (!r->kn && ksym_namer__new(&r->kn))
 		return NULL;

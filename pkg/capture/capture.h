@@ -94,6 +94,9 @@ struct capture_opts {
 	uint64_t unwind_bytes;		/* kernel memory for the tables' rows; 0: the default */
 	bool group_by_process;
 	bool no_lines;			/* function names only: no DWARF source lines */
+	const char *cache_dir;		/* decompressed debug sections kept between runs;
+					 * NULL: not kept */
+	bool cache_dir_set;		/* --cache-dir given (else the default, by capture_check) */
 	enum collect_event event;
 	char *const *command;		/* argv to start and profile, or NULL */
 	bool progress;			/* redraw a status line on stderr */

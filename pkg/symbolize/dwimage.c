@@ -4,8 +4,10 @@
  * (libdeflate inflates about three times as fast as the zlib libelf uses,
  * and zstd sections are read too); the sections lookups never use
  * (location lists, macros, name indexes: a fifth of Debian's libc debug
- * file) are left out, so nothing reads or inflates them. */
+ * file) are left out, so nothing reads or inflates them. An image of
+ * compressed sections is kept on disk for the next run (dwcache.c). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 #endif
 #define MAX_PARTS 16
 #define HUGE_IMAGE (4u << 20)	/* an image this big goes on transparent huge pages */
+#define HEAD_KEY (2 * BUILD_ID_MAX + 64)	/* a cache key's text before the parts' */
 
 /* What libdw reads for units, their address ranges, DIEs and line
  * tables (and the link to a dwz file of shared DIEs). */
@@ -249,11 +252,45 @@ static char *image__alloc(size_t size, bool *mapped)
 	return p;
 }
 
-int dwimage__read(struct dwimage *img, Elf *elf, int fd, uint64_t max)
+/* What identifies an image of compressed sections, for dwcache.c: the
+ * file's build-id and where and how each part is stored. false: nothing
+ * to cache (no compressed part, or no build-id to know the file by). */
+static bool image__key(struct dwcache_key *k, Elf *elf, const struct part *parts, size_t n,
+		       uint64_t size)
+{
+	unsigned char what[HEAD_KEY + MAX_PARTS * 64];
+	struct elf_info ei;
+	size_t len = 0, i;
+	bool compressed = false;
+
+	for (i = 0; i < n; i++)
+		compressed |= parts[i].how != PLAIN;
+	if (!compressed || elfinfo__read(elf, &ei) || !ei.build_id[0])
+		return false;
+	len = (size_t)snprintf((char *)what, HEAD_KEY, "bpprof-dwimage-1 %s %llu", ei.build_id,
+			       (unsigned long long)size);
+	if (len >= HEAD_KEY)
+		return false;
+	for (i = 0; i < n; i++) {
+		uint64_t v[4] = { parts[i].at, parts[i].stored, parts[i].size, parts[i].how };
+		size_t name_len = strlen(parts[i].name);
+
+		memcpy(what + len, parts[i].name, name_len);
+		memcpy(what + len + name_len, v, sizeof(v));
+		len += name_len + sizeof(v);
+	}
+	dwcache__key(k, what, len);
+	return true;
+}
+
+int dwimage__read(struct dwimage *img, Elf *elf, int fd, uint64_t max, const char *cache_dir)
 {
 	static const char shstrtab[] = ".shstrtab";
 	struct libdeflate_decompressor *inflater = NULL;
+	struct dwcache_key key;
+	struct dwcache_new nw;
 	struct part parts[MAX_PARTS];
+	bool cached;
 	uint64_t total, off, strtab_off, strtab_len = 1 + sizeof(shstrtab), shoff;
 	size_t n, i;
 	GElf_Ehdr eh;
@@ -282,13 +319,19 @@ int dwimage__read(struct dwimage *img, Elf *elf, int fd, uint64_t max)
 	img->size = shoff + (n + 2) * (cls == ELFCLASS64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr));
 	if (cls == ELFCLASS32 && img->size > UINT32_MAX)
 		return -E2BIG;
-	img->data = image__alloc(img->size, &img->mapped);
-	if (!img->data)
+	cached = cache_dir && image__key(&key, elf, parts, n, img->size);
+	if (cached && !dwcache__load(cache_dir, &key, img->size, img))
+		return 0;
+	if (cached && dwcache__create(cache_dir, &key, img->size, img, &nw))
+		cached = false;
+	if (!cached && !(img->data = image__alloc(img->size, &img->mapped)))
 		return -ENOMEM;
 	for (i = 0; i < n && !err; i++)
 		err = part__fill(&parts[i], fd, img->data + parts[i].image_off, &inflater);
 	libdeflate_free_decompressor(inflater);
 	if (err) {
+		if (cached)
+			dwcache__abort(&nw);
 		dwimage__free(img);
 		return err;
 	}
@@ -299,15 +342,17 @@ int dwimage__read(struct dwimage *img, Elf *elf, int fd, uint64_t max)
 		p += strlen(parts[i].name) + 1;
 	}
 	image__headers(img->data, cls, &eh, parts, n, strtab_off, strtab_len, shoff);
+	if (cached)
+		dwcache__commit(&nw, &key, img, DWCACHE_BUDGET);
 	return 0;
 }
 
 void dwimage__free(struct dwimage *img)
 {
 	if (img->mapped && img->data)
-		munmap(img->data, img->size);
+		munmap(img->data, img->map_size ? img->map_size : img->size);
 	else
 		free(img->data);
 	img->data = NULL;
-	img->size = 0;
+	img->size = img->map_size = 0;
 }

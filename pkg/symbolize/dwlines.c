@@ -135,6 +135,8 @@ struct tline {
 
 struct dwlines {
 	struct dwlines_opts o;
+	char *cache_dir;	/* o.cache_dir's copy; NULL once found unusable */
+	bool cache_checked;	/* dwcache__dir_ok asked */
 	struct arena *paths;
 	struct dwfile *files;
 	size_t n_files, cap_files;
@@ -576,8 +578,15 @@ static int handle__open(struct dwlines *d, uint32_t id, int fd)
 		return 0;
 	/* the headers through libelf, the sections by hand */
 	/* a file bigger than the whole budget is not held past it */
+	if (d->cache_dir && !d->cache_checked) {
+		d->cache_checked = true;
+		if (!dwcache__dir_ok(d->cache_dir)) {
+			free(d->cache_dir);
+			d->cache_dir = NULL;
+		}
+	}
 	elf = elf_begin(fd, ELF_C_READ, NULL);
-	err = elf ? dwimage__read(&h->image, elf, fd, d->o.open_budget) : -ENOEXEC;
+	err = elf ? dwimage__read(&h->image, elf, fd, d->o.open_budget, d->cache_dir) : -ENOEXEC;
 	elf_end(elf);
 	if (err == -ENOMEM)
 		goto out_close;
@@ -1278,7 +1287,9 @@ struct dwlines *dwlines__new(const struct dwlines_opts *o)
 		d->handles[i].file = NONE;
 	d->scratch = BUF_INIT(ANSWER_TEXT_MAX);
 	d->paths = arena__new(PATHS_BUDGET);
-	if (!d->paths || gen__init(&d->gens[0], d->o.cache_budget) ||
+	d->cache_dir = d->o.cache_dir ? strdup(d->o.cache_dir) : NULL;
+	d->o.cache_dir = NULL;	/* the caller's: not kept */
+	if (!d->paths || (o && o->cache_dir && !d->cache_dir) || gen__init(&d->gens[0], d->o.cache_budget) ||
 	    gen__init(&d->gens[1], d->o.cache_budget)) {
 		dwlines__free(d);
 		errno = ENOMEM;
@@ -1298,6 +1309,7 @@ void dwlines__free(struct dwlines *d)
 			handle__close(d, &d->handles[i]);
 	gen__free(&d->gens[0]);
 	gen__free(&d->gens[1]);
+	free(d->cache_dir);
 	buf__free(&d->scratch);
 	free(d->files);
 	arena__free(d->paths);

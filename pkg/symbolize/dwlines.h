@@ -20,6 +20,8 @@ struct dwlines;
 struct dwlines_opts {
 	size_t open_budget;	/* bytes of debug data held open; 0: DWARF_OPEN_BUDGET */
 	size_t cache_budget;	/* bytes of cached answers; 0: DWARF_CACHE_BUDGET */
+	const char *cache_dir;	/* decompressed debug sections kept between runs; NULL:
+				 * not kept (copied) */
 	bool no_demangle;
 };
 

@@ -444,6 +444,118 @@ static void test_corrupt(void **state)
 	dwlines__free(d);
 }
 
+/* --- decompressed images kept on disk --- */
+
+/* The only image in cache: its path and what stat says of it. */
+static void cached_image(const char *cache, char path[PATH_MAX], struct stat *st)
+{
+	char cmd[PATH_MAX + 64];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/*.img", cache);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(path, PATH_MAX, f));
+	path[strcspn(path, "\n")] = '\0';
+	assert_null(fgets(cmd, sizeof(cmd), f));	/* one image */
+	pclose(f);
+	assert_int_equal(stat(path, st), 0);
+}
+
+/* One run with the cache: prog's answers, whatever the cache held. */
+static void cached_run(const char *cache, const char *path)
+{
+	struct dwlines_opts o = { .cache_dir = cache };
+	struct dwlines *d = dwlines__new(&o);
+
+	assert_non_null(d);
+	attach(d, 0, path, NULL, path);
+	expect_baseline(d, 0);
+	dwlines__free(d);
+}
+
+/* A first run writes the image (0600, in a 0700 directory it makes); the
+ * next maps it (the same file, its mtime touched); a file whose trailer
+ * names another key, or cut short, is a miss and replaced; a directory
+ * others may write to is not used. The same answers every time. */
+static void test_disk_cache(void **state)
+{
+	char path[PATH_MAX], cache[PATH_MAX], img[PATH_MAX];
+	const struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	struct stat st, st2;
+
+	at(path, "%s/prog-zcache", dir);
+	sh("objcopy --compress-debug-sections=zlib %s/prog %s", dir, path);
+	at(cache, "%s/cache", tmp);
+	cached_run(cache, path);
+	assert_int_equal(stat(cache, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	cached_image(cache, img, &st);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* a hit: the same inode, used just now */
+	assert_int_equal(utimensat(AT_FDCWD, img, old, 0), 0);
+	cached_run(cache, path);
+	cached_image(cache, img, &st2);
+	assert_int_equal(st2.st_ino, st.st_ino);
+	assert_true(st2.st_mtim.tv_sec > old[1].tv_sec);
+
+	/* another key in the trailer, then a file cut short: each replaced */
+	sh("printf 'xxxxxxxxxxxxxxxx' | dd of=%s bs=1 seek=$(($(stat -c %%s %s) - 16)) conv=notrunc "
+	   "status=none", img, img);
+	cached_run(cache, path);
+	cached_image(cache, img, &st);
+	assert_int_not_equal(st.st_ino, st2.st_ino);
+	sh("truncate -s %lld %s", (long long)st.st_size / 2, img);
+	cached_run(cache, path);
+	cached_image(cache, img, &st2);
+	assert_int_not_equal(st2.st_ino, st.st_ino);
+	assert_int_equal(st2.st_size, st.st_size);
+
+	/* group-writable: answers, but the cache is neither read nor written */
+	assert_int_equal(chmod(cache, 0770), 0);
+	assert_int_equal(utimensat(AT_FDCWD, img, old, 0), 0);
+	cached_run(cache, path);
+	cached_image(cache, img, &st);
+	assert_int_equal(st.st_ino, st2.st_ino);
+	assert_int_equal(st.st_mtim.tv_sec, old[1].tv_sec);
+}
+
+/* Past the budget the least recently used images go, down to three
+ * quarters of it; the one just written stays. */
+static void test_disk_cache_evict(void **state)
+{
+	static char bytes[1000] = "an image";
+	struct dwimage img, got;
+	struct dwcache_new nw;
+	struct dwcache_key k[3];
+	char cache[PATH_MAX], path[PATH_MAX], name[64];
+	struct timespec when[2];
+	unsigned i, j;
+
+	at(cache, "%s/cache-evict", tmp);
+	assert_true(dwcache__dir_ok(cache));
+	for (i = 0; i < 3; i++) {
+		dwcache__key(&k[i], &i, sizeof(i));
+		assert_int_equal(dwcache__create(cache, &k[i], sizeof(bytes), &img, &nw), 0);
+		memcpy(img.data, bytes, sizeof(bytes));
+		dwcache__commit(&nw, &k[i], &img, 2500);	/* two fit, not three */
+		dwimage__free(&img);
+		for (j = 0; j < 16; j++)
+			snprintf(name + 2 * j, 3, "%02x", k[i].bytes[j]);
+		/* written a minute apart, oldest first */
+		when[0] = when[1] = (struct timespec){ 1000000000 + 60 * i, 0 };
+		assert_int_equal(utimensat(AT_FDCWD, at(path, "%s/%s.img", cache, name), when, 0), 0);
+	}
+	assert_int_equal(dwcache__load(cache, &k[0], sizeof(bytes), &got), -ENOENT);
+	assert_int_equal(dwcache__load(cache, &k[1], sizeof(bytes), &got), -ENOENT);
+	assert_int_equal(dwcache__load(cache, &k[2], sizeof(bytes), &got), 0);
+	assert_memory_equal(got.data, bytes, sizeof(bytes));
+	dwimage__free(&got);
+	/* a size other than the image's is a miss */
+	assert_int_equal(dwcache__load(cache, &k[2], sizeof(bytes) - 1, &got), -ENOEXEC);
+}
+
 /* --- budgets --- */
 
 /* Two files and a budget that holds either but not both: each lookup in
@@ -589,6 +701,8 @@ int main(void)
 		cmocka_unit_test(test_debuglink),
 		cmocka_unit_test(test_compressed),
 		cmocka_unit_test(test_corrupt),
+		cmocka_unit_test(test_disk_cache),
+		cmocka_unit_test(test_disk_cache_evict),
 		cmocka_unit_test(test_evict),
 		cmocka_unit_test(test_cache_generations),
 		cmocka_unit_test(test_cxx),

@@ -191,15 +191,50 @@ void esymtab__free(struct esymtab *t);
 struct dwimage {
 	char *data;
 	size_t size;
-	bool mapped;	/* data is an anonymous mapping, not malloc's */
+	size_t map_size;	/* what is mapped, when mapped: a cached file's trailer too */
+	bool mapped;		/* data is a mapping (anonymous, or a cached image's file),
+				 * not malloc's */
 };
 
 /* elf is the file open on fd. 0; -ENOENT when it has no .debug_info,
  * -ENOEXEC when it is malformed, relocatable or of another byte order,
  * -E2BIG when the image would be larger than max (or
- * DWARF_MAX_FILE_BYTES), -ENOMEM. */
-int dwimage__read(struct dwimage *img, Elf *elf, int fd, uint64_t max);
+ * DWARF_MAX_FILE_BYTES), -ENOMEM. cache_dir: where images of compressed
+ * sections are kept between runs (dwcache.c; NULL: nowhere), a directory
+ * dwcache__dir_ok accepted. */
+int dwimage__read(struct dwimage *img, Elf *elf, int fd, uint64_t max, const char *cache_dir);
 void dwimage__free(struct dwimage *img);
+
+/* The cache of decompressed images on disk (dwcache.c). */
+#define DWCACHE_KEY_BYTES	16
+#define DWCACHE_BUDGET		(512ull << 20)	/* of images in the directory */
+
+struct dwcache_key {
+	unsigned char bytes[DWCACHE_KEY_BYTES];
+};
+
+/* The key of an image: a hash of what identifies it (len bytes). */
+void dwcache__key(struct dwcache_key *k, const void *what, size_t len);
+/* dir (made when missing) may be used: it is this user's alone. */
+bool dwcache__dir_ok(const char *dir);
+/* The image of k, size bytes, mapped from dir into img: 0, or -errno
+ * (a miss: absent, another size, another key in its trailer). */
+int dwcache__load(const char *dir, const struct dwcache_key *k, size_t size, struct dwimage *img);
+/* An image built straight into its cache file (no copy of it to write):
+ * create maps a new file of size bytes into img (0, or -errno: build it
+ * elsewhere); commit, once img is whole, publishes it as k's (img stays
+ * valid, a private view from then on; a failure leaves it unpublished);
+ * abort drops the file (img is freed by dwimage__free). */
+struct dwcache_new {
+	int dfd, fd;
+	char name[2 * DWCACHE_KEY_BYTES + 8], tmp[2 * DWCACHE_KEY_BYTES + 40];
+};
+
+int dwcache__create(const char *dir, const struct dwcache_key *k, size_t size, struct dwimage *img,
+		    struct dwcache_new *nw);
+void dwcache__commit(struct dwcache_new *nw, const struct dwcache_key *k, struct dwimage *img,
+		     uint64_t budget);
+void dwcache__abort(struct dwcache_new *nw);
 
 /* --- files --- */
 

@@ -355,7 +355,7 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *o)
 			goto err_free;
 	}
 	if (!o->no_lines) {
-		struct dwlines_opts dwo = { .no_demangle = o->no_demangle };
+		struct dwlines_opts dwo = { .no_demangle = o->no_demangle, .cache_dir = o->cache_dir };
 
 		s->dw = dwlines__new(&dwo);
 		if (!s->dw)

@@ -36,6 +36,9 @@ struct symbolizer_opts {
 	const char *perf_map_dir;	/* NULL: "/tmp", seen from inside the process's root */
 	bool no_demangle;		/* keep C++/Rust names as the symbol table has them */
 	bool no_lines;			/* names only: no DWARF lookups */
+	const char *cache_dir;		/* decompressed debug sections kept between runs
+					 * (made when missing; used only when this user's
+					 * alone); NULL: not kept */
 	uint64_t refresh_gap_ns;	/* symbolizer__check's first back-off; 0: 20 ms */
 };
 

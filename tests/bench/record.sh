@@ -8,7 +8,10 @@
 # unwind tables, symbolization with source lines and writing the pprof) and
 # peak RSS, run alternately RUNS times, medians and
 # ratios; bpprof with frame pointers only (--unwind fp) is the baseline of
-# its tables' cost, bpprof --no-lines that of source lines. Then the
+# its tables' cost, bpprof --no-lines that of source lines; bpprof's rows
+# find the decompressed debug sections of earlier runs on disk (a warm
+# cache of their own), and one more row runs with that cache cold (as a
+# first run does). Then the
 # synthetic ingest benchmark: samples per second the user-space side
 # absorbs, ns per sample.
 #   make bench     or     BUILD=build tests/bench/record.sh
@@ -66,16 +69,25 @@ measure() {
 }
 
 rm -f "$dir"/perf.runs "$dir"/bpprof.runs "$dir"/perf-dwarf.runs "$dir"/perf-script.runs \
-	"$dir"/bpprof-fp.runs "$dir"/bpprof-nolines.runs
+	"$dir"/bpprof-fp.runs "$dir"/bpprof-nolines.runs "$dir"/bpprof-cold.runs
+# bpprof's rows keep decompressed debug sections in a cache of their own,
+# warmed once here (what every run after a user's first finds); the cold
+# row empties its own before each run (a first run, or --cache-dir off).
+cache=$dir/debug-cache
+"$BPPROF" record -q -F "$FREQ" -d 1 --cache-dir "$cache" -o "$dir/record-warm.pb.gz"
 for i in $(seq "$RUNS"); do
 	echo "bench: run $i/$RUNS: perf record -g, perf --call-graph dwarf (+ perf script), bpprof" \
-		"--unwind fp, bpprof, bpprof --no-lines ($DURATION s each, all cores busy)"
+		"--unwind fp, bpprof, bpprof --no-lines, bpprof with its cache cold ($DURATION s each, all cores busy)"
 	measure perf perf record -F "$FREQ" -g -a -o "$dir/perf.data" -- sleep "$DURATION"
 	measure perf-dwarf perf record -F "$FREQ" --call-graph dwarf -a -o "$dir/perf-dwarf.data" -- sleep "$DURATION"
 	measure perf-script perf script -i "$dir/perf-dwarf.data"
-	measure bpprof-fp "$BPPROF" record -q -F "$FREQ" -d "$DURATION" --unwind fp -o "$dir/record-fp.pb.gz"
-	measure bpprof "$BPPROF" record -q -F "$FREQ" -d "$DURATION" -o "$dir/record.pb.gz"
+	measure bpprof-fp "$BPPROF" record -q -F "$FREQ" -d "$DURATION" --unwind fp --cache-dir "$cache" \
+		-o "$dir/record-fp.pb.gz"
+	measure bpprof "$BPPROF" record -q -F "$FREQ" -d "$DURATION" --cache-dir "$cache" -o "$dir/record.pb.gz"
 	measure bpprof-nolines "$BPPROF" record -q --no-lines -F "$FREQ" -d "$DURATION" -o "$dir/record-nolines.pb.gz"
+	rm -rf "$dir/cold-cache"
+	measure bpprof-cold "$BPPROF" record -q -F "$FREQ" -d "$DURATION" --cache-dir "$dir/cold-cache" \
+		-o "$dir/record-cold.pb.gz"
 done
 rm -f "$dir/perf-dwarf.data"
 samples=$("$build/pprofcheck" total "$dir/record.pb.gz" samples 2>/dev/null || echo '?')
@@ -94,6 +106,8 @@ f_cpu=$(cut -d' ' -f1 "$dir/bpprof-fp.runs" | median)
 f_rss=$(cut -d' ' -f2 "$dir/bpprof-fp.runs" | median)
 n_cpu=$(cut -d' ' -f1 "$dir/bpprof-nolines.runs" | median)
 n_rss=$(cut -d' ' -f2 "$dir/bpprof-nolines.runs" | median)
+c_cpu=$(cut -d' ' -f1 "$dir/bpprof-cold.runs" | median)
+c_rss=$(cut -d' ' -f2 "$dir/bpprof-cold.runs" | median)
 
 echo "bench: ingest (synthetic ring-buffer records through the capture's own path)"
 "$INGEST" 2000000 5000 "$dir/ingest.pb.gz" >"$dir/ingest.txt"
@@ -106,6 +120,7 @@ echo "bench: ingest (synthetic ring-buffer records through the capture's own pat
 	printf '  %-38s %10s %12.1f\n' "bpprof record --unwind fp (baseline)" "$f_cpu" "$(echo "$f_rss / 1024" | bc -l)"
 	printf '  %-38s %10s %12.1f\n' "bpprof record --no-lines" "$n_cpu" "$(echo "$n_rss / 1024" | bc -l)"
 	printf '  %-38s %10s %12.1f\n' "bpprof record (tables and lines)" "$b_cpu" "$(echo "$b_rss / 1024" | bc -l)"
+	printf '  %-38s %10s %12.1f\n' "bpprof record, debug cache cold" "$c_cpu" "$(echo "$c_rss / 1024" | bc -l)"
 	printf '  bpprof/perf -g: CPU %.2fx (target <= 0.5x), RSS %.2fx; bpprof RSS %.1f MiB (target <= 24 + tables)\n' \
 		"$(echo "$b_cpu / $p_cpu" | bc -l)" "$(echo "$b_rss / $p_rss" | bc -l)" \
 		"$(echo "$b_rss / 1024" | bc -l)"
@@ -114,10 +129,14 @@ echo "bench: ingest (synthetic ring-buffer records through the capture's own pat
 	printf '  source lines cost: CPU %+.3f s, RSS %+.1f MiB (--no-lines/perf -g: CPU %.2fx)\n' \
 		"$(echo "$b_cpu - $n_cpu" | bc -l)" "$(echo "($b_rss - $n_rss) / 1024" | bc -l)" \
 		"$(echo "$n_cpu / $p_cpu" | bc -l)"
+	printf '  with the debug cache cold: CPU %+.3f s more; bpprof/perf dwarf %.3fx, /perf -g %.2fx; --no-lines/perf dwarf %.3fx\n' \
+		"$(echo "$c_cpu - $b_cpu" | bc -l)" "$(echo "$c_cpu / $d_cpu" | bc -l)" \
+		"$(echo "$c_cpu / $p_cpu" | bc -l)" "$(echo "$n_cpu / $d_cpu" | bc -l)"
 	echo "  samples in bpprof's last profile: $samples"
 	echo "  runs (cpu_s rss_kib): perf $(tr '\n' ' ' <"$dir/perf.runs")| bpprof $(tr '\n' ' ' <"$dir/bpprof.runs")"
 	echo "    perf dwarf $(tr '\n' ' ' <"$dir/perf-dwarf.runs")| perf script $(tr '\n' ' ' <"$dir/perf-script.runs")"
 	echo "    bpprof --unwind fp $(tr '\n' ' ' <"$dir/bpprof-fp.runs")| --no-lines $(tr '\n' ' ' <"$dir/bpprof-nolines.runs")"
+	echo "    bpprof, cache cold $(tr '\n' ' ' <"$dir/bpprof-cold.runs")"
 	echo "ingest:"
 	sed 's/^/  /' "$dir/ingest.txt"
 } | tee "$dir/record$([ "$LOAD" = shell ] || echo "-$LOAD").txt"
