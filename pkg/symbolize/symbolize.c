@@ -905,6 +905,60 @@ static int snap_map__cmp(const void *a, const void *b)
 /* Reads the maps of p->pid and opens its files, making sure the process
  * read is the one asked for: 0 (p->maps empty when it is gone) or -ENOMEM.
  * Maps we may not read count as gone too: either way nothing is known. */
+/* Whether [start, limit) meets a mapping of maps (n, sorted by start). */
+static bool maps__overlap(const struct umap *maps, size_t n, uint64_t start, uint64_t limit)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {	/* the first mapping ending past start */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (maps[mid].m.limit <= start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && maps[lo].m.start < limit;
+}
+
+/* A snapshot's mappings become p's. A refresh keeps the mappings it no
+ * longer sees where nothing new lies: the samples that asked for it may
+ * have been taken before the process unmapped code, or exec'd (the exec
+ * event, which retires p, can still be behind them in the ring). */
+static int proc__set_maps(struct symbolizer *s, struct proc *p, struct umap *maps, size_t n)
+{
+	size_t kept = 0, i, j, k;
+	struct umap *all;
+
+	for (i = 0; i < p->n_maps; i++)
+		kept += !maps__overlap(maps, n, p->maps[i].m.start, p->maps[i].m.limit);
+	if (!kept) {
+		p->maps = maps;
+		p->n_maps = (uint32_t)n;
+		return 0;
+	}
+	all = arena__zalloc(s->arena, (n + kept) * sizeof(*all));
+	if (!all) {
+		if (errno == ENOMEM)
+			return -ENOMEM;
+		p->maps = maps;	/* the budget is spent: the new ones only */
+		p->n_maps = (uint32_t)n;
+		return 0;
+	}
+	for (i = j = k = 0; i < p->n_maps || j < n;) {
+		if (i < p->n_maps && maps__overlap(maps, n, p->maps[i].m.start, p->maps[i].m.limit)) {
+			i++;
+		} else if (j == n || (i < p->n_maps && p->maps[i].m.start < maps[j].m.start)) {
+			all[k++] = p->maps[i++];
+		} else {
+			all[k++] = maps[j++];
+		}
+	}
+	p->maps = all;
+	p->n_maps = (uint32_t)k;
+	return 0;
+}
+
 static int proc__snapshot(struct symbolizer *s, struct proc *p)
 {
 	struct snap sn = { .s = s, .p = p, .rootfd = -1 };
@@ -990,9 +1044,7 @@ static int proc__snapshot(struct symbolizer *s, struct proc *p)
 		close(sn.rootfd);
 	if (err)
 		return err;
-	p->maps = maps;
-	p->n_maps = (uint32_t)s->n_scratch;
-	return 0;
+	return proc__set_maps(s, p, maps, s->n_scratch);
 
 gone:
 	s->st.procs_gone++;

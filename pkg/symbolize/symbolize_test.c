@@ -1115,6 +1115,55 @@ static void test_refresh(void **state)
 	buf__free(&b);
 }
 
+/* A refresh after the process exec'd, before the exec event came (a sample
+ * of the old image behind a frame only the new one explains): the new
+ * mappings are added, the old ones kept where nothing new lies, so the old
+ * image's frames keep their names; one at the same address is replaced. */
+static void test_refresh_keeps_old(void **state)
+{
+	const uint32_t pid = 4265;
+	const uint64_t base = 0x7f6400000000ull, base2 = 0x7f6500000000ull;
+	struct buf b = BUF_INIT(0);
+	char lib[PATH_MAX], cxx[PATH_MAX], in[PATH_MAX];
+	struct sym_result r;
+	struct symbolizer *s;
+	uint64_t old_fn, new_fn;
+	int64_t id;
+
+	built(lib, "libx-stripped.so");
+	built(cxx, "libcxx.so");
+	fake_proc(pid, 9150, pid);
+	install(pid, lib, "/usr/lib/libx.so");
+	install(pid, cxx, "/usr/lib/libcxx.so");
+	maps_add_elf(&b, lib, base, "/usr/lib/libx.so", root_of(in, pid, "/usr/lib/libx.so"), NULL);
+	write_maps(pid, &b);
+	old_fn = base + elf_value(lib, "lib_exported_two");
+	new_fn = base2 + elf_value(cxx, "_ZN2ns5twiceEid");
+	s = fake_symbolizer(false);
+	id = symbolizer__proc(s, pid, 9150);
+	expect_name(s, id, old_fn, "lib_exported_two");
+	/* exec'd: libx is gone, libcxx is all there is */
+	b.len = 0;
+	maps_add_elf(&b, cxx, base2, "/usr/lib/libcxx.so", root_of(in, pid, "/usr/lib/libcxx.so"),
+		     NULL);
+	write_maps(pid, &b);
+	assert_int_equal(symbolizer__check(s, id, (uint64_t[]){ old_fn, new_fn }, 2, true), 1);
+	expect_name(s, id, old_fn, "lib_exported_two");
+	expect_name(s, id, new_fn, "ns::twice(int, double)");
+	/* libcxx now where libx was: the new mapping wins */
+	b.len = 0;
+	maps_add_elf(&b, cxx, base, "/usr/lib/libcxx.so", root_of(in, pid, "/usr/lib/libcxx.so"),
+		     NULL);
+	write_maps(pid, &b);
+	assert_int_equal(symbolizer__refresh(s, id), 0);
+	assert_int_equal(symbolizer__user(s, id, base + elf_value(cxx, "_ZN2ns5twiceEid"), &r), 0);
+	assert_string_equal(r.map->path, "/usr/lib/libcxx.so");
+	assert_string_equal(r.name, "ns::twice(int, double)");
+	expect_name(s, id, new_fn, "ns::twice(int, double)");
+	symbolizer__free(s);
+	buf__free(&b);
+}
+
 /* A maps file with more executable mappings than kept, malformed and
  * overlong lines: bounded, counted, no crash. */
 static void test_maps_limits(void **state)
@@ -1171,6 +1220,7 @@ int main(void)
 		cmocka_unit_test(test_perfmap_container),
 		cmocka_unit_test(test_exec),
 		cmocka_unit_test(test_refresh),
+		cmocka_unit_test(test_refresh_keeps_old),
 		cmocka_unit_test(test_maps_limits),
 	};
 
