@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xxhash.h>
@@ -31,6 +32,7 @@
 #include "symbolize/internal.h"
 
 #define TRAILER_MAGIC	"BPDWIMG1"
+#define STALE_TMP_S	3600		/* a run's unfinished file, past this: abandoned */
 
 /* After the image: what it is the image of. */
 struct trailer {
@@ -132,6 +134,19 @@ static int old__cmp(const void *a, const void *b)
 	return x->mtime < y->mtime ? -1 : x->mtime > y->mtime;
 }
 
+/* A file a run was still inflating into when it died (.KEY.img.PID.tmp),
+ * an hour on: gone. */
+static void sweep_stale(int dfd, const char *name)
+{
+	size_t len = strlen(name);
+	struct stat st;
+
+	if (name[0] == '.' && len > 4 && !strcmp(name + len - 4, ".tmp") &&
+	    !fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode) &&
+	    st.st_mtim.tv_sec + STALE_TMP_S < time(NULL))
+		unlinkat(dfd, name, 0);
+}
+
 /* The directory's images over budget: the least recently used go, down to
  * three quarters of it, keeping `keep` (the one just written). */
 static void evict(int dfd, const char *keep, uint64_t budget)
@@ -152,6 +167,7 @@ static void evict(int dfd, const char *keep, uint64_t budget)
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
 
+		sweep_stale(dfd, de->d_name);
 		if (len != 2 * DWCACHE_KEY_BYTES + 4 || strcmp(de->d_name + len - 4, ".img") ||
 		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
 			continue;

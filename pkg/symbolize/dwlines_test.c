@@ -522,7 +522,8 @@ static void test_disk_cache(void **state)
 }
 
 /* Past the budget the least recently used images go, down to three
- * quarters of it; the one just written stays. */
+ * quarters of it; the one just written stays. A dead run's unfinished
+ * file goes after an hour. */
 static void test_disk_cache_evict(void **state)
 {
 	static char bytes[1000] = "an image";
@@ -535,6 +536,8 @@ static void test_disk_cache_evict(void **state)
 
 	at(cache, "%s/cache-evict", tmp);
 	assert_true(dwcache__dir_ok(cache));
+	/* what a run that died left: swept an hour on, not before */
+	sh("touch -d '2 hours ago' %s/.dead.img.1.tmp && touch %s/.busy.img.2.tmp", cache, cache);
 	for (i = 0; i < 3; i++) {
 		dwcache__key(&k[i], &i, sizeof(i));
 		assert_int_equal(dwcache__create(cache, &k[i], sizeof(bytes), &img, &nw), 0);
@@ -547,6 +550,8 @@ static void test_disk_cache_evict(void **state)
 		when[0] = when[1] = (struct timespec){ 1000000000 + 60 * i, 0 };
 		assert_int_equal(utimensat(AT_FDCWD, at(path, "%s/%s.img", cache, name), when, 0), 0);
 	}
+	assert_int_equal(access(at(path, "%s/.dead.img.1.tmp", cache), F_OK), -1);
+	assert_int_equal(access(at(path, "%s/.busy.img.2.tmp", cache), F_OK), 0);
 	assert_int_equal(dwcache__load(cache, &k[0], sizeof(bytes), &got), -ENOENT);
 	assert_int_equal(dwcache__load(cache, &k[1], sizeof(bytes), &got), -ENOENT);
 	assert_int_equal(dwcache__load(cache, &k[2], sizeof(bytes), &got), 0);
