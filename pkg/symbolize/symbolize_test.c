@@ -1004,6 +1004,22 @@ static void test_perfmap_container(void **state)
 
 /* exec() keeps pid and start time: the next snapshot gets a new id, the
  * old id keeps the maps it had. */
+/* pid (started at start) has libx.so and libcxx.so installed in its root
+ * and libx mapped at base; lib and cxx: the files built. */
+static void libx_and_cxx(uint32_t pid, uint64_t start, uint64_t base, char lib[PATH_MAX],
+			 char cxx[PATH_MAX], struct buf *b)
+{
+	char in[PATH_MAX];
+
+	built(lib, "libx-stripped.so");
+	built(cxx, "libcxx.so");
+	fake_proc(pid, start, pid);
+	install(pid, lib, "/usr/lib/libx.so");
+	install(pid, cxx, "/usr/lib/libcxx.so");
+	maps_add_elf(b, lib, base, "/usr/lib/libx.so", root_of(in, pid, "/usr/lib/libx.so"), NULL);
+	write_maps(pid, b);
+}
+
 static void test_exec(void **state)
 {
 	const uint32_t pid = 4250;
@@ -1015,13 +1031,7 @@ static void test_exec(void **state)
 	uint64_t addr;
 	int64_t before, after;
 
-	built(lib, "libx-stripped.so");
-	built(cxx, "libcxx.so");
-	fake_proc(pid, 9000, pid);
-	install(pid, lib, "/usr/lib/libx.so");
-	install(pid, cxx, "/usr/lib/libcxx.so");
-	maps_add_elf(&b, lib, base, "/usr/lib/libx.so", root_of(in, pid, "/usr/lib/libx.so"), NULL);
-	write_maps(pid, &b);
+	libx_and_cxx(pid, 9000, base, lib, cxx, &b);
 	addr = base + elf_value(lib, "lib_exported_two");
 
 	s = fake_symbolizer(false);
@@ -1061,13 +1071,7 @@ static void test_refresh(void **state)
 	uint64_t known, later, third, fourth, garbage = 0x1234;
 	int64_t id;
 
-	built(lib, "libx-stripped.so");
-	built(cxx, "libcxx.so");
-	fake_proc(pid, 9100, pid);
-	install(pid, lib, "/usr/lib/libx.so");
-	install(pid, cxx, "/usr/lib/libcxx.so");
-	maps_add_elf(&b, lib, base, "/usr/lib/libx.so", root_of(in, pid, "/usr/lib/libx.so"), NULL);
-	write_maps(pid, &b);
+	libx_and_cxx(pid, 9100, base, lib, cxx, &b);
 	known = base + elf_value(lib, "lib_exported_two");
 	later = base2 + elf_value(cxx, "_ZN2ns5twiceEid");
 
@@ -1130,13 +1134,7 @@ static void test_refresh_keeps_old(void **state)
 	uint64_t old_fn, new_fn;
 	int64_t id;
 
-	built(lib, "libx-stripped.so");
-	built(cxx, "libcxx.so");
-	fake_proc(pid, 9150, pid);
-	install(pid, lib, "/usr/lib/libx.so");
-	install(pid, cxx, "/usr/lib/libcxx.so");
-	maps_add_elf(&b, lib, base, "/usr/lib/libx.so", root_of(in, pid, "/usr/lib/libx.so"), NULL);
-	write_maps(pid, &b);
+	libx_and_cxx(pid, 9150, base, lib, cxx, &b);
 	old_fn = base + elf_value(lib, "lib_exported_two");
 	new_fn = base2 + elf_value(cxx, "_ZN2ns5twiceEid");
 	s = fake_symbolizer(false);
