@@ -186,7 +186,7 @@ static void evict(int dfd, const char *keep, uint64_t budget)
 		old[n++].size = (uint64_t)st.st_size;
 	}
 	closedir(d);
-	if (total > budget) {
+	if (total > budget && n) {
 		qsort(old, n, sizeof(*old), old__cmp);
 		for (i = 0; i < n && total > budget / 4 * 3; i++)
 			if (!unlinkat(dfd, old[i].name, 0))
