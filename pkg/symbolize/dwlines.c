@@ -576,8 +576,6 @@ static int handle__open(struct dwlines *d, uint32_t id, int fd)
 			h = &d->handles[i];
 	if (!h)
 		return 0;
-	/* the headers through libelf, the sections by hand */
-	/* a file bigger than the whole budget is not held past it */
 	if (d->cache_dir && !d->cache_checked) {
 		d->cache_checked = true;
 		if (!dwcache__dir_ok(d->cache_dir)) {
@@ -585,6 +583,8 @@ static int handle__open(struct dwlines *d, uint32_t id, int fd)
 			d->cache_dir = NULL;
 		}
 	}
+	/* the headers through libelf, the sections by hand */
+	/* a file bigger than the whole budget is not held past it */
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	err = elf ? dwimage__read(&h->image, elf, fd, d->o.open_budget, d->cache_dir) : -ENOEXEC;
 	elf_end(elf);
@@ -1289,8 +1289,8 @@ struct dwlines *dwlines__new(const struct dwlines_opts *o)
 	d->paths = arena__new(PATHS_BUDGET);
 	d->cache_dir = d->o.cache_dir ? strdup(d->o.cache_dir) : NULL;
 	d->o.cache_dir = NULL;	/* the caller's: not kept */
-	if (!d->paths || (o && o->cache_dir && !d->cache_dir) || gen__init(&d->gens[0], d->o.cache_budget) ||
-	    gen__init(&d->gens[1], d->o.cache_budget)) {
+	if (!d->paths || (o && o->cache_dir && !d->cache_dir) ||
+	    gen__init(&d->gens[0], d->o.cache_budget) || gen__init(&d->gens[1], d->o.cache_budget)) {
 		dwlines__free(d);
 		errno = ENOMEM;
 		return NULL;

@@ -902,9 +902,6 @@ static int snap_map__cmp(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* Reads the maps of p->pid and opens its files, making sure the process
- * read is the one asked for: 0 (p->maps empty when it is gone) or -ENOMEM.
- * Maps we may not read count as gone too: either way nothing is known. */
 /* Whether [start, limit) meets a mapping of maps (n, sorted by start). */
 static bool maps__overlap(const struct umap *maps, size_t n, uint64_t start, uint64_t limit)
 {
@@ -959,6 +956,9 @@ static int proc__set_maps(struct symbolizer *s, struct proc *p, struct umap *map
 	return 0;
 }
 
+/* Reads the maps of p->pid and opens its files, making sure the process
+ * read is the one asked for: 0 (p->maps empty when it is gone) or -ENOMEM.
+ * Maps we may not read count as gone too: either way nothing is known. */
 static int proc__snapshot(struct symbolizer *s, struct proc *p)
 {
 	struct snap sn = { .s = s, .p = p, .rootfd = -1 };
