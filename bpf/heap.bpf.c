@@ -383,7 +383,7 @@ int heap_marker(struct pt_regs *ctx)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct live_key key = { .tgid = tgid, .ns = KEY_PRELOAD_ID, .addr = id };
 	struct preload_caller caller;
-	struct unwind_start from;
+	struct unwind_start from, *start = &from;
 
 	if (!preload_token || PT_REGS_PARM1(ctx) != preload_token)
 		return 0;	/* another session's process */
@@ -391,14 +391,13 @@ int heap_marker(struct pt_regs *ctx)
 	case PRELOAD_ALLOC:
 		if (bpf_probe_read_user(&caller, sizeof(caller), (void *)PT_REGS_PARM5(ctx))) {
 			count(HEAP_CNT_PRELOAD_NO_CALLER);	/* the library's frames stay */
-			record(ctx, &key, PT_REGS_PARM3(ctx), PT_REGS_PARM4(ctx), NULL,
-			       PT_REGS_PARM6(ctx) & PRELOAD_UNTRACKED);
-			return 0;
+			start = NULL;
+		} else {
+			from.pc = caller.pc;
+			from.sp = caller.sp;
+			from.bp = caller.bp;
 		}
-		from.pc = caller.pc;
-		from.sp = caller.sp;
-		from.bp = caller.bp;
-		record(ctx, &key, PT_REGS_PARM3(ctx), PT_REGS_PARM4(ctx), &from,
+		record(ctx, &key, PT_REGS_PARM3(ctx), PT_REGS_PARM4(ctx), start,
 		       PT_REGS_PARM6(ctx) & PRELOAD_UNTRACKED);
 		return 0;
 	case PRELOAD_FREE:
