@@ -108,11 +108,8 @@ static __always_inline __u32 walk_kernel_stack(void *ctx, __u64 *frames, __u32 m
  * max): how many frames it holds. Every program walks user stacks here,
  * from any context (a perf event, a uprobe, a tracepoint: the registers
  * come from the task): with the unwind tables user space loaded for the
- * process (unwind_mode set), else with frame pointers. With the tables a
- * walk may start at `from`, a frame further out (NULL: where the thread
- * is); frame pointers always start where the thread is. */
-static __always_inline __u32 walk_user_stack_from(void *ctx, __u64 *frames, __u32 max,
-						  __u32 *flags, const struct unwind_start *from)
+ * process (unwind_mode set), else with frame pointers. */
+static __always_inline __u32 walk_user_stack(void *ctx, __u64 *frames, __u32 max, __u32 *flags)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 limit = max < max_frames ? max : max_frames;
@@ -122,7 +119,7 @@ static __always_inline __u32 walk_user_stack_from(void *ctx, __u64 *frames, __u3
 	if (!BPF_CORE_READ(task, mm))
 		return 0;
 	if (unwind_mode != UNWIND_MODE_FP) {
-		n = unwind_user_stack(task, frames, limit, flags, from);
+		n = unwind_user_stack(task, frames, limit, flags);
 		if (n >= 0) {
 			if (n >= limit) {
 				*flags |= USTACK_TRUNCATED;
@@ -134,11 +131,6 @@ static __always_inline __u32 walk_user_stack_from(void *ctx, __u64 *frames, __u3
 	n = bpf_get_stack(ctx, frames, max * sizeof(__u64), BPF_F_USER_STACK);
 	return stack_walked(n, max, flags, USTACK_TRUNCATED, USTACK_FAILED,
 			    STACK_CNT_USER_TRUNCATED);
-}
-
-static __always_inline __u32 walk_user_stack(void *ctx, __u64 *frames, __u32 max, __u32 *flags)
-{
-	return walk_user_stack_from(ctx, frames, max, flags, NULL);
 }
 
 #endif

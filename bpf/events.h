@@ -107,9 +107,7 @@ enum heap_counter {
 	HEAP_CNT_MAPPED_LOST,		/* exec/link-map notices lost (ring full) */
 	HEAP_CNT_PRELOAD_FREES,		/* preload mode: frees of sampled blocks reported */
 	HEAP_CNT_PRELOAD_NO_CALLER,	/* preload mode: the walk never reached the
-					 * allocator's caller (the stack is that caller
-					 * alone), or the caller's frame could not be read
-					 * (the stack starts in the library) */
+					 * allocator's caller: the stack is that caller alone */
 	HEAP_CNT_MAX
 };
 

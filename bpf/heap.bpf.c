@@ -266,10 +266,9 @@ int heap_entry(struct pt_regs *ctx)
 	return 0;
 }
 
-/* The preload library's walk starts at the allocator's caller when the
- * tables walk it; frame pointers start inside the library (its marker, its
- * slow path), and the frames before the caller go. A walk that never
- * reached the caller keeps just the caller, never the library's frames. */
+/* The preload library's walk starts inside it (its marker, its slow path):
+ * the frames before the allocator's caller go. A walk that never reached
+ * the caller keeps just the caller, never the library's frames. */
 static __always_inline void from_caller(struct heap_alloc *a, __u64 caller)
 {
 	__u32 k, i, n = a->ustack_len;
@@ -293,10 +292,9 @@ static __always_inline void from_caller(struct heap_alloc *a, __u64 caller)
 	a->ustack_len = n - k;
 }
 
-/* key: where `live` keeps the block; from: preload mode's caller, where
- * the stack starts (else NULL). */
+/* key: where `live` keeps the block; caller: preload mode's leaf (else 0). */
 static __always_inline void record(struct pt_regs *ctx, struct live_key *key, __u64 addr,
-				   __u64 size, const struct unwind_start *from, bool untracked)
+				   __u64 size, __u64 caller, bool untracked)
 {
 	struct heap_alloc *a;
 	__u64 *stale, id;
@@ -330,9 +328,9 @@ static __always_inline void record(struct pt_regs *ctx, struct live_key *key, __
 	a->size = size;
 	/* At the return the registers are the caller's: the walk starts at
 	 * the return address into it, and no frame is skipped. */
-	a->ustack_len = walk_user_stack_from(ctx, a->ustack, BPPROF_MAX_STACK, &a->flags, from);
-	if (from)
-		from_caller(a, from->pc);
+	a->ustack_len = walk_user_stack(ctx, a->ustack, BPPROF_MAX_STACK, &a->flags);
+	if (caller)
+		from_caller(a, caller);
 	bpf_ringbuf_submit(a, submit_flags());
 }
 
@@ -368,7 +366,7 @@ int heap_ret(struct pt_regs *ctx)
 	if (addr && t->sampled) {
 		struct live_key key = { .tgid = tgid, .ns = KEY_ADDR, .addr = addr };
 
-		record(ctx, &key, addr, t->size, NULL, false);
+		record(ctx, &key, addr, t->size, 0, false);
 	}
 	return 0;
 }
@@ -382,22 +380,12 @@ int heap_marker(struct pt_regs *ctx)
 	__u64 kind = bpf_get_attach_cookie(ctx), id = PT_REGS_PARM2(ctx), found;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct live_key key = { .tgid = tgid, .ns = KEY_PRELOAD_ID, .addr = id };
-	struct preload_caller caller;
-	struct unwind_start from, *start = &from;
 
 	if (!preload_token || PT_REGS_PARM1(ctx) != preload_token)
 		return 0;	/* another session's process */
 	switch (kind) {
 	case PRELOAD_ALLOC:
-		if (bpf_probe_read_user(&caller, sizeof(caller), (void *)PT_REGS_PARM5(ctx))) {
-			count(HEAP_CNT_PRELOAD_NO_CALLER);	/* the library's frames stay */
-			start = NULL;
-		} else {
-			from.pc = caller.pc;
-			from.sp = caller.sp;
-			from.bp = caller.bp;
-		}
-		record(ctx, &key, PT_REGS_PARM3(ctx), PT_REGS_PARM4(ctx), start,
+		record(ctx, &key, PT_REGS_PARM3(ctx), PT_REGS_PARM4(ctx), PT_REGS_PARM5(ctx),
 		       PT_REGS_PARM6(ctx) & PRELOAD_UNTRACKED);
 		return 0;
 	case PRELOAD_FREE:

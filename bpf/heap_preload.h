@@ -8,10 +8,6 @@
 #ifndef BPPROF_BPF_HEAP_PRELOAD_H
 #define BPPROF_BPF_HEAP_PRELOAD_H
 
-#ifndef __VMLINUX_H__
-#include <linux/types.h>
-#endif
-
 /* BPPROF_HEAP=TOKEN:RATE:LIVE (decimal): the session's token (markers of
  * other sessions are ignored), the mean bytes between samples, the sampled
  * blocks the library tracks at once. */
@@ -19,16 +15,9 @@
 #define PRELOAD_LIB		"libbpprof-heap.so"
 
 /* bpprof_heap_alloc(token, id, addr, size, caller, flags): a sampled
- * allocation, id unique in the process; caller points at a struct
- * preload_caller, the allocator's caller as its call left it (the
- * profile's leaf, where the stack walk starts). */
+ * allocation, id unique in the process; caller is the return address into
+ * the allocator's caller (the profile's leaf). */
 #define PRELOAD_MARK_ALLOC	"bpprof_heap_alloc"
-
-/* x86-64: the return address into the caller, its stack pointer after the
- * call returns (the wrapper's CFA) and its frame pointer. */
-struct preload_caller {
-	__u64 pc, sp, bp;
-};
 /* bpprof_heap_free(token, id, flags): the block id was freed (flags:
  * PRELOAD_UNSEEN when the allocator handed its address out again before a
  * free of it was seen). */

@@ -410,19 +410,11 @@ static __always_inline const struct unwind_proc *unwind_current_proc(struct task
 	return unwind_proc_of(BPF_CORE_READ(parent, group_leader));
 }
 
-/* Where a walk may start other than where the thread is: a frame's return
- * address and the stack and frame pointers its callee left it. */
-struct unwind_start {
-	__u64 pc, sp, bp;
-};
-
 /* The current task's user stack from its tables into frames: how many
  * frames, or -1 when the process has none loaded (the caller walks frame
- * pointers instead). From the thread's registers, or from `from` (a
- * caller's frame, given by the code the probe is in: its other registers
- * are not known). */
+ * pointers instead). */
 static __always_inline long unwind_user_stack(struct task_struct *task, __u64 *frames, __u32 max,
-					      __u32 *flags, const struct unwind_start *from)
+					      __u32 *flags)
 {
 	struct unwind_state st = { .frames = frames, .exact = true, .regs_known = true };
 	struct pt_regs *regs;
@@ -450,14 +442,6 @@ static __always_inline long unwind_user_stack(struct task_struct *task, __u64 *f
 	st.x->bx_at = 0;
 	st.x->regs[4] = regs->si;
 	st.x->regs[5] = regs->di;
-	if (from) {
-		st.pc = from->pc;
-		st.sp = from->sp;
-		st.bp = from->bp;
-		st.exact = false;
-		st.regs_known = false;
-		st.x->bx_at = 1;
-	}
 	bpf_loop(max, unwind_step, &st, 0);
 	/* Another walk took this CPU's scratch while this one was preempted:
 	 * from then on this one read another stack's state. Only the leaf,

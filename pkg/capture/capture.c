@@ -1153,8 +1153,7 @@ static void heap_result(struct recorder *r, struct capture_result *res)
 	memcpy(h->why, r->hm.why, sizeof(h->why));
 	if (c.v[HEAP_CNT_PRELOAD_NO_CALLER])
 		pr_warn("%" PRIu64 " allocation stacks could not be walked past the preload library: "
-			"they hold the allocator's caller alone, or start inside the library",
-			c.v[HEAP_CNT_PRELOAD_NO_CALLER]);
+			"they hold the allocator's caller alone", c.v[HEAP_CNT_PRELOAD_NO_CALLER]);
 	h->unwind_fallback = c.unwind[UNWIND_CNT_FALLBACK];
 	h->unwind_cut = c.unwind[UNWIND_CNT_CUT];
 	if (!res->unwind.on)

@@ -38,19 +38,6 @@
 #define SLOW		__attribute__((noinline, cold))
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
-/* In a wrapper's slow path: its caller as the call left it, from the
- * wrapper's frame record (the caller's frame pointer, then the return
- * address, just below the caller's stack pointer). The alloc marker hands
- * it over, so the walk starts in the caller, not in this library. GCC
- * sets the frame up on the slow path only. */
-#define CALLER(c)								\
-	do {									\
-		void *const *fr_ = __builtin_frame_address(0);			\
-										\
-		(c).bp = (uintptr_t)fr_[0];					\
-		(c).pc = (uintptr_t)fr_[1];					\
-		(c).sp = (uintptr_t)(fr_ + 2);					\
-	} while (0)
 
 #define ARENA_BYTES	(64u << 10)	/* what dlsym may allocate before we can */
 #define ARENA_ALIGN	64u
@@ -99,7 +86,7 @@ __asm__(".pushsection .text.bpprof_markers, \"ax\", %progbits\n\t"
 	".popsection");
 extern const unsigned char bpprof_markers_page[];
 typedef void alloc_mark_fn(uint64_t token, uint64_t id, uint64_t addr, uint64_t size,
-			   const struct preload_caller *caller, uint64_t flags);
+			   uint64_t caller, uint64_t flags);
 typedef void free_mark_fn(uint64_t token, uint64_t id, uint64_t flags);
 typedef void hello_mark_fn(uint64_t token, uint64_t exec);
 /* where they are loaded (hidden: no PLT, no interposition) */
@@ -540,14 +527,14 @@ static void mark_free(uint64_t id, uint64_t flags)
 	mark.free(token, id, flags);
 }
 
-static void record(void *p, uint64_t size, const struct preload_caller *caller)
+static void record(void *p, uint64_t size, void *caller)
 {
 	uint64_t id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED), stale = 0;
 	int r = ptable__insert(&table, (uintptr_t)p, id, &stale);
 
 	if (r == 1)
 		mark_free(stale, PRELOAD_UNSEEN);
-	mark.alloc(token, id, (uint64_t)(uintptr_t)p, size, caller,
+	mark.alloc(token, id, (uint64_t)(uintptr_t)p, size, (uint64_t)(uintptr_t)caller,
 				r < 0 ? PRELOAD_UNTRACKED : 0);
 }
 
@@ -596,8 +583,7 @@ static void *boot_alloc(enum kind k, size_t a, size_t b, size_t size)
 
 /* size: the bytes requested (calloc's product), what the countdown and
  * the record count; a, b: the real function's arguments. */
-SLOW static void *alloc_slow(enum kind k, size_t a, size_t b, size_t size,
-			       const struct preload_caller *caller)
+SLOW static void *alloc_slow(enum kind k, size_t a, size_t b, size_t size, void *caller)
 {
 	bool sampled;
 	void *p;
@@ -652,12 +638,9 @@ static inline bool fast(size_t size)
 
 HOT EXPORT void *malloc(size_t size)
 {
-	struct preload_caller c;
-
 	if (likely(fast(size)))
 		return real.malloc(size);
-	CALLER(c);
-	return alloc_slow(K_MALLOC, size, 0, size, &c);
+	return alloc_slow(K_MALLOC, size, 0, size, __builtin_return_address(0));
 }
 
 HOT EXPORT void free(void *p)
@@ -669,7 +652,6 @@ HOT EXPORT void free(void *p)
 
 HOT EXPORT void *calloc(size_t n, size_t size)
 {
-	struct preload_caller c;
 	size_t total;
 
 	/* an overflowing request fails in the allocator (ENOMEM), unsampled */
@@ -677,13 +659,12 @@ HOT EXPORT void *calloc(size_t n, size_t size)
 		return real.calloc ? real.calloc(n, size) : (errno = ENOMEM, NULL);
 	if (likely(fast(total)))
 		return real.calloc(n, size);
-	CALLER(c);
-	return alloc_slow(K_CALLOC, n, size, total, &c);
+	return alloc_slow(K_CALLOC, n, size, total, __builtin_return_address(0));
 }
 
 /* realloc(p, n): a free of p (when it succeeds, or n is 0) and an
  * allocation of n bytes (when it returns a block). */
-SLOW static void *realloc_slow(void *old, size_t size, const struct preload_caller *caller)
+SLOW static void *realloc_slow(void *old, size_t size, void *caller)
 {
 	uint64_t id = 0;
 	bool had = false, sampled = false, nested;
@@ -724,17 +705,13 @@ SLOW static void *realloc_slow(void *old, size_t size, const struct preload_call
 
 HOT EXPORT void *realloc(void *old, size_t size)
 {
-	struct preload_caller c;
-
 	if (likely(!filter[ptable__filter_slot((uintptr_t)old)] && fast(size)))
 		return real.realloc(old, size);
-	CALLER(c);
-	return realloc_slow(old, size, &c);
+	return realloc_slow(old, size, __builtin_return_address(0));
 }
 
 EXPORT void *reallocarray(void *old, size_t n, size_t size)
 {
-	struct preload_caller c;
 	size_t total;
 
 	/* glibc's is an overflow check then realloc: so is this one, so that
@@ -745,19 +722,17 @@ EXPORT void *reallocarray(void *old, size_t n, size_t size)
 	}
 	if (likely(!filter[ptable__filter_slot((uintptr_t)old)] && fast(total)))
 		return real.realloc(old, total);
-	CALLER(c);
-	return realloc_slow(old, total, &c);
+	return realloc_slow(old, total, __builtin_return_address(0));
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t size)
 {
-	struct preload_caller caller;
+	void *caller = __builtin_return_address(0);
 	bool sampled;
 	int err;
 
 	if (likely(fast(size)))
 		return real.posix_memalign(out, align, size);
-	CALLER(caller);
 	init();
 	if (unlikely(ts.in_init)) {
 		*out = boot_alloc(K_MEMALIGN, align, size, size);
@@ -769,7 +744,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 	sampled = take_sample(size);
 	err = real.posix_memalign(out, align, size);
 	if (!err && sampled)
-		record(*out, size, &caller);
+		record(*out, size, caller);
 	ts.busy = 0;
 	return err;
 }
@@ -777,12 +752,9 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 #define ALIGNED_WRAPPER(name, k)						\
 	EXPORT void *name(size_t align, size_t size)				\
 	{									\
-		struct preload_caller c;					\
-										\
 		if (likely(fast(size)))						\
 			return real.name(align, size);				\
-		CALLER(c);							\
-		return alloc_slow(k, align, size, size, &c);			\
+		return alloc_slow(k, align, size, size, __builtin_return_address(0)); \
 	}
 ALIGNED_WRAPPER(aligned_alloc, K_ALIGNED)
 ALIGNED_WRAPPER(memalign, K_MEMALIGN)
@@ -790,12 +762,9 @@ ALIGNED_WRAPPER(memalign, K_MEMALIGN)
 #define PAGE_WRAPPER(name, k)							\
 	EXPORT void *name(size_t size)						\
 	{									\
-		struct preload_caller c;					\
-										\
 		if (likely(fast(size)))						\
 			return real.name(size);					\
-		CALLER(c);							\
-		return alloc_slow(k, size, 0, size, &c);			\
+		return alloc_slow(k, size, 0, size, __builtin_return_address(0)); \
 	}
 PAGE_WRAPPER(valloc, K_VALLOC)
 PAGE_WRAPPER(pvalloc, K_PVALLOC)
