@@ -10,7 +10,27 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/log.h"
 #include "fileio/fileio.h"
+
+bool fileio__private_dir(const char *dir)
+{
+	static char warned[PATH_MAX];
+	struct stat st;
+
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		pr_debug("cache %s: %s: not used\n", dir, strerror(errno));
+		return false;
+	}
+	if (!lstat(dir, &st) && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+	    !(st.st_mode & 022))
+		return true;
+	if (strcmp(warned, dir)) {	/* the symbolizer and the collector both ask */
+		snprintf(warned, sizeof(warned), "%s", dir);
+		pr_warn("cache %s is not a directory of this user's alone: not used\n", dir);
+	}
+	return false;
+}
 
 int fileio__make_dir(const char *dir, unsigned mode, struct errmsg *e)
 {

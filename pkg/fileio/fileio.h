@@ -3,6 +3,8 @@
 #ifndef BPPROF_FILEIO_FILEIO_H
 #define BPPROF_FILEIO_FILEIO_H
 
+#include <stdbool.h>
+
 #include "base/buf.h"
 #include "base/errmsg.h"
 
@@ -17,6 +19,11 @@ int fileio__make_dir(const char *dir, unsigned mode, struct errmsg *e);
  * The descriptor, or -EBUSY with e naming the pid that holds it, or
  * -errno. */
 int fileio__lock_dir(const char *dir, const char *name, const char *use, struct errmsg *e);
+
+/* A cache directory (made 0700 when missing) is used only if it is this
+ * user's and no one else may write to it: true when dir is, otherwise false
+ * with one warning per process naming it. */
+bool fileio__private_dir(const char *dir);
 
 /* Read a whole file (or "-" for stdin) into out, bounded by out->limit. */
 int fileio__read_all(const char *path, struct buf *out, struct errmsg *e);

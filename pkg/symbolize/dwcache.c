@@ -66,25 +66,6 @@ static void key__name(const struct dwcache_key *k, char *out, size_t cap)
 	snprintf(out + 2 * i, cap - 2 * i, ".img");
 }
 
-/* dir, made when missing: usable only if it is ours alone. Asked once per
- * directory a process uses (the answer is kept with the symbolizer). */
-bool dwcache__dir_ok(const char *dir)
-{
-	struct stat st;
-
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		pr_debug("symbolize: debug image cache %s: %s: not used\n", dir, strerror(errno));
-		return false;
-	}
-	if (lstat(dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 022)) {
-		pr_warn("symbolize: debug image cache %s is not a directory of this user's alone: "
-			"not used", dir);
-		return false;
-	}
-	return true;
-}
-
 int dwcache__load(const char *dir, const struct dwcache_key *k, size_t size, struct dwimage *img)
 {
 	const size_t total = size + sizeof(struct trailer);

@@ -29,6 +29,7 @@
 #include "base/htab.h"
 #include "base/log.h"
 #include "base/strmap.h"
+#include "fileio/fileio.h"
 #include "symbolize/dwlines.h"
 #include "symbolize/internal.h"
 
@@ -136,7 +137,7 @@ struct tline {
 struct dwlines {
 	struct dwlines_opts o;
 	char *cache_dir;	/* o.cache_dir's copy; NULL once found unusable */
-	bool cache_checked;	/* dwcache__dir_ok asked */
+	bool cache_checked;	/* fileio__private_dir asked */
 	struct arena *paths;
 	struct dwfile *files;
 	size_t n_files, cap_files;
@@ -578,7 +579,7 @@ static int handle__open(struct dwlines *d, uint32_t id, int fd)
 		return 0;
 	if (d->cache_dir && !d->cache_checked) {
 		d->cache_checked = true;
-		if (!dwcache__dir_ok(d->cache_dir)) {
+		if (!fileio__private_dir(d->cache_dir)) {
 			free(d->cache_dir);
 			d->cache_dir = NULL;
 		}

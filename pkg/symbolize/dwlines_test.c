@@ -24,6 +24,7 @@
 #include <gelf.h>
 
 #include "base/buf.h"
+#include "fileio/fileio.h"
 #include "symbolize/dwlines.h"
 #include "symbolize/internal.h"
 #include "symbolize/symbolize.h"
@@ -535,7 +536,7 @@ static void test_disk_cache_evict(void **state)
 	unsigned i, j;
 
 	at(cache, "%s/cache-evict", tmp);
-	assert_true(dwcache__dir_ok(cache));
+	assert_true(fileio__private_dir(cache));
 	/* what a run that died left: swept an hour on, not before */
 	sh("touch -d '2 hours ago' %s/.dead.img.1.tmp && touch %s/.busy.img.2.tmp", cache, cache);
 	for (i = 0; i < 3; i++) {

@@ -201,7 +201,7 @@ struct dwimage {
  * -E2BIG when the image would be larger than max (or
  * DWARF_MAX_FILE_BYTES), -ENOMEM. cache_dir: where images of compressed
  * sections are kept between runs (dwcache.c; NULL: nowhere), a directory
- * dwcache__dir_ok accepted. */
+ * fileio__private_dir accepted. */
 int dwimage__read(struct dwimage *img, Elf *elf, int fd, uint64_t max, const char *cache_dir);
 void dwimage__free(struct dwimage *img);
 
@@ -215,8 +215,6 @@ struct dwcache_key {
 
 /* The key of an image: a hash of what identifies it (len bytes). */
 void dwcache__key(struct dwcache_key *k, const void *what, size_t len);
-/* dir (made when missing) may be used: it is this user's alone. */
-bool dwcache__dir_ok(const char *dir);
 /* The image of k, size bytes, mapped from dir into img: 0, or -errno
  * (a miss: absent, another size, another key in its trailer). */
 int dwcache__load(const char *dir, const struct dwcache_key *k, size_t size, struct dwimage *img);
