@@ -87,11 +87,16 @@ static __always_inline __u64 note_process(struct task_struct *task, __u32 tgid, 
 	return first_sight(task, tgid, flags) ? BPF_RB_FORCE_WAKEUP : submit_flags();
 }
 
+/* The process tracepoints are raw ones, their task read with probes: a BTF
+ * tracepoint's attach point would make libbpf read all of the kernel's BTF
+ * at every load, where the CO-RE relocations need only the small file of
+ * pkg/collect/corebtf.c. */
+
 /* A followed process's children (new processes, not threads) are followed too. */
-SEC("tp_btf/sched_process_fork")
+SEC("raw_tp/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	__u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
 	__u8 one = 1;
 
 	if (!filter_pids || !follow_children || ptgid == ctgid)
@@ -106,10 +111,10 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 /* When the last thread of a followed process exits, its pid leaves the set
  * (a later process reusing the number is not ours), and its unwind tables'
  * entry the kernel's memory. */
-SEC("tp_btf/sched_process_exit")
+SEC("raw_tp/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *task)
 {
-	__u32 tgid = task->tgid;
+	__u32 tgid = BPF_CORE_READ(task, tgid);
 
 	if (BPF_CORE_READ(task, signal, live.counter))
 		return 0;
@@ -120,10 +125,10 @@ int BPF_PROG(on_exit, struct task_struct *task)
 }
 
 /* The image changed: user space must read the maps again for later records. */
-SEC("tp_btf/sched_process_exec")
+SEC("raw_tp/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u32 tgid = task->tgid;
+	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct exec_event *e;
 
 	unwind_forget(tgid);	/* a new image: its mappings are loaded anew */
