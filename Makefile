@@ -211,7 +211,14 @@ $(SYMCHECK): tests/symcheck/symcheck.c $(LIBA)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS) -ldl
 
-tools: $(PPROFCHECK) $(RECEIVER) $(CRONPEER) $(CRONNEXT) $(SYMCHECK)
+# The kernel types file CO-RE loads use, checked against libbpf's own
+# relocation on this machine's kernel.
+COREBTFCHECK := $(BUILD)/corebtf_check
+$(COREBTFCHECK): tests/corebtf/corebtf_check.c $(LIBA)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
+
+tools: $(PPROFCHECK) $(RECEIVER) $(CRONPEER) $(CRONNEXT) $(SYMCHECK) $(COREBTFCHECK)
 
 cron-peer: $(CRONNEXT) $(CRONPEER)
 	$(Q)BUILD=$(BUILD) tests/cron/peer.sh
@@ -281,7 +288,7 @@ e2e: $(BUILD)/bpprof $(PPROFCHECK) $(LEGACY_WORKLOAD)
 	$(Q)BUILD=$(BUILD) tests/e2e.sh
 
 # Profiles real processes: needs root (skipped without it).
-e2e-record: $(BUILD)/bpprof $(PPROFCHECK) $(SYMCHECK) workloads
+e2e-record: $(BUILD)/bpprof $(PPROFCHECK) $(SYMCHECK) $(COREBTFCHECK) workloads
 	$(Q)BUILD=$(BUILD) tests/e2e-record.sh
 
 e2e-heap: $(BUILD)/bpprof $(PRELOAD_SO) $(PPROFCHECK) workloads

@@ -25,7 +25,8 @@ EXCLUSIVE=1
 WL=$(cd -P "${WORKLOADS:-$build/workloads}" 2>/dev/null && pwd) ||
 	{ echo "$SUITE: no workloads in ${WORKLOADS:-$build/workloads} (make workloads)" >&2; exit 2; }
 SYMCHECK=${SYMCHECK:-$build/symcheck}
-need_tools "$BPPROF" "$PPROFCHECK" "$SYMCHECK" "$WL/hot" "$WL/sys" "$WL/execer" "$WL/pidreuse" "$WL/jit"
+COREBTFCHECK=${COREBTFCHECK:-$build/corebtf_check}
+need_tools "$BPPROF" "$PPROFCHECK" "$SYMCHECK" "$COREBTFCHECK" "$WL/hot" "$WL/sys" "$WL/execer" "$WL/pidreuse" "$WL/jit"
 
 if ! "$BPPROF" help record >/dev/null 2>&1; then
 	failed=1
@@ -81,6 +82,49 @@ rec() {
 	*.pb.gz | *.pb) strict "$out" ;;
 	esac
 }
+
+# ---- 0b. the kernel types CO-RE needs, kept in the cache directory ----
+# (pkg/collect/corebtf.c: libbpf relocates against a small file instead of
+# all of vmlinux's BTF; tests/corebtf compares libbpf's relocations against
+# both on this kernel, program by program)
+
+t_core_types_same() {
+	"$COREBTFCHECK" "$build/bpf/cpu.bpf.o" "$build/bpf/offcpu.bpf.o" "$build/bpf/heap.bpf.o" \
+		>"$T/corebtf.out" 2>&1 || { tail -3 "$T/corebtf.out"; return 1; }
+}
+check "kernel types file: libbpf relocates every program as it does against vmlinux's BTF" t_core_types_same
+
+# core_rec NAME: a short capture with the cache directory $T/types, logging
+core_rec() {
+	timeout -k 5 "$LIMIT" "$BPPROF" -v record -F 99 -d 500ms --cache-dir "$T/types" \
+		-o "$T/$1.pb.gz" </dev/null >/dev/null 2>"$T/$1.err" ||
+		{ echo "bpprof record ($1) failed: $(grep -v '^debug' "$T/$1.err" | tail -3)"; return 1; }
+	strict "$T/$1.pb.gz"
+}
+
+t_core_types_cache() { # made by the first run, read by the next instead of vmlinux's BTF
+	local f ino
+	rm -rf "$T/types"
+	core_rec types1 || return 1
+	set -- "$T"/types/*.btf
+	[ $# -eq 1 ] && [ -f "$1" ] || { echo "not one types file in $T/types: $(ls "$T/types")"; return 1; }
+	f=$1
+	[ "$(stat -c %a "$f")" = 600 ] || { echo "$f: mode $(stat -c %a "$f")"; return 1; }
+	ino=$(stat -c %i "$f")
+	core_rec types2 || return 1
+	[ "$(stat -c %i "$f")" = "$ino" ] || { echo "the second run rewrote $f"; return 1; }
+	! grep -q "loading kernel BTF" "$T/types2.err" ||
+		{ echo "the second run read vmlinux's BTF: $(grep 'kernel BTF' "$T/types2.err" | head -2)"; return 1; }
+	# damaged: made anew, the capture unharmed
+	printf 'not BTF at all\n' >"$f"
+	core_rec types3 || return 1
+	bpftool btf dump file "$f" >/dev/null 2>&1 || { echo "$f was not made anew"; return 1; }
+	# --cache-dir off: nothing kept, vmlinux's BTF read
+	"$BPPROF" -v record -F 99 -d 500ms --cache-dir off -o "$T/types4.pb.gz" </dev/null \
+		>/dev/null 2>"$T/types4.err" || { echo "--cache-dir off failed"; return 1; }
+	grep -q "loading kernel BTF" "$T/types4.err" || { echo "--cache-dir off: vmlinux's BTF not read"; return 1; }
+}
+check "kernel types file: made once in --cache-dir (0600), then read instead of vmlinux's BTF; damaged, made anew" t_core_types_cache
 
 # have FILE: a profile an earlier check recorded (later checks read it).
 have() { [ -s "$1" ] || { echo "no profile $1 (its record check failed)"; return 1; }; }

@@ -855,6 +855,7 @@ static int setup_cpu(struct recorder *r, struct errmsg *e)
 		.kernel_stacks = r->o->kernel_stacks,
 		.user_stacks = r->o->user_stacks,
 		.unwind = { r->umaps, r->unwind_mode },
+		.cache_dir = r->o->cache_dir,
 		.on_record = cpu_ingest__record,
 		.ctx = &r->in,
 	};

@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "bpf/cpu.skel.h"
 #include "collect/collect.h"
+#include "collect/corebtf.h"
 #include "collect/heap.h"
 #include "collect/internal.h"
 #include "procfs/procfs.h"
@@ -420,6 +421,75 @@ int collector__sync_cpus(struct collector *c)
 	return opened;
 }
 
+/* The sampling object opened, sized and loaded against btf (a file of the
+ * kernel types it needs, corebtf.h; NULL: libbpf reads vmlinux's) into
+ * *out: 0, or -errno with e set. */
+static int load_with(struct collector *c, const struct collect_opts *o, unsigned ncpus,
+		     const char *btf, struct cpu_bpf **out, struct errmsg *e)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf);
+	struct cpu_bpf *skel = cpu_bpf__open_opts(&oo);
+	int err;
+
+	if (!skel) {
+		err = -errno;
+		return errmsg__set(e, err, "opening the BPF object: %s", strerror(-err));
+	}
+	skel->rodata->filter_pids = o->filter_pids;
+	skel->rodata->follow_children = o->follow_children;
+	skel->rodata->filter_cgroup = o->cgroup != NULL;
+	skel->rodata->kernel_stacks = o->kernel_stacks;
+	skel->rodata->user_stacks = o->user_stacks;
+	skel->rodata->max_frames = collect__max_frames();
+	c->ring_bytes = collect__ring_size(o->freq, ncpus, sizeof(struct cpu_sample),
+					   (size_t)sysconf(_SC_PAGESIZE));
+	/* A quarter of the ring waiting wakes the reader early; otherwise
+	 * it drains on its own timer. */
+	skel->rodata->wakeup_bytes = c->ring_bytes / 4;
+	err = bpf_map__set_max_entries(skel->maps.events, (__u32)c->ring_bytes);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.pids, collect__pids_room(o->filter_pids));
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.seen, COLLECT_SEEN_PIDS);
+	if (!err)
+		err = collect__unwind_setup(&o->unwind, skel->obj, &skel->rodata->unwind_mode);
+	if (err) {
+		errmsg__set(e, err, "configuring the BPF maps: %s", strerror(-err));
+		goto fail;
+	}
+	err = cpu_bpf__load(skel);
+	if (err) {
+		collect__load_error(e, err);
+		goto fail;
+	}
+	*out = skel;
+	return 0;
+fail:
+	cpu_bpf__destroy(skel);
+	return err;
+}
+
+/* Loaded against the cached kernel types when there are any; a load that
+ * fails with them (a file that does not serve; privileges aside) is tried
+ * again against vmlinux, and the file goes. */
+static int open_and_load(struct collector *c, const struct collect_opts *o, unsigned ncpus,
+			 struct errmsg *e)
+{
+	size_t size;
+	const void *obj = cpu_bpf__elf_bytes(&size);
+	char *btf = corebtf__file(obj, size, o->cache_dir);
+	int err = load_with(c, o, ncpus, btf, &c->skel, e);
+
+	if (err && btf && err != -EPERM && err != -EACCES) {
+		pr_debug("collect: loading against %s failed (%s): again against vmlinux\n", btf,
+			 e->text);
+		unlink(btf);
+		err = load_with(c, o, ncpus, NULL, &c->skel, e);
+	}
+	free(btf);
+	return err;
+}
+
 struct collector *collector__new(const struct collect_opts *o, struct errmsg *e)
 {
 	static bool online[MAX_CPUS];
@@ -450,40 +520,10 @@ struct collector *collector__new(const struct collect_opts *o, struct errmsg *e)
 		errmsg__set(e, -ENOMEM, "out of memory");
 		return NULL;
 	}
-	skel = cpu_bpf__open();
-	if (!skel) {
-		err = -errno;
-		errmsg__set(e, err, "opening the BPF object: %s", strerror(-err));
+	err = open_and_load(c, o, (unsigned)ncpus, e);
+	if (err)
 		goto err_free;
-	}
-	c->skel = skel;
-	skel->rodata->filter_pids = o->filter_pids;
-	skel->rodata->follow_children = o->follow_children;
-	skel->rodata->filter_cgroup = o->cgroup != NULL;
-	skel->rodata->kernel_stacks = o->kernel_stacks;
-	skel->rodata->user_stacks = o->user_stacks;
-	skel->rodata->max_frames = collect__max_frames();
-	c->ring_bytes = collect__ring_size(o->freq, (unsigned)ncpus, sizeof(struct cpu_sample),
-					   (size_t)sysconf(_SC_PAGESIZE));
-	/* A quarter of the ring waiting wakes the reader early; otherwise
-	 * it drains on its own timer. */
-	skel->rodata->wakeup_bytes = c->ring_bytes / 4;
-	err = bpf_map__set_max_entries(skel->maps.events, (__u32)c->ring_bytes);
-	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.pids, collect__pids_room(o->filter_pids));
-	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.seen, COLLECT_SEEN_PIDS);
-	if (!err)
-		err = collect__unwind_setup(&o->unwind, skel->obj, &skel->rodata->unwind_mode);
-	if (err) {
-		errmsg__set(e, err, "configuring the BPF maps: %s", strerror(-err));
-		goto err_free;
-	}
-	err = cpu_bpf__load(skel);
-	if (err) {
-		collect__load_error(e, err);
-		goto err_free;
-	}
+	skel = c->skel;
 	if (o->cgroup) {
 		err = collect__set_cgroup(bpf_map__fd(skel->maps.cgroups), o->cgroup, e);
 		if (err)

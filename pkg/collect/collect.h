@@ -46,6 +46,9 @@ struct collect_opts {
 					 * /sys/fs/cgroup; NULL: any */
 	bool kernel_stacks, user_stacks;
 	struct collect_unwind unwind;
+	const char *cache_dir;		/* where the kernel types CO-RE needs are
+					 * kept (corebtf.h); NULL: libbpf reads
+					 * all of vmlinux's at every load */
 	collect_record_fn *on_record;
 	void *ctx;
 };

@@ -487,7 +487,7 @@ char *corebtf__file(const void *obj, size_t size, const char *cache_dir)
 	if (asprintf(&path, "%s/%s", cache_dir, name) < 0)
 		return NULL;
 	if (!lstat(path, &st)) {
-		/* ours and whole (a few KiB: read twice, once here) */
+		/* ours and whole (22 KiB here: read twice, once here) */
 		struct btf *b = S_ISREG(st.st_mode) && st.st_uid == geteuid() ?
 				btf__parse_raw(path) : NULL;
 
