@@ -21,11 +21,10 @@
  *
  * Relocations a subset cannot answer (the kernel's type ids, deep type
  * matches) make the object ineligible: libbpf then reads vmlinux as before.
- * The key hashes the kernel's build notes, the size of its BTF and the
- * object's bytes: a new kernel or a new bpprof is a miss. Nothing here
+ * The key hashes the kernel's build notes, the size of its BTF, the object's
+ * bytes and bpprof's own build-id: a new kernel or a new bpprof is a miss. Nothing here
  * fails a load: any problem means libbpf reads vmlinux. */
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <linux/bpf.h>
@@ -392,11 +391,13 @@ out:
 	return m.out;
 }
 
-/* What identifies the file: the kernel (build notes, BTF size) and the object. */
+/* What identifies the file: the kernel (build notes, BTF size), the object
+ * and the bpprof that made it. */
 static int file_key(const void *obj, size_t size, char name[48])
 {
 	static const char digits[] = "0123456789abcdef";
 	struct buf notes = { .limit = 1 << 16 };
+	const uint8_t *self;
 	XXH3_state_t *st = XXH3_createState();
 	XXH128_canonical_t c;
 	struct errmsg e;
@@ -415,6 +416,7 @@ static int file_key(const void *obj, size_t size, char name[48])
 	XXH3_128bits_update(st, notes.data, notes.len);
 	XXH3_128bits_update(st, &vs.st_size, sizeof(vs.st_size));
 	XXH3_128bits_update(st, obj, size);
+	XXH3_128bits_update(st, self, fileio__self_build_id(&self));
 	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
 	for (i = 0; i < sizeof(c.digest); i++) {
 		name[2 * i] = digits[c.digest[i] >> 4];
@@ -433,10 +435,9 @@ static int make_file(const void *obj, size_t size, const char *dir, const char *
 {
 	struct corebtf_roots r;
 	struct btf *vm = NULL, *min = NULL;
-	char tmp[4096], path[4096];
 	const void *raw;
 	__u32 raw_size;
-	int fd = -1, err;
+	int err;
 
 	err = corebtf__roots(obj, size, &r);
 	if (err)
@@ -452,23 +453,10 @@ static int make_file(const void *obj, size_t size, const char *dir, const char *
 		err = -errno;
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.%d.tmp", dir, name, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	err = write(fd, raw, raw_size) == (ssize_t)raw_size ? 0 : -EIO;
-	if (close(fd) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
-	else
-		pr_debug("collect: kernel types for CO-RE: %s, %u of %u types, %u bytes\n", path,
-			 btf__type_cnt(min) - 1, btf__type_cnt(vm) - 1, raw_size);
+	err = fileio__write_new(dir, name, raw, raw_size);
+	if (!err)
+		pr_debug("collect: kernel types for CO-RE: %s/%s, %u of %u types, %u bytes\n", dir,
+			 name, btf__type_cnt(min) - 1, btf__type_cnt(vm) - 1, raw_size);
 out:
 	btf__free(min);
 	btf__free(vm);

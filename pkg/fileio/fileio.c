@@ -1,7 +1,9 @@
 /* Whole-file reads, bounded, and directories made and checked. */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,89 @@ bool fileio__private_dir(const char *dir)
 		pr_warn("cache %s is not a directory of this user's alone: not used\n", dir);
 	}
 	return false;
+}
+
+int fileio__write_new(const char *dir, const char *name, const void *data, size_t len)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	int fd, err = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.%d.tmp", dir, name, (int)getpid()) >=
+		    sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	while (len && !err) {
+		ssize_t w = write(fd, data, len);
+
+		if (w > 0) {
+			data = (const char *)data + w;
+			len -= (size_t)w;
+		} else if (w < 0 && errno != EINTR) {
+			err = -errno;
+		} else if (w == 0) {
+			err = -EIO;
+		}
+	}
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+struct self_id {
+	uint8_t id[64];
+	size_t len;
+};
+
+/* The first object dl_iterate_phdr names is the program itself. */
+static int find_self_id(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct self_id *s = arg;
+	int i;
+
+	(void)size;
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+
+		if (ph->p_type != PT_NOTE)
+			continue;
+		while ((size_t)(end - p) >= sizeof(ElfW(Nhdr))) {
+			const ElfW(Nhdr) *nh = (const void *)p;
+			size_t name = (nh->n_namesz + 3) & ~3u, desc = (nh->n_descsz + 3) & ~3u;
+
+			p += sizeof(*nh);
+			if (name > (size_t)(end - p) || desc > (size_t)(end - p) - name)
+				break;
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && !memcmp(p, "GNU", 4) &&
+			    nh->n_descsz <= sizeof(s->id)) {
+				memcpy(s->id, p + name, nh->n_descsz);
+				s->len = nh->n_descsz;
+				return 1;
+			}
+			p += name + desc;
+		}
+	}
+	return 1;	/* the program only */
+}
+
+size_t fileio__self_build_id(const uint8_t **id)
+{
+	static struct self_id self;
+	static bool looked;
+
+	if (!looked) {
+		dl_iterate_phdr(find_self_id, &self);
+		looked = true;
+	}
+	*id = self.id;
+	return self.len;
 }
 
 int fileio__make_dir(const char *dir, unsigned mode, struct errmsg *e)

@@ -4,6 +4,8 @@
 #define BPPROF_FILEIO_FILEIO_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 #include "base/errmsg.h"
@@ -24,6 +26,15 @@ int fileio__lock_dir(const char *dir, const char *name, const char *use, struct 
  * user's and no one else may write to it: true when dir is, otherwise false
  * with one warning per process naming it. */
 bool fileio__private_dir(const char *dir);
+
+/* dir/name written whole: a temporary file (.NAME.PID.tmp, 0600) renamed
+ * into place, so a reader sees the old file, the new one or none. 0 or
+ * -errno (no file left behind). */
+int fileio__write_new(const char *dir, const char *name, const void *data, size_t len);
+/* This program's GNU build-id (what a cache of its own results is keyed by:
+ * another build of bpprof may compute them otherwise): its length, 0 when
+ * it has none. */
+size_t fileio__self_build_id(const uint8_t **id);
 
 /* Read a whole file (or "-" for stdin) into out, bounded by out->limit. */
 int fileio__read_all(const char *path, struct buf *out, struct errmsg *e);
