@@ -25,6 +25,7 @@
  * bytes and bpprof's own build-id: a new kernel or a new bpprof is a miss. Nothing here
  * fails a load: any problem means libbpf reads vmlinux. */
 #include <errno.h>
+#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <linux/bpf.h>
@@ -422,7 +423,7 @@ static int file_key(const void *obj, size_t size, char name[48])
 		name[2 * i] = digits[c.digest[i] >> 4];
 		name[2 * i + 1] = digits[c.digest[i] & 15];
 	}
-	strcpy(name + 2 * i, ".btf");
+	memcpy(name + 2 * i, ".btf", 5);
 	err = 0;
 out:
 	buf__free(&notes);
@@ -481,6 +482,7 @@ char *corebtf__file(const void *obj, size_t size, const char *cache_dir)
 
 		if (b) {
 			btf__free(b);
+			utimensat(AT_FDCWD, path, NULL, 0);	/* used: trimmed last */
 			return path;
 		}
 		pr_debug("collect: %s is no BTF of this user's: made anew\n", path);

@@ -1,4 +1,5 @@
 /* Whole-file reads, bounded, and directories made and checked. */
+#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -115,6 +117,92 @@ size_t fileio__self_build_id(const uint8_t **id)
 	}
 	*id = self.id;
 	return self.len;
+}
+
+#define STALE_TMP_S	3600	/* a run's unfinished cache file, past this: abandoned */
+#define CACHE_KEY_HEX	32	/* cache files are named <32 hex digits>.<ext> */
+
+struct old_file {
+	char name[CACHE_KEY_HEX + 8];
+	int64_t mtime;
+	uint64_t size;
+};
+
+static int old__cmp(const void *a, const void *b)
+{
+	const struct old_file *x = a, *y = b;
+
+	return x->mtime < y->mtime ? -1 : x->mtime > y->mtime;
+}
+
+/* A file a run was still writing when it died (.NAME.PID.tmp), an hour
+ * on: gone. */
+static void sweep_stale(int dfd, const char *name)
+{
+	size_t len = strlen(name);
+	struct stat st;
+
+	if (name[0] == '.' && len > 4 && !strcmp(name + len - 4, ".tmp") &&
+	    !fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode) &&
+	    st.st_mtim.tv_sec + STALE_TMP_S < time(NULL))
+		unlinkat(dfd, name, 0);
+}
+
+/* <32 hex digits>.<ext of 1-7 letters>: a cache file. */
+static bool cache_name(const char *name)
+{
+	size_t len = strlen(name), i;
+
+	if (len < CACHE_KEY_HEX + 2 || len > CACHE_KEY_HEX + 8 || name[CACHE_KEY_HEX] != '.')
+		return false;
+	for (i = 0; i < CACHE_KEY_HEX; i++)
+		if (!strchr("0123456789abcdef", name[i]))
+			return false;
+	return true;
+}
+
+void fileio__cache_trim(int dfd, const char *keep, uint64_t budget)
+{
+	struct old_file *old = NULL, *grown;
+	size_t n = 0, cap = 0, i;
+	uint64_t total = 0;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd = dup(dfd);
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		sweep_stale(dfd, de->d_name);
+		if (!cache_name(de->d_name) ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		total += (uint64_t)st.st_size;
+		if (keep && !strcmp(de->d_name, keep))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			grown = realloc(old, cap * sizeof(*old));
+			if (!grown)
+				break;
+			old = grown;
+		}
+		snprintf(old[n].name, sizeof(old[n].name), "%s", de->d_name);
+		old[n].mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		old[n++].size = (uint64_t)st.st_size;
+	}
+	closedir(d);
+	if (total > budget && n) {
+		qsort(old, n, sizeof(*old), old__cmp);
+		for (i = 0; i < n && total > budget / 4 * 3; i++)
+			if (!unlinkat(dfd, old[i].name, 0))
+				total -= old[i].size;
+	}
+	free(old);
 }
 
 int fileio__make_dir(const char *dir, unsigned mode, struct errmsg *e)

@@ -36,6 +36,14 @@ int fileio__write_new(const char *dir, const char *name, const void *data, size_
  * it has none. */
 size_t fileio__self_build_id(const uint8_t **id);
 
+#define FILEIO_CACHE_BUDGET	(512ull << 20)	/* of a cache directory's files */
+
+/* The cache directory open as dfd over budget bytes: its least recently
+ * used files (named <32 hex digits>.<ext>; a hit touches its file's mtime)
+ * go, down to three quarters of it, keeping `keep` (NULL: none); files a
+ * dead run left unfinished go after an hour. */
+void fileio__cache_trim(int dfd, const char *keep, uint64_t budget);
+
 /* Read a whole file (or "-" for stdin) into out, bounded by out->limit. */
 int fileio__read_all(const char *path, struct buf *out, struct errmsg *e);
 

@@ -15,7 +15,6 @@
  * another replaces or evicts it. Past the budget the least recently used
  * files go (a hit touches its file's mtime). Nothing here fails a lookup: a
  * file that cannot be read or written is a miss. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,28 +22,21 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <xxhash.h>
 
 #include "base/log.h"
+#include "fileio/fileio.h"
 #include "symbolize/internal.h"
 
 #define TRAILER_MAGIC	"BPDWIMG1"
-#define STALE_TMP_S	3600		/* a run's unfinished file, past this: abandoned */
 
 /* After the image: what it is the image of. */
 struct trailer {
 	char magic[8];
 	uint64_t size;			/* the image's bytes, before this */
 	unsigned char key[DWCACHE_KEY_BYTES];
-};
-
-struct old_file {
-	char name[2 * DWCACHE_KEY_BYTES + 8];
-	int64_t mtime;
-	uint64_t size;
 };
 
 void dwcache__key(struct dwcache_key *k, const void *what, size_t len)
@@ -106,74 +98,6 @@ int dwcache__load(const char *dir, const struct dwcache_key *k, size_t size, str
 	img->map_size = total;
 	img->mapped = true;
 	return 0;
-}
-
-static int old__cmp(const void *a, const void *b)
-{
-	const struct old_file *x = a, *y = b;
-
-	return x->mtime < y->mtime ? -1 : x->mtime > y->mtime;
-}
-
-/* A file a run was still inflating into when it died (.KEY.img.PID.tmp),
- * an hour on: gone. */
-static void sweep_stale(int dfd, const char *name)
-{
-	size_t len = strlen(name);
-	struct stat st;
-
-	if (name[0] == '.' && len > 4 && !strcmp(name + len - 4, ".tmp") &&
-	    !fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode) &&
-	    st.st_mtim.tv_sec + STALE_TMP_S < time(NULL))
-		unlinkat(dfd, name, 0);
-}
-
-/* The directory's images over budget: the least recently used go, down to
- * three quarters of it, keeping `keep` (the one just written). */
-static void evict(int dfd, const char *keep, uint64_t budget)
-{
-	struct old_file *old = NULL, *grown;
-	size_t n = 0, cap = 0, i;
-	uint64_t total = 0;
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-	int fd = dup(dfd);
-
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-
-		sweep_stale(dfd, de->d_name);
-		if (len != 2 * DWCACHE_KEY_BYTES + 4 || strcmp(de->d_name + len - 4, ".img") ||
-		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
-			continue;
-		total += (uint64_t)st.st_size;
-		if (!strcmp(de->d_name, keep))
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 64;
-			grown = realloc(old, cap * sizeof(*old));
-			if (!grown)
-				break;
-			old = grown;
-		}
-		memcpy(old[n].name, de->d_name, len + 1);
-		old[n].mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-		old[n++].size = (uint64_t)st.st_size;
-	}
-	closedir(d);
-	if (total > budget && n) {
-		qsort(old, n, sizeof(*old), old__cmp);
-		for (i = 0; i < n && total > budget / 4 * 3; i++)
-			if (!unlinkat(dfd, old[i].name, 0))
-				total -= old[i].size;
-	}
-	free(old);
 }
 
 int dwcache__create(const char *dir, const struct dwcache_key *k, size_t size, struct dwimage *img,
@@ -247,6 +171,6 @@ void dwcache__commit(struct dwcache_new *nw, const struct dwcache_key *k, struct
 	}
 	close(nw->fd);
 	nw->fd = -1;
-	evict(nw->dfd, nw->name, budget);
+	fileio__cache_trim(nw->dfd, nw->name, budget);
 	dwcache__abort(nw);	/* closes the directory */
 }

@@ -14,6 +14,7 @@
 
 #include "base/buf.h"
 #include "base/lines.h"
+#include "fileio/fileio.h"
 #include "procfs/procfs.h"
 #include "symbolize/symbolize.h"
 
@@ -207,7 +208,7 @@ void dwimage__free(struct dwimage *img);
 
 /* The cache of decompressed images on disk (dwcache.c). */
 #define DWCACHE_KEY_BYTES	16
-#define DWCACHE_BUDGET		(512ull << 20)	/* of images in the directory */
+#define DWCACHE_BUDGET		FILEIO_CACHE_BUDGET	/* images and the other caches beside them */
 
 struct dwcache_key {
 	unsigned char bytes[DWCACHE_KEY_BYTES];
