@@ -137,6 +137,23 @@ t_summary() { # one line: what the tables hold in the kernel
 }
 check "record: the summary line says the tables' files and kernel memory" t_summary
 
+t_cached() { # tables kept in --cache-dir: the next run reads them, its stacks as whole
+	local i n
+	rm -rf "$T/uwcache"
+	for i in 1 2; do
+		timeout -k 5 "$LIMIT" "$BPPROF" -v record -o "$T/cached$i.pb.gz" -F $HZ --cache-dir "$T/uwcache" \
+			-- "$WL/unwind" chain $SECS </dev/null >/dev/null 2>"$T/cached$i.err" ||
+			{ echo "record ($i): $(grep -v '^debug' "$T/cached$i.err" | tail -3)"; return 1; }
+	done
+	n=$(find "$T/uwcache" -name '*.uwt' | wc -l)
+	[ "$n" -ge 2 ] || { echo "$n tables kept (want the workload's and libc's at least)"; return 1; }
+	grep -q '(0 read from the cache)' "$T/cached1.err" || { echo "the first run read tables it had not kept"; return 1; }
+	n=$(sed -n 's/.*(\([0-9]*\) read from the cache).*/\1/p' "$T/cached2.err")
+	[ "${n:-0}" -ge 2 ] || { echo "the second run read ${n:-no} tables from the cache"; return 1; }
+	chains "$T/cached2.pb.gz" chain_leaf "${START}chain_a;chain_b;chain_leaf(;|$)"
+}
+check "--cache-dir: tables kept by the first run, read by the next, its chains as whole" t_cached
+
 # ---- 3. processes bpprof did not start ----
 
 t_pid() { # -p: its tables are loaded before sampling starts

@@ -28,6 +28,7 @@
 #include "collect/heap.h"
 #include "collect/ksym.h"
 #include "collect/offcpu.h"
+#include "fileio/fileio.h"
 #include "stacks/stacks.h"
 #include "symbolize/symbolize.h"
 #include "unwind/maps.h"
@@ -391,6 +392,7 @@ static void unwind_stats(const struct recorder *r, const struct collect_counters
 		.rows = us.rows,
 		.entries = ms.slots,
 		.build_ns = us.build_ns,
+		.cached = us.cached,
 		.procs = ms.procs,
 		.kernel_bytes = ms.kernel_bytes,
 		.limit_bytes = ms.limit_bytes,
@@ -953,6 +955,8 @@ static void setup_unwind(struct recorder *r)
 	 * are whole; the whole system or a cgroup: a file when a stack first
 	 * reaches it (most files mapped are never on a sampled stack) */
 	uo.lazy = !r->o->n_pids && !r->o->command;
+	if (r->o->cache_dir && fileio__private_dir(r->o->cache_dir))
+		uo.cache_dir = r->o->cache_dir;
 	r->unw = unwinder__new(&uo);
 	if (!r->unw) {
 		errmsg__set(&e, -errno, "the unwinder: %s", strerror(errno));
@@ -1066,11 +1070,12 @@ static void cpu_result(struct recorder *r, struct capture_result *res)
 	if (res->unwind.on)
 		pr_debug("unwind: %" PRIu64 " files, %" PRIu64 " rows, %.2f MiB of table entries, %" PRIu64
 			 " processes; the maps hold %.2f MiB of kernel memory (rows may grow to %.0f MiB); "
-			 "built in %.1f ms; %" PRIu64 " samples reached a file before its table was built",
+			 "built in %.1f ms (%" PRIu64 " read from the cache); %" PRIu64 " samples reached "
+			 "a file before its table was built",
 			 res->unwind.files, res->unwind.rows, (double)res->unwind.entries * 8 / (1 << 20),
 			 res->unwind.procs, (double)res->unwind.kernel_bytes / (1 << 20),
 			 (double)res->unwind.limit_bytes / (1 << 20), (double)res->unwind.build_ns / 1e6,
-			 r->in.pending);
+			 res->unwind.cached, r->in.pending);
 	if (!collector__prog_stats(r->col, &runs, &ns) && runs)
 		pr_debug("bpf: on_cpu_sample ran %" PRIu64 " times, %" PRIu64 " ns each (kernel.bpf_stats_enabled)",
 			 runs, ns / runs);

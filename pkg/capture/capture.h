@@ -40,7 +40,8 @@ struct capture_unwind_stats {
 					 * (kept, flagged truncated) */
 	uint64_t files, rows;		/* tables loaded, and their rows */
 	uint64_t entries;		/* rows and index entries in the kernel, 8 bytes each */
-	uint64_t build_ns;		/* building them */
+	uint64_t build_ns;		/* building them (or reading them) */
+	uint64_t cached;		/* files whose table was read from --cache-dir */
 	uint64_t procs;			/* processes whose mappings the kernel holds */
 	uint64_t kernel_bytes;		/* the tables' BPF maps */
 	uint64_t limit_bytes;		/* what the row space may grow to */

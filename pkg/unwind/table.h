@@ -50,6 +50,16 @@ void unwind_table__free(struct unwind_table *t);
  * no .debug_frame of its own: a separate debug file may add rows. */
 bool unwind__eh_frame_thin(Elf *elf);
 
+/* Tables kept in a cache directory between runs (tcache.c), by the build-id
+ * of their file and bpprof's own. Load: 0 with t built and its rules
+ * interned in rules, or -errno (a miss: absent, damaged, the rules full).
+ * Store: t (its rule ids rules') written, the directory trimmed; nothing
+ * said when it cannot be. */
+int unwind_tcache__load(const char *dir, const uint8_t *id, size_t id_len,
+			struct unwind_rules *rules, struct unwind_table *t);
+void unwind_tcache__store(const char *dir, const uint8_t *id, size_t id_len,
+			  const struct unwind_rules *rules, const struct unwind_table *t);
+
 /* The rows' entry for pc (an ELF address), as the BPF walker finds it
  * through the page index; NULL when no row holds it. */
 const struct unwind_entry *unwind_table__lookup(const struct unwind_table *t, uint64_t pc);

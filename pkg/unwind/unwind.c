@@ -76,6 +76,7 @@ struct uproc {
 
 struct unwinder {
 	char *proc_root;
+	char *cache_dir;		/* NULL: tables are not kept */
 	struct unwind_sink sink;
 	bool lazy;
 	struct unwind_rules rules;
@@ -125,9 +126,10 @@ struct unwinder *unwinder__new(const struct unwinder_opts *o)
 	u->vdso = NOT_TRIED;
 	u->paths = BUF_INIT(64u << 20);
 	u->proc_root = strdup(o->proc_root ? o->proc_root : "/proc");
-	if (!u->proc_root || unwind_rules__init(&u->rules, UNWIND_MAX_RULES) ||
-	    htab__init(&u->file_index, 256) || htab__init(&u->build_index, 256) ||
-	    htab__init(&u->proc_index, 1024)) {
+	u->cache_dir = o->cache_dir ? strdup(o->cache_dir) : NULL;
+	if (!u->proc_root || (o->cache_dir && !u->cache_dir) ||
+	    unwind_rules__init(&u->rules, UNWIND_MAX_RULES) || htab__init(&u->file_index, 256) ||
+	    htab__init(&u->build_index, 256) || htab__init(&u->proc_index, 1024)) {
 		unwinder__free(u);
 		errno = ENOMEM;
 		return NULL;
@@ -159,6 +161,7 @@ void unwinder__free(struct unwinder *u)
 	free(u->procs);
 	free(u->kept);
 	free(u->proc_root);
+	free(u->cache_dir);
 	free(u);
 }
 
@@ -265,10 +268,22 @@ static int build(struct unwinder *u, struct utable *ut, uint32_t pid, Elf *elf, 
 	Elf *debug = NULL;
 	int fd = -1, err;
 
-	if (ut->id_len && unwind__eh_frame_thin(elf))
+	bool thin = ut->id_len && unwind__eh_frame_thin(elf);
+	/* kept by build-id, unless a debug file may add rows (it may come
+	 * and go) */
+	bool keep = ut->id_len && u->cache_dir && !thin;
+
+	if (thin)
 		debug = open_debug(u, pid, ut, &fd);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	err = unwind_table__build(&t, elf, debug, &u->rules, UNWIND_MAX_FILE_ROWS);
+	err = keep ? unwind_tcache__load(u->cache_dir, ut->build_id, ut->id_len, &u->rules, &t) : -1;
+	if (!err) {
+		u->st.cached++;
+	} else {
+		err = unwind_table__build(&t, elf, debug, &u->rules, UNWIND_MAX_FILE_ROWS);
+		if (!err && keep)
+			unwind_tcache__store(u->cache_dir, ut->build_id, ut->id_len, &u->rules, &t);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	u->st.build_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec));
 	if (debug)

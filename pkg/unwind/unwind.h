@@ -43,6 +43,9 @@ struct unwinder_opts {
 	bool lazy;			/* build a file's table when a stack reaches it, not
 					 * when a process maps it (a whole-system capture:
 					 * most files mapped are never on a sampled stack) */
+	const char *cache_dir;		/* tables kept between runs (tcache.c), a
+					 * directory fileio__private_dir accepts; NULL:
+					 * none */
 };
 
 struct unwinder_stats {
@@ -52,7 +55,8 @@ struct unwinder_stats {
 	uint64_t rows;			/* in those tables */
 	uint64_t rules;			/* distinct */
 	uint64_t entries;		/* rows and index entries handed to the sink */
-	uint64_t build_ns;		/* spent building tables */
+	uint64_t build_ns;		/* spent building tables (or reading them) */
+	uint64_t cached;		/* of files: tables read from the cache directory */
 	/* what got no table, or did not fit */
 	uint64_t files_no_cfi;		/* no .eh_frame or .debug_frame: frame pointers there */
 	uint64_t files_failed;		/* could not be opened or read */

@@ -10,6 +10,7 @@
  *                               own executable and maps)
  *   unwind_test --readelf FILE  compare FILE's table with readelf's rows
  *                               (the e2e suite runs it on libc, python3, ...) */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -408,6 +409,95 @@ static void test_debug_frame(void **state)
 	assert_true(t.debug_frame);
 	unwind_table__free(&t);
 	unwind_rules__free(&rules);
+	elf_end(elf);
+	close(fd);
+}
+
+/* The only .uwt file of dir, into path. */
+static void tcache_file(const char *dir, char *path, size_t len)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (strstr(de->d_name, ".uwt") && de->d_name[0] != '.') {
+			snprintf(path, len, "%s/%s", dir, de->d_name);
+			n++;
+		}
+	closedir(d);
+	assert_int_equal(n, 1);
+}
+
+/* A table read back from the cache directory is the table built: its
+ * index, its rows' pcs and their rules (renumbered for a run whose rules
+ * differ); another build-id, a cut file or a damaged row is a miss. */
+static void test_tcache(void **state)
+{
+	struct unwind_rules r1, r2;
+	struct unwind_table t, u;
+	struct unwind_rule other = { .cfa = UNWIND_CFA_SP, .cfa_off = 12344, .ra_off = -8 };
+	const uint8_t id[] = { 0xb1, 0xd0, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05 };
+	char dir[] = "/tmp/bpprof-tcache-XXXXXX", path[PATH_MAX];
+	uint64_t pc, step;
+	struct stat st;
+	uint32_t i;
+	int fd;
+	Elf *elf = open_elf(self_exe, &fd);
+
+	(void)state;
+	assert_non_null(elf);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(unwind_rules__init(&r1, UNWIND_MAX_RULES), 0);
+	assert_int_equal(unwind_rules__init(&r2, UNWIND_MAX_RULES), 0);
+	assert_int_equal(unwind_table__build(&t, elf, NULL, &r1, UNWIND_MAX_FILE_ROWS), 0);
+	assert_int_equal(unwind_rules__intern(&r2, &other), 0);	/* ids shift by one */
+	assert_int_equal(unwind_tcache__load(dir, id, sizeof(id), &r2, &u), -ENOENT);
+	unwind_tcache__store(dir, id, sizeof(id), &r1, &t);
+	assert_int_equal(unwind_tcache__load(dir, id, sizeof(id), &r2, &u), 0);
+	assert_true(u.base == t.base && u.pages == t.pages && u.n_rows == t.n_rows &&
+		    u.shift == t.shift && u.fdes == t.fdes && u.cut_rows == t.cut_rows &&
+		    u.debug_frame == t.debug_frame);
+	assert_memory_equal(u.entries, t.entries, t.pages * sizeof(*t.entries));
+	for (i = 0; i < t.n_rows; i++) {
+		const struct unwind_entry *a = t.entries + t.pages + i, *b = u.entries + u.pages + i;
+
+		assert_int_equal(a->pc, b->pc);
+		assert_memory_equal(&r1.v[a->rule], &r2.v[b->rule], sizeof(struct unwind_rule));
+	}
+	step = t.n_rows > 1000 ? (t.entries[t.pages + t.n_rows - 1].pc / 1000) | 1 : 1;
+	for (pc = t.base; pc < t.base + t.entries[t.pages + t.n_rows - 1].pc; pc += step) {
+		const struct unwind_entry *a = unwind_table__lookup(&t, pc), *b = unwind_table__lookup(&u, pc);
+
+		assert_true((a == NULL) == (b == NULL));
+		if (a)
+			assert_memory_equal(&r1.v[a->rule], &r2.v[b->rule], sizeof(struct unwind_rule));
+	}
+	unwind_table__free(&u);
+	/* another file's build-id */
+	assert_int_equal(unwind_tcache__load(dir, id, sizeof(id) - 1, &r2, &u), -ENOENT);
+	/* the last row's rule out of range */
+	tcache_file(dir, path, sizeof(path));
+	assert_int_equal(stat(path, &st), 0);
+	{
+		int w = open(path, O_WRONLY);
+		uint32_t bad[2] = { 0xffffffff, 0xffffffff };
+
+		assert_true(w >= 0);
+		assert_int_equal(pwrite(w, bad, sizeof(bad), st.st_size - 8), 8);
+		assert_int_equal(unwind_tcache__load(dir, id, sizeof(id), &r2, &u), -EINVAL);
+		/* cut short */
+		assert_int_equal(ftruncate(w, st.st_size - 8), 0);
+		close(w);
+	}
+	assert_int_equal(unwind_tcache__load(dir, id, sizeof(id), &r2, &u), -ENOEXEC);
+	assert_null(u.entries);
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+	unwind_table__free(&t);
+	unwind_rules__free(&r1);
+	unwind_rules__free(&r2);
 	elf_end(elf);
 	close(fd);
 }
@@ -1028,6 +1118,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_prestate_setup_teardown(test_lazy, fixture_setup, fixture_teardown,
 							 (void *)1),
 		cmocka_unit_test(test_maps),
+		cmocka_unit_test(test_tcache),
 		cmocka_unit_test_setup_teardown(test_shared, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_limits, fixture_setup, fixture_teardown),
 	};
