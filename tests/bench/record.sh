@@ -9,9 +9,9 @@
 # peak RSS, run alternately RUNS times, medians and
 # ratios; bpprof with frame pointers only (--unwind fp) is the baseline of
 # its tables' cost, bpprof --no-lines that of source lines; bpprof's rows
-# find the decompressed debug sections of earlier runs on disk (a warm
-# cache of their own), and one more row runs with that cache cold (as a
-# first run does). Then the
+# find what earlier runs kept on disk (decompressed debug sections, unwind
+# tables, the kernel types file: a warm --cache-dir of their own), and one
+# more row runs with that cache cold (as a first run does). Then the
 # synthetic ingest benchmark: samples per second the user-space side
 # absorbs, ns per sample.
 #   make bench     or     BUILD=build tests/bench/record.sh
@@ -70,9 +70,9 @@ measure() {
 
 rm -f "$dir"/perf.runs "$dir"/bpprof.runs "$dir"/perf-dwarf.runs "$dir"/perf-script.runs \
 	"$dir"/bpprof-fp.runs "$dir"/bpprof-nolines.runs "$dir"/bpprof-cold.runs
-# bpprof's rows keep decompressed debug sections in a cache of their own,
+# bpprof's rows keep what --cache-dir keeps in a directory of their own,
 # warmed once here (what every run after a user's first finds); the cold
-# row empties its own before each run (a first run, or --cache-dir off).
+# row empties its own before each run (a first run).
 cache=$dir/debug-cache
 "$BPPROF" record -q -F "$FREQ" -d 1 --cache-dir "$cache" -o "$dir/record-warm.pb.gz"
 for i in $(seq "$RUNS"); do
@@ -120,7 +120,7 @@ echo "bench: ingest (synthetic ring-buffer records through the capture's own pat
 	printf '  %-38s %10s %12.1f\n' "bpprof record --unwind fp (baseline)" "$f_cpu" "$(echo "$f_rss / 1024" | bc -l)"
 	printf '  %-38s %10s %12.1f\n' "bpprof record --no-lines" "$n_cpu" "$(echo "$n_rss / 1024" | bc -l)"
 	printf '  %-38s %10s %12.1f\n' "bpprof record (tables and lines)" "$b_cpu" "$(echo "$b_rss / 1024" | bc -l)"
-	printf '  %-38s %10s %12.1f\n' "bpprof record, debug cache cold" "$c_cpu" "$(echo "$c_rss / 1024" | bc -l)"
+	printf '  %-38s %10s %12.1f\n' "bpprof record, cache cold" "$c_cpu" "$(echo "$c_rss / 1024" | bc -l)"
 	printf '  bpprof/perf -g: CPU %.2fx (target <= 0.5x), RSS %.2fx; bpprof RSS %.1f MiB (target <= 24 + tables)\n' \
 		"$(echo "$b_cpu / $p_cpu" | bc -l)" "$(echo "$b_rss / $p_rss" | bc -l)" \
 		"$(echo "$b_rss / 1024" | bc -l)"
@@ -129,7 +129,7 @@ echo "bench: ingest (synthetic ring-buffer records through the capture's own pat
 	printf '  source lines cost: CPU %+.3f s, RSS %+.1f MiB (--no-lines/perf -g: CPU %.2fx)\n' \
 		"$(echo "$b_cpu - $n_cpu" | bc -l)" "$(echo "($b_rss - $n_rss) / 1024" | bc -l)" \
 		"$(echo "$n_cpu / $p_cpu" | bc -l)"
-	printf '  with the debug cache cold: CPU %+.3f s more; bpprof/perf dwarf %.3fx, /perf -g %.2fx; --no-lines/perf dwarf %.3fx\n' \
+	printf '  with the cache cold: CPU %+.3f s more; bpprof/perf dwarf %.3fx, /perf -g %.2fx; --no-lines/perf dwarf %.3fx\n' \
 		"$(echo "$c_cpu - $b_cpu" | bc -l)" "$(echo "$c_cpu / $d_cpu" | bc -l)" \
 		"$(echo "$c_cpu / $p_cpu" | bc -l)" "$(echo "$n_cpu / $d_cpu" | bc -l)"
 	echo "  samples in bpprof's last profile: $samples"
