@@ -421,6 +421,24 @@ int collector__sync_cpus(struct collector *c)
 	return opened;
 }
 
+int collect__size_target_maps(struct bpf_object *obj, size_t ring_bytes, bool filter_pids,
+			      const struct collect_unwind *u, __u32 *unwind_mode)
+{
+	struct bpf_map *events = bpf_object__find_map_by_name(obj, "events");
+	struct bpf_map *pids = bpf_object__find_map_by_name(obj, "pids");
+	struct bpf_map *seen = bpf_object__find_map_by_name(obj, "seen");
+	int err;
+
+	if (!events || !pids || !seen)
+		return -ENOENT;
+	err = bpf_map__set_max_entries(events, (__u32)ring_bytes);
+	if (!err)
+		err = bpf_map__set_max_entries(pids, collect__pids_room(filter_pids));
+	if (!err)
+		err = bpf_map__set_max_entries(seen, COLLECT_SEEN_PIDS);
+	return err ? err : collect__unwind_setup(u, obj, unwind_mode);
+}
+
 /* The sampling object opened, sized and loaded against btf (a file of the
  * kernel types it needs, corebtf.h; NULL: libbpf reads vmlinux's) into
  * *out: 0, or -errno with e set. */
@@ -446,13 +464,8 @@ static int load_with(struct collector *c, const struct collect_opts *o, unsigned
 	/* A quarter of the ring waiting wakes the reader early; otherwise
 	 * it drains on its own timer. */
 	skel->rodata->wakeup_bytes = c->ring_bytes / 4;
-	err = bpf_map__set_max_entries(skel->maps.events, (__u32)c->ring_bytes);
-	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.pids, collect__pids_room(o->filter_pids));
-	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.seen, COLLECT_SEEN_PIDS);
-	if (!err)
-		err = collect__unwind_setup(&o->unwind, skel->obj, &skel->rodata->unwind_mode);
+	err = collect__size_target_maps(skel->obj, c->ring_bytes, o->filter_pids, &o->unwind,
+					&skel->rodata->unwind_mode);
 	if (err) {
 		errmsg__set(e, err, "configuring the BPF maps: %s", strerror(-err));
 		goto fail;

@@ -33,6 +33,11 @@ int collect__sum_unwind(int fd, int possible_cpus, struct collect_counters *out)
 /* Before load: obj walks user stacks from u's tables (its unwind maps are
  * u's, *mode set), or with frame pointers. 0 or -errno. */
 int collect__unwind_setup(const struct collect_unwind *u, struct bpf_object *obj, __u32 *mode);
+/* The maps every program following a pid set has (common.bpf.h's events
+ * ring, target.bpf.h's pids and seen) sized, and its user-stack walker set
+ * up (collect__unwind_setup), before load: 0 or -errno. */
+int collect__size_target_maps(struct bpf_object *obj, size_t ring_bytes, bool filter_pids,
+			      const struct collect_unwind *u, __u32 *unwind_mode);
 /* Frames bpf_get_stack can return: BPPROF_MAX_STACK, or less when
  * kernel.perf_event_max_stack is lower (said once). */
 unsigned collect__max_frames(void);

@@ -66,13 +66,8 @@ static int configure(struct offcpu_collector *c, const struct offcpu_collect_opt
 	skel->rodata->wakeup_bytes = c->ring_bytes / 4;
 	err = bpf_program__set_autoload(skel->progs.on_switched_in, !c->switch_out);
 	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.events, (__u32)c->ring_bytes);
-	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.pids, collect__pids_room(o->filter_pids));
-	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.seen, COLLECT_SEEN_PIDS);
-	if (!err)
-		err = collect__unwind_setup(&o->unwind, skel->obj, &skel->rodata->unwind_mode);
+		err = collect__size_target_maps(skel->obj, c->ring_bytes, o->filter_pids, &o->unwind,
+						&skel->rodata->unwind_mode);
 	return err ? errmsg__set(e, err, "configuring the BPF maps: %s", strerror(-err)) : 0;
 }
 
