@@ -25,6 +25,10 @@
 
 #define MAGIC		"BPUWTAB1"
 #define KEY_TAG		"bpprof-unwind-1"
+#define TRIM_EVERY	(16u << 20)	/* bytes a process writes between trims */
+
+/* Bytes stored since the directory was last trimmed: the first store trims. */
+static uint64_t since_trim = TRIM_EVERY;
 
 struct header {
 	char magic[8];
@@ -209,6 +213,11 @@ void unwind_tcache__store(const char *dir, const uint8_t *id, size_t id_len,
 	memcpy(buf, &h, sizeof(h));
 	if (fileio__write_new(dir, name, buf, size))
 		goto out;
+	/* a first run stores tens of tables: the directory is trimmed at the
+	 * first and then every TRIM_EVERY bytes, not read at each */
+	if (__atomic_add_fetch(&since_trim, size, __ATOMIC_RELAXED) < TRIM_EVERY)
+		goto out;
+	__atomic_store_n(&since_trim, 0, __ATOMIC_RELAXED);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		fileio__cache_trim(dfd, name, FILEIO_CACHE_BUDGET);

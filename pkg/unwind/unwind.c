@@ -267,7 +267,6 @@ static int build(struct unwinder *u, struct utable *ut, uint32_t pid, Elf *elf, 
 	struct timespec t0, t1;
 	Elf *debug = NULL;
 	int fd = -1, err;
-
 	bool thin = ut->id_len && unwind__eh_frame_thin(elf);
 	/* kept by build-id, unless a debug file may add rows (it may come
 	 * and go) */
