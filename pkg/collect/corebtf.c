@@ -394,9 +394,8 @@ out:
 
 /* What identifies the file: the kernel (build notes, BTF size), the object
  * and the bpprof that made it. */
-static int file_key(const void *obj, size_t size, char name[48])
+static int file_key(const void *obj, size_t size, char name[FILEIO_CACHE_NAME])
 {
-	static const char digits[] = "0123456789abcdef";
 	struct buf notes = { .limit = 1 << 16 };
 	const uint8_t *self;
 	XXH3_state_t *st = XXH3_createState();
@@ -404,7 +403,6 @@ static int file_key(const void *obj, size_t size, char name[48])
 	struct errmsg e;
 	struct stat vs;
 	int err = -ENOMEM;
-	size_t i;
 
 	if (!st)
 		return -ENOMEM;
@@ -419,11 +417,7 @@ static int file_key(const void *obj, size_t size, char name[48])
 	XXH3_128bits_update(st, obj, size);
 	XXH3_128bits_update(st, self, fileio__self_build_id(&self));
 	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
-	for (i = 0; i < sizeof(c.digest); i++) {
-		name[2 * i] = digits[c.digest[i] >> 4];
-		name[2 * i + 1] = digits[c.digest[i] & 15];
-	}
-	memcpy(name + 2 * i, ".btf", 5);
+	fileio__cache_name(c.digest, "btf", name);
 	err = 0;
 out:
 	buf__free(&notes);
@@ -467,7 +461,7 @@ out:
 
 char *corebtf__file(const void *obj, size_t size, const char *cache_dir)
 {
-	char name[48], *path;
+	char name[FILEIO_CACHE_NAME], *path;
 	struct stat st;
 	int err;
 

@@ -120,7 +120,20 @@ size_t fileio__self_build_id(const uint8_t **id)
 }
 
 #define STALE_TMP_S	3600	/* a run's unfinished cache file, past this: abandoned */
-#define CACHE_KEY_HEX	32	/* cache files are named <32 hex digits>.<ext> */
+#define CACHE_KEY_HEX	(2 * FILEIO_CACHE_KEY)	/* cache files are <32 hex digits>.<ext> */
+
+void fileio__cache_name(const unsigned char key[FILEIO_CACHE_KEY], const char *ext,
+			char out[FILEIO_CACHE_NAME])
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < FILEIO_CACHE_KEY; i++) {
+		out[2 * i] = digits[key[i] >> 4];
+		out[2 * i + 1] = digits[key[i] & 15];
+	}
+	snprintf(out + CACHE_KEY_HEX, FILEIO_CACHE_NAME - CACHE_KEY_HEX, ".%s", ext);
+}
 
 struct old_file {
 	char name[CACHE_KEY_HEX + 8];

@@ -37,6 +37,12 @@ int fileio__write_new(const char *dir, const char *name, const void *data, size_
 size_t fileio__self_build_id(const uint8_t **id);
 
 #define FILEIO_CACHE_BUDGET	(512ull << 20)	/* of a cache directory's files */
+#define FILEIO_CACHE_KEY	16		/* bytes of a cache file's key */
+#define FILEIO_CACHE_NAME	(2 * FILEIO_CACHE_KEY + 9)	/* <32 hex digits>.<ext>, NUL */
+
+/* A cache file's name: its key in hex, then "." and ext (1-7 letters). */
+void fileio__cache_name(const unsigned char key[FILEIO_CACHE_KEY], const char *ext,
+			char out[FILEIO_CACHE_NAME]);
 
 /* The cache directory open as dfd over budget bytes: its least recently
  * used files (named <32 hex digits>.<ext>; a hit touches its file's mtime)

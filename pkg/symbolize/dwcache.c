@@ -46,28 +46,16 @@ void dwcache__key(struct dwcache_key *k, const void *what, size_t len)
 	XXH128_canonicalFromHash((XXH128_canonical_t *)k->bytes, h);
 }
 
-static void key__name(const struct dwcache_key *k, char *out, size_t cap)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < DWCACHE_KEY_BYTES && 2 * i + 2 < cap; i++) {
-		out[2 * i] = digits[k->bytes[i] >> 4];
-		out[2 * i + 1] = digits[k->bytes[i] & 15];
-	}
-	snprintf(out + 2 * i, cap - 2 * i, ".img");
-}
-
 int dwcache__load(const char *dir, const struct dwcache_key *k, size_t size, struct dwimage *img)
 {
 	const size_t total = size + sizeof(struct trailer);
-	char name[2 * DWCACHE_KEY_BYTES + 8];
+	char name[FILEIO_CACHE_NAME];
 	struct trailer t;
 	struct stat st;
 	void *p;
 	int dfd, fd;
 
-	key__name(k, name, sizeof(name));
+	fileio__cache_name(k->bytes, "img", name);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
@@ -106,7 +94,7 @@ int dwcache__create(const char *dir, const struct dwcache_key *k, size_t size, s
 	const size_t total = size + sizeof(struct trailer);
 	void *p;
 
-	key__name(k, nw->name, sizeof(nw->name));
+	fileio__cache_name(k->bytes, "img", nw->name);
 	snprintf(nw->tmp, sizeof(nw->tmp), ".%s.%d.tmp", nw->name, (int)getpid());
 	nw->fd = -1;
 	nw->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

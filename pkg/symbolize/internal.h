@@ -207,7 +207,7 @@ int dwimage__read(struct dwimage *img, Elf *elf, int fd, uint64_t max, const cha
 void dwimage__free(struct dwimage *img);
 
 /* The cache of decompressed images on disk (dwcache.c). */
-#define DWCACHE_KEY_BYTES	16
+#define DWCACHE_KEY_BYTES	FILEIO_CACHE_KEY
 #define DWCACHE_BUDGET		FILEIO_CACHE_BUDGET	/* images and the other caches beside them */
 
 struct dwcache_key {
@@ -226,7 +226,7 @@ int dwcache__load(const char *dir, const struct dwcache_key *k, size_t size, str
  * abort drops the file (img is freed by dwimage__free). */
 struct dwcache_new {
 	int dfd, fd;
-	char name[2 * DWCACHE_KEY_BYTES + 8], tmp[2 * DWCACHE_KEY_BYTES + 40];
+	char name[FILEIO_CACHE_NAME], tmp[FILEIO_CACHE_NAME + 32];
 };
 
 int dwcache__create(const char *dir, const struct dwcache_key *k, size_t size, struct dwimage *img,

@@ -32,19 +32,19 @@ static uint64_t since_trim = TRIM_EVERY;
 
 struct header {
 	char magic[8];
-	unsigned char key[16];
+	unsigned char key[FILEIO_CACHE_KEY];
 	uint64_t base;
 	uint32_t pages, n_rows, shift, fdes, cut_rows, debug_frame, n_rules, pad;
 };
 
 /* DIR/<key>.uwt for the file of build-id id; its key in key. */
-static void key_name(const uint8_t *id, size_t id_len, unsigned char key[16], char name[40])
+static void key_name(const uint8_t *id, size_t id_len, unsigned char key[FILEIO_CACHE_KEY],
+		     char name[FILEIO_CACHE_NAME])
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char what[sizeof(KEY_TAG) + 2 + 2 * 255];
 	XXH128_canonical_t c;
 	const uint8_t *self;
-	size_t self_len = fileio__self_build_id(&self), n = sizeof(KEY_TAG), i;
+	size_t self_len = fileio__self_build_id(&self), n = sizeof(KEY_TAG);
 
 	/* tag, then each id after its length */
 	memcpy(what, KEY_TAG, n);
@@ -56,12 +56,8 @@ static void key_name(const uint8_t *id, size_t id_len, unsigned char key[16], ch
 	memcpy(what + n, id, id_len);
 	n += id_len;
 	XXH128_canonicalFromHash(&c, XXH3_128bits(what, n));
-	memcpy(key, c.digest, 16);
-	for (i = 0; i < 16; i++) {
-		name[2 * i] = digits[key[i] >> 4];
-		name[2 * i + 1] = digits[key[i] & 15];
-	}
-	memcpy(name + 32, ".uwt", 5);
+	memcpy(key, c.digest, FILEIO_CACHE_KEY);
+	fileio__cache_name(key, "uwt", name);
 }
 
 static int read_full(int fd, void *buf, size_t len, off_t at)
@@ -102,8 +98,8 @@ int unwind_tcache__load(const char *dir, const uint8_t *id, size_t id_len,
 {
 	struct unwind_rule *local = NULL;
 	uint32_t *ids = NULL, i;
-	unsigned char key[16];
-	char name[40], path[4096];
+	unsigned char key[FILEIO_CACHE_KEY];
+	char name[FILEIO_CACHE_NAME], path[4096];
 	struct header h;
 	struct stat st;
 	size_t n_entries;
@@ -121,7 +117,7 @@ int unwind_tcache__load(const char *dir, const uint8_t *id, size_t id_len,
 	if (err)
 		goto out;
 	n_entries = (size_t)h.pages + h.n_rows;
-	if (memcmp(h.magic, MAGIC, 8) || memcmp(h.key, key, 16) || !h.n_rows ||
+	if (memcmp(h.magic, MAGIC, 8) || memcmp(h.key, key, FILEIO_CACHE_KEY) || !h.n_rows ||
 	    h.n_rows > UNWIND_MAX_FILE_ROWS || h.pages > UNWIND_MAX_FILE_ROWS || h.shift > 31 ||
 	    h.n_rules > h.n_rows || h.n_rules > rules->max ||
 	    (uint64_t)st.st_size != sizeof(h) + (uint64_t)h.n_rules * sizeof(*local) +
@@ -179,7 +175,7 @@ void unwind_tcache__store(const char *dir, const uint8_t *id, size_t id_len,
 	uint32_t *local = calloc(rules->n ? rules->n : 1, sizeof(*local));	/* global id → local + 1 */
 	struct unwind_rule *used = NULL;
 	struct unwind_entry *rows;
-	char name[40], *buf = NULL;
+	char name[FILEIO_CACHE_NAME], *buf = NULL;
 	int dfd;
 
 	if (!local || !t->n_rows)
