@@ -26,14 +26,17 @@ const volatile __u32 unwind_mode = UNWIND_MODE_FP;
  * at 40, and in it rdi (64) up to rip (128). */
 #define UNWIND_SIGFRAME_REGS	(40 + 64)
 
-/* (sizes, not types: clang gives an inner map's value type as a mere
- * declaration, which libbpf cannot size) */
+/* A chunk of the row space: one value of UNWIND_CHUNK_ENTRIES entries, so
+ * one lookup gives a pointer a search indexes into, where a lookup per
+ * entry made each step of it a chain of dependent loads. (Sizes, not
+ * types: clang gives an inner map's value type as a mere declaration,
+ * which libbpf cannot size.) */
 struct unwind_chunk {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, UNWIND_CHUNK_ENTRIES);
+	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct unwind_entry));
+	__uint(value_size, UNWIND_CHUNK_BYTES);
 };
 
 /* The maps below are user space's (pkg/unwind/maps.c), shared by every
@@ -83,7 +86,7 @@ struct {
 struct unwind_cached_map {
 	__u64 start, base;			/* base: runtime address of the table's pc 0 */
 	__u32 size;
-	__u32 index, pages, rows, shift;	/* the file's unwind_file */
+	__u32 index, pages, shift;	/* the file's unwind_file */
 };
 
 /* The walk's state that is not a pointer, in this CPU's map value rather
@@ -136,13 +139,19 @@ static __always_inline void unwind_count(__u32 idx)
 		(*c)++;
 }
 
-/* Row-space slot i: an entry of a chunk. */
-static __always_inline const struct unwind_entry *unwind_slot(__u32 i)
+/* The chunk of the row space that holds slot i; its entry for slot j is
+ * unwind_at(chunk, j). */
+static __always_inline const struct unwind_entry *unwind_chunk_of(__u32 i)
 {
-	__u32 chunk = i >> UNWIND_CHUNK_SHIFT, k = i & (UNWIND_CHUNK_ENTRIES - 1);
+	__u32 chunk = i >> UNWIND_CHUNK_SHIFT, zero = 0;
 	void *inner = bpf_map_lookup_elem(&unwind_chunks, &chunk);
 
-	return inner ? bpf_map_lookup_elem(inner, &k) : NULL;
+	return inner ? bpf_map_lookup_elem(inner, &zero) : NULL;
+}
+
+static __always_inline const struct unwind_entry *unwind_at(const struct unwind_entry *chunk, __u32 j)
+{
+	return &chunk[j & (UNWIND_CHUNK_ENTRIES - 1)];
 }
 
 /* 1 when a > b, for values below 2^63 (table offsets): arithmetic, not a
@@ -185,7 +194,7 @@ static __always_inline int unwind_mapping(struct unwind_state *st, __u64 pc)
 	if (f->state != UNWIND_FILE_READY)
 		return UNWIND_MAP_PENDING;
 	st->x->m = (struct unwind_cached_map){ m->start, m->bias + f->base, m->size, f->index,
-					       f->pages, f->rows, f->shift };
+					       f->pages, f->shift };
 	return UNWIND_MAP_FOUND;
 }
 
@@ -194,7 +203,7 @@ static __always_inline int unwind_mapping(struct unwind_state *st, __u64 pc)
 static __always_inline const struct unwind_rule *unwind_rule(const struct unwind_cached_map *m,
 							     __u64 pc)
 {
-	const struct unwind_entry *e;
+	const struct unwind_entry *c, *e;
 	__u32 id, base, n, half, k;
 	__u64 rel = pc - m->base, page;
 
@@ -203,21 +212,25 @@ static __always_inline const struct unwind_rule *unwind_rule(const struct unwind
 	page = rel >> (m->shift & 31);
 	if (page >= m->pages)
 		return NULL;
-	e = unwind_slot(m->index + (__u32)page);
-	if (!e || e->last < e->first)
+	c = unwind_chunk_of(m->index + (__u32)page);
+	if (!c)
 		return NULL;
-	base = m->rows + e->first;
+	e = unwind_at(c, m->index + (__u32)page);
+	if (e->last < e->first)
+		return NULL;
+	base = e->first;
 	n = e->last - e->first + 1;
+	c = unwind_chunk_of(base);	/* user space keeps the page's rows in one */
+	if (!c)
+		return NULL;
 	for (k = 0; k < UNWIND_SEARCH_STEPS; k++) {
 		half = n / 2;
-		e = unwind_slot(base + half);
-		if (!e)
-			return NULL;
+		e = unwind_at(c, base + half);
 		base += half & (__u32)(unwind_above(e->pc, rel) - 1);
 		n -= half;
 	}
-	e = unwind_slot(base);
-	if (!e || e->pc > rel)
+	e = unwind_at(c, base);
+	if (e->pc > rel)
 		return NULL;
 	id = e->rule;
 	return bpf_map_lookup_elem(&unwind_rules, &id);

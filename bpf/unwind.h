@@ -2,12 +2,14 @@
  * user space, which builds them (pkg/unwind) from each ELF file's CFI. x86-64.
  *
  * Every table entry is 8 bytes and lives in one row space split into
- * chunks (inner arrays of an array of maps), so kernel memory grows a
- * chunk at a time as files are loaded. A file's entries are its page index
- * then its rows: the index turns a pc into the few rows to search, the rows
- * say from which pc on which rule holds. Rules are deduplicated into their
- * own array. A process is the sorted list of its mappings that have a
- * table. Fixed-width fields only; sizes asserted. */
+ * chunks (an array of maps, each holding one chunk as a single value), so
+ * kernel memory grows a chunk at a time as files are loaded. A file's
+ * entries are its page index then its rows: the index turns a pc into the
+ * few rows to search (their slots in the row space, never crossing from
+ * one chunk into the next, so the search reads one chunk), the rows say
+ * from which pc on which rule holds. Rules are deduplicated into their own
+ * array. A process is the sorted list of its mappings that have a table.
+ * Fixed-width fields only; sizes asserted. */
 #ifndef BPPROF_BPF_UNWIND_H
 #define BPPROF_BPF_UNWIND_H
 
@@ -17,6 +19,7 @@
 
 #define UNWIND_CHUNK_SHIFT	16
 #define UNWIND_CHUNK_ENTRIES	(1u << UNWIND_CHUNK_SHIFT)	/* 512 KiB per chunk */
+#define UNWIND_CHUNK_BYTES	(UNWIND_CHUNK_ENTRIES * 8u)
 #define UNWIND_MAX_CHUNKS	256u	/* the outer array: 128 MiB of entries at most */
 #define UNWIND_PROC_MAPPINGS	128u	/* mappings with a table, per process */
 #define UNWIND_MAP_STEPS	7	/* log2(UNWIND_PROC_MAPPINGS) */
@@ -81,8 +84,8 @@ struct unwind_entry {
 			__u32 pc;	/* from here (relative to the file's base) on... */
 			__u32 rule;	/* ...this rule holds (index in the rules array) */
 		};
-		struct {		/* a page of the index: rows first..last (relative to
-					 * the file's row 0) hold every pc of the page */
+		struct {		/* a page of the index: the row-space slots first..last
+					 * (in one chunk) hold every pc of the page */
 			__u32 first;
 			__u32 last;
 		};
@@ -102,7 +105,7 @@ struct unwind_file {
 	__u64 base;		/* ELF address of the table's pc 0 */
 	__u32 index;		/* row-space slot of page 0 of the index */
 	__u32 pages;
-	__u32 rows;		/* row-space slot of row 0 */
+	__u32 slots;		/* row-space slots it takes from index on */
 	__u32 n_rows;
 	__u32 shift;		/* page = pc >> shift */
 	__u32 state;		/* enum unwind_file_state: written last */

@@ -66,8 +66,7 @@ static int add_chunk(struct unwind_maps *m)
 	struct chunk *c = &m->chunk[m->n_chunks];
 	size_t len;
 	__u32 key = m->n_chunks;
-	int fd = mmapable_array("unwind_chunk", sizeof(struct unwind_entry), UNWIND_CHUNK_ENTRIES,
-				(void **)&c->mem, &len);
+	int fd = mmapable_array("unwind_chunk", UNWIND_CHUNK_BYTES, 1, (void **)&c->mem, &len);
 
 	if (fd < 0)
 		return fd;
@@ -233,15 +232,18 @@ static int sink_table(void *ctx, uint32_t file, const struct unwind_table *t)
 {
 	struct unwind_maps *m = ctx;
 	struct unwind_file *f = &m->files[file];
-	uint64_t n = t ? (uint64_t)t->pages + t->n_rows : 0;
+	struct unwind_entry *v = NULL;
+	uint64_t n = 0;
 	int err = 0;
 
 	if (file >= m->n_files)
 		return -EINVAL;
-	if (t && m->next_slot + n > (uint64_t)m->max_chunks * UNWIND_CHUNK_ENTRIES)
-		err = -ENOSPC;
-	if (t && !err)
-		err = put_entries(m, m->next_slot, t->entries, n);
+	if (t) {
+		v = unwind_table__place(t, m->next_slot, UNWIND_CHUNK_ENTRIES, &n);
+		err = !v ? -ENOMEM : m->next_slot + n > (uint64_t)m->max_chunks * UNWIND_CHUNK_ENTRIES ?
+			-ENOSPC : put_entries(m, m->next_slot, v, n);
+		free(v);
+	}
 	if (!t || err) {	/* the walker takes frame pointers there */
 		f->state = UNWIND_FILE_NONE;
 		return err;
@@ -250,7 +252,7 @@ static int sink_table(void *ctx, uint32_t file, const struct unwind_table *t)
 		.base = t->base,
 		.index = (__u32)m->next_slot,
 		.pages = t->pages,
-		.rows = (__u32)(m->next_slot + t->pages),
+		.slots = (__u32)n,
 		.n_rows = t->n_rows,
 		.shift = t->shift,
 		.state = UNWIND_FILE_PENDING,

@@ -14,7 +14,6 @@
 #include "base/errmsg.h"
 #include "unwind/unwind.h"
 
-#define UNWIND_CHUNK_BYTES	(UNWIND_CHUNK_ENTRIES * 8u)
 #define UNWIND_MAX_BYTES	(UNWIND_MAX_CHUNKS * UNWIND_CHUNK_BYTES)	/* 128 MiB */
 
 struct unwind_maps_stats {

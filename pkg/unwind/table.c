@@ -843,6 +843,50 @@ const struct unwind_entry *unwind_table__lookup(const struct unwind_table *t, ui
 	return lo == hi && rows[lo].pc <= rel ? &rows[lo] : NULL;
 }
 
+/* --- the layout in the row space --- */
+
+/* One pass of unwind_table__place: with out NULL, only the slots it takes. */
+static uint64_t place(const struct unwind_table *t, uint64_t at, uint32_t chunk,
+		      struct unwind_entry *out)
+{
+	const struct unwind_entry *idx = t->entries, *rows = t->entries + t->pages;
+	uint64_t seg = at + t->pages;	/* the slot of row `from` */
+	uint32_t from = 0, done = 0;	/* rows [from, done) are written at seg on */
+	uint32_t p, r;
+
+	for (p = 0; p < t->pages; p++) {
+		uint32_t first = idx[p].first, last = idx[p].last;
+
+		/* the page's rows would cross into the next chunk: its rows
+		 * go on from that chunk's start, the ones before written again */
+		if ((seg + first - from) / chunk != (seg + last - from) / chunk) {
+			seg = (seg + last - from) / chunk * chunk;
+			from = done = first;
+		}
+		for (r = done; r <= last; r++)
+			if (out)
+				out[seg + r - from - at] = rows[r];
+		if (done <= last)
+			done = last + 1;
+		if (out)
+			out[p] = (struct unwind_entry){ .first = (uint32_t)(seg + first - from),
+							.last = (uint32_t)(seg + last - from) };
+	}
+	return seg + done - from - at;
+}
+
+struct unwind_entry *unwind_table__place(const struct unwind_table *t, uint64_t at,
+					 uint32_t chunk, uint64_t *n)
+{
+	struct unwind_entry *out;
+
+	*n = place(t, at, chunk, NULL);
+	out = calloc(*n ? *n : 1, sizeof(*out));
+	if (out)
+		place(t, at, chunk, out);
+	return out;
+}
+
 /* --- the table --- */
 
 void unwind_table__free(struct unwind_table *t)

@@ -64,6 +64,16 @@ void unwind_tcache__store(const char *dir, const uint8_t *id, size_t id_len,
  * through the page index; NULL when no row holds it. */
 const struct unwind_entry *unwind_table__lookup(const struct unwind_table *t, uint64_t pc);
 
+/* t laid out in the BPF row space from slot `at` on, in chunks of `chunk`
+ * entries: its page index, then its rows, with the index's first and last
+ * turned into slots of the row space. The walker searches a page's rows
+ * through one chunk, so no page's rows may cross from one chunk into the
+ * next: where they would, the rows go on from the next chunk's start (the
+ * page's earlier ones written again, the slots skipped zero). The entries
+ * for slots [at, at + *n), in a new buffer; NULL when out of memory. */
+struct unwind_entry *unwind_table__place(const struct unwind_table *t, uint64_t at,
+					 uint32_t chunk, uint64_t *n);
+
 /* Pure helpers, exposed for tests. */
 /* rows (sorted by pc, row 0 at pc 0) into t: the page index in front of
  * them, its shift chosen for about UNWIND_ROWS_PER_PAGE rows per page and

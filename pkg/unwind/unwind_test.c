@@ -527,9 +527,63 @@ static uint64_t rnd(uint64_t *s)
 	return *s;
 }
 
+/* The BPF walker's search (bpf/unwind.bpf.h, unwind_rule) in t laid out
+ * by unwind_table__place: v holds slots at.. of the row space. Each page's
+ * rows must lie in one chunk. */
+static const struct unwind_entry *placed_lookup(const struct unwind_table *t,
+						const struct unwind_entry *v, uint64_t at,
+						uint32_t chunk, uint64_t pc)
+{
+	uint64_t rel = pc - t->base, page = rel >> t->shift;
+	const struct unwind_entry *e;
+	uint32_t base, n, half, k;
+
+	if (pc < t->base || page >= t->pages)
+		return NULL;
+	e = &v[page];
+	assert_true(e->first >= at + t->pages && e->first <= e->last);
+	if (e->first / chunk != e->last / chunk)
+		fail_msg("page %" PRIu64 ": slots %u..%u cross a chunk of %u", page, e->first,
+			 e->last, chunk);
+	base = e->first;
+	n = e->last - e->first + 1;
+	for (k = 0; k < UNWIND_SEARCH_STEPS; k++) {
+		half = n / 2;
+		if (v[base + half - at].pc <= rel)
+			base += half;
+		n -= half;
+	}
+	e = &v[base - at];
+	return e->pc <= rel ? e : NULL;
+}
+
+/* t laid out from slot `at` in chunks of `chunk` entries: every pc finds
+ * the row unwind_table__lookup finds, and copies of rows at chunk
+ * boundaries cost at most a page's span each. */
+static void check_placed(const struct unwind_table *t, uint64_t at, uint32_t chunk, uint64_t *seed)
+{
+	uint64_t n, q, span = (uint64_t)t->pages << t->shift;
+	struct unwind_entry *v = unwind_table__place(t, at, chunk, &n);
+	uint64_t crossings = (at + n) / chunk - at / chunk;
+
+	assert_non_null(v);
+	assert_true(n >= (uint64_t)t->pages + t->n_rows);
+	assert_true(n <= (uint64_t)t->pages + t->n_rows + crossings * 2 * (UNWIND_MAX_SPAN + 1));
+	for (q = 0; q < span; q += 1 + rnd(seed) % 97) {
+		const struct unwind_entry *a = unwind_table__lookup(t, t->base + q);
+		const struct unwind_entry *b = placed_lookup(t, v, at, chunk, t->base + q);
+
+		if (!a != !b || (a && a->rule != b->rule))
+			fail_msg("pc %#" PRIx64 " from slot %" PRIu64 ", chunks of %u: row %d, want %d",
+				 q, at, chunk, b ? (int)b->rule : -1, a ? (int)a->rule : -1);
+	}
+	free(v);
+}
+
 /* Rows at random gaps (dense runs of 1-byte rows, long functions, a huge
  * hole): every pc finds the row a linear scan finds, in the walker's
- * steps, and no page spans more rows than the walker searches. */
+ * steps, and no page spans more rows than the walker searches; and so
+ * once laid out in chunks, wherever the table starts. */
 static void test_index(void **state)
 {
 	enum { N = 20000 };
@@ -577,6 +631,10 @@ static void test_index(void **state)
 		 * last row is the end of its last FDE) */
 		assert_null(unwind_table__lookup(&t, t.base + ((uint64_t)t.pages << t.shift)));
 		assert_null(unwind_table__lookup(&t, t.base - 1));
+		check_placed(&t, 0, UNWIND_CHUNK_ENTRIES, &seed);
+		check_placed(&t, UNWIND_CHUNK_ENTRIES - t.pages - 3, UNWIND_CHUNK_ENTRIES, &seed);
+		check_placed(&t, 5 * 4096 - 100, 4096, &seed);
+		check_placed(&t, 7, 2 * (UNWIND_MAX_SPAN + 1), &seed);
 		unwind_table__free(&t);
 	}
 }
@@ -964,7 +1022,7 @@ static void test_maps(void **state)
 {
 	struct unwind_entry *e = calloc(UNWIND_CHUNK_ENTRIES + 1, sizeof(*e));
 	struct unwind_table t = { .base = 0x1000, .entries = e, .pages = 1, .n_rows = 2,
-				  .shift = 12 };
+				  .shift = 12 };	/* page 0: rows 0 and 1 */
 	struct unwind_proc p = { .n = 1 };
 	struct unwind_maps_stats ms;
 	struct unwind_file f;
@@ -975,6 +1033,8 @@ static void test_maps(void **state)
 
 	(void)state;
 	assert_non_null(e);
+	e[0].last = 1;
+	e[2].pc = 16;
 	m = geteuid() ? NULL : unwind_maps__new(UNWIND_CHUNK_BYTES, &err);
 	if (!m) {
 		free(e);
@@ -990,13 +1050,15 @@ static void test_maps(void **state)
 	assert_int_equal(f.state, UNWIND_FILE_READY);
 	assert_int_equal(f.base, 0x1000);
 	assert_int_equal(f.pages, 1);
-	assert_int_equal(f.rows, 1);
+	assert_int_equal(f.index, 0);
+	assert_int_equal(f.slots, 3);
 	assert_int_equal(f.n_rows, 2);
 	assert_int_equal(s.file(s.ctx, &id), 0);	/* no table: frame pointers there */
 	assert_int_equal(s.table(s.ctx, id, NULL), 0);
 	assert_int_equal(unwind_maps__file(m, id, &f), 0);
 	assert_int_equal(f.state, UNWIND_FILE_NONE);
 	t.n_rows = UNWIND_CHUNK_ENTRIES;		/* past the one chunk allowed */
+	e[0].last = UNWIND_CHUNK_ENTRIES - 1;
 	assert_int_equal(s.file(s.ctx, &id), 0);
 	assert_int_equal(s.table(s.ctx, id, &t), -ENOSPC);
 	assert_int_equal(unwind_maps__file(m, id, &f), 0);
