@@ -80,14 +80,23 @@ struct {
 	__type(value, __u64);
 } unwind_counters SEC(".maps");
 
-/* The mapping the last frame was in (the next is usually in it too), with
- * its file's table. Values, not pointers into maps, so nothing the verifier
- * tracks depends on the pc. */
+/* A mapping a frame of this walk was in, with its file's table. Values,
+ * not pointers into maps, so nothing the verifier tracks depends on the
+ * pc. */
 struct unwind_cached_map {
 	__u64 start, base;			/* base: runtime address of the table's pc 0 */
 	__u32 size;
 	__u32 index, pages, shift;	/* the file's unwind_file */
 };
+
+/* Bytes of user stack read at once (never past the end of the page
+ * they start in, unless what is wanted crosses it). */
+#define UNWIND_WINDOW		512
+
+/* Mappings kept per walk: a stack goes back and forth between a few
+ * files (the program and libc, an interpreter and its library), and each
+ * miss is a search of the process's mappings. */
+#define UNWIND_CACHED_MAPS	2
 
 /* The walk's state that is not a pointer, in this CPU's map value rather
  * than on the stack: the verifier does not follow a map value's contents,
@@ -99,12 +108,18 @@ struct unwind_cached_map {
  * ends. */
 struct unwind_scratch {
 	__u64 owner;			/* the thread walking (pid_tgid) */
-	struct unwind_cached_map m;	/* the last frame's mapping */
+	struct unwind_cached_map m[UNWIND_CACHED_MAPS];	/* size 0: unused */
+	__u64 next_m;			/* the one the next miss replaces */
 	__u64 regs[UNWIND_REGS];	/* rax..rdi, while regs_known */
 	/* RBX, from frame to frame: a frame whose CFA is RBX-based (ld.so's
 	 * _dl_runtime_resolve realigns RSP) needs it */
 	__u64 bx;			/* RBX, when bx_at is 0 */
 	__u64 bx_at;			/* 0: bx holds RBX; 1: not known; else where it is saved */
+	/* The user stack from win to win_end (empty: both 0), read at once:
+	 * a window holds several frames, where a helper call per frame took
+	 * a quarter of the walk */
+	__u64 win, win_end;
+	__u8 stack[UNWIND_WINDOW + 16];	/* + what a read at its end takes */
 };
 
 struct {
@@ -114,8 +129,8 @@ struct {
 	__type(value, struct unwind_scratch);
 } unwind_scratch SEC(".maps");
 
-/* What unwind_mapping found for a pc. */
-enum { UNWIND_MAP_FOUND, UNWIND_MAP_PENDING, UNWIND_MAP_NONE };
+/* What unwind_mapping found for a pc, when not a cached mapping. */
+enum { UNWIND_MAP_PENDING = -1, UNWIND_MAP_NONE = -2 };
 
 struct unwind_state {
 	__u64 pc, sp, bp;
@@ -162,21 +177,37 @@ static __always_inline __u64 unwind_above(__u64 a, __u64 b)
 	return (b - a) >> 63;
 }
 
-/* Makes st->x->m the process's mapping holding pc, when its table is ready.
- * The cached one first (consecutive frames mostly share one), then a
- * search of the sorted mappings: fixed halvings with no branch on the
- * comparison and a masked index, so the verifier walks UNWIND_MAP_STEPS
- * short steps once, where a scan of every mapping cost it a pass per
- * mapping (tens of milliseconds of CPU at each load). */
+/* 1 when pc lies in m: arithmetic, as above (pc - start wraps below
+ * start, and a mapping is less than 4 GiB). */
+static __always_inline __u64 unwind_in(const struct unwind_cached_map *m, __u64 pc)
+{
+	__u64 d = pc - m->start;
+
+	return ((d - m->size) >> 63) & (((d >> 32) - 1) >> 63);
+}
+
+/* The cached mapping (its index in st->x->m) of the process's mapping
+ * holding pc, when its table is ready; else UNWIND_MAP_PENDING or _NONE.
+ * The cached ones first, compared without a branch; then a search of the
+ * sorted mappings: fixed halvings with no branch on the comparison and a
+ * masked index, so the verifier walks UNWIND_MAP_STEPS short steps once,
+ * where a scan of every mapping cost it a pass per mapping (tens of
+ * milliseconds of CPU at each load). */
 static __always_inline int unwind_mapping(struct unwind_state *st, __u64 pc)
 {
 	const struct unwind_proc *p = st->proc;
 	const struct unwind_mapping *m;
 	const struct unwind_file *f;
 	__u32 k, base = 0, half, n = p->n;
+	__u64 hit = 0, at = 0, in;
 
-	if (pc - st->x->m.start < st->x->m.size)
-		return UNWIND_MAP_FOUND;
+	for (k = 0; k < UNWIND_CACHED_MAPS; k++) {
+		in = unwind_in(&st->x->m[k], pc);
+		hit |= in;
+		at |= k & -in;		/* mappings do not overlap: one at most */
+	}
+	if (hit)
+		return at;
 	if (!n || n > UNWIND_PROC_MAPPINGS)
 		return UNWIND_MAP_NONE;
 	for (k = 0; k < UNWIND_MAP_STEPS; k++) {
@@ -193,36 +224,38 @@ static __always_inline int unwind_mapping(struct unwind_state *st, __u64 pc)
 		return UNWIND_MAP_NONE;
 	if (f->state != UNWIND_FILE_READY)
 		return UNWIND_MAP_PENDING;
-	st->x->m = (struct unwind_cached_map){ m->start, m->bias + f->base, m->size, f->index,
-					       f->pages, f->shift };
-	return UNWIND_MAP_FOUND;
+	at = st->x->next_m++ & (UNWIND_CACHED_MAPS - 1);
+	st->x->m[at] = (struct unwind_cached_map){ m->start, m->bias + f->base, m->size,
+						   f->index, f->pages, f->shift };
+	return at;
 }
 
-/* The rule for pc in mapping m, or NULL: the page index gives the rows
- * that may hold it, bounded halvings the last one starting at or below. */
-static __always_inline const struct unwind_rule *unwind_rule(const struct unwind_cached_map *m,
-							     __u64 pc)
+/* The id of the rule for pc in mapping m, or -1: the page index gives the
+ * rows that may hold it, bounded halvings the last one starting at or
+ * below. A global function, checked once by the verifier. */
+__noinline int unwind_rule_id(const struct unwind_cached_map *m, __u64 pc)
 {
 	const struct unwind_entry *c, *e;
-	__u32 id, base, n, half, k;
-	__u64 rel = pc - m->base, page;
+	__u32 base, n, half, k;
+	__u64 rel, page;
 
-	if (pc < m->base || rel > 0xffffffffull)
-		return NULL;
+	if (!m || pc < m->base || pc - m->base > 0xffffffffull)
+		return -1;
+	rel = pc - m->base;
 	page = rel >> (m->shift & 31);
 	if (page >= m->pages)
-		return NULL;
+		return -1;
 	c = unwind_chunk_of(m->index + (__u32)page);
 	if (!c)
-		return NULL;
+		return -1;
 	e = unwind_at(c, m->index + (__u32)page);
 	if (e->last < e->first)
-		return NULL;
+		return -1;
 	base = e->first;
 	n = e->last - e->first + 1;
 	c = unwind_chunk_of(base);	/* user space keeps the page's rows in one */
 	if (!c)
-		return NULL;
+		return -1;
 	for (k = 0; k < UNWIND_SEARCH_STEPS; k++) {
 		half = n / 2;
 		e = unwind_at(c, base + half);
@@ -230,10 +263,57 @@ static __always_inline const struct unwind_rule *unwind_rule(const struct unwind
 		n -= half;
 	}
 	e = unwind_at(c, base);
-	if (e->pc > rel)
-		return NULL;
-	id = e->rule;
-	return bpf_map_lookup_elem(&unwind_rules, &id);
+	return e->pc > rel || e->rule >= 1u << 30 ? -1 : (int)e->rule;
+}
+
+/* The rule for pc in mapping m, or NULL. */
+static __always_inline const struct unwind_rule *unwind_rule(const struct unwind_cached_map *m,
+							     __u64 pc)
+{
+	int id = unwind_rule_id(m, pc);
+
+	return id < 0 ? NULL : bpf_map_lookup_elem(&unwind_rules, &id);
+}
+
+/* The window read afresh from addr, for n bytes there: up to
+ * UNWIND_WINDOW bytes, not past the end of addr's page unless the n do
+ * not end before it. 0, or the read's error (the window then empty). A
+ * global function, so the verifier checks it once rather than at each
+ * read of the walk. */
+__noinline int unwind_refill(struct unwind_scratch *x, __u64 addr, __u32 n)
+{
+	__u64 len = 4096 - (addr & 4095);	/* x86-64's pages */
+
+	if (!x || n > 16)
+		return -1;
+	if (len < n)
+		len = n;
+	if (len > UNWIND_WINDOW)	/* after: a bound the verifier sees */
+		len = UNWIND_WINDOW;
+	if (bpf_probe_read_user(x->stack, len, (void *)addr)) {
+		x->win = x->win_end = 0;
+		return -1;
+	}
+	x->win = addr;
+	x->win_end = addr + len;
+	return 0;
+}
+
+/* n (8 or 16) bytes of the user stack at addr into v, from the window,
+ * read again from addr when it does not hold them. 0, or not 0 when the
+ * stack cannot be read there. */
+static __always_inline long unwind_read(struct unwind_state *st, __u64 *v, __u64 addr, __u32 n)
+{
+	struct unwind_scratch *x = st->x;
+	__u64 off;
+
+	if ((addr < x->win || addr + n > x->win_end) && unwind_refill(x, addr, n))
+		return -1;
+	off = (addr - x->win) & (UNWIND_WINDOW - 1);
+	v[0] = *(__u64 *)&x->stack[off];
+	if (n > 8)
+		v[1] = *(__u64 *)&x->stack[off + 8];
+	return 0;
 }
 
 /* Ends the walk at a frame that could not be unwound: the sample keeps
@@ -254,7 +334,7 @@ static __always_inline long unwind_fp_step(struct unwind_state *st)
 	if (unwind_mode != UNWIND_MODE_AUTO)
 		return unwind_cut(st);
 	if (st->bp < st->sp || st->bp - st->sp > UNWIND_FP_MAX_GAP || (st->bp & 7) ||
-	    bpf_probe_read_user(fr, sizeof(fr), (void *)st->bp))
+	    unwind_read(st, fr, st->bp, sizeof(fr)))
 		return 1;
 	unwind_count(UNWIND_CNT_FP_FRAMES);
 	st->x->bx_at = 1;	/* code without a table may have saved it anywhere */
@@ -307,6 +387,7 @@ static long unwind_step(__u32 i, void *ctx)
 	struct unwind_state *st = ctx;
 	const struct unwind_rule *r;
 	__u64 at, cfa, ra, bp, pair[2], undef;
+	int k;
 
 	if (i >= BPPROF_MAX_STACK)
 		return 1;
@@ -316,16 +397,13 @@ static long unwind_step(__u32 i, void *ctx)
 	st->frames[i] = st->exact && i ? st->pc + 1 : st->pc;
 	st->n = i + 1;
 	at = st->exact ? st->pc : st->pc - 1;
-	switch (unwind_mapping(st, at)) {
-	case UNWIND_MAP_FOUND:
-		break;
-	case UNWIND_MAP_PENDING:	/* user space builds it when it sees the flag */
-		st->pending = true;
-		return unwind_fp_step(st);
-	default:
+	k = unwind_mapping(st, at);
+	if (k < 0) {
+		if (k == UNWIND_MAP_PENDING)	/* user space builds it when it sees the flag */
+			st->pending = true;
 		return unwind_fp_step(st);
 	}
-	r = unwind_rule(&st->x->m, at);
+	r = unwind_rule(&st->x->m[k & (UNWIND_CACHED_MAPS - 1)], at);
 	if (!r)
 		return unwind_cut(st);
 	switch (r->cfa) {
@@ -357,20 +435,18 @@ static long unwind_step(__u32 i, void *ctx)
 		if (!st->regs_known)
 			return unwind_cut(st);
 		ra = unwind_reg(st, r->ra_reg);
-		if (r->bp == UNWIND_BP_AT_CFA &&
-		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + r->bp_off)))
+		if (r->bp == UNWIND_BP_AT_CFA && unwind_read(st, &bp, cfa + r->bp_off, 8))
 			return unwind_cut(st);
 	} else if (r->bp == UNWIND_BP_AT_CFA && r->bp_off == r->ra_off - 8) {
 		/* the usual frame: RBP saved right below the return address */
-		if (bpf_probe_read_user(pair, sizeof(pair), (void *)(cfa + r->bp_off)))
+		if (unwind_read(st, pair, cfa + r->bp_off, sizeof(pair)))
 			return unwind_cut(st);
 		bp = pair[0];
 		ra = pair[1];
 	} else {
-		if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa + r->ra_off)))
+		if (unwind_read(st, &ra, cfa + r->ra_off, 8))
 			return unwind_cut(st);
-		if (r->bp == UNWIND_BP_AT_CFA &&
-		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + r->bp_off)))
+		if (r->bp == UNWIND_BP_AT_CFA && unwind_read(st, &bp, cfa + r->bp_off, 8))
 			return unwind_cut(st);
 	}
 	/* The caller's stack lies above ours; only a return address kept in
@@ -431,7 +507,7 @@ static __always_inline long unwind_user_stack(struct task_struct *task, __u64 *f
 {
 	struct unwind_state st = { .frames = frames, .exact = true, .regs_known = true };
 	struct pt_regs *regs;
-	__u32 zero = 0;
+	__u32 zero = 0, k;
 
 	st.proc = unwind_current_proc(task);
 	st.x = bpf_map_lookup_elem(&unwind_scratch, &zero);
@@ -442,7 +518,10 @@ static __always_inline long unwind_user_stack(struct task_struct *task, __u64 *f
 	/* BTF pointers, here and above: plain loads the kernel's exception
 	 * table guards, not a helper call per field */
 	st.x->owner = bpf_get_current_pid_tgid();
-	st.x->m.size = 0;	/* no mapping cached: the last walk's was another's */
+	/* no mapping cached: the last walk's were another process's */
+	for (k = 0; k < UNWIND_CACHED_MAPS; k++)
+		st.x->m[k].size = 0;
+	st.x->win = st.x->win_end = 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	st.pc = regs->ip;
 	st.sp = regs->sp;
