@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <gelf.h>
@@ -115,18 +116,47 @@ static bool alias_at(const struct kline *l, size_t n, size_t at, const char *nam
 	return false;
 }
 
+/* path's bytes in a memory file: kallsyms changes as BPF programs come and
+ * go (another test's bpprof still exiting), and both readers below must
+ * see the same table. The file's fd, or -errno. */
+static int snapshot(const char *path)
+{
+	int in = open(path, O_RDONLY | O_CLOEXEC), out = memfd_create("kallsyms", MFD_CLOEXEC);
+	char buf[1 << 16];
+	ssize_t r = 0;
+
+	while (in >= 0 && out >= 0 && (r = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)r) != r)
+			r = -1;
+	if (in < 0 || out < 0 || r < 0 || lseek(out, 0, SEEK_SET)) {
+		int err = -errno;
+
+		if (in >= 0)
+			close(in);
+		if (out >= 0)
+			close(out);
+		return err;
+	}
+	close(in);
+	return out;
+}
+
 static int check_kallsyms(const char *path)
 {
 	struct kline *l;
 	struct ksyms k;
 	size_t n, i, checked = 0, via_padding = 0;
+	char copy[64];
 	int fd, err;
 
-	err = read_klines(path, &l, &n);
+	fd = snapshot(path);
+	if (fd < 0)
+		return fail("%s: %s", path, strerror(-fd));
+	snprintf(copy, sizeof(copy), "/proc/self/fd/%d", fd);
+	err = read_klines(copy, &l, &n);
 	if (err)
 		return fail("%s: %s", path, strerror(-err));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (lseek(fd, 0, SEEK_SET))
 		return fail("%s: %s", path, strerror(errno));
 	err = ksyms__load_fd(&k, fd);
 	close(fd);
