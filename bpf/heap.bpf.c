@@ -307,8 +307,9 @@ static __always_inline void record(struct pt_regs *ctx, struct live_key *key, __
 		count(HEAP_CNT_LOST);
 		return;
 	}
-	/* The allocator handed out a live address: it was freed unseen. */
-	stale = bpf_map_lookup_elem(&live, key);
+	/* The allocator handed out a live address: it was freed unseen. (The
+	 * preload library's ids are new each time: it says so itself.) */
+	stale = key->ns == KEY_ADDR ? bpf_map_lookup_elem(&live, key) : NULL;
 	if (stale) {
 		count(HEAP_CNT_FREE_UNSEEN);
 		report_free(*stale);
