@@ -1,9 +1,9 @@
 // allocx: the allocation cases a heap profiler inside the process must get
 // right, beyond alloc's one call per function: frees on another thread,
 // realloc grown, shrunk, from NULL and to 0, a calloc that overflows,
-// aligned_alloc(4096), a forked child and an exec'd child allocating, and a
-// multi-threaded stress run. Like alloc it writes the exact profile it
-// expects, one line per site (see alloc.c):
+// aligned_alloc(4096), a forked child and an exec'd child allocating (and
+// freeing before its exec), and a multi-threaded stress run. Like alloc it
+// writes the exact profile it expects, one line per site (see alloc.c):
 //   SITE alloc_objects alloc_space inuse_objects inuse_space
 // with "# pid P", "# child P" and "# exec P" comment lines naming the
 // processes (the fork child's, the exec'd one's).
@@ -46,6 +46,8 @@ enum {
 	FORK_HELD,		// in a forked child: malloc(7000) x 25, held at its exit
 	FORK_FREED,		// in it: malloc(9000) x 25, freed
 	EXEC_HELD,		// in an exec'd child: malloc(11000) x 15, held
+	EXEC_FREED,		// in that child before its exec: malloc(13000) x 5, freed
+				// (fewer than a preload batch: reported at the exec)
 	NSITES
 };
 
@@ -53,7 +55,7 @@ static const char *const site_names[NSITES] = {
 	"site_xthread_freed", "site_grow_src", "site_realloc_grow", "site_shrink_src",
 	"site_realloc_shrink", "site_realloc_null", "site_zero_src", "site_realloc_zero",
 	"site_calloc_overflow", "site_aligned_4096", "site_fork_held", "site_fork_freed",
-	"site_exec_held",
+	"site_exec_held", "site_exec_freed",
 };
 
 #define N 30
@@ -63,6 +65,7 @@ static const char *const site_names[NSITES] = {
 #define ALIGNED_N 20
 #define FORK_N 25
 #define EXEC_N 15
+#define EXEC_FREED_N 5
 
 struct stat4 {
 	long alloc_objects, alloc_space, inuse_objects, inuse_space;
@@ -115,6 +118,7 @@ SITE void *site_aligned_4096(size_t n) { return use(aligned_alloc(4096, n), "ali
 SITE void *site_fork_held(size_t n) { return use(malloc(n), "malloc"); }
 SITE void *site_fork_freed(size_t n) { return use(malloc(n), "malloc"); }
 SITE void *site_exec_held(size_t n) { return use(malloc(n), "malloc"); }
+SITE void *site_exec_freed(size_t n) { return use(malloc(n), "malloc"); }
 
 // ---- frees on another thread ----
 
@@ -226,6 +230,8 @@ static pid_t execd(const char *self)
 		fail("fork");
 	if (pid)
 		return pid;
+	for (int i = 0; i < EXEC_FREED_N; i++)
+		free(site_exec_freed(13000));
 	execl(self, "allocx", "--exec-child", (char *)NULL);
 	_exit(127);
 }
@@ -249,6 +255,10 @@ static void children(pid_t *child, pid_t *exec_child)
 	wait_child(*exec_child, "the exec'd child failed");
 	for (int i = 0; i < EXEC_N; i++)
 		got(EXEC_HELD, 11000);
+	for (int i = 0; i < EXEC_FREED_N; i++) {
+		got(EXEC_FREED, 13000);
+		gone(EXEC_FREED, 13000);
+	}
 }
 
 // ---- stress: threads allocating and freeing each other's blocks ----
