@@ -372,37 +372,13 @@ int heap_ret(struct pt_regs *ctx)
 	return 0;
 }
 
-/* A batch of the preload library's frees: its ids' blocks are forgotten
- * and reported. */
-static __always_inline void preload_frees(struct pt_regs *ctx, __u32 tgid)
-{
-	__u64 ids[PRELOAD_FREE_BATCH], n = PT_REGS_PARM3(ctx), found;
-	__u32 i;
-
-	if (!n || n > PRELOAD_FREE_BATCH)
-		return;
-	if (bpf_probe_read_user(ids, n * sizeof(ids[0]), (void *)PT_REGS_PARM2(ctx))) {
-		count(HEAP_CNT_FREES_LOST);
-		return;
-	}
-	if (PT_REGS_PARM4(ctx) & PRELOAD_UNSEEN)
-		count(HEAP_CNT_FREE_UNSEEN);
-	for (i = 0; i < PRELOAD_FREE_BATCH && i < n; i++) {
-		found = untrack(tgid, KEY_PRELOAD_ID, ids[i]);
-		if (found) {
-			count(HEAP_CNT_PRELOAD_FREES);
-			report_free(found);
-		}
-	}
-}
-
 /* The preload library's markers, told apart by the attach cookie. They
  * are attached to the library's file in every process (only the commands
  * bpprof starts load it, with their session's token). */
 SEC("uprobe")
 int heap_marker(struct pt_regs *ctx)
 {
-	__u64 kind = bpf_get_attach_cookie(ctx), id = PT_REGS_PARM2(ctx);
+	__u64 kind = bpf_get_attach_cookie(ctx), id = PT_REGS_PARM2(ctx), found;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct live_key key = { .tgid = tgid, .ns = KEY_PRELOAD_ID, .addr = id };
 
@@ -414,7 +390,13 @@ int heap_marker(struct pt_regs *ctx)
 		       PT_REGS_PARM6(ctx) & PRELOAD_UNTRACKED);
 		return 0;
 	case PRELOAD_FREE:
-		preload_frees(ctx, tgid);
+		if (PT_REGS_PARM3(ctx) & PRELOAD_UNSEEN)
+			count(HEAP_CNT_FREE_UNSEEN);
+		found = untrack(tgid, KEY_PRELOAD_ID, id);
+		if (found) {
+			count(HEAP_CNT_PRELOAD_FREES);
+			report_free(found);
+		}
 		return 0;
 	case PRELOAD_HELLO:
 		/* stopped until user space has read its maps, as a command is at

@@ -18,12 +18,9 @@
  * allocation, id unique in the process; caller is the return address into
  * the allocator's caller (the profile's leaf). */
 #define PRELOAD_MARK_ALLOC	"bpprof_heap_alloc"
-/* bpprof_heap_free(token, ids, n, flags): the n (1 to PRELOAD_FREE_BATCH)
- * blocks whose ids are at ids (an array in the process) were freed (flags:
- * PRELOAD_UNSEEN when the allocator handed the one address out again before
- * a free of it was seen). The library reports frees in batches: their
- * records need not precede a new block at the same address, for the ids
- * tell blocks apart. */
+/* bpprof_heap_free(token, id, flags): the block id was freed (flags:
+ * PRELOAD_UNSEEN when the allocator handed its address out again before a
+ * free of it was seen). */
 #define PRELOAD_MARK_FREE	"bpprof_heap_free"
 /* bpprof_heap_hello(token, exec): a new process image (exec 1), or a forked
  * child (0), with its libraries loaded: read its maps now. */
@@ -38,13 +35,6 @@ enum {
 					 * will not be seen */
 	PRELOAD_UNSEEN = 1 << 1,	/* free: seen only when the address came back */
 };
-
-/* Frees of sampled blocks a thread keeps before it reports them: each
- * marker call is a trap, and a batch takes one for this many. Reported
- * when the batch is full, when the thread exits and when the process
- * calls exit; a thread's last ones are lost to exec, _exit or a crash
- * (their blocks stay in use). */
-#define PRELOAD_FREE_BATCH	16
 
 /* How many of a walk's first frames may lie inside the library before the
  * caller's return address (the marker, the library's slow path): more

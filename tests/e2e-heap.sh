@@ -579,7 +579,7 @@ t_cases() { # allocx: every case exact at rate 0, children under their own pids
 	only_value "site_exec_held's samples (the exec'd child)" "$f" pid "$exec" -focus '^site_exec_held$' || return 1
 	only_value "site_exec_held's samples" "$f" comm allocx -focus '^site_exec_held$'
 }
-check "record --heap --heap-rate 0 -- allocx: frees on another thread, realloc grow/shrink/NULL/0, calloc overflow (nothing), aligned_alloc(4096), a forked and an exec'd child (its last frees before the exec reported): exact" t_cases
+check "record --heap --heap-rate 0 -- allocx: frees on another thread, realloc grow/shrink/NULL/0, calloc overflow (nothing), aligned_alloc(4096), a forked and an exec'd child (and its frees before the exec): exact" t_cases
 
 t_user_preload() { # the user's LD_PRELOAD of jemalloc: wrapped, so seen
 	local f=$T/userpre.pb.gz je

@@ -6,19 +6,17 @@
  * exhausts it leaves the fast path, and only then does a marker function
  * (bpf/heap_preload.h) run, which bpprof's uprobe turns into a stack walk
  * and a ring-buffer record. A free leaves the fast path only when the
- * filter of ptable.h says its block may have been sampled; such frees are
- * reported PRELOAD_FREE_BATCH at a time, and at thread exit, exit and exec.
- * Blocks are never changed (no headers, no alignment): what the library
- * misses is at worst a free unseen, never a corrupted heap. It never calls
- * malloc itself; what dlsym allocates before the real functions are known
- * comes from a static arena. */
+ * filter of ptable.h says its block may have been sampled. Blocks are
+ * never changed (no headers, no alignment): what the library misses is at
+ * worst a free unseen, never a corrupted heap. It never calls malloc
+ * itself; what dlsym allocates before the real functions are known comes
+ * from a static arena. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
 #include <malloc.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -89,7 +87,7 @@ __asm__(".pushsection .text.bpprof_markers, \"ax\", %progbits\n\t"
 extern const unsigned char bpprof_markers_page[];
 typedef void alloc_mark_fn(uint64_t token, uint64_t id, uint64_t addr, uint64_t size,
 			   uint64_t caller, uint64_t flags);
-typedef void free_mark_fn(uint64_t token, const uint64_t *ids, uint64_t n, uint64_t flags);
+typedef void free_mark_fn(uint64_t token, uint64_t id, uint64_t flags);
 typedef void hello_mark_fn(uint64_t token, uint64_t exec);
 /* where they are loaded (hidden: no PLT, no interposition) */
 alloc_mark_fn bpprof_heap_alloc_at;
@@ -133,11 +131,6 @@ struct thread_state {
 	uint32_t busy;		/* in our slow path: nested calls pass through */
 	uint32_t armed;		/* countdown drawn */
 	uint32_t in_init;	/* this thread runs init(): allocate from the arena */
-	uint32_t n_freed;	/* ids in freed */
-	uint32_t batching;	/* in report_freed: a signal handler's frees go alone */
-	uint32_t unbatched;	/* the thread is exiting: frees go alone */
-	uint32_t keyed;		/* its exit will report freed (thread_key set) */
-	uint64_t freed[PRELOAD_FREE_BATCH];	/* sampled blocks freed, not reported yet */
 };
 static __thread struct thread_state ts __attribute__((tls_model("initial-exec")));
 
@@ -148,10 +141,6 @@ static uint64_t token, rate;
 static uint64_t seed;
 static uint64_t next_id;
 static uint64_t live_max;	/* blocks the table is sized for */
-static pthread_key_t thread_key;	/* its destructor reports a thread's last frees */
-static bool have_key;		/* made: frees are batched */
-static bool exiting;		/* exit() called: frees go alone */
-static pid_t owner;		/* the process the batches are of */
 static uint32_t neg_log[HEAP_LOG_TABLE];
 static uint8_t filter[PTABLE_FILTER_SLOTS] __attribute__((aligned(64)));
 static struct ptable table = { .filter = filter };
@@ -458,18 +447,11 @@ static void init(void)
 	__atomic_store_n(&init_state, INIT_DONE, __ATOMIC_RELEASE);
 }
 
-static void thread_exit(void *unused);
-
 __attribute__((constructor)) static void preload_start(void)
 {
 	init();
-	if (!enabled)
-		return;
-	/* from here on (libc is up) frees are batched: the key's destructor
-	 * reports a thread's last ones */
-	have_key = !pthread_key_create(&thread_key, thread_exit);
-	owner = getpid();
-	mark.hello(token, 1);
+	if (enabled)
+		mark.hello(token, 1);
 }
 
 /* The child has one thread, ours: a table of its own (the parent's blocks
@@ -498,8 +480,6 @@ static void after_fork_child(void)
 	ts.rng = 0;
 	ts.armed = 0;
 	ts.countdown = 0;
-	ts.n_freed = 0;		/* the parent's, which it reports itself */
-	owner = getpid();
 	mark.hello(token, 0);
 }
 
@@ -542,58 +522,9 @@ static bool take_sample(uint64_t size)
 	return true;
 }
 
-/* The frees this thread kept, reported. */
-static void flush_freed(void)
+static void mark_free(uint64_t id, uint64_t flags)
 {
-	if (ts.n_freed)
-		mark.free(token, ts.freed, ts.n_freed, 0);
-	ts.n_freed = 0;
-}
-
-/* A sampled block was freed: kept with the thread's batch, reported with
- * it. Alone (as the block's only id) where a batch could be lost or is in
- * use: before the constructor made the key, while the thread or the
- * process exits, in a signal handler that interrupted report_freed. */
-static void report_freed(uint64_t id)
-{
-	if (ts.batching || ts.unbatched || !have_key || __atomic_load_n(&exiting, __ATOMIC_RELAXED)) {
-		mark.free(token, &id, 1, 0);
-		return;
-	}
-	ts.batching = 1;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (!ts.keyed) {	/* any non-NULL value: the destructor runs */
-		ts.keyed = 1;
-		pthread_setspecific(thread_key, &ts);
-	}
-	ts.freed[ts.n_freed++] = id;
-	if (ts.n_freed == PRELOAD_FREE_BATCH)
-		flush_freed();
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	ts.batching = 0;
-}
-
-/* thread_key's destructor, at a thread's exit: its last frees; any later
- * one (another destructor's) goes alone. */
-static void thread_exit(void *unused)
-{
-	ts.batching = 1;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	flush_freed();
-	ts.unbatched = 1;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	ts.batching = 0;
-}
-
-/* exit(): the calling thread's last frees; from now on every free goes
- * alone. (Other threads still running lose what they kept.) */
-__attribute__((destructor)) static void preload_end(void)
-{
-	if (!enabled)
-		return;
-	__atomic_store_n(&exiting, true, __ATOMIC_RELAXED);
-	if (!ts.batching)
-		thread_exit(NULL);
+	mark.free(token, id, flags);
 }
 
 static void record(void *p, uint64_t size, void *caller)
@@ -602,7 +533,7 @@ static void record(void *p, uint64_t size, void *caller)
 	int r = ptable__insert(&table, (uintptr_t)p, id, &stale);
 
 	if (r == 1)
-		mark.free(token, &stale, 1, PRELOAD_UNSEEN);
+		mark_free(stale, PRELOAD_UNSEEN);
 	mark.alloc(token, id, (uint64_t)(uintptr_t)p, size, (uint64_t)(uintptr_t)caller,
 				r < 0 ? PRELOAD_UNTRACKED : 0);
 }
@@ -614,7 +545,7 @@ static void forget(void *p)
 	uint64_t id;
 
 	if (enabled && ptable__remove(&table, (uintptr_t)p, &id))
-		report_freed(id);
+		mark_free(id, 0);
 }
 
 /* ---- the wrappers: a fast path each, the rest out of line ---- */
@@ -761,9 +692,9 @@ SLOW static void *realloc_slow(void *old, size_t size, void *caller)
 
 		/* failed: the old block is as it was, and still sampled */
 		if (p || !size)
-			report_freed(id);
+			mark_free(id, 0);
 		else if (ptable__insert(&table, (uintptr_t)old, id, &stale) < 0)
-			report_freed(id);	/* no room to keep it: say it went */
+			mark_free(id, 0);	/* no room to keep it: say it went */
 	}
 	if (p && sampled)
 		record(p, size, caller);
@@ -850,98 +781,4 @@ EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
 	if (likely(!filter[ptable__filter_slot((uintptr_t)p)]))
 		return real.free_aligned_sized(p, align, size);
 	free_slow(p, size, align, 2);
-}
-
-/* ---- exec: the thread's kept frees first (the image they are in goes) ---- */
-
-static void flush_before_exec(void)
-{
-	/* a vfork child runs on its parent's thread, whose batch it is */
-	if (!enabled || ts.batching || getpid() != owner)
-		return;
-	ts.batching = 1;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	flush_freed();
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	ts.batching = 0;
-}
-
-/* The next library's fn (exec is rare: looked up at each call). */
-#define NEXT(fn) ((__typeof__(&fn))dlsym(RTLD_NEXT, #fn))
-
-EXPORT int execve(const char *path, char *const argv[], char *const envp[])
-{
-	__typeof__(&execve) next = NEXT(execve);
-
-	flush_before_exec();
-	return next ? next(path, argv, envp) : (errno = ENOSYS, -1);
-}
-
-EXPORT int execv(const char *path, char *const argv[])
-{
-	return execve(path, argv, environ);
-}
-
-EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
-{
-	__typeof__(&execvpe) next = NEXT(execvpe);
-
-	flush_before_exec();
-	return next ? next(file, argv, envp) : (errno = ENOSYS, -1);
-}
-
-EXPORT int execvp(const char *file, char *const argv[])
-{
-	return execvpe(file, argv, environ);
-}
-
-EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
-{
-	__typeof__(&fexecve) next = NEXT(fexecve);
-
-	flush_before_exec();
-	return next ? next(fd, argv, envp) : (errno = ENOSYS, -1);
-}
-
-/* execl, execlp, execle: their arguments into an array, as glibc's do,
- * then the calls above (glibc's own reach its execve inside libc, where
- * no wrapper sees them). */
-#define ARGV_FROM(arg, last, out_envp)						\
-	va_list ap;								\
-	size_t n = 1;								\
-										\
-	va_start(ap, arg);							\
-	while (va_arg(ap, const char *))					\
-		n++;								\
-	va_end(ap);								\
-	char *argv[n + 1];							\
-	va_start(ap, arg);							\
-	argv[0] = (char *)(arg);						\
-	for (size_t i = 1; i <= n; i++)						\
-		argv[i] = va_arg(ap, char *);					\
-	out_envp = last ? va_arg(ap, char *const *) : environ;			\
-	va_end(ap)
-
-EXPORT int execl(const char *path, const char *arg, ...)
-{
-	char *const *envp;
-
-	ARGV_FROM(arg, false, envp);
-	return execve(path, argv, envp);
-}
-
-EXPORT int execle(const char *path, const char *arg, ...)
-{
-	char *const *envp;
-
-	ARGV_FROM(arg, true, envp);
-	return execve(path, argv, envp);
-}
-
-EXPORT int execlp(const char *file, const char *arg, ...)
-{
-	char *const *envp;
-
-	ARGV_FROM(arg, false, envp);
-	return execvpe(file, argv, envp);
 }

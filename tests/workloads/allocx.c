@@ -47,7 +47,6 @@ enum {
 	FORK_FREED,		// in it: malloc(9000) x 25, freed
 	EXEC_HELD,		// in an exec'd child: malloc(11000) x 15, held
 	EXEC_FREED,		// in that child before its exec: malloc(13000) x 5, freed
-				// (fewer than a preload batch: reported at the exec)
 	NSITES
 };
 
