@@ -856,11 +856,22 @@ static uint64_t place(const struct unwind_table *t, uint64_t at, uint32_t chunk,
 
 	for (p = 0; p < t->pages; p++) {
 		uint32_t first = idx[p].first, last = idx[p].last;
+		uint64_t s;
 
-		/* the page's rows would cross into the next chunk: its rows
-		 * go on from that chunk's start, the ones before written again */
-		if ((seg + first - from) / chunk != (seg + last - from) / chunk) {
-			seg = (seg + last - from) / chunk * chunk;
+		if (last < first || last >= t->n_rows) {	/* no rows: none found */
+			if (out)
+				out[p] = (struct unwind_entry){ .first = 1, .last = 0 };
+			continue;
+		}
+		/* rows before this run's (an index out of order), or rows that
+		 * would cross into the next chunk: a new run from first, at the
+		 * next free slot, or the next chunk's start if they cross there
+		 * too (the ones already written are written again) */
+		if (first < from || (seg + first - from) / chunk != (seg + last - from) / chunk) {
+			s = seg + done - from;
+			if (s / chunk != (s + last - first) / chunk)
+				s = (s + last - first) / chunk * chunk;
+			seg = s;
 			from = done = first;
 		}
 		for (r = done; r <= last; r++)

@@ -69,8 +69,9 @@ const struct unwind_entry *unwind_table__lookup(const struct unwind_table *t, ui
  * turned into slots of the row space. The walker searches a page's rows
  * through one chunk, so no page's rows may cross from one chunk into the
  * next: where they would, the rows go on from the next chunk's start (the
- * page's earlier ones written again, the slots skipped zero). The entries
- * for slots [at, at + *n), in a new buffer; NULL when out of memory. */
+ * page's earlier ones written again, the slots skipped zero; a page with
+ * no rows within the table gets none). The entries for slots
+ * [at, at + *n), in a new buffer; NULL when out of memory. */
 struct unwind_entry *unwind_table__place(const struct unwind_table *t, uint64_t at,
 					 uint32_t chunk, uint64_t *n);
 

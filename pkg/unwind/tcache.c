@@ -82,8 +82,12 @@ static int check_entries(struct unwind_entry *e, const struct header *h, const u
 	struct unwind_entry *rows = e + h->pages;
 	uint32_t i;
 
+	/* pages as unwind_table__index makes them: in order, within the rows,
+	 * no more of them than the walker searches */
 	for (i = 0; i < h->pages; i++)
-		if (e[i].last >= e[i].first && e[i].last >= h->n_rows)
+		if (e[i].last < e[i].first || e[i].last >= h->n_rows ||
+		    e[i].last - e[i].first > UNWIND_MAX_SPAN ||
+		    (i && (e[i].first < e[i - 1].first || e[i].last < e[i - 1].last)))
 			return -EINVAL;
 	for (i = 0; i < h->n_rows; i++) {
 		if (rows[i].rule >= h->n_rules || (i && rows[i].pc <= rows[i - 1].pc))

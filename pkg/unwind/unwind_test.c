@@ -481,11 +481,20 @@ static void test_tcache(void **state)
 	tcache_file(dir, path, sizeof(path));
 	assert_int_equal(stat(path, &st), 0);
 	{
-		int w = open(path, O_WRONLY);
-		uint32_t bad[2] = { 0xffffffff, 0xffffffff };
+		int w = open(path, O_RDWR);
+		uint32_t bad[2] = { 0xffffffff, 0xffffffff }, last_row[2];
 
 		assert_true(w >= 0);
+		assert_int_equal(pread(w, last_row, sizeof(last_row), st.st_size - 8), 8);
 		assert_int_equal(pwrite(w, bad, sizeof(bad), st.st_size - 8), 8);
+		assert_int_equal(unwind_tcache__load(dir, id, sizeof(id), &r2, &u), -EINVAL);
+		assert_int_equal(pwrite(w, last_row, sizeof(last_row), st.st_size - 8), 8);
+		assert_int_equal(unwind_tcache__load(dir, id, sizeof(id), &r2, &u), 0);
+		unwind_table__free(&u);
+		/* the last page's rows before the first's (an index out of order) */
+		assert_true(t.pages > 1 && t.entries[t.pages - 1].first > t.entries[0].first);
+		assert_int_equal(pwrite(w, &t.entries[0], 8,
+					st.st_size - (off_t)(t.n_rows + 1) * 8), 8);
 		assert_int_equal(unwind_tcache__load(dir, id, sizeof(id), &r2, &u), -EINVAL);
 		/* cut short */
 		assert_int_equal(ftruncate(w, st.st_size - 8), 0);
@@ -637,6 +646,36 @@ static void test_index(void **state)
 		check_placed(&t, 7, 2 * (UNWIND_MAX_SPAN + 1), &seed);
 		unwind_table__free(&t);
 	}
+}
+
+/* A damaged index (a page with no rows, pages out of order) is laid out
+ * all the same: each page's rows in one chunk, the empty page empty. */
+static void test_place_damaged(void **state)
+{
+	struct unwind_entry e[4 + 6] = {
+		{ .first = 0, .last = 2 }, { .first = 2, .last = 5 }, { .first = 0, .last = 1 },
+		{ .first = 3, .last = 2 },
+		{ .pc = 0, .rule = 10 }, { .pc = 16, .rule = 11 }, { .pc = 32, .rule = 12 },
+		{ .pc = 48, .rule = 13 }, { .pc = 64, .rule = 14 }, { .pc = 80, .rule = 15 },
+	};
+	struct unwind_table t = { .entries = e, .pages = 4, .n_rows = 6, .shift = 4 };
+	const uint32_t at = 1, chunk = 4;
+	struct unwind_entry *v;
+	uint32_t p, r;
+	uint64_t n;
+
+	(void)state;
+	v = unwind_table__place(&t, at, chunk, &n);
+	assert_non_null(v);
+	assert_int_equal(n, 13);	/* a run restarted at a chunk, then once more */
+	assert_true(v[3].last < v[3].first);
+	for (p = 0; p < 3; p++) {
+		assert_int_equal(v[p].last - v[p].first, e[p].last - e[p].first);
+		assert_int_equal(v[p].first / chunk, v[p].last / chunk);
+		for (r = e[p].first; r <= e[p].last; r++)
+			assert_int_equal(v[v[p].first + (r - e[p].first) - at].rule, e[4 + r].rule);
+	}
+	free(v);
 }
 
 static void test_pointers(void **state)
@@ -1170,6 +1209,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_pointers),
 		cmocka_unit_test(test_rules_shared),
 		cmocka_unit_test(test_index),
+		cmocka_unit_test(test_place_damaged),
 		cmocka_unit_test(test_readelf_self),
 		cmocka_unit_test(test_readelf_workloads),
 		cmocka_unit_test(test_debug_frame),
