@@ -27,7 +27,9 @@
 
 #include <gelf.h>
 
+#include "base/buf.h"
 #include "collect/ksym.h"
+#include "fileio/fileio.h"
 #include "symbolize/internal.h"
 #include "symbolize/symbolize.h"
 
@@ -121,24 +123,20 @@ static bool alias_at(const struct kline *l, size_t n, size_t at, const char *nam
  * see the same table. The file's fd, or -errno. */
 static int snapshot(const char *path)
 {
-	int in = open(path, O_RDONLY | O_CLOEXEC), out = memfd_create("kallsyms", MFD_CLOEXEC);
-	char buf[1 << 16];
-	ssize_t r = 0;
+	struct buf b = BUF_INIT(0);
+	struct errmsg e;
+	int fd = -1, err = fileio__read_all(path, &b, &e);
 
-	while (in >= 0 && out >= 0 && (r = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)r) != r)
-			r = -1;
-	if (in < 0 || out < 0 || r < 0 || lseek(out, 0, SEEK_SET)) {
-		int err = -errno;
-
-		if (in >= 0)
-			close(in);
-		if (out >= 0)
-			close(out);
-		return err;
+	errno = 0;
+	if (!err) {
+		fd = memfd_create("kallsyms", MFD_CLOEXEC);
+		if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len || lseek(fd, 0, SEEK_SET))
+			err = errno ? -errno : -EIO;	/* a short write sets none */
 	}
-	close(in);
-	return out;
+	buf__free(&b);
+	if (err && fd >= 0)
+		close(fd);
+	return err ? err : fd;
 }
 
 static int check_kallsyms(const char *path)
