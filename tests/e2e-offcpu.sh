@@ -256,11 +256,9 @@ t_mixed() {
 		wall=$(echo "$line" | sed -n 's/.*wall_ns=\([0-9]*\).*/\1/p')
 		cpu=$(off "$f" cpu -tag tid="$tid")
 		offc=$(off "$f" off_cpu -tag tid="$tid")
-		awk -v g="$((cpu + offc))" -v w="$wall" -v s="$stolen" \
-			'BEGIN { exit !(w > 0 && g >= (w - s) * 0.9 && g <= w * 1.1) }' || {
-			echo "tid $tid: cpu $cpu + off_cpu $offc ns against its wall time: $wall, want it +-10% (less the $stolen ns stolen on this machine meanwhile)"
-			return 1
-		}
+		[ "${wall:-0}" -gt 0 ] || { echo "no wall time: $line"; return 1; }
+		between "tid $tid: cpu $cpu + off_cpu $offc ns against its wall time $wall +-10% (less the $stolen ns stolen meanwhile)" \
+			$(((wall - stolen) * 9 / 10)) $((cpu + offc)) $((wall * 11 / 10)) || return 1
 	done <"$f.out"
 	# the mixer burned half its time: sampling sees it (cpu-clock samples
 	# count stolen time its own CPU clock does not: up to that much more)
@@ -268,8 +266,9 @@ t_mixed() {
 	tid=$(echo "$line" | sed -n 's/.*tid=\([0-9]*\).*/\1/p')
 	cpu=$(off "$f" cpu -tag tid="$tid")
 	got=$(echo "$line" | sed -n 's/.*cpu_ns=\([0-9]*\).*/\1/p')
-	awk -v g="$cpu" -v w="$got" -v s="$stolen" 'BEGIN { exit !(w > 0 && g >= w * 0.9 && g <= (w + s) * 1.1) }' ||
-		{ echo "the mixer's cpu ns against the CPU time it measured: $cpu, want $got +-10% (plus up to the $stolen ns stolen meanwhile)"; return 1; }
+	[ "${got:-0}" -gt 0 ] || { echo "the mixer measured no CPU time: $line"; return 1; }
+	between "the mixer's cpu ns against the CPU time it measured, $got +-10% (plus up to the $stolen ns stolen meanwhile)" \
+		$((got * 9 / 10)) "$cpu" $(((got + stolen) * 11 / 10))
 }
 check "record --cpu --off-cpu -- waits mixed: samples, cpu, off_cpu in one profile; per thread cpu + off_cpu = wall time (+-10%; less the machine's steal time)" t_mixed
 
