@@ -240,8 +240,12 @@ static int sink_table(void *ctx, uint32_t file, const struct unwind_table *t)
 		return -EINVAL;
 	if (t) {
 		v = unwind_table__place(t, m->next_slot, UNWIND_CHUNK_ENTRIES, &n);
-		err = !v ? -ENOMEM : m->next_slot + n > (uint64_t)m->max_chunks * UNWIND_CHUNK_ENTRIES ?
-			-ENOSPC : put_entries(m, m->next_slot, v, n);
+		if (!v)
+			err = -ENOMEM;
+		else if (m->next_slot + n > (uint64_t)m->max_chunks * UNWIND_CHUNK_ENTRIES)
+			err = -ENOSPC;
+		else
+			err = put_entries(m, m->next_slot, v, n);
 		free(v);
 	}
 	if (!t || err) {	/* the walker takes frame pointers there */
