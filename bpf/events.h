@@ -175,6 +175,8 @@ enum offcpu_counter {
 	OFFCPU_CNT_LOST,		/* recorded, but the ring buffer was full: dropped */
 	OFFCPU_CNT_LOST_NS,
 	OFFCPU_CNT_NO_STORAGE,		/* a switch-out not timed: no per-thread state */
+	OFFCPU_CNT_UNSEEN,		/* waits whose end was not traced, found at the next */
+	OFFCPU_CNT_UNSEEN_NS,		/* switch-out: lost (6.16+) or timed then (older) */
 	OFFCPU_CNT_EVENTS_LOST,		/* exec records and notices dropped (ring full) */
 	OFFCPU_CNT_PIDS_FULL,		/* a child could not join the followed pid set */
 	OFFCPU_CNT_MAX

@@ -11,7 +11,14 @@
  * so its stacks are those it blocked with and the wait's length is known.
  * Older kernels have no such hook without kprobes; there
  * (walk_on_switch_out) every switch-out walks both stacks into the
- * thread's storage, and the switch-in copies them into a record. */
+ * thread's storage, and the switch-in copies them into a record.
+ *
+ * A wait ends in the thread that waited (sched_exit_tp), not at the
+ * sched_switch that hands it the CPU: some kernels hide the switches away
+ * from some threads (a sandbox's own agent, here), and a wait whose end
+ * went unseen would be lost. Where the end can only be seen at that
+ * sched_switch (older kernels), the thread's next switch-out finds the wait
+ * still open and times it from the thread's CPU clock. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -35,6 +42,7 @@ const volatile bool walk_on_switch_out = false;	/* no sched_exit_tp: kernel < 6.
 /* A thread's wait in progress. */
 struct wait {
 	__u64 since;		/* when it left the CPU; 0: it is running */
+	__u64 ran_ns;		/* its CPU time (se.sum_exec_runtime) then */
 	__u64 exec_vm;		/* its process's mm->exec_vm + 1 when last noticed */
 	__u32 state;		/* enum offcpu_state */
 	__u32 pad;
@@ -46,23 +54,6 @@ struct {
 	__type(key, int);
 	__type(value, struct wait);
 } waits SEC(".maps");
-
-/* A wait long enough to record, from sched_switch to the sched_exit_tp that
- * follows it on the same CPU, in the thread that waited: short waits (most
- * switches) never look further than this CPU's slot. */
-struct ended {
-	__u32 tid;			/* 0: nothing to record */
-	__u32 state;
-	__u64 now;
-	__u64 ns;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ended);
-} ending SEC(".maps");
 
 /* walk_on_switch_out: the record a wait will become, stacks and identity
  * filled at the switch-out, time and length at the switch-in. */
@@ -161,6 +152,88 @@ static __always_inline void notice(struct task_struct *prev, struct wait *w, __u
 	bpf_ringbuf_submit(s, BPF_RB_FORCE_WAKEUP);
 }
 
+/* Older kernels: the thread comes back with the record its switch-out made. */
+static __always_inline void record_parked(struct task_struct *task, __u64 now, __u64 ns)
+{
+	struct offcpu_sample *p = bpf_task_storage_get(&parked, task, NULL, 0);
+	struct offcpu_sample *s = reserve(ns);
+
+	if (!s)
+		return;
+	if (!p || bpf_probe_read_kernel(s, sizeof(*s), p)) {
+		bpf_ringbuf_discard(s, BPF_RB_NO_WAKEUP);
+		count(OFFCPU_CNT_NO_STORAGE);
+		return;
+	}
+	s->time_ns = now;
+	s->blocked_ns = ns;
+	bpf_ringbuf_submit(s, note_process(task, task->tgid, &s->flags));
+}
+
+/* Linux 6.16+: the thread is the current one, back inside schedule(): its
+ * stacks are those it blocked with. */
+static __always_inline void record_here(void *ctx, struct task_struct *task, __u32 state,
+					__u64 now, __u64 ns)
+{
+	struct offcpu_sample *s = reserve(ns);
+
+	if (!s)
+		return;
+	fill_sample(ctx, s, state);
+	s->time_ns = now;
+	s->blocked_ns = ns;
+	bpf_ringbuf_submit(s, note_process(task, task->tgid, &s->flags));
+}
+
+/* task's wait ended at now after ns: counted, and recorded when it is long
+ * enough (in_task: task is the current thread, its stacks walkable). */
+static __always_inline void wait_ended(void *ctx, struct task_struct *task, struct wait *w,
+				       __u64 now, __u64 ns, bool in_task)
+{
+	w->since = 0;
+	if (ns < min_ns) {
+		count(OFFCPU_CNT_SHORT);
+		count_ns(OFFCPU_CNT_SHORT_NS, ns);
+		return;
+	}
+	count(OFFCPU_CNT_WAITS);
+	count_ns(OFFCPU_CNT_WAITS_NS, ns);
+	if (walk_on_switch_out)
+		record_parked(task, now, ns);
+	else if (in_task)
+		record_here(ctx, task, w->state, now, ns);
+}
+
+/* The thread's wait ends: it is running again. */
+static __always_inline void switched_in(void *ctx, struct task_struct *task, __u64 now,
+					bool in_task)
+{
+	struct wait *w = bpf_task_storage_get(&waits, task, NULL, 0);
+
+	if (!w || !w->since)
+		return;
+	if (now < w->since)	/* a reading from before the wait began */
+		now = bpf_ktime_get_ns();
+	wait_ended(ctx, task, w, now, now - w->since, in_task);
+}
+
+/* prev leaves the CPU with its last wait still open: its return to a CPU
+ * was not traced. It has run since for its CPU time's growth; so the wait
+ * ended that long before now. Older kernels record it from the switch-out
+ * that began it; on 6.16+ its stacks are gone with the moment it ended. */
+static __always_inline void wait_end_unseen(struct task_struct *prev, struct wait *w, __u64 now)
+{
+	__u64 ran = prev->se.sum_exec_runtime - w->ran_ns, ns = now - w->since;
+
+	ns = ran < ns ? ns - ran : 0;
+	count(OFFCPU_CNT_UNSEEN);
+	count_ns(OFFCPU_CNT_UNSEEN_NS, ns);
+	if (walk_on_switch_out)
+		wait_ended(NULL, prev, w, now - ran, ns, false);
+	else
+		w->since = 0;
+}
+
 /* prev leaves the CPU (it is still the current task): its wait begins. */
 static __always_inline void switched_out(void *ctx, bool preempt, struct task_struct *prev,
 					 __u64 now)
@@ -179,101 +252,73 @@ static __always_inline void switched_out(void *ctx, bool preempt, struct task_st
 		count(OFFCPU_CNT_NO_STORAGE);
 		return;
 	}
+	if (w->since)
+		wait_end_unseen(prev, w, now);
 	w->state = wait_state(preempt, state);
 	if (p)
 		fill_sample(ctx, p, w->state);
 	notice(prev, w, now);
+	w->ran_ns = prev->se.sum_exec_runtime;
 	w->since = now;
 }
 
-/* Older kernels: next comes back with the record its switch-out made. */
-static __always_inline void record_parked(struct task_struct *next, __u64 now, __u64 ns)
-{
-	struct offcpu_sample *p = bpf_task_storage_get(&parked, next, NULL, 0);
-	struct offcpu_sample *s = reserve(ns);
+/* The clock reading of this CPU's last sched_switch, and the thread it
+ * handed the CPU to: the switch-in that follows (sched_exit_tp, in that
+ * thread) ends its wait with the same reading. */
+struct switched {
+	__u64 now;
+	__u32 next;			/* its tid; 0: the idle task, or not yet */
+	__u32 pad;
+};
 
-	if (!s)
-		return;
-	if (!p || bpf_probe_read_kernel(s, sizeof(*s), p)) {
-		bpf_ringbuf_discard(s, BPF_RB_NO_WAKEUP);
-		count(OFFCPU_CNT_NO_STORAGE);
-		return;
-	}
-	s->time_ns = now;
-	s->blocked_ns = ns;
-	bpf_ringbuf_submit(s, note_process(next, next->tgid, &s->flags));
-}
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct switched);
+} last_switch SEC(".maps");
 
-/* prev leaves the CPU, next takes it: one clock reading ends next's wait
- * and begins prev's. A wait long enough to keep is handed to on_switched_in
- * (or, on older kernels, recorded from what its switch-out parked). */
+/* prev leaves the CPU, next takes it: one clock reading begins prev's wait
+ * and ends next's (older kernels: here; 6.16+: in on_switched_in). */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u64 now = bpf_ktime_get_ns(), ns;
+	__u64 now = bpf_ktime_get_ns();
+	struct switched *sw;
 	__u32 zero = 0;
-	struct ended *e = NULL;
-	struct wait *w;
 
 	switched_out(ctx, preempt, prev, now);
-	if (!walk_on_switch_out) {
-		e = bpf_map_lookup_elem(&ending, &zero);
-		if (!e)
-			return 0;
-		if (e->tid)
-			e->tid = 0;	/* its sched_exit_tp never came: stale */
-	}
-	if (!next->pid)
-		return 0;	/* the idle task waits for nothing */
-	w = bpf_task_storage_get(&waits, next, NULL, 0);
-	if (!w || !w->since)
-		return 0;
-	ns = now - w->since;
-	w->since = 0;
-	if (ns < min_ns) {
-		count(OFFCPU_CNT_SHORT);
-		count_ns(OFFCPU_CNT_SHORT_NS, ns);
+	if (walk_on_switch_out) {
+		if (next->pid)	/* the idle task waits for nothing */
+			switched_in(ctx, next, now, false);
 		return 0;
 	}
-	count(OFFCPU_CNT_WAITS);
-	count_ns(OFFCPU_CNT_WAITS_NS, ns);
-	if (!e) {
-		record_parked(next, now, ns);
-		return 0;
+	sw = bpf_map_lookup_elem(&last_switch, &zero);
+	if (sw) {
+		sw->now = now;
+		sw->next = next->pid;
 	}
-	e->tid = next->pid;
-	e->now = now;
-	e->ns = ns;
-	e->state = w->state;
 	return 0;
 }
 
-/* The end of schedule() in the thread that now runs (Linux 6.16+): if its
- * wait is to be recorded, its stacks are those it left the CPU with. */
+/* The end of schedule() in the thread that now runs (Linux 6.16+). It came
+ * in through this CPU's last sched_switch, unless the kernel did not trace
+ * that one: then the wait ends now. */
 SEC("tp_btf/sched_exit_tp")
 int BPF_PROG(on_switched_in, bool is_switch)
 {
-	struct task_struct *task;
-	struct offcpu_sample *s;
-	__u32 zero = 0, tid;
-	struct ended *e;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct switched *sw;
+	__u32 zero = 0;
+	__u64 now;
 
 	if (!is_switch)
 		return 0;
-	e = bpf_map_lookup_elem(&ending, &zero);
-	if (!e || !e->tid)
-		return 0;	/* most switches: a short wait, or none */
-	tid = e->tid;
-	e->tid = 0;
-	task = bpf_get_current_task_btf();
-	if (task->pid != tid)
-		return 0;	/* not this thread's: never expected */
-	s = reserve(e->ns);
-	if (!s)
-		return 0;
-	fill_sample(ctx, s, e->state);
-	s->time_ns = e->now;
-	s->blocked_ns = e->ns;
-	bpf_ringbuf_submit(s, note_process(task, task->tgid, &s->flags));
+	sw = bpf_map_lookup_elem(&last_switch, &zero);
+	if (sw && sw->next == task->pid)
+		now = sw->now;
+	else
+		now = bpf_ktime_get_ns();
+	switched_in(ctx, task, now, true);
 	return 0;
 }

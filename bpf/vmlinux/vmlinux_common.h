@@ -100,6 +100,10 @@ struct signal_struct {
 	atomic_t live;			/* threads not yet exited */
 } __attribute__((preserve_access_index));
 
+struct sched_entity {
+	u64 sum_exec_runtime;		/* CPU time, nanoseconds */
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	unsigned int __state;		/* TASK_RUNNING, TASK_INTERRUPTIBLE... */
 	pid_t pid;			/* the thread's id */
@@ -112,6 +116,7 @@ struct task_struct {
 	char comm[16];			/* TASK_COMM_LEN */
 	struct mm_struct *mm;		/* NULL in kernel threads */
 	struct signal_struct *signal;
+	struct sched_entity se;
 } __attribute__((preserve_access_index));
 
 /* include/linux/sched.h: task_struct.__state bits. Not UAPI, but the

@@ -1120,6 +1120,10 @@ static void offcpu_result(struct recorder *r, struct capture_result *res)
 	if (c.v[OFFCPU_CNT_NO_STORAGE])
 		pr_warn("%" PRIu64 " switches off the CPU could not be timed (no per-thread storage): "
 			"their waits are missing", c.v[OFFCPU_CNT_NO_STORAGE]);
+	if (c.v[OFFCPU_CNT_UNSEEN] && !o->switch_out)
+		pr_warn("%" PRIu64 " waits (%.3f s) ended unseen (the kernel did not trace their "
+			"thread's return to a CPU): the profile misses them", c.v[OFFCPU_CNT_UNSEEN],
+			(double)c.v[OFFCPU_CNT_UNSEEN_NS] / 1e9);
 	if (o->truncated)
 		pr_warn("%" PRIu64 " off-CPU stacks reached %u frames and may be cut short at the root "
 			"end", o->truncated, BPPROF_MAX_STACK);
