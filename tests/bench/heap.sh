@@ -20,7 +20,8 @@
 # row picks its ITERATIONS from that) or ITERATIONS (the same count for
 # every row, no pilot) LOOPS (space-separated subset: malloc range map
 # map-l2) ROWS (the malloc loop's rows) MAP_KEYS (100000) MAP_L2_KEYS
-# (10000). BPPROF (default $BUILD/bpprof). Needs root, bpftrace and
+# (10000) PAIRED_ROUNDS (5: runs of the in-process pairs below; 0: none)
+# PAIRED_ITER (20000000). BPPROF (default $BUILD/bpprof). Needs root, bpftrace and
 # $BUILD/bench/uprobe_floor (make bench builds it). Writes the tables to
 # $BUILD/bench/heap.txt, raw ns-per-iteration runs to
 # $BUILD/bench/heap/LOOP.ROW.runs. The verdicts are printed, not enforced:
@@ -308,6 +309,47 @@ for loop in "${loops[@]}"; do
 	done
 done
 
+# In-process pairs (mallocloop N SIZE malloc|range paired): the loop in
+# chunks of 100,000 iterations, alternately through the allocator's usual
+# names (so through any LD_PRELOAD wrapper) and through glibc's own entry
+# points (__libc_malloc, __libc_free: no wrapper sees them), in the same
+# process: a host whose speed drifts between runs (here the bare loop alone
+# ranges 10-17 ns from minute to minute) moves both kinds of chunk alike.
+# Each run prints the median of its chunk pairs' ratios. Rows: base (no
+# wrapper: what the two loops' code alone differs by), floor-preload,
+# bpprof-preload; PAIRED_ROUNDS runs each, alternating; medians.
+PAIRED_ROUNDS=${PAIRED_ROUNDS:-5}
+PAIRED_ITER=${PAIRED_ITER:-20000000}
+declare -A pmed pruns
+paired_run() { # LOOP ROW: one run's paired_ratio, or nothing
+	local argv=("$MALLOCLOOP" "$PAIRED_ITER" "$SIZE" "$1" paired) e=$dir/paired.$1.$2.err
+	case $2 in
+	base) timeout $TIMEOUT "${argv[@]}" 2>"$e" ;;
+	floor-preload) LD_PRELOAD=$INTERPOSE timeout $TIMEOUT "${argv[@]}" 2>"$e" ;;
+	bpprof-preload) timeout $TIMEOUT "$BPPROF" record -q --heap -o "$dir/paired.pb.gz" -- "${argv[@]}" 2>"$e" ;;
+	esac | awk '$1 == "paired_ratio" { print $2 }'
+}
+for loop in malloc range; do
+	case " ${loops[*]} " in *" $loop "*) ;; *) continue ;; esac
+	[ "$PAIRED_ROUNDS" -gt 0 ] || break
+	for row in base floor-preload bpprof-preload; do rm -f "$dir/paired.$loop.$row.runs"; done
+	for r in $(seq "$PAIRED_ROUNDS"); do
+		line="bench: paired $loop round $r/$PAIRED_ROUNDS:"
+		for row in base floor-preload bpprof-preload; do
+			ratio=$(paired_run "$loop" "$row")
+			[ -n "$ratio" ] || { echo "bench: paired $loop $row failed: $(tail -1 "$dir/paired.$loop.$row.err")" >&2; continue; }
+			echo "$ratio" >>"$dir/paired.$loop.$row.runs"
+			line="$line $row $ratio"
+		done
+		echo "$line"
+	done
+	for row in base floor-preload bpprof-preload; do
+		[ -s "$dir/paired.$loop.$row.runs" ] || continue
+		pmed[$loop/$row]=$(median <"$dir/paired.$loop.$row.runs")
+		pruns[$loop/$row]=$(tr '\n' ' ' <"$dir/paired.$loop.$row.runs")
+	done
+done
+
 # calc FMT EXPR A [B [C [D]]]: EXPR over a, b, c, d printed with FMT; empty
 # if any operand is empty
 calc() {
@@ -436,6 +478,18 @@ uprobe_notes() {
 		done
 		printf '  runs (ns/iter):'
 		for row in "${rows[@]}"; do [ -z "${runs[$loop/$row]:-}" ] || printf ' %s %s|' "$row" "${runs[$loop/$row]% }"; done
+		echo
+	done
+	for loop in malloc range; do
+		b=${pmed[$loop/base]:-} f=${pmed[$loop/floor-preload]:-} p=${pmed[$loop/bpprof-preload]:-}
+		[ -n "$p" ] || continue
+		echo "$loop, in-process pairs (wrapped chunks over glibc's own entry points, median of $PAIRED_ROUNDS runs):" \
+			"no wrapper ${b:-n/a}, floor-preload ${f:-n/a}, preload mode $p," \
+			"preload mode over no wrapper $(calc %.3f 'b / a' "$b" "$p")× (target ≤ 1.10×)"
+		printf '  runs:'
+		for row in base floor-preload bpprof-preload; do
+			[ -z "${pruns[$loop/$row]:-}" ] || printf ' %s %s|' "$row" "${pruns[$loop/$row]% }"
+		done
 		echo
 	done
 } | tee "$out"

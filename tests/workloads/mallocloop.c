@@ -13,10 +13,22 @@
 //   ns_per_iter 123.4 iterations N size S mode M bytes B
 // B: the bytes all its allocations asked for, warm-up included (what a
 // sampling profiler counts down).
-// and nothing else. A short warm-up (1/100 of the iterations, at most
+// and nothing else.
+//   mallocloop ITERATIONS SIZE malloc|range paired
+// runs the loop in chunks of 100,000 iterations, alternately as above and
+// through glibc's own entry points (__libc_malloc, __libc_free: no
+// LD_PRELOAD wrapper replaces them), the order swapped every pair: what a
+// wrapper costs, measured against the bare calls in the same process at
+// nearly the same moment, so a host whose speed drifts from second to
+// second moves both alike. Prints
+//   paired_ratio R ns_per_iter W libc_ns_per_iter L chunks K bytes B
+// R: the median of the chunk pairs' ratios; W, L: the medians of the two
+// kinds of chunk; B counts the wrapped chunks' bytes only.
+// A short warm-up (1/100 of the iterations, at most
 // 10000) runs first, untimed, so the first page faults of the arena and the
 // lazy binding of malloc/free are not in the figure.
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +86,74 @@ NOINLINE void malloc_loop(unsigned long n, size_t size, enum mode mode)
 	}
 }
 
+// The same loop through glibc's own entry points: malloc and range only.
+extern void *__libc_malloc(size_t size);
+extern void __libc_free(void *p);
+
+NOINLINE void libc_loop(unsigned long n, size_t size, enum mode mode)
+{
+	for (unsigned long i = 0; i < n; i++) {
+		char *p = __libc_malloc(mode == MODE_RANGE ? sizes[i & 255] : size);
+
+		if (!p) {
+			fprintf(stderr, "mallocloop: out of memory at iteration %lu\n", i);
+			exit(1);
+		}
+		p[i % size] = (char)i;
+		sink = p;
+		__libc_free(sink);
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, unsigned long n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define CHUNK	100000UL
+
+// Chunks of the wrapped and the direct loop, alternately (see the top).
+static int paired(unsigned long n, size_t size, enum mode mode)
+{
+	unsigned long k = n / CHUNK ? n / CHUNK : 1, i;
+	double *ratio = calloc(3 * k, sizeof(double)), *w = ratio + k, *l = w + k;
+
+	if (!ratio) {
+		fprintf(stderr, "mallocloop: out of memory\n");
+		return 1;
+	}
+	for (i = 0; i < k; i++) {
+		double t0, t1, t2;
+
+		t0 = now_ns();
+		if (i % 2)
+			libc_loop(CHUNK, size, mode);
+		else
+			malloc_loop(CHUNK, size, mode);
+		t1 = now_ns();
+		if (i % 2)
+			malloc_loop(CHUNK, size, mode);
+		else
+			libc_loop(CHUNK, size, mode);
+		t2 = now_ns();
+		w[i] = (i % 2 ? t2 - t1 : t1 - t0) / CHUNK;
+		l[i] = (i % 2 ? t1 - t0 : t2 - t1) / CHUNK;
+		ratio[i] = w[i] / l[i];
+	}
+	printf("paired_ratio %.4f ns_per_iter %.2f libc_ns_per_iter %.2f chunks %lu bytes %llu\n",
+	       median(ratio, k), median(w, k), median(l, k), k, bytes);
+	free(ratio);
+	return 0;
+}
+
 static int parse_ulong(const char *s, unsigned long *out)
 {
 	char *end;
@@ -88,14 +168,16 @@ int main(int argc, char **argv)
 	unsigned long n, size, warm;
 	enum mode mode = MODE_MALLOC;
 	const char *mname = "malloc";
+	bool pairs = argc == 5 && strcmp(argv[4], "paired") == 0;
 	double t0, t1;
 
-	if (argc < 3 || argc > 4 || !parse_ulong(argv[1], &n) || !parse_ulong(argv[2], &size) ||
-	    n == 0 || size == 0) {
-		fprintf(stderr, "usage: mallocloop ITERATIONS SIZE [malloc|calloc|realloc|range]\n");
+	if (argc < 3 || argc > 5 || (argc == 5 && !pairs) || !parse_ulong(argv[1], &n) ||
+	    !parse_ulong(argv[2], &size) || n == 0 || size == 0) {
+		fprintf(stderr, "usage: mallocloop ITERATIONS SIZE [malloc|calloc|realloc|range] "
+			"| ITERATIONS SIZE malloc|range paired\n");
 		return 2;
 	}
-	if (argc == 4) {
+	if (argc >= 4) {
 		mname = argv[3];
 		if (strcmp(mname, "calloc") == 0) {
 			mode = MODE_CALLOC;
@@ -107,17 +189,32 @@ int main(int argc, char **argv)
 			fprintf(stderr, "mallocloop: unknown mode %s\n", mname);
 			return 2;
 		}
+		if (pairs && mode != MODE_MALLOC && mode != MODE_RANGE) {
+			fprintf(stderr, "mallocloop: paired runs malloc or range, not %s\n", mname);
+			return 2;
+		}
 	}
 	for (unsigned k = 0; k < 256; k++)
 		sizes[k] = size + k * 4 * size / 255;
 	warm = n / 100 < 10000 ? n / 100 : 10000;
 	warm = warm ? warm : 1;
-	for (unsigned long i = 0; i < warm + n; i++) {
-		unsigned long j = i < warm ? i : i - warm;	// the index each loop uses
+	for (unsigned long i = 0; i < warm; i++)
+		bytes += mode == MODE_RANGE ? sizes[i & 255] : mode == MODE_REALLOC ? 3 * size : size;
+	if (pairs) {	// the wrapped chunks: each counts its sizes from index 0
+		unsigned long long chunk = 0;
 
-		bytes += mode == MODE_RANGE ? sizes[j & 255] : mode == MODE_REALLOC ? 3 * size : size;
+		for (unsigned long i = 0; i < CHUNK; i++)
+			chunk += mode == MODE_RANGE ? sizes[i & 255] : size;
+		bytes += chunk * (n / CHUNK ? n / CHUNK : 1);
+	} else {
+		for (unsigned long i = 0; i < n; i++)
+			bytes += mode == MODE_RANGE ? sizes[i & 255] : mode == MODE_REALLOC ? 3 * size : size;
 	}
 	malloc_loop(warm, size, mode);
+	if (pairs) {
+		libc_loop(warm, size, mode);
+		return paired(n, size, mode);
+	}
 
 	t0 = now_ns();
 	malloc_loop(n, size, mode);
