@@ -186,9 +186,9 @@ static __always_inline void record_here(void *ctx, struct task_struct *task, __u
 }
 
 /* task's wait ended at now after ns: counted, and recorded when it is long
- * enough (in_task: task is the current thread, its stacks walkable). */
+ * enough (6.16+: task is the current thread, its stacks walked here). */
 static __always_inline void wait_ended(void *ctx, struct task_struct *task, struct wait *w,
-				       __u64 now, __u64 ns, bool in_task)
+				       __u64 now, __u64 ns)
 {
 	w->since = 0;
 	if (ns < min_ns) {
@@ -200,13 +200,12 @@ static __always_inline void wait_ended(void *ctx, struct task_struct *task, stru
 	count_ns(OFFCPU_CNT_WAITS_NS, ns);
 	if (walk_on_switch_out)
 		record_parked(task, now, ns);
-	else if (in_task)
+	else
 		record_here(ctx, task, w->state, now, ns);
 }
 
 /* The thread's wait ends: it is running again. */
-static __always_inline void switched_in(void *ctx, struct task_struct *task, __u64 now,
-					bool in_task)
+static __always_inline void switched_in(void *ctx, struct task_struct *task, __u64 now)
 {
 	struct wait *w = bpf_task_storage_get(&waits, task, NULL, 0);
 
@@ -214,7 +213,7 @@ static __always_inline void switched_in(void *ctx, struct task_struct *task, __u
 		return;
 	if (now < w->since)	/* a reading from before the wait began */
 		now = bpf_ktime_get_ns();
-	wait_ended(ctx, task, w, now, now - w->since, in_task);
+	wait_ended(ctx, task, w, now, now - w->since);
 }
 
 /* prev leaves the CPU with its last wait still open: its return to a CPU
@@ -229,7 +228,7 @@ static __always_inline void wait_end_unseen(struct task_struct *prev, struct wai
 	count(OFFCPU_CNT_UNSEEN);
 	count_ns(OFFCPU_CNT_UNSEEN_NS, ns);
 	if (walk_on_switch_out)
-		wait_ended(NULL, prev, w, now - ran, ns, false);
+		wait_ended(NULL, prev, w, now - ran, ns);
 	else
 		w->since = 0;
 }
@@ -290,7 +289,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 	switched_out(ctx, preempt, prev, now);
 	if (walk_on_switch_out) {
 		if (next->pid)	/* the idle task waits for nothing */
-			switched_in(ctx, next, now, false);
+			switched_in(ctx, next, now);
 		return 0;
 	}
 	sw = bpf_map_lookup_elem(&last_switch, &zero);
@@ -319,6 +318,6 @@ int BPF_PROG(on_switched_in, bool is_switch)
 		now = sw->now;
 	else
 		now = bpf_ktime_get_ns();
-	switched_in(ctx, task, now, true);
+	switched_in(ctx, task, now);
 	return 0;
 }
