@@ -122,12 +122,15 @@ loop_argv() {
 	range) argv=("$MALLOCLOOP" "$2" "$SIZE" range) ;;
 	map) argv=("$MAPCHURN" "$2" "$MAP_KEYS") ;;
 	map-l2) argv=("$MAPCHURN" "$2" "$MAP_L2_KEYS") ;;
+	paired-malloc) argv=("$MALLOCLOOP" "$2" "$SIZE" malloc paired) ;;
+	paired-range) argv=("$MALLOCLOOP" "$2" "$SIZE" range paired) ;;
 	*) echo "bench: unknown loop $1 in LOOPS (malloc range map map-l2)" >&2; exit 2 ;;
 	esac
 }
 
-# run LOOP ROW N: one run; prints the loop's ns per iteration, or nothing
-# (and leaves the reason in $dir/LOOP.ROW.err) if the run failed
+# run LOOP ROW N: one run; prints the loop's ns per iteration (a paired-
+# loop's median ratio), or nothing (and leaves the reason in
+# $dir/LOOP.ROW.err) if the run failed
 run() {
 	local row=$2 L=$libc o=$dir/$1.$2.out e=$dir/$1.$2.err cmd argv
 	loop_argv "$1" "$3"
@@ -157,7 +160,7 @@ run() {
 		timeout $TIMEOUT "$BPPROF" record --heap --heap-mode uprobe --heap-rate 0 --quiet -o "$dir/h.pb.gz" \
 			-- "${argv[@]}" >"$o" 2>"$e" ;;
 	esac || true
-	awk '$1 == "ns_per_iter" { print $2; exit }' "$o"
+	awk '$1 == "ns_per_iter" || $1 == "paired_ratio" { print $2; exit }' "$o"
 }
 
 # failed LOOP ROW: a run gave no figure. bpprof's rows become n/a (a heap
@@ -321,14 +324,6 @@ done
 PAIRED_ROUNDS=${PAIRED_ROUNDS:-5}
 PAIRED_ITER=${PAIRED_ITER:-20000000}
 declare -A pmed pruns
-paired_run() { # LOOP ROW: one run's paired_ratio, or nothing
-	local argv=("$MALLOCLOOP" "$PAIRED_ITER" "$SIZE" "$1" paired) e=$dir/paired.$1.$2.err
-	case $2 in
-	base) timeout $TIMEOUT "${argv[@]}" 2>"$e" ;;
-	floor-preload) LD_PRELOAD=$INTERPOSE timeout $TIMEOUT "${argv[@]}" 2>"$e" ;;
-	bpprof-preload) timeout $TIMEOUT "$BPPROF" record -q --heap -o "$dir/paired.pb.gz" -- "${argv[@]}" 2>"$e" ;;
-	esac | awk '$1 == "paired_ratio" { print $2 }'
-}
 for loop in malloc range; do
 	case " ${loops[*]} " in *" $loop "*) ;; *) continue ;; esac
 	[ "$PAIRED_ROUNDS" -gt 0 ] || break
@@ -336,8 +331,8 @@ for loop in malloc range; do
 	for r in $(seq "$PAIRED_ROUNDS"); do
 		line="bench: paired $loop round $r/$PAIRED_ROUNDS:"
 		for row in base floor-preload bpprof-preload; do
-			ratio=$(paired_run "$loop" "$row")
-			[ -n "$ratio" ] || { echo "bench: paired $loop $row failed: $(tail -1 "$dir/paired.$loop.$row.err")" >&2; continue; }
+			ratio=$(run "paired-$loop" "$row" "$PAIRED_ITER")
+			[ -n "$ratio" ] || { echo "bench: paired $loop $row failed: $(tail -1 "$dir/paired-$loop.$row.err")" >&2; continue; }
 			echo "$ratio" >>"$dir/paired.$loop.$row.runs"
 			line="$line $row $ratio"
 		done
