@@ -406,7 +406,7 @@ t_bpftrace_peer() {
 	# bpftrace's tracepoints need tracefs: mounted for it alone, in a
 	# private mount namespace that ends with it. Some kernels run no
 	# program on a switch away from some threads (this sandbox's agent,
-	# README "Losses"): a wait whose switch-in was not traced ends, as in
+	# README, Off-CPU "How"): a wait whose switch-in was not traced ends, as in
 	# bpprof, in the thread itself, at its next system call's exit (the
 	# sleeper's nanosleep returning), microseconds after it got the CPU.
 	# shellcheck disable=SC2016 # expanded by that sh
