@@ -120,10 +120,27 @@ static double median(double *v, unsigned long n)
 
 #define CHUNK	100000UL
 
+// The chunk pairs a paired run of n iterations makes.
+static unsigned long chunks(unsigned long n)
+{
+	return n / CHUNK ? n / CHUNK : 1;
+}
+
+// The bytes iterations [0, count) of the loop ask for (realloc: the malloc
+// and the realloc to twice its size).
+static unsigned long long asked(unsigned long count, size_t size, enum mode mode)
+{
+	unsigned long long b = 0;
+
+	for (unsigned long i = 0; i < count; i++)
+		b += mode == MODE_RANGE ? sizes[i & 255] : mode == MODE_REALLOC ? 3 * size : size;
+	return b;
+}
+
 // Chunks of the wrapped and the direct loop, alternately (see the top).
 static int paired(unsigned long n, size_t size, enum mode mode)
 {
-	unsigned long k = n / CHUNK ? n / CHUNK : 1, i;
+	unsigned long k = chunks(n), i;
 	double *ratio = calloc(3 * k, sizeof(double)), *w = ratio + k, *l = w + k;
 
 	if (!ratio) {
@@ -198,18 +215,10 @@ int main(int argc, char **argv)
 		sizes[k] = size + k * 4 * size / 255;
 	warm = n / 100 < 10000 ? n / 100 : 10000;
 	warm = warm ? warm : 1;
-	for (unsigned long i = 0; i < warm; i++)
-		bytes += mode == MODE_RANGE ? sizes[i & 255] : mode == MODE_REALLOC ? 3 * size : size;
-	if (pairs) {	// the wrapped chunks: each counts its sizes from index 0
-		unsigned long long chunk = 0;
-
-		for (unsigned long i = 0; i < CHUNK; i++)
-			chunk += mode == MODE_RANGE ? sizes[i & 255] : size;
-		bytes += chunk * (n / CHUNK ? n / CHUNK : 1);
-	} else {
-		for (unsigned long i = 0; i < n; i++)
-			bytes += mode == MODE_RANGE ? sizes[i & 255] : mode == MODE_REALLOC ? 3 * size : size;
-	}
+	// the warm-up, then the timed loop (paired: the wrapped chunks, each
+	// counting its sizes from index 0)
+	bytes = asked(warm, size, mode) +
+		(pairs ? asked(CHUNK, size, mode) * chunks(n) : asked(n, size, mode));
 	malloc_loop(warm, size, mode);
 	if (pairs) {
 		libc_loop(warm, size, mode);
